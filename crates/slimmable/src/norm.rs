@@ -1,0 +1,346 @@
+//! Slimmable BatchNorm: [`SlimBatchNorm`] (one shared set of parameters, sliced) and
+//! [`SwitchableBatchNorm`] (one set per fixed subnet).
+
+use burn::config::Config;
+use burn::module::{Initializer, Module, Param, RunningState};
+use burn::nn::BatchNorm;
+use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
+
+use crate::SlimError;
+use crate::error::check_width;
+
+/// Configuration of a [`SlimBatchNorm`], built with [`SlimBatchNormConfig::init`].
+#[derive(Config, Debug)]
+pub struct SlimBatchNormConfig {
+    /// Maximum number of channels.
+    pub num_features: usize,
+    /// Added to the variance for numerical stability.
+    #[config(default = 1e-5)]
+    pub epsilon: f64,
+    /// Weight of the new batch statistic in the running statistics:
+    /// `running = (1 - momentum) · running + momentum · batch`.
+    #[config(default = 0.1)]
+    pub momentum: f64,
+}
+
+/// BatchNorm over the first `c` channels of a layer built for `num_features`, for inputs of
+/// any rank `[batch, c, ...]` (1d and 2d alike).
+///
+/// As burn's own [`BatchNorm`], it normalises with batch statistics on an autodiff backend
+/// (training) and with the running statistics otherwise. In training, the running statistics
+/// of the active channels update and those of the other channels stay exactly as they were.
+#[derive(Module, Debug)]
+pub struct SlimBatchNorm<B: Backend> {
+    /// Scale, `[num_features]`.
+    pub gamma: Param<Tensor<B, 1>>,
+    /// Shift, `[num_features]`.
+    pub beta: Param<Tensor<B, 1>>,
+    /// Running mean, `[num_features]`.
+    pub running_mean: RunningState<Tensor<B, 1>>,
+    /// Running (biased) variance, `[num_features]`.
+    pub running_var: RunningState<Tensor<B, 1>>,
+    /// Momentum of the running statistics.
+    pub momentum: f64,
+    /// Added to the variance for numerical stability.
+    pub epsilon: f64,
+}
+
+impl SlimBatchNormConfig {
+    /// Builds the layer at its maximum width: γ = 1, β = 0, running mean 0 and variance 1.
+    pub fn init<B: Backend>(&self, device: &B::Device) -> SlimBatchNorm<B> {
+        assert!(self.num_features > 0, "invalid layer config: BatchNorm needs at least one feature");
+        SlimBatchNorm {
+            gamma: Initializer::Ones.init([self.num_features], device),
+            beta: Initializer::Zeros.init([self.num_features], device),
+            running_mean: RunningState::new(Tensor::zeros([self.num_features], device)),
+            running_var: RunningState::new(Tensor::ones([self.num_features], device)),
+            momentum: self.momentum,
+            epsilon: self.epsilon,
+        }
+    }
+}
+
+impl<B: Backend> SlimBatchNorm<B> {
+    /// Maximum number of channels.
+    pub fn num_features(&self) -> usize {
+        self.gamma.dims()[0]
+    }
+
+    /// Normalises the input's channels: batch statistics on an autodiff backend, running
+    /// statistics otherwise.
+    ///
+    /// # Shapes
+    /// - `input`: `[batch, channels, ...]` with `channels ≤ num_features`
+    /// - output: same as the input
+    pub fn try_forward<const D: usize>(&self, input: Tensor<B, D>) -> Result<Tensor<B, D>, SlimError> {
+        match B::ad_enabled(&input.device()) {
+            true => self.try_forward_batch_stats(input),
+            false => self.try_forward_running_stats(input),
+        }
+    }
+
+    /// [`try_forward`](Self::try_forward) that panics with the error's message.
+    pub fn forward<const D: usize>(&self, input: Tensor<B, D>) -> Tensor<B, D> {
+        self.try_forward(input)
+            .unwrap_or_else(|err| panic!("SlimBatchNorm: {err}"))
+    }
+
+    /// Normalises with the batch's statistics and updates the active channels' running
+    /// statistics, on any backend (training, or recalibrating a subnet's statistics).
+    pub fn try_forward_batch_stats<const D: usize>(&self, input: Tensor<B, D>) -> Result<Tensor<B, D>, SlimError> {
+        let channels = self.check_input(&input)?;
+        let dims = input.dims();
+        let flat = dims[0] * dims[2..].iter().product::<usize>();
+        let mut shape = [1; D];
+        shape[1] = channels;
+
+        let per_channel = |t: Tensor<B, D>| t.swap_dims(0, 1).reshape([channels, flat]).mean_dim(1).reshape(shape);
+        let mean = per_channel(input.clone());
+        let var = per_channel(input.clone().sub(mean.clone()).square());
+
+        self.update_running(&self.running_mean, mean.clone().detach().reshape([channels]));
+        self.update_running(&self.running_var, var.clone().detach().reshape([channels]));
+        Ok(self.normalize(input, mean, var))
+    }
+
+    /// Normalises with the running statistics of the active channels (inference).
+    pub fn try_forward_running_stats<const D: usize>(&self, input: Tensor<B, D>) -> Result<Tensor<B, D>, SlimError> {
+        let channels = self.check_input(&input)?;
+        let device = input.device();
+        let mut shape = [1; D];
+        shape[1] = channels;
+        let active = |state: &RunningState<Tensor<B, 1>>| {
+            let value = state.value().to_device(&device);
+            match channels == self.num_features() {
+                true => value,
+                false => value.slice([0..channels]),
+            }
+            .reshape(shape)
+        };
+        let (mean, var) = (active(&self.running_mean), active(&self.running_var));
+        Ok(self.normalize(input, mean, var))
+    }
+
+    /// A plain burn [`BatchNorm`] holding copies of the first `channels` channels' parameters
+    /// and running statistics.
+    pub fn to_plain(&self, channels: usize) -> Result<BatchNorm<B>, SlimError> {
+        check_width("channels", channels, self.num_features())?;
+        let prefix = |t: Tensor<B, 1>| t.slice([0..channels]).detach();
+        Ok(BatchNorm {
+            gamma: Param::from_tensor(prefix(self.gamma.val())),
+            beta: Param::from_tensor(prefix(self.beta.val())),
+            running_mean: RunningState::new(prefix(self.running_mean.value_sync())),
+            running_var: RunningState::new(prefix(self.running_var.value_sync())),
+            momentum: self.momentum,
+            epsilon: self.epsilon,
+        })
+    }
+
+    /// Resets the running statistics (mean 0, variance 1), as before recalibrating a subnet.
+    pub fn reset_running_stats(&mut self) {
+        let device = self.gamma.device();
+        let n = self.num_features();
+        self.running_mean = RunningState::new(Tensor::zeros([n], &device));
+        self.running_var = RunningState::new(Tensor::ones([n], &device));
+    }
+
+    fn check_input<const D: usize>(&self, input: &Tensor<B, D>) -> Result<usize, SlimError> {
+        if D < 2 {
+            return Err(SlimError::InvalidConfig(format!(
+                "BatchNorm needs an input of rank ≥ 2, [batch, channels, ...]; got rank {D}"
+            )));
+        }
+        let channels = input.dims()[1];
+        check_width("channels", channels, self.num_features())?;
+        Ok(channels)
+    }
+
+    fn normalize<const D: usize>(&self, x: Tensor<B, D>, mean: Tensor<B, D>, var: Tensor<B, D>) -> Tensor<B, D> {
+        let channels = x.dims()[1];
+        let mut shape = [1; D];
+        shape[1] = channels;
+        let affine = |param: &Param<Tensor<B, 1>>| match channels == self.num_features() {
+            true => param.val().reshape(shape),
+            false => param.val().slice([0..channels]).reshape(shape),
+        };
+        x.sub(mean)
+            .div(var.add_scalar(self.epsilon).sqrt())
+            .mul(affine(&self.gamma))
+            .add(affine(&self.beta))
+    }
+
+    /// `running[0..c] = (1 - m) · running[0..c] + m · batch`; the other channels are untouched.
+    fn update_running(&self, state: &RunningState<Tensor<B, 1>>, batch: Tensor<B, 1>) {
+        let channels = batch.dims()[0];
+        let full = state.value_sync().to_device(&batch.device());
+        let blend = |old: Tensor<B, 1>| old.mul_scalar(1.0 - self.momentum).add(batch.mul_scalar(self.momentum));
+        let updated = match channels == self.num_features() {
+            true => blend(full),
+            false => {
+                let active = blend(full.clone().slice([0..channels]));
+                full.slice_assign([0..channels], active)
+            }
+        };
+        state.update(updated.detach());
+    }
+}
+
+/// Configuration of a [`SwitchableBatchNorm`].
+#[derive(Config, Debug)]
+pub struct SwitchableBatchNormConfig {
+    /// Maximum number of channels (each subnet uses a prefix).
+    pub num_features: usize,
+    /// Number of fixed subnets, each with its own BatchNorm.
+    pub num_subnets: usize,
+    /// Added to the variance for numerical stability.
+    #[config(default = 1e-5)]
+    pub epsilon: f64,
+    /// Momentum of the running statistics.
+    #[config(default = 0.1)]
+    pub momentum: f64,
+}
+
+/// One BatchNorm per fixed subnet (switchable BN, as in Slimmable Networks and MMRazor's joint
+/// retraining of several subnets): the subnet index picks the set of γ, β and statistics.
+#[derive(Module, Debug)]
+pub struct SwitchableBatchNorm<B: Backend> {
+    /// One BatchNorm per subnet.
+    pub norms: Vec<SlimBatchNorm<B>>,
+}
+
+impl SwitchableBatchNormConfig {
+    /// Builds `num_subnets` BatchNorms of `num_features` channels.
+    pub fn init<B: Backend>(&self, device: &B::Device) -> SwitchableBatchNorm<B> {
+        assert!(self.num_subnets > 0, "invalid layer config: a switchable BatchNorm needs at least one subnet");
+        let one = SlimBatchNormConfig::new(self.num_features)
+            .with_epsilon(self.epsilon)
+            .with_momentum(self.momentum);
+        SwitchableBatchNorm { norms: (0..self.num_subnets).map(|_| one.init(device)).collect() }
+    }
+}
+
+impl<B: Backend> SwitchableBatchNorm<B> {
+    /// The BatchNorm of subnet `index`.
+    pub fn norm(&self, index: usize) -> Result<&SlimBatchNorm<B>, SlimError> {
+        self.norms
+            .get(index)
+            .ok_or(SlimError::SubnetIndex { index, num_subnets: self.norms.len() })
+    }
+
+    /// Normalises with subnet `index`'s BatchNorm.
+    pub fn try_forward<const D: usize>(&self, input: Tensor<B, D>, index: usize) -> Result<Tensor<B, D>, SlimError> {
+        self.norm(index)?.try_forward(input)
+    }
+
+    /// [`try_forward`](Self::try_forward) that panics with the error's message.
+    pub fn forward<const D: usize>(&self, input: Tensor<B, D>, index: usize) -> Tensor<B, D> {
+        self.try_forward(input, index)
+            .unwrap_or_else(|err| panic!("SwitchableBatchNorm: {err}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{assert_close, assert_inactive_zero, backend_tests, random};
+    use burn::module::AutodiffModule;
+    use burn::nn::BatchNormConfig;
+    use burn::tensor::backend::AutodiffBackend;
+
+    /// A layer whose parameters and statistics are not the trivial defaults.
+    fn trained<B: Backend>(device: &B::Device) -> SlimBatchNorm<B> {
+        let mut bn = SlimBatchNormConfig::new(16).init::<B>(device);
+        bn.gamma = Param::from_tensor(random([16], device).add_scalar(1.0));
+        bn.beta = Param::from_tensor(random([16], device));
+        bn.running_mean = RunningState::new(random([16], device));
+        bn.running_var = RunningState::new(random::<B, 1>([16], device).abs().add_scalar(0.5));
+        bn
+    }
+
+    fn forward_matches_plain<B: AutodiffBackend>(device: &B::Device) {
+        let bn = trained::<B>(device);
+        for c in [16, 9, 1] {
+            // Training (autodiff): batch statistics, and the same running statistics afterwards.
+            let slim = bn.clone();
+            let plain = slim.to_plain(c).unwrap();
+            let x = random::<B, 4>([4, c, 3, 5], device).mul_scalar(3.0).add_scalar(1.0);
+            assert_close(slim.forward(x.clone()), plain.forward(x.clone()), 1e-5);
+            assert_close(
+                slim.running_mean.value_sync().slice([0..c]),
+                plain.running_mean.value_sync(),
+                1e-5,
+            );
+            assert_close(slim.running_var.value_sync().slice([0..c]), plain.running_var.value_sync(), 1e-5);
+
+            // Inference (inner backend): running statistics.
+            let (slim, plain) = (bn.valid(), bn.to_plain(c).unwrap().valid());
+            let x = x.inner();
+            assert_close(slim.forward(x.clone()), plain.forward(x), 1e-5);
+        }
+        // Rank 2 (BatchNorm1d over features) and rank 3.
+        let x = random::<B, 2>([8, 5], device);
+        assert_close(bn.clone().forward(x.clone()), bn.to_plain(5).unwrap().forward(x), 1e-5);
+        let x = random::<B, 3>([8, 5, 4], device);
+        assert_close(bn.clone().forward(x.clone()), bn.to_plain(5).unwrap().forward(x), 1e-5);
+    }
+
+    fn running_stats_of_inactive_channels_stay<B: AutodiffBackend>(device: &B::Device) {
+        let bn = trained::<B>(device);
+        let before_mean = bn.running_mean.value_sync();
+        let before_var = bn.running_var.value_sync();
+        let _ = bn.forward(random::<B, 4>([4, 6, 3, 3], device).add_scalar(2.0));
+        let after_mean = bn.running_mean.value_sync();
+        let after_var = bn.running_var.value_sync();
+        assert_inactive_zero(after_mean.sub(before_mean), &[0..6]);
+        assert_inactive_zero(after_var.sub(before_var), &[0..6]);
+    }
+
+    fn gradients_reach_only_the_active_slice<B: AutodiffBackend>(device: &B::Device) {
+        let bn = trained::<B>(device);
+        let x = random::<B, 4>([4, 7, 3, 3], device);
+        let probe = random::<B, 4>([4, 7, 3, 3], device);
+        let grads = bn.forward(x.clone()).mul(probe.clone()).sum().backward();
+        let grad_gamma = bn.gamma.grad(&grads).unwrap();
+        let grad_beta = bn.beta.grad(&grads).unwrap();
+        assert_inactive_zero(grad_gamma.clone(), &[0..7]);
+        assert_inactive_zero(grad_beta.clone(), &[0..7]);
+        let plain = bn.to_plain(7).unwrap();
+        let plain_grads = plain.forward(x).mul(probe).sum().backward();
+        assert_close(grad_gamma.slice([0..7]), plain.gamma.grad(&plain_grads).unwrap(), 1e-5);
+        assert_close(grad_beta.slice([0..7]), plain.beta.grad(&plain_grads).unwrap(), 1e-5);
+    }
+
+    fn bad_widths_are_clear_errors<B: AutodiffBackend>(device: &B::Device) {
+        let bn = trained::<B>(device);
+        let err = bn.try_forward(random::<B, 4>([2, 17, 2, 2], device)).unwrap_err();
+        assert_eq!(err.to_string(), "17 channels requested, but the layer was built with at most 16");
+        let err = bn.to_plain(0).unwrap_err();
+        assert_eq!(err.to_string(), "a width of 0 channels leaves the layer with no channels");
+        let switchable = SwitchableBatchNormConfig::new(16, 3).init::<B>(device);
+        let err = switchable.try_forward(random::<B, 4>([2, 4, 2, 2], device), 3).unwrap_err();
+        assert!(err.to_string().contains("subnet index 3 requested, but it holds 3 subnets"), "{err}");
+    }
+
+    fn switchable_keeps_one_set_per_subnet<B: AutodiffBackend>(device: &B::Device) {
+        let switchable = SwitchableBatchNormConfig::new(16, 3).init::<B>(device);
+        let x = random::<B, 4>([4, 8, 2, 2], device).add_scalar(5.0);
+        let out = switchable.forward(x.clone(), 1);
+        // Subnet 1 normalised like a plain BatchNorm of 8 channels, and only its statistics moved.
+        let plain = BatchNormConfig::new(8).init::<B>(device);
+        assert_close(out, plain.forward(x), 1e-5);
+        let moved = |i: usize| switchable.norms[i].running_mean.value_sync().abs().sum().into_scalar();
+        use burn::tensor::ElementConversion;
+        assert_eq!(moved(0).elem::<f32>(), 0.0);
+        assert!(moved(1).elem::<f32>() > 0.0);
+        assert_eq!(moved(2).elem::<f32>(), 0.0);
+    }
+
+    backend_tests!(
+        forward_matches_plain,
+        running_stats_of_inactive_channels_stay,
+        gradients_reach_only_the_active_slice,
+        bad_widths_are_clear_errors,
+        switchable_keeps_one_set_per_subnet,
+    );
+}

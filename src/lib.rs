@@ -1,0 +1,4 @@
+//! The AutoSlim toolkit's command line, with the compile-time backend selection shared by the
+//! command line, the examples and the end-to-end tests.
+
+pub mod backend;
