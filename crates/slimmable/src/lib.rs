@@ -33,7 +33,7 @@ mod test_support;
 pub use conv::{SlimConv2d, SlimConv2dConfig};
 pub use error::SlimError;
 pub use linear::{SlimLinear, SlimLinearConfig};
-pub use norm::{SlimBatchNorm, SlimBatchNormConfig, SwitchableBatchNorm, SwitchableBatchNormConfig};
+pub use norm::{NormMode, SlimBatchNorm, SlimBatchNormConfig, SwitchableBatchNorm, SwitchableBatchNormConfig};
 pub use width::{channels_for_ratio, make_divisible};
 
 #[cfg(test)]

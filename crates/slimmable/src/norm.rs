@@ -10,6 +10,25 @@ use burn::tensor::backend::Backend;
 use crate::SlimError;
 use crate::error::check_width;
 
+/// Which statistics a BatchNorm normalises with, chosen per forward pass.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum NormMode {
+    /// As burn's own BatchNorm: batch statistics (updating the running ones) on an autodiff
+    /// backend, running statistics otherwise.
+    #[default]
+    Auto,
+    /// Batch statistics, leaving the running statistics untouched (evaluating a subnet in
+    /// "BN training mode", without recalibration).
+    BatchStats,
+    /// Batch statistics, folding this batch into the running statistics as a cumulative
+    /// average: `step` is the 0-based index of the batch since the statistics were reset
+    /// (recalibrating a subnet's statistics).
+    Calibrate {
+        /// Batches seen since the reset.
+        step: usize,
+    },
+}
+
 /// Configuration of a [`SlimBatchNorm`], built with [`SlimBatchNormConfig::init`].
 #[derive(Config, Debug)]
 pub struct SlimBatchNormConfig {
@@ -74,10 +93,23 @@ impl<B: Backend> SlimBatchNorm<B> {
     /// - `input`: `[batch, channels, ...]` with `channels ≤ num_features`
     /// - output: same as the input
     pub fn try_forward<const D: usize>(&self, input: Tensor<B, D>) -> Result<Tensor<B, D>, SlimError> {
-        match B::ad_enabled(&input.device()) {
-            true => self.try_forward_batch_stats(input),
-            false => self.try_forward_running_stats(input),
+        self.try_forward_mode(input, NormMode::Auto)
+    }
+
+    /// Normalises the input's channels with the statistics `mode` names.
+    pub fn try_forward_mode<const D: usize>(&self, input: Tensor<B, D>, mode: NormMode) -> Result<Tensor<B, D>, SlimError> {
+        match mode {
+            NormMode::Auto if B::ad_enabled(&input.device()) => self.batch_stats(input, Some(self.momentum)),
+            NormMode::Auto => self.try_forward_running_stats(input),
+            NormMode::BatchStats => self.batch_stats(input, None),
+            NormMode::Calibrate { step } => self.batch_stats(input, Some(1.0 / (step as f64 + 1.0))),
         }
+    }
+
+    /// [`try_forward_mode`](Self::try_forward_mode) that panics with the error's message.
+    pub fn forward_mode<const D: usize>(&self, input: Tensor<B, D>, mode: NormMode) -> Tensor<B, D> {
+        self.try_forward_mode(input, mode)
+            .unwrap_or_else(|err| panic!("SlimBatchNorm: {err}"))
     }
 
     /// [`try_forward`](Self::try_forward) that panics with the error's message.
@@ -86,9 +118,9 @@ impl<B: Backend> SlimBatchNorm<B> {
             .unwrap_or_else(|err| panic!("SlimBatchNorm: {err}"))
     }
 
-    /// Normalises with the batch's statistics and updates the active channels' running
-    /// statistics, on any backend (training, or recalibrating a subnet's statistics).
-    pub fn try_forward_batch_stats<const D: usize>(&self, input: Tensor<B, D>) -> Result<Tensor<B, D>, SlimError> {
+    /// Normalises with the batch's statistics; with a momentum, also folds them into the
+    /// active channels' running statistics.
+    fn batch_stats<const D: usize>(&self, input: Tensor<B, D>, momentum: Option<f64>) -> Result<Tensor<B, D>, SlimError> {
         let channels = self.check_input(&input)?;
         let dims = input.dims();
         let flat = dims[0] * dims[2..].iter().product::<usize>();
@@ -99,8 +131,10 @@ impl<B: Backend> SlimBatchNorm<B> {
         let mean = per_channel(input.clone());
         let var = per_channel(input.clone().sub(mean.clone()).square());
 
-        self.update_running(&self.running_mean, mean.clone().detach().reshape([channels]));
-        self.update_running(&self.running_var, var.clone().detach().reshape([channels]));
+        if let Some(momentum) = momentum {
+            self.update_running(&self.running_mean, mean.clone().detach().reshape([channels]), momentum);
+            self.update_running(&self.running_var, var.clone().detach().reshape([channels]), momentum);
+        }
         Ok(self.normalize(input, mean, var))
     }
 
@@ -171,10 +205,10 @@ impl<B: Backend> SlimBatchNorm<B> {
     }
 
     /// `running[0..c] = (1 - m) · running[0..c] + m · batch`; the other channels are untouched.
-    fn update_running(&self, state: &RunningState<Tensor<B, 1>>, batch: Tensor<B, 1>) {
+    fn update_running(&self, state: &RunningState<Tensor<B, 1>>, batch: Tensor<B, 1>, momentum: f64) {
         let channels = batch.dims()[0];
         let full = state.value_sync().to_device(&batch.device());
-        let blend = |old: Tensor<B, 1>| old.mul_scalar(1.0 - self.momentum).add(batch.mul_scalar(self.momentum));
+        let blend = |old: Tensor<B, 1>| old.mul_scalar(1.0 - momentum).add(batch.mul_scalar(momentum));
         let updated = match channels == self.num_features() {
             true => blend(full),
             false => {
@@ -231,6 +265,11 @@ impl<B: Backend> SwitchableBatchNorm<B> {
     /// Normalises with subnet `index`'s BatchNorm.
     pub fn try_forward<const D: usize>(&self, input: Tensor<B, D>, index: usize) -> Result<Tensor<B, D>, SlimError> {
         self.norm(index)?.try_forward(input)
+    }
+
+    /// Normalises with subnet `index`'s BatchNorm and the statistics `mode` names.
+    pub fn try_forward_mode<const D: usize>(&self, input: Tensor<B, D>, index: usize, mode: NormMode) -> Result<Tensor<B, D>, SlimError> {
+        self.norm(index)?.try_forward_mode(input, mode)
     }
 
     /// [`try_forward`](Self::try_forward) that panics with the error's message.
@@ -336,7 +375,36 @@ mod tests {
         assert_eq!(moved(2).elem::<f32>(), 0.0);
     }
 
+    fn calibration_is_a_cumulative_average<B: AutodiffBackend>(device: &B::Device) {
+        let mut bn = trained::<B>(device).valid();
+        bn.reset_running_stats();
+        let batches: Vec<Tensor<B::InnerBackend, 2>> =
+            (0..3).map(|i| random::<B, 2>([6, 16], device).add_scalar(i as f64).inner()).collect();
+        for (step, batch) in batches.iter().enumerate() {
+            let _ = bn.forward_mode(batch.clone().slice([0..6, 0..10]), NormMode::Calibrate { step });
+        }
+        // The running mean of the first 10 channels is the mean of the three batch means.
+        let expected = Tensor::cat(batches.clone(), 0).slice([0..18, 0..10]).mean_dim(0).reshape([10]);
+        assert_close(bn.running_mean.value_sync().slice([0..10]), expected, 1e-5);
+        assert_inactive_zero(bn.running_mean.value_sync(), &[0..10]);
+
+        // BatchStats normalises like training but leaves the statistics alone.
+        let before = bn.running_var.value_sync();
+        let out = bn.forward_mode(batches[0].clone(), NormMode::BatchStats);
+        assert_close(bn.running_var.value_sync(), before, 1e-12);
+        let mean = batches[0].clone().mean_dim(0);
+        let var = batches[0].clone().sub(mean.clone()).square().mean_dim(0);
+        let manual = batches[0]
+            .clone()
+            .sub(mean)
+            .div(var.add_scalar(bn.epsilon).sqrt())
+            .mul(bn.gamma.val().reshape([1, 16]))
+            .add(bn.beta.val().reshape([1, 16]));
+        assert_close(out, manual, 1e-4);
+    }
+
     backend_tests!(
+        calibration_is_a_cumulative_average,
         forward_matches_plain,
         running_stats_of_inactive_channels_stay,
         gradients_reach_only_the_active_slice,
