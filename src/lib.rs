@@ -2,3 +2,5 @@
 //! command line, the examples and the end-to-end tests.
 
 pub mod backend;
+pub mod commands;
+pub mod files;

@@ -7,8 +7,12 @@
 //! - [`model`] and [`models`]: the [`SlimmableModel`](model::SlimmableModel) trait and the zoo.
 
 pub mod channels;
+pub mod config;
 pub mod data;
 pub mod distiller;
+pub mod eval;
+pub mod learner;
 pub mod model;
 pub mod models;
+pub mod plot;
 pub mod pruner;

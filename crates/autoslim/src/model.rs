@@ -1,6 +1,6 @@
 //! [`SlimmableModel`]: what a model provides to be trained, searched and deployed by AutoSlim.
 
-use burn::module::Module;
+use burn::module::{Module, ModuleDisplay};
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use slimmable::NormMode;
@@ -12,7 +12,7 @@ use crate::channels::{ChannelSpace, Subnet};
 /// Implementing it for your own burn model takes two things: keep the [`ChannelSpace`]
 /// declared when the model is built, and run the forward pass at the widths a [`Subnet`] gives
 /// each group. No tracing, no patching.
-pub trait SlimmableModel<B: Backend>: Module<B> {
+pub trait SlimmableModel<B: Backend>: Module<B> + ModuleDisplay {
     /// The model's channel groups and layers.
     fn space(&self) -> &ChannelSpace;
 

@@ -1,0 +1,504 @@
+//! TOML configs shaped like MMRazor's, and the registry that builds components by `type`.
+//!
+//! ```toml
+//! work_dir = "runs/cnn"
+//! [algorithm]
+//! type = "AutoSlim"
+//! num_sample_training = 4
+//! [algorithm.architecture]
+//! type = "SlimCnn"
+//! channels = [32, 64, 128]
+//! strides = [1, 2, 2]
+//! [algorithm.pruner]
+//! type = "RatioPruner"
+//! ratios = ["2/12", "3/12", "4/12", "5/12", "6/12", "7/12", "8/12", "9/12", "10/12", "11/12", "12/12"]
+//! [algorithm.distiller]
+//! type = "SelfDistiller"
+//! losses = [{ type = "KLDivergence", tau = 1.0, loss_weight = 1.0 }]
+//! [data]
+//! type = "FashionMNIST"
+//! [optimizer]
+//! type = "SGD"
+//! lr = 0.1
+//! [schedule]
+//! type = "CosineAnnealing"
+//! epochs = 10
+//! ```
+//!
+//! Every table rejects fields it does not know, and every `type` must be one the registry
+//! ([`REGISTRY`]) lists; the error names the table, the field and what is accepted.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::distiller::SelfDistiller;
+use crate::models::SlimCnnConfig;
+use crate::pruner::{RatioPruner, Sampling};
+
+/// The component kinds and the `type` names each accepts.
+pub const REGISTRY: &[(&str, &[&str])] = &[
+    ("algorithm", &["AutoSlim"]),
+    ("algorithm.architecture", &["SlimCnn"]),
+    ("algorithm.pruner", &["RatioPruner"]),
+    ("algorithm.distiller", &["SelfDistiller"]),
+    ("algorithm.distiller.losses", &["KLDivergence"]),
+    ("data", &["FashionMNIST", "MNIST"]),
+    ("optimizer", &["SGD"]),
+    ("schedule", &["CosineAnnealing"]),
+];
+
+/// A config that cannot be used; the message names the table and field.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+fn err(message: impl Into<String>) -> ConfigError {
+    ConfigError(message.into())
+}
+
+/// A width ratio written as a number (`0.5`) or a fraction (`"6/12"`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum Ratio {
+    Number(f64),
+    Text(String),
+}
+
+impl Ratio {
+    fn value(&self, field: &str) -> Result<f64, ConfigError> {
+        match self {
+            Ratio::Number(x) => Ok(*x),
+            Ratio::Text(text) => {
+                let parsed = match text.split_once('/') {
+                    Some((a, b)) => a.trim().parse::<f64>().ok().zip(b.trim().parse::<f64>().ok()).map(|(a, b)| a / b),
+                    None => text.trim().parse().ok(),
+                };
+                parsed.filter(|x| x.is_finite()).ok_or_else(|| {
+                    err(format!("{field}: `{text}` is not a ratio; write a number such as 0.5 or a fraction such as \"6/12\""))
+                })
+            }
+        }
+    }
+}
+
+fn ratios(list: &[Ratio], field: &str) -> Result<Vec<f64>, ConfigError> {
+    list.iter().map(|r| r.value(field)).collect()
+}
+
+/// The raw file: each component is kept as a table until its `type` is known.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    work_dir: PathBuf,
+    #[serde(default)]
+    seed: u64,
+    algorithm: toml::Table,
+    data: toml::Table,
+    optimizer: toml::Table,
+    schedule: toml::Table,
+    #[serde(default)]
+    evaluation: Option<toml::Table>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlgorithmFields {
+    #[serde(default)]
+    retraining: bool,
+    #[serde(default = "default_num_samples")]
+    num_sample_training: usize,
+    #[serde(default)]
+    label_smoothing: Option<f32>,
+    architecture: toml::Table,
+    pruner: toml::Table,
+    #[serde(default)]
+    distiller: Option<toml::Table>,
+}
+
+fn default_num_samples() -> usize {
+    4
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SlimCnnFields {
+    channels: Vec<usize>,
+    strides: Vec<usize>,
+    #[serde(default = "one")]
+    in_channels: usize,
+    #[serde(default = "ten")]
+    num_classes: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+fn ten() -> usize {
+    10
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RatioPrunerFields {
+    ratios: Vec<Ratio>,
+    #[serde(default)]
+    divisor: Option<usize>,
+    #[serde(default)]
+    sampling: Sampling,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SelfDistillerFields {
+    losses: Vec<toml::Table>,
+    #[serde(default)]
+    ce_weight: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KlFields {
+    #[serde(default)]
+    #[allow(dead_code)]
+    name: Option<String>,
+    #[serde(default = "unit")]
+    tau: f64,
+    #[serde(default = "unit")]
+    loss_weight: f64,
+}
+
+fn unit() -> f64 {
+    1.0
+}
+
+/// The model to build.
+#[derive(Debug, Clone)]
+pub enum ArchitectureConfig {
+    /// [`crate::models::SlimCnn`].
+    SlimCnn(SlimCnnConfig),
+}
+
+/// Which dataset, where, and how it is batched.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// `FashionMNIST` or `MNIST` (set from `type`).
+    #[serde(skip)]
+    pub kind: String,
+    /// The directory of the IDX files; Fashion-MNIST defaults to Debian's package, then the
+    /// subset shipped in the repository.
+    #[serde(default)]
+    pub root: Option<PathBuf>,
+    /// Images per training step.
+    #[serde(default = "default_batch")]
+    pub batch_size: usize,
+    /// Data-loading threads.
+    #[serde(default = "default_workers")]
+    pub num_workers: usize,
+    /// Use only the first N training images.
+    #[serde(default)]
+    pub train_limit: Option<usize>,
+    /// Use only the first N test images.
+    #[serde(default)]
+    pub test_limit: Option<usize>,
+}
+
+fn default_batch() -> usize {
+    128
+}
+
+fn default_workers() -> usize {
+    2
+}
+
+/// SGD settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimizerConfig {
+    /// Initial learning rate, in (0, 1].
+    pub lr: f64,
+    /// Momentum.
+    #[serde(default = "default_momentum")]
+    pub momentum: f64,
+    /// Nesterov momentum.
+    #[serde(default = "yes")]
+    pub nesterov: bool,
+    /// L2 weight decay.
+    #[serde(default = "default_decay")]
+    pub weight_decay: f64,
+}
+
+fn default_momentum() -> f64 {
+    0.9
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_decay() -> f64 {
+    5e-4
+}
+
+/// The learning-rate schedule and its length.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    /// Total epochs.
+    pub epochs: usize,
+    /// Final learning rate.
+    #[serde(default)]
+    pub min_lr: f64,
+}
+
+/// How accuracy per width is measured after training.
+#[derive(Debug, Clone)]
+pub struct EvaluationConfig {
+    /// Uniform width ratios to report (default: the pruner's ratios).
+    pub ratios: Vec<f64>,
+    /// `recalibrate` (default) or `batch_stats`.
+    pub bn: String,
+    /// Training batches averaged to recalibrate BN statistics.
+    pub calibration_batches: usize,
+    /// Images per evaluation batch.
+    pub batch_size: usize,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct EvaluationFields {
+    #[serde(default)]
+    ratios: Option<Vec<Ratio>>,
+    #[serde(default)]
+    bn: Option<String>,
+    #[serde(default)]
+    calibration_batches: Option<usize>,
+    #[serde(default)]
+    batch_size: Option<usize>,
+}
+
+/// A parsed and validated config.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Checkpoints, logs and results.
+    pub work_dir: PathBuf,
+    /// Seed of everything random.
+    pub seed: u64,
+    /// Retrain a fixed subnet instead of training the supernet.
+    pub retraining: bool,
+    /// Subnets per sandwich step.
+    pub num_sample_training: usize,
+    /// Label smoothing of the cross-entropy.
+    pub label_smoothing: Option<f32>,
+    /// The model.
+    pub architecture: ArchitectureConfig,
+    /// The widths.
+    pub pruner: RatioPruner,
+    /// The small widths' loss.
+    pub distiller: SelfDistiller,
+    /// The data.
+    pub data: DataConfig,
+    /// The optimizer.
+    pub optimizer: OptimizerConfig,
+    /// The schedule.
+    pub schedule: ScheduleConfig,
+    /// Evaluation after training.
+    pub evaluation: EvaluationConfig,
+}
+
+/// Splits off `type`, checks it against the registry, and deserialises the rest as `T`.
+fn component<T: DeserializeOwned>(mut table: toml::Table, path: &str) -> Result<(String, T), ConfigError> {
+    let accepted = REGISTRY.iter().find(|(kind, _)| *kind == path).map(|(_, names)| *names).unwrap_or(&[]);
+    let names = accepted.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ");
+    let kind = match table.remove("type") {
+        Some(toml::Value::String(kind)) => kind,
+        Some(other) => return Err(err(format!("[{path}] type: expected a string, got `{other}`; accepted: {names}"))),
+        None => return Err(err(format!("[{path}]: missing field `type`; accepted: {names}"))),
+    };
+    if !accepted.contains(&kind.as_str()) {
+        return Err(err(format!("[{path}] type: unknown type \"{kind}\"; accepted: {names}")));
+    }
+    let fields = T::deserialize(toml::Value::Table(table))
+        .map_err(|e| err(format!("[{path}] (type \"{kind}\"): {}", e.message())))?;
+    Ok((kind, fields))
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read config {}: {e}", path.display())))?;
+        Self::parse(&text).map_err(|e| err(format!("config {}: {e}", path.display())))
+    }
+
+    /// Parses and validates config text.
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| err(e.to_string().trim_end().to_string()))?;
+        let (_, algorithm): (_, AlgorithmFields) = component(raw.algorithm, "algorithm")?;
+        if algorithm.num_sample_training < 2 {
+            return Err(err(format!(
+                "[algorithm] num_sample_training: must be at least 2 (max and min width), got {}",
+                algorithm.num_sample_training
+            )));
+        }
+        if let Some(s) = algorithm.label_smoothing
+            && !(0.0..1.0).contains(&s)
+        {
+            return Err(err(format!("[algorithm] label_smoothing: must be in [0, 1), got {s}")));
+        }
+
+        let (_, arch): (_, SlimCnnFields) = component(algorithm.architecture, "algorithm.architecture")?;
+        let architecture = ArchitectureConfig::SlimCnn(
+            SlimCnnConfig::new(arch.channels, arch.strides)
+                .with_in_channels(arch.in_channels)
+                .with_num_classes(arch.num_classes),
+        );
+
+        let (_, pruner): (_, RatioPrunerFields) = component(algorithm.pruner, "algorithm.pruner")?;
+        let pruner_ratios = ratios(&pruner.ratios, "[algorithm.pruner] ratios")?;
+        let pruner = RatioPruner::new(pruner_ratios, pruner.divisor, pruner.sampling)
+            .map_err(|e| err(format!("[algorithm.pruner] ratios: {e}")))?;
+
+        let distiller = match algorithm.distiller {
+            None => SelfDistiller::default(),
+            Some(table) => {
+                let (_, fields): (_, SelfDistillerFields) = component(table, "algorithm.distiller")?;
+                if fields.losses.len() != 1 {
+                    return Err(err(format!(
+                        "[algorithm.distiller] losses: expected exactly one loss, got {}",
+                        fields.losses.len()
+                    )));
+                }
+                let (_, kl): (_, KlFields) = component(fields.losses[0].clone(), "algorithm.distiller.losses")?;
+                if !(kl.tau > 0.0) || kl.loss_weight < 0.0 || fields.ce_weight < 0.0 {
+                    return Err(err(format!(
+                        "[algorithm.distiller]: tau must be > 0 and the weights ≥ 0 (tau {}, loss_weight {}, ce_weight {})",
+                        kl.tau, kl.loss_weight, fields.ce_weight
+                    )));
+                }
+                SelfDistiller { tau: kl.tau, loss_weight: kl.loss_weight, ce_weight: fields.ce_weight }
+            }
+        };
+
+        let (kind, mut data): (_, DataConfig) = component(raw.data, "data")?;
+        data.kind = kind;
+        if data.batch_size == 0 {
+            return Err(err("[data] batch_size: must be at least 1"));
+        }
+        let (_, optimizer): (_, OptimizerConfig) = component(raw.optimizer, "optimizer")?;
+        if !(optimizer.lr > 0.0 && optimizer.lr <= 1.0) {
+            return Err(err(format!("[optimizer] lr: must be in (0, 1], got {}", optimizer.lr)));
+        }
+        let (_, schedule): (_, ScheduleConfig) = component(raw.schedule, "schedule")?;
+        if schedule.epochs == 0 {
+            return Err(err("[schedule] epochs: must be at least 1"));
+        }
+
+        let eval: EvaluationFields = match raw.evaluation {
+            None => EvaluationFields::default(),
+            Some(table) => EvaluationFields::deserialize(toml::Value::Table(table))
+                .map_err(|e| err(format!("[evaluation]: {}", e.message())))?,
+        };
+        let eval_ratios = match &eval.ratios {
+            Some(list) => ratios(list, "[evaluation] ratios")?,
+            None => pruner.ratios().to_vec(),
+        };
+        if let Some(bad) = eval_ratios.iter().find(|r| !(**r > 0.0 && **r <= 1.0)) {
+            return Err(err(format!("[evaluation] ratios: ratio {bad} is outside (0, 1]")));
+        }
+        let bn = eval.bn.unwrap_or_else(|| "recalibrate".into());
+        if bn != "recalibrate" && bn != "batch_stats" {
+            return Err(err(format!("[evaluation] bn: unknown value \"{bn}\"; accepted: \"recalibrate\", \"batch_stats\"")));
+        }
+        let evaluation = EvaluationConfig {
+            ratios: eval_ratios,
+            bn,
+            calibration_batches: eval.calibration_batches.unwrap_or(20),
+            batch_size: eval.batch_size.unwrap_or(500),
+        };
+
+        Ok(Config {
+            work_dir: raw.work_dir,
+            seed: raw.seed,
+            retraining: algorithm.retraining,
+            num_sample_training: algorithm.num_sample_training,
+            label_smoothing: algorithm.label_smoothing.filter(|s| *s > 0.0),
+            architecture,
+            pruner,
+            distiller,
+            data,
+            optimizer,
+            schedule,
+            evaluation,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+work_dir = "runs/test"
+[algorithm]
+type = "AutoSlim"
+num_sample_training = 4
+[algorithm.architecture]
+type = "SlimCnn"
+channels = [16, 32]
+strides = [1, 2]
+[algorithm.pruner]
+type = "RatioPruner"
+ratios = ["2/12", 0.5, "12/12"]
+[algorithm.distiller]
+type = "SelfDistiller"
+losses = [{ type = "KLDivergence", tau = 2.0, loss_weight = 1.0 }]
+[data]
+type = "FashionMNIST"
+[optimizer]
+type = "SGD"
+lr = 0.1
+[schedule]
+type = "CosineAnnealing"
+epochs = 2
+"#;
+
+    #[test]
+    fn a_good_config_parses() {
+        let config = Config::parse(GOOD).unwrap();
+        assert_eq!(config.pruner.ratios(), &[2.0 / 12.0, 0.5, 1.0]);
+        assert_eq!(config.distiller.tau, 2.0);
+        assert_eq!(config.evaluation.ratios, config.pruner.ratios());
+        assert_eq!(config.data.kind, "FashionMNIST");
+    }
+
+    fn error_of(from: &str, to: &str) -> String {
+        assert!(GOOD.contains(from), "{from}");
+        Config::parse(&GOOD.replacen(from, to, 1)).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn bad_configs_name_the_field_and_the_accepted_values() {
+        assert_eq!(
+            error_of("type = \"RatioPruner\"", "type = \"RandomPruner\""),
+            "[algorithm.pruner] type: unknown type \"RandomPruner\"; accepted: \"RatioPruner\""
+        );
+        assert!(error_of("ratios = [", "ratio = [").contains("[algorithm.pruner] (type \"RatioPruner\"): unknown field `ratio`"));
+        assert_eq!(
+            error_of("[\"2/12\", 0.5, \"12/12\"]", "[0.5, \"2/12\"]"),
+            "[algorithm.pruner] ratios: ratios must be sorted ascending without repeats, got [0.5, 0.16666666666666666]"
+        );
+        assert_eq!(error_of("0.5, \"12/12\"", "1.5"), "[algorithm.pruner] ratios: ratio 1.5 is outside (0, 1]");
+        assert!(error_of("\"2/12\"", "\"two/12\"").contains("`two/12` is not a ratio"));
+        assert!(error_of("num_sample_training = 4", "num_sample_training = 1").contains("at least 2"));
+        assert!(error_of("type = \"KLDivergence\"", "type = \"MSE\"").contains("accepted: \"KLDivergence\""));
+        assert_eq!(
+            error_of("type = \"SlimCnn\"\n", ""),
+            "[algorithm.architecture]: missing field `type`; accepted: \"SlimCnn\""
+        );
+        assert!(error_of("lr = 0.1", "lr = 3.0").contains("[optimizer] lr: must be in (0, 1]"));
+        assert!(error_of("work_dir", "workdir").contains("unknown field `workdir`"), "{}", error_of("work_dir", "workdir"));
+    }
+}

@@ -1,0 +1,248 @@
+//! [`AutoSlim`]: a slimmable model wrapped with what one training step needs.
+
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex};
+
+use burn::module::{AutodiffModule, Module};
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::{GradientsAccumulator, GradientsParams};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::train::{InferenceStep, TrainOutput, TrainStep};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use slimmable::NormMode;
+
+use super::output::{WidthEntry, WidthOutputs};
+use crate::channels::Subnet;
+use crate::data::ImageBatch;
+use crate::distiller::SelfDistiller;
+use crate::model::SlimmableModel;
+use crate::pruner::RatioPruner;
+
+/// What a training step trains.
+#[derive(Debug, Clone)]
+pub enum TrainingMode {
+    /// Slimmable (supernet) training with the sandwich rule: max width with cross-entropy,
+    /// min width and `num_samples − 2` random widths distilled from the max width's logits;
+    /// gradients summed, one optimizer step.
+    Supernet {
+        /// Picks the widths.
+        pruner: RatioPruner,
+        /// The small widths' loss.
+        distiller: SelfDistiller,
+        /// Subnets per step, `n ≥ 2`.
+        num_samples: usize,
+    },
+    /// Retraining one fixed subnet with plain cross-entropy.
+    Retrain {
+        /// The subnet.
+        subnet: Subnet,
+    },
+}
+
+/// The step's settings: the mode, label smoothing, and the widths validation reports.
+#[derive(Debug, Clone)]
+pub struct StepPlan {
+    /// What the step trains.
+    pub mode: TrainingMode,
+    /// Label smoothing of the max width's cross-entropy (`None`: none).
+    pub label_smoothing: Option<f32>,
+    /// Labelled subnets validation reports, the first being the main one (accuracy and loss
+    /// of the `Accuracy`/`Loss` metrics).
+    pub valid_subnets: Vec<(String, Subnet)>,
+    /// BatchNorm statistics for validation: batch statistics evaluate every width without
+    /// recalibration (the shared running statistics mix widths during supernet training).
+    pub valid_norm: NormMode,
+}
+
+/// A [`SlimmableModel`] with its step plan and random state: what burn-train's learner trains.
+#[derive(Module, Debug)]
+pub struct AutoSlim<B: Backend, M: Module<B>> {
+    /// The slimmable model.
+    pub model: M,
+    plan: StepPlan,
+    rng: Arc<Mutex<StdRng>>,
+    backend: PhantomData<B>,
+}
+
+impl<B: Backend, M: SlimmableModel<B>> AutoSlim<B, M> {
+    /// Wraps `model`; `seed` drives the random widths.
+    pub fn new(model: M, plan: StepPlan, seed: u64) -> Self {
+        Self { model, plan, rng: Arc::new(Mutex::new(StdRng::seed_from_u64(seed))), backend: PhantomData }
+    }
+
+    /// The step plan.
+    pub fn plan(&self) -> &StepPlan {
+        &self.plan
+    }
+
+    /// The subnets of the next step, in order (max first in supernet mode).
+    pub fn next_subnets(&self) -> Vec<Subnet> {
+        match &self.plan.mode {
+            TrainingMode::Supernet { pruner, num_samples, .. } => {
+                let mut rng = self.rng.lock().expect("the width sampler's lock is never poisoned");
+                pruner.sandwich(self.model.space(), *num_samples, &mut *rng)
+            }
+            TrainingMode::Retrain { subnet } => vec![subnet.clone()],
+        }
+    }
+
+    fn cross_entropy(&self, logits: burn::tensor::Tensor<B, 2>, targets: burn::tensor::Tensor<B, 1, burn::tensor::Int>) -> burn::tensor::Tensor<B, 1> {
+        CrossEntropyLossConfig::new()
+            .with_smoothing(self.plan.label_smoothing)
+            .init(&logits.device())
+            .forward(logits, targets)
+    }
+}
+
+impl<B, M> TrainStep for AutoSlim<B, M>
+where
+    B: AutodiffBackend,
+    M: SlimmableModel<B> + AutodiffModule<B>,
+    M::InnerModule: SlimmableModel<B::InnerBackend>,
+{
+    type Input = ImageBatch<B>;
+    type Output = WidthOutputs<B>;
+
+    fn step(&self, batch: ImageBatch<B>) -> TrainOutput<WidthOutputs<B>> {
+        let subnets = self.next_subnets();
+        let mut accumulator = GradientsAccumulator::<Self>::new();
+        let mut entries = Vec::with_capacity(2);
+
+        // The max width (or the retrained subnet) learns from the labels.
+        let logits = self.model.forward_subnet(batch.images.clone(), &subnets[0], NormMode::Auto);
+        let loss = self.cross_entropy(logits.clone(), batch.targets.clone());
+        accumulator.accumulate(self, GradientsParams::from_grads(loss.backward(), self));
+        let teacher = logits.clone().detach();
+        entries.push(WidthEntry { label: "max".into(), logits: logits.detach(), loss: loss.detach() });
+
+        // The smaller widths learn from the max width's predictions.
+        if let TrainingMode::Supernet { distiller, .. } = &self.plan.mode {
+            for (i, subnet) in subnets.iter().enumerate().skip(1) {
+                let logits = self.model.forward_subnet(batch.images.clone(), subnet, NormMode::Auto);
+                let loss = distiller.loss(logits.clone(), teacher.clone(), batch.targets.clone());
+                accumulator.accumulate(self, GradientsParams::from_grads(loss.backward(), self));
+                if i == 1 {
+                    entries.push(WidthEntry { label: "min".into(), logits: logits.detach(), loss: loss.detach() });
+                }
+            }
+        }
+        TrainOutput { grads: accumulator.grads(), item: WidthOutputs { entries, targets: batch.targets } }
+    }
+}
+
+impl<B: Backend, M: SlimmableModel<B>> InferenceStep for AutoSlim<B, M> {
+    type Input = ImageBatch<B>;
+    type Output = WidthOutputs<B>;
+
+    fn step(&self, batch: ImageBatch<B>) -> WidthOutputs<B> {
+        let entries = self
+            .plan
+            .valid_subnets
+            .iter()
+            .map(|(label, subnet)| {
+                let logits = self.model.forward_subnet(batch.images.clone(), subnet, self.plan.valid_norm);
+                let loss = self.cross_entropy(logits.clone(), batch.targets.clone());
+                WidthEntry { label: label.clone(), logits, loss }
+            })
+            .collect();
+        WidthOutputs { entries, targets: batch.targets }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{ImageBatcher, ImageDataset, Split, default_fashion_mnist_dir};
+    use crate::models::{SlimCnn, SlimCnnConfig};
+    use burn::backend::{Autodiff, NdArray};
+    use burn::data::dataloader::batcher::Batcher;
+    use burn::data::dataset::Dataset;
+    use burn::module::Param;
+    use burn::optim::{Optimizer, SgdConfig};
+    use burn::tensor::{ElementConversion, Tensor};
+
+    type Ad = Autodiff<NdArray>;
+
+    fn max_diff<const D: usize>(a: Tensor<NdArray, D>, b: Tensor<NdArray, D>) -> f64 {
+        a.sub(b).abs().max().into_scalar().elem()
+    }
+
+    /// The trainable tensors of the model, flattened, with their ids.
+    fn params(model: &SlimCnn<Ad>) -> Vec<(burn::module::ParamId, Tensor<NdArray, 1>)> {
+        let flat4 = |p: &Param<Tensor<Ad, 4>>| (p.id, p.val().inner().flatten(0, 3));
+        let flat2 = |p: &Param<Tensor<Ad, 2>>| (p.id, p.val().inner().flatten(0, 1));
+        let flat1 = |p: &Param<Tensor<Ad, 1>>| (p.id, p.val().inner());
+        let mut out: Vec<_> = model.convs.iter().map(|c| flat4(&c.weight)).collect();
+        out.extend(model.norms.iter().flat_map(|n| [flat1(&n.gamma), flat1(&n.beta)]));
+        out.push(flat2(&model.head.weight));
+        out.push(flat1(model.head.bias.as_ref().unwrap()));
+        out
+    }
+
+    fn grad_of(grads: &GradientsParams, model: &SlimCnn<Ad>, id: burn::module::ParamId) -> Tensor<NdArray, 1> {
+        // Find the param's rank by where it lives in the model.
+        if model.convs.iter().any(|c| c.weight.id == id) {
+            grads.get::<NdArray, 4>(id).unwrap().flatten(0, 3)
+        } else if model.head.weight.id == id {
+            grads.get::<NdArray, 2>(id).unwrap().flatten(0, 1)
+        } else {
+            grads.get::<NdArray, 1>(id).unwrap()
+        }
+    }
+
+    #[test]
+    fn a_sandwich_step_sums_the_per_width_gradients_and_steps_once() {
+        let device = Default::default();
+        <Ad as burn::tensor::backend::Backend>::seed(&device, 7);
+        let model: SlimCnn<Ad> = SlimCnnConfig::new(vec![12, 24], vec![1, 2]).init(&device);
+        let data = ImageDataset::load_idx_dir(&default_fashion_mnist_dir(), Split::Train).unwrap().take(16);
+        let batch: ImageBatch<Ad> = ImageBatcher::fashion_mnist().batch(data.iter().collect(), &device);
+        // Use every parameter once so that lazily initialised ones hold their values in clones.
+        let _ = model.forward_subnet(batch.images.clone(), &Subnet::max(model.space()), NormMode::Auto);
+
+        let distiller = SelfDistiller { tau: 2.0, loss_weight: 1.0, ce_weight: 0.0 };
+        let plan = StepPlan {
+            mode: TrainingMode::Supernet { pruner: RatioPruner::autoslim_default(), distiller: distiller.clone(), num_samples: 4 },
+            label_smoothing: Some(0.1),
+            valid_subnets: vec![],
+            valid_norm: NormMode::BatchStats,
+        };
+        let learner = AutoSlim::new(model.clone(), plan.clone(), 11);
+        let output = TrainStep::step(&learner, batch.clone());
+
+        // The same widths, drawn by a sampler with the same seed, and the losses summed by hand.
+        let subnets = AutoSlim::new(model.clone(), plan, 11).next_subnets();
+        assert_eq!(subnets.len(), 4);
+        assert_eq!(subnets[0], Subnet::max(model.space()));
+        let logits = model.forward_subnet(batch.images.clone(), &subnets[0], NormMode::Auto);
+        let mut total = CrossEntropyLossConfig::new()
+            .with_smoothing(Some(0.1))
+            .init(&device)
+            .forward(logits.clone(), batch.targets.clone());
+        for subnet in &subnets[1..] {
+            let student = model.forward_subnet(batch.images.clone(), subnet, NormMode::Auto);
+            total = total.add(distiller.loss(student, logits.clone().detach(), batch.targets.clone()));
+        }
+        let expected = GradientsParams::from_grads(total.backward(), &model);
+
+        let mut got_by_id = output.grads;
+        for (id, _) in params(&model) {
+            let a = grad_of(&got_by_id, &model, id);
+            let b = grad_of(&expected, &model, id);
+            assert!(a.clone().abs().sum().into_scalar().elem::<f64>() > 0.0);
+            assert!(max_diff(a, b) < 1e-6, "gradients of {id} differ");
+        }
+
+        // One optimizer step with the summed gradients: w' = w − lr · g.
+        let before = params(&model);
+        let lr = 0.05;
+        let mut optimizer = SgdConfig::new().init::<Ad, AutoSlim<Ad, SlimCnn<Ad>>>();
+        let grads_for_step = std::mem::replace(&mut got_by_id, GradientsParams::new());
+        let stepped = optimizer.step(lr, learner, grads_for_step);
+        for ((id, old), (_, new)) in before.into_iter().zip(params(&stepped.model)) {
+            let g = grad_of(&expected, &model, id);
+            assert!(max_diff(new, old.sub(g.mul_scalar(lr))) < 1e-6, "parameter {id} did not take one SGD step");
+        }
+    }
+}

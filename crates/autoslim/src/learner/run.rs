@@ -1,0 +1,162 @@
+//! [`train`]: an [`AutoSlim`] model trained by burn-train's own loop, with checkpoints every
+//! epoch and resume.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use burn::data::dataloader::DataLoaderBuilder;
+use burn::data::dataset::Dataset;
+use burn::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
+use burn::module::{AutodiffModule, Module};
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::SgdConfig;
+use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
+use burn::tensor::backend::AutodiffBackend;
+use burn::train::checkpoint::KeepLastNCheckpoints;
+use burn::train::metric::{AccuracyMetric, LearningRateMetric, LossMetric};
+use burn::train::{Learner, SupervisedTraining};
+
+use super::autoslim::{AutoSlim, TrainingMode};
+use super::metrics::WidthMetric;
+use super::progress::ProgressRenderer;
+use crate::data::{ImageBatcher, ImageDataset};
+use crate::model::SlimmableModel;
+
+/// SGD with momentum and a cosine learning-rate schedule over the whole run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptimizerSettings {
+    /// Initial learning rate, in (0, 1].
+    pub lr: f64,
+    /// Final learning rate of the cosine schedule.
+    pub min_lr: f64,
+    /// Momentum (0: plain SGD).
+    pub momentum: f64,
+    /// Nesterov momentum.
+    pub nesterov: bool,
+    /// L2 weight decay added to every gradient.
+    pub weight_decay: f64,
+}
+
+/// Where and how long a run trains.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    /// Checkpoints, logs and results go here.
+    pub work_dir: PathBuf,
+    /// Total epochs.
+    pub epochs: usize,
+    /// Images per step.
+    pub batch_size: usize,
+    /// Data-loading threads.
+    pub num_workers: usize,
+    /// Seed of the backend, the shuffling and the width sampler.
+    pub seed: u64,
+    /// Continue from the last checkpoint in `work_dir/checkpoint`.
+    pub resume: bool,
+    /// The optimizer.
+    pub optimizer: OptimizerSettings,
+    /// Seconds between progress lines.
+    pub progress_every: Duration,
+}
+
+/// The last epoch checkpointed in `work_dir/checkpoint` (files `model-<epoch>.mpk`).
+pub fn last_checkpoint(work_dir: &Path) -> Option<usize> {
+    std::fs::read_dir(work_dir.join("checkpoint"))
+        .ok()?
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name().into_string().ok()?;
+            name.strip_prefix("model-")?.strip_suffix(".mpk")?.parse().ok()
+        })
+        .max()
+}
+
+/// The recorder of checkpoints and models: named MessagePack at full precision.
+pub type CheckpointRecorder = NamedMpkFileRecorder<FullPrecisionSettings>;
+
+/// Trains `model` on `train`, validating on `valid` after every epoch, and returns the
+/// trained model (without autodiff).
+///
+/// With `settings.resume`, training continues after the last checkpoint; a run whose last
+/// checkpoint is its final epoch returns that checkpoint's model.
+pub fn train<B, M>(
+    model: AutoSlim<B, M>,
+    train: ImageDataset,
+    valid: ImageDataset,
+    batcher: ImageBatcher,
+    settings: &RunSettings,
+    device: &B::Device,
+) -> Result<AutoSlim<B::InnerBackend, M::InnerModule>, String>
+where
+    B: AutodiffBackend,
+    M: SlimmableModel<B> + AutodiffModule<B> + 'static,
+    M::InnerModule: SlimmableModel<B::InnerBackend> + 'static,
+{
+    if settings.epochs == 0 || settings.batch_size == 0 {
+        return Err("epochs and batch_size must be at least 1".into());
+    }
+    let checkpoint = if settings.resume {
+        let last = last_checkpoint(&settings.work_dir).ok_or_else(|| {
+            format!("--resume: no checkpoint in {}", settings.work_dir.join("checkpoint").display())
+        })?;
+        if last >= settings.epochs {
+            println!("resume: the run already finished its {} epochs; loading checkpoint {last}", settings.epochs);
+            let path = settings.work_dir.join("checkpoint").join(format!("model-{last}"));
+            let loaded = model
+                .load_file(&path, &CheckpointRecorder::new(), device)
+                .map_err(|err| format!("cannot load checkpoint {}: {err}", path.display()))?;
+            return Ok(loaded.valid());
+        }
+        println!("resume: continuing after epoch {last} of {}", settings.epochs);
+        Some(last)
+    } else {
+        None
+    };
+
+    B::seed(device, settings.seed);
+    let train_loader = DataLoaderBuilder::new(batcher.clone())
+        .batch_size(settings.batch_size)
+        .shuffle(settings.seed)
+        .num_workers(settings.num_workers)
+        .build(train.clone());
+    let valid_loader = DataLoaderBuilder::new(batcher)
+        .batch_size(settings.batch_size)
+        .num_workers(settings.num_workers)
+        .build(valid);
+
+    let mut training = SupervisedTraining::new(&settings.work_dir, train_loader, valid_loader)
+        .metrics((AccuracyMetric::new(), LossMetric::new()))
+        .metric_train_numeric(LearningRateMetric::new());
+    if let TrainingMode::Supernet { .. } = model.plan().mode {
+        training = training
+            .metric_train_numeric(WidthMetric::accuracy("min"))
+            .metric_train_numeric(WidthMetric::loss("min"));
+    }
+    for (label, _) in model.plan().valid_subnets.iter().skip(1) {
+        training = training.metric_valid_numeric(WidthMetric::accuracy(label));
+    }
+    let mut training = training
+        .with_file_checkpointer(CheckpointRecorder::new())
+        .with_checkpointing_strategy(KeepLastNCheckpoints::new(2))
+        .renderer(ProgressRenderer::new(settings.progress_every))
+        .with_application_logger(None)
+        .num_epochs(settings.epochs);
+    if let Some(epoch) = checkpoint {
+        training = training.checkpoint(epoch);
+    }
+
+    let o = &settings.optimizer;
+    let momentum = (o.momentum > 0.0)
+        .then(|| MomentumConfig::new().with_momentum(o.momentum).with_dampening(0.0).with_nesterov(o.nesterov));
+    let optimizer = SgdConfig::new()
+        .with_momentum(momentum)
+        .with_weight_decay((o.weight_decay > 0.0).then(|| WeightDecayConfig::new(o.weight_decay as f32)))
+        .init();
+    let steps_per_epoch = train.len().div_ceil(settings.batch_size);
+    let scheduler = CosineAnnealingLrSchedulerConfig::new(o.lr, settings.epochs * steps_per_epoch)
+        .with_min_lr(o.min_lr)
+        .init()
+        .map_err(|err| format!("optimizer: {err}"))?;
+
+    let result = training.launch(Learner::new(model, optimizer, scheduler));
+    Ok(result.model)
+}

@@ -1,0 +1,5 @@
+//! The subcommands.
+
+mod train;
+
+pub use train::train;

