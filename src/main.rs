@@ -38,6 +38,19 @@ enum Command {
         #[arg(long)]
         subnet: Option<PathBuf>,
     },
+    /// Write the channel configuration (MMRazor YAML) of a uniform-width subnet of the
+    /// config's model: every channel group at `--ratio`.
+    Subnet {
+        /// The TOML config naming the model.
+        #[arg(long)]
+        config: PathBuf,
+        /// Width ratio in (0, 1], a number or a fraction such as 6/12.
+        #[arg(long)]
+        ratio: String,
+        /// Where to write the YAML.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 fn main() -> Result<()> {
@@ -56,6 +69,10 @@ fn main() -> Result<()> {
                 config.schedule.epochs = epochs;
             }
             commands::train(&config, resume, subnet.as_deref()).context("train")
+        }
+        Command::Subnet { config, ratio, out } => {
+            let config = autoslim::config::Config::load(&config)?;
+            commands::write_uniform_subnet(&config, &ratio, &out).context("subnet")
         }
     }
 }

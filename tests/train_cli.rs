@@ -111,7 +111,7 @@ fn bad_input_is_a_clear_error() {
     std::fs::write(&config, good).unwrap();
     let (ok, out) = autoslim(&["train", "--config", config.to_str().unwrap(), "--data-dir", "/nonexistent"]);
     assert!(!ok);
-    assert!(out.contains("no the four IDX files"), "{out}");
+    assert!(out.contains("the four IDX files (train/t10k images and labels) not found; looked in /nonexistent"), "{out}");
 
     let (ok, out) = autoslim(&["train", "--config", config.to_str().unwrap(), "--resume"]);
     assert!(!ok);

@@ -1,5 +1,7 @@
 //! The subcommands.
 
+mod subnet;
 mod train;
 
+pub use subnet::write_uniform_subnet;
 pub use train::train;

@@ -83,6 +83,15 @@ impl Ratio {
     }
 }
 
+/// Parses a width ratio written as a number (`0.5`) or a fraction (`6/12`), in (0, 1].
+pub fn parse_ratio(text: &str) -> Result<f64, ConfigError> {
+    let value = Ratio::Text(text.to_string()).value("ratio")?;
+    match value > 0.0 && value <= 1.0 {
+        true => Ok(value),
+        false => Err(err(format!("ratio {value} is outside (0, 1]"))),
+    }
+}
+
 fn ratios(list: &[Ratio], field: &str) -> Result<Vec<f64>, ConfigError> {
     list.iter().map(|r| r.value(field)).collect()
 }

@@ -142,7 +142,10 @@ pub fn locate_fashion_mnist(explicit: Option<&Path>) -> Result<(PathBuf, String)
             true => Ok((dir.to_path_buf(), format!("data: {}", dir.display()))),
             false => Err(DataError::NotFound {
                 what: "the four IDX files (train/t10k images and labels)".into(),
-                looked: dir.display().to_string(),
+                looked: match dir == Path::new(DEBIAN_FASHION_MNIST) {
+                    true => format!("{} (apt-get install dataset-fashion-mnist)", dir.display()),
+                    false => dir.display().to_string(),
+                },
             }),
         };
     }
@@ -198,7 +201,7 @@ mod tests {
         assert!(err.to_string().contains("holds 1000 images but"), "{err}");
         assert!(err.to_string().contains("holds 4000 labels"), "{err}");
         let err = ImageDataset::load_idx_dir(&dir, Split::Test).unwrap_err();
-        assert!(err.to_string().starts_with("no `t10k-images-idx3-ubyte` (raw or .gz) found"), "{err}");
+        assert!(err.to_string().starts_with("`t10k-images-idx3-ubyte` (raw or .gz) not found; looked in"), "{err}");
         let err = locate_fashion_mnist(Some(&dir)).unwrap_err();
         assert!(err.to_string().contains("four IDX files"), "{err}");
         std::fs::remove_dir_all(dir).unwrap();

@@ -60,7 +60,7 @@ pub enum DataError {
         message: String,
     },
     /// No data where it was looked for.
-    #[error("no {what} found; looked in {looked}")]
+    #[error("{what} not found; looked in {looked}")]
     NotFound {
         /// What was looked for.
         what: String,
