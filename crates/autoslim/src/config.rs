@@ -381,7 +381,8 @@ impl Config {
                     )));
                 }
                 let (_, kl): (_, KlFields) = component(fields.losses[0].clone(), "algorithm.distiller.losses")?;
-                if !(kl.tau > 0.0) || kl.loss_weight < 0.0 || fields.ce_weight < 0.0 {
+                let tau_ok = kl.tau.is_finite() && kl.tau > 0.0;
+                if !tau_ok || kl.loss_weight < 0.0 || fields.ce_weight < 0.0 {
                     return Err(err(format!(
                         "[algorithm.distiller]: tau must be > 0 and the weights ≥ 0 (tau {}, loss_weight {}, ce_weight {})",
                         kl.tau, kl.loss_weight, fields.ce_weight

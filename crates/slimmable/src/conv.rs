@@ -149,7 +149,7 @@ impl<B: Backend> SlimConv2d<B> {
             return Ok(1);
         }
         let in_per_group = self.in_per_group();
-        if in_channels % in_per_group != 0 {
+        if !in_channels.is_multiple_of(in_per_group) {
             return Err(SlimError::PartialGroup { in_channels, in_per_group });
         }
         let expected_out = self.tied_out_channels(in_channels).unwrap_or(out_channels);
@@ -172,11 +172,11 @@ impl<B: Backend> SlimConv2d<B> {
         let weight = match (full, self.groups) {
             (true, _) => weight,
             (false, 1) => weight.slice([0..out_channels, 0..in_channels]),
-            (false, _) => weight.slice([0..out_channels]),
+            (false, _) => weight.slice(0..out_channels),
         };
         let bias = self.bias.as_ref().map(|bias| match full {
             true => bias.val(),
-            false => bias.val().slice([0..out_channels]),
+            false => bias.val().slice(0..out_channels),
         });
         (weight, bias)
     }
@@ -297,7 +297,7 @@ mod tests {
         let plain = conv.to_plain(c_in, c_out).unwrap();
         let plain_grads = plain.forward(x).mul(probe).sum().backward();
         assert_close(grad_w.slice([0..c_out, 0..c_in]), plain.weight.grad(&plain_grads).unwrap(), 1e-5);
-        assert_close(grad_b.slice([0..c_out]), plain.bias.unwrap().grad(&plain_grads).unwrap(), 1e-5);
+        assert_close(grad_b.slice(0..c_out), plain.bias.unwrap().grad(&plain_grads).unwrap(), 1e-5);
 
         // Depthwise: only the first c filters get a gradient.
         let dw = depthwise::<B>(device);

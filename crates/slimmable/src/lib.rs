@@ -21,6 +21,9 @@
 //!
 //! This crate depends on burn alone, so any burn model can use it.
 
+// Tests name active blocks as one range per dimension, one-dimensional ones included.
+#![cfg_attr(test, allow(clippy::single_range_in_vec_init))]
+
 mod conv;
 mod error;
 mod linear;

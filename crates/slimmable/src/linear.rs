@@ -71,7 +71,7 @@ impl<B: Backend> SlimLinear<B> {
         };
         let bias = self.bias.as_ref().map(|bias| match d_output == out_max {
             true => bias.val(),
-            false => bias.val().slice([0..d_output]),
+            false => bias.val().slice(0..d_output),
         });
         Ok((weight, bias))
     }
@@ -136,7 +136,7 @@ mod tests {
         let plain = layer.to_plain(d_in, d_out).unwrap();
         let plain_grads = plain.forward(x).mul(probe).sum().backward();
         assert_close(grad_w.slice([0..d_in, 0..d_out]), plain.weight.grad(&plain_grads).unwrap(), 1e-5);
-        assert_close(grad_b.slice([0..d_out]), plain.bias.unwrap().grad(&plain_grads).unwrap(), 1e-5);
+        assert_close(grad_b.slice(0..d_out), plain.bias.unwrap().grad(&plain_grads).unwrap(), 1e-5);
     }
 
     fn bad_widths_are_clear_errors<B: AutodiffBackend>(device: &B::Device) {

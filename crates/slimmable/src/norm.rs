@@ -148,7 +148,7 @@ impl<B: Backend> SlimBatchNorm<B> {
             let value = state.value().to_device(&device);
             match channels == self.num_features() {
                 true => value,
-                false => value.slice([0..channels]),
+                false => value.slice(0..channels),
             }
             .reshape(shape)
         };
@@ -160,7 +160,7 @@ impl<B: Backend> SlimBatchNorm<B> {
     /// and running statistics.
     pub fn to_plain(&self, channels: usize) -> Result<BatchNorm<B>, SlimError> {
         check_width("channels", channels, self.num_features())?;
-        let prefix = |t: Tensor<B, 1>| t.slice([0..channels]).detach();
+        let prefix = |t: Tensor<B, 1>| t.slice(0..channels).detach();
         Ok(BatchNorm {
             gamma: Param::from_tensor(prefix(self.gamma.val())),
             beta: Param::from_tensor(prefix(self.beta.val())),
@@ -196,7 +196,7 @@ impl<B: Backend> SlimBatchNorm<B> {
         shape[1] = channels;
         let affine = |param: &Param<Tensor<B, 1>>| match channels == self.num_features() {
             true => param.val().reshape(shape),
-            false => param.val().slice([0..channels]).reshape(shape),
+            false => param.val().slice(0..channels).reshape(shape),
         };
         x.sub(mean)
             .div(var.add_scalar(self.epsilon).sqrt())
@@ -212,8 +212,8 @@ impl<B: Backend> SlimBatchNorm<B> {
         let updated = match channels == self.num_features() {
             true => blend(full),
             false => {
-                let active = blend(full.clone().slice([0..channels]));
-                full.slice_assign([0..channels], active)
+                let active = blend(full.clone().slice(0..channels));
+                full.slice_assign(0..channels, active)
             }
         };
         state.update(updated.detach());
@@ -306,11 +306,11 @@ mod tests {
             let x = random::<B, 4>([4, c, 3, 5], device).mul_scalar(3.0).add_scalar(1.0);
             assert_close(slim.forward(x.clone()), plain.forward(x.clone()), 1e-5);
             assert_close(
-                slim.running_mean.value_sync().slice([0..c]),
+                slim.running_mean.value_sync().slice(0..c),
                 plain.running_mean.value_sync(),
                 1e-5,
             );
-            assert_close(slim.running_var.value_sync().slice([0..c]), plain.running_var.value_sync(), 1e-5);
+            assert_close(slim.running_var.value_sync().slice(0..c), plain.running_var.value_sync(), 1e-5);
 
             // Inference (inner backend): running statistics.
             let (slim, plain) = (bn.valid(), bn.to_plain(c).unwrap().valid());
