@@ -122,3 +122,30 @@ fn bad_input_is_a_clear_error() {
 fn config_text_without(dir: &Path, line: &str) -> String {
     std::fs::read_to_string(dir.join("config.toml")).unwrap().replace(line, "")
 }
+
+#[test]
+fn a_written_subnet_retrains_and_a_wrong_one_is_named() {
+    let dir = work_dir("retrain");
+    let config = config(&dir, "retraining = true");
+    let yaml = dir.join("half.yaml");
+    let (ok, out) = autoslim(&["subnet", "--config", config.to_str().unwrap(), "--ratio", "6/12", "--out", yaml.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    assert!(out.contains("channels per group [8, 16]"), "{out}");
+    let text = std::fs::read_to_string(&yaml).unwrap();
+    assert!(text.contains("backbone.layers.1.conv:\n  in_channels: 8\n  out_channels: 16\n"), "{text}");
+
+    let (ok, out) = autoslim(&["train", "--config", config.to_str().unwrap(), "--subnet", yaml.to_str().unwrap(), "--epochs", "1"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("retraining subnet"), "{out}");
+    let csv = std::fs::read_to_string(dir.join("run/accuracy.csv")).unwrap();
+    assert!(csv.lines().nth(1).unwrap().starts_with("subnet,"), "{csv}");
+
+    std::fs::write(&yaml, text.replace("head.fc", "head.linear")).unwrap();
+    let (ok, out) = autoslim(&["train", "--config", config.to_str().unwrap(), "--subnet", yaml.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(out.contains("the channel file names layers this model does not have: `head.linear`"), "{out}");
+    let (ok, out) = autoslim(&["subnet", "--config", config.to_str().unwrap(), "--ratio", "0", "--out", yaml.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(out.contains("ratio 0 is outside (0, 1]"), "{out}");
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -98,6 +98,10 @@ where
         (false, Some(_)) => bail!("--subnet is for retraining: set `retraining = true` in [algorithm]"),
         (true, None) => bail!("[algorithm] retraining = true needs the subnet to retrain: --subnet FILE"),
     };
+    let retrained = match &mode {
+        TrainingMode::Retrain { subnet } => Some(subnet.clone()),
+        TrainingMode::Supernet { .. } => None,
+    };
     let plan = StepPlan { mode, label_smoothing: config.label_smoothing, valid_subnets, valid_norm };
     let start_epoch = if resume { autoslim::learner::last_checkpoint(&config.work_dir).unwrap_or(0) } else { 0 };
     // The width sampler continues deterministically after a resume.
@@ -159,8 +163,8 @@ where
         &device,
     );
     let test = to_batches::<Backend>(&test_set, &batcher, eval.batch_size, &device);
-    let subnets: Vec<(String, Subnet)> = match &trained_mode_subnet(config, subnet_file, &space)? {
-        Some(subnet) => vec![("subnet".into(), subnet.clone())],
+    let subnets: Vec<(String, Subnet)> = match retrained {
+        Some(subnet) => vec![("subnet".into(), subnet)],
         None => eval
             .ratios
             .iter()
@@ -204,12 +208,4 @@ where
     }
     println!("training took {:.0} s, evaluation {:.0} s", train_time.as_secs_f64(), (started.elapsed() - train_time).as_secs_f64());
     Ok(())
-}
-
-/// The retrained subnet, if this run retrains one.
-fn trained_mode_subnet(config: &Config, file: Option<&Path>, space: &autoslim::channels::ChannelSpace) -> Result<Option<Subnet>> {
-    match (config.retraining, file) {
-        (true, Some(file)) => Ok(Some(Subnet::from_yaml(space, &std::fs::read_to_string(file)?)?)),
-        _ => Ok(None),
-    }
 }

@@ -70,13 +70,12 @@ impl ProgressRenderer {
             metrics.join(" | ")
         );
         if done {
-            values_clear(if split == "train" { &mut self.train } else { &mut self.valid });
+            match split {
+                "train" => self.train.clear(),
+                _ => self.valid.clear(),
+            }
         }
     }
-}
-
-fn values_clear(values: &mut BTreeMap<String, String>) {
-    values.clear();
 }
 
 impl MetricsRendererTraining for ProgressRenderer {
