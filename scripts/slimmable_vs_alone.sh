@@ -17,7 +17,7 @@ CONFIG=${CONFIG:-configs/autoslim_cnn_fashion_mnist_full.toml}
 # Which runs: the supernet (SUPERNET=1) and the widths i/12 trained alone (WIDTHS="2 3 ... 12").
 # Runs can be split over several invocations into the same OUT_DIR; the table covers what exists.
 SUPERNET=${SUPERNET:-1}
-WIDTHS=${WIDTHS:-$(seq 2 12)}
+WIDTHS=${WIDTHS-$(seq 2 12)}   # empty: none
 mkdir -p "$OUT_DIR"
 sed 's/^retraining = false/retraining = true/' "$CONFIG" > "$OUT_DIR/retrain.toml"
 
