@@ -22,14 +22,26 @@ mkdir -p "$OUT_DIR"
 sed 's/^retraining = false/retraining = true/' "$CONFIG" > "$OUT_DIR/retrain.toml"
 
 threads() { RAYON_NUM_THREADS=$1 MATMUL_NUM_THREADS=$1 "${@:2}"; }
+# A run that dies (a GPU driver error, say) continues from its last checkpoint, up to $RETRIES times.
+RETRIES=${RETRIES:-0}
+train() {
+  local n=1 threads=$1; shift
+  threads "$threads" "$BIN" train "$@" && return
+  while [ $n -le "$RETRIES" ]; do
+    echo "== run failed; resuming from the last checkpoint (retry $n of $RETRIES)"
+    threads "$threads" "$BIN" train "$@" --resume && return
+    n=$((n + 1))
+  done
+  return 1
+}
 start=$(date +%s)
 if [ "$SUPERNET" = 1 ]; then
-  threads "$THREADS_SUPERNET" "$BIN" train --config "$CONFIG" --data-dir "$DATA" \
+  train "$THREADS_SUPERNET" --config "$CONFIG" --data-dir "$DATA" \
     --work-dir "$OUT_DIR/supernet" --epochs "$EPOCHS" > "$OUT_DIR/supernet.log" 2>&1 &
 fi
 for i in $WIDTHS; do
   "$BIN" subnet --config "$CONFIG" --ratio "$i/12" --out "$OUT_DIR/alone-$i/subnet.yaml" > /dev/null
-  threads "$THREADS_ALONE" "$BIN" train --config "$OUT_DIR/retrain.toml" --subnet "$OUT_DIR/alone-$i/subnet.yaml" \
+  train "$THREADS_ALONE" --config "$OUT_DIR/retrain.toml" --subnet "$OUT_DIR/alone-$i/subnet.yaml" \
     --data-dir "$DATA" --work-dir "$OUT_DIR/alone-$i" --epochs "$EPOCHS" > "$OUT_DIR/alone-$i.log" 2>&1 &
 done
 wait

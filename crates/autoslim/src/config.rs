@@ -109,6 +109,8 @@ struct RawConfig {
     schedule: toml::Table,
     #[serde(default)]
     evaluation: Option<toml::Table>,
+    #[serde(default)]
+    search: Option<toml::Table>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -289,6 +291,56 @@ struct EvaluationFields {
     batch_size: Option<usize>,
 }
 
+/// The greedy search's settings (`[search]`).
+#[derive(Debug, Clone)]
+pub struct SearchConfig {
+    /// Width steps per channel group (default 12).
+    pub bins: usize,
+    /// FLOPs targets.
+    pub targets: Vec<u64>,
+    /// FLOPs convention of the targets: `paper` (default) or `mmcv`.
+    pub convention: crate::cost::Convention,
+    /// Held-out images each candidate is scored on (default 2000).
+    pub score_images: usize,
+    /// Where they come from: `train` (a seeded random subset of the training images, apart
+    /// from the calibration batches; default) or `test`.
+    pub score_source: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SearchFields {
+    #[serde(default = "twelve")]
+    bins: usize,
+    targets: Vec<Count>,
+    #[serde(default)]
+    convention: Option<String>,
+    #[serde(default = "two_thousand")]
+    score_images: usize,
+    #[serde(default = "train_source")]
+    score_source: String,
+}
+
+fn twelve() -> usize {
+    12
+}
+
+fn two_thousand() -> usize {
+    2000
+}
+
+fn train_source() -> String {
+    "train".into()
+}
+
+/// A count written as a number (`300000`) or with a suffix (`"300K"`, `"2.5M"`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum Count {
+    Number(f64),
+    Text(String),
+}
+
 /// A parsed and validated config.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -316,6 +368,8 @@ pub struct Config {
     pub schedule: ScheduleConfig,
     /// Evaluation after training.
     pub evaluation: EvaluationConfig,
+    /// The greedy search (`[search]`), if the config has one.
+    pub search: Option<SearchConfig>,
 }
 
 /// Splits off `type`, checks it against the registry, and deserialises the rest as `T`.
@@ -429,6 +483,51 @@ impl Config {
             batch_size: eval.batch_size.unwrap_or(500),
         };
 
+        let search = match raw.search {
+            None => None,
+            Some(table) => {
+                let fields = SearchFields::deserialize(toml::Value::Table(table))
+                    .map_err(|e| err(format!("[search]: {}", e.message())))?;
+                let targets = fields
+                    .targets
+                    .iter()
+                    .map(|t| match t {
+                        Count::Number(x) => crate::cost::parse_count(&x.to_string()),
+                        Count::Text(text) => crate::cost::parse_count(text),
+                    })
+                    .collect::<Result<Vec<u64>, String>>()
+                    .map_err(|e| err(format!("[search] targets: {e}")))?;
+                if targets.is_empty() {
+                    return Err(err("[search] targets: give at least one FLOPs target"));
+                }
+                if fields.bins < 2 {
+                    return Err(err(format!("[search] bins: need at least 2, got {}", fields.bins)));
+                }
+                let convention = fields
+                    .convention
+                    .as_deref()
+                    .unwrap_or("paper")
+                    .parse()
+                    .map_err(|e| err(format!("[search] convention: {e}")))?;
+                if fields.score_source != "train" && fields.score_source != "test" {
+                    return Err(err(format!(
+                        "[search] score_source: unknown value \"{}\"; accepted: \"train\", \"test\"",
+                        fields.score_source
+                    )));
+                }
+                if fields.score_images == 0 {
+                    return Err(err("[search] score_images: must be at least 1"));
+                }
+                Some(SearchConfig {
+                    bins: fields.bins,
+                    targets,
+                    convention,
+                    score_images: fields.score_images,
+                    score_source: fields.score_source,
+                })
+            }
+        };
+
         Ok(Config {
             work_dir: raw.work_dir,
             seed: raw.seed,
@@ -442,6 +541,7 @@ impl Config {
             optimizer,
             schedule,
             evaluation,
+            search,
         })
     }
 }
@@ -509,6 +609,14 @@ epochs = 2
             "[algorithm.architecture]: missing field `type`; accepted: \"SlimCnn\""
         );
         assert!(error_of("lr = 0.1", "lr = 3.0").contains("[optimizer] lr: must be in (0, 1]"));
+        let with_search = |search: &str| Config::parse(&format!("{GOOD}\n[search]\n{search}\n")).map_err(|e| e.to_string());
+        let search = with_search("targets = [\"300K\", 1e5]\nconvention = \"mmcv\"").unwrap().search.unwrap();
+        assert_eq!(search.targets, vec![300_000, 100_000]);
+        assert_eq!(search.convention, crate::cost::Convention::Mmcv);
+        assert_eq!(search.bins, 12);
+        assert!(with_search("targets = [\"many\"]").unwrap_err().starts_with("[search] targets: `many` is not a positive count"));
+        assert!(with_search("targets = [1e5]\nconvention = \"torch\"").unwrap_err().contains("accepted: \"paper\", \"mmcv\""));
+        assert!(with_search("targets = []").unwrap_err().contains("at least one FLOPs target"));
         assert!(error_of("work_dir", "workdir").contains("unknown field `workdir`"), "{}", error_of("work_dir", "workdir"));
     }
 }

@@ -123,6 +123,11 @@ impl<B: Backend> SlimConv2d<B> {
         [in_per_group * self.groups, out]
     }
 
+    /// The spatial size `[height, width]` of the output for an input of size `input`.
+    pub fn output_size(&self, input: [usize; 2]) -> [usize; 2] {
+        conv_output_size(&self.padding, self.kernel_size, self.stride, self.dilation, input)
+    }
+
     /// Input channels per group (the full input width for a dense conv, 1 for a depthwise one).
     pub fn in_per_group(&self) -> usize {
         self.weight.dims()[1]
@@ -218,6 +223,22 @@ impl<B: Backend> SlimConv2d<B> {
             padding: self.padding.clone(),
         })
     }
+}
+
+/// The spatial output size of a 2-d convolution, as burn computes it (`Same` padding gives
+/// `ceil(input / stride)`).
+pub fn conv_output_size(
+    padding: &PaddingConfig2d,
+    kernel_size: [usize; 2],
+    stride: [usize; 2],
+    dilation: [usize; 2],
+    input: [usize; 2],
+) -> [usize; 2] {
+    std::array::from_fn(|axis| {
+        let (before, after) = same_or_explicit(padding, axis, kernel_size[axis], stride[axis], input[axis]);
+        let span = dilation[axis] * (kernel_size[axis] - 1) + 1;
+        (input[axis] + before + after).saturating_sub(span) / stride[axis] + 1
+    })
 }
 
 /// Padding before and after along one spatial axis (`axis` 0 = height, 1 = width), computed as

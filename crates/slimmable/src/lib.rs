@@ -33,7 +33,7 @@ mod width;
 #[cfg(test)]
 mod test_support;
 
-pub use conv::{SlimConv2d, SlimConv2dConfig};
+pub use conv::{SlimConv2d, SlimConv2dConfig, conv_output_size};
 pub use error::SlimError;
 pub use linear::{SlimLinear, SlimLinearConfig};
 pub use norm::{NormMode, SlimBatchNorm, SlimBatchNormConfig, SwitchableBatchNorm, SwitchableBatchNormConfig};

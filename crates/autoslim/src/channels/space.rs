@@ -1,5 +1,6 @@
 //! [`ChannelSpace`]: the channel groups of a slimmable model, declared where it is built.
 
+use burn::nn::PaddingConfig2d;
 use burn::tensor::backend::Backend;
 use slimmable::{SlimBatchNorm, SlimConv2d, SlimLinear, SwitchableBatchNorm};
 
@@ -55,6 +56,54 @@ pub struct LayerChannels {
     pub raw_out: usize,
 }
 
+/// What an operation computes, as far as counting its FLOPs and parameters needs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OpKind {
+    /// A 2-d convolution.
+    Conv {
+        /// Kernel `[h, w]`.
+        kernel_size: [usize; 2],
+        /// Stride `[h, w]`.
+        stride: [usize; 2],
+        /// Dilation `[h, w]`.
+        dilation: [usize; 2],
+        /// Padding.
+        padding: PaddingConfig2d,
+        /// Input channels each output channel reads: fixed for a grouped or depthwise conv
+        /// (its cost then scales with its width ratio r), `None` for a dense conv (r²).
+        in_per_group: Option<usize>,
+        /// Whether it has a bias.
+        bias: bool,
+    },
+    /// A BatchNorm (scale and shift).
+    Norm,
+    /// A fully connected layer on pooled features.
+    Linear {
+        /// Whether it has a bias.
+        bias: bool,
+    },
+    /// An elementwise activation (ReLU, ReLU6…); counted by the mmcv convention only.
+    Activation,
+    /// Global average pooling to 1×1; counted by the mmcv convention only.
+    GlobalPool,
+}
+
+/// One operation of the network in execution order, with the feature maps it reads and
+/// writes. Feature map 0 is the input image; operation `i` writes feature map `i + 1`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Op {
+    /// The layer's name (activations and pools are named after the layer they follow).
+    pub name: String,
+    /// What it computes.
+    pub kind: OpKind,
+    /// Its input channels.
+    pub input: Channels,
+    /// Its output channels.
+    pub output: Channels,
+    /// The feature map it reads.
+    pub reads: usize,
+}
+
 /// A declaration that does not fit the layers it describes.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ChannelError {
@@ -83,6 +132,9 @@ pub enum ChannelError {
     /// Two layers with the same name.
     #[error("layer name `{0}` is declared twice")]
     DuplicateLayer(String),
+    /// A layer name that was never declared.
+    #[error("no layer `{0}` was declared before")]
+    UnknownLayer(String),
     /// A group that no layer writes.
     #[error("channel group `{0}` is declared but no layer produces it")]
     UnusedGroup(String),
@@ -103,6 +155,7 @@ pub enum ChannelError {
 pub struct ChannelSpace {
     groups: Vec<ChannelGroup>,
     layers: Vec<LayerChannels>,
+    ops: Vec<Op>,
 }
 
 impl ChannelSpace {
@@ -119,6 +172,11 @@ impl ChannelSpace {
     /// The layers, in declaration order.
     pub fn layers(&self) -> &[LayerChannels] {
         &self.layers
+    }
+
+    /// Every operation in execution order (layers, activations, pools), for counting costs.
+    pub fn ops(&self) -> &[Op] {
+        &self.ops
     }
 
     /// The group with this name.
@@ -138,6 +196,9 @@ impl ChannelSpace {
 pub struct ChannelSpaceBuilder {
     groups: Vec<ChannelGroup>,
     layers: Vec<LayerChannels>,
+    ops: Vec<Op>,
+    /// The feature map the next operation reads (0: the image).
+    current: usize,
     errors: Vec<ChannelError>,
 }
 
@@ -158,25 +219,65 @@ impl ChannelSpaceBuilder {
                 output: self.describe(output),
             });
         }
+        let kind = OpKind::Conv {
+            kernel_size: conv.kernel_size,
+            stride: conv.stride,
+            dilation: conv.dilation,
+            padding: conv.padding.clone(),
+            in_per_group: (conv.groups > 1).then(|| conv.in_per_group()),
+            bias: conv.bias.is_some(),
+        };
+        self.op(name, kind, input, output);
         self.layer(name, LayerKind::Conv, input, output, raw_in, raw_out)
     }
 
     /// Declares a BatchNorm normalising `channels`.
     pub fn norm<B: Backend>(&mut self, name: &str, norm: &SlimBatchNorm<B>, channels: Channels) -> &mut Self {
         let n = norm.num_features();
+        self.op(name, OpKind::Norm, channels, channels);
         self.layer(name, LayerKind::Norm, channels, channels, n, n)
     }
 
     /// Declares a switchable BatchNorm normalising `channels`.
     pub fn switchable_norm<B: Backend>(&mut self, name: &str, norm: &SwitchableBatchNorm<B>, channels: Channels) -> &mut Self {
         let n = norm.norms[0].num_features();
+        self.op(name, OpKind::Norm, channels, channels);
         self.layer(name, LayerKind::Norm, channels, channels, n, n)
     }
 
     /// Declares a linear layer reading `input` and writing `output`.
     pub fn linear<B: Backend>(&mut self, name: &str, linear: &SlimLinear<B>, input: Channels, output: Channels) -> &mut Self {
         let [raw_in, raw_out] = linear.max_features();
+        self.op(name, OpKind::Linear { bias: linear.bias.is_some() }, input, output);
         self.layer(name, LayerKind::Linear, input, output, raw_in, raw_out)
+    }
+
+    /// Declares an elementwise activation on `channels` (counted by the mmcv convention).
+    pub fn activation(&mut self, name: &str, channels: Channels) -> &mut Self {
+        self.op(name, OpKind::Activation, channels, channels);
+        self
+    }
+
+    /// Declares global average pooling of `channels` (counted by the mmcv convention).
+    pub fn global_pool(&mut self, name: &str, channels: Channels) -> &mut Self {
+        self.op(name, OpKind::GlobalPool, channels, channels);
+        self
+    }
+
+    /// Makes the next operation read the feature map that layer `name` read, as a residual
+    /// shortcut conv reads its block's input. Operations otherwise read the output of the one
+    /// declared before them.
+    pub fn reads_input_of(&mut self, name: &str) -> &mut Self {
+        match self.ops.iter().find(|op| op.name == name) {
+            Some(op) => self.current = op.reads,
+            None => self.errors.push(ChannelError::UnknownLayer(name.to_string())),
+        }
+        self
+    }
+
+    fn op(&mut self, name: &str, kind: OpKind, input: Channels, output: Channels) {
+        self.ops.push(Op { name: name.to_string(), kind, input, output, reads: self.current });
+        self.current = self.ops.len();
     }
 
     fn describe(&self, channels: Channels) -> String {
@@ -223,7 +324,7 @@ impl ChannelSpaceBuilder {
         }
         match self.errors.into_iter().next() {
             Some(err) => Err(err),
-            None => Ok(ChannelSpace { groups: self.groups, layers: self.layers }),
+            None => Ok(ChannelSpace { groups: self.groups, layers: self.layers, ops: self.ops }),
         }
     }
 }

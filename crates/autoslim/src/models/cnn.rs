@@ -2,7 +2,8 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::PaddingConfig2d;
+use burn::nn::conv::Conv2d;
+use burn::nn::{BatchNorm, Linear, PaddingConfig2d};
 use burn::tensor::Tensor;
 use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
@@ -10,6 +11,7 @@ use burn::tensor::module::adaptive_avg_pool2d;
 use slimmable::{NormMode, SlimBatchNorm, SlimBatchNormConfig, SlimConv2d, SlimConv2dConfig, SlimLinear, SlimLinearConfig};
 
 use crate::channels::{ChannelSpace, Channels, Subnet};
+use crate::deploy::{Classifier, Deploy};
 use crate::model::SlimmableModel;
 
 /// Configuration of a [`SlimCnn`].
@@ -68,11 +70,13 @@ impl SlimCnnConfig {
             let group = Channels::Group(space.group(format!("backbone.layers.{i}"), c_out));
             space.conv(&format!("backbone.layers.{i}.conv"), &conv, input, group);
             space.norm(&format!("backbone.layers.{i}.bn"), &norm, group);
+            space.activation(&format!("backbone.layers.{i}.relu"), group);
             convs.push(conv);
             norms.push(norm);
             input = group;
             c_in = c_out;
         }
+        space.global_pool("backbone.pool", input);
         let head = SlimLinearConfig::new(c_in, self.num_classes).init(device);
         space.linear("head.fc", &head, input, Channels::Fixed(self.num_classes));
         let space = space.build().map_err(|err| err.to_string())?;
@@ -100,5 +104,185 @@ impl<B: Backend> SlimmableModel<B> for SlimCnn<B> {
         }
         let x = adaptive_avg_pool2d(x, [1, 1]).flatten(1, 3);
         self.head.forward(x, self.num_classes)
+    }
+}
+
+/// The deployed form of a [`SlimCnn`] subnet: plain burn layers with physically smaller
+/// weights, named as in the channel files (`backbone.layers.{i}.conv`, `.bn`, `head.fc`), so
+/// its safetensors keys are PyTorch-style.
+#[derive(Module, Debug)]
+pub struct PlainCnn<B: Backend> {
+    /// The conv–BN–ReLU layers.
+    pub backbone: PlainCnnBackbone<B>,
+    /// The classifier.
+    pub head: PlainCnnHead<B>,
+}
+
+/// The layers of a [`PlainCnn`].
+#[derive(Module, Debug)]
+pub struct PlainCnnBackbone<B: Backend> {
+    /// One conv and its BN per layer.
+    pub layers: Vec<ConvBn<B>>,
+}
+
+/// A conv and its BatchNorm.
+#[derive(Module, Debug)]
+pub struct ConvBn<B: Backend> {
+    /// The convolution.
+    pub conv: Conv2d<B>,
+    /// Its BatchNorm.
+    pub bn: BatchNorm<B>,
+}
+
+/// The classifier of a [`PlainCnn`].
+#[derive(Module, Debug)]
+pub struct PlainCnnHead<B: Backend> {
+    /// The linear layer.
+    pub fc: Linear<B>,
+}
+
+/// Configuration of a [`PlainCnn`]: a [`SlimCnnConfig`] at the subnet's channels, enough to
+/// rebuild the model before loading its record.
+pub type PlainCnnConfig = SlimCnnConfig;
+
+impl SlimCnnConfig {
+    /// Builds an untrained [`PlainCnn`] with exactly these channels (to load a deployed record
+    /// into).
+    pub fn init_plain<B: Backend>(&self, device: &B::Device) -> Result<PlainCnn<B>, String> {
+        let slim = self.try_init::<B>(device)?;
+        slim.deploy(&Subnet::max(slim.space())).map_err(|err| err.to_string())
+    }
+}
+
+impl<B: Backend> Classifier<B> for PlainCnn<B> {
+    fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
+        let mut x = images;
+        for layer in &self.backbone.layers {
+            x = relu(layer.bn.forward(layer.conv.forward(x)));
+        }
+        let x = adaptive_avg_pool2d(x, [1, 1]).flatten(1, 3);
+        self.head.fc.forward(x)
+    }
+}
+
+impl<B: Backend> Deploy<B> for SlimCnn<B> {
+    type Plain = PlainCnn<B>;
+    type PlainConfig = PlainCnnConfig;
+
+    fn plain_config(&self, subnet: &Subnet) -> PlainCnnConfig {
+        let channels = (0..self.convs.len()).map(|g| subnet.channels(g)).collect();
+        let strides = self.convs.iter().map(|conv| conv.stride[0]).collect();
+        let in_channels = self.convs[0].max_channels()[0];
+        SlimCnnConfig::new(channels, strides).with_in_channels(in_channels).with_num_classes(self.num_classes)
+    }
+
+    fn deploy(&self, subnet: &Subnet) -> Result<PlainCnn<B>, slimmable::SlimError> {
+        let mut layers = Vec::new();
+        let mut c_in = self.convs[0].max_channels()[0];
+        for (group, (conv, bn)) in self.convs.iter().zip(&self.norms).enumerate() {
+            let c_out = subnet.channels(group);
+            layers.push(ConvBn { conv: conv.to_plain(c_in, c_out)?, bn: bn.to_plain(c_out)? });
+            c_in = c_out;
+        }
+        let fc = self.head.to_plain(c_in, self.num_classes)?;
+        Ok(PlainCnn { backbone: PlainCnnBackbone { layers }, head: PlainCnnHead { fc } })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cost::{Convention, count};
+    use crate::deploy::{save, trainable_params};
+    use burn::backend::NdArray;
+    use burn::tensor::Distribution;
+
+    type B = NdArray;
+
+    fn trained_like() -> SlimCnn<B> {
+        let device = Default::default();
+        let model = SlimCnnConfig::new(vec![8, 16], vec![1, 2]).with_num_classes(5).init::<B>(&device);
+        // Give every BN running statistics that are not the initial 0/1.
+        let subnet = Subnet::max(model.space());
+        for step in 0..3 {
+            let images = Tensor::<B, 4>::random([6, 1, 10, 10], Distribution::Normal(0.5, 2.0), &device);
+            let _ = model.forward_subnet(images, &subnet, NormMode::Calibrate { step });
+        }
+        model
+    }
+
+    fn max_abs_diff(a: Tensor<B, 2>, b: Tensor<B, 2>) -> f32 {
+        a.sub(b).abs().max().into_scalar()
+    }
+
+    #[test]
+    fn a_deployed_subnet_computes_what_the_slimmable_model_computes_at_that_subnet() {
+        let model = trained_like();
+        let images = Tensor::<B, 4>::random([4, 1, 10, 10], Distribution::Normal(0.0, 1.0), &Default::default());
+        for channels in [vec![3, 10], vec![8, 16], vec![1, 1]] {
+            let subnet = Subnet::new(model.space(), channels.clone()).unwrap();
+            let plain = model.deploy(&subnet).unwrap();
+            let diff = max_abs_diff(model.forward_subnet(images.clone(), &subnet, NormMode::Auto), plain.forward(images.clone()));
+            assert!(diff < 1e-4, "channels {channels:?}: max abs diff {diff}");
+            // Physically smaller, and exactly the counted parameters.
+            assert_eq!(plain.backbone.layers[1].conv.weight.dims(), [channels[1], channels[0], 3, 3]);
+            let counted = count(model.space(), &subnet, [10, 10], Convention::Paper).params;
+            assert_eq!(trainable_params(&plain) as u64, counted, "channels {channels:?}");
+        }
+    }
+
+    #[test]
+    fn a_deployed_model_saves_with_pytorch_names_and_loads_back() {
+        let device = Default::default();
+        let model = trained_like();
+        let subnet = Subnet::new(model.space(), vec![5, 7]).unwrap();
+        let plain = model.deploy(&subnet).unwrap();
+        let dir = std::env::temp_dir().join(format!("autoslim-deploy-{}", std::process::id()));
+        let files = save(&plain, &model.plain_config(&subnet), &dir.join("subnet")).unwrap();
+
+        // safetensors: a little-endian header length, then a JSON header of names and shapes.
+        let bytes = std::fs::read(&files.safetensors).unwrap();
+        let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + len]).unwrap();
+        let shape = |name: &str| header[name]["shape"].clone();
+        assert_eq!(shape("backbone.layers.0.conv.weight"), serde_json::json!([5, 1, 3, 3]));
+        assert_eq!(shape("backbone.layers.1.bn.weight"), serde_json::json!([7]));
+        assert_eq!(shape("backbone.layers.1.bn.running_var"), serde_json::json!([7]));
+        assert_eq!(shape("head.fc.weight"), serde_json::json!([5, 7]), "PyTorch's [out, in]");
+        assert!(header.get("backbone.layers.1.bn.gamma").is_none());
+
+        // The burn record loads back into a model rebuilt from the saved config.
+        let config = SlimCnnConfig::load(&files.config).unwrap();
+        let rebuilt = config
+            .init_plain::<B>(&device)
+            .unwrap()
+            .load_file(files.record.with_extension(""), &burn::record::NamedMpkFileRecorder::<burn::record::FullPrecisionSettings>::new(), &device)
+            .unwrap();
+        let images = Tensor::<B, 4>::random([3, 1, 10, 10], Distribution::Normal(0.0, 1.0), &device);
+        assert!(max_abs_diff(rebuilt.forward(images.clone()), plain.forward(images)) < 1e-6);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_checkpoint_of_another_model_is_an_error_naming_the_tensor() {
+        let device = Default::default();
+        let dir = std::env::temp_dir().join(format!("autoslim-ckpt-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("model");
+        let recorder = burn::record::NamedMpkFileRecorder::<burn::record::FullPrecisionSettings>::new();
+        trained_like().save_file(&path, &recorder).unwrap();
+        let path = path.with_extension("mpk");
+
+        let same = SlimCnnConfig::new(vec![8, 16], vec![1, 2]).with_num_classes(5).init::<B>(&device);
+        assert!(crate::checkpoint::load(same, &path, &device).is_ok());
+        let other = SlimCnnConfig::new(vec![8, 12], vec![1, 2]).with_num_classes(5).init::<B>(&device);
+        let err = crate::checkpoint::load(other, &path, &device).unwrap_err().to_string();
+        assert!(err.contains("is from another model: `convs.1.weight` has shape [16, 8, 3, 3] in the file but [12, 8, 3, 3]"), "{err}");
+        let deeper = SlimCnnConfig::new(vec![8, 16, 16], vec![1, 2, 1]).with_num_classes(5).init::<B>(&device);
+        let err = crate::checkpoint::load(deeper, &path, &device).unwrap_err().to_string();
+        assert!(err.contains("is not a record of this model") || err.contains("is from another model"), "{err}");
+        let missing = crate::checkpoint::load(trained_like(), &dir.join("nope.mpk"), &device).unwrap_err().to_string();
+        assert!(missing.ends_with("nope.mpk does not exist"), "{missing}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

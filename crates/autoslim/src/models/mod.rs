@@ -2,4 +2,4 @@
 
 mod cnn;
 
-pub use cnn::{SlimCnn, SlimCnnConfig};
+pub use cnn::{ConvBn, PlainCnn, PlainCnnBackbone, PlainCnnConfig, PlainCnnHead, SlimCnn, SlimCnnConfig};
