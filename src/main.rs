@@ -1,10 +1,11 @@
 //! `autoslim`: train slimmable networks with AutoSlim from a TOML config.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
+use autoslim::config::Config;
 use autoslim_cli::commands;
 
 #[derive(Parser)]
@@ -38,6 +39,89 @@ enum Command {
         #[arg(long)]
         subnet: Option<PathBuf>,
     },
+    /// Retrain subnets from scratch with plain cross-entropy (the config's `retraining` is
+    /// forced on). Several subnets are retrained one after another, each in
+    /// `{work_dir}/{file stem}`.
+    Retrain {
+        /// The TOML config.
+        #[arg(long)]
+        config: PathBuf,
+        /// The subnets (MMRazor channel YAML), as `search` writes them.
+        #[arg(long, num_args = 1.., required = true)]
+        subnet: Vec<PathBuf>,
+        /// Continue from the last checkpoint in the work directory.
+        #[arg(long)]
+        resume: bool,
+        /// Override the config's work directory.
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+        /// Override the data directory.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Override the number of epochs.
+        #[arg(long)]
+        epochs: Option<usize>,
+    },
+    /// Greedy channel search on a trained supernet: one channel file per FLOPs target of the
+    /// config's `[search]`, in `{work_dir}/search`; rerunning continues an interrupted search.
+    Search {
+        /// The TOML config (with a `[search]` table).
+        #[arg(long)]
+        config: PathBuf,
+        /// The supernet checkpoint (`model.mpk` of `train`).
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// Start afresh instead of continuing a saved search state.
+        #[arg(long)]
+        restart: bool,
+        /// Override the config's work directory.
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+        /// Override the data directory.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Deploy a subnet of a checkpoint as a plain burn model: `{out}.mpk` (burn record),
+    /// `{out}.safetensors` (PyTorch names) and `{out}.json` (its config).
+    Export {
+        /// The TOML config naming the model.
+        #[arg(long)]
+        config: PathBuf,
+        /// The checkpoint (`model.mpk`).
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// The subnet (MMRazor channel YAML).
+        #[arg(long)]
+        subnet: PathBuf,
+        /// Output path without extension.
+        #[arg(long)]
+        out: PathBuf,
+        /// Recompute the subnet's BatchNorm statistics first (for a supernet checkpoint).
+        #[arg(long)]
+        recalibrate: bool,
+        /// Override the data directory.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Accuracy, FLOPs and parameters of a checkpoint at subnets or uniform width ratios
+    /// (default: the config's `[evaluation] ratios`).
+    Eval {
+        /// The TOML config naming the model.
+        #[arg(long)]
+        config: PathBuf,
+        /// The checkpoint (`model.mpk`).
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// Subnets (MMRazor channel YAML).
+        #[arg(long, num_args = 1..)]
+        subnet: Vec<PathBuf>,
+        /// Uniform width ratios (numbers or fractions such as 6/12).
+        #[arg(long, num_args = 1..)]
+        ratio: Vec<String>,
+        /// Override the data directory.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
     /// Write the channel configuration (MMRazor YAML) of a uniform-width subnet of the
     /// config's model: every channel group at `--ratio`.
     Subnet {
@@ -53,25 +137,57 @@ enum Command {
     },
 }
 
+/// Loads a config and applies the command line's overrides.
+fn load_config(path: &Path, work_dir: Option<PathBuf>, data_dir: Option<PathBuf>, epochs: Option<usize>) -> Result<Config> {
+    let mut config = Config::load(path)?;
+    if let Some(dir) = work_dir {
+        config.work_dir = dir;
+    }
+    if let Some(dir) = data_dir {
+        config.data.root = Some(dir);
+    }
+    if let Some(epochs) = epochs {
+        anyhow::ensure!(epochs > 0, "--epochs: must be at least 1");
+        config.schedule.epochs = epochs;
+    }
+    Ok(config)
+}
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Train { config, resume, work_dir, data_dir, epochs, subnet } => {
-            let mut config = autoslim::config::Config::load(&config)?;
-            if let Some(dir) = work_dir {
-                config.work_dir = dir;
-            }
-            if let Some(dir) = data_dir {
-                config.data.root = Some(dir);
-            }
-            if let Some(epochs) = epochs {
-                anyhow::ensure!(epochs > 0, "--epochs: must be at least 1");
-                config.schedule.epochs = epochs;
-            }
+            let config = load_config(&config, work_dir, data_dir, epochs)?;
             commands::train(&config, resume, subnet.as_deref()).context("train")
         }
+        Command::Retrain { config, subnet, resume, work_dir, data_dir, epochs } => {
+            let mut config = load_config(&config, work_dir, data_dir, epochs)?;
+            config.retraining = true;
+            let root = config.work_dir.clone();
+            for file in &subnet {
+                if subnet.len() > 1 {
+                    let stem = file.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+                    config.work_dir = root.join(stem);
+                    println!("== retraining {} in {}", file.display(), config.work_dir.display());
+                }
+                commands::train(&config, resume, Some(file)).with_context(|| format!("retrain {}", file.display()))?;
+            }
+            Ok(())
+        }
+        Command::Search { config, checkpoint, restart, work_dir, data_dir } => {
+            let config = load_config(&config, work_dir, data_dir, None)?;
+            commands::search(&config, &checkpoint, restart).context("search")
+        }
+        Command::Export { config, checkpoint, subnet, out, recalibrate, data_dir } => {
+            let config = load_config(&config, None, data_dir, None)?;
+            commands::export(&config, &checkpoint, &subnet, &out, recalibrate).context("export")
+        }
+        Command::Eval { config, checkpoint, subnet, ratio, data_dir } => {
+            let config = load_config(&config, None, data_dir, None)?;
+            commands::eval(&config, &checkpoint, &subnet, &ratio).context("eval")
+        }
         Command::Subnet { config, ratio, out } => {
-            let config = autoslim::config::Config::load(&config)?;
+            let config = Config::load(&config)?;
             commands::write_uniform_subnet(&config, &ratio, &out).context("subnet")
         }
     }

@@ -1,66 +1,11 @@
 //! End to end: the `autoslim` binary trains on the shipped Fashion-MNIST subset, writes its
 //! checkpoints, table and plot, resumes, and rejects bad configs with a clear message.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
-fn work_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("autoslim-e2e-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use std::path::Path;
 
-/// A small but real config: 2048 training and 500 test images, a 2-layer CNN.
-fn config(dir: &Path, extra_algorithm: &str) -> PathBuf {
-    let subset = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/fashion-mnist-subset");
-    let text = format!(
-        r#"
-work_dir = "{work}"
-seed = 3
-[algorithm]
-type = "AutoSlim"
-num_sample_training = 3
-{extra_algorithm}
-[algorithm.architecture]
-type = "SlimCnn"
-channels = [16, 32]
-strides = [2, 2]
-[algorithm.pruner]
-type = "RatioPruner"
-ratios = ["4/12", "8/12", "12/12"]
-[algorithm.distiller]
-type = "SelfDistiller"
-losses = [{{ type = "KLDivergence", tau = 1.0, loss_weight = 1.0 }}]
-[data]
-type = "FashionMNIST"
-root = "{subset}"
-batch_size = 64
-num_workers = 1
-train_limit = 2048
-test_limit = 500
-[optimizer]
-type = "SGD"
-lr = 0.2
-[schedule]
-type = "CosineAnnealing"
-epochs = 2
-[evaluation]
-calibration_batches = 2
-"#,
-        work = dir.join("run").display(),
-        subset = subset.display()
-    );
-    let path = dir.join("config.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn autoslim(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_autoslim")).args(args).output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
-}
+use common::{autoslim, config, config_text_without, work_dir};
 
 #[test]
 fn train_writes_results_and_resume_continues() {
@@ -120,9 +65,6 @@ fn bad_input_is_a_clear_error() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
-fn config_text_without(dir: &Path, line: &str) -> String {
-    std::fs::read_to_string(dir.join("config.toml")).unwrap().replace(line, "")
-}
 
 #[test]
 fn a_written_subnet_retrains_and_a_wrong_one_is_named() {

@@ -1,7 +1,14 @@
 //! The subcommands.
 
+mod common;
+mod eval;
+mod export;
+mod search;
 mod subnet;
 mod train;
 
+pub use eval::eval;
+pub use export::export;
+pub use search::search;
 pub use subnet::write_uniform_subnet;
-pub use train::train;
+pub use train::{load_data, train};

@@ -7,17 +7,16 @@ use anyhow::{Context, Result, bail};
 use autoslim::channels::Subnet;
 use autoslim::config::{ArchitectureConfig, Config};
 use autoslim::data::{ImageBatcher, ImageDataset, Split, locate_fashion_mnist};
-use autoslim::eval::{EvalNorm, evaluate, to_batches};
+use autoslim::eval::evaluate;
 use autoslim::learner::{AutoSlim, OptimizerSettings, RunSettings, StepPlan, TrainingMode};
 use autoslim::model::SlimmableModel;
 use autoslim::plot::{Series, line_plot};
 use burn::data::dataset::Dataset;
 use burn::module::{AutodiffModule, Module};
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
 use slimmable::NormMode;
 
+use super::common::{EvalData, describe_norm, eval_norm};
 use crate::backend::{self, Backend, TrainBackend};
 use crate::files::{write_atomic, write_atomic_with};
 
@@ -148,21 +147,11 @@ where
     println!("model saved to {}", model_path.display());
 
     // Accuracy at each width, BN recalibrated per width (or batch statistics).
+    let norm = eval_norm(config);
+    let data = EvalData { train: train_set, test: test_set, batcher, note, order: Vec::new(), calibration: Vec::new() }
+        .with_calibration(config);
+    let (calibration, test) = (&data.calibration, data.test_batches(config));
     let eval = &config.evaluation;
-    let norm = match eval.bn.as_str() {
-        "batch_stats" => EvalNorm::BatchStats,
-        _ => EvalNorm::Recalibrate { batches: eval.calibration_batches },
-    };
-    let mut order: Vec<usize> = (0..train_set.len()).collect();
-    order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(config.seed));
-    let calib_size = eval.calibration_batches * config.data.batch_size;
-    let calibration = to_batches::<Backend>(
-        &train_set.select(order.into_iter().take(calib_size).collect()),
-        &batcher,
-        config.data.batch_size,
-        &device,
-    );
-    let test = to_batches::<Backend>(&test_set, &batcher, eval.batch_size, &device);
     let subnets: Vec<(String, Subnet)> = match retrained {
         Some(subnet) => vec![("subnet".into(), subnet)],
         None => eval
@@ -172,15 +161,11 @@ where
             .map(|(l, s)| s.map(|s| (l, s)))
             .collect::<Result<_>>()?,
     };
-    let bn_text = match norm {
-        EvalNorm::BatchStats => "batch statistics".to_string(),
-        EvalNorm::Recalibrate { batches } => format!("BN recalibrated on {batches} training batches"),
-    };
-    println!("\naccuracy on {} test images ({bn_text}):", test_set.len());
+    println!("\naccuracy on {} test images ({}):", data.test.len(), describe_norm(norm));
     println!("{:>8} | {:>9} | channels per group", "ratio", "top-1 %");
     let mut rows = Vec::new();
     for (label, subnet) in &subnets {
-        let acc = evaluate(&model, subnet, norm, &calibration, &test);
+        let acc = evaluate(&model, subnet, norm, calibration, &test);
         println!("{label:>8} | {acc:>9.2} | {:?}", subnet.as_slice());
         rows.push((label.clone(), acc, subnet.clone()));
     }

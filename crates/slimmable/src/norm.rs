@@ -145,7 +145,8 @@ impl<B: Backend> SlimBatchNorm<B> {
         let mut shape = [1; D];
         shape[1] = channels;
         let active = |state: &RunningState<Tensor<B, 1>>| {
-            let value = state.value().to_device(&device);
+            // `value_sync`: `value` would miss the latest update (a recalibration's last batch).
+            let value = state.value_sync().to_device(&device);
             match channels == self.num_features() {
                 true => value,
                 false => value.slice(0..channels),
@@ -383,6 +384,13 @@ mod tests {
         for (step, batch) in batches.iter().enumerate() {
             let _ = bn.forward_mode(batch.clone().slice([0..6, 0..10]), NormMode::Calibrate { step });
         }
+        // Inference right after calibrating already uses all three batches (burn's
+        // `RunningState::value` lags one update behind until synchronised).
+        let x = batches[0].clone().slice([0..6, 0..10]);
+        let right_after = bn.forward_mode(x.clone(), NormMode::Auto);
+        let _ = bn.running_mean.value_sync();
+        let _ = bn.running_var.value_sync();
+        assert_close(right_after, bn.forward_mode(x, NormMode::Auto), 1e-6);
         // The running mean of the first 10 channels is the mean of the three batch means.
         let expected = Tensor::cat(batches.clone(), 0).slice([0..18, 0..10]).mean_dim(0).reshape([10]);
         assert_close(bn.running_mean.value_sync().slice([0..10]), expected, 1e-5);
