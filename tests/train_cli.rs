@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::{autoslim, config, config_text_without, work_dir};
 
 #[test]
