@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use autoslim::config::Config;
 use autoslim_cli::commands;
@@ -15,26 +15,33 @@ struct Cli {
     command: Command,
 }
 
+/// The arguments `train` and `retrain` share.
+#[derive(Args)]
+struct TrainingArgs {
+    /// The TOML config.
+    #[arg(long)]
+    config: PathBuf,
+    /// Continue from the last checkpoint in the work directory.
+    #[arg(long)]
+    resume: bool,
+    /// Override the config's work directory.
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// Override the data directory.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Override the number of epochs.
+    #[arg(long)]
+    epochs: Option<usize>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Train a slimmable network (or retrain a subnet) from a config, then report accuracy at
     /// every width ratio as a table and a plot.
     Train {
-        /// The TOML config.
-        #[arg(long)]
-        config: PathBuf,
-        /// Continue from the last checkpoint in the work directory.
-        #[arg(long)]
-        resume: bool,
-        /// Override the config's work directory.
-        #[arg(long)]
-        work_dir: Option<PathBuf>,
-        /// Override the data directory.
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-        /// Override the number of epochs.
-        #[arg(long)]
-        epochs: Option<usize>,
+        #[command(flatten)]
+        run: TrainingArgs,
         /// The subnet to retrain (MMRazor channel YAML); needs `retraining = true`.
         #[arg(long)]
         subnet: Option<PathBuf>,
@@ -43,24 +50,11 @@ enum Command {
     /// forced on). Several subnets are retrained one after another, each in
     /// `{work_dir}/{file stem}`.
     Retrain {
-        /// The TOML config.
-        #[arg(long)]
-        config: PathBuf,
+        #[command(flatten)]
+        run: TrainingArgs,
         /// The subnets (MMRazor channel YAML), as `search` writes them.
         #[arg(long, num_args = 1.., required = true)]
         subnet: Vec<PathBuf>,
-        /// Continue from the last checkpoint in the work directory.
-        #[arg(long)]
-        resume: bool,
-        /// Override the config's work directory.
-        #[arg(long)]
-        work_dir: Option<PathBuf>,
-        /// Override the data directory.
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-        /// Override the number of epochs.
-        #[arg(long)]
-        epochs: Option<usize>,
     },
     /// Greedy channel search on a trained supernet: one channel file per FLOPs target of the
     /// config's `[search]`, in `{work_dir}/search`; rerunning continues an interrupted search.
@@ -156,12 +150,13 @@ fn load_config(path: &Path, work_dir: Option<PathBuf>, data_dir: Option<PathBuf>
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Train { config, resume, work_dir, data_dir, epochs, subnet } => {
-            let config = load_config(&config, work_dir, data_dir, epochs)?;
-            commands::train(&config, resume, subnet.as_deref()).context("train")
+        Command::Train { run, subnet } => {
+            let config = load_config(&run.config, run.work_dir, run.data_dir, run.epochs)?;
+            commands::train(&config, run.resume, subnet.as_deref()).context("train")
         }
-        Command::Retrain { config, subnet, resume, work_dir, data_dir, epochs } => {
-            let mut config = load_config(&config, work_dir, data_dir, epochs)?;
+        Command::Retrain { run, subnet } => {
+            let resume = run.resume;
+            let mut config = load_config(&run.config, run.work_dir, run.data_dir, run.epochs)?;
             config.retraining = true;
             let root = config.work_dir.clone();
             for file in &subnet {
