@@ -47,7 +47,9 @@ enum Command {
         subnet: Option<PathBuf>,
     },
     /// Retrain subnets from scratch with plain cross-entropy (the config's `retraining` is
-    /// forced on). Several subnets are retrained one after another, each in
+    /// forced on), then deploy each as a plain model in `{work_dir}/deployed`. Several subnets
+    /// are retrained jointly in one network with one BatchNorm set per subnet (switchable BN,
+    /// as MMRazor's subnet config), or with `--separately` one after another, each in
     /// `{work_dir}/{file stem}`.
     Retrain {
         #[command(flatten)]
@@ -55,6 +57,9 @@ enum Command {
         /// The subnets (MMRazor channel YAML), as `search` writes them.
         #[arg(long, num_args = 1.., required = true)]
         subnet: Vec<PathBuf>,
+        /// Retrain several subnets one after another instead of jointly.
+        #[arg(long)]
+        separately: bool,
     },
     /// Greedy channel search on a trained supernet: one channel file per FLOPs target of the
     /// config's `[search]`, in `{work_dir}/search`; rerunning continues an interrupted search.
@@ -152,20 +157,22 @@ fn main() -> Result<()> {
     match cli.command {
         Command::Train { run, subnet } => {
             let config = load_config(&run.config, run.work_dir, run.data_dir, run.epochs)?;
-            commands::train(&config, run.resume, subnet.as_deref()).context("train")
+            let subnets: Vec<PathBuf> = subnet.into_iter().collect();
+            commands::train(&config, run.resume, &subnets).context("train")
         }
-        Command::Retrain { run, subnet } => {
+        Command::Retrain { run, subnet, separately } => {
             let resume = run.resume;
             let mut config = load_config(&run.config, run.work_dir, run.data_dir, run.epochs)?;
             config.retraining = true;
+            if !separately || subnet.len() == 1 {
+                return commands::train(&config, resume, &subnet).context("retrain");
+            }
             let root = config.work_dir.clone();
             for file in &subnet {
-                if subnet.len() > 1 {
-                    let stem = file.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
-                    config.work_dir = root.join(stem);
-                    println!("== retraining {} in {}", file.display(), config.work_dir.display());
-                }
-                commands::train(&config, resume, Some(file)).with_context(|| format!("retrain {}", file.display()))?;
+                let stem = file.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+                config.work_dir = root.join(stem);
+                println!("== retraining {} in {}", file.display(), config.work_dir.display());
+                commands::train(&config, resume, std::slice::from_ref(file)).with_context(|| format!("retrain {}", file.display()))?;
             }
             Ok(())
         }

@@ -60,11 +60,23 @@ fn search_eval_export_and_retrain_a_trained_supernet() {
         assert!(deployed.with_extension(ext).is_file(), "{ext} missing: {out}");
     }
 
-    // retrain: the searched subnet from scratch.
-    let (ok, out) = autoslim(&["retrain", "--config", c, "--subnet", s, "--epochs", "1", "--work-dir", dir.join("retrained").to_str().unwrap()]);
+    // retrain: both searched subnets from scratch, jointly with switchable BN, then one plain
+    // model each (the binary checks each against the joint network).
+    let large = search.join("subnet_150000.yaml");
+    let retrained = dir.join("retrained");
+    let (ok, out) = autoslim(&["retrain", "--config", c, "--subnet", large.to_str().unwrap(), s, "--epochs", "1", "--work-dir", retrained.to_str().unwrap()]);
     assert!(ok, "{out}");
-    assert!(out.contains("retraining subnet"), "{out}");
-    assert!(dir.join("retrained/model.mpk").is_file());
+    assert!(out.contains("2 subnets retrained jointly, each with its own BatchNorm set"), "{out}");
+    assert!(out.contains("Accuracy@subnet_80000"), "the second subnet's progress is reported:\n{out}");
+    assert!(retrained.join("model.mpk").is_file());
+    for stem in ["subnet_150000", "subnet_80000"] {
+        for ext in ["mpk", "safetensors", "json"] {
+            assert!(retrained.join("deployed").join(stem).with_extension(ext).is_file(), "{stem}.{ext} missing:\n{out}");
+        }
+    }
+    let (ok, out) = autoslim(&["retrain", "--config", c, "--subnet", s, s, "--epochs", "1", "--work-dir", retrained.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(out.contains("two subnet files are named `subnet_80000`"), "{out}");
 
     // Bad input.
     let (ok, out) = autoslim(&["search", "--config", c, "--checkpoint", ckpt, "--restart"]);

@@ -79,7 +79,8 @@ fn a_written_subnet_retrains_and_a_wrong_one_is_named() {
     assert!(ok, "{out}");
     assert!(out.contains("retraining subnet"), "{out}");
     let csv = std::fs::read_to_string(dir.join("run/accuracy.csv")).unwrap();
-    assert!(csv.lines().nth(1).unwrap().starts_with("subnet,"), "{csv}");
+    assert!(csv.lines().nth(1).unwrap().starts_with("half,"), "{csv}");
+    assert!(dir.join("run/deployed/half.safetensors").is_file(), "{out}");
 
     std::fs::write(&yaml, text.replace("head.fc", "head.linear")).unwrap();
     let (ok, out) = autoslim(&["train", "--config", config.to_str().unwrap(), "--subnet", yaml.to_str().unwrap()]);

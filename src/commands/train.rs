@@ -1,10 +1,12 @@
 //! `autoslim train`: supernet training (or retraining a subnet), then accuracy per width.
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use autoslim::channels::Subnet;
+use autoslim::channels::{ChannelSpace, Subnet};
+use autoslim::cost::Short;
+use autoslim::deploy::Deploy;
 use autoslim::config::{ArchitectureConfig, Config};
 use autoslim::data::{ImageBatcher, ImageDataset, Split, locate_fashion_mnist};
 use autoslim::eval::evaluate;
@@ -16,7 +18,8 @@ use burn::module::{AutodiffModule, Module};
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
 use slimmable::NormMode;
 
-use super::common::{EvalData, describe_norm, eval_norm};
+use super::common::{EvalData, describe_norm, eval_norm, read_subnet};
+use super::export::deploy_checked;
 use crate::backend::{self, Backend, TrainBackend};
 use crate::files::{write_atomic, write_atomic_with};
 
@@ -49,21 +52,43 @@ pub fn load_data(config: &Config) -> Result<(ImageDataset, ImageDataset, ImageBa
     Ok((train, test, batcher, note))
 }
 
-/// Runs `autoslim train`.
-pub fn train(config: &Config, resume: bool, subnet_file: Option<&Path>) -> Result<()> {
+/// Runs `autoslim train`: supernet training, or (with `retraining = true`) retraining the
+/// subnets of `subnet_files` from scratch. Several subnets are retrained jointly, each with its
+/// own set of switchable BatchNorms, and every retrained subnet is deployed as a plain model
+/// to `{work_dir}/deployed/{file stem}`.
+pub fn train(config: &Config, resume: bool, subnet_files: &[PathBuf]) -> Result<()> {
     match &config.architecture {
         ArchitectureConfig::SlimCnn(arch) => {
             let device = backend::device();
+            let arch = arch.clone().with_norm_sets(subnet_files.len().max(1));
             let model = arch.try_init::<TrainBackend>(&device).map_err(anyhow::Error::msg)?;
-            train_model(config, model, resume, subnet_file)
+            train_model(config, model, resume, subnet_files)
         }
     }
 }
 
-fn train_model<M>(config: &Config, model: M, resume: bool, subnet_file: Option<&Path>) -> Result<()>
+/// The subnets to retrain, labelled by file stem, each with its own BatchNorm set.
+fn read_retrained(space: &ChannelSpace, files: &[PathBuf]) -> Result<Vec<(String, Subnet)>> {
+    let mut subnets: Vec<(String, Subnet)> = Vec::new();
+    for (index, file) in files.iter().enumerate() {
+        let label = file.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+        if let Some((_, _)) = subnets.iter().find(|(other, _)| *other == label) {
+            bail!("two subnet files are named `{label}`: the deployed models would overwrite each other; rename one");
+        }
+        let subnet = read_subnet(space, file)?.with_norm_set(index);
+        println!("retraining subnet `{label}` from {} (channels {:?})", file.display(), subnet.as_slice());
+        subnets.push((label, subnet));
+    }
+    if subnets.len() > 1 {
+        println!("{} subnets retrained jointly, each with its own BatchNorm set (switchable BN)", subnets.len());
+    }
+    Ok(subnets)
+}
+
+fn train_model<M>(config: &Config, model: M, resume: bool, subnet_files: &[PathBuf]) -> Result<()>
 where
     M: SlimmableModel<TrainBackend> + AutodiffModule<TrainBackend> + 'static,
-    M::InnerModule: SlimmableModel<Backend> + 'static,
+    M::InnerModule: Deploy<Backend> + 'static,
 {
     let started = Instant::now();
     let device = backend::device();
@@ -72,8 +97,8 @@ where
 
     let space = model.space().clone();
     let pruner = &config.pruner;
-    let (mode, valid_subnets, valid_norm) = match (config.retraining, subnet_file) {
-        (false, None) => {
+    let (mode, valid_subnets, valid_norm) = match (config.retraining, subnet_files.is_empty()) {
+        (false, true) => {
             let mode = TrainingMode::Supernet {
                 pruner: pruner.clone(),
                 distiller: config.distiller.clone(),
@@ -87,18 +112,15 @@ where
             ];
             (mode, valid, NormMode::BatchStats)
         }
-        (true, Some(file)) => {
-            let text = std::fs::read_to_string(file).with_context(|| format!("cannot read subnet {}", file.display()))?;
-            let subnet = Subnet::from_yaml(&space, &text).with_context(|| format!("subnet {}", file.display()))?;
-            println!("retraining subnet {} (channels {:?})", file.display(), subnet.as_slice());
-            let valid = vec![("subnet".to_string(), subnet.clone())];
-            (TrainingMode::Retrain { subnet }, valid, NormMode::Auto)
+        (true, false) => {
+            let subnets = read_retrained(&space, subnet_files)?;
+            (TrainingMode::Retrain { subnets: subnets.clone() }, subnets, NormMode::Auto)
         }
-        (false, Some(_)) => bail!("--subnet is for retraining: set `retraining = true` in [algorithm]"),
-        (true, None) => bail!("[algorithm] retraining = true needs the subnet to retrain: --subnet FILE"),
+        (false, false) => bail!("--subnet is for retraining: set `retraining = true` in [algorithm]"),
+        (true, true) => bail!("[algorithm] retraining = true needs the subnet to retrain: --subnet FILE"),
     };
     let retrained = match &mode {
-        TrainingMode::Retrain { subnet } => Some(subnet.clone()),
+        TrainingMode::Retrain { subnets } => Some(subnets.clone()),
         TrainingMode::Supernet { .. } => None,
     };
     let plan = StepPlan { mode, label_smoothing: config.label_smoothing, valid_subnets, valid_norm };
@@ -152,8 +174,8 @@ where
         .with_calibration(config);
     let (calibration, test) = (&data.calibration, data.test_batches(config));
     let eval = &config.evaluation;
-    let subnets: Vec<(String, Subnet)> = match retrained {
-        Some(subnet) => vec![("subnet".into(), subnet)],
+    let subnets: Vec<(String, Subnet)> = match &retrained {
+        Some(subnets) => subnets.clone(),
         None => eval
             .ratios
             .iter()
@@ -190,6 +212,19 @@ where
         println!("\nwrote {} and {}", csv_path.display(), plot_path.display());
     } else {
         println!("\nwrote {}", csv_path.display());
+    }
+    if retrained.is_some() {
+        println!("\ndeployed as plain models:");
+        for (label, subnet) in &subnets {
+            let out = config.work_dir.join("deployed").join(label);
+            let deployed = deploy_checked(&model, subnet, &test, data.image_size(), &out)?;
+            println!(
+                "  {label}: {} FLOPs, {} parameters → {} (+ .safetensors, .json)",
+                Short(deployed.cost.flops),
+                deployed.cost.params,
+                deployed.files.record.display()
+            );
+        }
     }
     println!("training took {:.0} s, evaluation {:.0} s", train_time.as_secs_f64(), (started.elapsed() - train_time).as_secs_f64());
     Ok(())

@@ -278,6 +278,27 @@ impl<B: Backend> SwitchableBatchNorm<B> {
         self.try_forward(input, index)
             .unwrap_or_else(|err| panic!("SwitchableBatchNorm: {err}"))
     }
+
+    /// [`try_forward_mode`](Self::try_forward_mode) that panics with the error's message.
+    pub fn forward_mode<const D: usize>(&self, input: Tensor<B, D>, index: usize, mode: NormMode) -> Tensor<B, D> {
+        self.try_forward_mode(input, index, mode)
+            .unwrap_or_else(|err| panic!("SwitchableBatchNorm: {err}"))
+    }
+
+    /// Maximum number of channels.
+    pub fn num_features(&self) -> usize {
+        self.norms[0].num_features()
+    }
+
+    /// Number of BatchNorm sets (subnets).
+    pub fn num_sets(&self) -> usize {
+        self.norms.len()
+    }
+
+    /// A plain burn [`BatchNorm`] of set `index`'s first `channels` channels.
+    pub fn to_plain(&self, index: usize, channels: usize) -> Result<BatchNorm<B>, SlimError> {
+        self.norm(index)?.to_plain(channels)
+    }
 }
 
 #[cfg(test)]

@@ -240,7 +240,7 @@ impl ChannelSpaceBuilder {
 
     /// Declares a switchable BatchNorm normalising `channels`.
     pub fn switchable_norm<B: Backend>(&mut self, name: &str, norm: &SwitchableBatchNorm<B>, channels: Channels) -> &mut Self {
-        let n = norm.norms[0].num_features();
+        let n = norm.num_features();
         self.op(name, OpKind::Norm, channels, channels);
         self.layer(name, LayerKind::Norm, channels, channels, n, n)
     }

@@ -4,10 +4,14 @@ use slimmable::channels_for_ratio;
 
 use super::{ChannelSpace, GroupId};
 
-/// A channel configuration: the active width of every group of a [`ChannelSpace`].
+/// A channel configuration: the active width of every group of a [`ChannelSpace`], and which
+/// set of switchable BatchNorms it normalises with (0 unless several subnets are retrained
+/// jointly).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Subnet {
     channels: Vec<usize>,
+    #[serde(default)]
+    norm_set: usize,
 }
 
 impl Subnet {
@@ -31,12 +35,12 @@ impl Subnet {
                 ));
             }
         }
-        Ok(Self { channels })
+        Ok(Self { channels, norm_set: 0 })
     }
 
     /// Every group at full width.
     pub fn max(space: &ChannelSpace) -> Self {
-        Self { channels: space.groups().iter().map(|group| group.max_channels).collect() }
+        Self { channels: space.groups().iter().map(|group| group.max_channels).collect(), norm_set: 0 }
     }
 
     /// Every group at the same width ratio.
@@ -69,6 +73,18 @@ impl Subnet {
     /// The active channels of every group, in declaration order.
     pub fn as_slice(&self) -> &[usize] {
         &self.channels
+    }
+
+    /// The index of the switchable BatchNorm set this subnet uses (see
+    /// [`slimmable::SwitchableBatchNorm`]); 0 for a model with one set.
+    pub fn norm_set(&self) -> usize {
+        self.norm_set
+    }
+
+    /// The same channels, normalised by switchable BatchNorm set `index`.
+    pub fn with_norm_set(mut self, index: usize) -> Self {
+        self.norm_set = index;
+        self
     }
 
     /// Replaces the width of one group (used by the greedy search).

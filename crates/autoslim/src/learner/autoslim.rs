@@ -33,10 +33,12 @@ pub enum TrainingMode {
         /// Subnets per step, `n ≥ 2`.
         num_samples: usize,
     },
-    /// Retraining one fixed subnet with plain cross-entropy.
+    /// Retraining fixed subnets from scratch with plain cross-entropy: one subnet, or several
+    /// jointly (their losses summed, one optimizer step), each normalised by its own set of
+    /// switchable BatchNorms (its [`Subnet::norm_set`]).
     Retrain {
-        /// The subnet.
-        subnet: Subnet,
+        /// Labelled subnets; the first is the main one of the progress output.
+        subnets: Vec<(String, Subnet)>,
     },
 }
 
@@ -83,7 +85,7 @@ impl<B: Backend, M: SlimmableModel<B>> AutoSlim<B, M> {
                 let mut rng = self.rng.lock().expect("the width sampler's lock is never poisoned");
                 pruner.sandwich(self.model.space(), *num_samples, &mut *rng)
             }
-            TrainingMode::Retrain { subnet } => vec![subnet.clone()],
+            TrainingMode::Retrain { subnets } => subnets.iter().map(|(_, subnet)| subnet.clone()).collect(),
         }
     }
 
@@ -109,21 +111,32 @@ where
         let mut accumulator = GradientsAccumulator::<Self>::new();
         let mut entries = Vec::with_capacity(2);
 
-        // The max width (or the retrained subnet) learns from the labels.
-        let logits = self.model.forward_subnet(batch.images.clone(), &subnets[0], NormMode::Auto);
-        let loss = self.cross_entropy(logits.clone(), batch.targets.clone());
-        accumulator.accumulate(self, GradientsParams::from_grads(loss.backward(), self));
-        let teacher = logits.clone().detach();
-        entries.push(WidthEntry { label: "max".into(), logits: logits.detach(), loss: loss.detach() });
-
-        // The smaller widths learn from the max width's predictions.
-        if let TrainingMode::Supernet { distiller, .. } = &self.plan.mode {
-            for (i, subnet) in subnets.iter().enumerate().skip(1) {
-                let logits = self.model.forward_subnet(batch.images.clone(), subnet, NormMode::Auto);
-                let loss = distiller.loss(logits.clone(), teacher.clone(), batch.targets.clone());
+        match &self.plan.mode {
+            TrainingMode::Supernet { distiller, .. } => {
+                // The max width learns from the labels...
+                let logits = self.model.forward_subnet(batch.images.clone(), &subnets[0], NormMode::Auto);
+                let loss = self.cross_entropy(logits.clone(), batch.targets.clone());
                 accumulator.accumulate(self, GradientsParams::from_grads(loss.backward(), self));
-                if i == 1 {
-                    entries.push(WidthEntry { label: "min".into(), logits: logits.detach(), loss: loss.detach() });
+                let teacher = logits.clone().detach();
+                entries.push(WidthEntry { label: "max".into(), logits: logits.detach(), loss: loss.detach() });
+
+                // ...and the smaller widths from the max width's predictions.
+                for (i, subnet) in subnets.iter().enumerate().skip(1) {
+                    let logits = self.model.forward_subnet(batch.images.clone(), subnet, NormMode::Auto);
+                    let loss = distiller.loss(logits.clone(), teacher.clone(), batch.targets.clone());
+                    accumulator.accumulate(self, GradientsParams::from_grads(loss.backward(), self));
+                    if i == 1 {
+                        entries.push(WidthEntry { label: "min".into(), logits: logits.detach(), loss: loss.detach() });
+                    }
+                }
+            }
+            TrainingMode::Retrain { subnets: labelled } => {
+                // Every subnet learns from the labels, with its own BatchNorm set.
+                for ((label, _), subnet) in labelled.iter().zip(&subnets) {
+                    let logits = self.model.forward_subnet(batch.images.clone(), subnet, NormMode::Auto);
+                    let loss = self.cross_entropy(logits.clone(), batch.targets.clone());
+                    accumulator.accumulate(self, GradientsParams::from_grads(loss.backward(), self));
+                    entries.push(WidthEntry { label: label.clone(), logits: logits.detach(), loss: loss.detach() });
                 }
             }
         }
@@ -174,7 +187,7 @@ mod tests {
         let flat2 = |p: &Param<Tensor<Ad, 2>>| (p.id, p.val().inner().flatten(0, 1));
         let flat1 = |p: &Param<Tensor<Ad, 1>>| (p.id, p.val().inner());
         let mut out: Vec<_> = model.convs.iter().map(|c| flat4(&c.weight)).collect();
-        out.extend(model.norms.iter().flat_map(|n| [flat1(&n.gamma), flat1(&n.beta)]));
+        out.extend(model.norms.iter().flat_map(|n| [flat1(&n.norms[0].gamma), flat1(&n.norms[0].beta)]));
         out.push(flat2(&model.head.weight));
         out.push(flat1(model.head.bias.as_ref().unwrap()));
         out
@@ -243,6 +256,49 @@ mod tests {
         for ((id, old), (_, new)) in before.into_iter().zip(params(&stepped.model)) {
             let g = grad_of(&expected, &model, id);
             assert!(max_diff(new, old.sub(g.mul_scalar(lr))) < 1e-6, "parameter {id} did not take one SGD step");
+        }
+    }
+    #[test]
+    fn a_joint_retraining_step_sums_the_subnets_losses_and_each_trains_its_own_batchnorm_set() {
+        let device = Default::default();
+        <Ad as burn::tensor::backend::Backend>::seed(&device, 3);
+        let model: SlimCnn<Ad> = SlimCnnConfig::new(vec![8, 16], vec![1, 2]).with_norm_sets(2).init(&device);
+        let data = ImageDataset::load_idx_dir(&default_fashion_mnist_dir(), Split::Train).unwrap().take(12);
+        let batch: ImageBatch<Ad> = ImageBatcher::fashion_mnist().batch(data.iter().collect(), &device);
+        let large = Subnet::new(model.space(), vec![8, 12]).unwrap();
+        let small = Subnet::new(model.space(), vec![4, 6]).unwrap().with_norm_set(1);
+        // Use every parameter once so that lazily initialised ones hold their values in clones.
+        for subnet in [&large, &small] {
+            let _ = model.forward_subnet(batch.images.clone(), subnet, NormMode::Auto);
+        }
+        let plan = StepPlan {
+            mode: TrainingMode::Retrain { subnets: vec![("large".into(), large.clone()), ("small".into(), small.clone())] },
+            label_smoothing: None,
+            valid_subnets: vec![],
+            valid_norm: NormMode::Auto,
+        };
+        let output = TrainStep::step(&AutoSlim::new(model.clone(), plan, 0), batch.clone());
+        let labels: Vec<&str> = output.item.entries.iter().map(|e| e.label.as_str()).collect();
+        assert_eq!(labels, ["large", "small"]);
+
+        let ce = |subnet: &Subnet| {
+            let logits = model.forward_subnet(batch.images.clone(), subnet, NormMode::Auto);
+            CrossEntropyLossConfig::new().init(&device).forward(logits, batch.targets.clone())
+        };
+        let grads_of = |loss: Tensor<Ad, 1>| GradientsParams::from_grads(loss.backward(), &model);
+        let (both, only_large, only_small) = (grads_of(ce(&large).add(ce(&small))), grads_of(ce(&large)), grads_of(ce(&small)));
+        let got = output.grads;
+
+        // Shared conv weights: the sum of both subnets' gradients.
+        let conv = model.convs[1].weight.id;
+        let g = |grads: &GradientsParams| grads.get::<NdArray, 4>(conv).unwrap().flatten::<1>(0, 3);
+        assert!(max_diff(g(&got), g(&both)) < 1e-6);
+        // Each BatchNorm set: only its own subnet's gradient.
+        for (set, alone) in [(0, &only_large), (1, &only_small)] {
+            let gamma = model.norms[1].norms[set].gamma.id;
+            let got_gamma = got.get::<NdArray, 1>(gamma).unwrap();
+            assert!(max_diff(got_gamma.clone(), alone.get::<NdArray, 1>(gamma).unwrap()) < 1e-6, "set {set}");
+            assert!(got_gamma.abs().sum().into_scalar().elem::<f64>() > 0.0, "set {set} got no gradient");
         }
     }
 }

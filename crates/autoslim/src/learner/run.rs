@@ -126,10 +126,17 @@ where
     let mut training = SupervisedTraining::new(&settings.work_dir, train_loader, valid_loader)
         .metrics((AccuracyMetric::new(), LossMetric::new()))
         .metric_train_numeric(LearningRateMetric::new());
-    if let TrainingMode::Supernet { .. } = model.plan().mode {
-        training = training
-            .metric_train_numeric(WidthMetric::accuracy("min"))
-            .metric_train_numeric(WidthMetric::loss("min"));
+    match &model.plan().mode {
+        TrainingMode::Supernet { .. } => {
+            training = training
+                .metric_train_numeric(WidthMetric::accuracy("min"))
+                .metric_train_numeric(WidthMetric::loss("min"));
+        }
+        TrainingMode::Retrain { subnets } => {
+            for (label, _) in subnets.iter().skip(1) {
+                training = training.metric_train_numeric(WidthMetric::accuracy(label));
+            }
+        }
     }
     for (label, _) in model.plan().valid_subnets.iter().skip(1) {
         training = training.metric_valid_numeric(WidthMetric::accuracy(label));

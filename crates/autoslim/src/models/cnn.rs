@@ -8,7 +8,9 @@ use burn::tensor::Tensor;
 use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
 use burn::tensor::module::adaptive_avg_pool2d;
-use slimmable::{NormMode, SlimBatchNorm, SlimBatchNormConfig, SlimConv2d, SlimConv2dConfig, SlimLinear, SlimLinearConfig};
+use slimmable::{
+    NormMode, SlimConv2d, SlimConv2dConfig, SlimLinear, SlimLinearConfig, SwitchableBatchNorm, SwitchableBatchNormConfig,
+};
 
 use crate::channels::{ChannelSpace, Channels, Subnet};
 use crate::deploy::{Classifier, Deploy};
@@ -27,6 +29,10 @@ pub struct SlimCnnConfig {
     /// Classes (never slimmed).
     #[config(default = 10)]
     pub num_classes: usize,
+    /// Sets of BatchNorms (switchable BN): 1, or one per subnet retrained jointly; a
+    /// [`Subnet`]'s `norm_set` picks one.
+    #[config(default = 1)]
+    pub norm_sets: usize,
 }
 
 /// `[conv3×3 → BN → ReLU] × n → global average pool → linear`, every conv its own channel
@@ -35,8 +41,8 @@ pub struct SlimCnnConfig {
 pub struct SlimCnn<B: Backend> {
     /// The convolutions.
     pub convs: Vec<SlimConv2d<B>>,
-    /// One BatchNorm per conv.
-    pub norms: Vec<SlimBatchNorm<B>>,
+    /// One (switchable) BatchNorm per conv.
+    pub norms: Vec<SwitchableBatchNorm<B>>,
     /// The classifier.
     pub head: SlimLinear<B>,
     space: ChannelSpace,
@@ -52,8 +58,13 @@ impl SlimCnnConfig {
                 self.channels, self.strides
             ));
         }
-        if self.channels.contains(&0) || self.strides.contains(&0) || self.in_channels == 0 || self.num_classes == 0 {
-            return Err("SlimCnn channels, strides, in_channels and num_classes must be positive".into());
+        if self.channels.contains(&0)
+            || self.strides.contains(&0)
+            || self.in_channels == 0
+            || self.num_classes == 0
+            || self.norm_sets == 0
+        {
+            return Err("SlimCnn channels, strides, in_channels, num_classes and norm_sets must be positive".into());
         }
         let mut convs = Vec::new();
         let mut norms = Vec::new();
@@ -66,10 +77,10 @@ impl SlimCnnConfig {
                 .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
                 .with_bias(false)
                 .init(device);
-            let norm = SlimBatchNormConfig::new(c_out).init(device);
+            let norm = SwitchableBatchNormConfig::new(c_out, self.norm_sets).init(device);
             let group = Channels::Group(space.group(format!("backbone.layers.{i}"), c_out));
             space.conv(&format!("backbone.layers.{i}.conv"), &conv, input, group);
-            space.norm(&format!("backbone.layers.{i}.bn"), &norm, group);
+            space.switchable_norm(&format!("backbone.layers.{i}.bn"), &norm, group);
             space.activation(&format!("backbone.layers.{i}.relu"), group);
             convs.push(conv);
             norms.push(norm);
@@ -100,7 +111,7 @@ impl<B: Backend> SlimmableModel<B> for SlimCnn<B> {
     fn forward_subnet(&self, images: Tensor<B, 4>, subnet: &Subnet, norm: NormMode) -> Tensor<B, 2> {
         let mut x = images;
         for (group, (conv, bn)) in self.convs.iter().zip(&self.norms).enumerate() {
-            x = relu(bn.forward_mode(conv.forward(x, subnet.channels(group)), norm));
+            x = relu(bn.forward_mode(conv.forward(x, subnet.channels(group)), subnet.norm_set(), norm));
         }
         let x = adaptive_avg_pool2d(x, [1, 1]).flatten(1, 3);
         self.head.forward(x, self.num_classes)
@@ -181,7 +192,7 @@ impl<B: Backend> Deploy<B> for SlimCnn<B> {
         let mut c_in = self.convs[0].max_channels()[0];
         for (group, (conv, bn)) in self.convs.iter().zip(&self.norms).enumerate() {
             let c_out = subnet.channels(group);
-            layers.push(ConvBn { conv: conv.to_plain(c_in, c_out)?, bn: bn.to_plain(c_out)? });
+            layers.push(ConvBn { conv: conv.to_plain(c_in, c_out)?, bn: bn.to_plain(subnet.norm_set(), c_out)? });
             c_in = c_out;
         }
         let fc = self.head.to_plain(c_in, self.num_classes)?;
@@ -229,6 +240,28 @@ mod tests {
             let counted = count(model.space(), &subnet, [10, 10], Convention::Paper).params;
             assert_eq!(trainable_params(&plain) as u64, counted, "channels {channels:?}");
         }
+    }
+
+    #[test]
+    fn a_subnet_deploys_with_the_batchnorm_set_it_was_trained_with() {
+        let device = Default::default();
+        let model = SlimCnnConfig::new(vec![8, 16], vec![1, 2]).with_norm_sets(2).with_num_classes(5).init::<B>(&device);
+        let images = |mean| Tensor::<B, 4>::random([6, 1, 10, 10], Distribution::Normal(mean, 1.0), &device);
+        let first = Subnet::new(model.space(), vec![6, 12]).unwrap();
+        let second = first.clone().with_norm_set(1);
+        // Different statistics in the two sets.
+        let _ = model.forward_subnet(images(0.0), &first, NormMode::Calibrate { step: 0 });
+        let _ = model.forward_subnet(images(3.0), &second, NormMode::Calibrate { step: 0 });
+        let x = images(1.0);
+        for subnet in [&first, &second] {
+            let plain = model.deploy(subnet).unwrap();
+            let diff = max_abs_diff(model.forward_subnet(x.clone(), subnet, NormMode::Auto), plain.forward(x.clone()));
+            assert!(diff < 1e-4, "set {}: max abs diff {diff}", subnet.norm_set());
+        }
+        let (a, b) = (model.deploy(&first).unwrap(), model.deploy(&second).unwrap());
+        assert!(max_abs_diff(a.forward(x.clone()), b.forward(x)) > 1e-2, "the two sets must differ");
+        let out_of_range = first.with_norm_set(2);
+        assert!(model.deploy(&out_of_range).is_err());
     }
 
     #[test]
