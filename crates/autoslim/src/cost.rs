@@ -13,6 +13,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use burn::nn::PaddingConfig2d;
 use slimmable::conv_output_size;
 
 use crate::channels::{ChannelSpace, Channels, OpKind, Subnet};
@@ -100,6 +101,13 @@ pub fn count(space: &ChannelSpace, subnet: &Subnet, input: [usize; 2], conventio
                     cost.flops += area(read) * c_in;
                 }
                 [1, 1]
+            }
+            OpKind::Pool { kernel_size, stride, padding } => {
+                if mmcv {
+                    cost.flops += area(read) * c_in;
+                }
+                let padding = PaddingConfig2d::Explicit(*padding, *padding, *padding, *padding);
+                conv_output_size(&padding, *kernel_size, *stride, [1, 1], read)
             }
         };
         maps.push(written);

@@ -19,6 +19,16 @@ use crate::model::SlimmableModel;
 pub trait Classifier<B: Backend> {
     /// Logits `[batch, classes]` of `images` `[batch, channels, height, width]`.
     fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 2>;
+
+    /// Regex renames from burn's parameter paths to the PyTorch model's (applied after
+    /// `gamma`/`beta` → `weight`/`bias`), for fields Rust cannot name as PyTorch does
+    /// (`downsample.0`).
+    fn pytorch_renames() -> &'static [(&'static str, &'static str)]
+    where
+        Self: Sized,
+    {
+        &[]
+    }
 }
 
 /// A slimmable model that can hand out any subnet as a plain burn model.
@@ -50,7 +60,7 @@ pub struct DeployedFiles {
 
 /// Writes `plain` and its config as `{stem}.mpk`, `{stem}.safetensors` and `{stem}.json`, each
 /// through a temporary file renamed into place.
-pub fn save<B: Backend, P: Module<B>, C: Config>(plain: &P, config: &C, stem: &Path) -> Result<DeployedFiles, String> {
+pub fn save<B: Backend, P: Module<B> + Classifier<B>, C: Config>(plain: &P, config: &C, stem: &Path) -> Result<DeployedFiles, String> {
     let files = DeployedFiles {
         record: stem.with_extension("mpk"),
         safetensors: stem.with_extension("safetensors"),
@@ -74,6 +84,9 @@ pub fn save<B: Backend, P: Module<B>, C: Config>(plain: &P, config: &C, stem: &P
 
     let st_tmp = tmp(&files.safetensors);
     let mut store = SafetensorsStore::from_file(&st_tmp).with_to_adapter(BurnToPyTorchAdapter);
+    for (from, to) in P::pytorch_renames() {
+        store = store.with_key_remapping(*from, *to);
+    }
     plain.save_into(&mut store).map_err(|e| format!("cannot write {}: {e}", files.safetensors.display()))?;
     place(&st_tmp, &files.safetensors)?;
 

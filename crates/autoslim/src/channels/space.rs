@@ -86,6 +86,16 @@ pub enum OpKind {
     Activation,
     /// Global average pooling to 1×1; counted by the mmcv convention only.
     GlobalPool,
+    /// Max or average pooling with a window (a ResNet stem's max pool): changes the spatial
+    /// size; counted by the mmcv convention only.
+    Pool {
+        /// Window `[h, w]`.
+        kernel_size: [usize; 2],
+        /// Stride `[h, w]`.
+        stride: [usize; 2],
+        /// Zero padding on every side.
+        padding: usize,
+    },
 }
 
 /// One operation of the network in execution order, with the feature maps it reads and
@@ -262,6 +272,21 @@ impl ChannelSpaceBuilder {
     pub fn global_pool(&mut self, name: &str, channels: Channels) -> &mut Self {
         self.op(name, OpKind::GlobalPool, channels, channels);
         self
+    }
+
+    /// Declares a windowed pooling of `channels` (`k×k`, stride `s`, padding `p` per side).
+    pub fn pool(&mut self, name: &str, channels: Channels, kernel: usize, stride: usize, padding: usize) -> &mut Self {
+        let kind = OpKind::Pool { kernel_size: [kernel, kernel], stride: [stride, stride], padding };
+        self.op(name, kind, channels, channels);
+        self
+    }
+
+    /// Full width of a group declared before.
+    ///
+    /// # Panics
+    /// If no such group was declared.
+    pub fn max_channels(&self, group: GroupId) -> usize {
+        self.groups[group].max_channels
     }
 
     /// Makes the next operation read the feature map that layer `name` read, as a residual

@@ -2,8 +2,7 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::conv::Conv2d;
-use burn::nn::{BatchNorm, Linear, PaddingConfig2d};
+use burn::nn::{Linear, PaddingConfig2d};
 use burn::tensor::Tensor;
 use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
@@ -12,6 +11,7 @@ use slimmable::{
     NormMode, SlimConv2d, SlimConv2dConfig, SlimLinear, SlimLinearConfig, SwitchableBatchNorm, SwitchableBatchNormConfig,
 };
 
+use super::blocks::ConvBn;
 use crate::channels::{ChannelSpace, Channels, Subnet};
 use crate::deploy::{Classifier, Deploy};
 use crate::model::SlimmableModel;
@@ -136,14 +136,6 @@ pub struct PlainCnnBackbone<B: Backend> {
     pub layers: Vec<ConvBn<B>>,
 }
 
-/// A conv and its BatchNorm.
-#[derive(Module, Debug)]
-pub struct ConvBn<B: Backend> {
-    /// The convolution.
-    pub conv: Conv2d<B>,
-    /// Its BatchNorm.
-    pub bn: BatchNorm<B>,
-}
 
 /// The classifier of a [`PlainCnn`].
 #[derive(Module, Debug)]
