@@ -54,8 +54,9 @@ enum Command {
     Retrain {
         #[command(flatten)]
         run: TrainingArgs,
-        /// The subnets (MMRazor channel YAML), as `search` writes them.
-        #[arg(long, num_args = 1.., required = true)]
+        /// The subnets (MMRazor channel YAML), as `search` writes them (default: the config's
+        /// `[algorithm] channel_cfg`).
+        #[arg(long, num_args = 1..)]
         subnet: Vec<PathBuf>,
         /// Retrain several subnets one after another instead of jointly.
         #[arg(long)]
@@ -157,13 +158,21 @@ fn main() -> Result<()> {
     match cli.command {
         Command::Train { run, subnet } => {
             let config = load_config(&run.config, run.work_dir, run.data_dir, run.epochs)?;
-            let subnets: Vec<PathBuf> = subnet.into_iter().collect();
+            let subnets: Vec<PathBuf> = match subnet {
+                Some(file) => vec![file],
+                None => config.channel_cfg.clone(),
+            };
             commands::train(&config, run.resume, &subnets).context("train")
         }
         Command::Retrain { run, subnet, separately } => {
             let resume = run.resume;
             let mut config = load_config(&run.config, run.work_dir, run.data_dir, run.epochs)?;
             config.retraining = true;
+            let subnet = if subnet.is_empty() { config.channel_cfg.clone() } else { subnet };
+            anyhow::ensure!(
+                !subnet.is_empty(),
+                "retrain: name the subnets to retrain with --subnet FILE..., or list them in the config's [algorithm] channel_cfg"
+            );
             if !separately || subnet.len() == 1 {
                 return commands::train(&config, resume, &subnet).context("retrain");
             }

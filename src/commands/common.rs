@@ -4,11 +4,12 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use autoslim::channels::Subnet;
-use autoslim::config::{ArchitectureConfig, Config};
+use autoslim::channels::{ChannelSpace, Subnet};
+use autoslim::config::Config;
+use autoslim::model::SlimmableModel;
+use burn::module::Module;
 use autoslim::data::{ImageBatch, ImageBatcher, ImageDataset};
 use autoslim::eval::{EvalNorm, to_batches};
-use autoslim::models::SlimCnn;
 use burn::data::dataset::Dataset;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -16,17 +17,38 @@ use rand::seq::SliceRandom;
 use crate::backend::{self, Backend};
 use crate::commands::train::load_data;
 
-/// The config's model, untrained, on the inference backend.
-pub fn build_model(config: &Config) -> Result<SlimCnn<Backend>> {
-    match &config.architecture {
-        ArchitectureConfig::SlimCnn(arch) => arch.try_init::<Backend>(&backend::device()).map_err(anyhow::Error::msg),
-    }
+/// Runs `$body` with `$model` bound to the config's model, untrained, built on backend `$B` with
+/// `$sets` sets of BatchNorms: the one place that turns `[algorithm.architecture]` into a type.
+/// `$body` is compiled once per architecture, so it may call generic functions.
+macro_rules! with_model {
+    ($config:expr, $B:ty, $sets:expr, |$model:ident| $body:expr) => {{
+        let device = $crate::backend::device();
+        match $config.architecture.with_norm_sets($sets) {
+            autoslim::config::ArchitectureConfig::SlimCnn(arch) => {
+                let $model = arch.try_init::<$B>(&device).map_err(anyhow::Error::msg)?;
+                $body
+            }
+            autoslim::config::ArchitectureConfig::MobileNetV2(arch) => {
+                let $model = arch.try_init::<$B>(&device).map_err(anyhow::Error::msg)?;
+                $body
+            }
+            autoslim::config::ArchitectureConfig::ResNet(arch) => {
+                let $model = arch.try_init::<$B>(&device).map_err(anyhow::Error::msg)?;
+                $body
+            }
+        }
+    }};
+}
+pub(crate) use with_model;
+
+/// `model` with the weights of `checkpoint` (checked tensor by tensor).
+pub fn load_checkpoint<M: Module<Backend>>(model: M, checkpoint: &Path) -> Result<M> {
+    Ok(autoslim::checkpoint::load(model, checkpoint, &backend::device())?)
 }
 
-/// The config's model with the weights of `checkpoint` (checked tensor by tensor).
-pub fn load_model(config: &Config, checkpoint: &Path) -> Result<SlimCnn<Backend>> {
-    let model = build_model(config)?;
-    Ok(autoslim::checkpoint::load(model, checkpoint, &backend::device())?)
+/// The channel groups of the config's model.
+pub fn model_space(config: &Config) -> Result<ChannelSpace> {
+    with_model!(config, Backend, 1, |model| Ok(model.space().clone()))
 }
 
 /// Reads a channel file as a subnet of `model`.

@@ -10,13 +10,22 @@ use autoslim::eval::evaluate;
 use autoslim::model::SlimmableModel;
 use burn::data::dataset::Dataset;
 
-use super::common::{EvalData, describe_norm, eval_norm, load_model, read_subnet};
-use crate::backend;
+use super::common::{EvalData, describe_norm, eval_norm, load_checkpoint, read_subnet, with_model};
+use crate::backend::{self, Backend};
 
 /// Prints the table of `autoslim eval`. With neither subnets nor ratios, the config's
 /// `[evaluation] ratios`.
 pub fn eval(config: &Config, checkpoint: &PathBuf, subnet_files: &[PathBuf], ratios: &[String]) -> Result<()> {
-    let model = load_model(config, checkpoint)?;
+    with_model!(config, Backend, 1, |model| eval_model(config, load_checkpoint(model, checkpoint)?, checkpoint, subnet_files, ratios))
+}
+
+fn eval_model<M: SlimmableModel<Backend>>(
+    config: &Config,
+    model: M,
+    checkpoint: &PathBuf,
+    subnet_files: &[PathBuf],
+    ratios: &[String],
+) -> Result<()> {
     let space = model.space().clone();
     let mut subnets: Vec<(String, Subnet)> = Vec::new();
     for file in subnet_files {

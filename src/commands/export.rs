@@ -9,28 +9,32 @@ use autoslim::cost::{Convention, Cost, Short, count};
 use autoslim::data::ImageBatch;
 use autoslim::deploy::{Classifier, Deploy, DeployedFiles, save, trainable_params};
 use autoslim::eval::{accuracy, recalibrate};
-use autoslim::model::SlimmableModel;
 use burn::data::dataset::Dataset;
 use slimmable::NormMode;
 
-use super::common::{EvalData, load_model, read_subnet};
+use super::common::{EvalData, load_checkpoint, read_subnet, with_model};
 use crate::backend::Backend;
 
 /// Deploys `subnet_file` of `checkpoint` to `{out}.mpk`, `{out}.safetensors` and `{out}.json`.
 /// With `recalibrate`, the subnet's BatchNorm statistics are first recomputed on the config's
 /// calibration batches (needed for a supernet checkpoint; a retrained subnet has its own).
 pub fn export(config: &Config, checkpoint: &Path, subnet_file: &Path, out: &Path, recalibrate_bn: bool) -> Result<()> {
-    let model = load_model(config, checkpoint)?;
+    with_model!(config, Backend, 1, |model| {
+        export_model(config, &load_checkpoint(model, checkpoint)?, subnet_file, out, recalibrate_bn)
+    })
+}
+
+fn export_model<M: Deploy<Backend>>(config: &Config, model: &M, subnet_file: &Path, out: &Path, recalibrate_bn: bool) -> Result<()> {
     let space = model.space().clone();
     let subnet = read_subnet(&space, subnet_file)?;
     let data = EvalData::load(config)?;
     if recalibrate_bn {
-        recalibrate(&model, &subnet, &data.calibration);
+        recalibrate(model, &subnet, &data.calibration);
         println!("BN statistics recalibrated on {} training batches", data.calibration.len());
     }
     let test = data.test_batches(config);
-    let deployed = deploy_checked(&model, &subnet, &test, data.image_size(), out)?;
-    let acc = accuracy(&model, &subnet, NormMode::Auto, &test);
+    let deployed = deploy_checked(model, &subnet, &test, data.image_size(), out)?;
+    let acc = accuracy(model, &subnet, NormMode::Auto, &test);
     println!(
         "subnet {:?}: {} FLOPs, {} parameters; test accuracy {acc:.2} % ({} images); max abs logit difference to the slimmable model {:.2e}",
         subnet.as_slice(),

@@ -15,8 +15,8 @@ use autoslim::plot::{Series, line_plot};
 use autoslim::search::{GreedySearch, SearchSettings, SearchState};
 use burn::data::dataset::Dataset;
 
-use super::common::{EvalData, describe_norm, eval_norm, load_model};
-use crate::backend;
+use super::common::{EvalData, describe_norm, eval_norm, load_checkpoint, with_model};
+use crate::backend::{self, Backend};
 use crate::files::{write_atomic, write_atomic_with};
 
 /// Runs the search of `config`'s `[search]` on `checkpoint`, writing into `{work_dir}/search`.
@@ -25,7 +25,16 @@ pub fn search(config: &Config, checkpoint: &Path, restart: bool) -> Result<()> {
     let Some(search_config) = &config.search else {
         bail!("the config has no [search] table; add one with at least `targets = [\"...\"]` (FLOPs, e.g. \"300K\")");
     };
-    let model = load_model(config, checkpoint)?;
+    with_model!(config, Backend, 1, |model| search_model(config, search_config, &load_checkpoint(model, checkpoint)?, checkpoint, restart))
+}
+
+fn search_model<M: SlimmableModel<Backend>>(
+    config: &Config,
+    search_config: &autoslim::config::SearchConfig,
+    model: &M,
+    checkpoint: &Path,
+    restart: bool,
+) -> Result<()> {
     let space = model.space().clone();
     let data = EvalData::load(config)?;
     let norm = eval_norm(config);
@@ -41,7 +50,7 @@ pub fn search(config: &Config, checkpoint: &Path, restart: bool) -> Result<()> {
         }
     };
     let score_batches = to_batches(&scoring, &data.batcher, config.evaluation.batch_size, &backend::device());
-    let score = |subnet: &Subnet| evaluate(&model, subnet, norm, &data.calibration, &score_batches);
+    let score = |subnet: &Subnet| evaluate(model, subnet, norm, &data.calibration, &score_batches);
 
     let settings = SearchSettings {
         bins: search_config.bins,

@@ -4,20 +4,15 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use autoslim::channels::Subnet;
-use autoslim::config::{ArchitectureConfig, Config, parse_ratio};
-use autoslim::model::SlimmableModel;
+use autoslim::config::{Config, parse_ratio};
 
-use crate::backend::{self, Backend};
+use super::common::model_space;
 use crate::files::write_atomic;
 
 /// Writes the MMRazor channel YAML of the config's model with every group at `ratio`.
 pub fn write_uniform_subnet(config: &Config, ratio: &str, out: &Path) -> Result<()> {
     let ratio = parse_ratio(ratio).context("--ratio")?;
-    let space = match &config.architecture {
-        ArchitectureConfig::SlimCnn(arch) => {
-            arch.try_init::<Backend>(&backend::device()).map_err(anyhow::Error::msg)?.space().clone()
-        }
-    };
+    let space = model_space(config)?;
     let subnet = Subnet::uniform(&space, ratio, config.pruner.divisor()).map_err(anyhow::Error::msg)?;
     write_atomic(out, subnet.to_yaml(&space))?;
     println!("wrote {} (channels per group {:?})", out.display(), subnet.as_slice());

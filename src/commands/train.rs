@@ -7,10 +7,10 @@ use anyhow::{Context, Result, bail};
 use autoslim::channels::{ChannelSpace, Subnet};
 use autoslim::cost::Short;
 use autoslim::deploy::Deploy;
-use autoslim::config::{ArchitectureConfig, Config};
+use autoslim::config::Config;
 use autoslim::data::{ImageBatcher, ImageDataset, Split, locate_fashion_mnist};
 use autoslim::eval::evaluate;
-use autoslim::learner::{AutoSlim, OptimizerSettings, RunSettings, StepPlan, TrainingMode};
+use autoslim::learner::{AutoSlim, Decay, OptimizerSettings, RunSettings, StepPlan, TrainingMode};
 use autoslim::model::SlimmableModel;
 use autoslim::plot::{Series, line_plot};
 use burn::data::dataset::Dataset;
@@ -18,13 +18,41 @@ use burn::module::{AutodiffModule, Module};
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
 use slimmable::NormMode;
 
-use super::common::{EvalData, describe_norm, eval_norm, read_subnet};
+use super::common::{EvalData, describe_norm, eval_norm, read_subnet, with_model};
 use super::export::deploy_checked;
 use crate::backend::{self, Backend, TrainBackend};
 use crate::files::{write_atomic, write_atomic_with};
 
 /// Loads the config's dataset: (train, test, batcher, a line saying where it came from).
 pub fn load_data(config: &Config) -> Result<(ImageDataset, ImageDataset, ImageBatcher, String)> {
+    if let Some(folder) = &config.data.folder {
+        let root = config.data.root.clone().context("[data] root: an ImageFolder needs its folder")?;
+        let (mut train, mut test) = ImageDataset::load_image_folder(&root, folder.image_size, folder.min_crop_scale)?;
+        let classes = train.num_classes;
+        let expected = config.architecture.num_classes();
+        if classes != expected {
+            bail!(
+                "{} has {classes} class folders but [algorithm.architecture] num_classes = {expected}; set num_classes = {classes}",
+                root.join("train").display()
+            );
+        }
+        if let Some(n) = config.data.train_limit {
+            train = train.spread(n);
+        }
+        if let Some(n) = config.data.test_limit {
+            test = test.spread(n);
+        }
+        let batcher = ImageBatcher { shape: train.shape, mean: folder.mean.clone(), std: folder.std.clone() };
+        let note = format!(
+            "data: image folder {} ({classes} classes, {} train / {} val images, {}×{} px)",
+            root.display(),
+            train.len(),
+            test.len(),
+            folder.image_size,
+            folder.image_size
+        );
+        return Ok((train, test, batcher, note));
+    }
     let (dir, note) = match config.data.kind.as_str() {
         "FashionMNIST" => locate_fashion_mnist(config.data.root.as_deref())?,
         _ => {
@@ -57,14 +85,7 @@ pub fn load_data(config: &Config) -> Result<(ImageDataset, ImageDataset, ImageBa
 /// own set of switchable BatchNorms, and every retrained subnet is deployed as a plain model
 /// to `{work_dir}/deployed/{file stem}`.
 pub fn train(config: &Config, resume: bool, subnet_files: &[PathBuf]) -> Result<()> {
-    match &config.architecture {
-        ArchitectureConfig::SlimCnn(arch) => {
-            let device = backend::device();
-            let arch = arch.clone().with_norm_sets(subnet_files.len().max(1));
-            let model = arch.try_init::<TrainBackend>(&device).map_err(anyhow::Error::msg)?;
-            train_model(config, model, resume, subnet_files)
-        }
-    }
+    with_model!(config, TrainBackend, subnet_files.len().max(1), |model| train_model(config, model, resume, subnet_files))
 }
 
 /// The subnets to retrain, labelled by file stem, each with its own BatchNorm set.
@@ -146,6 +167,10 @@ where
         optimizer: OptimizerSettings {
             lr: config.optimizer.lr,
             min_lr: config.schedule.min_lr,
+            decay: match config.schedule.power {
+                Some(power) => Decay::Poly { power },
+                None => Decay::Cosine,
+            },
             momentum: config.optimizer.momentum,
             nesterov: config.optimizer.nesterov,
             weight_decay: config.optimizer.weight_decay,

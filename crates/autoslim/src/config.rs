@@ -34,19 +34,19 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::distiller::SelfDistiller;
-use crate::models::SlimCnnConfig;
+use crate::models::{SlimCnnConfig, SlimMobileNetV2Config, SlimResNetConfig};
 use crate::pruner::{RatioPruner, Sampling};
 
 /// The component kinds and the `type` names each accepts.
 pub const REGISTRY: &[(&str, &[&str])] = &[
     ("algorithm", &["AutoSlim"]),
-    ("algorithm.architecture", &["SlimCnn"]),
+    ("algorithm.architecture", &["SlimCnn", "MobileNetV2", "ResNet"]),
     ("algorithm.pruner", &["RatioPruner"]),
     ("algorithm.distiller", &["SelfDistiller"]),
     ("algorithm.distiller.losses", &["KLDivergence"]),
-    ("data", &["FashionMNIST", "MNIST"]),
+    ("data", &["FashionMNIST", "MNIST", "ImageFolder"]),
     ("optimizer", &["SGD"]),
-    ("schedule", &["CosineAnnealing"]),
+    ("schedule", &["CosineAnnealing", "Poly"]),
 ];
 
 /// A config that cannot be used; the message names the table and field.
@@ -122,6 +122,8 @@ struct AlgorithmFields {
     num_sample_training: usize,
     #[serde(default)]
     label_smoothing: Option<f32>,
+    #[serde(default)]
+    channel_cfg: Vec<PathBuf>,
     architecture: toml::Table,
     pruner: toml::Table,
     #[serde(default)]
@@ -149,6 +151,39 @@ fn one() -> usize {
 
 fn ten() -> usize {
     10
+}
+
+fn three() -> usize {
+    3
+}
+
+fn thousand() -> usize {
+    1000
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MobileNetV2Fields {
+    #[serde(default = "unit")]
+    widen_factor: f64,
+    #[serde(default = "three")]
+    in_channels: usize,
+    #[serde(default = "thousand")]
+    num_classes: usize,
+    #[serde(default)]
+    small_input: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResNetFields {
+    depth: usize,
+    #[serde(default = "three")]
+    in_channels: usize,
+    #[serde(default = "thousand")]
+    num_classes: usize,
+    #[serde(default)]
+    small_input: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -188,8 +223,55 @@ fn unit() -> f64 {
 /// The model to build.
 #[derive(Debug, Clone)]
 pub enum ArchitectureConfig {
-    /// [`crate::models::SlimCnn`].
+    /// [`crate::models::SlimCnn`] (`type = "SlimCnn"`).
     SlimCnn(SlimCnnConfig),
+    /// [`crate::models::SlimMobileNetV2`] (`type = "MobileNetV2"`).
+    MobileNetV2(SlimMobileNetV2Config),
+    /// [`crate::models::SlimResNet`] (`type = "ResNet"`).
+    ResNet(SlimResNetConfig),
+}
+
+impl ArchitectureConfig {
+    /// The same model with `sets` sets of BatchNorms (one per subnet retrained jointly).
+    pub fn with_norm_sets(&self, sets: usize) -> Self {
+        match self {
+            Self::SlimCnn(c) => Self::SlimCnn(c.clone().with_norm_sets(sets)),
+            Self::MobileNetV2(c) => Self::MobileNetV2(c.clone().with_norm_sets(sets)),
+            Self::ResNet(c) => Self::ResNet(c.clone().with_norm_sets(sets)),
+        }
+    }
+
+    /// Image channels the model reads.
+    pub fn in_channels(&self) -> usize {
+        match self {
+            Self::SlimCnn(c) => c.in_channels,
+            Self::MobileNetV2(c) => c.in_channels,
+            Self::ResNet(c) => c.in_channels,
+        }
+    }
+
+    /// Classes the model predicts.
+    pub fn num_classes(&self) -> usize {
+        match self {
+            Self::SlimCnn(c) => c.num_classes,
+            Self::MobileNetV2(c) => c.num_classes,
+            Self::ResNet(c) => c.num_classes,
+        }
+    }
+}
+
+/// How the images of an image folder are prepared (`[data] type = "ImageFolder"`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageFolderConfig {
+    /// Side of the square images the model sees (default 224).
+    pub image_size: usize,
+    /// Smallest fraction of an image's area a random-resized crop covers (default 0.08,
+    /// torchvision's; MMRazor's AutoSlim uses 0.25).
+    pub min_crop_scale: f64,
+    /// Per-channel mean of pixels in [0, 1] (default ImageNet's).
+    pub mean: Vec<f32>,
+    /// Per-channel standard deviation (default ImageNet's).
+    pub std: Vec<f32>,
 }
 
 /// Which dataset, where, and how it is batched.
@@ -215,6 +297,21 @@ pub struct DataConfig {
     /// Use only the first N test images.
     #[serde(default)]
     pub test_limit: Option<usize>,
+    /// `ImageFolder` only: side of the square images (default 224).
+    #[serde(default)]
+    image_size: Option<usize>,
+    /// `ImageFolder` only: smallest crop area fraction of the training crops (default 0.08).
+    #[serde(default)]
+    min_crop_scale: Option<f64>,
+    /// `ImageFolder` only: per-channel mean (default ImageNet's).
+    #[serde(default)]
+    mean: Option<Vec<f32>>,
+    /// `ImageFolder` only: per-channel standard deviation (default ImageNet's).
+    #[serde(default)]
+    std: Option<Vec<f32>>,
+    /// The image folder's settings (set when `type = "ImageFolder"`).
+    #[serde(skip)]
+    pub folder: Option<ImageFolderConfig>,
 }
 
 fn default_batch() -> usize {
@@ -258,11 +355,18 @@ fn default_decay() -> f64 {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleConfig {
+    /// `CosineAnnealing` or `Poly` (set from `type`).
+    #[serde(skip)]
+    pub kind: String,
     /// Total epochs.
     pub epochs: usize,
     /// Final learning rate.
     #[serde(default)]
     pub min_lr: f64,
+    /// `Poly` only: the exponent of `(1 − t/T)` (default 1, a linear decay, as MMRazor's
+    /// AutoSlim schedule).
+    #[serde(default)]
+    pub power: Option<f64>,
 }
 
 /// How accuracy per width is measured after training.
@@ -354,6 +458,9 @@ pub struct Config {
     pub num_sample_training: usize,
     /// Label smoothing of the cross-entropy.
     pub label_smoothing: Option<f32>,
+    /// Channel files (MMRazor YAML) retrained when `retraining = true` and the command line
+    /// names none (MMRazor's `channel_cfg`).
+    pub channel_cfg: Vec<PathBuf>,
     /// The model.
     pub architecture: ArchitectureConfig,
     /// The widths.
@@ -389,6 +496,110 @@ fn component<T: DeserializeOwned>(mut table: toml::Table, path: &str) -> Result<
     Ok((kind, fields))
 }
 
+/// Builds `[algorithm.architecture]` by its `type`.
+fn architecture(table: toml::Table) -> Result<ArchitectureConfig, ConfigError> {
+    const PATH: &str = "algorithm.architecture";
+    let kind = table.get("type").and_then(|t| t.as_str()).unwrap_or_default().to_string();
+    let architecture = match kind.as_str() {
+        "MobileNetV2" => {
+            let (_, f): (_, MobileNetV2Fields) = component(table, PATH)?;
+            if !(f.widen_factor > 0.0 && f.widen_factor <= 4.0) {
+                return Err(err(format!("[{PATH}] widen_factor: must be in (0, 4], got {}", f.widen_factor)));
+            }
+            ArchitectureConfig::MobileNetV2(
+                SlimMobileNetV2Config::new()
+                    .with_widen_factor(f.widen_factor)
+                    .with_in_channels(f.in_channels)
+                    .with_num_classes(f.num_classes)
+                    .with_small_input(f.small_input),
+            )
+        }
+        "ResNet" => {
+            let (_, f): (_, ResNetFields) = component(table, PATH)?;
+            let imagenet = [18, 34, 50, 101, 152].contains(&f.depth);
+            let cifar = f.depth >= 8 && (f.depth - 2) % 6 == 0;
+            if !imagenet && !cifar {
+                return Err(err(format!(
+                    "[{PATH}] depth: {} is not a ResNet depth; accepted: 18, 34, 50, 101, 152 (ImageNet-style) \
+                     or 6n+2 such as 20, 32, 44, 56, 110 (CIFAR-style)",
+                    f.depth
+                )));
+            }
+            ArchitectureConfig::ResNet(
+                SlimResNetConfig::new(f.depth)
+                    .with_in_channels(f.in_channels)
+                    .with_num_classes(f.num_classes)
+                    .with_small_input(f.small_input),
+            )
+        }
+        _ => {
+            let (_, f): (_, SlimCnnFields) = component(table, PATH)?;
+            ArchitectureConfig::SlimCnn(
+                SlimCnnConfig::new(f.channels, f.strides).with_in_channels(f.in_channels).with_num_classes(f.num_classes),
+            )
+        }
+    };
+    let (channels, classes) = (architecture.in_channels(), architecture.num_classes());
+    if channels == 0 || classes < 2 {
+        return Err(err(format!(
+            "[{PATH}]: in_channels must be at least 1 and num_classes at least 2, got {channels} and {classes}"
+        )));
+    }
+    Ok(architecture)
+}
+
+/// Builds `[data]` by its `type` and checks it against the model.
+fn data(table: toml::Table, architecture: &ArchitectureConfig) -> Result<DataConfig, ConfigError> {
+    let (kind, mut data): (_, DataConfig) = component(table, "data")?;
+    data.kind = kind;
+    if data.batch_size == 0 {
+        return Err(err("[data] batch_size: must be at least 1"));
+    }
+    let (channels, classes) = (architecture.in_channels(), architecture.num_classes());
+    if data.kind != "ImageFolder" {
+        let folder_only = [
+            ("image_size", data.image_size.is_some()),
+            ("min_crop_scale", data.min_crop_scale.is_some()),
+            ("mean", data.mean.is_some()),
+            ("std", data.std.is_some()),
+        ];
+        if let Some((field, _)) = folder_only.iter().find(|(_, set)| *set) {
+            return Err(err(format!("[data] {field}: only for type \"ImageFolder\"; {} images are 28×28", data.kind)));
+        }
+        if channels != 1 || classes != 10 {
+            return Err(err(format!(
+                "[data] type \"{}\": one-channel images of 10 classes, but [algorithm.architecture] has \
+                 in_channels = {channels} and num_classes = {classes}",
+                data.kind
+            )));
+        }
+        return Ok(data);
+    }
+    if data.root.is_none() {
+        return Err(err("[data] root: an ImageFolder needs the folder holding `train/` and `val/` (one sub-folder per class in each)"));
+    }
+    let image_size = data.image_size.unwrap_or(224);
+    if image_size < 8 {
+        return Err(err(format!("[data] image_size: must be at least 8, got {image_size}")));
+    }
+    let min_crop_scale = data.min_crop_scale.unwrap_or(0.08);
+    if !(min_crop_scale > 0.0 && min_crop_scale <= 1.0) {
+        return Err(err(format!("[data] min_crop_scale: must be in (0, 1], got {min_crop_scale}")));
+    }
+    let mean = data.mean.clone().unwrap_or_else(|| vec![0.485, 0.456, 0.406]);
+    let std = data.std.clone().unwrap_or_else(|| vec![0.229, 0.224, 0.225]);
+    if mean.len() != 3 || std.len() != 3 || std.iter().any(|s| !(*s > 0.0)) {
+        return Err(err(format!("[data] mean, std: three values each (RGB), std positive; got {mean:?} and {std:?}")));
+    }
+    if channels != 3 {
+        return Err(err(format!(
+            "[data] type \"ImageFolder\": images are decoded as RGB, but [algorithm.architecture] has in_channels = {channels}"
+        )));
+    }
+    data.folder = Some(ImageFolderConfig { image_size, min_crop_scale, mean, std });
+    Ok(data)
+}
+
 impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
@@ -412,12 +623,10 @@ impl Config {
             return Err(err(format!("[algorithm] label_smoothing: must be in [0, 1), got {s}")));
         }
 
-        let (_, arch): (_, SlimCnnFields) = component(algorithm.architecture, "algorithm.architecture")?;
-        let architecture = ArchitectureConfig::SlimCnn(
-            SlimCnnConfig::new(arch.channels, arch.strides)
-                .with_in_channels(arch.in_channels)
-                .with_num_classes(arch.num_classes),
-        );
+        let architecture = architecture(algorithm.architecture)?;
+        if !algorithm.channel_cfg.is_empty() && !algorithm.retraining {
+            return Err(err("[algorithm] channel_cfg: the subnets to retrain; needs `retraining = true`"));
+        }
 
         let (_, pruner): (_, RatioPrunerFields) = component(algorithm.pruner, "algorithm.pruner")?;
         let pruner_ratios = ratios(&pruner.ratios, "[algorithm.pruner] ratios")?;
@@ -446,18 +655,26 @@ impl Config {
             }
         };
 
-        let (kind, mut data): (_, DataConfig) = component(raw.data, "data")?;
-        data.kind = kind;
-        if data.batch_size == 0 {
-            return Err(err("[data] batch_size: must be at least 1"));
-        }
+        let data = data(raw.data, &architecture)?;
         let (_, optimizer): (_, OptimizerConfig) = component(raw.optimizer, "optimizer")?;
         if !(optimizer.lr > 0.0 && optimizer.lr <= 1.0) {
             return Err(err(format!("[optimizer] lr: must be in (0, 1], got {}", optimizer.lr)));
         }
-        let (_, schedule): (_, ScheduleConfig) = component(raw.schedule, "schedule")?;
+        let (kind, mut schedule): (_, ScheduleConfig) = component(raw.schedule, "schedule")?;
+        schedule.kind = kind;
         if schedule.epochs == 0 {
             return Err(err("[schedule] epochs: must be at least 1"));
+        }
+        if !(schedule.min_lr >= 0.0 && schedule.min_lr < optimizer.lr) {
+            return Err(err(format!("[schedule] min_lr: must be in [0, lr = {}), got {}", optimizer.lr, schedule.min_lr)));
+        }
+        match (schedule.kind.as_str(), schedule.power) {
+            ("Poly", None) => schedule.power = Some(1.0),
+            ("Poly", Some(p)) if !(p > 0.0 && p.is_finite()) => {
+                return Err(err(format!("[schedule] power: must be positive, got {p}")));
+            }
+            ("CosineAnnealing", Some(_)) => return Err(err("[schedule] power: only for type \"Poly\"")),
+            _ => {}
         }
 
         let eval: EvaluationFields = match raw.evaluation {
@@ -534,6 +751,7 @@ impl Config {
             retraining: algorithm.retraining,
             num_sample_training: algorithm.num_sample_training,
             label_smoothing: algorithm.label_smoothing.filter(|s| *s > 0.0),
+            channel_cfg: algorithm.channel_cfg,
             architecture,
             pruner,
             distiller,
@@ -606,7 +824,7 @@ epochs = 2
         assert!(error_of("type = \"KLDivergence\"", "type = \"MSE\"").contains("accepted: \"KLDivergence\""));
         assert_eq!(
             error_of("type = \"SlimCnn\"\n", ""),
-            "[algorithm.architecture]: missing field `type`; accepted: \"SlimCnn\""
+            "[algorithm.architecture]: missing field `type`; accepted: \"SlimCnn\", \"MobileNetV2\", \"ResNet\""
         );
         assert!(error_of("lr = 0.1", "lr = 3.0").contains("[optimizer] lr: must be in (0, 1]"));
         let with_search = |search: &str| Config::parse(&format!("{GOOD}\n[search]\n{search}\n")).map_err(|e| e.to_string());
@@ -618,5 +836,68 @@ epochs = 2
         assert!(with_search("targets = [1e5]\nconvention = \"torch\"").unwrap_err().contains("accepted: \"paper\", \"mmcv\""));
         assert!(with_search("targets = []").unwrap_err().contains("at least one FLOPs target"));
         assert!(error_of("work_dir", "workdir").contains("unknown field `workdir`"), "{}", error_of("work_dir", "workdir"));
+    }
+
+    #[test]
+    fn every_shipped_config_parses() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+                names.push(path.file_name().unwrap().to_string_lossy().to_string());
+            }
+        }
+        assert!(names.len() >= 7, "{names:?}");
+        let subnet = Config::load(&dir.join("autoslim_mbv2_1.5x_subnet_imagenet.toml")).unwrap();
+        assert_eq!(subnet.channel_cfg.len(), 3);
+        for file in &subnet.channel_cfg {
+            assert!(Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(file).is_file(), "{}", file.display());
+        }
+        let supernet = Config::load(&dir.join("autoslim_mbv2_1.5x_supernet_imagenet.toml")).unwrap();
+        assert_eq!(supernet.schedule.power, Some(1.0));
+        assert_eq!(supernet.data.folder.as_ref().unwrap().min_crop_scale, 0.25);
+        assert!(matches!(supernet.architecture, ArchitectureConfig::MobileNetV2(ref c) if c.widen_factor == 1.5));
+    }
+
+    #[test]
+    fn models_data_and_schedules_are_checked_against_each_other() {
+        let arch = |table: &str| GOOD.replace("type = \"SlimCnn\"\nchannels = [16, 32]\nstrides = [1, 2]", table);
+        let parse = |text: String| Config::parse(&text).map_err(|e| e.to_string());
+        let resnet = parse(arch("type = \"ResNet\"\ndepth = 20\nin_channels = 1\nnum_classes = 10")).unwrap();
+        assert!(matches!(resnet.architecture, ArchitectureConfig::ResNet(ref c) if c.depth == 20));
+        let err = parse(arch("type = \"ResNet\"\ndepth = 21\nin_channels = 1\nnum_classes = 10")).unwrap_err();
+        assert!(err.contains("[algorithm.architecture] depth: 21 is not a ResNet depth"), "{err}");
+        let err = parse(arch("type = \"MobileNetV2\"\nsmall_input = true")).unwrap_err();
+        assert!(err.contains("[data] type \"FashionMNIST\": one-channel images of 10 classes"), "{err}");
+        let err = parse(arch("type = \"MobileNetV2\"\nwiden_factor = 0\nin_channels = 1\nnum_classes = 10")).unwrap_err();
+        assert!(err.contains("widen_factor: must be in (0, 4]"), "{err}");
+        let err = parse(arch("type = \"MobileNetV2\"\nwidth = 2")).unwrap_err();
+        assert!(err.contains("(type \"MobileNetV2\"): unknown field `width`"), "{err}");
+
+        let folder = |data: &str| {
+            arch("type = \"MobileNetV2\"\nnum_classes = 5").replace("[data]\ntype = \"FashionMNIST\"", data)
+        };
+        let config = parse(folder("[data]\ntype = \"ImageFolder\"\nroot = \"x\"\nimage_size = 32")).unwrap();
+        let f = config.data.folder.unwrap();
+        assert_eq!((f.image_size, f.min_crop_scale, f.mean.len()), (32, 0.08, 3));
+        let err = parse(folder("[data]\ntype = \"ImageFolder\"")).unwrap_err();
+        assert!(err.starts_with("[data] root: an ImageFolder needs"), "{err}");
+        let err = parse(folder("[data]\ntype = \"ImageFolder\"\nroot = \"x\"\nmin_crop_scale = 1.5")).unwrap_err();
+        assert!(err.contains("min_crop_scale: must be in (0, 1]"), "{err}");
+        let err = parse(folder("[data]\ntype = \"ImageFolder\"\nroot = \"x\"\nmean = [0.5]")).unwrap_err();
+        assert!(err.contains("[data] mean, std: three values each"), "{err}");
+        let err = parse(GOOD.replace("type = \"FashionMNIST\"", "type = \"FashionMNIST\"\nimage_size = 32")).unwrap_err();
+        assert!(err.contains("[data] image_size: only for type \"ImageFolder\""), "{err}");
+
+        let poly = parse(GOOD.replace("type = \"CosineAnnealing\"", "type = \"Poly\"")).unwrap();
+        assert_eq!((poly.schedule.kind.as_str(), poly.schedule.power), ("Poly", Some(1.0)));
+        let err = parse(GOOD.replace("type = \"CosineAnnealing\"", "type = \"CosineAnnealing\"\npower = 2.0")).unwrap_err();
+        assert!(err.contains("[schedule] power: only for type \"Poly\""), "{err}");
+        let err = parse(GOOD.replace("epochs = 2", "epochs = 2\nmin_lr = 0.5")).unwrap_err();
+        assert!(err.contains("[schedule] min_lr: must be in [0, lr = 0.1)"), "{err}");
+        let err = parse(GOOD.replace("num_sample_training = 4", "num_sample_training = 4\nchannel_cfg = [\"a.yaml\"]")).unwrap_err();
+        assert!(err.contains("channel_cfg: the subnets to retrain; needs `retraining = true`"), "{err}");
     }
 }

@@ -1,10 +1,12 @@
-//! [`ImageDataset`]: labelled images held in memory, loaded from MNIST-style IDX files.
+//! [`ImageDataset`]: labelled images, held in memory (MNIST-style IDX files) or read from an
+//! image folder as they are needed.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use burn::data::dataset::Dataset;
 
+use super::folder::{ImageFolder, Transform};
 use super::{DataError, read_idx};
 
 /// One image and its label.
@@ -25,11 +27,11 @@ pub enum Split {
     Test,
 }
 
-/// Labelled single-channel images in memory (MNIST, Fashion-MNIST).
+/// Labelled images: single-channel images in memory (MNIST, Fashion-MNIST), or the files of
+/// an [`ImageFolder`], decoded and transformed when read.
 #[derive(Debug, Clone)]
 pub struct ImageDataset {
-    pixels: Arc<Vec<u8>>,
-    labels: Arc<Vec<u8>>,
+    source: Source,
     indices: Option<Arc<Vec<usize>>>,
     /// `[channels, height, width]`.
     pub shape: [usize; 3],
@@ -73,12 +75,36 @@ impl ImageDataset {
             return Err(DataError::Invalid { path: labels_path, message: format!("label {bad} is not a class 0..=9") });
         }
         Ok(Self {
-            pixels: Arc::new(images.data),
-            labels: Arc::new(labels.data),
+            source: Source::Memory { pixels: Arc::new(images.data), labels: Arc::new(labels.data) },
             indices: None,
             shape: [1, images.dims[1], images.dims[2]],
             num_classes: 10,
         })
+    }
+
+    /// Opens an ImageNet-style folder: `root/train/{class}/*` for training (random resized
+    /// crops to `size`×`size` covering at least `min_crop_scale` of the image, and flips) and
+    /// `root/val/{class}/*` for evaluation (shorter side resized to `size / 0.875`, central
+    /// crop). The validation split must have the training split's classes.
+    pub fn load_image_folder(root: &Path, size: usize, min_crop_scale: f64) -> Result<(Self, Self), DataError> {
+        let train = ImageFolder::open(&root.join("train"), Transform::Train { size, scale: (min_crop_scale, 1.0) }, None)?;
+        let resize = (size as f64 / 0.875).round() as usize;
+        let val = ImageFolder::open(&root.join("val"), Transform::Eval { size, resize }, Some(&train.classes))?;
+        let dataset = |folder: ImageFolder| Self {
+            shape: folder.shape(),
+            num_classes: folder.classes.len(),
+            source: Source::Folder(Arc::new(folder)),
+            indices: None,
+        };
+        Ok((dataset(train), dataset(val)))
+    }
+
+    /// The class names of an image folder (none for IDX data, whose classes are 0..=9).
+    pub fn class_names(&self) -> Option<&[String]> {
+        match &self.source {
+            Source::Folder(folder) => Some(&folder.classes),
+            Source::Memory { .. } => None,
+        }
     }
 
     /// The items at `indices` (in that order), sharing this dataset's memory.
@@ -92,6 +118,13 @@ impl ImageDataset {
         self.select((0..n.min(self.len())).collect())
     }
 
+    /// `n` items spread evenly over the dataset (all if fewer): from a folder listed class
+    /// by class, every class keeps its share.
+    pub fn spread(&self, n: usize) -> Self {
+        let len = self.len();
+        self.select((0..n.min(len)).map(|i| i * len / n.min(len).max(1)).collect())
+    }
+
     fn index(&self, i: usize) -> usize {
         self.indices.as_ref().map_or(i, |indices| indices[i])
     }
@@ -103,13 +136,31 @@ impl Dataset<ImageItem> for ImageDataset {
             return None;
         }
         let i = self.index(index);
-        let size: usize = self.shape.iter().product();
-        Some(ImageItem { pixels: self.pixels[i * size..(i + 1) * size].to_vec(), label: self.labels[i] as usize })
+        match &self.source {
+            Source::Memory { pixels, labels } => {
+                let size: usize = self.shape.iter().product();
+                Some(ImageItem { pixels: pixels[i * size..(i + 1) * size].to_vec(), label: labels[i] as usize })
+            }
+            Source::Folder(folder) => Some(folder.load(i)),
+        }
     }
 
     fn len(&self) -> usize {
-        self.indices.as_ref().map_or(self.labels.len(), |indices| indices.len())
+        let all = match &self.source {
+            Source::Memory { labels, .. } => labels.len(),
+            Source::Folder(folder) => folder.len(),
+        };
+        self.indices.as_ref().map_or(all, |indices| indices.len())
     }
+}
+
+/// Where the items come from.
+#[derive(Debug, Clone)]
+enum Source {
+    /// Pixels `[count, channels, height, width]` and labels, in memory.
+    Memory { pixels: Arc<Vec<u8>>, labels: Arc<Vec<u8>> },
+    /// Files, decoded when read.
+    Folder(Arc<ImageFolder>),
 }
 
 fn find(dir: &Path, stem: &str) -> Result<PathBuf, DataError> {

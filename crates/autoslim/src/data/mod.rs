@@ -1,11 +1,14 @@
-//! Data: IDX files (MNIST, Fashion-MNIST), an in-memory image dataset and its batcher.
+//! Data: IDX files (MNIST, Fashion-MNIST), image folders (JPEG/PNG, one folder per class),
+//! the image dataset over both, and its batcher.
 
 mod batcher;
 mod dataset;
+mod folder;
 mod idx;
 
 pub use batcher::{ImageBatch, ImageBatcher};
 pub use dataset::{ImageDataset, ImageItem, Split, default_fashion_mnist_dir, locate_fashion_mnist};
+pub use folder::{ImageFolder, Transform};
 pub use idx::{IdxArray, read_idx};
 
 use std::path::PathBuf;

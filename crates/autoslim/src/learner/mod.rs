@@ -7,9 +7,11 @@ mod metrics;
 mod output;
 mod progress;
 mod run;
+mod schedule;
 
 pub use autoslim::{AutoSlim, StepPlan, TrainingMode};
 pub use metrics::WidthMetric;
 pub use output::{WidthEntry, WidthOutputs, WidthOutputsSync};
 pub use progress::ProgressRenderer;
 pub use run::{OptimizerSettings, RunSettings, last_checkpoint, train};
+pub use schedule::{Decay, LrSchedule};

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::data::dataset::Dataset;
-use burn::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
 use burn::module::{AutodiffModule, Module};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
@@ -20,16 +19,19 @@ use burn::train::{Learner, SupervisedTraining};
 use super::autoslim::{AutoSlim, TrainingMode};
 use super::metrics::WidthMetric;
 use super::progress::ProgressRenderer;
+use super::schedule::{Decay, LrSchedule};
 use crate::data::{ImageBatcher, ImageDataset};
 use crate::model::SlimmableModel;
 
-/// SGD with momentum and a cosine learning-rate schedule over the whole run.
+/// SGD with momentum and a learning rate decaying over the whole run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OptimizerSettings {
     /// Initial learning rate, in (0, 1].
     pub lr: f64,
-    /// Final learning rate of the cosine schedule.
+    /// Final learning rate.
     pub min_lr: f64,
+    /// How the learning rate falls from `lr` to `min_lr`, step by step.
+    pub decay: Decay,
     /// Momentum (0: plain SGD).
     pub momentum: f64,
     /// Nesterov momentum.
@@ -159,10 +161,8 @@ where
         .with_weight_decay((o.weight_decay > 0.0).then(|| WeightDecayConfig::new(o.weight_decay as f32)))
         .init();
     let steps_per_epoch = train.len().div_ceil(settings.batch_size);
-    let scheduler = CosineAnnealingLrSchedulerConfig::new(o.lr, settings.epochs * steps_per_epoch)
-        .with_min_lr(o.min_lr)
-        .init()
-        .map_err(|err| format!("optimizer: {err}"))?;
+    let scheduler = LrSchedule::new(o.decay, o.lr, o.min_lr, settings.epochs * steps_per_epoch)
+        .map_err(|err| format!("learning-rate schedule: {err}"))?;
 
     let result = training.launch(Learner::new(model, optimizer, scheduler));
     Ok(result.model)
