@@ -155,6 +155,7 @@ fn load_config(path: &Path, work_dir: Option<PathBuf>, data_dir: Option<PathBuf>
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
+    autoslim_cli::backend::configure().map_err(anyhow::Error::msg)?;
     match cli.command {
         Command::Train { run, subnet } => {
             let config = load_config(&run.config, run.work_dir, run.data_dir, run.epochs)?;

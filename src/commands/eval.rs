@@ -43,7 +43,7 @@ fn eval_model<M: SlimmableModel<Backend>>(
     let data = EvalData::load(config)?;
     let test = data.test_batches(config);
     let norm = eval_norm(config);
-    println!("backend: {}; {}", backend::NAME, data.note);
+    println!("backend: {}; {}", backend::summary(), data.note);
     println!("checkpoint {}; {} test images, {}", checkpoint.display(), data.test.len(), describe_norm(norm));
     let input = data.image_size();
     println!("FLOPs of one {}×{} image\n", input[0], input[1]);

@@ -70,7 +70,7 @@ fn search_model<M: SlimmableModel<Backend>>(
         }
         _ => None,
     };
-    println!("backend: {}; {}", backend::NAME, data.note);
+    println!("backend: {}; {}", backend::summary(), data.note);
     println!(
         "scoring on {} {} images, {}; FLOPs ({:?} convention) of one {}×{} image",
         scoring.len(),

@@ -114,7 +114,7 @@ where
     let started = Instant::now();
     let device = backend::device();
     let (train_set, test_set, batcher, note) = load_data(config)?;
-    println!("backend: {}; {note}", backend::NAME);
+    println!("backend: {}; {note}", backend::summary());
 
     let space = model.space().clone();
     let pruner = &config.pruner;

@@ -7,9 +7,9 @@ use burn::nn::conv::Conv2d;
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use burn::tensor::module::conv2d;
-use burn::tensor::ops::PaddedConvOptions;
 
 use crate::SlimError;
+use crate::im2col::{ConvAlgorithm, ConvGeometry, conv2d_im2col, conv_algorithm};
 use crate::error::check_width;
 
 /// Configuration of a [`SlimConv2d`], built with [`SlimConv2dConfig::init`].
@@ -187,7 +187,8 @@ impl<B: Backend> SlimConv2d<B> {
     }
 
     /// Applies the convolution with `out_channels` outputs; the input width is the input's
-    /// channel count.
+    /// channel count. It runs the backend's `conv2d` or, after
+    /// [`set_conv_algorithm`](crate::set_conv_algorithm)`(Im2col)`, [`conv2d_im2col`].
     ///
     /// # Shapes
     /// - `input`: `[batch, in_channels, height, width]`, `in_channels ≤ max`
@@ -198,8 +199,17 @@ impl<B: Backend> SlimConv2d<B> {
         let (weight, bias) = self.active_params(in_channels, out_channels);
         let (top, bottom) = same_or_explicit(&self.padding, 0, self.kernel_size[0], self.stride[0], height);
         let (left, right) = same_or_explicit(&self.padding, 1, self.kernel_size[1], self.stride[1], width);
-        let options = PaddedConvOptions::asymmetric(self.stride, [top, left], [bottom, right], self.dilation, groups);
-        Ok(conv2d(input, weight, bias, options))
+        let geometry = ConvGeometry {
+            kernel: self.kernel_size,
+            stride: self.stride,
+            dilation: self.dilation,
+            pad_start: [top, left],
+            pad_end: [bottom, right],
+        };
+        Ok(match conv_algorithm() {
+            ConvAlgorithm::Native => conv2d(input, weight, bias, geometry.options(groups)),
+            ConvAlgorithm::Im2col => conv2d_im2col(input, weight, bias, &geometry, groups),
+        })
     }
 
     /// [`try_forward`](Self::try_forward) that panics with the error's message.

@@ -26,6 +26,7 @@
 
 mod conv;
 mod error;
+mod im2col;
 mod linear;
 mod norm;
 mod width;
@@ -35,6 +36,7 @@ mod test_support;
 
 pub use conv::{SlimConv2d, SlimConv2dConfig, conv_output_size};
 pub use error::SlimError;
+pub use im2col::{ConvAlgorithm, ConvGeometry, conv_algorithm, conv2d_im2col, set_conv_algorithm};
 pub use linear::{SlimLinear, SlimLinearConfig};
 pub use norm::{NormMode, SlimBatchNorm, SlimBatchNormConfig, SwitchableBatchNorm, SwitchableBatchNormConfig};
 pub use width::{channels_for_ratio, make_divisible};

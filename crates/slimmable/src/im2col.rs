@@ -1,0 +1,214 @@
+//! Convolution written as tensor operations — shifted views of the padded input, then a matrix
+//! product (dense convs) or a weighted sum (depthwise convs) — instead of a backend's conv kernel.
+//!
+//! Why: the backward pass of a backend's own convolution can be far slower than its matrix
+//! product. burn-ndarray 0.21 computes the input gradient of `conv2d` with a scalar loop (about
+//! 85 s for one sandwich step of ResNet-20 on 64 images, on 2 cores), and burn's CUDA backend
+//! without its `autotune` feature runs a direct convolution kernel. Every operation used here
+//! (pad, narrow, reshape, concatenation, batched matmul, multiply-add) has a fast kernel and a
+//! fast backward on every backend. The price is memory: a k×k dense conv materialises k² views
+//! of its input.
+//!
+//! Which algorithm [`SlimConv2d`](crate::SlimConv2d) uses is a process-wide setting
+//! ([`set_conv_algorithm`]), like PyTorch's `torch.backends.cudnn.benchmark`: it changes speed
+//! and memory, never the result (beyond float rounding).
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::{PadMode, PaddedConvOptions};
+
+/// How [`SlimConv2d`](crate::SlimConv2d) computes its convolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConvAlgorithm {
+    /// The backend's own `conv2d` (the default).
+    Native,
+    /// Views of the padded input and a matrix product ([`conv2d_im2col`]); grouped convs that
+    /// are neither dense nor depthwise still use the backend's `conv2d`.
+    Im2col,
+}
+
+static ALGORITHM: AtomicU8 = AtomicU8::new(0);
+
+/// Sets the convolution algorithm of every [`SlimConv2d`](crate::SlimConv2d) in the process.
+pub fn set_conv_algorithm(algorithm: ConvAlgorithm) {
+    ALGORITHM.store(algorithm as u8, Ordering::Relaxed);
+}
+
+/// The convolution algorithm in use.
+pub fn conv_algorithm() -> ConvAlgorithm {
+    match ALGORITHM.load(Ordering::Relaxed) {
+        0 => ConvAlgorithm::Native,
+        _ => ConvAlgorithm::Im2col,
+    }
+}
+
+/// The geometry of one convolution.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ConvGeometry {
+    /// Kernel `[height, width]`.
+    pub kernel: [usize; 2],
+    /// Stride `[height, width]`.
+    pub stride: [usize; 2],
+    /// Dilation `[height, width]`.
+    pub dilation: [usize; 2],
+    /// Padding before `[top, left]`.
+    pub pad_start: [usize; 2],
+    /// Padding after `[bottom, right]`.
+    pub pad_end: [usize; 2],
+}
+
+impl ConvGeometry {
+    /// The output size for an input of `[height, width]` (at least 1 along each axis when the
+    /// kernel fits).
+    pub fn output_size(&self, input: [usize; 2]) -> [usize; 2] {
+        std::array::from_fn(|a| {
+            let span = self.dilation[a] * (self.kernel[a] - 1) + 1;
+            (input[a] + self.pad_start[a] + self.pad_end[a]).saturating_sub(span) / self.stride[a] + 1
+        })
+    }
+
+    /// The same convolution as burn's options, for the native path.
+    pub fn options(&self, groups: usize) -> PaddedConvOptions<2> {
+        PaddedConvOptions::asymmetric(self.stride, self.pad_start, self.pad_end, self.dilation, groups)
+    }
+}
+
+/// The `kh·kw` shifted views of `x` `[n, c, h, w]` that a convolution reads, each
+/// `[n, c, h_out, w_out]`, in kernel order (row by row).
+fn shifted_views<B: Backend>(x: Tensor<B, 4>, g: &ConvGeometry) -> Vec<Tensor<B, 4>> {
+    let [n, c, h, w] = x.dims();
+    let [ho, wo] = g.output_size([h, w]);
+    // Pad so that every view, taken as `stride·out` rows from its offset, fits.
+    let need = |a: usize, size: usize| (g.dilation[a] * (g.kernel[a] - 1) + g.stride[a] * [ho, wo][a]).max(size + g.pad_start[a]);
+    let (ph, pw) = (need(0, h) - h - g.pad_start[0], need(1, w) - w - g.pad_start[1]);
+    let padded = if g.pad_start == [0, 0] && (ph, pw) == (0, 0) {
+        x
+    } else {
+        x.pad([(g.pad_start[0], ph), (g.pad_start[1], pw)], PadMode::Constant(0.0))
+    };
+    let wp = padded.dims()[3];
+    let mut views = Vec::with_capacity(g.kernel[0] * g.kernel[1]);
+    for i in 0..g.kernel[0] {
+        let rows = padded.clone().narrow(2, i * g.dilation[0], g.stride[0] * ho);
+        let rows = match g.stride[0] {
+            1 => rows,
+            s => rows.reshape([n, c, ho, s * wp]).narrow(3, 0, wp),
+        };
+        for j in 0..g.kernel[1] {
+            let view = rows.clone().narrow(3, j * g.dilation[1], g.stride[1] * wo);
+            let view = match g.stride[1] {
+                1 => view,
+                s => view.reshape([n, c, ho, wo, s]).narrow(4, 0, 1).reshape([n, c, ho, wo]),
+            };
+            views.push(view);
+        }
+    }
+    views
+}
+
+/// A convolution of `x` `[n, c_in, h, w]` with `weight` `[c_out, c_in / groups, kh, kw]` as
+/// tensor operations: a batched matrix product over the shifted views for a dense conv
+/// (`groups == 1`), a weighted sum of the views for a depthwise conv (one input channel per
+/// group, `c_out == c_in`), and the backend's `conv2d` for any other grouping.
+///
+/// # Shapes
+/// - output: `[n, c_out, h_out, w_out]`
+pub fn conv2d_im2col<B: Backend>(
+    x: Tensor<B, 4>,
+    weight: Tensor<B, 4>,
+    bias: Option<Tensor<B, 1>>,
+    geometry: &ConvGeometry,
+    groups: usize,
+) -> Tensor<B, 4> {
+    let [n, c_in, h, w] = x.dims();
+    let [c_out, in_per_group, kh, kw] = weight.dims();
+    let depthwise = groups == c_in && in_per_group == 1 && c_out == c_in;
+    if groups != 1 && !depthwise {
+        return conv2d(x, weight, bias, geometry.options(groups));
+    }
+    let [ho, wo] = geometry.output_size([h, w]);
+    let out = if depthwise {
+        // Σ over kernel positions of view · weight[c, 0, i, j].
+        let taps = weight.reshape([c_in, kh * kw]);
+        shifted_views(x, geometry)
+            .into_iter()
+            .enumerate()
+            .map(|(p, view)| view.mul(taps.clone().narrow(1, p, 1).reshape([1, c_in, 1, 1])))
+            .reduce(|sum, term| sum.add(term))
+            .expect("a kernel has at least one position")
+    } else {
+        let k = kh * kw * c_in;
+        // Views concatenated along channels: [n, kh·kw·c_in, ho·wo], kernel position major.
+        let columns = match kh * kw {
+            1 => shifted_views(x, geometry).remove(0),
+            _ => Tensor::cat(shifted_views(x, geometry), 1),
+        }
+        .reshape([n, k, ho * wo]);
+        // The weight in the same order: [1, c_out, kh·kw·c_in].
+        let matrix = weight.permute([0, 2, 3, 1]).reshape([1, c_out, k]);
+        matrix.matmul(columns).reshape([n, c_out, ho, wo])
+    };
+    match bias {
+        Some(bias) => out.add(bias.reshape([1, c_out, 1, 1])),
+        None => out,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{assert_close, backend_tests, random};
+    use burn::tensor::backend::AutodiffBackend;
+
+    fn geometry(kernel: usize, stride: usize, dilation: usize, pad: [usize; 2], pad_end: [usize; 2]) -> ConvGeometry {
+        ConvGeometry { kernel: [kernel; 2], stride: [stride; 2], dilation: [dilation; 2], pad_start: pad, pad_end }
+    }
+
+    /// Output, input gradient and weight gradient of both algorithms agree.
+    fn agrees<B: AutodiffBackend>(x_shape: [usize; 4], w_shape: [usize; 4], g: ConvGeometry, groups: usize, device: &B::Device) {
+        let x = random::<B, 4>(x_shape, device).require_grad();
+        let weight = random::<B, 4>(w_shape, device).require_grad();
+        let bias = random::<B, 1>([w_shape[0]], device).require_grad();
+        let native = conv2d(x.clone(), weight.clone(), Some(bias.clone()), g.options(groups));
+        let ours = conv2d_im2col(x.clone(), weight.clone(), Some(bias.clone()), &g, groups);
+        assert_eq!(ours.dims(), native.dims(), "{g:?}");
+        assert_close(ours.clone(), native.clone(), 1e-4);
+        // A loss that weighs every output differently.
+        let mask = random::<B, 4>(native.dims(), device);
+        let grads_native = native.mul(mask.clone()).sum().backward();
+        let grads_ours = ours.mul(mask).sum().backward();
+        assert_close(x.grad(&grads_ours).unwrap(), x.grad(&grads_native).unwrap(), 1e-4);
+        assert_close(weight.grad(&grads_ours).unwrap(), weight.grad(&grads_native).unwrap(), 1e-3);
+        assert_close(bias.grad(&grads_ours).unwrap(), bias.grad(&grads_native).unwrap(), 1e-3);
+    }
+
+    fn dense_convs_match_the_backend_with_their_gradients<B: AutodiffBackend>(device: &B::Device) {
+        agrees::<B>([2, 3, 7, 6], [5, 3, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]), 1, device);
+        agrees::<B>([2, 4, 9, 8], [6, 4, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1]), 1, device);
+        agrees::<B>([1, 3, 8, 8], [4, 3, 3, 3], geometry(3, 2, 1, [0, 0], [1, 1]), 1, device); // `Same`-style
+        agrees::<B>([2, 2, 9, 9], [3, 2, 3, 3], geometry(3, 1, 2, [2, 2], [2, 2]), 1, device); // dilated
+        agrees::<B>([2, 6, 5, 5], [7, 6, 1, 1], geometry(1, 1, 1, [0, 0], [0, 0]), 1, device); // pointwise
+        agrees::<B>([2, 6, 7, 7], [7, 6, 1, 1], geometry(1, 2, 1, [0, 0], [0, 0]), 1, device); // downsampling shortcut
+        agrees::<B>([1, 3, 11, 11], [8, 3, 7, 7], geometry(7, 2, 1, [3, 3], [3, 3]), 1, device); // ResNet stem
+    }
+
+    fn depthwise_and_grouped_convs_match_the_backend_with_their_gradients<B: AutodiffBackend>(device: &B::Device) {
+        agrees::<B>([2, 5, 8, 8], [5, 1, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]), 5, device);
+        agrees::<B>([2, 5, 9, 9], [5, 1, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1]), 5, device);
+        agrees::<B>([2, 4, 6, 6], [6, 2, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]), 2, device); // falls back
+    }
+
+    backend_tests!(dense_convs_match_the_backend_with_their_gradients, depthwise_and_grouped_convs_match_the_backend_with_their_gradients);
+
+    #[test]
+    fn the_algorithm_is_a_process_wide_setting() {
+        // The only test that changes it; it restores the default.
+        assert_eq!(conv_algorithm(), ConvAlgorithm::Native);
+        set_conv_algorithm(ConvAlgorithm::Im2col);
+        assert_eq!(conv_algorithm(), ConvAlgorithm::Im2col);
+        set_conv_algorithm(ConvAlgorithm::Native);
+    }
+}
