@@ -15,8 +15,10 @@ mod selected {
     pub type Backend = burn::backend::Cuda<f32, i32>;
     /// A readable name for progress output.
     pub const NAME: &str = "cuda";
-    /// How slimmable convs compute: burn's CUDA conv without autotuning is a direct kernel.
-    pub const CONV: slimmable::ConvAlgorithm = slimmable::ConvAlgorithm::Im2col;
+    /// How slimmable convs compute: burn's own conv. As im2col, the 8-layer bench net ran 4×
+    /// slower on the H100 (141 against 610 img/s, plain step; docs/BENCHMARKS.md): cubecl's
+    /// batched matmul without autotuning is slower still than its direct conv.
+    pub const CONV: slimmable::ConvAlgorithm = slimmable::ConvAlgorithm::Native;
 }
 
 #[cfg(all(feature = "wgpu", not(feature = "cuda")))]
@@ -25,8 +27,9 @@ mod selected {
     pub type Backend = burn::backend::Wgpu<f32, i32>;
     /// A readable name for progress output.
     pub const NAME: &str = "wgpu";
-    /// How slimmable convs compute.
-    pub const CONV: slimmable::ConvAlgorithm = slimmable::ConvAlgorithm::Im2col;
+    /// How slimmable convs compute: burn's own conv (the same cubecl kernels as CUDA, where
+    /// im2col measured slower).
+    pub const CONV: slimmable::ConvAlgorithm = slimmable::ConvAlgorithm::Native;
 }
 
 #[cfg(all(feature = "ndarray", not(any(feature = "wgpu", feature = "cuda"))))]

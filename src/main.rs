@@ -122,6 +122,29 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// Training-step throughput on the compiled backend: the plain max-width step, the
+    /// sandwich step and each uniform width's pass, with the time to the first step; one
+    /// `RESULT {json}` line per figure (scripts/bench_gpu.sh runs it beside a PyTorch peer).
+    Bench {
+        /// `conv8` (8 conv layers, 32×32) or `mobilenet_v2` (×1.0, 224×224).
+        #[arg(long, default_value = "conv8")]
+        model: String,
+        /// Images per step.
+        #[arg(long, default_value_t = 256)]
+        batch: usize,
+        /// Timed steps per measurement.
+        #[arg(long, default_value_t = 10)]
+        iters: usize,
+        /// Untimed steps before each measurement.
+        #[arg(long, default_value_t = 3)]
+        warmup: usize,
+        /// What to measure, in order: plain, sandwich, widths.
+        #[arg(long, num_args = 1.., default_values_t = ["plain".to_string(), "sandwich".to_string(), "widths".to_string()])]
+        mode: Vec<String>,
+        /// Round every width to a multiple of this (8 aligns widths for GPUs).
+        #[arg(long)]
+        divisor: Option<usize>,
+    },
     /// Write the channel configuration (MMRazor YAML) of a uniform-width subnet of the
     /// config's model: every channel group at `--ratio`.
     Subnet {
@@ -197,6 +220,10 @@ fn main() -> Result<()> {
         Command::Eval { config, checkpoint, subnet, ratio, data_dir } => {
             let config = load_config(&config, None, data_dir, None)?;
             commands::eval(&config, &checkpoint, &subnet, &ratio).context("eval")
+        }
+        Command::Bench { model, batch, iters, warmup, mode, divisor } => {
+            anyhow::ensure!(batch > 0 && iters > 0, "--batch and --iters must be at least 1");
+            commands::bench(&commands::BenchSettings { model, batch, iters, warmup, modes: mode, divisor }).context("bench")
         }
         Command::Subnet { config, ratio, out } => {
             let config = Config::load(&config)?;

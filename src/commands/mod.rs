@@ -1,5 +1,6 @@
 //! The subcommands.
 
+mod bench;
 mod common;
 mod eval;
 mod export;
@@ -7,6 +8,7 @@ mod search;
 mod subnet;
 mod train;
 
+pub use bench::{BenchSettings, bench};
 pub use eval::eval;
 pub use export::export;
 pub use search::search;

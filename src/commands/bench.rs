@@ -1,0 +1,162 @@
+//! `autoslim bench`: training-step throughput of a slimmable network on the compiled backend —
+//! the plain max-width step, the sandwich step, and each uniform width's forward+backward pass —
+//! with the time to the first step (compilation and autotuning included).
+//!
+//! Every figure is printed as a line `RESULT {json}`, which `scripts/bench_gpu.sh` joins with
+//! the PyTorch peer's (`scripts/peer/bench_peer.py`, same networks and semantics).
+
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use autoslim::channels::Subnet;
+use autoslim::data::ImageBatch;
+use autoslim::distiller::SelfDistiller;
+use autoslim::learner::{AutoSlim, StepPlan, TrainingMode};
+use autoslim::model::SlimmableModel;
+use autoslim::models::{SlimCnnConfig, SlimMobileNetV2Config};
+use autoslim::pruner::{RatioPruner, Sampling};
+use burn::module::AutodiffModule;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{GradientsParams, Optimizer, SgdConfig};
+use burn::tensor::backend::Backend as _;
+use burn::tensor::{Distribution, Int, Tensor};
+use burn::train::TrainStep;
+use slimmable::NormMode;
+
+use crate::backend::{self, TrainBackend};
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct BenchSettings {
+    /// `conv8` (the 8-layer 32×32 net of DESIGN.md) or `mobilenet_v2` (×1.0, 224×224).
+    pub model: String,
+    /// Images per step.
+    pub batch: usize,
+    /// Timed steps per measurement (after `warmup` untimed ones).
+    pub iters: usize,
+    /// Untimed steps before each measurement.
+    pub warmup: usize,
+    /// `plain`, `sandwich`, `widths` (any of them).
+    pub modes: Vec<String>,
+    /// Channel divisor of the widths (`None`: exact `round(C·r)`; 8: multiples of 8).
+    pub divisor: Option<usize>,
+}
+
+/// Runs the benchmark of `settings`, printing one `RESULT` line per figure.
+pub fn bench(settings: &BenchSettings) -> Result<()> {
+    let started = Instant::now();
+    let device = backend::device();
+    match settings.model.as_str() {
+        "conv8" => {
+            let model = SlimCnnConfig::new(vec![64, 64, 128, 128, 256, 256, 512, 512], vec![1, 1, 2, 1, 2, 1, 2, 1])
+                .with_in_channels(3)
+                .with_num_classes(10)
+                .try_init::<TrainBackend>(&device)
+                .map_err(anyhow::Error::msg)?;
+            run(model, settings, [3, 32, 32], 10, started)
+        }
+        "mobilenet_v2" => {
+            let model = SlimMobileNetV2Config::new().try_init::<TrainBackend>(&device).map_err(anyhow::Error::msg)?;
+            run(model, settings, [3, 224, 224], 1000, started)
+        }
+        other => bail!("--model: unknown model \"{other}\"; accepted: \"conv8\", \"mobilenet_v2\""),
+    }
+}
+
+fn run<M>(model: M, settings: &BenchSettings, image: [usize; 3], classes: usize, started: Instant) -> Result<()>
+where
+    M: SlimmableModel<TrainBackend> + AutodiffModule<TrainBackend>,
+    M::InnerModule: SlimmableModel<backend::Backend>,
+{
+    let device = backend::device();
+    let [c, h, w] = image;
+    let images = Tensor::<TrainBackend, 4>::random([settings.batch, c, h, w], Distribution::Normal(0.0, 1.0), &device);
+    let targets = Tensor::<TrainBackend, 1, Int>::random([settings.batch], Distribution::Uniform(0.0, classes as f64), &device);
+    let batch = ImageBatch { images, targets };
+    let ratios: Vec<f64> = (2..=12).map(|i| i as f64 / 12.0).collect();
+    let pruner = RatioPruner::new(ratios.clone(), settings.divisor, Sampling::PerGroup).map_err(anyhow::Error::msg)?;
+    let space = model.space().clone();
+    let sync = || backend::Backend::sync(&device).map_err(|e| anyhow::anyhow!("device error: {e:?}"));
+    let common = format!(
+        r#""backend":"{}","model":"{}","batch":{},"divisor":{}"#,
+        backend::summary(),
+        settings.model,
+        settings.batch,
+        settings.divisor.unwrap_or(1)
+    );
+    let report = |fields: String| println!("RESULT {{{common},{fields}}}");
+    println!("{}: {} channel groups, batch {}, {} timed steps after {} warm-up", settings.model, space.groups().len(), settings.batch, settings.iters, settings.warmup);
+
+    let mut optimizer = SgdConfig::new()
+        .with_momentum(Some(MomentumConfig::new().with_momentum(0.9).with_dampening(0.0).with_nesterov(true)))
+        .with_weight_decay(Some(WeightDecayConfig::new(5e-4)))
+        .init::<TrainBackend, AutoSlim<TrainBackend, M>>();
+    let mut first_step = true;
+    let mut current = Some(model);
+    for mode in &settings.modes {
+        let training = match mode.as_str() {
+            "plain" => TrainingMode::Retrain { subnets: vec![("max".into(), Subnet::max(&space))] },
+            "sandwich" => TrainingMode::Supernet { pruner: pruner.clone(), distiller: SelfDistiller::default(), num_samples: 4 },
+            "widths" => {
+                let model = current.take().expect("the model is put back after each mode");
+                let ce = CrossEntropyLossConfig::new().init(&device);
+                for &ratio in &ratios {
+                    let subnet = Subnet::uniform(&space, ratio, settings.divisor).map_err(anyhow::Error::msg)?;
+                    let pass = || {
+                        let logits = model.forward_subnet(batch.images.clone(), &subnet, NormMode::Auto);
+                        let _ = ce.forward(logits, batch.targets.clone()).backward();
+                    };
+                    for _ in 0..settings.warmup {
+                        pass();
+                    }
+                    sync()?;
+                    let t = Instant::now();
+                    for _ in 0..settings.iters {
+                        pass();
+                    }
+                    sync()?;
+                    let ms = t.elapsed().as_secs_f64() * 1e3 / settings.iters as f64;
+                    println!("  width {ratio:.3}: forward+backward {ms:.2} ms");
+                    report(format!(r#""mode":"width","ratio":{ratio:.4},"ms":{ms:.3}"#));
+                }
+                current = Some(model);
+                continue;
+            }
+            other => bail!("--mode: unknown mode \"{other}\"; accepted: \"plain\", \"sandwich\", \"widths\""),
+        };
+        let plan = StepPlan { mode: training, label_smoothing: None, valid_subnets: Vec::new(), valid_norm: NormMode::Auto };
+        let mut learner = AutoSlim::new(current.take().expect("the model is put back after each mode"), plan, 0);
+        let mut step = |learner: AutoSlim<TrainBackend, M>| {
+            let output = TrainStep::step(&learner, batch.clone());
+            let grads: GradientsParams = output.grads;
+            optimizer.step(0.01, learner, grads)
+        };
+        let t = Instant::now();
+        learner = step(learner);
+        sync()?;
+        let first_ms = t.elapsed().as_secs_f64() * 1e3;
+        if first_step {
+            let since_start = started.elapsed().as_secs_f64();
+            println!("  time to the first step (process start to the end of a {mode} step): {since_start:.1} s");
+            report(format!(r#""mode":"first_step","s":{since_start:.3}"#));
+            first_step = false;
+        }
+        for _ in 1..settings.warmup {
+            learner = step(learner);
+        }
+        sync()?;
+        let t = Instant::now();
+        for _ in 0..settings.iters {
+            learner = step(learner);
+        }
+        sync()?;
+        let ms = t.elapsed().as_secs_f64() * 1e3 / settings.iters as f64;
+        let images_per_s = settings.batch as f64 / (ms / 1e3);
+        println!("  {mode} step: {ms:.1} ms, {images_per_s:.0} img/s (first step {first_ms:.0} ms)");
+        report(format!(r#""mode":"{mode}","ms":{ms:.3},"img_per_s":{images_per_s:.1},"first_ms":{first_ms:.1}"#));
+        current = Some(learner.model);
+    }
+    Ok(())
+}
