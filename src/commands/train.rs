@@ -145,9 +145,8 @@ where
         TrainingMode::Supernet { .. } => None,
     };
     let plan = StepPlan { mode, label_smoothing: config.label_smoothing, valid_subnets, valid_norm };
-    let start_epoch = if resume { autoslim::learner::last_checkpoint(&config.work_dir).unwrap_or(0) } else { 0 };
-    // The width sampler continues deterministically after a resume.
-    let wrapped = AutoSlim::new(model, plan, config.seed.wrapping_add(start_epoch as u64));
+    // A resumed run replays the sampler's draws of the epochs it skips (learner::train).
+    let wrapped = AutoSlim::new(model, plan, config.seed);
     println!(
         "model: {} parameters, {} channel groups; {} epochs of {} images, batch {}",
         Module::num_params(&wrapped.model),
@@ -177,8 +176,22 @@ where
         },
         progress_every: Duration::from_secs(10),
     };
-    let trained = autoslim::learner::train(wrapped, train_set.clone(), test_set.clone(), batcher.clone(), &settings, &device)
-        .map_err(anyhow::Error::msg)?;
+    // A non-finite loss stops training with a panic inside burn-train's loop (before the
+    // epoch's checkpoint is written); it becomes this command's error.
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        autoslim::learner::train(wrapped, train_set.clone(), test_set.clone(), batcher.clone(), &settings, &device)
+    }));
+    let trained = match run {
+        Ok(result) => result.map_err(anyhow::Error::msg)?,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "training panicked".into());
+            bail!("{message}");
+        }
+    };
     let train_time = started.elapsed();
     let model = trained.model;
 

@@ -9,7 +9,7 @@ mod idx;
 pub use batcher::{ImageBatch, ImageBatcher};
 pub use dataset::{ImageDataset, ImageItem, Split, default_fashion_mnist_dir, locate_fashion_mnist};
 pub use folder::{ImageFolder, Transform};
-pub use idx::{IdxArray, read_idx};
+pub use idx::{IdxArray, parse_idx, read_idx};
 
 use std::path::PathBuf;
 

@@ -1,6 +1,7 @@
 //! [`AutoSlim`]: a slimmable model wrapped with what one training step needs.
 
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use burn::module::{AutodiffModule, Module};
@@ -64,13 +65,30 @@ pub struct AutoSlim<B: Backend, M: Module<B>> {
     pub model: M,
     plan: StepPlan,
     rng: Arc<Mutex<StdRng>>,
+    /// Training steps taken (shared by clones, as the sampler), for error messages.
+    steps: Arc<AtomicUsize>,
     backend: PhantomData<B>,
 }
 
 impl<B: Backend, M: SlimmableModel<B>> AutoSlim<B, M> {
     /// Wraps `model`; `seed` drives the random widths.
     pub fn new(model: M, plan: StepPlan, seed: u64) -> Self {
-        Self { model, plan, rng: Arc::new(Mutex::new(StdRng::seed_from_u64(seed))), backend: PhantomData }
+        Self {
+            model,
+            plan,
+            rng: Arc::new(Mutex::new(StdRng::seed_from_u64(seed))),
+            steps: Arc::new(AtomicUsize::new(0)),
+            backend: PhantomData,
+        }
+    }
+
+    /// Advances the width sampler past `steps` training steps, as if they had run: a run
+    /// resumed after `k` epochs draws the widths the uninterrupted run draws from then on.
+    pub fn skip_steps(&self, steps: usize) {
+        for _ in 0..steps {
+            let _ = self.next_subnets();
+        }
+        self.steps.fetch_add(steps, Ordering::Relaxed);
     }
 
     /// The step plan.
@@ -108,6 +126,7 @@ where
 
     fn step(&self, batch: ImageBatch<B>) -> TrainOutput<WidthOutputs<B>> {
         let subnets = self.next_subnets();
+        let step = self.steps.fetch_add(1, Ordering::Relaxed) + 1;
         let mut accumulator = GradientsAccumulator::<Self>::new();
         let mut entries = Vec::with_capacity(2);
 
@@ -116,6 +135,7 @@ where
                 // The max width learns from the labels...
                 let logits = self.model.forward_subnet(batch.images.clone(), &subnets[0], NormMode::Auto);
                 let loss = self.cross_entropy(logits.clone(), batch.targets.clone());
+                check_finite(&loss, step, "max", &subnets[0]);
                 accumulator.accumulate(self, GradientsParams::from_grads(loss.backward(), self));
                 let teacher = logits.clone().detach();
                 entries.push(WidthEntry { label: "max".into(), logits: logits.detach(), loss: loss.detach() });
@@ -124,6 +144,7 @@ where
                 for (i, subnet) in subnets.iter().enumerate().skip(1) {
                     let logits = self.model.forward_subnet(batch.images.clone(), subnet, NormMode::Auto);
                     let loss = distiller.loss(logits.clone(), teacher.clone(), batch.targets.clone());
+                    check_finite(&loss, step, if i == 1 { "min" } else { "random" }, subnet);
                     accumulator.accumulate(self, GradientsParams::from_grads(loss.backward(), self));
                     if i == 1 {
                         entries.push(WidthEntry { label: "min".into(), logits: logits.detach(), loss: loss.detach() });
@@ -135,12 +156,31 @@ where
                 for ((label, _), subnet) in labelled.iter().zip(&subnets) {
                     let logits = self.model.forward_subnet(batch.images.clone(), subnet, NormMode::Auto);
                     let loss = self.cross_entropy(logits.clone(), batch.targets.clone());
+                    check_finite(&loss, step, label, subnet);
                     accumulator.accumulate(self, GradientsParams::from_grads(loss.backward(), self));
                     entries.push(WidthEntry { label: label.clone(), logits: logits.detach(), loss: loss.detach() });
                 }
             }
         }
         TrainOutput { grads: accumulator.grads(), item: WidthOutputs { entries, targets: batch.targets } }
+    }
+}
+
+/// The message a non-finite loss stops training with.
+pub const NON_FINITE_LOSS: &str = "training stopped: the loss is not finite";
+
+/// Stops training (a panic, which ends burn-train's loop before the epoch's checkpoint is
+/// written, so the last good checkpoint stays the newest) when `loss` is NaN or infinite,
+/// naming the step and the width.
+fn check_finite<B: Backend>(loss: &burn::tensor::Tensor<B, 1>, step: usize, width: &str, subnet: &Subnet) {
+    use burn::tensor::ElementConversion;
+    let value: f64 = loss.clone().into_scalar().elem();
+    if !value.is_finite() {
+        panic!(
+            "{NON_FINITE_LOSS} ({value}) at step {step}, width `{width}` (channels per group {:?}); \
+             the newest checkpoint is from before it: lower the learning rate and --resume",
+            subnet.as_slice()
+        );
     }
 }
 
@@ -299,6 +339,45 @@ mod tests {
             let got_gamma = got.get::<NdArray, 1>(gamma).unwrap();
             assert!(max_diff(got_gamma.clone(), alone.get::<NdArray, 1>(gamma).unwrap()) < 1e-6, "set {set}");
             assert!(got_gamma.abs().sum().into_scalar().elem::<f64>() > 0.0, "set {set} got no gradient");
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "training stopped: the loss is not finite (NaN) at step 1, width `max`")]
+    fn a_non_finite_loss_stops_training_naming_the_step_and_the_width() {
+        let device = Default::default();
+        let mut model: SlimCnn<Ad> = SlimCnnConfig::new(vec![4, 8], vec![1, 2]).init(&device);
+        // Diverged weights (NaN in images would vanish in the ReLUs).
+        model.head.weight = Param::from_tensor(Tensor::full(model.head.weight.dims(), f32::NAN, &device));
+        let plan = StepPlan {
+            mode: TrainingMode::Supernet { pruner: RatioPruner::autoslim_default(), distiller: SelfDistiller::default(), num_samples: 3 },
+            label_smoothing: None,
+            valid_subnets: vec![],
+            valid_norm: NormMode::BatchStats,
+        };
+        let images = Tensor::<Ad, 4>::ones([2, 1, 8, 8], &device);
+        let targets = Tensor::<Ad, 1, burn::tensor::Int>::from_ints([1, 2], &device);
+        let _ = TrainStep::step(&AutoSlim::new(model, plan, 0), ImageBatch { images, targets });
+    }
+
+    #[test]
+    fn skipping_steps_replays_the_width_draws() {
+        let device = Default::default();
+        let model: SlimCnn<Ad> = SlimCnnConfig::new(vec![12, 24], vec![1, 2]).init(&device);
+        let plan = StepPlan {
+            mode: TrainingMode::Supernet { pruner: RatioPruner::autoslim_default(), distiller: SelfDistiller::default(), num_samples: 4 },
+            label_smoothing: None,
+            valid_subnets: vec![],
+            valid_norm: NormMode::BatchStats,
+        };
+        let uninterrupted = AutoSlim::new(model.clone(), plan.clone(), 5);
+        for _ in 0..7 {
+            let _ = uninterrupted.next_subnets();
+        }
+        let resumed = AutoSlim::new(model, plan, 5);
+        resumed.skip_steps(7);
+        for _ in 0..3 {
+            assert_eq!(resumed.next_subnets(), uninterrupted.next_subnets());
         }
     }
 }

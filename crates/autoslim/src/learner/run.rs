@@ -61,15 +61,23 @@ pub struct RunSettings {
     pub progress_every: Duration,
 }
 
-/// The last epoch checkpointed in `work_dir/checkpoint` (files `model-<epoch>.mpk`).
+/// The last epoch checkpointed in `work_dir/checkpoint` with all three of its files
+/// (`model-<epoch>.mpk`, `optim-<epoch>.mpk`, `scheduler-<epoch>.mpk`).
 pub fn last_checkpoint(work_dir: &Path) -> Option<usize> {
-    std::fs::read_dir(work_dir.join("checkpoint"))
-        .ok()?
+    checkpoints(work_dir).into_iter().max()
+}
+
+/// The epochs checkpointed in `work_dir/checkpoint` with all three files, in no order.
+fn checkpoints(work_dir: &Path) -> Vec<usize> {
+    let dir = work_dir.join("checkpoint");
+    let Ok(entries) = std::fs::read_dir(&dir) else { return Vec::new() };
+    entries
         .filter_map(|entry| {
             let name = entry.ok()?.file_name().into_string().ok()?;
-            name.strip_prefix("model-")?.strip_suffix(".mpk")?.parse().ok()
+            let epoch: usize = name.strip_prefix("model-")?.strip_suffix(".mpk")?.parse().ok()?;
+            ["optim", "scheduler"].iter().all(|kind| dir.join(format!("{kind}-{epoch}.mpk")).is_file()).then_some(epoch)
         })
-        .max()
+        .collect()
 }
 
 /// The recorder of checkpoints and models: named MessagePack at full precision.
@@ -97,15 +105,9 @@ where
         return Err("epochs and batch_size must be at least 1".into());
     }
     let checkpoint = if settings.resume {
-        let last = last_checkpoint(&settings.work_dir).ok_or_else(|| {
-            format!("--resume: no checkpoint in {}", settings.work_dir.join("checkpoint").display())
-        })?;
+        let (last, loaded) = newest_readable_checkpoint(&model, &settings.work_dir, device)?;
         if last >= settings.epochs {
             println!("resume: the run already finished its {} epochs; loading checkpoint {last}", settings.epochs);
-            let path = settings.work_dir.join("checkpoint").join(format!("model-{last}"));
-            let loaded = model
-                .load_file(&path, &CheckpointRecorder::new(), device)
-                .map_err(|err| format!("cannot load checkpoint {}: {err}", path.display()))?;
             return Ok(loaded.valid());
         }
         println!("resume: continuing after epoch {last} of {}", settings.epochs);
@@ -113,13 +115,22 @@ where
     } else {
         None
     };
-
     B::seed(device, settings.seed);
     let train_loader = DataLoaderBuilder::new(batcher.clone())
         .batch_size(settings.batch_size)
         .shuffle(settings.seed)
         .num_workers(settings.num_workers)
         .build(train.clone());
+    let steps_per_epoch = train.len().div_ceil(settings.batch_size);
+    if let Some(epoch) = checkpoint {
+        // Replay the random draws of the epochs already trained — the shuffles (one per
+        // epoch, drawn when an epoch's iterator is made) and the sandwich widths — so that the
+        // resumed run continues exactly as the uninterrupted one would.
+        for _ in 0..epoch {
+            drop(train_loader.iter());
+        }
+        model.skip_steps(epoch * steps_per_epoch);
+    }
     let valid_loader = DataLoaderBuilder::new(batcher)
         .batch_size(settings.batch_size)
         .num_workers(settings.num_workers)
@@ -160,10 +171,32 @@ where
         .with_momentum(momentum)
         .with_weight_decay((o.weight_decay > 0.0).then(|| WeightDecayConfig::new(o.weight_decay as f32)))
         .init();
-    let steps_per_epoch = train.len().div_ceil(settings.batch_size);
     let scheduler = LrSchedule::new(o.decay, o.lr, o.min_lr, settings.epochs * steps_per_epoch)
         .map_err(|err| format!("learning-rate schedule: {err}"))?;
 
     let result = training.launch(Learner::new(model, optimizer, scheduler));
     Ok(result.model)
+}
+
+/// The newest checkpoint whose model record loads, with the model it holds. A checkpoint
+/// that does not load (a run killed while writing it) is reported and passed over for the
+/// one before it (two are kept).
+fn newest_readable_checkpoint<B, M>(model: &AutoSlim<B, M>, work_dir: &Path, device: &B::Device) -> Result<(usize, AutoSlim<B, M>), String>
+where
+    B: AutodiffBackend,
+    M: SlimmableModel<B> + AutodiffModule<B>,
+{
+    let mut epochs = checkpoints(work_dir);
+    epochs.sort_unstable_by(|a, b| b.cmp(a));
+    if epochs.is_empty() {
+        return Err(format!("--resume: no checkpoint in {}", work_dir.join("checkpoint").display()));
+    }
+    for epoch in epochs {
+        let path = work_dir.join("checkpoint").join(format!("model-{epoch}"));
+        match model.clone().load_file(&path, &CheckpointRecorder::new(), device) {
+            Ok(loaded) => return Ok((epoch, loaded)),
+            Err(err) => eprintln!("warning: checkpoint {}.mpk does not load ({err}); trying the one before", path.display()),
+        }
+    }
+    Err(format!("--resume: no checkpoint in {} loads", work_dir.join("checkpoint").display()))
 }
