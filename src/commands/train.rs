@@ -85,6 +85,9 @@ pub fn load_data(config: &Config) -> Result<(ImageDataset, ImageDataset, ImageBa
 /// own set of switchable BatchNorms, and every retrained subnet is deployed as a plain model
 /// to `{work_dir}/deployed/{file stem}`.
 pub fn train(config: &Config, resume: bool, subnet_files: &[PathBuf]) -> Result<()> {
+    // The initial weights come from the config's seed, so that a run is repeatable (and a
+    // resumed one, whose weights come from its checkpoint, matches an uninterrupted one).
+    <TrainBackend as burn::tensor::backend::Backend>::seed(&backend::device(), config.seed);
     with_model!(config, TrainBackend, subnet_files.len().max(1), |model| train_model(config, model, resume, subnet_files))
 }
 

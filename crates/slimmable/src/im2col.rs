@@ -15,8 +15,8 @@
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
+use burn::tensor::{Slice, Tensor};
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::{PadMode, PaddedConvOptions};
 
@@ -77,33 +77,31 @@ impl ConvGeometry {
 }
 
 /// The `kh·kw` shifted views of `x` `[n, c, h, w]` that a convolution reads, each
-/// `[n, c, h_out, w_out]`, in kernel order (row by row).
+/// `[n, c, h_out, w_out]`, in kernel order (row by row): strided slices of the padded input.
+/// (Reshaping a narrowed view gave wrong values on burn's wgpu backend, so strides are taken
+/// by stepped slices and no view is reshaped.)
 fn shifted_views<B: Backend>(x: Tensor<B, 4>, g: &ConvGeometry) -> Vec<Tensor<B, 4>> {
     let [n, c, h, w] = x.dims();
     let [ho, wo] = g.output_size([h, w]);
-    // Pad so that every view, taken as `stride·out` rows from its offset, fits.
-    let need = |a: usize, size: usize| (g.dilation[a] * (g.kernel[a] - 1) + g.stride[a] * [ho, wo][a]).max(size + g.pad_start[a]);
-    let (ph, pw) = (need(0, h) - h - g.pad_start[0], need(1, w) - w - g.pad_start[1]);
-    let padded = if g.pad_start == [0, 0] && (ph, pw) == (0, 0) {
+    let padded = if g.pad_start == [0, 0] && g.pad_end == [0, 0] {
         x
     } else {
-        x.pad([(g.pad_start[0], ph), (g.pad_start[1], pw)], PadMode::Constant(0.0))
+        x.pad([(g.pad_start[0], g.pad_end[0]), (g.pad_start[1], g.pad_end[1])], PadMode::Constant(0.0))
     };
-    let wp = padded.dims()[3];
+    let [_, _, hp, wp] = padded.dims();
+    if g.kernel == [1, 1] && g.stride == [1, 1] && [ho, wo] == [hp, wp] {
+        return vec![padded];
+    }
+    // Positions `offset, offset + stride, …` along one axis, `out` of them.
+    let axis = |offset: usize, a: usize, out: usize| {
+        Slice::new(offset as isize, Some((offset + g.stride[a] * (out - 1) + 1) as isize), g.stride[a] as isize)
+    };
     let mut views = Vec::with_capacity(g.kernel[0] * g.kernel[1]);
     for i in 0..g.kernel[0] {
-        let rows = padded.clone().narrow(2, i * g.dilation[0], g.stride[0] * ho);
-        let rows = match g.stride[0] {
-            1 => rows,
-            s => rows.reshape([n, c, ho, s * wp]).narrow(3, 0, wp),
-        };
         for j in 0..g.kernel[1] {
-            let view = rows.clone().narrow(3, j * g.dilation[1], g.stride[1] * wo);
-            let view = match g.stride[1] {
-                1 => view,
-                s => view.reshape([n, c, ho, wo, s]).narrow(4, 0, 1).reshape([n, c, ho, wo]),
-            };
-            views.push(view);
+            let rows = axis(i * g.dilation[0], 0, ho);
+            let cols = axis(j * g.dilation[1], 1, wo);
+            views.push(padded.clone().slice([Slice::from(0..n), Slice::from(0..c), rows, cols]));
         }
     }
     views
@@ -112,7 +110,8 @@ fn shifted_views<B: Backend>(x: Tensor<B, 4>, g: &ConvGeometry) -> Vec<Tensor<B,
 /// A convolution of `x` `[n, c_in, h, w]` with `weight` `[c_out, c_in / groups, kh, kw]` as
 /// tensor operations: a batched matrix product over the shifted views for a dense conv
 /// (`groups == 1`), a weighted sum of the views for a depthwise conv (one input channel per
-/// group, `c_out == c_in`), and the backend's `conv2d` for any other grouping.
+/// group, `c_out == c_in`), and the backend's `conv2d` for any other grouping and for strided
+/// 1×1 convs.
 ///
 /// # Shapes
 /// - output: `[n, c_out, h_out, w_out]`
@@ -126,27 +125,29 @@ pub fn conv2d_im2col<B: Backend>(
     let [n, c_in, h, w] = x.dims();
     let [c_out, in_per_group, kh, kw] = weight.dims();
     let depthwise = groups == c_in && in_per_group == 1 && c_out == c_in;
-    if groups != 1 && !depthwise {
+    // A strided 1×1 conv has a single strided view, which would have to be reshaped (wrong
+    // values on burn's wgpu backend); it is cheap, so the backend computes it.
+    let strided_pointwise = kh * kw == 1 && geometry.stride != [1, 1];
+    if (groups != 1 && !depthwise) || strided_pointwise {
         return conv2d(x, weight, bias, geometry.options(groups));
     }
     let [ho, wo] = geometry.output_size([h, w]);
     let out = if depthwise {
-        // Σ over kernel positions of view · weight[c, 0, i, j].
-        let taps = weight.reshape([c_in, kh * kw]);
+        // Σ over kernel positions of view · weight[c, 0, i, j] (taps `[1, c, 1, 1]`).
+        let taps = weight.swap_dims(0, 1);
         shifted_views(x, geometry)
             .into_iter()
             .enumerate()
-            .map(|(p, view)| view.mul(taps.clone().narrow(1, p, 1).reshape([1, c_in, 1, 1])))
+            .map(|(p, view)| {
+                let (i, j) = (p / kw, p % kw);
+                view.mul(taps.clone().slice([0..1, 0..c_in, i..i + 1, j..j + 1]))
+            })
             .reduce(|sum, term| sum.add(term))
             .expect("a kernel has at least one position")
     } else {
         let k = kh * kw * c_in;
         // Views concatenated along channels: [n, kh·kw·c_in, ho·wo], kernel position major.
-        let columns = match kh * kw {
-            1 => shifted_views(x, geometry).remove(0),
-            _ => Tensor::cat(shifted_views(x, geometry), 1),
-        }
-        .reshape([n, k, ho * wo]);
+        let columns = Tensor::cat(shifted_views(x, geometry), 1).reshape([n, k, ho * wo]);
         // The weight in the same order: [1, c_out, kh·kw·c_in].
         let matrix = weight.permute([0, 2, 3, 1]).reshape([1, c_out, k]);
         matrix.matmul(columns).reshape([n, c_out, ho, wo])
