@@ -116,19 +116,16 @@ where
         None
     };
     B::seed(device, settings.seed);
+    let steps_per_epoch = train.len().div_ceil(settings.batch_size);
+    let shuffled = EpochShuffled::new(train.clone(), settings.seed, checkpoint.unwrap_or(0));
     let train_loader = DataLoaderBuilder::new(batcher.clone())
         .batch_size(settings.batch_size)
-        .shuffle(settings.seed)
         .num_workers(settings.num_workers)
-        .build(train.clone());
-    let steps_per_epoch = train.len().div_ceil(settings.batch_size);
+        .build(shuffled);
     if let Some(epoch) = checkpoint {
-        // Replay the random draws of the epochs already trained — the shuffles (one per
-        // epoch, drawn when an epoch's iterator is made) and the sandwich widths — so that the
-        // resumed run continues exactly as the uninterrupted one would.
-        for _ in 0..epoch {
-            drop(train_loader.iter());
-        }
+        // Replay the sandwich widths of the epochs already trained (the shuffle of an epoch
+        // depends on its number alone), so that the resumed run continues exactly as the
+        // uninterrupted one would.
         model.skip_steps(epoch * steps_per_epoch);
     }
     let valid_loader = DataLoaderBuilder::new(batcher)
@@ -199,4 +196,50 @@ where
         }
     }
     Err(format!("--resume: no checkpoint in {} loads", work_dir.join("checkpoint").display()))
+}
+
+/// The training images in a new order every epoch, the order a function of the seed and the
+/// epoch alone — unlike burn's shuffling, whose state lives in the data loader and is lost
+/// when a run is killed. The epoch is counted from the items served: every epoch reads each
+/// item once.
+struct EpochShuffled {
+    inner: ImageDataset,
+    seed: u64,
+    served: std::sync::atomic::AtomicUsize,
+    order: std::sync::Mutex<(usize, Vec<usize>)>,
+}
+
+impl EpochShuffled {
+    /// Serves `inner` shuffled, starting at epoch `first_epoch` (counted from 0).
+    fn new(inner: ImageDataset, seed: u64, first_epoch: usize) -> Self {
+        let served = std::sync::atomic::AtomicUsize::new(first_epoch * inner.len());
+        let order = std::sync::Mutex::new((usize::MAX, Vec::new()));
+        Self { inner, seed, served, order }
+    }
+}
+
+impl Dataset<crate::data::ImageItem> for EpochShuffled {
+    fn get(&self, index: usize) -> Option<crate::data::ImageItem> {
+        use rand::SeedableRng;
+        use rand::seq::SliceRandom;
+        let len = self.inner.len();
+        if index >= len {
+            return None;
+        }
+        let epoch = self.served.fetch_add(1, std::sync::atomic::Ordering::Relaxed) / len;
+        let mut order = self.order.lock().expect("the order's lock is never poisoned");
+        if order.0 != epoch {
+            let mut indices: Vec<usize> = (0..len).collect();
+            let seed = self.seed ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            indices.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
+            *order = (epoch, indices);
+        }
+        let item = order.1[index];
+        drop(order);
+        self.inner.get(item)
+    }
+
+    fn len(&self) -> usize {
+        self.inner.len()
+    }
 }
