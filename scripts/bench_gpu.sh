@@ -8,14 +8,21 @@
 # peak GPU memory (nvidia-smi, sampled every 50 ms: the whole process, CUDA context included)
 # are its own. The ratios are printed last and written to OUT_DIR/summary.md.
 #
-# Environment: MODELS ("conv8 mobilenet_v2"), CONVS (burn conv algorithms, "im2col native"),
-# ITERS, WARMUP, DIVISOR (8: aligned widths), TIMEOUT (seconds per process).
+# Environment: MODELS ("conv8 mobilenet_v2"), MODES ("plain sandwich widths"), ITERS, WARMUP,
+# DIVISOR (8: aligned widths), TIMEOUT (seconds per process), CONV8_BATCH, MBV2_BATCH, and the
+# burn builds to time: VARIANTS, a list of LABEL=BINARY:CONV (CONV one of AUTOSLIM_CONV's
+# values), e.g. "native=artifacts/autoslim:native tuned=artifacts/autoslim-autotune:native";
+# without it, BIN with each of CONVS ("native").
 set -uo pipefail
 OUT_DIR=${1:-runs/bench_gpu}
 BIN=${BIN:-target/release/autoslim}
 PY=${PY:-python3}
 MODELS=${MODELS:-conv8 mobilenet_v2}
-CONVS=${CONVS:-im2col native}
+CONVS=${CONVS:-native}
+MODES=${MODES:-plain sandwich widths}
+if [ -z "${VARIANTS:-}" ]; then
+  VARIANTS=""; for conv in $CONVS; do VARIANTS="$VARIANTS $conv=$BIN:$conv"; done
+fi
 ITERS=${ITERS:-10}
 WARMUP=${WARMUP:-3}
 DIVISOR=${DIVISOR:-}
@@ -53,12 +60,15 @@ for line in sys.stdin:
 div_args=(); [ -n "$DIVISOR" ] && div_args=(--divisor "$DIVISOR")
 for model in $MODELS; do
   batch=$(batch_of "$model")
-  for mode in plain sandwich widths; do
+  for mode in $MODES; do
     run pytorch "$model" "$mode" "$PY" "$HERE/peer/bench_peer.py" --model "$model" --batch "$batch" \
       --iters "$ITERS" --warmup "$WARMUP" --mode "$mode" "${div_args[@]}"
-    for conv in $CONVS; do
-      [ "$mode" = widths ] && [ "$conv" != "${CONVS%% *}" ] && continue   # widths: first algorithm only
-      run "burn-$conv" "$model" "$mode" env AUTOSLIM_CONV="$conv" "$BIN" bench --model "$model" --batch "$batch" \
+    first=1
+    for variant in $VARIANTS; do
+      label=${variant%%=*}; rest=${variant#*=}; bin=${rest%:*}; conv=${rest##*:}
+      [ "$mode" = widths ] && [ $first = 0 ] && continue   # widths: the first variant only
+      first=0
+      run "burn-$label" "$model" "$mode" env AUTOSLIM_CONV="$conv" "$bin" bench --model "$model" --batch "$batch" \
         --iters "$ITERS" --warmup "$WARMUP" --mode "$mode" "${div_args[@]}"
     done
   done

@@ -60,13 +60,18 @@ pub fn device() -> Device {
 }
 
 /// Sets process-wide choices of the backend: the convolution algorithm of slimmable convs
-/// ([`CONV`], or `AUTOSLIM_CONV=native|im2col` from the environment).
+/// ([`CONV`], or `AUTOSLIM_CONV=native|im2col|depthwise-sum` from the environment).
 pub fn configure() -> Result<(), String> {
     let algorithm = match std::env::var("AUTOSLIM_CONV").ok().as_deref() {
         None | Some("") => CONV,
         Some("native") => slimmable::ConvAlgorithm::Native,
         Some("im2col") => slimmable::ConvAlgorithm::Im2col,
-        Some(other) => return Err(format!("AUTOSLIM_CONV: unknown value \"{other}\"; accepted: \"native\", \"im2col\"")),
+        Some("depthwise-sum") => slimmable::ConvAlgorithm::DepthwiseSum,
+        Some(other) => {
+            return Err(format!(
+                "AUTOSLIM_CONV: unknown value \"{other}\"; accepted: \"native\", \"im2col\", \"depthwise-sum\""
+            ));
+        }
     };
     slimmable::set_conv_algorithm(algorithm);
     Ok(())
@@ -77,6 +82,7 @@ pub fn summary() -> String {
     let conv = match slimmable::conv_algorithm() {
         slimmable::ConvAlgorithm::Native => "native",
         slimmable::ConvAlgorithm::Im2col => "im2col",
+        slimmable::ConvAlgorithm::DepthwiseSum => "depthwise-sum",
     };
     format!("{NAME} ({conv} conv)")
 }

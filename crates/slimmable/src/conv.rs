@@ -187,8 +187,9 @@ impl<B: Backend> SlimConv2d<B> {
     }
 
     /// Applies the convolution with `out_channels` outputs; the input width is the input's
-    /// channel count. It runs the backend's `conv2d` or, after
-    /// [`set_conv_algorithm`](crate::set_conv_algorithm)`(Im2col)`, [`conv2d_im2col`].
+    /// channel count. It runs the backend's `conv2d`, [`conv2d_im2col`], or the one for dense
+    /// convs and the other for depthwise ones, as [`set_conv_algorithm`](crate::set_conv_algorithm)
+    /// chose.
     ///
     /// # Shapes
     /// - `input`: `[batch, in_channels, height, width]`, `in_channels ≤ max`
@@ -209,6 +210,8 @@ impl<B: Backend> SlimConv2d<B> {
         Ok(match conv_algorithm() {
             ConvAlgorithm::Native => conv2d(input, weight, bias, geometry.options(groups)),
             ConvAlgorithm::Im2col => conv2d_im2col(input, weight, bias, &geometry, groups),
+            ConvAlgorithm::DepthwiseSum if self.is_depthwise() => conv2d_im2col(input, weight, bias, &geometry, groups),
+            ConvAlgorithm::DepthwiseSum => conv2d(input, weight, bias, geometry.options(groups)),
         })
     }
 

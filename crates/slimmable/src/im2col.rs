@@ -28,6 +28,11 @@ pub enum ConvAlgorithm {
     /// Views of the padded input and a matrix product ([`conv2d_im2col`]); grouped convs that
     /// are neither dense nor depthwise still use the backend's `conv2d`.
     Im2col,
+    /// The backend's `conv2d` for dense and grouped convs, and a weighted sum of shifted views
+    /// for depthwise convs. burn's cubecl backends (CUDA, wgpu) without autotuning compute a
+    /// grouped conv's weight gradient with one conv launch per group — hundreds of launches for
+    /// one MobileNetV2 layer — where the weighted sum costs a few elementwise kernels.
+    DepthwiseSum,
 }
 
 static ALGORITHM: AtomicU8 = AtomicU8::new(0);
@@ -41,7 +46,8 @@ pub fn set_conv_algorithm(algorithm: ConvAlgorithm) {
 pub fn conv_algorithm() -> ConvAlgorithm {
     match ALGORITHM.load(Ordering::Relaxed) {
         0 => ConvAlgorithm::Native,
-        _ => ConvAlgorithm::Im2col,
+        1 => ConvAlgorithm::Im2col,
+        _ => ConvAlgorithm::DepthwiseSum,
     }
 }
 
@@ -210,6 +216,8 @@ mod tests {
         assert_eq!(conv_algorithm(), ConvAlgorithm::Native);
         set_conv_algorithm(ConvAlgorithm::Im2col);
         assert_eq!(conv_algorithm(), ConvAlgorithm::Im2col);
+        set_conv_algorithm(ConvAlgorithm::DepthwiseSum);
+        assert_eq!(conv_algorithm(), ConvAlgorithm::DepthwiseSum);
         set_conv_algorithm(ConvAlgorithm::Native);
     }
 }
