@@ -120,3 +120,61 @@ fn a_run_killed_mid_epoch_resumes_and_a_cut_short_checkpoint_is_passed_over() {
     assert_eq!(weight_difference(&whole, &finished), 0.0, "epoch 3 trained again ended with other weights");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The number of greedy steps a search's saved state holds, once the file is there.
+fn search_steps(state: &Path) -> Option<usize> {
+    let text = std::fs::read_to_string(state).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    Some(value["path"].as_array()?.len() - 1)
+}
+
+#[test]
+fn a_search_killed_mid_way_resumes_at_its_step_and_ends_as_an_uninterrupted_one() {
+    let dir = work_dir("resume-search");
+    let config = config(&dir, "");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    // Enough held-out images that one greedy step takes about a second, and 13 steps to the
+    // lower target.
+    text.push_str("\n[search]\ntargets = [\"150K\", \"40K\"]\nscore_images = 2000\n");
+    std::fs::write(&config, &text).unwrap();
+    let c = config.to_str().unwrap();
+    let (ok, out) = autoslim(&["train", "--config", c, "--epochs", "1"]);
+    assert!(ok, "{out}");
+    let checkpoint = dir.join("run/model.mpk");
+    let ckpt = checkpoint.to_str().unwrap();
+    let (whole, killed) = (dir.join("whole"), dir.join("killed"));
+
+    let (ok, out) = autoslim(&["search", "--config", c, "--checkpoint", ckpt, "--work-dir", whole.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    let total = search_steps(&whole.join("search/state.json")).unwrap();
+
+    // The same search, killed (SIGKILL) once it has saved a few steps.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_autoslim"))
+        .args(["search", "--config", c, "--checkpoint", ckpt, "--work-dir", killed.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let state = killed.join("search/state.json");
+    let started = Instant::now();
+    while search_steps(&state).is_none_or(|steps| steps < 3) {
+        assert!(started.elapsed() < Duration::from_secs(300), "no third step after 300 s");
+        assert!(child.try_wait().unwrap().is_none(), "the search ended before its third step");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let reached = search_steps(&state).unwrap();
+    assert!(reached < total, "the search finished ({reached} of {total} steps) before it was killed");
+
+    // Rerun: it continues at the step it reached and ends with the same path and subnets.
+    let (ok, out) = autoslim(&["search", "--config", c, "--checkpoint", ckpt, "--work-dir", killed.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    assert!(out.contains(&format!("after {reached} steps")), "{out}");
+    assert!(!out.contains(&format!("step {reached:>3}:")), "step {reached} was searched again:\n{out}");
+    for file in ["state.json", "results.csv", "subnet_150000.yaml", "subnet_40000.yaml"] {
+        let read = |root: &Path| std::fs::read_to_string(root.join("search").join(file)).unwrap();
+        assert_eq!(read(&killed), read(&whole), "{file} of the resumed search");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
