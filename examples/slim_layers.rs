@@ -75,7 +75,7 @@ fn main() {
     let device = backend::device();
     let model = SmallCnn::<Backend>::new(&device);
     let images = Tensor::<Backend, 4>::random([8, 1, 28, 28], Distribution::Default, &device);
-    println!("backend: {}; parameters stored (incl. BN statistics): {}", backend::NAME, model.num_params());
+    println!("backend: {}; parameters stored (incl. BN statistics): {}", backend::DEFAULT.name(), model.num_params());
     for ratio in [0.25, 0.5, 1.0] {
         let [c1, c2] = SmallCnn::<Backend>::widths(ratio);
         let logits = model.forward(images.clone(), ratio);

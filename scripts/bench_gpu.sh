@@ -33,7 +33,7 @@ RESULTS="$OUT_DIR/results.jsonl"
 : > "$RESULTS"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT_DIR/gpu.txt"
 
-batch_of() { case $1 in conv8) echo "${CONV8_BATCH:-1024}" ;; *) echo "${MBV2_BATCH:-128}" ;; esac; }
+batch_of() { case $1 in conv8) echo "${CONV8_BATCH:-1024}" ;; mobilenet_v2_small) echo "${MBV2S_BATCH:-256}" ;; *) echo "${MBV2_BATCH:-128}" ;; esac; }
 
 # run TOOL MODEL MODE CMD...: runs CMD with a memory sampler, appends its RESULT lines and peak.
 run() {

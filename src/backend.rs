@@ -1,4 +1,5 @@
-//! The backend, chosen at compile time by cargo features — the one place that names it.
+//! The backends: which ones are compiled in (cargo features), which one a run uses, and the one
+//! place that turns that choice into a type.
 //!
 //! | feature | backend | device |
 //! | --- | --- | --- |
@@ -6,64 +7,119 @@
 //! | `wgpu` | [`burn::backend::Wgpu`] (Vulkan, Metal, DirectX; lavapipe on CPU-only machines) | default adapter |
 //! | `cuda` | [`burn::backend::Cuda`] (NVIDIA; libraries loaded at run time) | GPU 0 |
 //!
-//! With several features on, cuda wins over wgpu, and wgpu over ndarray, so
-//! `cargo build --features cuda` needs no `--no-default-features`.
+//! A binary holds every backend whose feature is on. A run uses the one that `--backend` (or
+//! `AUTOSLIM_BACKEND`) names, else the preferred one compiled in: cuda over wgpu over ndarray,
+//! so `cargo build --features cuda` needs no `--no-default-features`. [`with_backend!`] runs
+//! generic code with the chosen backend's types.
 
-#[cfg(feature = "cuda")]
-mod selected {
-    /// The inference backend.
-    pub type Backend = burn::backend::Cuda<f32, i32>;
-    /// A readable name for progress output.
-    pub const NAME: &str = "cuda";
-    /// How slimmable convs compute: burn's own conv. As im2col, the 8-layer bench net ran 4×
-    /// slower on the H100 (141 against 610 img/s, plain step; docs/BENCHMARKS.md): cubecl's
-    /// batched matmul without autotuning is slower still than its direct conv.
-    pub const CONV: slimmable::ConvAlgorithm = slimmable::ConvAlgorithm::Native;
+use std::sync::OnceLock;
+
+/// A backend this program knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    /// burn-ndarray, on the CPU.
+    Ndarray,
+    /// burn's wgpu backend: Vulkan, Metal or DirectX.
+    Wgpu,
+    /// burn's CUDA backend.
+    Cuda,
 }
 
-#[cfg(all(feature = "wgpu", not(feature = "cuda")))]
-mod selected {
-    /// The inference backend.
-    pub type Backend = burn::backend::Wgpu<f32, i32>;
-    /// A readable name for progress output.
-    pub const NAME: &str = "wgpu";
-    /// How slimmable convs compute: burn's own conv (the same cubecl kernels as CUDA, where
-    /// im2col measured slower).
-    pub const CONV: slimmable::ConvAlgorithm = slimmable::ConvAlgorithm::Native;
+impl BackendKind {
+    /// Every backend, the preferred first.
+    pub const ALL: [BackendKind; 3] = [BackendKind::Cuda, BackendKind::Wgpu, BackendKind::Ndarray];
+
+    /// The name used on the command line and in progress output.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Ndarray => "ndarray",
+            BackendKind::Wgpu => "wgpu",
+            BackendKind::Cuda => "cuda",
+        }
+    }
+
+    /// Whether this binary was built with the backend's feature.
+    pub fn is_compiled(self) -> bool {
+        match self {
+            BackendKind::Ndarray => cfg!(feature = "ndarray"),
+            BackendKind::Wgpu => cfg!(feature = "wgpu"),
+            BackendKind::Cuda => cfg!(feature = "cuda"),
+        }
+    }
+
+    /// How slimmable convs compute on this backend unless `AUTOSLIM_CONV` says otherwise.
+    ///
+    /// - ndarray: im2col. burn-ndarray's conv input gradient is a scalar loop (85 s for one
+    ///   ResNet-20 sandwich step on 64 images; a few seconds as im2col).
+    /// - CUDA and wgpu: burn's own conv. As im2col, the 8-layer bench net ran 4× slower on an
+    ///   H100 (141 against 610 img/s, plain step; docs/BENCHMARKS.md): cubecl's batched matmul
+    ///   without autotuning is slower still than its direct conv.
+    pub fn default_conv(self) -> slimmable::ConvAlgorithm {
+        match self {
+            BackendKind::Ndarray => slimmable::ConvAlgorithm::Im2col,
+            BackendKind::Wgpu | BackendKind::Cuda => slimmable::ConvAlgorithm::Native,
+        }
+    }
+
+    /// The backend named `name`, if this binary holds it; the error names what it holds.
+    pub fn parse(name: &str) -> Result<BackendKind, String> {
+        let compiled = || BackendKind::ALL.iter().filter(|k| k.is_compiled()).map(|k| format!("\"{}\"", k.name())).collect::<Vec<_>>();
+        let kind = BackendKind::ALL
+            .into_iter()
+            .find(|k| k.name() == name)
+            .ok_or_else(|| format!("unknown backend \"{name}\"; this binary holds {}", compiled().join(", ")))?;
+        if !kind.is_compiled() {
+            return Err(format!(
+                "this binary was built without the `{name}` backend (it holds {}); rebuild with `--features {name}`",
+                compiled().join(", ")
+            ));
+        }
+        Ok(kind)
+    }
 }
 
-#[cfg(all(feature = "ndarray", not(any(feature = "wgpu", feature = "cuda"))))]
-mod selected {
-    /// The inference backend.
-    pub type Backend = burn::backend::NdArray<f32>;
-    /// A readable name for progress output.
-    pub const NAME: &str = "ndarray";
-    /// How slimmable convs compute: burn-ndarray's conv input gradient is a scalar loop
-    /// (85 s for one ResNet-20 sandwich step on 64 images; a few seconds as im2col).
-    pub const CONV: slimmable::ConvAlgorithm = slimmable::ConvAlgorithm::Im2col;
-}
+/// The preferred backend compiled in.
+pub const DEFAULT: BackendKind = if cfg!(feature = "cuda") {
+    BackendKind::Cuda
+} else if cfg!(feature = "wgpu") {
+    BackendKind::Wgpu
+} else {
+    BackendKind::Ndarray
+};
 
 #[cfg(not(any(feature = "ndarray", feature = "wgpu", feature = "cuda")))]
 compile_error!("enable one backend feature: `ndarray` (the default), `wgpu` or `cuda`");
 
-pub use selected::{Backend, CONV, NAME};
+/// The default backend as a type, for the examples: the preferred one compiled in.
+#[cfg(feature = "cuda")]
+pub type Backend = burn::backend::Cuda<f32, i32>;
+/// The default backend as a type, for the examples: the preferred one compiled in.
+#[cfg(all(feature = "wgpu", not(feature = "cuda")))]
+pub type Backend = burn::backend::Wgpu<f32, i32>;
+/// The default backend as a type, for the examples: the preferred one compiled in.
+#[cfg(all(feature = "ndarray", not(any(feature = "wgpu", feature = "cuda"))))]
+pub type Backend = burn::backend::NdArray<f32>;
 
-/// The device type of the selected backend.
+/// The device type of the default backend.
 pub type Device = <Backend as burn::tensor::backend::BackendTypes>::Device;
 
-/// The training backend: the selected backend with automatic differentiation.
-pub type TrainBackend = burn::backend::Autodiff<Backend>;
-
-/// The device the selected backend runs on.
+/// The device the default backend runs on.
 pub fn device() -> Device {
     Default::default()
 }
 
-/// Sets process-wide choices of the backend: the convolution algorithm of slimmable convs
-/// ([`CONV`], or `AUTOSLIM_CONV=native|im2col|depthwise-sum` from the environment).
-pub fn configure() -> Result<(), String> {
+static SELECTED: OnceLock<BackendKind> = OnceLock::new();
+
+/// Chooses the backend of this process (`None`: [`DEFAULT`]) and sets the convolution algorithm
+/// of slimmable convs: the backend's [`BackendKind::default_conv`], or
+/// `AUTOSLIM_CONV=native|im2col|depthwise-sum` from the environment.
+pub fn configure(name: Option<&str>) -> Result<BackendKind, String> {
+    let kind = match name {
+        None | Some("") => DEFAULT,
+        Some(name) => BackendKind::parse(name)?,
+    };
     let algorithm = match std::env::var("AUTOSLIM_CONV").ok().as_deref() {
-        None | Some("") => CONV,
+        None | Some("") => kind.default_conv(),
         Some("native") => slimmable::ConvAlgorithm::Native,
         Some("im2col") => slimmable::ConvAlgorithm::Im2col,
         Some("depthwise-sum") => slimmable::ConvAlgorithm::DepthwiseSum,
@@ -74,7 +130,13 @@ pub fn configure() -> Result<(), String> {
         }
     };
     slimmable::set_conv_algorithm(algorithm);
-    Ok(())
+    let _ = SELECTED.set(kind);
+    Ok(kind)
+}
+
+/// The backend of this process ([`DEFAULT`] until [`configure`] chose one).
+pub fn selected() -> BackendKind {
+    *SELECTED.get().unwrap_or(&DEFAULT)
 }
 
 /// The backend and the conv algorithm in use, for progress output.
@@ -84,5 +146,53 @@ pub fn summary() -> String {
         slimmable::ConvAlgorithm::Im2col => "im2col",
         slimmable::ConvAlgorithm::DepthwiseSum => "depthwise-sum",
     };
-    format!("{NAME} ({conv} conv)")
+    format!("{} ({conv} conv)", selected().name())
+}
+
+/// Runs `$body` with `$T` the training backend (with autodiff) and `$B` the inference backend
+/// of `$kind`; `$body` is compiled once per backend compiled in and must give an
+/// `anyhow::Result`.
+#[macro_export]
+macro_rules! with_backend {
+    ($kind:expr, |$T:ident, $B:ident| $body:expr) => {{
+        #[allow(unreachable_patterns)]
+        match $kind {
+            #[cfg(feature = "cuda")]
+            $crate::backend::BackendKind::Cuda => {
+                type $B = burn::backend::Cuda<f32, i32>;
+                type $T = burn::backend::Autodiff<$B>;
+                $body
+            }
+            #[cfg(feature = "wgpu")]
+            $crate::backend::BackendKind::Wgpu => {
+                type $B = burn::backend::Wgpu<f32, i32>;
+                type $T = burn::backend::Autodiff<$B>;
+                $body
+            }
+            #[cfg(feature = "ndarray")]
+            $crate::backend::BackendKind::Ndarray => {
+                type $B = burn::backend::NdArray<f32>;
+                type $T = burn::backend::Autodiff<$B>;
+                $body
+            }
+            other => Err(anyhow::anyhow!("this binary was built without the `{}` backend", other.name())),
+        }
+    }};
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_backend_not_compiled_in_or_unknown_is_a_named_error() {
+        let err = BackendKind::parse("tpu").unwrap_err();
+        assert!(err.contains("unknown backend \"tpu\"") && err.contains("\"ndarray\""), "{err}");
+        if !BackendKind::Cuda.is_compiled() {
+            let err = BackendKind::parse("cuda").unwrap_err();
+            assert!(err.contains("built without the `cuda` backend") && err.contains("--features cuda"), "{err}");
+        }
+        assert_eq!(BackendKind::parse("ndarray"), Ok(BackendKind::Ndarray));
+        assert!(DEFAULT.is_compiled());
+    }
 }

@@ -6,11 +6,15 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use autoslim::config::Config;
-use autoslim_cli::commands;
+use autoslim_cli::{commands, with_backend};
 
 #[derive(Parser)]
 #[command(name = "autoslim", version, about = "Slimmable networks and AutoSlim on burn")]
 struct Cli {
+    /// The backend to run on, among those this binary was built with (cargo features
+    /// `ndarray`, `wgpu`, `cuda`); default: the first of cuda, wgpu, ndarray built in.
+    #[arg(long, global = true, env = "AUTOSLIM_BACKEND")]
+    backend: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -126,7 +130,8 @@ enum Command {
     /// sandwich step and each uniform width's pass, with the time to the first step; one
     /// `RESULT {json}` line per figure (scripts/bench_gpu.sh runs it beside a PyTorch peer).
     Bench {
-        /// `conv8` (8 conv layers, 32×32) or `mobilenet_v2` (×1.0, 224×224).
+        /// `conv8` (8 conv layers, 32×32), `mobilenet_v2` (×1.0, 224×224) or `mobilenet_v2_small`
+        /// (×1.0, stride-1 stem, 28×28×1: the Fashion-MNIST config's model).
         #[arg(long, default_value = "conv8")]
         model: String,
         /// Images per step.
@@ -178,15 +183,20 @@ fn load_config(path: &Path, work_dir: Option<PathBuf>, data_dir: Option<PathBuf>
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    autoslim_cli::backend::configure().map_err(anyhow::Error::msg)?;
-    match cli.command {
+    let kind = autoslim_cli::backend::configure(cli.backend.as_deref()).map_err(|e| anyhow::anyhow!("--backend: {e}"))?;
+    with_backend!(kind, |T, _B| run::<T>(cli.command))
+}
+
+/// Runs one subcommand on training backend `T` (inference on its inner backend).
+fn run<T: burn::tensor::backend::AutodiffBackend>(command: Command) -> Result<()> {
+    match command {
         Command::Train { run, subnet } => {
             let config = load_config(&run.config, run.work_dir, run.data_dir, run.epochs)?;
             let subnets: Vec<PathBuf> = match subnet {
                 Some(file) => vec![file],
                 None => config.channel_cfg.clone(),
             };
-            commands::train(&config, run.resume, &subnets).context("train")
+            commands::train::<T>(&config, run.resume, &subnets).context("train")
         }
         Command::Retrain { run, subnet, separately } => {
             let resume = run.resume;
@@ -198,36 +208,36 @@ fn main() -> Result<()> {
                 "retrain: name the subnets to retrain with --subnet FILE..., or list them in the config's [algorithm] channel_cfg"
             );
             if !separately || subnet.len() == 1 {
-                return commands::train(&config, resume, &subnet).context("retrain");
+                return commands::train::<T>(&config, resume, &subnet).context("retrain");
             }
             let root = config.work_dir.clone();
             for file in &subnet {
                 let stem = file.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
                 config.work_dir = root.join(stem);
                 println!("== retraining {} in {}", file.display(), config.work_dir.display());
-                commands::train(&config, resume, std::slice::from_ref(file)).with_context(|| format!("retrain {}", file.display()))?;
+                commands::train::<T>(&config, resume, std::slice::from_ref(file)).with_context(|| format!("retrain {}", file.display()))?;
             }
             Ok(())
         }
         Command::Search { config, checkpoint, restart, work_dir, data_dir } => {
             let config = load_config(&config, work_dir, data_dir, None)?;
-            commands::search(&config, &checkpoint, restart).context("search")
+            commands::search::<T::InnerBackend>(&config, &checkpoint, restart).context("search")
         }
         Command::Export { config, checkpoint, subnet, out, recalibrate, data_dir } => {
             let config = load_config(&config, None, data_dir, None)?;
-            commands::export(&config, &checkpoint, &subnet, &out, recalibrate).context("export")
+            commands::export::<T::InnerBackend>(&config, &checkpoint, &subnet, &out, recalibrate).context("export")
         }
         Command::Eval { config, checkpoint, subnet, ratio, data_dir } => {
             let config = load_config(&config, None, data_dir, None)?;
-            commands::eval(&config, &checkpoint, &subnet, &ratio).context("eval")
+            commands::eval::<T::InnerBackend>(&config, &checkpoint, &subnet, &ratio).context("eval")
         }
         Command::Bench { model, batch, iters, warmup, mode, divisor } => {
             anyhow::ensure!(batch > 0 && iters > 0, "--batch and --iters must be at least 1");
-            commands::bench(&commands::BenchSettings { model, batch, iters, warmup, modes: mode, divisor }).context("bench")
+            commands::bench::<T>(&commands::BenchSettings { model, batch, iters, warmup, modes: mode, divisor }).context("bench")
         }
         Command::Subnet { config, ratio, out } => {
             let config = Config::load(&config)?;
-            commands::write_uniform_subnet(&config, &ratio, &out).context("subnet")
+            commands::write_uniform_subnet::<T::InnerBackend>(&config, &ratio, &out).context("subnet")
         }
     }
 }

@@ -9,7 +9,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use autoslim::models::{SlimCnn, SlimCnnConfig};
@@ -17,7 +16,7 @@ use burn::backend::NdArray;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
 use burn::tensor::Tensor;
-use common::{autoslim, config, work_dir};
+use common::{autoslim, binary, config, work_dir};
 
 /// Every trainable tensor of the trained model in `run`, flattened in visiting order. BatchNorm
 /// running statistics are left out: training normalises with batch statistics, and every
@@ -70,7 +69,7 @@ fn a_run_killed_mid_epoch_resumes_and_a_cut_short_checkpoint_is_passed_over() {
     assert!(ok, "{out}");
 
     // The same run, killed (SIGKILL) once its first checkpoint is on disk: in epoch 2.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_autoslim"))
+    let mut child = binary()
         .args(["train", "--config", c, "--epochs", "3", "--work-dir", killed.to_str().unwrap()])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -149,7 +148,7 @@ fn a_search_killed_mid_way_resumes_at_its_step_and_ends_as_an_uninterrupted_one(
     let total = search_steps(&whole.join("search/state.json")).unwrap();
 
     // The same search, killed (SIGKILL) once it has saved a few steps.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_autoslim"))
+    let mut child = binary()
         .args(["search", "--config", c, "--checkpoint", ckpt, "--work-dir", killed.to_str().unwrap()])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

@@ -4,7 +4,9 @@ eager PyTorch, timed on the same GPU in the same command (scripts/bench_gpu.sh).
 
 Networks (as autoslim's): `conv8`, eight 3x3 conv-BN-ReLU layers 64-64-128-128-256-256-512-512,
 strides 1,1,2,1,2,1,2,1, global pooling and a linear layer, on 32x32 images, 10 classes; and
-`mobilenet_v2`, MobileNetV2 x1.0 at 224x224 with 1000 classes. Each channel group uses the first
+`mobilenet_v2`, MobileNetV2 x1.0 at 224x224 with 1000 classes, and `mobilenet_v2_small`, the same
+with a stride-1 stem on 28x28 grey images with 10 classes (the Fashion-MNIST config's model).
+Each channel group uses the first
 k = round(C*r) channels (ties to even, as Python's round), or make_divisible(C*r, divisor).
 
 Steps: `plain` is cross-entropy at full width; `sandwich` is AutoSlim's: the max width with
@@ -101,10 +103,10 @@ STAGES = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3,
 class MobileNetV2(nn.Module):
     """Groups: stem, each stage's output, each expanding block's hidden channels, last conv."""
 
-    def __init__(self):
+    def __init__(self, small=False):
         super().__init__()
         self.groups = [32]
-        self.stem = ConvBn(3, 32, 3, 2)
+        self.stem = ConvBn(1, 32, 3, 1) if small else ConvBn(3, 32, 3, 2)
         blocks, c_in, g_in = [], 32, 0
         for expand, c, n, s in STAGES:
             c_out = make_divisible(c, 8)
@@ -130,7 +132,7 @@ class MobileNetV2(nn.Module):
         self.last_group = len(self.groups)
         self.groups.append(1280)
         self.last = ConvBn(c_in, 1280, 1, 1)
-        self.head = SlimLinear(1280, 1000)
+        self.head = SlimLinear(1280, 10 if small else 1000)
 
     def forward(self, x, widths):
         x = F.relu6(self.stem(x, widths[0]))
@@ -151,7 +153,7 @@ def sync():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", default="conv8", choices=["conv8", "mobilenet_v2"])
+    parser.add_argument("--model", default="conv8", choices=["conv8", "mobilenet_v2", "mobilenet_v2_small"])
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--iters", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=3)
@@ -163,9 +165,10 @@ def main():
     torch.manual_seed(0)
     random.seed(0)
     device = "cuda"
-    model = (Conv8() if args.model == "conv8" else MobileNetV2()).to(device)
-    size, classes = (32, 10) if args.model == "conv8" else (224, 1000)
-    images = torch.randn(args.batch, 3, size, size, device=device)
+    small = args.model == "mobilenet_v2_small"
+    model = (Conv8() if args.model == "conv8" else MobileNetV2(small)).to(device)
+    size, classes, in_channels = {"conv8": (32, 10, 3), "mobilenet_v2": (224, 1000, 3), "mobilenet_v2_small": (28, 10, 1)}[args.model]
+    images = torch.randn(args.batch, in_channels, size, size, device=device)
     targets = torch.randint(0, classes, (args.batch,), device=device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
     groups = model.groups

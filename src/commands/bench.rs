@@ -20,17 +20,19 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, Optimizer, SgdConfig};
-use burn::tensor::backend::Backend as _;
+use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Distribution, Int, Tensor};
 use burn::train::TrainStep;
 use slimmable::NormMode;
 
-use crate::backend::{self, TrainBackend};
+use crate::backend;
 
 /// What to measure.
 #[derive(Debug, Clone)]
 pub struct BenchSettings {
-    /// `conv8` (the 8-layer 32×32 net of DESIGN.md) or `mobilenet_v2` (×1.0, 224×224).
+    /// `conv8` (the 8-layer 32×32 net of DESIGN.md), `mobilenet_v2` (×1.0, 224×224, 1000
+    /// classes) or `mobilenet_v2_small` (×1.0 with the stride-1 stem, 28×28×1, 10 classes: the
+    /// model of `configs/autoslim_mbv2_fashion_mnist.toml`).
     pub model: String,
     /// Images per step.
     pub batch: usize,
@@ -45,40 +47,50 @@ pub struct BenchSettings {
 }
 
 /// Runs the benchmark of `settings`, printing one `RESULT` line per figure.
-pub fn bench(settings: &BenchSettings) -> Result<()> {
+pub fn bench<T: AutodiffBackend>(settings: &BenchSettings) -> Result<()> {
     let started = Instant::now();
-    let device = backend::device();
+    let device: <T as burn::tensor::backend::BackendTypes>::Device = Default::default();
     match settings.model.as_str() {
         "conv8" => {
             let model = SlimCnnConfig::new(vec![64, 64, 128, 128, 256, 256, 512, 512], vec![1, 1, 2, 1, 2, 1, 2, 1])
                 .with_in_channels(3)
                 .with_num_classes(10)
-                .try_init::<TrainBackend>(&device)
+                .try_init::<T>(&device)
                 .map_err(anyhow::Error::msg)?;
-            run(model, settings, [3, 32, 32], 10, started)
+            run::<T, _>(model, settings, [3, 32, 32], 10, started)
         }
         "mobilenet_v2" => {
-            let model = SlimMobileNetV2Config::new().try_init::<TrainBackend>(&device).map_err(anyhow::Error::msg)?;
-            run(model, settings, [3, 224, 224], 1000, started)
+            let model = SlimMobileNetV2Config::new().try_init::<T>(&device).map_err(anyhow::Error::msg)?;
+            run::<T, _>(model, settings, [3, 224, 224], 1000, started)
         }
-        other => bail!("--model: unknown model \"{other}\"; accepted: \"conv8\", \"mobilenet_v2\""),
+        "mobilenet_v2_small" => {
+            let model = SlimMobileNetV2Config::new()
+                .with_small_input(true)
+                .with_in_channels(1)
+                .with_num_classes(10)
+                .try_init::<T>(&device)
+                .map_err(anyhow::Error::msg)?;
+            run::<T, _>(model, settings, [1, 28, 28], 10, started)
+        }
+        other => bail!("--model: unknown model \"{other}\"; accepted: \"conv8\", \"mobilenet_v2\", \"mobilenet_v2_small\""),
     }
 }
 
-fn run<M>(model: M, settings: &BenchSettings, image: [usize; 3], classes: usize, started: Instant) -> Result<()>
+fn run<T, M>(model: M, settings: &BenchSettings, image: [usize; 3], classes: usize, started: Instant) -> Result<()>
 where
-    M: SlimmableModel<TrainBackend> + AutodiffModule<TrainBackend>,
-    M::InnerModule: SlimmableModel<backend::Backend>,
+    T: AutodiffBackend,
+    M: SlimmableModel<T> + AutodiffModule<T>,
+    M::InnerModule: SlimmableModel<T::InnerBackend>,
 {
-    let device = backend::device();
+    let device: <T as burn::tensor::backend::BackendTypes>::Device = Default::default();
     let [c, h, w] = image;
-    let images = Tensor::<TrainBackend, 4>::random([settings.batch, c, h, w], Distribution::Normal(0.0, 1.0), &device);
-    let targets = Tensor::<TrainBackend, 1, Int>::random([settings.batch], Distribution::Uniform(0.0, classes as f64), &device);
+    let images = Tensor::<T, 4>::random([settings.batch, c, h, w], Distribution::Normal(0.0, 1.0), &device);
+    let targets = Tensor::<T, 1, Int>::random([settings.batch], Distribution::Uniform(0.0, classes as f64), &device);
     let batch = ImageBatch { images, targets };
     let ratios: Vec<f64> = (2..=12).map(|i| i as f64 / 12.0).collect();
     let pruner = RatioPruner::new(ratios.clone(), settings.divisor, Sampling::PerGroup).map_err(anyhow::Error::msg)?;
     let space = model.space().clone();
-    let sync = || backend::Backend::sync(&device).map_err(|e| anyhow::anyhow!("device error: {e:?}"));
+    let sync = || T::sync(&device).map_err(|e| anyhow::anyhow!("device error: {e:?}"));
     let common = format!(
         r#""backend":"{}","model":"{}","batch":{},"divisor":{}"#,
         backend::summary(),
@@ -92,7 +104,7 @@ where
     let mut optimizer = SgdConfig::new()
         .with_momentum(Some(MomentumConfig::new().with_momentum(0.9).with_dampening(0.0).with_nesterov(true)))
         .with_weight_decay(Some(WeightDecayConfig::new(5e-4)))
-        .init::<TrainBackend, AutoSlim<TrainBackend, M>>();
+        .init::<T, AutoSlim<T, M>>();
     let mut first_step = true;
     let mut current = Some(model);
     for mode in &settings.modes {
@@ -128,7 +140,7 @@ where
         };
         let plan = StepPlan { mode: training, label_smoothing: None, valid_subnets: Vec::new(), valid_norm: NormMode::Auto };
         let mut learner = AutoSlim::new(current.take().expect("the model is put back after each mode"), plan, 0);
-        let mut step = |learner: AutoSlim<TrainBackend, M>| {
+        let mut step = |learner: AutoSlim<T, M>| {
             let output = TrainStep::step(&learner, batch.clone());
             let grads: GradientsParams = output.grads;
             optimizer.step(0.01, learner, grads)

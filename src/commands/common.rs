@@ -14,7 +14,7 @@ use burn::data::dataset::Dataset;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 
-use crate::backend::{self, Backend};
+use burn::tensor::backend::Backend;
 use crate::commands::train::load_data;
 
 /// Runs `$body` with `$model` bound to the config's model, untrained, built on backend `$B` with
@@ -22,7 +22,7 @@ use crate::commands::train::load_data;
 /// `$body` is compiled once per architecture, so it may call generic functions.
 macro_rules! with_model {
     ($config:expr, $B:ty, $sets:expr, |$model:ident| $body:expr) => {{
-        let device = $crate::backend::device();
+        let device: <$B as burn::tensor::backend::BackendTypes>::Device = Default::default();
         match $config.architecture.with_norm_sets($sets) {
             autoslim::config::ArchitectureConfig::SlimCnn(arch) => {
                 let $model = arch.try_init::<$B>(&device).map_err(anyhow::Error::msg)?;
@@ -42,13 +42,13 @@ macro_rules! with_model {
 pub(crate) use with_model;
 
 /// `model` with the weights of `checkpoint` (checked tensor by tensor).
-pub fn load_checkpoint<M: Module<Backend>>(model: M, checkpoint: &Path) -> Result<M> {
-    Ok(autoslim::checkpoint::load(model, checkpoint, &backend::device())?)
+pub fn load_checkpoint<B: Backend, M: Module<B>>(model: M, checkpoint: &Path) -> Result<M> {
+    Ok(autoslim::checkpoint::load(model, checkpoint, &Default::default())?)
 }
 
 /// The channel groups of the config's model.
-pub fn model_space(config: &Config) -> Result<ChannelSpace> {
-    with_model!(config, Backend, 1, |model| Ok(model.space().clone()))
+pub fn model_space<B: Backend>(config: &Config) -> Result<ChannelSpace> {
+    with_model!(config, B, 1, |model| Ok(model.space().clone()))
 }
 
 /// Reads a channel file as a subnet of `model`.
@@ -74,7 +74,7 @@ pub fn describe_norm(norm: EvalNorm) -> String {
 }
 
 /// The data a width is evaluated with.
-pub struct EvalData {
+pub struct EvalData<B: Backend> {
     /// The training images, the test images, and their batcher.
     pub train: ImageDataset,
     /// The test images.
@@ -86,10 +86,10 @@ pub struct EvalData {
     /// The training images in a seeded random order: the first ones calibrate BN.
     pub order: Vec<usize>,
     /// BN calibration batches.
-    pub calibration: Vec<ImageBatch<Backend>>,
+    pub calibration: Vec<ImageBatch<B>>,
 }
 
-impl EvalData {
+impl<B: Backend> EvalData<B> {
     /// Loads the config's data and its calibration batches.
     pub fn load(config: &Config) -> Result<Self> {
         let (train, test, batcher, note) = load_data(config)?;
@@ -101,18 +101,18 @@ impl EvalData {
         self.order = (0..self.train.len()).collect();
         self.order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(config.seed));
         let calib_size = config.evaluation.calibration_batches * config.data.batch_size;
-        self.calibration = to_batches::<Backend>(
+        self.calibration = to_batches::<B>(
             &self.train.select(self.order.iter().copied().take(calib_size).collect()),
             &self.batcher,
             config.data.batch_size,
-            &backend::device(),
+            &Default::default(),
         );
         self
     }
 
     /// The test set as batches.
-    pub fn test_batches(&self, config: &Config) -> Vec<ImageBatch<Backend>> {
-        to_batches::<Backend>(&self.test, &self.batcher, config.evaluation.batch_size, &backend::device())
+    pub fn test_batches(&self, config: &Config) -> Vec<ImageBatch<B>> {
+        to_batches::<B>(&self.test, &self.batcher, config.evaluation.batch_size, &Default::default())
     }
 
     /// The image size `[height, width]`.

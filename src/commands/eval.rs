@@ -11,15 +11,17 @@ use autoslim::model::SlimmableModel;
 use burn::data::dataset::Dataset;
 
 use super::common::{EvalData, describe_norm, eval_norm, load_checkpoint, read_subnet, with_model};
-use crate::backend::{self, Backend};
+use burn::tensor::backend::Backend;
+
+use crate::backend;
 
 /// Prints the table of `autoslim eval`. With neither subnets nor ratios, the config's
 /// `[evaluation] ratios`.
-pub fn eval(config: &Config, checkpoint: &PathBuf, subnet_files: &[PathBuf], ratios: &[String]) -> Result<()> {
-    with_model!(config, Backend, 1, |model| eval_model(config, load_checkpoint(model, checkpoint)?, checkpoint, subnet_files, ratios))
+pub fn eval<B: Backend>(config: &Config, checkpoint: &PathBuf, subnet_files: &[PathBuf], ratios: &[String]) -> Result<()> {
+    with_model!(config, B, 1, |model| eval_model(config, load_checkpoint(model, checkpoint)?, checkpoint, subnet_files, ratios))
 }
 
-fn eval_model<M: SlimmableModel<Backend>>(
+fn eval_model<B: Backend, M: SlimmableModel<B>>(
     config: &Config,
     model: M,
     checkpoint: &PathBuf,
@@ -40,7 +42,7 @@ fn eval_model<M: SlimmableModel<Backend>>(
             subnets.push((format!("ratio {ratio:.4}"), Subnet::uniform(&space, ratio, config.pruner.divisor()).map_err(anyhow::Error::msg)?));
         }
     }
-    let data = EvalData::load(config)?;
+    let data = EvalData::<B>::load(config)?;
     let test = data.test_batches(config);
     let norm = eval_norm(config);
     println!("backend: {}; {}", backend::summary(), data.note);

@@ -13,21 +13,22 @@ use burn::data::dataset::Dataset;
 use slimmable::NormMode;
 
 use super::common::{EvalData, load_checkpoint, read_subnet, with_model};
-use crate::backend::Backend;
+use burn::tensor::ElementConversion;
+use burn::tensor::backend::Backend;
 
 /// Deploys `subnet_file` of `checkpoint` to `{out}.mpk`, `{out}.safetensors` and `{out}.json`.
 /// With `recalibrate`, the subnet's BatchNorm statistics are first recomputed on the config's
 /// calibration batches (needed for a supernet checkpoint; a retrained subnet has its own).
-pub fn export(config: &Config, checkpoint: &Path, subnet_file: &Path, out: &Path, recalibrate_bn: bool) -> Result<()> {
-    with_model!(config, Backend, 1, |model| {
+pub fn export<B: Backend>(config: &Config, checkpoint: &Path, subnet_file: &Path, out: &Path, recalibrate_bn: bool) -> Result<()> {
+    with_model!(config, B, 1, |model| {
         export_model(config, &load_checkpoint(model, checkpoint)?, subnet_file, out, recalibrate_bn)
     })
 }
 
-fn export_model<M: Deploy<Backend>>(config: &Config, model: &M, subnet_file: &Path, out: &Path, recalibrate_bn: bool) -> Result<()> {
+fn export_model<B: Backend, M: Deploy<B>>(config: &Config, model: &M, subnet_file: &Path, out: &Path, recalibrate_bn: bool) -> Result<()> {
     let space = model.space().clone();
     let subnet = read_subnet(&space, subnet_file)?;
-    let data = EvalData::load(config)?;
+    let data = EvalData::<B>::load(config)?;
     if recalibrate_bn {
         recalibrate(model, &subnet, &data.calibration);
         println!("BN statistics recalibrated on {} training batches", data.calibration.len());
@@ -61,10 +62,10 @@ pub struct Deployed {
 /// Deploys `subnet` of `model` as a plain model, checks that it computes what the slimmable
 /// model computes (max abs logit difference < 1e-4 on the first test batch) and holds exactly
 /// the counted parameters, then writes `{out}.mpk`, `{out}.safetensors` and `{out}.json`.
-pub fn deploy_checked<M: Deploy<Backend>>(
+pub fn deploy_checked<B: Backend, M: Deploy<B>>(
     model: &M,
     subnet: &Subnet,
-    test: &[ImageBatch<Backend>],
+    test: &[ImageBatch<B>],
     image_size: [usize; 2],
     out: &Path,
 ) -> Result<Deployed> {
@@ -72,7 +73,7 @@ pub fn deploy_checked<M: Deploy<Backend>>(
     let batch = test.first().context("no test images to check the deployed model with")?;
     let slim_logits = model.forward_subnet(batch.images.clone(), subnet, NormMode::Auto);
     let plain_logits = plain.forward(batch.images.clone());
-    let max_diff: f32 = slim_logits.sub(plain_logits).abs().max().into_scalar();
+    let max_diff: f32 = slim_logits.sub(plain_logits).abs().max().into_scalar().elem();
     ensure!(
         max_diff < 1e-4,
         "the deployed model differs from the slimmable one at this subnet by {max_diff} (max abs logit)"

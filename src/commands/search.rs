@@ -16,19 +16,21 @@ use autoslim::search::{GreedySearch, SearchSettings, SearchState};
 use burn::data::dataset::Dataset;
 
 use super::common::{EvalData, describe_norm, eval_norm, load_checkpoint, with_model};
-use crate::backend::{self, Backend};
+use burn::tensor::backend::Backend;
+
+use crate::backend;
 use crate::files::{write_atomic, write_atomic_with};
 
 /// Runs the search of `config`'s `[search]` on `checkpoint`, writing into `{work_dir}/search`.
 /// An existing state there is continued unless `restart`.
-pub fn search(config: &Config, checkpoint: &Path, restart: bool) -> Result<()> {
+pub fn search<B: Backend>(config: &Config, checkpoint: &Path, restart: bool) -> Result<()> {
     let Some(search_config) = &config.search else {
         bail!("the config has no [search] table; add one with at least `targets = [\"...\"]` (FLOPs, e.g. \"300K\")");
     };
-    with_model!(config, Backend, 1, |model| search_model(config, search_config, &load_checkpoint(model, checkpoint)?, checkpoint, restart))
+    with_model!(config, B, 1, |model| search_model(config, search_config, &load_checkpoint(model, checkpoint)?, checkpoint, restart))
 }
 
-fn search_model<M: SlimmableModel<Backend>>(
+fn search_model<B: Backend, M: SlimmableModel<B>>(
     config: &Config,
     search_config: &autoslim::config::SearchConfig,
     model: &M,
@@ -36,7 +38,7 @@ fn search_model<M: SlimmableModel<Backend>>(
     restart: bool,
 ) -> Result<()> {
     let space = model.space().clone();
-    let data = EvalData::load(config)?;
+    let data = EvalData::<B>::load(config)?;
     let norm = eval_norm(config);
 
     // The images candidates are scored on.
@@ -49,7 +51,7 @@ fn search_model<M: SlimmableModel<Backend>>(
             data.train.select(held)
         }
     };
-    let score_batches = to_batches(&scoring, &data.batcher, config.evaluation.batch_size, &backend::device());
+    let score_batches = to_batches(&scoring, &data.batcher, config.evaluation.batch_size, &Default::default());
     let score = |subnet: &Subnet| evaluate(model, subnet, norm, &data.calibration, &score_batches);
 
     let settings = SearchSettings {

@@ -20,7 +20,9 @@ use slimmable::NormMode;
 
 use super::common::{EvalData, describe_norm, eval_norm, read_subnet, with_model};
 use super::export::deploy_checked;
-use crate::backend::{self, Backend, TrainBackend};
+use burn::tensor::backend::AutodiffBackend;
+
+use crate::backend;
 use crate::files::{write_atomic, write_atomic_with};
 
 /// Loads the config's dataset: (train, test, batcher, a line saying where it came from).
@@ -84,11 +86,11 @@ pub fn load_data(config: &Config) -> Result<(ImageDataset, ImageDataset, ImageBa
 /// subnets of `subnet_files` from scratch. Several subnets are retrained jointly, each with its
 /// own set of switchable BatchNorms, and every retrained subnet is deployed as a plain model
 /// to `{work_dir}/deployed/{file stem}`.
-pub fn train(config: &Config, resume: bool, subnet_files: &[PathBuf]) -> Result<()> {
+pub fn train<T: AutodiffBackend>(config: &Config, resume: bool, subnet_files: &[PathBuf]) -> Result<()> {
     // The initial weights come from the config's seed, so that a run is repeatable (and a
     // resumed one, whose weights come from its checkpoint, matches an uninterrupted one).
-    <TrainBackend as burn::tensor::backend::Backend>::seed(&backend::device(), config.seed);
-    with_model!(config, TrainBackend, subnet_files.len().max(1), |model| train_model(config, model, resume, subnet_files))
+    T::seed(&Default::default(), config.seed);
+    with_model!(config, T, subnet_files.len().max(1), |model| train_model::<T, _>(config, model, resume, subnet_files))
 }
 
 /// The subnets to retrain, labelled by file stem, each with its own BatchNorm set.
@@ -109,13 +111,14 @@ fn read_retrained(space: &ChannelSpace, files: &[PathBuf]) -> Result<Vec<(String
     Ok(subnets)
 }
 
-fn train_model<M>(config: &Config, model: M, resume: bool, subnet_files: &[PathBuf]) -> Result<()>
+fn train_model<T, M>(config: &Config, model: M, resume: bool, subnet_files: &[PathBuf]) -> Result<()>
 where
-    M: SlimmableModel<TrainBackend> + AutodiffModule<TrainBackend> + 'static,
-    M::InnerModule: Deploy<Backend> + 'static,
+    T: AutodiffBackend,
+    M: SlimmableModel<T> + AutodiffModule<T> + 'static,
+    M::InnerModule: Deploy<T::InnerBackend> + 'static,
 {
     let started = Instant::now();
-    let device = backend::device();
+    let device: <T as burn::tensor::backend::BackendTypes>::Device = Default::default();
     let (train_set, test_set, batcher, note) = load_data(config)?;
     println!("backend: {}; {note}", backend::summary());
 
@@ -211,7 +214,7 @@ where
 
     // Accuracy at each width, BN recalibrated per width (or batch statistics).
     let norm = eval_norm(config);
-    let data = EvalData { train: train_set, test: test_set, batcher, note, order: Vec::new(), calibration: Vec::new() }
+    let data = EvalData::<T::InnerBackend> { train: train_set, test: test_set, batcher, note, order: Vec::new(), calibration: Vec::new() }
         .with_calibration(config);
     let (calibration, test) = (&data.calibration, data.test_batches(config));
     let eval = &config.evaluation;

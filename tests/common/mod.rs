@@ -57,8 +57,22 @@ calibration_batches = 2
     path
 }
 
+/// The real binary on the CPU backend (a test build with `test-wgpu` also holds wgpu, which
+/// it would prefer).
+pub fn binary() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_autoslim"));
+    command.env("AUTOSLIM_BACKEND", "ndarray");
+    command
+}
+
+/// Runs the binary on ndarray: whether it succeeded, and its stdout and stderr.
 pub fn autoslim(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_autoslim")).args(args).output().unwrap();
+    autoslim_on("ndarray", args)
+}
+
+/// Runs the binary on `backend`: whether it succeeded, and its stdout and stderr.
+pub fn autoslim_on(backend: &str, args: &[&str]) -> (bool, String) {
+    let out = binary().env("AUTOSLIM_BACKEND", backend).args(args).output().unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.success(), text)
 }
