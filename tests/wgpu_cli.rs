@@ -18,10 +18,11 @@ fn accuracies(out: &str) -> Vec<f64> {
 #[test]
 fn a_supernet_trains_on_wgpu_and_its_checkpoint_evaluates_alike_on_ndarray() {
     let dir = work_dir("wgpu");
-    // The end-to-end tests' config, smaller: lavapipe runs compute shaders on the CPU.
+    // The end-to-end tests' config with fewer test images: lavapipe runs compute shaders on
+    // the CPU.
     let config = common::config(&dir, "");
     let text = std::fs::read_to_string(&config).unwrap();
-    let text = text.replace("train_limit = 2048", "train_limit = 1024").replace("test_limit = 500", "test_limit = 128");
+    let text = text.replace("test_limit = 500", "test_limit = 128");
     std::fs::write(&config, text.replace("num_workers = 1", "num_workers = 0")).unwrap();
     let c = config.to_str().unwrap();
 
@@ -38,14 +39,15 @@ fn a_supernet_trains_on_wgpu_and_its_checkpoint_evaluates_alike_on_ndarray() {
     assert!(ok, "{on_wgpu}");
     let (ok, on_ndarray) = autoslim(&["eval", "--config", c, "--checkpoint", ckpt]);
     assert!(ok, "{on_ndarray}");
+    println!("on wgpu:\n{on_wgpu}\non ndarray:\n{on_ndarray}");
     let (a, b) = (accuracies(&on_wgpu), accuracies(&on_ndarray));
     assert_eq!(a.len(), 3, "{on_wgpu}");
     assert_eq!(b.len(), 3, "{on_ndarray}");
     for (x, y) in a.iter().zip(&b) {
         assert!((x - y).abs() <= 2.0, "wgpu {a:?} against ndarray {b:?}");
     }
-    // Two epochs on 1024 images are far above chance (10 %) at full width (58 % on lavapipe,
-    // 66 % on ndarray when this test was written).
+    // Two epochs on 2048 images are far above chance (10 %) at full width (61.7 % when this
+    // test was written, on both backends).
     assert!(a[2] > 40.0, "full-width accuracy {} after two epochs:\n{on_wgpu}", a[2]);
     std::fs::remove_dir_all(dir).unwrap();
 }
