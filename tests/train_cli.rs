@@ -91,3 +91,40 @@ fn a_written_subnet_retrains_and_a_wrong_one_is_named() {
     assert!(out.contains("ratio 0 is outside (0, 1]"), "{out}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Every file under `dir`, by path, with its bytes.
+fn snapshot(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.is_file())
+        .map(|path| {
+            let bytes = std::fs::read(&path).unwrap();
+            (path, bytes)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn a_non_finite_loss_stops_training_naming_step_and_width_and_the_checkpoints_stay_as_they_were() {
+    let dir = work_dir("non-finite");
+    let config = config(&dir, "");
+    let c = config.to_str().unwrap();
+    let (ok, out) = autoslim(&["train", "--config", c, "--epochs", "1"]);
+    assert!(ok, "{out}");
+    let run = dir.join("run");
+    let (checkpoints, model) = (snapshot(&run.join("checkpoint")), std::fs::read(run.join("model.mpk")).unwrap());
+
+    // A distillation temperature so small that the students' logits overflow: the first
+    // distilled width of the resumed epoch (step 33; 2048 images in batches of 64) gives NaN.
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace("tau = 1.0", "tau = 1e-40")).unwrap();
+    let (ok, out) = autoslim(&["train", "--config", c, "--epochs", "2", "--resume"]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("training stopped: the loss is not finite (NaN) at step 33, width `min`"), "{out}");
+    assert_eq!(snapshot(&run.join("checkpoint")), checkpoints, "a checkpoint changed");
+    assert_eq!(std::fs::read(run.join("model.mpk")).unwrap(), model, "the trained model changed");
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -166,7 +166,7 @@ where
         sync()?;
         let ms = t.elapsed().as_secs_f64() * 1e3 / settings.iters as f64;
         let images_per_s = settings.batch as f64 / (ms / 1e3);
-        println!("  {mode} step: {ms:.1} ms, {images_per_s:.0} img/s (first step {first_ms:.0} ms)");
+        println!("  {mode} step: {ms:.1} ms, {images_per_s:.1} img/s (first step {first_ms:.0} ms)");
         report(format!(r#""mode":"{mode}","ms":{ms:.3},"img_per_s":{images_per_s:.1},"first_ms":{first_ms:.1}"#));
         current = Some(learner.model);
     }
