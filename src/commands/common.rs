@@ -9,7 +9,7 @@ use autoslim::config::Config;
 use autoslim::model::SlimmableModel;
 use burn::module::Module;
 use autoslim::data::{ImageBatch, ImageBatcher, ImageDataset};
-use autoslim::eval::{EvalNorm, to_batches};
+use autoslim::eval::{EvalBatches, EvalNorm, to_batches};
 use burn::data::dataset::Dataset;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -110,9 +110,13 @@ impl<B: Backend> EvalData<B> {
         self
     }
 
-    /// The test set as batches.
-    pub fn test_batches(&self, config: &Config) -> Vec<ImageBatch<B>> {
-        to_batches::<B>(&self.test, &self.batcher, config.evaluation.batch_size, &Default::default())
+    /// The test set as batches (on the device, or streamed if it is large).
+    pub fn test_batches(&self, config: &Config) -> EvalBatches<B> {
+        let batches = EvalBatches::new(&self.test, &self.batcher, config.evaluation.batch_size, &Default::default());
+        if !batches.is_resident() {
+            println!("the {} test images are larger than 1 GiB as tensors: they are read in batches at each evaluation", self.test.len());
+        }
+        batches
     }
 
     /// The image size `[height, width]`.

@@ -6,9 +6,8 @@ use anyhow::{Context, Result, ensure};
 use autoslim::config::Config;
 use autoslim::channels::Subnet;
 use autoslim::cost::{Convention, Cost, Short, count};
-use autoslim::data::ImageBatch;
 use autoslim::deploy::{Classifier, Deploy, DeployedFiles, save, trainable_params};
-use autoslim::eval::{accuracy, recalibrate};
+use autoslim::eval::{EvalBatches, accuracy, recalibrate};
 use burn::data::dataset::Dataset;
 use slimmable::NormMode;
 
@@ -65,7 +64,7 @@ pub struct Deployed {
 pub fn deploy_checked<B: Backend, M: Deploy<B>>(
     model: &M,
     subnet: &Subnet,
-    test: &[ImageBatch<B>],
+    test: &EvalBatches<B>,
     image_size: [usize; 2],
     out: &Path,
 ) -> Result<Deployed> {

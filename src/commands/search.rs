@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use autoslim::channels::Subnet;
 use autoslim::config::Config;
 use autoslim::cost::{Short, count};
-use autoslim::eval::{evaluate, to_batches};
+use autoslim::eval::{EvalBatches, evaluate, to_batches};
 use autoslim::model::SlimmableModel;
 use autoslim::plot::{Series, line_plot};
 use autoslim::search::{GreedySearch, SearchSettings, SearchState};
@@ -51,7 +51,8 @@ fn search_model<B: Backend, M: SlimmableModel<B>>(
             data.train.select(held)
         }
     };
-    let score_batches = to_batches(&scoring, &data.batcher, config.evaluation.batch_size, &Default::default());
+    // Every candidate is scored on the same images: kept on the device.
+    let score_batches = EvalBatches::Resident(to_batches(&scoring, &data.batcher, config.evaluation.batch_size, &Default::default()));
     let score = |subnet: &Subnet| evaluate(model, subnet, norm, &data.calibration, &score_batches);
 
     let settings = SearchSettings {
