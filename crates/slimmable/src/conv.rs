@@ -207,11 +207,14 @@ impl<B: Backend> SlimConv2d<B> {
             pad_start: [top, left],
             pad_end: [bottom, right],
         };
-        Ok(match conv_algorithm() {
-            ConvAlgorithm::Native => conv2d(input, weight, bias, geometry.options(groups)),
-            ConvAlgorithm::Im2col => conv2d_im2col(input, weight, bias, &geometry, groups),
-            ConvAlgorithm::DepthwiseSum if self.is_depthwise() => conv2d_im2col(input, weight, bias, &geometry, groups),
-            ConvAlgorithm::DepthwiseSum => conv2d(input, weight, bias, geometry.options(groups)),
+        let as_tensor_ops = match conv_algorithm() {
+            ConvAlgorithm::Native => false,
+            ConvAlgorithm::Im2col => true,
+            ConvAlgorithm::DepthwiseSum => self.is_depthwise(),
+        };
+        Ok(match as_tensor_ops {
+            true => conv2d_im2col(input, weight, bias, &geometry, groups),
+            false => conv2d(input, weight, bias, geometry.options(groups)),
         })
     }
 
