@@ -112,7 +112,7 @@ static SELECTED: OnceLock<BackendKind> = OnceLock::new();
 
 /// Chooses the backend of this process (`None`: [`DEFAULT`]) and sets the convolution algorithm
 /// of slimmable convs: the backend's [`BackendKind::default_conv`], or
-/// `AUTOSLIM_CONV=native|im2col|depthwise-sum` from the environment.
+/// `AUTOSLIM_CONV` from the environment (one of [`slimmable::ConvAlgorithm::name`]'s names).
 pub fn configure(name: Option<&str>) -> Result<BackendKind, String> {
     let kind = match name {
         None | Some("") => DEFAULT,
@@ -120,14 +120,7 @@ pub fn configure(name: Option<&str>) -> Result<BackendKind, String> {
     };
     let algorithm = match std::env::var("AUTOSLIM_CONV").ok().as_deref() {
         None | Some("") => kind.default_conv(),
-        Some("native") => slimmable::ConvAlgorithm::Native,
-        Some("im2col") => slimmable::ConvAlgorithm::Im2col,
-        Some("depthwise-sum") => slimmable::ConvAlgorithm::DepthwiseSum,
-        Some(other) => {
-            return Err(format!(
-                "AUTOSLIM_CONV: unknown value \"{other}\"; accepted: \"native\", \"im2col\", \"depthwise-sum\""
-            ));
-        }
+        Some(name) => slimmable::ConvAlgorithm::parse(name).map_err(|err| format!("AUTOSLIM_CONV: {err}"))?,
     };
     slimmable::set_conv_algorithm(algorithm);
     let _ = SELECTED.set(kind);
@@ -141,11 +134,7 @@ pub fn selected() -> BackendKind {
 
 /// The backend and the conv algorithm in use, for progress output.
 pub fn summary() -> String {
-    let conv = match slimmable::conv_algorithm() {
-        slimmable::ConvAlgorithm::Native => "native",
-        slimmable::ConvAlgorithm::Im2col => "im2col",
-        slimmable::ConvAlgorithm::DepthwiseSum => "depthwise-sum",
-    };
+    let conv = slimmable::conv_algorithm().name();
     format!("{} ({conv} conv)", selected().name())
 }
 

@@ -9,7 +9,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::module::conv2d;
 
 use crate::SlimError;
-use crate::im2col::{ConvAlgorithm, ConvGeometry, conv2d_im2col, conv_algorithm};
+use crate::im2col::{ConvGeometry, DepthwiseForm, conv2d_im2col, conv_algorithm, depthwise_conv2d_matmul};
 use crate::error::check_width;
 
 /// Configuration of a [`SlimConv2d`], built with [`SlimConv2dConfig::init`].
@@ -207,14 +207,17 @@ impl<B: Backend> SlimConv2d<B> {
             pad_start: [top, left],
             pad_end: [bottom, right],
         };
-        let as_tensor_ops = match conv_algorithm() {
-            ConvAlgorithm::Native => false,
-            ConvAlgorithm::Im2col => true,
-            ConvAlgorithm::DepthwiseSum => self.is_depthwise(),
-        };
-        Ok(match as_tensor_ops {
-            true => conv2d_im2col(input, weight, bias, &geometry, groups),
-            false => conv2d(input, weight, bias, geometry.options(groups)),
+        let algorithm = conv_algorithm();
+        Ok(if self.is_depthwise() {
+            match algorithm.depthwise() {
+                DepthwiseForm::Native => conv2d(input, weight, bias, geometry.options(groups)),
+                DepthwiseForm::WeightedSum => conv2d_im2col(input, weight, bias, &geometry, groups),
+                DepthwiseForm::Matmul => depthwise_conv2d_matmul(input, weight, bias, &geometry),
+            }
+        } else if algorithm.dense_as_matmul() {
+            conv2d_im2col(input, weight, bias, &geometry, groups)
+        } else {
+            conv2d(input, weight, bias, geometry.options(groups))
         })
     }
 

@@ -25,14 +25,72 @@ use burn::tensor::ops::{PadMode, PaddedConvOptions};
 pub enum ConvAlgorithm {
     /// The backend's own `conv2d` (the default).
     Native,
-    /// Views of the padded input and a matrix product ([`conv2d_im2col`]); grouped convs that
-    /// are neither dense nor depthwise still use the backend's `conv2d`.
+    /// Views of the padded input and a matrix product ([`conv2d_im2col`]) for dense convs, a
+    /// weighted sum of the views for depthwise convs; other grouped convs use the backend's
+    /// `conv2d`.
     Im2col,
     /// The backend's `conv2d` for dense and grouped convs, and a weighted sum of shifted views
     /// for depthwise convs. burn's cubecl backends (CUDA, wgpu) without autotuning compute a
     /// grouped conv's weight gradient with one conv launch per group — hundreds of launches for
     /// one MobileNetV2 layer — where the weighted sum costs a few elementwise kernels.
     DepthwiseSum,
+    /// The backend's `conv2d` for dense and grouped convs, and one batched matrix product over
+    /// the unfolded input for depthwise convs ([`depthwise_conv2d_matmul`]): its weight gradient
+    /// is one matrix product instead of a reduction per kernel position.
+    DepthwiseMatmul,
+    /// Matrix products for both: dense convs as [`Im2col`](Self::Im2col), depthwise convs as
+    /// [`DepthwiseMatmul`](Self::DepthwiseMatmul).
+    Matmul,
+}
+
+/// How a depthwise conv is computed under a [`ConvAlgorithm`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DepthwiseForm {
+    /// The backend's `conv2d` with one group per channel.
+    Native,
+    /// A weighted sum of the shifted views.
+    WeightedSum,
+    /// A batched matrix product over the unfolded input.
+    Matmul,
+}
+
+impl ConvAlgorithm {
+    /// Every algorithm, in the order of [`name`](Self::name)'s list.
+    pub const ALL: [ConvAlgorithm; 5] =
+        [Self::Native, Self::Im2col, Self::DepthwiseSum, Self::DepthwiseMatmul, Self::Matmul];
+
+    /// The algorithm's name as `AUTOSLIM_CONV` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Native => "native",
+            Self::Im2col => "im2col",
+            Self::DepthwiseSum => "depthwise-sum",
+            Self::DepthwiseMatmul => "depthwise-matmul",
+            Self::Matmul => "matmul",
+        }
+    }
+
+    /// The algorithm of a [`name`](Self::name); the error lists the accepted names.
+    pub fn parse(name: &str) -> Result<Self, String> {
+        Self::ALL.into_iter().find(|a| a.name() == name).ok_or_else(|| {
+            let names: Vec<String> = Self::ALL.iter().map(|a| format!("\"{}\"", a.name())).collect();
+            format!("unknown conv algorithm \"{name}\"; accepted: {}", names.join(", "))
+        })
+    }
+
+    /// Whether dense convs are matrix products over the shifted views.
+    pub fn dense_as_matmul(self) -> bool {
+        matches!(self, Self::Im2col | Self::Matmul)
+    }
+
+    /// How depthwise convs are computed.
+    pub fn depthwise(self) -> DepthwiseForm {
+        match self {
+            Self::Native => DepthwiseForm::Native,
+            Self::Im2col | Self::DepthwiseSum => DepthwiseForm::WeightedSum,
+            Self::DepthwiseMatmul | Self::Matmul => DepthwiseForm::Matmul,
+        }
+    }
 }
 
 static ALGORITHM: AtomicU8 = AtomicU8::new(0);
@@ -44,11 +102,7 @@ pub fn set_conv_algorithm(algorithm: ConvAlgorithm) {
 
 /// The convolution algorithm in use.
 pub fn conv_algorithm() -> ConvAlgorithm {
-    match ALGORITHM.load(Ordering::Relaxed) {
-        0 => ConvAlgorithm::Native,
-        1 => ConvAlgorithm::Im2col,
-        _ => ConvAlgorithm::DepthwiseSum,
-    }
+    ConvAlgorithm::ALL[ALGORITHM.load(Ordering::Relaxed) as usize]
 }
 
 /// The geometry of one convolution.
@@ -164,6 +218,38 @@ pub fn conv2d_im2col<B: Backend>(
     }
 }
 
+/// A depthwise convolution (`weight` `[c, 1, kh, kw]`, one group per channel of `x`
+/// `[n, c, h, w]`) as one batched matrix product: per channel, the `1 × kh·kw` kernel times the
+/// `kh·kw × n·h_out·w_out` matrix of the unfolded input. Its backward is two batched matrix
+/// products (the weight gradient is one of them) plus the views' slice gradients. The price is
+/// memory: the unfolded input is `kh·kw` times the input. A weight that is not depthwise for
+/// `x` (a channel multiplier above 1) goes to the backend's `conv2d`.
+///
+/// # Shapes
+/// - output: `[n, c, h_out, w_out]`
+pub fn depthwise_conv2d_matmul<B: Backend>(
+    x: Tensor<B, 4>,
+    weight: Tensor<B, 4>,
+    bias: Option<Tensor<B, 1>>,
+    geometry: &ConvGeometry,
+) -> Tensor<B, 4> {
+    let [n, c, h, w] = x.dims();
+    let [c_out, in_per_group, kh, kw] = weight.dims();
+    if c_out != c || in_per_group != 1 {
+        return conv2d(x, weight, bias, geometry.options(c));
+    }
+    let [ho, wo] = geometry.output_size([h, w]);
+    let taps = kh * kw;
+    // [c, taps, n, ho, wo]: each view channels first, stacked along the kernel positions.
+    let views = shifted_views(x, geometry).into_iter().map(|view| view.swap_dims(0, 1).unsqueeze_dim::<5>(1)).collect();
+    let columns = Tensor::cat(views, 1).reshape([c, taps, n * ho * wo]);
+    let out = weight.reshape([c, 1, taps]).matmul(columns).reshape([c, n, ho, wo]).swap_dims(0, 1);
+    match bias {
+        Some(bias) => out.add(bias.reshape([1, c, 1, 1])),
+        None => out,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,13 +260,25 @@ mod tests {
         ConvGeometry { kernel: [kernel; 2], stride: [stride; 2], dilation: [dilation; 2], pad_start: pad, pad_end }
     }
 
-    /// Output, input gradient and weight gradient of both algorithms agree.
+    /// Output, input gradient and weight gradient of `conv2d_im2col` and the backend's conv agree.
     fn agrees<B: AutodiffBackend>(x_shape: [usize; 4], w_shape: [usize; 4], g: ConvGeometry, groups: usize, device: &B::Device) {
+        agrees_with::<B>(x_shape, w_shape, g, groups, device, |x, w, b, g| conv2d_im2col(x, w, b, g, groups));
+    }
+
+    /// Output, input gradient and weight gradient of `ours` and the backend's conv agree.
+    fn agrees_with<B: AutodiffBackend>(
+        x_shape: [usize; 4],
+        w_shape: [usize; 4],
+        g: ConvGeometry,
+        groups: usize,
+        device: &B::Device,
+        ours: impl Fn(Tensor<B, 4>, Tensor<B, 4>, Option<Tensor<B, 1>>, &ConvGeometry) -> Tensor<B, 4>,
+    ) {
         let x = random::<B, 4>(x_shape, device).require_grad();
         let weight = random::<B, 4>(w_shape, device).require_grad();
         let bias = random::<B, 1>([w_shape[0]], device).require_grad();
         let native = conv2d(x.clone(), weight.clone(), Some(bias.clone()), g.options(groups));
-        let ours = conv2d_im2col(x.clone(), weight.clone(), Some(bias.clone()), &g, groups);
+        let ours = ours(x.clone(), weight.clone(), Some(bias.clone()), &g);
         assert_eq!(ours.dims(), native.dims(), "{g:?}");
         assert_close(ours.clone(), native.clone(), 1e-4);
         // A loss that weighs every output differently.
@@ -208,7 +306,19 @@ mod tests {
         agrees::<B>([2, 4, 6, 6], [6, 2, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]), 2, device); // falls back
     }
 
-    backend_tests!(dense_convs_match_the_backend_with_their_gradients, depthwise_and_grouped_convs_match_the_backend_with_their_gradients);
+    fn depthwise_matmul_matches_the_backend_with_its_gradients<B: AutodiffBackend>(device: &B::Device) {
+        let matmul = |x, w, b, g: &ConvGeometry| depthwise_conv2d_matmul(x, w, b, g);
+        agrees_with::<B>([2, 5, 8, 8], [5, 1, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]), 5, device, matmul);
+        agrees_with::<B>([2, 5, 9, 9], [5, 1, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1]), 5, device, matmul);
+        agrees_with::<B>([3, 4, 7, 6], [4, 1, 5, 5], geometry(5, 1, 1, [2, 2], [2, 2]), 4, device, matmul);
+        agrees_with::<B>([1, 3, 8, 8], [3, 1, 3, 3], geometry(3, 2, 1, [0, 0], [1, 1]), 3, device, matmul); // `Same`-style
+    }
+
+    backend_tests!(
+        dense_convs_match_the_backend_with_their_gradients,
+        depthwise_and_grouped_convs_match_the_backend_with_their_gradients,
+        depthwise_matmul_matches_the_backend_with_its_gradients
+    );
 
     #[test]
     fn the_algorithm_is_a_process_wide_setting() {
@@ -218,6 +328,19 @@ mod tests {
         assert_eq!(conv_algorithm(), ConvAlgorithm::Im2col);
         set_conv_algorithm(ConvAlgorithm::DepthwiseSum);
         assert_eq!(conv_algorithm(), ConvAlgorithm::DepthwiseSum);
+        set_conv_algorithm(ConvAlgorithm::Matmul);
+        assert_eq!(conv_algorithm(), ConvAlgorithm::Matmul);
         set_conv_algorithm(ConvAlgorithm::Native);
+    }
+
+    #[test]
+    fn algorithms_parse_from_their_names() {
+        for algorithm in ConvAlgorithm::ALL {
+            assert_eq!(ConvAlgorithm::parse(algorithm.name()), Ok(algorithm));
+        }
+        let err = ConvAlgorithm::parse("winograd").unwrap_err();
+        assert!(err.contains("\"winograd\"") && err.contains("\"depthwise-matmul\""), "{err}");
+        assert_eq!(ConvAlgorithm::Matmul.depthwise(), DepthwiseForm::Matmul);
+        assert!(!ConvAlgorithm::DepthwiseMatmul.dense_as_matmul());
     }
 }

@@ -36,7 +36,7 @@ mod test_support;
 
 pub use conv::{SlimConv2d, SlimConv2dConfig, conv_output_size};
 pub use error::SlimError;
-pub use im2col::{ConvAlgorithm, ConvGeometry, conv_algorithm, conv2d_im2col, set_conv_algorithm};
+pub use im2col::{ConvAlgorithm, ConvGeometry, DepthwiseForm, conv_algorithm, conv2d_im2col, depthwise_conv2d_matmul, set_conv_algorithm};
 pub use linear::{SlimLinear, SlimLinearConfig};
 pub use norm::{NormMode, SlimBatchNorm, SlimBatchNormConfig, SwitchableBatchNorm, SwitchableBatchNormConfig};
 pub use width::{channels_for_ratio, make_divisible};
