@@ -116,7 +116,7 @@ static SELECTED: OnceLock<BackendKind> = OnceLock::new();
 pub fn configure(name: Option<&str>) -> Result<BackendKind, String> {
     let kind = match name {
         None | Some("") => DEFAULT,
-        Some(name) => BackendKind::parse(name)?,
+        Some(name) => BackendKind::parse(name).map_err(|err| format!("--backend: {err}"))?,
     };
     let algorithm = match std::env::var("AUTOSLIM_CONV").ok().as_deref() {
         None | Some("") => kind.default_conv(),

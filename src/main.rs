@@ -183,7 +183,7 @@ fn load_config(path: &Path, work_dir: Option<PathBuf>, data_dir: Option<PathBuf>
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    let kind = autoslim_cli::backend::configure(cli.backend.as_deref()).map_err(|e| anyhow::anyhow!("--backend: {e}"))?;
+    let kind = autoslim_cli::backend::configure(cli.backend.as_deref()).map_err(anyhow::Error::msg)?;
     with_backend!(kind, |T, _B| run::<T>(cli.command))
 }
 

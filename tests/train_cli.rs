@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{autoslim, config, config_text_without, work_dir};
+use common::{autoslim, autoslim_on, binary, config, config_text_without, work_dir};
 
 #[test]
 fn train_writes_results_and_resume_continues() {
@@ -60,6 +60,16 @@ fn bad_input_is_a_clear_error() {
     let (ok, out) = autoslim(&["train", "--config", config.to_str().unwrap(), "--resume"]);
     assert!(!ok);
     assert!(out.contains("--resume: no checkpoint in"), "{out}");
+
+    // The backend and the conv algorithm are named where they are wrong.
+    let (ok, out) = autoslim_on("tpu", &["train", "--config", config.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(out.contains("--backend: unknown backend \"tpu\""), "{out}");
+    let out = binary().env("AUTOSLIM_CONV", "winograd").args(["train", "--config", config.to_str().unwrap()]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(text.contains("AUTOSLIM_CONV: unknown conv algorithm \"winograd\"; accepted: \"native\""), "{text}");
+    assert!(!dir.join("run").exists(), "nothing is written before the inputs are checked");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
