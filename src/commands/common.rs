@@ -114,7 +114,11 @@ impl<B: Backend> EvalData<B> {
     pub fn test_batches(&self, config: &Config) -> EvalBatches<B> {
         let batches = EvalBatches::new(&self.test, &self.batcher, config.evaluation.batch_size, &Default::default());
         if !batches.is_resident() {
-            println!("the {} test images are larger than 1 GiB as tensors: they are read in batches at each evaluation", self.test.len());
+            println!(
+                "the {} test images are larger than {} GiB as tensors: they are read in batches at each evaluation",
+                self.test.len(),
+                autoslim::eval::RESIDENT_LIMIT_BYTES >> 30
+            );
         }
         batches
     }

@@ -102,7 +102,8 @@ pub fn set_conv_algorithm(algorithm: ConvAlgorithm) {
 
 /// The convolution algorithm in use.
 pub fn conv_algorithm() -> ConvAlgorithm {
-    ConvAlgorithm::ALL[ALGORITHM.load(Ordering::Relaxed) as usize]
+    let stored = ALGORITHM.load(Ordering::Relaxed);
+    ConvAlgorithm::ALL.into_iter().find(|a| *a as u8 == stored).expect("only set_conv_algorithm stores a value")
 }
 
 /// The geometry of one convolution.
