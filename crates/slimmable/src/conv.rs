@@ -9,6 +9,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::module::conv2d;
 
 use crate::SlimError;
+use crate::depthwise::depthwise_conv2d;
 use crate::im2col::{ConvGeometry, DepthwiseForm, conv2d_im2col, conv_algorithm, depthwise_conv2d_matmul};
 use crate::error::check_width;
 
@@ -213,6 +214,7 @@ impl<B: Backend> SlimConv2d<B> {
                 DepthwiseForm::Native => conv2d(input, weight, bias, geometry.options(groups)),
                 DepthwiseForm::WeightedSum => conv2d_im2col(input, weight, bias, &geometry, groups),
                 DepthwiseForm::Matmul => depthwise_conv2d_matmul(input, weight, bias, &geometry),
+                DepthwiseForm::Kernel => depthwise_conv2d(input, weight, bias, &geometry),
             }
         } else if algorithm.dense_as_matmul() {
             conv2d_im2col(input, weight, bias, &geometry, groups)

@@ -41,6 +41,11 @@ pub enum ConvAlgorithm {
     /// Matrix products for both: dense convs as [`Im2col`](Self::Im2col), depthwise convs as
     /// [`DepthwiseMatmul`](Self::DepthwiseMatmul).
     Matmul,
+    /// The backend's `conv2d` for dense and grouped convs, and this crate's depthwise kernels
+    /// ([`depthwise_conv2d`](crate::depthwise_conv2d)) for depthwise convs: one launch per
+    /// pass on burn's wgpu and CUDA backends; elsewhere the weighted sum of
+    /// [`DepthwiseSum`](Self::DepthwiseSum).
+    DepthwiseKernel,
 }
 
 /// How a depthwise conv is computed under a [`ConvAlgorithm`].
@@ -52,12 +57,14 @@ pub enum DepthwiseForm {
     WeightedSum,
     /// A batched matrix product over the unfolded input.
     Matmul,
+    /// This crate's depthwise op ([`depthwise_conv2d`](crate::depthwise_conv2d)).
+    Kernel,
 }
 
 impl ConvAlgorithm {
     /// Every algorithm, in the order of [`name`](Self::name)'s list.
-    pub const ALL: [ConvAlgorithm; 5] =
-        [Self::Native, Self::Im2col, Self::DepthwiseSum, Self::DepthwiseMatmul, Self::Matmul];
+    pub const ALL: [ConvAlgorithm; 6] =
+        [Self::Native, Self::Im2col, Self::DepthwiseSum, Self::DepthwiseMatmul, Self::Matmul, Self::DepthwiseKernel];
 
     /// The algorithm's name as `AUTOSLIM_CONV` spells it.
     pub fn name(self) -> &'static str {
@@ -67,6 +74,7 @@ impl ConvAlgorithm {
             Self::DepthwiseSum => "depthwise-sum",
             Self::DepthwiseMatmul => "depthwise-matmul",
             Self::Matmul => "matmul",
+            Self::DepthwiseKernel => "depthwise-kernel",
         }
     }
 
@@ -89,6 +97,7 @@ impl ConvAlgorithm {
             Self::Native => DepthwiseForm::Native,
             Self::Im2col | Self::DepthwiseSum => DepthwiseForm::WeightedSum,
             Self::DepthwiseMatmul | Self::Matmul => DepthwiseForm::Matmul,
+            Self::DepthwiseKernel => DepthwiseForm::Kernel,
         }
     }
 }
@@ -254,41 +263,12 @@ pub fn depthwise_conv2d_matmul<B: Backend>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{assert_close, backend_tests, random};
+    use crate::test_support::{agrees_with, backend_tests, geometry};
     use burn::tensor::backend::AutodiffBackend;
-
-    fn geometry(kernel: usize, stride: usize, dilation: usize, pad: [usize; 2], pad_end: [usize; 2]) -> ConvGeometry {
-        ConvGeometry { kernel: [kernel; 2], stride: [stride; 2], dilation: [dilation; 2], pad_start: pad, pad_end }
-    }
 
     /// Output, input gradient and weight gradient of `conv2d_im2col` and the backend's conv agree.
     fn agrees<B: AutodiffBackend>(x_shape: [usize; 4], w_shape: [usize; 4], g: ConvGeometry, groups: usize, device: &B::Device) {
         agrees_with::<B>(x_shape, w_shape, g, groups, device, |x, w, b, g| conv2d_im2col(x, w, b, g, groups));
-    }
-
-    /// Output, input gradient and weight gradient of `ours` and the backend's conv agree.
-    fn agrees_with<B: AutodiffBackend>(
-        x_shape: [usize; 4],
-        w_shape: [usize; 4],
-        g: ConvGeometry,
-        groups: usize,
-        device: &B::Device,
-        ours: impl Fn(Tensor<B, 4>, Tensor<B, 4>, Option<Tensor<B, 1>>, &ConvGeometry) -> Tensor<B, 4>,
-    ) {
-        let x = random::<B, 4>(x_shape, device).require_grad();
-        let weight = random::<B, 4>(w_shape, device).require_grad();
-        let bias = random::<B, 1>([w_shape[0]], device).require_grad();
-        let native = conv2d(x.clone(), weight.clone(), Some(bias.clone()), g.options(groups));
-        let ours = ours(x.clone(), weight.clone(), Some(bias.clone()), &g);
-        assert_eq!(ours.dims(), native.dims(), "{g:?}");
-        assert_close(ours.clone(), native.clone(), 1e-4);
-        // A loss that weighs every output differently.
-        let mask = random::<B, 4>(native.dims(), device);
-        let grads_native = native.mul(mask.clone()).sum().backward();
-        let grads_ours = ours.mul(mask).sum().backward();
-        assert_close(x.grad(&grads_ours).unwrap(), x.grad(&grads_native).unwrap(), 1e-4);
-        assert_close(weight.grad(&grads_ours).unwrap(), weight.grad(&grads_native).unwrap(), 1e-3);
-        assert_close(bias.grad(&grads_ours).unwrap(), bias.grad(&grads_native).unwrap(), 1e-3);
     }
 
     fn dense_convs_match_the_backend_with_their_gradients<B: AutodiffBackend>(device: &B::Device) {

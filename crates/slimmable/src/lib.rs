@@ -19,12 +19,15 @@
 //! (zero, above the maximum, a depthwise conv asked for an output width that differs from its
 //! input width); `forward` panics with the same message.
 //!
-//! This crate depends on burn alone, so any burn model can use it.
+//! This crate depends on burn alone, so any burn model can use it; its `wgpu` and `cuda`
+//! features add depthwise conv kernels of its own for those backends ([`depthwise_conv2d`]),
+//! built on burn-cubecl and cubecl, the crates burn's GPU backends are made of.
 
 // Tests name active blocks as one range per dimension, one-dimensional ones included.
 #![cfg_attr(test, allow(clippy::single_range_in_vec_init))]
 
 mod conv;
+mod depthwise;
 mod error;
 mod im2col;
 mod linear;
@@ -35,6 +38,7 @@ mod width;
 mod test_support;
 
 pub use conv::{SlimConv2d, SlimConv2dConfig, conv_output_size};
+pub use depthwise::{depthwise_conv2d, has_depthwise_kernels};
 pub use error::SlimError;
 pub use im2col::{ConvAlgorithm, ConvGeometry, DepthwiseForm, conv_algorithm, conv2d_im2col, depthwise_conv2d_matmul, set_conv_algorithm};
 pub use linear::{SlimLinear, SlimLinearConfig};

@@ -2,8 +2,11 @@
 
 use std::ops::Range;
 
-use burn::tensor::backend::Backend;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::module::conv2d;
 use burn::tensor::{Distribution, ElementConversion, Tensor};
+
+use crate::ConvGeometry;
 
 /// The CPU test backend.
 pub type NdArrayAd = burn::backend::Autodiff<burn::backend::NdArray>;
@@ -21,6 +24,37 @@ pub fn assert_close<B: Backend, const D: usize>(actual: Tensor<B, D>, expected: 
     assert_eq!(actual.dims(), expected.dims(), "shapes differ");
     let diff: f32 = actual.sub(expected).abs().max().into_scalar().elem();
     assert!(diff < tolerance, "max abs difference {diff} is not below {tolerance}");
+}
+
+/// A square conv geometry: kernel, stride and dilation along both axes, explicit padding.
+pub fn geometry(kernel: usize, stride: usize, dilation: usize, pad: [usize; 2], pad_end: [usize; 2]) -> ConvGeometry {
+    ConvGeometry { kernel: [kernel; 2], stride: [stride; 2], dilation: [dilation; 2], pad_start: pad, pad_end }
+}
+
+/// Asserts that the output, input gradient, weight gradient and bias gradient of `ours` and
+/// the backend's `conv2d` (with `groups`) agree on random tensors of the given shapes.
+pub fn agrees_with<B: AutodiffBackend>(
+    x_shape: [usize; 4],
+    w_shape: [usize; 4],
+    g: ConvGeometry,
+    groups: usize,
+    device: &B::Device,
+    ours: impl Fn(Tensor<B, 4>, Tensor<B, 4>, Option<Tensor<B, 1>>, &ConvGeometry) -> Tensor<B, 4>,
+) {
+    let x = random::<B, 4>(x_shape, device).require_grad();
+    let weight = random::<B, 4>(w_shape, device).require_grad();
+    let bias = random::<B, 1>([w_shape[0]], device).require_grad();
+    let native = conv2d(x.clone(), weight.clone(), Some(bias.clone()), g.options(groups));
+    let ours = ours(x.clone(), weight.clone(), Some(bias.clone()), &g);
+    assert_eq!(ours.dims(), native.dims(), "{g:?}");
+    assert_close(ours.clone(), native.clone(), 1e-4);
+    // A loss that weighs every output differently.
+    let mask = random::<B, 4>(native.dims(), device);
+    let grads_native = native.mul(mask.clone()).sum().backward();
+    let grads_ours = ours.mul(mask).sum().backward();
+    assert_close(x.grad(&grads_ours).unwrap(), x.grad(&grads_native).unwrap(), 1e-4);
+    assert_close(weight.grad(&grads_ours).unwrap(), weight.grad(&grads_native).unwrap(), 1e-3);
+    assert_close(bias.grad(&grads_ours).unwrap(), bias.grad(&grads_native).unwrap(), 1e-3);
 }
 
 /// Asserts that every element outside the `active` block is exactly zero and that the block

@@ -1,0 +1,260 @@
+//! The depthwise convolution kernels, written in cubecl: they run on every cubecl backend of
+//! burn (CUDA, wgpu). One kernel per pass:
+//!
+//! - forward: one thread per output element, summing its `kh·kw` taps;
+//! - input gradient: one thread per input element, summing the output gradients that read it;
+//! - weight gradient: one thread per (image, channel, tap), summing over the output positions;
+//!   the per-image partial sums are then added by the backend's own reduction.
+//!
+//! Tensors are read through their strides (a slimmable layer's inputs are often channel
+//! slices); outputs are contiguous. All three take the geometry of [`ConvGeometry`]: the
+//! padding before each axis is explicit, the padding after it is implied by the output size.
+
+use burn::tensor::Shape;
+use burn_cubecl::{CubeRuntime, FloatElement, tensor::CubeTensor};
+use cubecl::{calculate_cube_count_elemwise, prelude::*};
+
+use crate::im2col::ConvGeometry;
+
+/// The runtime part of a geometry as the kernels take it.
+#[derive(CubeLaunch, CubeType, Clone, Copy)]
+struct Strides2d {
+    stride_h: usize,
+    stride_w: usize,
+    dilation_h: usize,
+    dilation_w: usize,
+    pad_h: usize,
+    pad_w: usize,
+}
+
+#[cube(launch)]
+fn forward_kernel<F: Float>(
+    input: &Tensor<F>,
+    weight: &Tensor<F>,
+    output: &mut Tensor<F>,
+    geo: &Strides2d,
+    #[comptime] kernel_h: usize,
+    #[comptime] kernel_w: usize,
+) {
+    if ABSOLUTE_POS >= output.len() {
+        terminate!();
+    }
+    let out_w = output.shape(3);
+    let out_h = output.shape(2);
+    let channels = output.shape(1);
+    let ox = ABSOLUTE_POS % out_w;
+    let oy = (ABSOLUTE_POS / out_w) % out_h;
+    let c = (ABSOLUTE_POS / (out_w * out_h)) % channels;
+    let n = ABSOLUTE_POS / (out_w * out_h * channels);
+    let in_h = input.shape(2);
+    let in_w = input.shape(3);
+    let in_base = n * input.stride(0) + c * input.stride(1);
+    let w_base = c * weight.stride(0);
+
+    let mut sum = F::new(0.0);
+    #[unroll]
+    for i in 0..kernel_h {
+        // The row in the padded input; the input's own row is `row - pad_h`.
+        let row = oy * geo.stride_h + i * geo.dilation_h;
+        if row >= geo.pad_h && row - geo.pad_h < in_h {
+            let in_row = in_base + (row - geo.pad_h) * input.stride(2);
+            #[unroll]
+            for j in 0..kernel_w {
+                let col = ox * geo.stride_w + j * geo.dilation_w;
+                if col >= geo.pad_w && col - geo.pad_w < in_w {
+                    sum += input[in_row + (col - geo.pad_w) * input.stride(3)]
+                        * weight[w_base + i * weight.stride(2) + j * weight.stride(3)];
+                }
+            }
+        }
+    }
+    output[ABSOLUTE_POS] = sum;
+}
+
+#[cube(launch)]
+fn input_grad_kernel<F: Float>(
+    grad: &Tensor<F>,
+    weight: &Tensor<F>,
+    input_grad: &mut Tensor<F>,
+    geo: &Strides2d,
+    #[comptime] kernel_h: usize,
+    #[comptime] kernel_w: usize,
+) {
+    if ABSOLUTE_POS >= input_grad.len() {
+        terminate!();
+    }
+    let in_w = input_grad.shape(3);
+    let in_h = input_grad.shape(2);
+    let channels = input_grad.shape(1);
+    let ix = ABSOLUTE_POS % in_w;
+    let iy = (ABSOLUTE_POS / in_w) % in_h;
+    let c = (ABSOLUTE_POS / (in_w * in_h)) % channels;
+    let n = ABSOLUTE_POS / (in_w * in_h * channels);
+    let out_h = grad.shape(2);
+    let out_w = grad.shape(3);
+    let grad_base = n * grad.stride(0) + c * grad.stride(1);
+    let w_base = c * weight.stride(0);
+    // This element's position in the padded input.
+    let row = iy + geo.pad_h;
+    let col = ix + geo.pad_w;
+
+    let mut sum = F::new(0.0);
+    #[unroll]
+    for i in 0..kernel_h {
+        // Output row `oy` reads padded row `oy·stride + i·dilation`.
+        let shift_h = i * geo.dilation_h;
+        if row >= shift_h && (row - shift_h) % geo.stride_h == 0 {
+            let oy = (row - shift_h) / geo.stride_h;
+            if oy < out_h {
+                #[unroll]
+                for j in 0..kernel_w {
+                    let shift_w = j * geo.dilation_w;
+                    if col >= shift_w && (col - shift_w) % geo.stride_w == 0 {
+                        let ox = (col - shift_w) / geo.stride_w;
+                        if ox < out_w {
+                            sum += grad[grad_base + oy * grad.stride(2) + ox * grad.stride(3)]
+                                * weight[w_base + i * weight.stride(2) + j * weight.stride(3)];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    input_grad[ABSOLUTE_POS] = sum;
+}
+
+#[cube(launch)]
+fn weight_grad_kernel<F: Float>(
+    grad: &Tensor<F>,
+    input: &Tensor<F>,
+    partial: &mut Tensor<F>,
+    geo: &Strides2d,
+    #[comptime] kernel_w: usize,
+) {
+    // `partial` is [n, c, kh·kw]: one sum per image, channel and tap.
+    if ABSOLUTE_POS >= partial.len() {
+        terminate!();
+    }
+    let taps = partial.shape(2);
+    let channels = partial.shape(1);
+    let tap = ABSOLUTE_POS % taps;
+    let c = (ABSOLUTE_POS / taps) % channels;
+    let n = ABSOLUTE_POS / (taps * channels);
+    let i = tap / kernel_w;
+    let j = tap % kernel_w;
+    let out_h = grad.shape(2);
+    let out_w = grad.shape(3);
+    let in_h = input.shape(2);
+    let in_w = input.shape(3);
+    let grad_base = n * grad.stride(0) + c * grad.stride(1);
+    let in_base = n * input.stride(0) + c * input.stride(1);
+
+    let mut sum = F::new(0.0);
+    for oy in 0..out_h {
+        let row = oy * geo.stride_h + i * geo.dilation_h;
+        if row >= geo.pad_h && row - geo.pad_h < in_h {
+            let in_row = in_base + (row - geo.pad_h) * input.stride(2);
+            let grad_row = grad_base + oy * grad.stride(2);
+            for ox in 0..out_w {
+                let col = ox * geo.stride_w + j * geo.dilation_w;
+                if col >= geo.pad_w && col - geo.pad_w < in_w {
+                    sum += grad[grad_row + ox * grad.stride(3)] * input[in_row + (col - geo.pad_w) * input.stride(3)];
+                }
+            }
+        }
+    }
+    partial[ABSOLUTE_POS] = sum;
+}
+
+fn strides_arg<R: CubeRuntime>(g: &ConvGeometry) -> Strides2dLaunch<R> {
+    Strides2dLaunch::new(g.stride[0], g.stride[1], g.dilation[0], g.dilation[1], g.pad_start[0], g.pad_start[1])
+}
+
+/// A new contiguous tensor of `shape` on `like`'s device.
+fn empty_like<R: CubeRuntime, F: FloatElement>(like: &CubeTensor<R>, shape: Vec<usize>) -> CubeTensor<R> {
+    let shape = Shape::from(shape);
+    let buffer = like.client.empty(shape.num_elements() * core::mem::size_of::<F>());
+    CubeTensor::new_contiguous(like.client.clone(), like.device.clone(), shape, buffer, F::dtype())
+}
+
+/// Launches a one-thread-per-element kernel over `output`.
+fn elementwise_launch<R: CubeRuntime>(output: &CubeTensor<R>) -> (CubeCount, CubeDim) {
+    let elements = output.meta.num_elements();
+    let cube_dim = CubeDim::new(&output.client, elements);
+    (calculate_cube_count_elemwise(&output.client, elements, cube_dim), cube_dim)
+}
+
+fn dims4<R: CubeRuntime>(tensor: &CubeTensor<R>) -> [usize; 4] {
+    let shape = tensor.meta.shape();
+    [shape[0], shape[1], shape[2], shape[3]]
+}
+
+/// The depthwise convolution of `input` `[n, c, h, w]` with `weight` `[c, 1, kh, kw]`.
+pub(crate) fn forward<R: CubeRuntime, F: FloatElement>(
+    input: CubeTensor<R>,
+    weight: CubeTensor<R>,
+    geometry: &ConvGeometry,
+) -> CubeTensor<R> {
+    let [n, c, h, w] = dims4(&input);
+    let [ho, wo] = geometry.output_size([h, w]);
+    let output = empty_like::<R, F>(&input, vec![n, c, ho, wo]);
+    let (count, dim) = elementwise_launch(&output);
+    forward_kernel::launch::<F, R>(
+        &output.client,
+        count,
+        dim,
+        input.into_tensor_arg(),
+        weight.into_tensor_arg(),
+        output.clone().into_tensor_arg(),
+        strides_arg(geometry),
+        geometry.kernel[0],
+        geometry.kernel[1],
+    );
+    output
+}
+
+/// The gradient of [`forward`] with respect to its input of `input_shape`.
+pub(crate) fn input_grad<R: CubeRuntime, F: FloatElement>(
+    grad: CubeTensor<R>,
+    weight: CubeTensor<R>,
+    input_shape: [usize; 4],
+    geometry: &ConvGeometry,
+) -> CubeTensor<R> {
+    let input_grad = empty_like::<R, F>(&grad, input_shape.to_vec());
+    let (count, dim) = elementwise_launch(&input_grad);
+    input_grad_kernel::launch::<F, R>(
+        &input_grad.client,
+        count,
+        dim,
+        grad.into_tensor_arg(),
+        weight.into_tensor_arg(),
+        input_grad.clone().into_tensor_arg(),
+        strides_arg(geometry),
+        geometry.kernel[0],
+        geometry.kernel[1],
+    );
+    input_grad
+}
+
+/// The gradient of [`forward`] with respect to its weight, per image: `[n, c, kh·kw]` (the
+/// caller sums over the images).
+pub(crate) fn weight_grad_per_image<R: CubeRuntime, F: FloatElement>(
+    grad: CubeTensor<R>,
+    input: CubeTensor<R>,
+    geometry: &ConvGeometry,
+) -> CubeTensor<R> {
+    let [n, c, _, _] = dims4(&input);
+    let partial = empty_like::<R, F>(&input, vec![n, c, geometry.kernel[0] * geometry.kernel[1]]);
+    let (count, dim) = elementwise_launch(&partial);
+    weight_grad_kernel::launch::<F, R>(
+        &partial.client,
+        count,
+        dim,
+        grad.into_tensor_arg(),
+        input.into_tensor_arg(),
+        partial.clone().into_tensor_arg(),
+        strides_arg(geometry),
+        geometry.kernel[1],
+    );
+    partial
+}

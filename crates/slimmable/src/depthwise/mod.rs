@@ -1,0 +1,161 @@
+//! A depthwise convolution op of this crate's own: cubecl kernels for the forward pass and
+//! both gradients, on burn's CUDA and wgpu backends.
+//!
+//! Why: burn-cubecl 0.21 computes a grouped conv's weight gradient with one conv launch per
+//! group (`conv_weight_backward_fallback`; its implicit-GEMM kernels reject `groups != 1`), so
+//! one MobileNetV2 sandwich step launches about 16 000 convs (docs/BENCHMARKS.md). Here each
+//! pass is one kernel launch (two for the weight gradient: per-image sums, then their sum).
+//!
+//! - [`backend`]: the op as a backend function, for cubecl backends and autodiff over them;
+//! - [`kernel`]: the cubecl kernels;
+//! - [`dispatch`]: which backend types have them.
+
+#[cfg(feature = "cube")]
+mod backend;
+#[cfg(feature = "cube")]
+mod dispatch;
+#[cfg(feature = "cube")]
+mod kernel;
+
+use burn::tensor::backend::Backend;
+use burn::tensor::module::conv2d;
+use burn::tensor::{Tensor, TensorPrimitive};
+
+use crate::im2col::{ConvGeometry, conv2d_im2col};
+
+/// Whether [`depthwise_conv2d`] runs this crate's kernels on backend `B`: burn's wgpu and CUDA
+/// backends (with or without autodiff) when this crate's `wgpu` or `cuda` feature is on, and
+/// not under burn's `fusion`.
+pub fn has_depthwise_kernels<B: Backend>() -> bool {
+    #[cfg(feature = "cube")]
+    {
+        dispatch::has_kernels::<B>()
+    }
+    #[cfg(not(feature = "cube"))]
+    {
+        false
+    }
+}
+
+/// A depthwise convolution of `x` `[n, c, h, w]` with `weight` `[c, 1, kh, kw]` (one group per
+/// channel) by this crate's kernels where the backend has them ([`has_depthwise_kernels`]),
+/// else as a weighted sum of shifted views ([`conv2d_im2col`]). A weight that is not depthwise
+/// for `x` (a channel multiplier above 1) goes to the backend's `conv2d`.
+///
+/// # Shapes
+/// - output: `[n, c, h_out, w_out]`
+pub fn depthwise_conv2d<B: Backend>(
+    x: Tensor<B, 4>,
+    weight: Tensor<B, 4>,
+    bias: Option<Tensor<B, 1>>,
+    geometry: &ConvGeometry,
+) -> Tensor<B, 4> {
+    let [_, c, _, _] = x.dims();
+    let [c_out, in_per_group, _, _] = weight.dims();
+    if c_out != c || in_per_group != 1 {
+        return conv2d(x, weight, bias, geometry.options(c));
+    }
+    let (x, weight) = match kernels(x, weight, geometry) {
+        Ok(out) => {
+            return match bias {
+                Some(bias) => out.add(bias.reshape([1, c, 1, 1])),
+                None => out,
+            };
+        }
+        Err(tensors) => tensors,
+    };
+    conv2d_im2col(x, weight, bias, geometry, c)
+}
+
+/// The kernels' output, or the tensors back when `B` has no kernels.
+#[allow(clippy::type_complexity)]
+fn kernels<B: Backend>(
+    x: Tensor<B, 4>,
+    weight: Tensor<B, 4>,
+    geometry: &ConvGeometry,
+) -> Result<Tensor<B, 4>, (Tensor<B, 4>, Tensor<B, 4>)> {
+    #[cfg(feature = "cube")]
+    {
+        match dispatch::try_kernels::<B>(x.into_primitive().tensor(), weight.into_primitive().tensor(), geometry) {
+            Ok(out) => Ok(Tensor::from_primitive(TensorPrimitive::Float(out))),
+            Err((x, weight)) => Err((
+                Tensor::from_primitive(TensorPrimitive::Float(x)),
+                Tensor::from_primitive(TensorPrimitive::Float(weight)),
+            )),
+        }
+    }
+    #[cfg(not(feature = "cube"))]
+    {
+        let _ = geometry;
+        Err((x, weight))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{NdArrayAd, agrees_with, assert_close, backend_tests, geometry, random};
+    use burn::tensor::backend::AutodiffBackend;
+
+    fn ours<B: Backend>(x: Tensor<B, 4>, w: Tensor<B, 4>, b: Option<Tensor<B, 1>>, g: &ConvGeometry) -> Tensor<B, 4> {
+        depthwise_conv2d(x, w, b, g)
+    }
+
+    fn depthwise_matches_the_backend_with_its_gradients<B: AutodiffBackend>(device: &B::Device) {
+        agrees_with::<B>([2, 5, 8, 8], [5, 1, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]), 5, device, ours);
+        agrees_with::<B>([2, 5, 9, 9], [5, 1, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1]), 5, device, ours);
+        agrees_with::<B>([2, 6, 10, 9], [6, 1, 3, 3], geometry(3, 2, 1, [0, 0], [1, 1]), 6, device, ours); // `Same`-style
+        agrees_with::<B>([3, 4, 7, 6], [4, 1, 5, 5], geometry(5, 1, 1, [2, 2], [2, 2]), 4, device, ours);
+        agrees_with::<B>([1, 3, 9, 9], [3, 1, 3, 3], geometry(3, 1, 2, [2, 2], [2, 2]), 3, device, ours); // dilated
+        agrees_with::<B>([2, 3, 5, 5], [3, 1, 3, 3], geometry(3, 1, 1, [0, 0], [0, 0]), 3, device, ours); // no padding
+        agrees_with::<B>([2, 4, 6, 6], [8, 1, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]), 4, device, ours); // multiplier 2: conv2d
+        // Unequal strides and kernel sides.
+        let g = ConvGeometry { kernel: [3, 1], stride: [2, 1], dilation: [1, 1], pad_start: [1, 0], pad_end: [0, 0] };
+        agrees_with::<B>([2, 3, 7, 5], [3, 1, 3, 1], g, 3, device, ours);
+    }
+
+    /// A slimmable layer's tensors are channel slices of larger ones: the kernels read them
+    /// through their strides, and the gradients reach only the active channels.
+    fn sliced_tensors_give_the_gradients_of_the_native_conv<B: AutodiffBackend>(device: &B::Device) {
+        let g = geometry(3, 2, 1, [1, 1], [1, 1]);
+        let x_full = random::<B, 4>([2, 8, 9, 9], device).require_grad();
+        let w_full = random::<B, 4>([8, 1, 3, 3], device).require_grad();
+        // Each path slices anew: a backward pass consumes the graph above the leaves.
+        let x = || x_full.clone().slice([0..2, 0..5]);
+        let w = || w_full.clone().slice(0..5);
+        let native = conv2d(x(), w(), None, g.options(5));
+        let ours = depthwise_conv2d(x(), w(), None, &g);
+        assert_close(ours.clone(), native.clone(), 1e-4);
+        let mask = random::<B, 4>(native.dims(), device);
+        let grads_native = native.mul(mask.clone()).sum().backward();
+        let grads_ours = ours.mul(mask).sum().backward();
+        assert_close(x_full.grad(&grads_ours).unwrap(), x_full.grad(&grads_native).unwrap(), 1e-4);
+        assert_close(w_full.grad(&grads_ours).unwrap(), w_full.grad(&grads_native).unwrap(), 1e-3);
+    }
+
+    /// Without autodiff (inference) the kernel path gives the same output.
+    fn inference_matches_the_backend<B: AutodiffBackend>(device: &B::Device) {
+        let g = geometry(3, 1, 1, [1, 1], [1, 1]);
+        let x = random::<B::InnerBackend, 4>([2, 4, 6, 7], device);
+        let w = random::<B::InnerBackend, 4>([4, 1, 3, 3], device);
+        let native = conv2d(x.clone(), w.clone(), None, g.options(4));
+        assert_close(depthwise_conv2d(x, w, None, &g), native, 1e-4);
+    }
+
+    backend_tests!(
+        depthwise_matches_the_backend_with_its_gradients,
+        sliced_tensors_give_the_gradients_of_the_native_conv,
+        inference_matches_the_backend
+    );
+
+    #[test]
+    fn kernels_run_on_the_cubecl_backends_only() {
+        assert!(!has_depthwise_kernels::<NdArrayAd>());
+        assert!(!has_depthwise_kernels::<burn::backend::NdArray>());
+        #[cfg(feature = "test-wgpu")]
+        {
+            assert!(has_depthwise_kernels::<crate::test_support::WgpuAd>());
+            assert!(has_depthwise_kernels::<burn::backend::Wgpu>());
+        }
+    }
+}
