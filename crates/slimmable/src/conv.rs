@@ -216,7 +216,7 @@ impl<B: Backend> SlimConv2d<B> {
                 DepthwiseForm::Matmul => depthwise_conv2d_matmul(input, weight, bias, &geometry),
                 DepthwiseForm::Kernel => depthwise_conv2d(input, weight, bias, &geometry),
             }
-        } else if algorithm.dense_as_matmul() {
+        } else if algorithm.dense_as_matmul(self.kernel_size, self.stride) {
             conv2d_im2col(input, weight, bias, &geometry, groups)
         } else {
             conv2d(input, weight, bias, geometry.options(groups))

@@ -46,6 +46,10 @@ pub enum ConvAlgorithm {
     /// pass on burn's wgpu and CUDA backends; elsewhere the weighted sum of
     /// [`DepthwiseSum`](Self::DepthwiseSum).
     DepthwiseKernel,
+    /// This crate's depthwise kernels for depthwise convs, one matrix product for each
+    /// pointwise conv (1×1, stride 1: no shifted views to build), and the backend's `conv2d`
+    /// for the other dense convs (a stem, a strided shortcut).
+    KernelMatmul,
 }
 
 /// How a depthwise conv is computed under a [`ConvAlgorithm`].
@@ -63,8 +67,15 @@ pub enum DepthwiseForm {
 
 impl ConvAlgorithm {
     /// Every algorithm, in the order of [`name`](Self::name)'s list.
-    pub const ALL: [ConvAlgorithm; 6] =
-        [Self::Native, Self::Im2col, Self::DepthwiseSum, Self::DepthwiseMatmul, Self::Matmul, Self::DepthwiseKernel];
+    pub const ALL: [ConvAlgorithm; 7] = [
+        Self::Native,
+        Self::Im2col,
+        Self::DepthwiseSum,
+        Self::DepthwiseMatmul,
+        Self::Matmul,
+        Self::DepthwiseKernel,
+        Self::KernelMatmul,
+    ];
 
     /// The algorithm's name as `AUTOSLIM_CONV` spells it.
     pub fn name(self) -> &'static str {
@@ -75,6 +86,7 @@ impl ConvAlgorithm {
             Self::DepthwiseMatmul => "depthwise-matmul",
             Self::Matmul => "matmul",
             Self::DepthwiseKernel => "depthwise-kernel",
+            Self::KernelMatmul => "kernel-matmul",
         }
     }
 
@@ -86,9 +98,14 @@ impl ConvAlgorithm {
         })
     }
 
-    /// Whether dense convs are matrix products over the shifted views.
-    pub fn dense_as_matmul(self) -> bool {
-        matches!(self, Self::Im2col | Self::Matmul)
+    /// Whether a dense conv with this kernel and stride is a matrix product over the shifted
+    /// views.
+    pub fn dense_as_matmul(self, kernel: [usize; 2], stride: [usize; 2]) -> bool {
+        match self {
+            Self::Im2col | Self::Matmul => true,
+            Self::KernelMatmul => kernel == [1, 1] && stride == [1, 1],
+            Self::Native | Self::DepthwiseSum | Self::DepthwiseMatmul | Self::DepthwiseKernel => false,
+        }
     }
 
     /// How depthwise convs are computed.
@@ -97,7 +114,7 @@ impl ConvAlgorithm {
             Self::Native => DepthwiseForm::Native,
             Self::Im2col | Self::DepthwiseSum => DepthwiseForm::WeightedSum,
             Self::DepthwiseMatmul | Self::Matmul => DepthwiseForm::Matmul,
-            Self::DepthwiseKernel => DepthwiseForm::Kernel,
+            Self::DepthwiseKernel | Self::KernelMatmul => DepthwiseForm::Kernel,
         }
     }
 }
@@ -217,7 +234,12 @@ pub fn conv2d_im2col<B: Backend>(
     } else {
         let k = kh * kw * c_in;
         // Views concatenated along channels: [n, kh·kw·c_in, ho·wo], kernel position major.
-        let columns = Tensor::cat(shifted_views(x, geometry), 1).reshape([n, k, ho * wo]);
+        let mut views = shifted_views(x, geometry);
+        let columns = match views.len() {
+            1 => views.pop().expect("one view"), // a pointwise conv reads its input as is
+            _ => Tensor::cat(views, 1),
+        };
+        let columns = columns.reshape([n, k, ho * wo]);
         // The weight in the same order: [1, c_out, kh·kw·c_in].
         let matrix = weight.permute([0, 2, 3, 1]).reshape([1, c_out, k]);
         matrix.matmul(columns).reshape([n, c_out, ho, wo])
@@ -322,6 +344,10 @@ mod tests {
         let err = ConvAlgorithm::parse("winograd").unwrap_err();
         assert!(err.contains("\"winograd\"") && err.contains("\"depthwise-matmul\""), "{err}");
         assert_eq!(ConvAlgorithm::Matmul.depthwise(), DepthwiseForm::Matmul);
-        assert!(!ConvAlgorithm::DepthwiseMatmul.dense_as_matmul());
+        assert!(!ConvAlgorithm::DepthwiseMatmul.dense_as_matmul([1, 1], [1, 1]));
+        assert!(ConvAlgorithm::KernelMatmul.dense_as_matmul([1, 1], [1, 1]));
+        assert!(!ConvAlgorithm::KernelMatmul.dense_as_matmul([3, 3], [1, 1]));
+        assert!(!ConvAlgorithm::KernelMatmul.dense_as_matmul([1, 1], [2, 2]));
+        assert_eq!(ConvAlgorithm::KernelMatmul.depthwise(), DepthwiseForm::Kernel);
     }
 }
