@@ -1,11 +1,12 @@
 //! Forward+backward time of one depthwise 3×3 conv (MobileNetV2-sized) three ways: the
 //! backend's `conv2d` with one group per channel, this crate's depthwise op
-//! (`depthwise_conv2d`: its cubecl kernels on wgpu/CUDA), and the weighted sum of shifted views
-//! (`conv2d_im2col`). On ndarray, and on wgpu when built with the `wgpu` feature.
+//! (`depthwise_conv2d`: its cubecl kernels on wgpu/CUDA, its loops on ndarray), and the
+//! weighted sum of shifted views (`conv2d_im2col`). On ndarray, and on wgpu when built with the
+//! `wgpu` feature.
 //!
 //! ```sh
-//! cargo bench -p slimmable --bench depthwise                  # ndarray
-//! cargo bench -p slimmable --bench depthwise --features wgpu  # and wgpu (lavapipe without a GPU)
+//! cargo bench -p slimmable --bench depthwise --features ndarray       # ndarray
+//! cargo bench -p slimmable --bench depthwise --features ndarray,wgpu  # and wgpu (lavapipe without a GPU)
 //! ```
 //!
 //! The three are timed interleaved, each step ending with a read of the gradients (so the GPU
@@ -73,7 +74,7 @@ fn main() {
     println!("| backend | input | depthwise conv as | fwd+bwd ms | vs conv2d |");
     println!("| --- | --- | --- | --- | --- |");
     type Cpu = Autodiff<NdArray>;
-    assert!(!has_depthwise_kernels::<Cpu>());
+    assert!(has_depthwise_kernels::<Cpu>());
     bench::<Cpu>("ndarray", &Default::default(), iters);
     #[cfg(feature = "wgpu")]
     {

@@ -25,9 +25,10 @@ use burn::tensor::ops::{PadMode, PaddedConvOptions};
 pub enum ConvAlgorithm {
     /// The backend's own `conv2d` (the default).
     Native,
-    /// Views of the padded input and a matrix product ([`conv2d_im2col`]) for dense convs, a
-    /// weighted sum of the views for depthwise convs; other grouped convs use the backend's
-    /// `conv2d`.
+    /// Views of the padded input and a matrix product ([`conv2d_im2col`]) for dense convs, this
+    /// crate's depthwise op for depthwise convs ([`depthwise_conv2d`](crate::depthwise_conv2d):
+    /// kernels on ndarray, wgpu and CUDA, a weighted sum of the views elsewhere); other grouped
+    /// convs use the backend's `conv2d`.
     Im2col,
     /// The backend's `conv2d` for dense and grouped convs, and a weighted sum of shifted views
     /// for depthwise convs. burn's cubecl backends (CUDA, wgpu) without autotuning compute a
@@ -43,8 +44,8 @@ pub enum ConvAlgorithm {
     Matmul,
     /// The backend's `conv2d` for dense and grouped convs, and this crate's depthwise kernels
     /// ([`depthwise_conv2d`](crate::depthwise_conv2d)) for depthwise convs: one launch per
-    /// pass on burn's wgpu and CUDA backends; elsewhere the weighted sum of
-    /// [`DepthwiseSum`](Self::DepthwiseSum).
+    /// pass on burn's wgpu and CUDA backends, parallel loops on ndarray; elsewhere the
+    /// weighted sum of [`DepthwiseSum`](Self::DepthwiseSum).
     DepthwiseKernel,
     /// This crate's depthwise kernels for depthwise convs, one matrix product for each
     /// pointwise conv (1×1, stride 1: no shifted views to build), and the backend's `conv2d`
@@ -112,9 +113,9 @@ impl ConvAlgorithm {
     pub fn depthwise(self) -> DepthwiseForm {
         match self {
             Self::Native => DepthwiseForm::Native,
-            Self::Im2col | Self::DepthwiseSum => DepthwiseForm::WeightedSum,
+            Self::DepthwiseSum => DepthwiseForm::WeightedSum,
             Self::DepthwiseMatmul | Self::Matmul => DepthwiseForm::Matmul,
-            Self::DepthwiseKernel | Self::KernelMatmul => DepthwiseForm::Kernel,
+            Self::Im2col | Self::DepthwiseKernel | Self::KernelMatmul => DepthwiseForm::Kernel,
         }
     }
 }

@@ -1,16 +1,15 @@
-//! The backend side of the depthwise kernels: two crate-private traits and their impls for
-//! burn's cubecl backends (the kernels) and for autodiff over them (the backward pass).
+//! The backend side of the depthwise op: two crate-private traits, implemented by the backends
+//! with kernels (`cube.rs`, `cpu.rs`), and the autodiff impl over any of them (the backward
+//! pass).
 
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::{Autodiff, NodeId};
 use burn::tensor::backend::Backend;
-use burn::tensor::ops::{FloatTensor, FloatTensorOps};
-use burn::tensor::{Shape, TensorMetadata};
-use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
+use burn::tensor::TensorMetadata;
+use burn::tensor::ops::FloatTensor;
 
-use super::kernel;
 use crate::im2col::ConvGeometry;
 
 /// A backend that computes a depthwise convolution (`weight` `[c, 1, kh, kw]`) in one op.
@@ -32,30 +31,6 @@ pub(crate) trait DepthwiseBackward: DepthwiseForward {
 
     /// The gradient with respect to the weight, `[c, 1, kh, kw]`.
     fn depthwise_weight_grad(grad: FloatTensor<Self>, input: FloatTensor<Self>, geometry: &ConvGeometry) -> FloatTensor<Self>;
-}
-
-impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> DepthwiseForward for CubeBackend<R, F, I, BT> {
-    fn depthwise_forward(input: FloatTensor<Self>, weight: FloatTensor<Self>, geometry: &ConvGeometry) -> FloatTensor<Self> {
-        kernel::forward::<R, F>(input, weight, geometry)
-    }
-}
-
-impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> DepthwiseBackward for CubeBackend<R, F, I, BT> {
-    fn depthwise_input_grad(
-        grad: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        input_shape: [usize; 4],
-        geometry: &ConvGeometry,
-    ) -> FloatTensor<Self> {
-        kernel::input_grad::<R, F>(grad, weight, input_shape, geometry)
-    }
-
-    fn depthwise_weight_grad(grad: FloatTensor<Self>, input: FloatTensor<Self>, geometry: &ConvGeometry) -> FloatTensor<Self> {
-        let channels = input.shape().dims::<4>()[1];
-        let per_image = kernel::weight_grad_per_image::<R, F>(grad, input, geometry);
-        let summed = Self::float_sum_dim(per_image, 0);
-        Self::float_reshape(summed, Shape::new([channels, 1, geometry.kernel[0], geometry.kernel[1]]))
-    }
 }
 
 /// The backward step of the depthwise op, recorded in the autodiff graph.

@@ -26,10 +26,16 @@ type CudaCube = burn_cubecl::CubeBackend<cubecl::cuda::CudaRuntime, f32, i32, u8
 /// One backend the kernels can run on: its depthwise op, for tensors of `B` that are its own.
 type Candidate<B> = fn(FloatTensor<B>, FloatTensor<B>, &ConvGeometry) -> FloatTensor<B>;
 
-/// The backends with kernels: burn's wgpu and CUDA backends in f32, with and without autodiff
-/// (not under burn's `fusion`, whose tensors are its own).
+/// The backends with kernels: burn's wgpu, CUDA and ndarray backends in f32, with and without
+/// autodiff (not under burn's `fusion`, whose tensors are its own).
 fn candidates<B: Backend>() -> Vec<(TypeId, Candidate<B>)> {
     let mut list: Vec<(TypeId, Candidate<B>)> = Vec::new();
+    #[cfg(feature = "ndarray")]
+    {
+        use burn::backend::{Autodiff, NdArray};
+        list.push((TypeId::of::<NdArray>(), run_as::<B, NdArray>));
+        list.push((TypeId::of::<Autodiff<NdArray>>(), run_as::<B, Autodiff<NdArray>>));
+    }
     #[cfg(feature = "wgpu")]
     {
         list.push((TypeId::of::<WgpuCube>(), run_as::<B, WgpuCube>));

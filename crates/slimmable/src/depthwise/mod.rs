@@ -1,37 +1,41 @@
-//! A depthwise convolution op of this crate's own: cubecl kernels for the forward pass and
-//! both gradients, on burn's CUDA and wgpu backends.
+//! A depthwise convolution op of this crate's own, forward pass and both gradients: cubecl
+//! kernels on burn's CUDA and wgpu backends, parallel loops on burn-ndarray.
 //!
 //! Why: burn-cubecl 0.21 computes a grouped conv's weight gradient with one conv launch per
 //! group (`conv_weight_backward_fallback`; its implicit-GEMM kernels reject `groups != 1`), so
-//! one MobileNetV2 sandwich step launches about 16 000 convs (docs/BENCHMARKS.md). Here each
+//! one MobileNetV2 sandwich step launches about 16 000 convs (docs/BENCHMARKS.md); here each
 //! pass is one kernel launch (two for the weight gradient: per-image sums, then their sum).
+//! burn-ndarray runs a grouped conv as one small conv per group.
 //!
-//! - [`backend`]: the op as a backend function, for cubecl backends and autodiff over them;
-//! - [`kernel`]: the cubecl kernels;
-//! - [`dispatch`]: which backend types have them.
+//! - `backend`: the op as two backend traits, and its autodiff backward step;
+//! - `cube`: the cubecl kernels (features `wgpu`, `cuda`);
+//! - `cpu`: the burn-ndarray loops (feature `ndarray`);
+//! - `dispatch`: which backend types have them.
 
-#[cfg(feature = "cube")]
+#[cfg(feature = "kernels")]
 mod backend;
+#[cfg(feature = "ndarray")]
+mod cpu;
 #[cfg(feature = "cube")]
+mod cube;
+#[cfg(feature = "kernels")]
 mod dispatch;
-#[cfg(feature = "cube")]
-mod kernel;
 
 use burn::tensor::backend::Backend;
 use burn::tensor::module::conv2d;
-use burn::tensor::{Tensor, TensorPrimitive};
+use burn::tensor::Tensor;
 
 use crate::im2col::{ConvGeometry, conv2d_im2col};
 
-/// Whether [`depthwise_conv2d`] runs this crate's kernels on backend `B`: burn's wgpu and CUDA
-/// backends (with or without autodiff) when this crate's `wgpu` or `cuda` feature is on, and
-/// not under burn's `fusion`.
+/// Whether [`depthwise_conv2d`] runs this crate's kernels on backend `B`: burn's wgpu, CUDA
+/// and ndarray backends in f32 (with or without autodiff) when this crate's feature of that
+/// name is on, and not under burn's `fusion`.
 pub fn has_depthwise_kernels<B: Backend>() -> bool {
-    #[cfg(feature = "cube")]
+    #[cfg(feature = "kernels")]
     {
         dispatch::has_kernels::<B>()
     }
-    #[cfg(not(feature = "cube"))]
+    #[cfg(not(feature = "kernels"))]
     {
         false
     }
@@ -74,17 +78,15 @@ fn kernels<B: Backend>(
     weight: Tensor<B, 4>,
     geometry: &ConvGeometry,
 ) -> Result<Tensor<B, 4>, (Tensor<B, 4>, Tensor<B, 4>)> {
-    #[cfg(feature = "cube")]
+    #[cfg(feature = "kernels")]
     {
+        use burn::tensor::TensorPrimitive::Float;
         match dispatch::try_kernels::<B>(x.into_primitive().tensor(), weight.into_primitive().tensor(), geometry) {
-            Ok(out) => Ok(Tensor::from_primitive(TensorPrimitive::Float(out))),
-            Err((x, weight)) => Err((
-                Tensor::from_primitive(TensorPrimitive::Float(x)),
-                Tensor::from_primitive(TensorPrimitive::Float(weight)),
-            )),
+            Ok(out) => Ok(Tensor::from_primitive(Float(out))),
+            Err((x, weight)) => Err((Tensor::from_primitive(Float(x)), Tensor::from_primitive(Float(weight)))),
         }
     }
-    #[cfg(not(feature = "cube"))]
+    #[cfg(not(feature = "kernels"))]
     {
         let _ = geometry;
         Err((x, weight))
@@ -149,9 +151,11 @@ mod tests {
     );
 
     #[test]
-    fn kernels_run_on_the_cubecl_backends_only() {
-        assert!(!has_depthwise_kernels::<NdArrayAd>());
-        assert!(!has_depthwise_kernels::<burn::backend::NdArray>());
+    fn kernels_run_on_the_backends_whose_feature_is_on() {
+        assert_eq!(has_depthwise_kernels::<NdArrayAd>(), cfg!(feature = "ndarray"));
+        assert_eq!(has_depthwise_kernels::<burn::backend::NdArray>(), cfg!(feature = "ndarray"));
+        // Not in f64.
+        assert!(!has_depthwise_kernels::<burn::backend::NdArray<f64>>());
         #[cfg(feature = "test-wgpu")]
         {
             assert!(has_depthwise_kernels::<crate::test_support::WgpuAd>());

@@ -1,5 +1,5 @@
-//! The depthwise convolution kernels, written in cubecl: they run on every cubecl backend of
-//! burn (CUDA, wgpu). One kernel per pass:
+//! The depthwise op on burn's cubecl backends (CUDA, wgpu): kernels written in cubecl, one per
+//! pass:
 //!
 //! - forward: one thread per output element, summing its `kh·kw` taps;
 //! - input gradient: one thread per input element, summing the output gradients that read it;
@@ -10,10 +10,12 @@
 //! slices); outputs are contiguous. All three take the geometry of [`ConvGeometry`]: the
 //! padding before each axis is explicit, the padding after it is implied by the output size.
 
-use burn::tensor::Shape;
-use burn_cubecl::{CubeRuntime, FloatElement, tensor::CubeTensor};
+use burn::tensor::ops::{FloatTensor, FloatTensorOps};
+use burn::tensor::{Shape, TensorMetadata};
+use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement, tensor::CubeTensor};
 use cubecl::{calculate_cube_count_elemwise, prelude::*};
 
+use super::backend::{DepthwiseBackward, DepthwiseForward};
 use crate::im2col::ConvGeometry;
 
 /// The runtime part of a geometry as the kernels take it.
@@ -190,7 +192,7 @@ fn dims4<R: CubeRuntime>(tensor: &CubeTensor<R>) -> [usize; 4] {
 }
 
 /// The depthwise convolution of `input` `[n, c, h, w]` with `weight` `[c, 1, kh, kw]`.
-pub(crate) fn forward<R: CubeRuntime, F: FloatElement>(
+fn forward<R: CubeRuntime, F: FloatElement>(
     input: CubeTensor<R>,
     weight: CubeTensor<R>,
     geometry: &ConvGeometry,
@@ -214,7 +216,7 @@ pub(crate) fn forward<R: CubeRuntime, F: FloatElement>(
 }
 
 /// The gradient of [`forward`] with respect to its input of `input_shape`.
-pub(crate) fn input_grad<R: CubeRuntime, F: FloatElement>(
+fn input_grad<R: CubeRuntime, F: FloatElement>(
     grad: CubeTensor<R>,
     weight: CubeTensor<R>,
     input_shape: [usize; 4],
@@ -238,7 +240,7 @@ pub(crate) fn input_grad<R: CubeRuntime, F: FloatElement>(
 
 /// The gradient of [`forward`] with respect to its weight, per image: `[n, c, kh·kw]` (the
 /// caller sums over the images).
-pub(crate) fn weight_grad_per_image<R: CubeRuntime, F: FloatElement>(
+fn weight_grad_per_image<R: CubeRuntime, F: FloatElement>(
     grad: CubeTensor<R>,
     input: CubeTensor<R>,
     geometry: &ConvGeometry,
@@ -257,4 +259,28 @@ pub(crate) fn weight_grad_per_image<R: CubeRuntime, F: FloatElement>(
         geometry.kernel[1],
     );
     partial
+}
+
+impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> DepthwiseForward for CubeBackend<R, F, I, BT> {
+    fn depthwise_forward(input: FloatTensor<Self>, weight: FloatTensor<Self>, geometry: &ConvGeometry) -> FloatTensor<Self> {
+        forward::<R, F>(input, weight, geometry)
+    }
+}
+
+impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> DepthwiseBackward for CubeBackend<R, F, I, BT> {
+    fn depthwise_input_grad(
+        grad: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        input_shape: [usize; 4],
+        geometry: &ConvGeometry,
+    ) -> FloatTensor<Self> {
+        input_grad::<R, F>(grad, weight, input_shape, geometry)
+    }
+
+    fn depthwise_weight_grad(grad: FloatTensor<Self>, input: FloatTensor<Self>, geometry: &ConvGeometry) -> FloatTensor<Self> {
+        let channels = input.shape().dims::<4>()[1];
+        let per_image = weight_grad_per_image::<R, F>(grad, input, geometry);
+        let summed = Self::float_sum_dim(per_image, 0);
+        Self::float_reshape(summed, Shape::new([channels, 1, geometry.kernel[0], geometry.kernel[1]]))
+    }
 }
