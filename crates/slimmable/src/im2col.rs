@@ -195,6 +195,17 @@ fn shifted_views<B: Backend>(x: Tensor<B, 4>, g: &ConvGeometry) -> Vec<Tensor<B,
     views
 }
 
+/// `out` `[n, c, h, w]` plus one bias value per channel, if there is a bias.
+pub(crate) fn add_channel_bias<B: Backend>(out: Tensor<B, 4>, bias: Option<Tensor<B, 1>>) -> Tensor<B, 4> {
+    match bias {
+        Some(bias) => {
+            let channels = bias.dims()[0];
+            out.add(bias.reshape([1, channels, 1, 1]))
+        }
+        None => out,
+    }
+}
+
 /// A convolution of `x` `[n, c_in, h, w]` with `weight` `[c_out, c_in / groups, kh, kw]` as
 /// tensor operations: a batched matrix product over the shifted views for a dense conv
 /// (`groups == 1`), a weighted sum of the views for a depthwise conv (one input channel per
@@ -245,10 +256,7 @@ pub fn conv2d_im2col<B: Backend>(
         let matrix = weight.permute([0, 2, 3, 1]).reshape([1, c_out, k]);
         matrix.matmul(columns).reshape([n, c_out, ho, wo])
     };
-    match bias {
-        Some(bias) => out.add(bias.reshape([1, c_out, 1, 1])),
-        None => out,
-    }
+    add_channel_bias(out, bias)
 }
 
 /// A depthwise convolution (`weight` `[c, 1, kh, kw]`, one group per channel of `x`
@@ -277,10 +285,7 @@ pub fn depthwise_conv2d_matmul<B: Backend>(
     let views = shifted_views(x, geometry).into_iter().map(|view| view.swap_dims(0, 1).unsqueeze_dim::<5>(1)).collect();
     let columns = Tensor::cat(views, 1).reshape([c, taps, n * ho * wo]);
     let out = weight.reshape([c, 1, taps]).matmul(columns).reshape([c, n, ho, wo]).swap_dims(0, 1);
-    match bias {
-        Some(bias) => out.add(bias.reshape([1, c, 1, 1])),
-        None => out,
-    }
+    add_channel_bias(out, bias)
 }
 
 #[cfg(test)]

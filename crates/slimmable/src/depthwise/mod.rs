@@ -25,7 +25,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::module::conv2d;
 use burn::tensor::Tensor;
 
-use crate::im2col::{ConvGeometry, conv2d_im2col};
+use crate::im2col::{ConvGeometry, add_channel_bias, conv2d_im2col};
 
 /// Whether [`depthwise_conv2d`] runs this crate's kernels on backend `B`: burn's wgpu, CUDA
 /// and ndarray backends in f32 (with or without autodiff) when this crate's feature of that
@@ -59,16 +59,10 @@ pub fn depthwise_conv2d<B: Backend>(
     if c_out != c || in_per_group != 1 {
         return conv2d(x, weight, bias, geometry.options(c));
     }
-    let (x, weight) = match kernels(x, weight, geometry) {
-        Ok(out) => {
-            return match bias {
-                Some(bias) => out.add(bias.reshape([1, c, 1, 1])),
-                None => out,
-            };
-        }
-        Err(tensors) => tensors,
-    };
-    conv2d_im2col(x, weight, bias, geometry, c)
+    match kernels(x, weight, geometry) {
+        Ok(out) => add_channel_bias(out, bias),
+        Err((x, weight)) => conv2d_im2col(x, weight, bias, geometry, c),
+    }
 }
 
 /// The kernels' output, or the tensors back when `B` has no kernels.
