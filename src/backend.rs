@@ -51,13 +51,21 @@ impl BackendKind {
     ///
     /// - ndarray: im2col. burn-ndarray's conv input gradient is a scalar loop (85 s for one
     ///   ResNet-20 sandwich step on 64 images; a few seconds as im2col).
-    /// - CUDA and wgpu: burn's own conv. As im2col, the 8-layer bench net ran 4× slower on an
-    ///   H100 (141 against 610 img/s, plain step; docs/BENCHMARKS.md): cubecl's batched matmul
-    ///   without autotuning is slower still than its direct conv.
+    /// - CUDA: kernel-matmul, this crate's depthwise kernels and 1×1 convs as cubecl's matrix
+    ///   product. On an H200, MobileNetV2-small trained at 444 img/s with it (kernel cache
+    ///   warm), 316 img/s with depthwise-kernel and 76–88 with burn's own conv, whose grouped
+    ///   weight gradient launches one conv per channel (docs/BENCHMARKS.md, 2026-12-02). Its
+    ///   matrix products compile a kernel per shape class, which is why the CUDA build keeps
+    ///   compiled kernels on disk ([`crate::kernel_cache`]).
+    /// - wgpu: depthwise-kernel: the depthwise kernels, and burn's conv for dense convs (no
+    ///   compilation cache exists for wgpu in cubecl 0.10, so the matrix products' many kernel
+    ///   variants would be compiled again by every run). As im2col, the 8-layer bench net ran
+    ///   4× slower than burn's conv on an H100.
     pub fn default_conv(self) -> slimmable::ConvAlgorithm {
         match self {
             BackendKind::Ndarray => slimmable::ConvAlgorithm::Im2col,
-            BackendKind::Wgpu | BackendKind::Cuda => slimmable::ConvAlgorithm::Native,
+            BackendKind::Wgpu => slimmable::ConvAlgorithm::DepthwiseKernel,
+            BackendKind::Cuda => slimmable::ConvAlgorithm::KernelMatmul,
         }
     }
 

@@ -4,3 +4,4 @@
 pub mod backend;
 pub mod commands;
 pub mod files;
+pub mod kernel_cache;

@@ -184,6 +184,10 @@ fn load_config(path: &Path, work_dir: Option<PathBuf>, data_dir: Option<PathBuf>
 fn main() -> Result<()> {
     let cli = Cli::parse();
     let kind = autoslim_cli::backend::configure(cli.backend.as_deref()).map_err(anyhow::Error::msg)?;
+    #[cfg(feature = "cuda")]
+    if kind == autoslim_cli::backend::BackendKind::Cuda {
+        eprintln!("{}", autoslim_cli::kernel_cache::configure());
+    }
     with_backend!(kind, |T, _B| run::<T>(cli.command))
 }
 

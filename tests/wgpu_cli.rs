@@ -28,7 +28,7 @@ fn a_supernet_trains_on_wgpu_and_its_checkpoint_evaluates_alike_on_ndarray() {
 
     let (ok, out) = autoslim_on("wgpu", &["train", "--config", c]);
     assert!(ok, "{out}");
-    assert!(out.contains("backend: wgpu (native conv)"), "{out}");
+    assert!(out.contains("backend: wgpu (depthwise-kernel conv)"), "{out}");
     let checkpoint = dir.join("run/model.mpk");
     assert!(checkpoint.is_file() && dir.join("run/accuracy.csv").is_file(), "{out}");
 

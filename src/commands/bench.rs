@@ -159,16 +159,40 @@ where
             learner = step(learner);
         }
         sync()?;
+        // Each timed step ends with a sync, as a training step ends reading its loss; a step
+        // that compiles kernels for new shapes shows as an outlier, which the median leaves out.
+        let mut steps_ms = Vec::with_capacity(settings.iters);
         let t = Instant::now();
         for _ in 0..settings.iters {
+            let s = Instant::now();
             learner = step(learner);
+            sync()?;
+            steps_ms.push(s.elapsed().as_secs_f64() * 1e3);
         }
-        sync()?;
         let ms = t.elapsed().as_secs_f64() * 1e3 / settings.iters as f64;
+        let median_ms = median(&steps_ms);
         let images_per_s = settings.batch as f64 / (ms / 1e3);
-        println!("  {mode} step: {ms:.1} ms, {images_per_s:.1} img/s (first step {first_ms:.0} ms)");
-        report(format!(r#""mode":"{mode}","ms":{ms:.3},"img_per_s":{images_per_s:.1},"first_ms":{first_ms:.1}"#));
+        println!(
+            "  {mode} step: {ms:.1} ms, {images_per_s:.1} img/s; median {median_ms:.1} ms, {:.1} img/s (first step {first_ms:.0} ms)",
+            settings.batch as f64 / (median_ms / 1e3)
+        );
+        let steps: Vec<String> = steps_ms.iter().map(|ms| format!("{ms:.1}")).collect();
+        report(format!(
+            r#""mode":"{mode}","ms":{ms:.3},"img_per_s":{images_per_s:.1},"median_ms":{median_ms:.3},"first_ms":{first_ms:.1},"steps_ms":[{}]"#,
+            steps.join(",")
+        ));
         current = Some(learner.model);
     }
     Ok(())
+}
+
+/// The median of `values` (the mean of the middle two for an even count); 0 for none.
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
 }
