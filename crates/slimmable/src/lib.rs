@@ -26,12 +26,16 @@
 // Tests name active blocks as one range per dimension, one-dimensional ones included.
 #![cfg_attr(test, allow(clippy::single_range_in_vec_init))]
 
+#[cfg(feature = "kernels")]
+mod batch_norm_op;
 mod conv;
 mod depthwise;
 mod error;
 mod im2col;
 mod linear;
 mod norm;
+#[cfg(feature = "kernels")]
+mod type_match;
 mod width;
 
 #[cfg(test)]

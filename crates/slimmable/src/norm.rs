@@ -122,6 +122,17 @@ impl<B: Backend> SlimBatchNorm<B> {
     /// active channels' running statistics.
     fn batch_stats<const D: usize>(&self, input: Tensor<B, D>, momentum: Option<f64>) -> Result<Tensor<B, D>, SlimError> {
         let channels = self.check_input(&input)?;
+        #[cfg(feature = "kernels")]
+        let input = match crate::batch_norm_op::batch_norm_train(input, self.active(&self.gamma, channels), self.active(&self.beta, channels), self.epsilon) {
+            Ok(fused) => {
+                if let Some(momentum) = momentum {
+                    self.update_running(&self.running_mean, fused.mean, momentum);
+                    self.update_running(&self.running_var, fused.var, momentum);
+                }
+                return Ok(fused.output);
+            }
+            Err((input, _, _)) => input,
+        };
         let dims = input.dims();
         let flat = dims[0] * dims[2..].iter().product::<usize>();
         let mut shape = [1; D];
@@ -195,14 +206,19 @@ impl<B: Backend> SlimBatchNorm<B> {
         let channels = x.dims()[1];
         let mut shape = [1; D];
         shape[1] = channels;
-        let affine = |param: &Param<Tensor<B, 1>>| match channels == self.num_features() {
-            true => param.val().reshape(shape),
-            false => param.val().slice(0..channels).reshape(shape),
-        };
+        let affine = |param: &Param<Tensor<B, 1>>| self.active(param, channels).reshape(shape);
         x.sub(mean)
             .div(var.add_scalar(self.epsilon).sqrt())
             .mul(affine(&self.gamma))
             .add(affine(&self.beta))
+    }
+
+    /// The first `channels` values of a per-channel parameter.
+    fn active(&self, param: &Param<Tensor<B, 1>>, channels: usize) -> Tensor<B, 1> {
+        match channels == self.num_features() {
+            true => param.val(),
+            false => param.val().slice(0..channels),
+        }
     }
 
     /// `running[0..c] = (1 - m) · running[0..c] + m · batch`; the other channels are untouched.

@@ -1,14 +1,7 @@
-//! Which backends have the depthwise kernels, decided by the backend's type at run time.
-//!
-//! burn adds an op to a backend through a trait of one's own (its custom-kernel example), and
-//! every model that calls the op then needs that trait as its bound. That would make
-//! `SlimConv2d<B: Backend>` unusable with any backend this crate does not know, and every
-//! model using it would carry the bound. Instead, [`try_kernels`] compares the backend type
-//! with the few this crate has kernels for and moves the tensors to that type (a checked
-//! `Any` downcast: the same type, so nothing is converted); any other backend gets its tensors
-//! back and takes the tensor-op path.
+//! Which backends have the depthwise kernels, decided by the backend's type at run time
+//! (why by type: [`crate::type_match`]).
 
-use std::any::{Any, TypeId};
+use std::any::TypeId;
 
 use burn::tensor::DType;
 use burn::tensor::TensorMetadata;
@@ -16,12 +9,13 @@ use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
 
 use super::backend::DepthwiseForward;
+use crate::type_match::same_type;
 use crate::im2col::ConvGeometry;
 
 #[cfg(feature = "wgpu")]
-type WgpuCube = burn_cubecl::CubeBackend<burn::backend::wgpu::WgpuRuntime, f32, i32, u32>;
+use crate::type_match::WgpuCube;
 #[cfg(feature = "cuda")]
-type CudaCube = burn_cubecl::CubeBackend<cubecl::cuda::CudaRuntime, f32, i32, u8>;
+use crate::type_match::CudaCube;
 
 /// One backend the kernels can run on: its depthwise op, for tensors of `B` that are its own.
 type Candidate<B> = fn(FloatTensor<B>, FloatTensor<B>, &ConvGeometry) -> FloatTensor<B>;
@@ -59,15 +53,6 @@ fn run_as<B: Backend, K: DepthwiseForward>(input: FloatTensor<B>, weight: FloatT
     let mismatch = |_| unreachable!("run_as is called only when K is B");
     let output = K::depthwise_forward(same_type(input).unwrap_or_else(mismatch), same_type(weight).unwrap_or_else(mismatch), geometry);
     same_type(output).unwrap_or_else(|_| unreachable!("run_as is called only when K is B"))
-}
-
-/// `value` as type `T` when it is a `T`, else back.
-fn same_type<S: 'static, T: 'static>(value: S) -> Result<T, S> {
-    if TypeId::of::<S>() != TypeId::of::<T>() {
-        return Err(value);
-    }
-    let boxed: Box<dyn Any> = Box::new(value);
-    Ok(*boxed.downcast::<T>().unwrap_or_else(|_| unreachable!("the type ids are equal")))
 }
 
 /// The depthwise convolution by this crate's kernels when backend `B` has them and the tensors
