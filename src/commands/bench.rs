@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use autoslim::channels::Subnet;
+use autoslim::cost::{Convention, Short, count};
 use autoslim::data::ImageBatch;
 use autoslim::distiller::SelfDistiller;
 use autoslim::learner::{AutoSlim, StepPlan, TrainingMode};
@@ -100,6 +101,11 @@ where
     );
     let report = |fields: String| println!("RESULT {{{common},{fields}}}");
     println!("{}: {} channel groups, batch {}, {} timed steps after {} warm-up", settings.model, space.groups().len(), settings.batch, settings.iters, settings.warmup);
+    // Multiply-accumulates of one image at full width (conv and linear layers), for the
+    // arithmetic rate of the plain step: 2 FLOPs each, forward and two backward products.
+    let macs = count(&space, &Subnet::max(&space), [h, w], Convention::Paper).flops;
+    println!("  full width: {} multiply-accumulates per image (forward)", Short(macs));
+    report(format!(r#""mode":"macs","macs_per_image":{macs}"#));
 
     let mut optimizer = SgdConfig::new()
         .with_momentum(Some(MomentumConfig::new().with_momentum(0.9).with_dampening(0.0).with_nesterov(true)))
@@ -176,6 +182,11 @@ where
             "  {mode} step: {ms:.1} ms, {images_per_s:.1} img/s; median {median_ms:.1} ms, {:.1} img/s (first step {first_ms:.0} ms)",
             settings.batch as f64 / (median_ms / 1e3)
         );
+        if mode == "plain" {
+            let tflops = 6.0 * macs as f64 * settings.batch as f64 / (median_ms / 1e3) / 1e12;
+            println!("  plain step arithmetic: {tflops:.2} TFLOP/s (6 FLOPs per multiply-accumulate and image, median step)");
+            report(format!(r#""mode":"plain_tflops","tflops":{tflops:.3}"#));
+        }
         let steps: Vec<String> = steps_ms.iter().map(|ms| format!("{ms:.1}")).collect();
         report(format!(
             r#""mode":"{mode}","ms":{ms:.3},"img_per_s":{images_per_s:.1},"median_ms":{median_ms:.3},"first_ms":{first_ms:.1},"steps_ms":[{}]"#,
