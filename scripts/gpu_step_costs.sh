@@ -6,9 +6,8 @@
 #
 # DEV holds `autoslim` or `autoslim.xz` (release build with `--features cuda`, stripped).
 #
-# 1. profile: cubecl's per-kernel table of two depthwise-kernel sandwich steps
-#    (scripts/profile_gpu.sh), to see where the step goes now that depthwise convs are one
-#    kernel each;
+# 1. profile: cubecl's per-kernel table of a sandwich step with PROFILE_CONV (default
+#    depthwise-kernel; scripts/profile_gpu.sh), to see where the step goes;
 # 2. compile: kernel-matmul (depthwise kernels, 1x1 convs as cubecl's matmul) for ITERS
 #    sandwich steps with cubecl's PTX cache in a fresh directory, then again with that cache
 #    warm, cubecl's compilation log on: per-step times (the bench's `steps_ms`) show whether
@@ -28,7 +27,7 @@ BIN=$DEV/autoslim
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 
 echo "== 1. profile"
-BIN=$BIN RUNS="dk=mobilenet_v2_small:sandwich:depthwise-kernel" ITERS=2 WARMUP=1 TIMEOUT=${PROFILE_TIMEOUT:-80} \
+BIN=$BIN RUNS="step=mobilenet_v2_small:sandwich:${PROFILE_CONV:-depthwise-kernel}" ITERS=2 WARMUP=1 TIMEOUT=${PROFILE_TIMEOUT:-80} \
   scripts/profile_gpu.sh /tmp/profile | tail -n 5
 tar czf "$OUT_DIR/profile.tgz" -C /tmp/profile .
 
