@@ -43,13 +43,12 @@ pub(crate) fn batch_norm_train<B: Backend, const D: usize>(
     beta: Tensor<B, 1>,
     epsilon: f64,
 ) -> Result<BatchNormOutput<B, D>, (Tensor<B, D>, Tensor<B, 1>, Tensor<B, 1>)> {
-    if x.dtype() != DType::F32 || gamma.dtype() != DType::F32 || D < 2 {
+    if [x.dtype(), gamma.dtype(), beta.dtype()].iter().any(|&dtype| dtype != DType::F32) || D < 2 {
         return Err((x, gamma, beta));
     }
     let dims = x.dims();
     let [n, c, rest] = [dims[0], dims[1], dims[2..].iter().product()];
-    let prim = |t: Tensor<B, 3>| t.into_primitive().tensor();
-    let x3 = prim(x.reshape([n, c, rest]));
+    let x3 = x.reshape([n, c, rest]).into_primitive().tensor();
     let (g, b) = (gamma.into_primitive().tensor(), beta.into_primitive().tensor());
     match crate::type_match::on_autodiff::<B, _>(FusedBatchNorm { x: x3, gamma: g, beta: b, epsilon }) {
         Ok((output, mean, var)) => Ok(BatchNormOutput {
