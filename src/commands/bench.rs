@@ -194,6 +194,11 @@ where
         ));
         current = Some(learner.model);
     }
+    let fallbacks = slimmable::implicit_gemm_fallbacks();
+    if fallbacks > 0 {
+        println!("  {fallbacks} conv passes fell back from implicit GEMM to burn's direct kernel");
+    }
+    report(format!(r#""mode":"gemm_fallbacks","count":{fallbacks}"#));
     Ok(())
 }
 

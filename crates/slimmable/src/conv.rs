@@ -10,6 +10,7 @@ use burn::tensor::module::conv2d;
 
 use crate::SlimError;
 use crate::depthwise::depthwise_conv2d;
+use crate::gemm_conv::gemm_conv2d;
 use crate::im2col::{ConvGeometry, DepthwiseForm, conv2d_im2col, conv_algorithm, depthwise_conv2d_matmul};
 use crate::error::check_width;
 
@@ -218,6 +219,8 @@ impl<B: Backend> SlimConv2d<B> {
             }
         } else if algorithm.dense_as_matmul(self.kernel_size, self.stride) {
             conv2d_im2col(input, weight, bias, &geometry, groups)
+        } else if algorithm.dense_as_gemm() && groups == 1 {
+            gemm_conv2d(input, weight, bias, &geometry)
         } else {
             conv2d(input, weight, bias, geometry.options(groups))
         })

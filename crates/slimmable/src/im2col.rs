@@ -51,6 +51,10 @@ pub enum ConvAlgorithm {
     /// pointwise conv (1×1, stride 1: no shifted views to build), and the backend's `conv2d`
     /// for the other dense convs (a stem, a strided shortcut).
     KernelMatmul,
+    /// This crate's depthwise kernels for depthwise convs, and burn's implicit-GEMM kernels
+    /// for every dense conv ([`gemm_conv2d`](crate::gemm_conv2d): tensor cores on NVIDIA GPUs),
+    /// where the backend has them; the backend's `conv2d` elsewhere.
+    KernelGemm,
 }
 
 /// How a depthwise conv is computed under a [`ConvAlgorithm`].
@@ -68,7 +72,7 @@ pub enum DepthwiseForm {
 
 impl ConvAlgorithm {
     /// Every algorithm, in the order of [`name`](Self::name)'s list.
-    pub const ALL: [ConvAlgorithm; 7] = [
+    pub const ALL: [ConvAlgorithm; 8] = [
         Self::Native,
         Self::Im2col,
         Self::DepthwiseSum,
@@ -76,6 +80,7 @@ impl ConvAlgorithm {
         Self::Matmul,
         Self::DepthwiseKernel,
         Self::KernelMatmul,
+        Self::KernelGemm,
     ];
 
     /// The algorithm's name as `AUTOSLIM_CONV` spells it.
@@ -88,6 +93,7 @@ impl ConvAlgorithm {
             Self::Matmul => "matmul",
             Self::DepthwiseKernel => "depthwise-kernel",
             Self::KernelMatmul => "kernel-matmul",
+            Self::KernelGemm => "kernel-gemm",
         }
     }
 
@@ -105,8 +111,13 @@ impl ConvAlgorithm {
         match self {
             Self::Im2col | Self::Matmul => true,
             Self::KernelMatmul => kernel == [1, 1] && stride == [1, 1],
-            Self::Native | Self::DepthwiseSum | Self::DepthwiseMatmul | Self::DepthwiseKernel => false,
+            Self::Native | Self::DepthwiseSum | Self::DepthwiseMatmul | Self::DepthwiseKernel | Self::KernelGemm => false,
         }
+    }
+
+    /// Whether dense convs go to [`gemm_conv2d`](crate::gemm_conv2d).
+    pub fn dense_as_gemm(self) -> bool {
+        self == Self::KernelGemm
     }
 
     /// How depthwise convs are computed.
@@ -115,7 +126,7 @@ impl ConvAlgorithm {
             Self::Native => DepthwiseForm::Native,
             Self::DepthwiseSum => DepthwiseForm::WeightedSum,
             Self::DepthwiseMatmul | Self::Matmul => DepthwiseForm::Matmul,
-            Self::Im2col | Self::DepthwiseKernel | Self::KernelMatmul => DepthwiseForm::Kernel,
+            Self::Im2col | Self::DepthwiseKernel | Self::KernelMatmul | Self::KernelGemm => DepthwiseForm::Kernel,
         }
     }
 }
@@ -355,5 +366,9 @@ mod tests {
         assert!(!ConvAlgorithm::KernelMatmul.dense_as_matmul([3, 3], [1, 1]));
         assert!(!ConvAlgorithm::KernelMatmul.dense_as_matmul([1, 1], [2, 2]));
         assert_eq!(ConvAlgorithm::KernelMatmul.depthwise(), DepthwiseForm::Kernel);
+        assert!(ConvAlgorithm::KernelGemm.dense_as_gemm());
+        assert!(!ConvAlgorithm::KernelGemm.dense_as_matmul([1, 1], [1, 1]));
+        assert!(!ConvAlgorithm::KernelMatmul.dense_as_gemm());
+        assert_eq!(ConvAlgorithm::KernelGemm.depthwise(), DepthwiseForm::Kernel);
     }
 }

@@ -13,6 +13,9 @@ pub type NdArrayAd = burn::backend::Autodiff<burn::backend::NdArray>;
 /// The GPU test backend (Mesa's lavapipe in CI).
 #[cfg(feature = "test-wgpu")]
 pub type WgpuAd = burn::backend::Autodiff<burn::backend::Wgpu>;
+/// The NVIDIA test backend (run on a GPU machine, not in CI).
+#[cfg(feature = "test-cuda")]
+pub type CudaAd = burn::backend::Autodiff<crate::type_match::CudaCube>;
 
 /// A tensor of standard-normal values.
 pub fn random<B: Backend, const D: usize>(shape: [usize; D], device: &B::Device) -> Tensor<B, D> {
@@ -41,20 +44,34 @@ pub fn agrees_with<B: AutodiffBackend>(
     device: &B::Device,
     ours: impl Fn(Tensor<B, 4>, Tensor<B, 4>, Option<Tensor<B, 1>>, &ConvGeometry) -> Tensor<B, 4>,
 ) {
+    agrees_with_tolerance(x_shape, w_shape, g, groups, device, 1e-4, ours);
+}
+
+/// [`agrees_with`] within `tolerance` for the output and the input gradient, and ten times
+/// that for the weight and bias gradients (sums over every output position).
+pub fn agrees_with_tolerance<B: AutodiffBackend>(
+    x_shape: [usize; 4],
+    w_shape: [usize; 4],
+    g: ConvGeometry,
+    groups: usize,
+    device: &B::Device,
+    tolerance: f32,
+    ours: impl Fn(Tensor<B, 4>, Tensor<B, 4>, Option<Tensor<B, 1>>, &ConvGeometry) -> Tensor<B, 4>,
+) {
     let x = random::<B, 4>(x_shape, device).require_grad();
     let weight = random::<B, 4>(w_shape, device).require_grad();
     let bias = random::<B, 1>([w_shape[0]], device).require_grad();
     let native = conv2d(x.clone(), weight.clone(), Some(bias.clone()), g.options(groups));
     let ours = ours(x.clone(), weight.clone(), Some(bias.clone()), &g);
     assert_eq!(ours.dims(), native.dims(), "{g:?}");
-    assert_close(ours.clone(), native.clone(), 1e-4);
+    assert_close(ours.clone(), native.clone(), tolerance);
     // A loss that weighs every output differently.
     let mask = random::<B, 4>(native.dims(), device);
     let grads_native = native.mul(mask.clone()).sum().backward();
     let grads_ours = ours.mul(mask).sum().backward();
-    assert_close(x.grad(&grads_ours).unwrap(), x.grad(&grads_native).unwrap(), 1e-4);
-    assert_close(weight.grad(&grads_ours).unwrap(), weight.grad(&grads_native).unwrap(), 1e-3);
-    assert_close(bias.grad(&grads_ours).unwrap(), bias.grad(&grads_native).unwrap(), 1e-3);
+    assert_close(x.grad(&grads_ours).unwrap(), x.grad(&grads_native).unwrap(), tolerance);
+    assert_close(weight.grad(&grads_ours).unwrap(), weight.grad(&grads_native).unwrap(), 10.0 * tolerance);
+    assert_close(bias.grad(&grads_ours).unwrap(), bias.grad(&grads_native).unwrap(), 10.0 * tolerance);
 }
 
 /// Asserts that every element outside the `active` block is exactly zero and that the block
@@ -69,7 +86,7 @@ pub fn assert_inactive_zero<B: Backend, const D: usize>(grad: Tensor<B, D>, acti
 }
 
 /// Instantiates generic test functions `fn name<B: AutodiffBackend>(device: &B::Device)` on
-/// ndarray, and on wgpu when the `test-wgpu` feature is on.
+/// ndarray, on wgpu when the `test-wgpu` feature is on, and on CUDA with `test-cuda`.
 macro_rules! backend_tests {
     ($($name:ident),+ $(,)?) => {
         mod on_ndarray {
@@ -88,6 +105,16 @@ macro_rules! backend_tests {
                 fn $name() {
                     let device = Default::default();
                     super::$name::<crate::test_support::WgpuAd>(&device);
+                }
+            )+
+        }
+        #[cfg(feature = "test-cuda")]
+        mod on_cuda {
+            $(
+                #[test]
+                fn $name() {
+                    let device = Default::default();
+                    super::$name::<crate::test_support::CudaAd>(&device);
                 }
             )+
         }
