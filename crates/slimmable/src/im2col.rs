@@ -51,9 +51,10 @@ pub enum ConvAlgorithm {
     /// pointwise conv (1×1, stride 1: no shifted views to build), and the backend's `conv2d`
     /// for the other dense convs (a stem, a strided shortcut).
     KernelMatmul,
-    /// This crate's depthwise kernels for depthwise convs, and burn's implicit-GEMM kernels
-    /// for every dense conv ([`gemm_conv2d`](crate::gemm_conv2d): tensor cores on NVIDIA GPUs),
-    /// where the backend has them; the backend's `conv2d` elsewhere.
+    /// As [`KernelMatmul`](Self::KernelMatmul) for depthwise and pointwise convs, and burn's
+    /// implicit-GEMM kernels for the other dense convs ([`gemm_conv2d`](crate::gemm_conv2d):
+    /// tensor cores on NVIDIA GPUs), where the backend has them; the backend's `conv2d`
+    /// elsewhere.
     KernelGemm,
 }
 
@@ -110,8 +111,8 @@ impl ConvAlgorithm {
     pub fn dense_as_matmul(self, kernel: [usize; 2], stride: [usize; 2]) -> bool {
         match self {
             Self::Im2col | Self::Matmul => true,
-            Self::KernelMatmul => kernel == [1, 1] && stride == [1, 1],
-            Self::Native | Self::DepthwiseSum | Self::DepthwiseMatmul | Self::DepthwiseKernel | Self::KernelGemm => false,
+            Self::KernelMatmul | Self::KernelGemm => kernel == [1, 1] && stride == [1, 1],
+            Self::Native | Self::DepthwiseSum | Self::DepthwiseMatmul | Self::DepthwiseKernel => false,
         }
     }
 
@@ -302,12 +303,14 @@ pub fn depthwise_conv2d_matmul<B: Backend>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{agrees_with, backend_tests, geometry};
+    use crate::test_support::{agrees_with_tolerance, backend_tests, geometry, matmul_tolerance};
     use burn::tensor::backend::AutodiffBackend;
 
-    /// Output, input gradient and weight gradient of `conv2d_im2col` and the backend's conv agree.
+    /// Output, input gradient and weight gradient of `conv2d_im2col` and the backend's conv
+    /// agree (within TF32 rounding where matrix products use it).
     fn agrees<B: AutodiffBackend>(x_shape: [usize; 4], w_shape: [usize; 4], g: ConvGeometry, groups: usize, device: &B::Device) {
-        agrees_with::<B>(x_shape, w_shape, g, groups, device, |x, w, b, g| conv2d_im2col(x, w, b, g, groups));
+        let tolerance = matmul_tolerance::<B>(0.02);
+        agrees_with_tolerance::<B>(x_shape, w_shape, g, groups, device, tolerance, |x, w, b, g| conv2d_im2col(x, w, b, g, groups));
     }
 
     fn dense_convs_match_the_backend_with_their_gradients<B: AutodiffBackend>(device: &B::Device) {
@@ -328,10 +331,12 @@ mod tests {
 
     fn depthwise_matmul_matches_the_backend_with_its_gradients<B: AutodiffBackend>(device: &B::Device) {
         let matmul = |x, w, b, g: &ConvGeometry| depthwise_conv2d_matmul(x, w, b, g);
-        agrees_with::<B>([2, 5, 8, 8], [5, 1, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]), 5, device, matmul);
-        agrees_with::<B>([2, 5, 9, 9], [5, 1, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1]), 5, device, matmul);
-        agrees_with::<B>([3, 4, 7, 6], [4, 1, 5, 5], geometry(5, 1, 1, [2, 2], [2, 2]), 4, device, matmul);
-        agrees_with::<B>([1, 3, 8, 8], [3, 1, 3, 3], geometry(3, 2, 1, [0, 0], [1, 1]), 3, device, matmul); // `Same`-style
+        let tolerance = matmul_tolerance::<B>(0.02);
+        let agrees_with = |x, w, g, groups, device, f| agrees_with_tolerance::<B>(x, w, g, groups, device, tolerance, f);
+        agrees_with([2, 5, 8, 8], [5, 1, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]), 5, device, matmul);
+        agrees_with([2, 5, 9, 9], [5, 1, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1]), 5, device, matmul);
+        agrees_with([3, 4, 7, 6], [4, 1, 5, 5], geometry(5, 1, 1, [2, 2], [2, 2]), 4, device, matmul);
+        agrees_with([1, 3, 8, 8], [3, 1, 3, 3], geometry(3, 2, 1, [0, 0], [1, 1]), 3, device, matmul); // `Same`-style
     }
 
     backend_tests!(
@@ -367,7 +372,8 @@ mod tests {
         assert!(!ConvAlgorithm::KernelMatmul.dense_as_matmul([1, 1], [2, 2]));
         assert_eq!(ConvAlgorithm::KernelMatmul.depthwise(), DepthwiseForm::Kernel);
         assert!(ConvAlgorithm::KernelGemm.dense_as_gemm());
-        assert!(!ConvAlgorithm::KernelGemm.dense_as_matmul([1, 1], [1, 1]));
+        assert!(ConvAlgorithm::KernelGemm.dense_as_matmul([1, 1], [1, 1]));
+        assert!(!ConvAlgorithm::KernelGemm.dense_as_matmul([3, 3], [1, 1]));
         assert!(!ConvAlgorithm::KernelMatmul.dense_as_gemm());
         assert_eq!(ConvAlgorithm::KernelGemm.depthwise(), DepthwiseForm::Kernel);
     }

@@ -23,10 +23,24 @@ pub fn random<B: Backend, const D: usize>(shape: [usize; D], device: &B::Device)
 }
 
 /// Asserts the same shape and a max abs difference below `tolerance`.
+#[track_caller]
 pub fn assert_close<B: Backend, const D: usize>(actual: Tensor<B, D>, expected: Tensor<B, D>, tolerance: f32) {
-    assert_eq!(actual.dims(), expected.dims(), "shapes differ");
+    assert_close_named(actual, expected, tolerance, "the tensors");
+}
+
+/// [`assert_close`], naming `what` is compared in the message.
+#[track_caller]
+pub fn assert_close_named<B: Backend, const D: usize>(actual: Tensor<B, D>, expected: Tensor<B, D>, tolerance: f32, what: &str) {
+    assert_eq!(actual.dims(), expected.dims(), "{what}: shapes differ");
     let diff: f32 = actual.sub(expected).abs().max().into_scalar().elem();
-    assert!(diff < tolerance, "max abs difference {diff} is not below {tolerance}");
+    assert!(diff < tolerance, "{what}: max abs difference {diff} is not below {tolerance}");
+}
+
+/// The tolerance of a comparison whose one side is computed by matrix products: 1e-4, or
+/// `tf32` on burn's CUDA backend, whose matrix products round f32 inputs to TF32 (10-bit
+/// mantissa) on the tensor cores, as PyTorch does with `allow_tf32`.
+pub fn matmul_tolerance<B: Backend>(tf32: f32) -> f32 {
+    if std::any::type_name::<B>().contains("Cuda") { tf32 } else { 1e-4 }
 }
 
 /// A square conv geometry: kernel, stride and dilation along both axes, explicit padding.
@@ -64,14 +78,15 @@ pub fn agrees_with_tolerance<B: AutodiffBackend>(
     let native = conv2d(x.clone(), weight.clone(), Some(bias.clone()), g.options(groups));
     let ours = ours(x.clone(), weight.clone(), Some(bias.clone()), &g);
     assert_eq!(ours.dims(), native.dims(), "{g:?}");
-    assert_close(ours.clone(), native.clone(), tolerance);
+    assert_close_named(ours.clone(), native.clone(), tolerance, &format!("output, {g:?}"));
     // A loss that weighs every output differently.
     let mask = random::<B, 4>(native.dims(), device);
     let grads_native = native.mul(mask.clone()).sum().backward();
     let grads_ours = ours.mul(mask).sum().backward();
-    assert_close(x.grad(&grads_ours).unwrap(), x.grad(&grads_native).unwrap(), tolerance);
-    assert_close(weight.grad(&grads_ours).unwrap(), weight.grad(&grads_native).unwrap(), 10.0 * tolerance);
-    assert_close(bias.grad(&grads_ours).unwrap(), bias.grad(&grads_native).unwrap(), 10.0 * tolerance);
+    let grad = |what: &str| format!("{what} gradient, x {x_shape:?}, weight {w_shape:?}, {g:?}");
+    assert_close_named(x.grad(&grads_ours).unwrap(), x.grad(&grads_native).unwrap(), tolerance, &grad("input"));
+    assert_close_named(weight.grad(&grads_ours).unwrap(), weight.grad(&grads_native).unwrap(), 10.0 * tolerance, &grad("weight"));
+    assert_close_named(bias.grad(&grads_ours).unwrap(), bias.grad(&grads_native).unwrap(), 10.0 * tolerance, &grad("bias"));
 }
 
 /// Asserts that every element outside the `active` block is exactly zero and that the block
