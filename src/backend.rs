@@ -51,12 +51,14 @@ impl BackendKind {
     ///
     /// - ndarray: im2col. burn-ndarray's conv input gradient is a scalar loop (85 s for one
     ///   ResNet-20 sandwich step on 64 images; a few seconds as im2col).
-    /// - CUDA: kernel-matmul, this crate's depthwise kernels and 1×1 convs as cubecl's matrix
-    ///   product. On an H200, MobileNetV2-small trained at 444 img/s with it (kernel cache
-    ///   warm), 316 img/s with depthwise-kernel and 76–88 with burn's own conv, whose grouped
-    ///   weight gradient launches one conv per channel (docs/BENCHMARKS.md, 2026-12-02). Its
-    ///   matrix products compile a kernel per shape class, which is why the CUDA build keeps
-    ///   compiled kernels on disk ([`crate::kernel_cache`]).
+    /// - CUDA: kernel-gemm, this crate's depthwise kernels, 1×1 convs as cubecl's matrix
+    ///   product, and the other dense convs by burn's implicit-GEMM kernels on the tensor cores
+    ///   (`slimmable::gemm_conv2d`). On an H200 the 8-layer bench net's plain step ran 6× faster
+    ///   than with burn's direct conv (kernel-matmul), and MobileNetV2-small trained at 444
+    ///   img/s with kernel-matmul against 76–88 with burn's own conv, whose grouped weight
+    ///   gradient launches one conv per channel (docs/BENCHMARKS.md, 2026-12-02). These kernels
+    ///   compile once per shape class, which is why the CUDA build keeps compiled kernels on
+    ///   disk ([`crate::kernel_cache`]).
     /// - wgpu: depthwise-kernel: the depthwise kernels, and burn's conv for dense convs (no
     ///   compilation cache exists for wgpu in cubecl 0.10, so the matrix products' many kernel
     ///   variants would be compiled again by every run). As im2col, the 8-layer bench net ran
@@ -65,7 +67,7 @@ impl BackendKind {
         match self {
             BackendKind::Ndarray => slimmable::ConvAlgorithm::Im2col,
             BackendKind::Wgpu => slimmable::ConvAlgorithm::DepthwiseKernel,
-            BackendKind::Cuda => slimmable::ConvAlgorithm::KernelMatmul,
+            BackendKind::Cuda => slimmable::ConvAlgorithm::KernelGemm,
         }
     }
 

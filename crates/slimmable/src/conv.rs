@@ -11,7 +11,7 @@ use burn::tensor::module::conv2d;
 use crate::SlimError;
 use crate::depthwise::depthwise_conv2d;
 use crate::gemm_conv::gemm_conv2d;
-use crate::im2col::{ConvGeometry, DepthwiseForm, conv2d_im2col, conv_algorithm, depthwise_conv2d_matmul};
+use crate::im2col::{ConvGeometry, DepthwiseForm, conv2d_im2col, conv_algorithm, depthwise_conv2d_matmul, subsample};
 use crate::error::check_width;
 
 /// Configuration of a [`SlimConv2d`], built with [`SlimConv2dConfig::init`].
@@ -209,6 +209,14 @@ impl<B: Backend> SlimConv2d<B> {
             pad_start: [top, left],
             pad_end: [bottom, right],
         };
+        // A strided 1×1 conv without padding reads every `stride`-th pixel: it runs as a
+        // stride-1 conv of those pixels. burn 0.21's cubecl backends (wgpu, CUDA) compute a
+        // wrong input gradient for a strided 1×1 conv (`subsample`'s tests).
+        let pointwise_strided = self.kernel_size == [1, 1] && self.stride != [1, 1] && geometry.pad_start == [0, 0] && geometry.pad_end == [0, 0];
+        let (input, geometry) = match pointwise_strided && groups == 1 {
+            true => (subsample(input, self.stride), ConvGeometry { stride: [1, 1], ..geometry }),
+            false => (input, geometry),
+        };
         let algorithm = conv_algorithm();
         Ok(if self.is_depthwise() {
             match algorithm.depthwise() {
@@ -217,7 +225,7 @@ impl<B: Backend> SlimConv2d<B> {
                 DepthwiseForm::Matmul => depthwise_conv2d_matmul(input, weight, bias, &geometry),
                 DepthwiseForm::Kernel => depthwise_conv2d(input, weight, bias, &geometry),
             }
-        } else if algorithm.dense_as_matmul(self.kernel_size, self.stride) {
+        } else if algorithm.dense_as_matmul(geometry.kernel, geometry.stride) {
             conv2d_im2col(input, weight, bias, &geometry, groups)
         } else if algorithm.dense_as_gemm() && groups == 1 {
             gemm_conv2d(input, weight, bias, &geometry)

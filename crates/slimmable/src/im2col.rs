@@ -16,7 +16,7 @@
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use burn::tensor::backend::Backend;
-use burn::tensor::{Slice, Tensor};
+use burn::tensor::{Int, Slice, Tensor, TensorData};
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::{PadMode, PaddedConvOptions};
 
@@ -207,6 +207,29 @@ fn shifted_views<B: Backend>(x: Tensor<B, 4>, g: &ConvGeometry) -> Vec<Tensor<B,
     views
 }
 
+/// Every `stride`-th row and column of `x` `[n, c, h, w]`, from the first: `[n, c, ⌈h/sh⌉,
+/// ⌈w/sw⌉]`, a new tensor (picked with `select`, whose gradient is a scatter), not a strided
+/// view.
+///
+/// Why: a 1×1 conv with stride `s` is a stride-1 conv of this. burn 0.21's cubecl backends
+/// compute the input gradient of a strided 1×1 conv with a transposed-conv kernel that gave
+/// wrong values (lavapipe: max difference 9.4 from burn-ndarray's for a `[2, 16, 8, 8]` input;
+/// the test below); a ResNet's downsampling shortcut is such a conv.
+pub fn subsample<B: Backend>(x: Tensor<B, 4>, stride: [usize; 2]) -> Tensor<B, 4> {
+    let [_, _, h, w] = x.dims();
+    let device = x.device();
+    let pick = |x: Tensor<B, 4>, axis: usize, size: usize, step: usize| {
+        if step == 1 {
+            return x;
+        }
+        let indices: Vec<i64> = (0..size).step_by(step).map(|i| i as i64).collect();
+        let count = indices.len();
+        x.select(axis, Tensor::<B, 1, Int>::from_data(TensorData::new(indices, [count]), &device))
+    };
+    let rows = pick(x, 2, h, stride[0]);
+    pick(rows, 3, w, stride[1])
+}
+
 /// `out` `[n, c, h, w]` plus one bias value per channel, if there is a bias.
 pub(crate) fn add_channel_bias<B: Backend>(out: Tensor<B, 4>, bias: Option<Tensor<B, 1>>) -> Tensor<B, 4> {
     match bias {
@@ -303,7 +326,7 @@ pub fn depthwise_conv2d_matmul<B: Backend>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{agrees_with_tolerance, backend_tests, geometry, matmul_tolerance};
+    use crate::test_support::{agrees_with_ndarray, agrees_with_tolerance, backend_tests, geometry, matmul_tolerance};
     use burn::tensor::backend::AutodiffBackend;
 
     /// Output, input gradient and weight gradient of `conv2d_im2col` and the backend's conv
@@ -339,7 +362,23 @@ mod tests {
         agrees_with([1, 3, 8, 8], [3, 1, 3, 3], geometry(3, 2, 1, [0, 0], [1, 1]), 3, device, matmul); // `Same`-style
     }
 
+    /// A strided 1×1 conv as a 1×1 conv of the subsampled input, against burn-ndarray's
+    /// strided conv; burn's own conv on the backend under test is not the reference, since
+    /// its input gradient of this conv is wrong on wgpu.
+    fn strided_pointwise_conv_as_subsample_matches_ndarray<B: AutodiffBackend>(device: &B::Device) {
+        let ours = |x, w, b, g: &ConvGeometry| {
+            let g1 = ConvGeometry { stride: [1, 1], ..*g };
+            conv2d(subsample(x, g.stride), w, b, g1.options(1))
+        };
+        let tolerance = matmul_tolerance::<B>(0.02);
+        agrees_with_ndarray::<B>([2, 16, 8, 8], [8, 16, 1, 1], geometry(1, 2, 1, [0, 0], [0, 0]), device, tolerance, ours);
+        agrees_with_ndarray::<B>([2, 6, 9, 7], [5, 6, 1, 1], geometry(1, 2, 1, [0, 0], [0, 0]), device, tolerance, ours);
+        let g = ConvGeometry { kernel: [1, 1], stride: [3, 1], dilation: [1, 1], pad_start: [0, 0], pad_end: [0, 0] };
+        agrees_with_ndarray::<B>([1, 4, 10, 5], [3, 4, 1, 1], g, device, tolerance, ours);
+    }
+
     backend_tests!(
+        strided_pointwise_conv_as_subsample_matches_ndarray,
         dense_convs_match_the_backend_with_their_gradients,
         depthwise_and_grouped_convs_match_the_backend_with_their_gradients,
         depthwise_matmul_matches_the_backend_with_its_gradients

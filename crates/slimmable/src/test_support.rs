@@ -89,6 +89,39 @@ pub fn agrees_with_tolerance<B: AutodiffBackend>(
     assert_close_named(bias.grad(&grads_ours).unwrap(), bias.grad(&grads_native).unwrap(), 10.0 * tolerance, &grad("bias"));
 }
 
+/// Asserts that the output and the input, weight and bias gradients of `ours` on `B` agree
+/// with burn-ndarray's `conv2d` (one group) on the same random tensors: a reference that does
+/// not share the GPU backend's own conv kernels (burn's wgpu conv gave an all-zero input
+/// gradient for a 1×1 stride-2 conv; `gemm_conv.rs`). Tolerances as [`agrees_with_tolerance`].
+pub fn agrees_with_ndarray<B: AutodiffBackend>(
+    x_shape: [usize; 4],
+    w_shape: [usize; 4],
+    g: ConvGeometry,
+    device: &B::Device,
+    tolerance: f32,
+    ours: impl Fn(Tensor<B, 4>, Tensor<B, 4>, Option<Tensor<B, 1>>, &ConvGeometry) -> Tensor<B, 4>,
+) {
+    let cpu = Default::default();
+    let x = random::<NdArrayAd, 4>(x_shape, &cpu).require_grad();
+    let weight = random::<NdArrayAd, 4>(w_shape, &cpu).require_grad();
+    let bias = random::<NdArrayAd, 1>([w_shape[0]], &cpu).require_grad();
+    let expected = conv2d(x.clone(), weight.clone(), Some(bias.clone()), g.options(1));
+    let mask = random::<NdArrayAd, 4>(expected.dims(), &cpu);
+    let to_b = |t: Tensor<NdArrayAd, 4>| Tensor::<B, 4>::from_data(t.into_data(), device);
+    let (xb, wb) = (to_b(x.clone()).require_grad(), to_b(weight.clone()).require_grad());
+    let bb = Tensor::<B, 1>::from_data(bias.clone().into_data(), device).require_grad();
+    let actual = ours(xb.clone(), wb.clone(), Some(bb.clone()), &g);
+    let to_cpu = |t: Tensor<B::InnerBackend, 4>| Tensor::<burn::backend::NdArray, 4>::from_data(t.into_data(), &cpu);
+    assert_close_named(to_cpu(actual.clone().inner()), expected.clone().inner(), tolerance, &format!("output, {g:?}"));
+    let grads = actual.mul(to_b(mask.clone())).sum().backward();
+    let grads_expected = expected.mul(mask).sum().backward();
+    let what = |what: &str| format!("{what} gradient against ndarray, x {x_shape:?}, weight {w_shape:?}, {g:?}");
+    assert_close_named(to_cpu(xb.grad(&grads).unwrap()), x.grad(&grads_expected).unwrap(), tolerance, &what("input"));
+    assert_close_named(to_cpu(wb.grad(&grads).unwrap()), weight.grad(&grads_expected).unwrap(), 10.0 * tolerance, &what("weight"));
+    let bias_grad = Tensor::<burn::backend::NdArray, 1>::from_data(bb.grad(&grads).unwrap().into_data(), &cpu);
+    assert_close_named(bias_grad, bias.grad(&grads_expected).unwrap(), 10.0 * tolerance, &what("bias"));
+}
+
 /// Asserts that every element outside the `active` block is exactly zero and that the block
 /// itself is not all zero (so the test could fail both ways).
 pub fn assert_inactive_zero<B: Backend, const D: usize>(grad: Tensor<B, D>, active: &[Range<usize>]) {
