@@ -1,6 +1,7 @@
-//! Dense convolution (one group) by cubek's implicit-GEMM kernels, forward pass and both
-//! gradients, on burn's cubecl backends: on NVIDIA GPUs these run on the tensor cores (TF32
-//! for f32 tensors).
+//! Dense convolution (one group) on burn's cubecl backends by cubek's implicit-GEMM kernels
+//! (the forward pass and the input gradient; on NVIDIA GPUs these run on the tensor cores,
+//! TF32 for f32 tensors) and by matrix products over the unfolded input (the weight
+//! gradient: burn's GEMM one came out wrong on an H200, `weight_grad_im2col`).
 //!
 //! Why: burn-cubecl 0.21 without its `autotune` feature computes every convolution with a
 //! direct kernel (`ConvStrategy::Direct`: one thread per output element, CUDA cores only), and
@@ -28,10 +29,7 @@ use crate::im2col::{ConvGeometry, add_channel_bias, conv2d_im2col};
 static FALLBACKS: AtomicUsize = AtomicUsize::new(0);
 
 /// Convs with fewer input channels (a network's stem, on RGB or grey images) take
-/// [`conv2d_im2col`] instead: the GEMM kernels' weight gradient came out wrong for 3 input
-/// channels on an H200 (burn 0.21, cubek 0.2), and burn's direct weight gradient of a stem is
-/// slow (a convolution whose kernel is the whole image), where im2col's is one small matrix
-/// product.
+/// [`conv2d_im2col`] instead: a thin input gives the tensor cores little to do.
 pub const MIN_GEMM_CHANNELS: usize = 8;
 
 /// How many times, in this process, a convolution or one of its gradients asked of
@@ -124,7 +122,7 @@ mod cube {
     use burn::tensor::TensorMetadata;
     use burn::tensor::backend::Backend;
     use burn::tensor::ops::{ConvOptions, FloatTensor};
-    use burn_cubecl::kernel::conv::{ConvStrategy, conv_data_backward, conv_forward, conv_weight_backward};
+    use burn_cubecl::kernel::conv::{ConvStrategy, conv_data_backward, conv_forward};
     use burn_cubecl::kernel::into_contiguous;
     use burn_cubecl::ops::{permute_nchw_to_nhwc, permute_nhwc_to_nchw};
     use burn_cubecl::tensor::CubeTensor;
@@ -232,10 +230,9 @@ mod cube {
             let grad = channels_last(grads.consume::<B<R, F, I, BT>>(&ops.node));
             let (x, weight, options) = ops.state;
             if let Some(node) = weight_node {
-                let shape = weight.shape();
-                let gemm = conv_weight_backward::<R, 2>(x.clone(), grad.clone(), shape.clone(), options.clone(), ConvStrategy::ImplicitGemm);
-                let direct = || conv_weight_backward::<R, 2>(x.clone(), grad.clone(), shape, options.clone(), ConvStrategy::Direct);
-                grads.register::<B<R, F, I, BT>>(node.id, into_contiguous(or_direct(gemm, direct, "weight-gradient")));
+                let shape = weight.shape().dims::<4>();
+                let weight_grad = weight_grad_im2col::<R, F, I, BT>(x.clone(), grad.clone(), shape, &options);
+                grads.register::<B<R, F, I, BT>>(node.id, into_contiguous(weight_grad));
             }
             if let Some(node) = input_node {
                 let shape = x.shape();
@@ -250,6 +247,55 @@ mod cube {
                 grads.register::<B<R, F, I, BT>>(node.id, into_contiguous(input_grad));
             }
         }
+    }
+
+    /// The weight gradient as matrix products over the unfolded input: with `P = n·h_out·w_out`
+    /// output positions, `dW [c_out, kh·kw·c_in] = dYᵀ [c_out, P] · columns [P, kh·kw·c_in]`,
+    /// both matrices channels-last (so each is a reshape, and the columns one concatenation of
+    /// the input's shifted views). `P` is split over images into batches whose partial
+    /// products are summed, so that a long `P` (a million for the 8-layer net) still spreads
+    /// over the GPU without a `[n, c_out, kh·kw·c_in]` intermediate.
+    ///
+    /// Why not burn's GEMM weight gradient (`conv_weight_backward` with `ImplicitGemm`): on an
+    /// H200 it came out wrong (max difference 88 from burn-ndarray's for a `[4, 16, 16, 16]`
+    /// input and a `[32, 16, 3, 3]` weight; 47 for a 3-channel input), and burn's direct one
+    /// computes it as a convolution whose kernel is the whole image (slow).
+    pub(super) fn weight_grad_im2col<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement>(
+        x: CubeTensor<R>,
+        grad: CubeTensor<R>,
+        weight_shape: [usize; 4],
+        options: &ConvOptions<2>,
+    ) -> CubeTensor<R> {
+        use burn::tensor::{Tensor, TensorPrimitive::Float};
+        type B<R, F, I, BT> = CubeBackend<R, F, I, BT>;
+        let [c_out, c_in, kh, kw] = weight_shape;
+        let x = Tensor::<B<R, F, I, BT>, 4>::from_primitive(Float(x));
+        let dy = Tensor::<B<R, F, I, BT>, 4>::from_primitive(Float(grad));
+        let [n, _, ho, wo] = dy.dims();
+        let geometry = ConvGeometry {
+            kernel: [kh, kw],
+            stride: options.stride,
+            dilation: options.dilation,
+            pad_start: options.padding,
+            pad_end: options.padding,
+        };
+        let k = kh * kw * c_in;
+        // [n, h_out, w_out, kh·kw·c_in], kernel position major, as the weight [c_out, kh, kw, c_in].
+        let views: Vec<_> = crate::im2col::shifted_views(x, &geometry).into_iter().map(|v| v.permute([0, 2, 3, 1])).collect();
+        let columns = Tensor::cat(views, 3);
+        let batches = image_batches(n, c_out * k);
+        let rows = n * ho * wo / batches;
+        let columns = columns.reshape([batches, rows, k]);
+        let dy = dy.permute([0, 2, 3, 1]).reshape([batches, rows, c_out]);
+        let dw = dy.swap_dims(1, 2).matmul(columns).sum_dim(0).reshape([c_out, kh, kw, c_in]);
+        dw.permute([0, 3, 1, 2]).into_primitive().tensor()
+    }
+
+    /// How many batches (a divisor of `n`) the images are split into so that the partial
+    /// products, `batches × size` values, stay within 64 Mi values.
+    fn image_batches(n: usize, size: usize) -> usize {
+        let most = ((1usize << 26) / size.max(1)).max(1);
+        (1..=n).rev().find(|b| n % b == 0 && *b <= most).unwrap_or(1)
     }
 
     /// The input gradient of a strided conv as a stride-1 conv, so that it runs on the GEMM
@@ -329,7 +375,7 @@ mod spread_tests {
     //! to burn's direct conv, so what is checked is the spreading, flipping and padding. The
     //! reference is burn-ndarray's conv gradient: burn's wgpu backend itself gave an all-zero
     //! input gradient for a 1×1 stride-2 conv of an 8×7 input.
-    use super::cube::strided_input_grad;
+    use super::cube::{strided_input_grad, weight_grad_im2col};
     use crate::test_support::{NdArrayAd, assert_close_named, random};
     use crate::type_match::WgpuCube;
     use burn::tensor::module::conv2d;
@@ -358,6 +404,38 @@ mod spread_tests {
             let ours = Tensor::<WgpuCube, 4>::from_primitive(Float(ours));
             let expected = Tensor::<WgpuCube, 4>::from_data(expected.into_data(), &gpu);
             assert_close_named(ours, expected, 1e-3, &format!("input gradient, x {x_shape:?}, {options:?}"));
+        }
+    }
+
+    /// The weight gradient by matrix products, against burn-ndarray's, with the tensors laid
+    /// out channels-last as the op keeps them.
+    #[test]
+    fn weight_gradient_by_im2col_equals_burn_ndarrays() {
+        let (cpu, gpu) = (Default::default(), Default::default());
+        let cases = [
+            ([2, 5, 9, 9], [6, 5, 3, 3], [1, 1], [1, 1], [1, 1]),
+            ([4, 16, 16, 16], [32, 16, 3, 3], [1, 1], [1, 1], [1, 1]),
+            ([2, 5, 8, 8], [6, 5, 3, 3], [2, 2], [1, 1], [1, 1]),
+            ([2, 3, 11, 10], [4, 3, 5, 5], [3, 2], [2, 2], [1, 1]),
+            ([1, 2, 9, 9], [3, 2, 3, 3], [1, 1], [2, 2], [2, 2]), // dilated
+            ([2, 6, 7, 7], [4, 6, 1, 1], [1, 1], [0, 0], [1, 1]), // pointwise
+        ];
+        for (x_shape, w_shape, stride, padding, dilation) in cases {
+            let options = ConvOptions::new(stride, padding, dilation, 1);
+            let x = random::<NdArrayAd, 4>(x_shape, &cpu);
+            let w = random::<NdArrayAd, 4>(w_shape, &cpu).require_grad();
+            let y = conv2d(x.clone(), w.clone(), None, options.clone());
+            let dy = random::<NdArrayAd, 4>(y.dims(), &cpu);
+            let expected = w.grad(&y.mul(dy.clone()).sum().backward()).unwrap();
+            // NHWC memory seen as NCHW, as the op's `channels_last` makes it.
+            let channels_last = |t: Tensor<NdArrayAd, 4>| {
+                let nhwc = Tensor::<WgpuCube, 4>::from_data(t.permute([0, 2, 3, 1]).into_data(), &gpu);
+                nhwc.permute([0, 3, 1, 2]).into_primitive().tensor()
+            };
+            let ours = weight_grad_im2col::<_, f32, i32, u32>(channels_last(x), channels_last(dy), w_shape, &options);
+            let ours = Tensor::<WgpuCube, 4>::from_primitive(Float(ours));
+            let expected = Tensor::<WgpuCube, 4>::from_data(expected.into_data(), &gpu);
+            assert_close_named(ours, expected, 1e-2, &format!("weight gradient, x {x_shape:?}, {options:?}"));
         }
     }
 }

@@ -180,7 +180,7 @@ impl ConvGeometry {
 /// `[n, c, h_out, w_out]`, in kernel order (row by row): strided slices of the padded input.
 /// (Reshaping a narrowed view gave wrong values on burn's wgpu backend, so strides are taken
 /// by stepped slices and no view is reshaped.)
-fn shifted_views<B: Backend>(x: Tensor<B, 4>, g: &ConvGeometry) -> Vec<Tensor<B, 4>> {
+pub(crate) fn shifted_views<B: Backend>(x: Tensor<B, 4>, g: &ConvGeometry) -> Vec<Tensor<B, 4>> {
     let [n, c, h, w] = x.dims();
     let [ho, wo] = g.output_size([h, w]);
     let padded = if g.pad_start == [0, 0] && g.pad_end == [0, 0] {
