@@ -9,8 +9,8 @@
 //! to eight candidate kernels for every new shape, and a slimmable network meets new shapes
 //! at every width (DESIGN.md measured 369 s before the first fast step on an H100). This op
 //! calls burn's own implicit-GEMM entry points (`ConvStrategy::ImplicitGemm`) directly, with
-//! no tuning: the kernels compile once per shape class and cubecl's kernel cache keeps them
-//! ([`kernel_cache` in the command line](https://docs.rs/cubecl)).
+//! no tuning: the kernels compile once per shape class, and cubecl's compilation cache (which
+//! the command line turns on, `src/kernel_cache.rs`) keeps them across runs.
 //!
 //! The inputs are made channels-last (NHWC) and contiguous before the kernels read them, so
 //! they load whole lines of channels. Where the GEMM kernels cannot take a shape (no tensor
