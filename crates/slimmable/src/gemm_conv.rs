@@ -119,9 +119,9 @@ mod cube {
     use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
     use burn::backend::autodiff::grads::Gradients;
     use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-    use burn::tensor::TensorMetadata;
     use burn::tensor::backend::Backend;
     use burn::tensor::ops::{ConvOptions, FloatTensor};
+    use burn::tensor::{Tensor, TensorMetadata, TensorPrimitive::Float};
     use burn_cubecl::kernel::conv::{ConvStrategy, conv_data_backward, conv_forward};
     use burn_cubecl::kernel::into_contiguous;
     use burn_cubecl::ops::{permute_nchw_to_nhwc, permute_nhwc_to_nchw};
@@ -225,14 +225,13 @@ mod cube {
         type State = (CubeTensor<R>, CubeTensor<R>, ConvOptions<2>);
 
         fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
-            type B<R, F, I, BT> = CubeBackend<R, F, I, BT>;
             let [input_node, weight_node] = ops.parents;
-            let grad = channels_last(grads.consume::<B<R, F, I, BT>>(&ops.node));
+            let grad = channels_last(grads.consume::<CubeBackend<R, F, I, BT>>(&ops.node));
             let (x, weight, options) = ops.state;
             if let Some(node) = weight_node {
                 let shape = weight.shape().dims::<4>();
                 let weight_grad = weight_grad_im2col::<R, F, I, BT>(x.clone(), grad.clone(), shape, &options);
-                grads.register::<B<R, F, I, BT>>(node.id, into_contiguous(weight_grad));
+                grads.register::<CubeBackend<R, F, I, BT>>(node.id, into_contiguous(weight_grad));
             }
             if let Some(node) = input_node {
                 let shape = x.shape();
@@ -244,7 +243,7 @@ mod cube {
                     }
                     false => strided_input_grad::<R, F, I, BT>(grad, weight, shape.dims::<4>(), &options),
                 };
-                grads.register::<B<R, F, I, BT>>(node.id, into_contiguous(input_grad));
+                grads.register::<CubeBackend<R, F, I, BT>>(node.id, into_contiguous(input_grad));
             }
         }
     }
@@ -266,11 +265,9 @@ mod cube {
         weight_shape: [usize; 4],
         options: &ConvOptions<2>,
     ) -> CubeTensor<R> {
-        use burn::tensor::{Tensor, TensorPrimitive::Float};
-        type B<R, F, I, BT> = CubeBackend<R, F, I, BT>;
         let [c_out, c_in, kh, kw] = weight_shape;
-        let x = Tensor::<B<R, F, I, BT>, 4>::from_primitive(Float(x));
-        let dy = Tensor::<B<R, F, I, BT>, 4>::from_primitive(Float(grad));
+        let x = Tensor::<CubeBackend<R, F, I, BT>, 4>::from_primitive(Float(x));
+        let dy = Tensor::<CubeBackend<R, F, I, BT>, 4>::from_primitive(Float(grad));
         let [n, _, ho, wo] = dy.dims();
         let geometry = ConvGeometry {
             kernel: [kh, kw],
@@ -311,8 +308,6 @@ mod cube {
         input_shape: [usize; 4],
         options: &ConvOptions<2>,
     ) -> CubeTensor<R> {
-        use burn::tensor::{Tensor, TensorPrimitive::Float};
-        type B<R, F, I, BT> = CubeBackend<R, F, I, BT>;
         let [kh, kw] = [weight.shape()[2], weight.shape()[3]];
         let span = [options.dilation[0] * (kh - 1), options.dilation[1] * (kw - 1)];
         let positions = [
@@ -324,7 +319,7 @@ mod cube {
             return conv_data_backward::<R, 2>(grad, weight, input_shape.into(), options.clone(), ConvStrategy::Direct)
                 .unwrap_or_else(|err| panic!("burn's direct input-gradient kernel failed: {err:?}"));
         };
-        let dy = Tensor::<B<R, F, I, BT>, 4>::from_primitive(Float(into_contiguous(grad)));
+        let dy = Tensor::<CubeBackend<R, F, I, BT>, 4>::from_primitive(Float(into_contiguous(grad)));
         let [n, o, ho, wo] = dy.dims();
         let [sh, sw] = options.stride;
         // [n, o, ho, 1, wo, 1] → zeros after each value along both axes → [n, o, ho·sh, wo·sw].
@@ -338,7 +333,7 @@ mod cube {
             spread = Tensor::cat(vec![spread, zeros], 5);
         }
         let spread = spread.reshape([n, o, ho * sh, wo * sw]).slice([0..n, 0..o, 0..lh, 0..lw]);
-        let w = Tensor::<B<R, F, I, BT>, 4>::from_primitive(Float(weight)).flip([2, 3]).swap_dims(0, 1);
+        let w = Tensor::<CubeBackend<R, F, I, BT>, 4>::from_primitive(Float(weight)).flip([2, 3]).swap_dims(0, 1);
         let transposed = ConvOptions::new([1, 1], [span[0] - options.padding[0], span[1] - options.padding[1]], options.dilation, 1);
         let (dy, w) = (channels_last(spread.into_primitive().tensor()), channels_last(w.into_primitive().tensor()));
         let gemm = conv_forward::<R, 2>(dy.clone(), w.clone(), None, transposed.clone(), ConvStrategy::ImplicitGemm);
@@ -443,7 +438,7 @@ mod spread_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{agrees_with_ndarray, agrees_with_tolerance, backend_tests, geometry};
+    use crate::test_support::{agrees_with_ndarray, agrees_with_tolerance, backend_tests, geometry, is_cuda};
     use burn::tensor::backend::AutodiffBackend;
 
     fn ours<B: Backend>(x: Tensor<B, 4>, w: Tensor<B, 4>, b: Option<Tensor<B, 1>>, g: &ConvGeometry) -> Tensor<B, 4> {
@@ -466,7 +461,7 @@ mod tests {
         agrees([2, 8, 7, 7], [8, 8, 5, 5], geometry(5, 1, 2, [4, 4], [4, 4])); // dilated
         agrees([3, 8, 12, 12], [16, 8, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]));
         agrees([4, 16, 16, 16], [32, 16, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]));
-        if has_implicit_gemm_kernels::<B>() {
+        if is_cuda::<B>() {
             // A downsampling shortcut. Where the op falls back to burn's own conv (lavapipe),
             // burn's input gradient of it is wrong (`spread_tests`), so it is checked only here.
             agrees([2, 16, 8, 8], [24, 16, 1, 1], geometry(1, 2, 1, [0, 0], [0, 0]));
@@ -474,11 +469,6 @@ mod tests {
         // `Same` padding and groups: the backend's conv2d, against itself.
         agrees_with_tolerance::<B>([2, 6, 9, 9], [8, 6, 3, 3], geometry(3, 2, 1, [0, 0], [1, 1]), 1, device, TOLERANCE, ours);
         agrees_with_tolerance::<B>([2, 8, 6, 6], [8, 4, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]), 2, device, TOLERANCE, ours);
-    }
-
-    /// Whether `B` runs the GEMM kernels rather than falling back: burn's CUDA backend.
-    fn has_implicit_gemm_kernels<B: Backend>() -> bool {
-        std::any::type_name::<B>().contains("Cuda")
     }
 
     /// A slimmable layer's tensors are channel slices of larger ones: the gradients reach only

@@ -40,7 +40,13 @@ pub fn assert_close_named<B: Backend, const D: usize>(actual: Tensor<B, D>, expe
 /// `tf32` on burn's CUDA backend, whose matrix products round f32 inputs to TF32 (10-bit
 /// mantissa) on the tensor cores, as PyTorch does with `allow_tf32`.
 pub fn matmul_tolerance<B: Backend>(tf32: f32) -> f32 {
-    if std::any::type_name::<B>().contains("Cuda") { tf32 } else { 1e-4 }
+    if is_cuda::<B>() { tf32 } else { 1e-4 }
+}
+
+/// Whether `B` is burn's CUDA backend (with or without autodiff): the one whose matrix
+/// products use TF32 and that runs the implicit-GEMM conv kernels rather than falling back.
+pub fn is_cuda<B: Backend>() -> bool {
+    std::any::type_name::<B>().contains("Cuda")
 }
 
 /// A square conv geometry: kernel, stride and dilation along both axes, explicit padding.
