@@ -4,4 +4,6 @@
 pub mod backend;
 pub mod commands;
 pub mod files;
+#[cfg(feature = "host-profile")]
+pub mod host_profile;
 pub mod kernel_cache;

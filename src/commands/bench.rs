@@ -130,14 +130,26 @@ where
                         pass();
                     }
                     sync()?;
+                    #[cfg(feature = "host-profile")]
+                    let profile = crate::host_profile::HostProfile::start(&format!("width{ratio:.3}"))?;
                     let t = Instant::now();
+                    let mut queued = std::time::Duration::ZERO;
                     for _ in 0..settings.iters {
+                        let q = Instant::now();
                         pass();
+                        queued += q.elapsed();
                     }
                     sync()?;
                     let ms = t.elapsed().as_secs_f64() * 1e3 / settings.iters as f64;
-                    println!("  width {ratio:.3}: forward+backward {ms:.2} ms");
-                    report(format!(r#""mode":"width","ratio":{ratio:.4},"ms":{ms:.3}"#));
+                    #[cfg(feature = "host-profile")]
+                    if let Some(profile) = profile {
+                        profile.finish()?;
+                    }
+                    // The calling thread's time to queue a pass (autodiff graph, burn's ops and
+                    // the launch requests); the GPU and cubecl's server thread work behind it.
+                    let queued_ms = queued.as_secs_f64() * 1e3 / settings.iters as f64;
+                    println!("  width {ratio:.3}: forward+backward {ms:.2} ms (queued in {queued_ms:.2} ms)");
+                    report(format!(r#""mode":"width","ratio":{ratio:.4},"ms":{ms:.3},"queued_ms":{queued_ms:.3}"#));
                 }
                 current = Some(model);
                 continue;
@@ -168,18 +180,27 @@ where
         // Each timed step ends with a sync, as a training step ends reading its loss; a step
         // that compiles kernels for new shapes shows as an outlier, which the median leaves out.
         let mut steps_ms = Vec::with_capacity(settings.iters);
+        #[cfg(feature = "host-profile")]
+        let profile = crate::host_profile::HostProfile::start(mode)?;
         let t = Instant::now();
+        let mut queued = std::time::Duration::ZERO;
         for _ in 0..settings.iters {
             let s = Instant::now();
             learner = step(learner);
+            queued += s.elapsed();
             sync()?;
             steps_ms.push(s.elapsed().as_secs_f64() * 1e3);
         }
+        let queued_ms = queued.as_secs_f64() * 1e3 / settings.iters as f64;
         let ms = t.elapsed().as_secs_f64() * 1e3 / settings.iters as f64;
+        #[cfg(feature = "host-profile")]
+        if let Some(profile) = profile {
+            profile.finish()?;
+        }
         let median_ms = median(&steps_ms);
         let images_per_s = settings.batch as f64 / (ms / 1e3);
         println!(
-            "  {mode} step: {ms:.1} ms, {images_per_s:.1} img/s; median {median_ms:.1} ms, {:.1} img/s (first step {first_ms:.0} ms)",
+            "  {mode} step: {ms:.1} ms, {images_per_s:.1} img/s; median {median_ms:.1} ms, {:.1} img/s (first step {first_ms:.0} ms); queued in {queued_ms:.1} ms",
             settings.batch as f64 / (median_ms / 1e3)
         );
         if mode == "plain" {
@@ -189,7 +210,7 @@ where
         }
         let steps: Vec<String> = steps_ms.iter().map(|ms| format!("{ms:.1}")).collect();
         report(format!(
-            r#""mode":"{mode}","ms":{ms:.3},"img_per_s":{images_per_s:.1},"median_ms":{median_ms:.3},"first_ms":{first_ms:.1},"steps_ms":[{}]"#,
+            r#""mode":"{mode}","ms":{ms:.3},"img_per_s":{images_per_s:.1},"median_ms":{median_ms:.3},"first_ms":{first_ms:.1},"queued_ms":{queued_ms:.3},"steps_ms":[{}]"#,
             steps.join(",")
         ));
         current = Some(learner.model);

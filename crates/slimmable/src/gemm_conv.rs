@@ -124,6 +124,8 @@ mod cube {
     use burn::tensor::{Tensor, TensorMetadata, TensorPrimitive::Float};
     use burn_cubecl::kernel::conv::{ConvStrategy, conv_data_backward, conv_forward};
     use burn_cubecl::kernel::into_contiguous;
+    use burn_cubecl::kernel::matmul::{MatmulStrategy, matmul};
+    use cubecl::zspace::metadata::Metadata;
     use burn_cubecl::ops::{permute_nchw_to_nhwc, permute_nhwc_to_nchw};
     use burn_cubecl::tensor::CubeTensor;
     use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
@@ -230,7 +232,7 @@ mod cube {
             let (x, weight, options) = ops.state;
             if let Some(node) = weight_node {
                 let shape = weight.shape().dims::<4>();
-                let weight_grad = weight_grad_im2col::<R, F, I, BT>(x.clone(), grad.clone(), shape, &options);
+                let weight_grad = weight_grad::<R, F, I, BT>(x.clone(), grad.clone(), shape, &options);
                 grads.register::<CubeBackend<R, F, I, BT>>(node.id, into_contiguous(weight_grad));
             }
             if let Some(node) = input_node {
@@ -246,6 +248,79 @@ mod cube {
                 grads.register::<CubeBackend<R, F, I, BT>>(node.id, into_contiguous(input_grad));
             }
         }
+    }
+
+    /// The weight gradient: [`weight_grad_shifted`] for a stride-1 conv whose padded image is
+    /// at most [`MAX_GRID_GROWTH`] times its output, [`weight_grad_im2col`] otherwise.
+    fn weight_grad<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement>(
+        x: CubeTensor<R>,
+        grad: CubeTensor<R>,
+        weight_shape: [usize; 4],
+        options: &ConvOptions<2>,
+    ) -> CubeTensor<R> {
+        let [_, _, h, w] = x.shape().dims::<4>();
+        let [_, _, ho, wo] = grad.shape().dims::<4>();
+        let grid = (h + 2 * options.padding[0]) * (w + 2 * options.padding[1]);
+        match options.stride == [1, 1] && grid as f64 <= MAX_GRID_GROWTH * (ho * wo) as f64 {
+            true => weight_grad_shifted::<R, F, I, BT>(x, grad, weight_shape, options),
+            false => weight_grad_im2col::<R, F, I, BT>(x, grad, weight_shape, options),
+        }
+    }
+
+    /// How much larger than the output the padded image of a stride-1 conv may be for
+    /// [`weight_grad_shifted`], which multiplies over every position of the padded image
+    /// (1.13× the output's at 32×32 with padding 1, 1.56× at 8×8, 2.25× at 4×4): beyond this,
+    /// unfolding the input costs less than the wasted products.
+    const MAX_GRID_GROWTH: f64 = 1.6;
+
+    /// The weight gradient of a stride-1 conv as one batched matrix product over shifted
+    /// views of the padded input, with nothing unfolded.
+    ///
+    /// Lay the input out channels-last and zero-padded, `[n, hg, wg, c_in]`, as a matrix of
+    /// `P = n·hg·wg` rows; and the output gradient as a matrix of the same rows, each output
+    /// pixel `(y, x)` at the row of padded pixel `(y, x)`, zeros elsewhere. Kernel position
+    /// `(i, j)` multiplies output pixel `(y, x)` with padded pixel `(y + d·i, x + d·j)`: the row
+    /// `d·(i·wg + j)` further on. So `dW[:, :, i, j] = dYᵀ · X[d·(i·wg + j) ..][..P]`, where the
+    /// second factor is a view of the padded input with a row offset: all kernel positions are
+    /// one strided view `[kh, kw, P, c_in]` with strides `[d·wg·c_in, d·c_in, c_in, 1]` (an
+    /// extra zero image at the end keeps the last shifts in bounds). As in
+    /// [`weight_grad_im2col`], `P` is split over image batches whose partial products are summed.
+    /// It reads and writes about 1.1× the input, where unfolding writes `kh·kw` times it.
+    pub(super) fn weight_grad_shifted<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement>(
+        x: CubeTensor<R>,
+        grad: CubeTensor<R>,
+        weight_shape: [usize; 4],
+        options: &ConvOptions<2>,
+    ) -> CubeTensor<R> {
+        type T<R, F, I, BT, const D: usize> = Tensor<CubeBackend<R, F, I, BT>, D>;
+        let [c_out, c_in, kh, kw] = weight_shape;
+        let [n, _, h, w] = x.shape().dims::<4>();
+        let [_, _, ho, wo] = grad.shape().dims::<4>();
+        let [ph, pw] = options.padding;
+        let [dh, dw] = options.dilation;
+        let (hg, wg) = (h + 2 * ph, w + 2 * pw);
+        let device = x.device.clone();
+        let x = T::<R, F, I, BT, 4>::from_primitive(Float(x)).permute([0, 2, 3, 1]);
+        let padded = T::<R, F, I, BT, 4>::zeros([n + 1, hg, wg, c_in], &device).slice_assign([0..n, ph..ph + h, pw..pw + w, 0..c_in], x);
+        let dy = T::<R, F, I, BT, 4>::from_primitive(Float(grad)).permute([0, 2, 3, 1]);
+        let dy = T::<R, F, I, BT, 4>::zeros([n, hg, wg, c_out], &device).slice_assign([0..n, 0..ho, 0..wo, 0..c_out], dy);
+        let batches = image_batches(n, c_out * c_in * kh * kw);
+        let rows = n / batches * hg * wg;
+        let padded = into_contiguous(padded.into_primitive().tensor());
+        let dy = into_contiguous(dy.into_primitive().tensor());
+        let view = |tensor: &CubeTensor<R>, shape: Vec<usize>, strides: Vec<usize>| {
+            CubeTensor::new(tensor.client.clone(), tensor.handle.clone(), Metadata::new(shape, strides), tensor.device.clone(), tensor.dtype)
+        };
+        // dYᵀ per batch: [1, 1, batches, c_out, rows], column-major.
+        let lhs = view(&dy, vec![1, 1, batches, c_out, rows], vec![0, 0, rows * c_out, 1, c_out]);
+        let rhs = view(&padded, vec![kh, kw, batches, rows, c_in], vec![dh * wg * c_in, dw * c_in, rows * c_in, c_in, 1]);
+        let dtype = lhs.dtype;
+        let products = matmul(lhs, rhs, None, MatmulStrategy::default(), dtype)
+            .unwrap_or_else(|err| panic!("burn's matrix product failed for the weight gradient: {err:?}"));
+        let products = T::<R, F, I, BT, 5>::from_primitive(Float(products));
+        // [kh, kw, batches, c_out, c_in] → [c_out, c_in, kh, kw]
+        let dw = products.sum_dim(2).reshape([kh, kw, c_out, c_in]).permute([2, 3, 0, 1]);
+        dw.into_primitive().tensor()
     }
 
     /// The weight gradient as matrix products over the unfolded input: with `P = n·h_out·w_out`
@@ -370,7 +445,7 @@ mod spread_tests {
     //! to burn's direct conv, so what is checked is the spreading, flipping and padding. The
     //! reference is burn-ndarray's conv gradient: burn's wgpu backend itself gave an all-zero
     //! input gradient for a 1×1 stride-2 conv of an 8×7 input.
-    use super::cube::{strided_input_grad, weight_grad_im2col};
+    use super::cube::{strided_input_grad, weight_grad_im2col, weight_grad_shifted};
     use crate::test_support::{NdArrayAd, assert_close_named, random};
     use crate::type_match::WgpuCube;
     use burn::tensor::module::conv2d;
@@ -402,10 +477,10 @@ mod spread_tests {
         }
     }
 
-    /// The weight gradient by matrix products, against burn-ndarray's, with the tensors laid
-    /// out channels-last as the op keeps them.
+    /// The weight gradient by matrix products (unfolded, and over shifted views for stride 1),
+    /// against burn-ndarray's, with the tensors laid out channels-last as the op keeps them.
     #[test]
-    fn weight_gradient_by_im2col_equals_burn_ndarrays() {
+    fn weight_gradients_by_matrix_products_equal_burn_ndarrays() {
         let (cpu, gpu) = (Default::default(), Default::default());
         let cases = [
             ([2, 5, 9, 9], [6, 5, 3, 3], [1, 1], [1, 1], [1, 1]),
@@ -414,6 +489,8 @@ mod spread_tests {
             ([2, 3, 11, 10], [4, 3, 5, 5], [3, 2], [2, 2], [1, 1]),
             ([1, 2, 9, 9], [3, 2, 3, 3], [1, 1], [2, 2], [2, 2]), // dilated
             ([2, 6, 7, 7], [4, 6, 1, 1], [1, 1], [0, 0], [1, 1]), // pointwise
+            ([3, 8, 6, 9], [12, 8, 3, 5], [1, 1], [0, 2], [1, 1]), // no padding in height
+            ([3, 7, 10, 8], [5, 7, 3, 3], [1, 1], [1, 1], [2, 1]), // dilated in height only
         ];
         for (x_shape, w_shape, stride, padding, dilation) in cases {
             let options = ConvOptions::new(stride, padding, dilation, 1);
@@ -422,15 +499,19 @@ mod spread_tests {
             let y = conv2d(x.clone(), w.clone(), None, options.clone());
             let dy = random::<NdArrayAd, 4>(y.dims(), &cpu);
             let expected = w.grad(&y.mul(dy.clone()).sum().backward()).unwrap();
+            let expected = Tensor::<WgpuCube, 4>::from_data(expected.into_data(), &gpu);
             // NHWC memory seen as NCHW, as the op's `channels_last` makes it.
-            let channels_last = |t: Tensor<NdArrayAd, 4>| {
-                let nhwc = Tensor::<WgpuCube, 4>::from_data(t.permute([0, 2, 3, 1]).into_data(), &gpu);
+            let channels_last = |t: &Tensor<NdArrayAd, 4>| {
+                let nhwc = Tensor::<WgpuCube, 4>::from_data(t.clone().permute([0, 2, 3, 1]).into_data(), &gpu);
                 nhwc.permute([0, 3, 1, 2]).into_primitive().tensor()
             };
-            let ours = weight_grad_im2col::<_, f32, i32, u32>(channels_last(x), channels_last(dy), w_shape, &options);
-            let ours = Tensor::<WgpuCube, 4>::from_primitive(Float(ours));
-            let expected = Tensor::<WgpuCube, 4>::from_data(expected.into_data(), &gpu);
-            assert_close_named(ours, expected, 1e-2, &format!("weight gradient, x {x_shape:?}, {options:?}"));
+            let unfolded = weight_grad_im2col::<_, f32, i32, u32>(channels_last(&x), channels_last(&dy), w_shape, &options);
+            let what = format!("x {x_shape:?}, {options:?}");
+            assert_close_named(Tensor::<WgpuCube, 4>::from_primitive(Float(unfolded)), expected.clone(), 1e-2, &format!("unfolded weight gradient, {what}"));
+            if stride == [1, 1] {
+                let shifted = weight_grad_shifted::<_, f32, i32, u32>(channels_last(&x), channels_last(&dy), w_shape, &options);
+                assert_close_named(Tensor::<WgpuCube, 4>::from_primitive(Float(shifted)), expected, 1e-2, &format!("shifted-view weight gradient, {what}"));
+            }
         }
     }
 }
