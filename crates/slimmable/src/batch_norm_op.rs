@@ -85,21 +85,37 @@ impl<B: Backend> crate::type_match::AutodiffOp<B> for FusedBatchNorm<B> {
     }
 }
 
-/// What the backward pass keeps: x̂, γ and 1/sqrt(var + ε), on the wrapped backend.
+/// What the backward pass keeps, on the wrapped backend.
 #[derive(Debug, Clone)]
-struct SavedForBackward<I: Backend> {
-    x_hat: FloatTensor<I>,
-    gamma: FloatTensor<I>,
-    inv_std: FloatTensor<I>,
+enum SavedForBackward<I: Backend> {
+    /// The tensor-op path: x̂ `[n, c, m]`, γ `[c]` and 1/sqrt(var + ε) `[1, c, 1]`.
+    TensorOps { x_hat: FloatTensor<I>, gamma: FloatTensor<I>, inv_std: FloatTensor<I> },
+    /// The kernel path (`batch_norm_kernels`): x `[n, c, m]` contiguous, and the mean, γ and
+    /// 1/sqrt(var + ε), `[c]` each.
+    #[cfg(feature = "cube")]
+    Kernels { x: FloatTensor<I>, mean: FloatTensor<I>, gamma: FloatTensor<I>, inv_std: FloatTensor<I> },
 }
 
-/// The statistics and output on the wrapped backend `I`; `x` `[n, c, m]`.
+/// The statistics and output on the wrapped backend `I`; `x` `[n, c, m]`. On burn's cubecl
+/// backends, by this crate's kernels; elsewhere, by tensor ops.
 fn forward_inner<I: Backend>(
     x: Tensor<I, 3>,
     gamma: Tensor<I, 1>,
     beta: Tensor<I, 1>,
     epsilon: f64,
 ) -> (Tensor<I, 3>, Tensor<I, 1>, Tensor<I, 1>, SavedForBackward<I>) {
+    #[cfg(feature = "cube")]
+    let (x, gamma, beta) = {
+        let op = on_cube::ForwardOnCube { x: x.into_primitive().tensor(), gamma: gamma.into_primitive().tensor(), beta: beta.into_primitive().tensor(), epsilon };
+        match crate::type_match::on_cube::<I, _>(op) {
+            Ok(done) => return done,
+            Err(op) => (
+                Tensor::<I, 3>::from_primitive(Float(op.x)),
+                Tensor::<I, 1>::from_primitive(Float(op.gamma)),
+                Tensor::<I, 1>::from_primitive(Float(op.beta)),
+            ),
+        }
+    };
     let [n, c, m] = x.dims();
     let count = (n * m) as f64;
     // Per channel over the batch and positions: the contiguous axis first, then the batch.
@@ -110,7 +126,7 @@ fn forward_inner<I: Backend>(
     let inv_std = var.clone().add_scalar(epsilon).sqrt().recip();
     let x_hat = centred.mul(inv_std.clone());
     let output = x_hat.clone().mul(gamma.clone().reshape([1, c, 1])).add(beta.reshape([1, c, 1]));
-    let saved = SavedForBackward {
+    let saved = SavedForBackward::TensorOps {
         x_hat: x_hat.into_primitive().tensor(),
         gamma: gamma.into_primitive().tensor(),
         inv_std: inv_std.into_primitive().tensor(),
@@ -122,11 +138,20 @@ fn forward_inner<I: Backend>(
 /// `dβ = Σ dy`, `dγ = Σ dy·x̂`, `dx = γ/σ · (dy − dβ/N − x̂ · dγ/N)`, sums over batch and
 /// positions (N of them).
 fn backward_inner<I: Backend>(grad: Tensor<I, 3>, saved: SavedForBackward<I>) -> (Tensor<I, 3>, Tensor<I, 1>, Tensor<I, 1>) {
+    let (x_hat, gamma, inv_std) = match saved {
+        SavedForBackward::TensorOps { x_hat, gamma, inv_std } => (x_hat, gamma, inv_std),
+        #[cfg(feature = "cube")]
+        saved @ SavedForBackward::Kernels { .. } => {
+            let op = on_cube::BackwardOnCube { grad: grad.into_primitive().tensor(), saved };
+            return crate::type_match::on_cube::<I, _>(op)
+                .unwrap_or_else(|_| unreachable!("only a cubecl backend saves for the kernel path"));
+        }
+    };
     let [n, c, m] = grad.dims();
     let count = (n * m) as f64;
-    let x_hat = Tensor::<I, 3>::from_primitive(Float(saved.x_hat));
-    let gamma = Tensor::<I, 1>::from_primitive(Float(saved.gamma)).reshape([1, c, 1]);
-    let inv_std = Tensor::<I, 3>::from_primitive(Float(saved.inv_std));
+    let x_hat = Tensor::<I, 3>::from_primitive(Float(x_hat));
+    let gamma = Tensor::<I, 1>::from_primitive(Float(gamma)).reshape([1, c, 1]);
+    let inv_std = Tensor::<I, 3>::from_primitive(Float(inv_std));
     let per_channel_sum = |t: Tensor<I, 3>| t.sum_dim(2).sum_dim(0);
     let grad_beta = per_channel_sum(grad.clone());
     let grad_gamma = per_channel_sum(grad.clone().mul(x_hat.clone()));
@@ -135,6 +160,92 @@ fn backward_inner<I: Backend>(grad: Tensor<I, 3>, saved: SavedForBackward<I>) ->
         .sub(x_hat.mul(grad_gamma.clone().div_scalar(count)))
         .mul(gamma.mul(inv_std));
     (grad_x, grad_gamma.reshape([c]), grad_beta.reshape([c]))
+}
+
+/// Both passes on burn's cubecl backends, by `batch_norm_kernels`.
+#[cfg(feature = "cube")]
+mod on_cube {
+    use burn::tensor::backend::Backend;
+    use burn::tensor::ops::FloatTensor;
+    use burn::tensor::{Tensor, TensorPrimitive::Float};
+    use burn_cubecl::tensor::CubeTensor;
+    use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime};
+
+    use super::SavedForBackward;
+    use crate::batch_norm_kernels::{channel_affine, channel_affine2, channel_grad_sums, channel_stats};
+    use crate::type_match::{CubeOp, same_type};
+
+    type K<R, BT> = CubeBackend<R, f32, i32, BT>;
+
+    /// A tensor of `I` as the `CubeTensor` it is (`run` is called only when `I` is `K<R, BT>`).
+    fn to_cube<I: Backend, R: CubeRuntime>(t: FloatTensor<I>) -> CubeTensor<R> {
+        same_type(t).unwrap_or_else(|_| unreachable!("I is a cubecl backend"))
+    }
+
+    fn from_cube<I: Backend, R: CubeRuntime>(t: CubeTensor<R>) -> FloatTensor<I> {
+        same_type(t).unwrap_or_else(|_| unreachable!("I is a cubecl backend"))
+    }
+
+    pub(super) struct ForwardOnCube<I: Backend> {
+        pub(super) x: FloatTensor<I>,
+        pub(super) gamma: FloatTensor<I>,
+        pub(super) beta: FloatTensor<I>,
+        pub(super) epsilon: f64,
+    }
+
+    impl<I: Backend> CubeOp<I> for ForwardOnCube<I> {
+        type Output = (Tensor<I, 3>, Tensor<I, 1>, Tensor<I, 1>, SavedForBackward<I>);
+
+        fn run<R: CubeRuntime, BT: BoolElement>(self) -> Self::Output {
+            let (x, mean, var) = channel_stats::<R, f32, i32, BT>(to_cube::<I, R>(self.x));
+            let gamma = Tensor::<K<R, BT>, 1>::from_primitive(Float(to_cube::<I, R>(self.gamma)));
+            let beta = Tensor::<K<R, BT>, 1>::from_primitive(Float(to_cube::<I, R>(self.beta)));
+            let inv_std = var.clone().add_scalar(self.epsilon).sqrt().recip();
+            let scale = gamma.clone().mul(inv_std.clone());
+            let shift = beta.sub(mean.clone().mul(scale.clone()));
+            let output = channel_affine::<R, f32>(&x, scale.into_primitive().tensor(), shift.into_primitive().tensor());
+            let back = |t: Tensor<K<R, BT>, 1>| from_cube::<I, R>(t.into_primitive().tensor());
+            let saved = SavedForBackward::Kernels {
+                x: from_cube::<I, R>(x),
+                mean: back(mean.clone()),
+                gamma: back(gamma),
+                inv_std: back(inv_std),
+            };
+            let vector = |t: Tensor<K<R, BT>, 1>| Tensor::<I, 1>::from_primitive(Float(back(t)));
+            (Tensor::from_primitive(Float(from_cube::<I, R>(output))), vector(mean), vector(var), saved)
+        }
+    }
+
+    pub(super) struct BackwardOnCube<I: Backend> {
+        pub(super) grad: FloatTensor<I>,
+        pub(super) saved: SavedForBackward<I>,
+    }
+
+    impl<I: Backend> CubeOp<I> for BackwardOnCube<I> {
+        type Output = (Tensor<I, 3>, Tensor<I, 1>, Tensor<I, 1>);
+
+        /// With `s = 1/σ`, `S = Σ dy·(x − μ)` and `N` values per channel:
+        /// `dx = γs·dy − γs³·S/N·(x − μ) − γs·Σdy/N`, `dγ = s·S`, `dβ = Σ dy`.
+        fn run<R: CubeRuntime, BT: BoolElement>(self) -> Self::Output {
+            let SavedForBackward::Kernels { x, mean, gamma, inv_std } = self.saved else {
+                unreachable!("the kernel path saves for the kernel path")
+            };
+            let vector = |t: FloatTensor<I>| Tensor::<K<R, BT>, 1>::from_primitive(Float(to_cube::<I, R>(t)));
+            let x = to_cube::<I, R>(x);
+            let [n, _, m] = x.meta.shape().dims::<3>();
+            let count = (n * m) as f64;
+            let (mean, gamma, s) = (vector(mean), vector(gamma), vector(inv_std));
+            let (dy, sum_dy, sum_dy_xc) =
+                channel_grad_sums::<R, f32, i32, BT>(to_cube::<I, R>(self.grad), &x, mean.clone().into_primitive().tensor());
+            let a = gamma.mul(s.clone());
+            let b = a.clone().mul(s.clone().square()).mul(sum_dy_xc.clone()).div_scalar(-count);
+            let d = a.clone().mul(sum_dy.clone()).div_scalar(-count).sub(b.clone().mul(mean));
+            let prims = [a, b, d].map(|t| t.into_primitive().tensor());
+            let grad_x = channel_affine2::<R, f32>(&dy, &x, prims);
+            let back = |t: Tensor<K<R, BT>, 1>| Tensor::<I, 1>::from_primitive(Float(from_cube::<I, R>(t.into_primitive().tensor())));
+            (Tensor::from_primitive(Float(from_cube::<I, R>(grad_x))), back(sum_dy_xc.mul(s)), back(sum_dy))
+        }
+    }
 }
 
 /// The backward step recorded in the autodiff graph.
@@ -225,6 +336,8 @@ mod tests {
         matches_tensor_ops_with_gradients::<B, 4>([4, 6, 5, 3], device);
         matches_tensor_ops_with_gradients::<B, 2>([16, 5], device);
         matches_tensor_ops_with_gradients::<B, 3>([3, 4, 7], device);
+        // Rows of 1 600 values: the kernels reduce them in 8 chunks of 200.
+        matches_tensor_ops_with_gradients::<B, 4>([2, 3, 40, 40], device);
     }
 
     /// Sliced parameters (a slimmable BN's active channels): the gradients land in the slice.

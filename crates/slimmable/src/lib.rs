@@ -27,6 +27,8 @@
 #![cfg_attr(test, allow(clippy::single_range_in_vec_init))]
 
 #[cfg(feature = "kernels")]
+#[cfg(feature = "cube")]
+mod batch_norm_kernels;
 mod batch_norm_op;
 mod conv;
 mod depthwise;

@@ -58,6 +58,33 @@ pub(crate) fn on_autodiff<B: Backend, O: AutodiffOp<B>>(op: O) -> Result<O::Outp
     Err(op)
 }
 
+/// An op for tensors of `B` written for any of burn's cubecl backends in f32
+/// (`CubeBackend<R, f32, i32, BT>`); [`on_cube`] calls [`run`](Self::run) when `B` is one.
+#[cfg(feature = "cube")]
+pub(crate) trait CubeOp<B: Backend>: Sized {
+    /// What the op gives back, in tensors of `B`.
+    type Output;
+
+    /// Runs the op; called only when `B` is `CubeBackend<R, f32, i32, BT>`, so the op's tensors
+    /// can be moved to that type with [`same_type`].
+    fn run<R: burn_cubecl::CubeRuntime, BT: burn_cubecl::BoolElement>(self) -> Self::Output;
+}
+
+/// Runs `op` when `B` is burn's wgpu or CUDA backend in f32 (each when this crate's feature of
+/// that name is on; not under burn's `fusion`), else gives it back.
+#[cfg(feature = "cube")]
+pub(crate) fn on_cube<B: Backend, O: CubeOp<B>>(op: O) -> Result<O::Output, O> {
+    #[cfg(feature = "wgpu")]
+    if TypeId::of::<B>() == TypeId::of::<WgpuCube>() {
+        return Ok(op.run::<burn::backend::wgpu::WgpuRuntime, u32>());
+    }
+    #[cfg(feature = "cuda")]
+    if TypeId::of::<B>() == TypeId::of::<CudaCube>() {
+        return Ok(op.run::<cubecl::cuda::CudaRuntime, u8>());
+    }
+    Err(op)
+}
+
 /// burn's wgpu backend in f32, without fusion.
 #[cfg(feature = "wgpu")]
 pub(crate) type WgpuCube = burn_cubecl::CubeBackend<burn::backend::wgpu::WgpuRuntime, f32, i32, u32>;
