@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Slice, Tensor, TensorData};
 use burn::tensor::module::conv2d;
-use burn::tensor::ops::{PadMode, PaddedConvOptions};
+use burn::tensor::ops::PaddedConvOptions;
 
 /// How [`SlimConv2d`](crate::SlimConv2d) computes its convolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,6 +177,17 @@ impl ConvGeometry {
 }
 
 /// The `kh·kw` shifted views of `x` `[n, c, h, w]` that a convolution reads, each
+/// `x` with `g`'s zero padding around its two spatial axes: a zero tensor (a kernel on the GPU
+/// backends) with `x` written into it. (burn's `pad` builds its zero tensor with `full`, which
+/// burn 0.21's autodiff backend creates on the host and uploads: on CUDA an upload from pageable
+/// memory that first waits for the GPU to finish all queued work.)
+fn zero_pad<B: Backend>(x: Tensor<B, 4>, g: &ConvGeometry) -> Tensor<B, 4> {
+    let [n, c, h, w] = x.dims();
+    let [top, left] = g.pad_start;
+    let padded = [n, c, top + h + g.pad_end[0], left + w + g.pad_end[1]];
+    Tensor::zeros(padded, &x.device()).slice_assign([0..n, 0..c, top..top + h, left..left + w], x)
+}
+
 /// `[n, c, h_out, w_out]`, in kernel order (row by row): strided slices of the padded input.
 /// (Reshaping a narrowed view gave wrong values on burn's wgpu backend, so strides are taken
 /// by stepped slices and no view is reshaped.)
@@ -186,7 +197,7 @@ pub(crate) fn shifted_views<B: Backend>(x: Tensor<B, 4>, g: &ConvGeometry) -> Ve
     let padded = if g.pad_start == [0, 0] && g.pad_end == [0, 0] {
         x
     } else {
-        x.pad([(g.pad_start[0], g.pad_end[0]), (g.pad_start[1], g.pad_end[1])], PadMode::Constant(0.0))
+        zero_pad(x, g)
     };
     let [_, _, hp, wp] = padded.dims();
     if g.kernel == [1, 1] && g.stride == [1, 1] && [ho, wo] == [hp, wp] {

@@ -26,9 +26,9 @@
 // Tests name active blocks as one range per dimension, one-dimensional ones included.
 #![cfg_attr(test, allow(clippy::single_range_in_vec_init))]
 
-#[cfg(feature = "kernels")]
 #[cfg(feature = "cube")]
 mod batch_norm_kernels;
+#[cfg(feature = "kernels")]
 mod batch_norm_op;
 mod conv;
 mod depthwise;

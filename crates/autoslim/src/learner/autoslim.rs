@@ -129,13 +129,16 @@ where
         let step = self.steps.fetch_add(1, Ordering::Relaxed) + 1;
         let mut accumulator = GradientsAccumulator::<Self>::new();
         let mut entries = Vec::with_capacity(2);
+        // Each width's loss, checked once the step's passes are queued: one read from the
+        // device per step, instead of one wait for the GPU after every forward pass.
+        let mut losses = Vec::with_capacity(subnets.len());
 
         match &self.plan.mode {
             TrainingMode::Supernet { distiller, .. } => {
                 // The max width learns from the labels...
                 let logits = self.model.forward_subnet(batch.images.clone(), &subnets[0], NormMode::Auto);
                 let loss = self.cross_entropy(logits.clone(), batch.targets.clone());
-                check_finite(&loss, step, "max", &subnets[0]);
+                losses.push(("max", &subnets[0], loss.clone()));
                 accumulator.accumulate(self, GradientsParams::from_grads(loss.backward(), self));
                 let teacher = logits.clone().detach();
                 entries.push(WidthEntry { label: "max".into(), logits: logits.detach(), loss: loss.detach() });
@@ -144,7 +147,7 @@ where
                 for (i, subnet) in subnets.iter().enumerate().skip(1) {
                     let logits = self.model.forward_subnet(batch.images.clone(), subnet, NormMode::Auto);
                     let loss = distiller.loss(logits.clone(), teacher.clone(), batch.targets.clone());
-                    check_finite(&loss, step, if i == 1 { "min" } else { "random" }, subnet);
+                    losses.push((if i == 1 { "min" } else { "random" }, subnet, loss.clone()));
                     accumulator.accumulate(self, GradientsParams::from_grads(loss.backward(), self));
                     if i == 1 {
                         entries.push(WidthEntry { label: "min".into(), logits: logits.detach(), loss: loss.detach() });
@@ -156,12 +159,13 @@ where
                 for ((label, _), subnet) in labelled.iter().zip(&subnets) {
                     let logits = self.model.forward_subnet(batch.images.clone(), subnet, NormMode::Auto);
                     let loss = self.cross_entropy(logits.clone(), batch.targets.clone());
-                    check_finite(&loss, step, label, subnet);
+                    losses.push((label.as_str(), subnet, loss.clone()));
                     accumulator.accumulate(self, GradientsParams::from_grads(loss.backward(), self));
                     entries.push(WidthEntry { label: label.clone(), logits: logits.detach(), loss: loss.detach() });
                 }
             }
         }
+        check_finite(losses, step);
         TrainOutput { grads: accumulator.grads(), item: WidthOutputs { entries, targets: batch.targets } }
     }
 }
@@ -170,12 +174,18 @@ where
 pub const NON_FINITE_LOSS: &str = "training stopped: the loss is not finite";
 
 /// Stops training (a panic, which ends burn-train's loop before the epoch's checkpoint is
-/// written, so the last good checkpoint stays the newest) when `loss` is NaN or infinite,
-/// naming the step and the width.
-fn check_finite<B: Backend>(loss: &burn::tensor::Tensor<B, 1>, step: usize, width: &str, subnet: &Subnet) {
-    use burn::tensor::ElementConversion;
-    let value: f64 = loss.clone().into_scalar().elem();
-    if !value.is_finite() {
+/// written and before the optimizer applies this step, so the last good checkpoint stays the
+/// newest) when a width's loss is NaN or infinite, naming the step and the first such width.
+/// All losses are read in one transfer.
+fn check_finite<B: Backend>(losses: Vec<(&str, &Subnet, burn::tensor::Tensor<B, 1>)>, step: usize) {
+    let Some(first) = losses.first() else { return };
+    let device = first.2.device();
+    let values = burn::tensor::Tensor::cat(losses.iter().map(|(_, _, loss)| loss.clone()).collect(), 0)
+        .into_data()
+        .convert::<f64>()
+        .into_vec::<f64>()
+        .unwrap_or_else(|err| panic!("reading the step's losses from {device:?}: {err:?}"));
+    if let Some(((width, subnet, _), value)) = losses.iter().zip(values).find(|(_, value)| !value.is_finite()) {
         panic!(
             "{NON_FINITE_LOSS} ({value}) at step {step}, width `{width}` (channels per group {:?}); \
              the newest checkpoint is from before it: lower the learning rate and --resume",
