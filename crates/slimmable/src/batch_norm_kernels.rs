@@ -15,11 +15,13 @@
 //! Why: on an H200, BN's tensor ops were about a fifth of the 8-layer net's kernel time
 //! (docs/BENCHMARKS.md, session 9): every op a full pass over the activations.
 
-use burn::tensor::{Shape, Tensor as BurnTensor, TensorPrimitive};
+use burn::tensor::{Tensor as BurnTensor, TensorPrimitive};
 use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
-use cubecl::{calculate_cube_count_elemwise, prelude::*};
+use cubecl::prelude::*;
+
+use crate::cube_launch::{elementwise_launch, empty_like};
 
 /// The longest chunk of a row one thread reduces.
 const MAX_CHUNK: usize = 256;
@@ -102,18 +104,6 @@ fn chunk_length(m: usize) -> usize {
 
 type T<R, F, I, BT, const D: usize> = BurnTensor<CubeBackend<R, F, I, BT>, D>;
 
-fn empty<R: CubeRuntime, F: FloatElement>(like: &CubeTensor<R>, shape: [usize; 3]) -> CubeTensor<R> {
-    let shape = Shape::from(shape.to_vec());
-    let buffer = like.client.empty(shape.num_elements() * core::mem::size_of::<F>());
-    CubeTensor::new_contiguous(like.client.clone(), like.device.clone(), shape, buffer, F::dtype())
-}
-
-fn launch_over<R: CubeRuntime>(output: &CubeTensor<R>) -> (CubeCount, CubeDim) {
-    let elements = output.meta.num_elements();
-    let dim = CubeDim::new(&output.client, elements);
-    (calculate_cube_count_elemwise(&output.client, elements, dim), dim)
-}
-
 /// The batch mean and biased variance per channel of `x` `[n, c, m]`, `[c]` each; and `x` made
 /// contiguous.
 pub(crate) fn channel_stats<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement>(
@@ -123,8 +113,8 @@ pub(crate) fn channel_stats<R: CubeRuntime, F: FloatElement, I: IntElement, BT: 
     let [n, c, m] = x.meta.shape().dims::<3>();
     let chunk = chunk_length(m);
     let chunks = m / chunk;
-    let (mean, m2) = (empty::<R, F>(&x, [n, c, chunks]), empty::<R, F>(&x, [n, c, chunks]));
-    let (count, dim) = launch_over(&mean);
+    let (mean, m2) = (empty_like::<R, F>(&x, &[n, c, chunks]), empty_like::<R, F>(&x, &[n, c, chunks]));
+    let (count, dim) = elementwise_launch(&mean);
     chunk_stats_kernel::launch::<F, R>(
         &x.client,
         count,
@@ -146,8 +136,8 @@ pub(crate) fn channel_stats<R: CubeRuntime, F: FloatElement, I: IntElement, BT: 
 
 /// `x · scale[c] + shift[c]` for `x` `[n, c, m]` contiguous.
 pub(crate) fn channel_affine<R: CubeRuntime, F: FloatElement>(x: &CubeTensor<R>, scale: CubeTensor<R>, shift: CubeTensor<R>) -> CubeTensor<R> {
-    let out = empty::<R, F>(x, x.meta.shape().dims::<3>());
-    let (count, dim) = launch_over(&out);
+    let out = empty_like::<R, F>(x, &x.meta.shape().dims::<3>());
+    let (count, dim) = elementwise_launch(&out);
     channel_affine_kernel::launch::<F, R>(
         &x.client,
         count,
@@ -170,8 +160,8 @@ pub(crate) fn channel_grad_sums<R: CubeRuntime, F: FloatElement, I: IntElement, 
     let dy = into_contiguous(dy);
     let [n, c, m] = dy.meta.shape().dims::<3>();
     let chunk = chunk_length(m);
-    let (sum_dy, sum_dy_xc) = (empty::<R, F>(&dy, [n, c, m / chunk]), empty::<R, F>(&dy, [n, c, m / chunk]));
-    let (count, dim) = launch_over(&sum_dy);
+    let (sum_dy, sum_dy_xc) = (empty_like::<R, F>(&dy, &[n, c, m / chunk]), empty_like::<R, F>(&dy, &[n, c, m / chunk]));
+    let (count, dim) = elementwise_launch(&sum_dy);
     chunk_grad_sums_kernel::launch::<F, R>(
         &dy.client,
         count,
@@ -193,8 +183,8 @@ pub(crate) fn channel_affine2<R: CubeRuntime, F: FloatElement>(
     x: &CubeTensor<R>,
     [a, b, d]: [CubeTensor<R>; 3],
 ) -> CubeTensor<R> {
-    let out = empty::<R, F>(dy, dy.meta.shape().dims::<3>());
-    let (count, dim) = launch_over(&out);
+    let out = empty_like::<R, F>(dy, &dy.meta.shape().dims::<3>());
+    let (count, dim) = elementwise_launch(&out);
     channel_affine2_kernel::launch::<F, R>(
         &dy.client,
         count,

@@ -28,6 +28,8 @@
 
 #[cfg(feature = "cube")]
 mod batch_norm_kernels;
+#[cfg(feature = "cube")]
+mod cube_launch;
 #[cfg(feature = "kernels")]
 mod batch_norm_op;
 mod conv;

@@ -13,9 +13,10 @@
 use burn::tensor::ops::{FloatTensor, FloatTensorOps};
 use burn::tensor::{Shape, TensorMetadata};
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement, tensor::CubeTensor};
-use cubecl::{calculate_cube_count_elemwise, prelude::*};
+use cubecl::prelude::*;
 
 use super::backend::{DepthwiseBackward, DepthwiseForward};
+use crate::cube_launch::{elementwise_launch, empty_like};
 use crate::im2col::ConvGeometry;
 
 /// The runtime part of a geometry as the kernels take it.
@@ -172,20 +173,6 @@ fn strides_arg<R: CubeRuntime>(g: &ConvGeometry) -> Strides2dLaunch<R> {
     Strides2dLaunch::new(g.stride[0], g.stride[1], g.dilation[0], g.dilation[1], g.pad_start[0], g.pad_start[1])
 }
 
-/// A new contiguous tensor of `shape` on `like`'s device.
-fn empty_like<R: CubeRuntime, F: FloatElement>(like: &CubeTensor<R>, shape: Vec<usize>) -> CubeTensor<R> {
-    let shape = Shape::from(shape);
-    let buffer = like.client.empty(shape.num_elements() * core::mem::size_of::<F>());
-    CubeTensor::new_contiguous(like.client.clone(), like.device.clone(), shape, buffer, F::dtype())
-}
-
-/// Launches a one-thread-per-element kernel over `output`.
-fn elementwise_launch<R: CubeRuntime>(output: &CubeTensor<R>) -> (CubeCount, CubeDim) {
-    let elements = output.meta.num_elements();
-    let cube_dim = CubeDim::new(&output.client, elements);
-    (calculate_cube_count_elemwise(&output.client, elements, cube_dim), cube_dim)
-}
-
 fn dims4<R: CubeRuntime>(tensor: &CubeTensor<R>) -> [usize; 4] {
     let shape = tensor.meta.shape();
     [shape[0], shape[1], shape[2], shape[3]]
@@ -199,7 +186,7 @@ fn forward<R: CubeRuntime, F: FloatElement>(
 ) -> CubeTensor<R> {
     let [n, c, h, w] = dims4(&input);
     let [ho, wo] = geometry.output_size([h, w]);
-    let output = empty_like::<R, F>(&input, vec![n, c, ho, wo]);
+    let output = empty_like::<R, F>(&input, &[n, c, ho, wo]);
     let (count, dim) = elementwise_launch(&output);
     forward_kernel::launch::<F, R>(
         &output.client,
@@ -222,7 +209,7 @@ fn input_grad<R: CubeRuntime, F: FloatElement>(
     input_shape: [usize; 4],
     geometry: &ConvGeometry,
 ) -> CubeTensor<R> {
-    let input_grad = empty_like::<R, F>(&grad, input_shape.to_vec());
+    let input_grad = empty_like::<R, F>(&grad, &input_shape);
     let (count, dim) = elementwise_launch(&input_grad);
     input_grad_kernel::launch::<F, R>(
         &input_grad.client,
@@ -246,7 +233,7 @@ fn weight_grad_per_image<R: CubeRuntime, F: FloatElement>(
     geometry: &ConvGeometry,
 ) -> CubeTensor<R> {
     let [n, c, _, _] = dims4(&input);
-    let partial = empty_like::<R, F>(&input, vec![n, c, geometry.kernel[0] * geometry.kernel[1]]);
+    let partial = empty_like::<R, F>(&input, &[n, c, geometry.kernel[0] * geometry.kernel[1]]);
     let (count, dim) = elementwise_launch(&partial);
     weight_grad_kernel::launch::<F, R>(
         &partial.client,
