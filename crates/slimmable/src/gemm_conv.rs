@@ -1,7 +1,8 @@
 //! Dense convolution (one group) on burn's cubecl backends by cubek's implicit-GEMM kernels
 //! (the forward pass and the input gradient; on NVIDIA GPUs these run on the tensor cores,
-//! TF32 for f32 tensors) and by matrix products over the unfolded input (the weight
-//! gradient: burn's GEMM one came out wrong on an H200, `weight_grad_im2col`).
+//! TF32 for f32 tensors) and by matrix products (the weight gradient: over shifted views of
+//! the padded input for a stride-1 conv, `weight_grad_shifted`, else over the unfolded input,
+//! `weight_grad_im2col`; burn's GEMM one came out wrong on an H200).
 //!
 //! Why: burn-cubecl 0.21 without its `autotune` feature computes every convolution with a
 //! direct kernel (`ConvStrategy::Direct`: one thread per output element, CUDA cores only), and
