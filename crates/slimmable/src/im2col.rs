@@ -176,7 +176,6 @@ impl ConvGeometry {
     }
 }
 
-/// The `kh·kw` shifted views of `x` `[n, c, h, w]` that a convolution reads, each
 /// `x` with `g`'s zero padding around its two spatial axes: a zero tensor (a kernel on the GPU
 /// backends) with `x` written into it. (burn's `pad` builds its zero tensor with `full`, which
 /// burn 0.21's autodiff backend creates on the host and uploads: on CUDA an upload from pageable
@@ -188,6 +187,7 @@ fn zero_pad<B: Backend>(x: Tensor<B, 4>, g: &ConvGeometry) -> Tensor<B, 4> {
     Tensor::zeros(padded, &x.device()).slice_assign([0..n, 0..c, top..top + h, left..left + w], x)
 }
 
+/// The `kh·kw` shifted views of `x` `[n, c, h, w]` that a convolution reads, each
 /// `[n, c, h_out, w_out]`, in kernel order (row by row): strided slices of the padded input.
 /// (Reshaping a narrowed view gave wrong values on burn's wgpu backend, so strides are taken
 /// by stepped slices and no view is reshaped.)
