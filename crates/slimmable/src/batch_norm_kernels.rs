@@ -12,8 +12,10 @@
 //! (a divisor of the row length), so the chunk statistics combine exactly (Chan et al.'s
 //! pairwise formula): the variance is never the cancellation-prone `E[x²] − E[x]²`.
 //!
-//! Why: on an H200, BN's tensor ops were about a fifth of the 8-layer net's kernel time
-//! (docs/BENCHMARKS.md, session 9): every op a full pass over the activations.
+//! Why: BN's tensor ops make a dozen full passes over the activations per direction, and keep
+//! centred and normalised copies of them for the backward pass; these kernels make two and keep
+//! none. On an H200 the 8-layer net's kernel time did not fall with them (their chunk
+//! reductions read uncoalesced; docs/BENCHMARKS.md, session 9), but its memory use did.
 
 use burn::tensor::{Tensor as BurnTensor, TensorPrimitive};
 use burn_cubecl::kernel::into_contiguous;

@@ -10,9 +10,10 @@
 //! forward pass reduces twice (mean, then variance about it) and a backward pass twice (Σdy,
 //! Σdy·x̂), each over the contiguous `[n, c, h·w]` layout, with no transposed copy.
 //!
-//! The op is written with the wrapped backend's own tensor ops, so it needs no kernel; it runs
-//! on burn's autodiff over ndarray, wgpu and CUDA (f32), the backends [`crate::type_match`]
-//! recognises. Any other backend keeps the tensor-op path in `norm.rs`.
+//! The op runs on burn's autodiff over ndarray, wgpu and CUDA (f32), the backends
+//! [`crate::type_match`] recognises: on wgpu and CUDA its two passes are this crate's kernels
+//! (`batch_norm_kernels.rs`), on ndarray the wrapped backend's own tensor ops. Any other backend
+//! keeps the tensor-op path in `norm.rs`.
 
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn::backend::autodiff::grads::Gradients;
