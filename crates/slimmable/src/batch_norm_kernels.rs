@@ -14,8 +14,8 @@
 //!
 //! Why: BN's tensor ops make a dozen full passes over the activations per direction, and keep
 //! centred and normalised copies of them for the backward pass; these kernels make two and keep
-//! none. On an H200 the 8-layer net's kernel time did not fall with them (their chunk
-//! reductions read uncoalesced; docs/BENCHMARKS.md, session 9), but its memory use did.
+//! none. On an H200 neither the 8-layer net's kernel time nor its peak memory fell with them
+//! (their chunk reductions read uncoalesced; docs/BENCHMARKS.md, session 9).
 
 use burn::tensor::{Tensor as BurnTensor, TensorPrimitive};
 use burn_cubecl::kernel::into_contiguous;
