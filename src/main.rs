@@ -149,6 +149,9 @@ enum Command {
         /// Round every width to a multiple of this (8 aligns widths for GPUs).
         #[arg(long)]
         divisor: Option<usize>,
+        /// Seed of the sandwich step's random widths (the same seed meets the same widths).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
     },
     /// Write the channel configuration (MMRazor YAML) of a uniform-width subnet of the
     /// config's model: every channel group at `--ratio`.
@@ -235,9 +238,9 @@ fn run<T: burn::tensor::backend::AutodiffBackend>(command: Command) -> Result<()
             let config = load_config(&config, None, data_dir, None)?;
             commands::eval::<T::InnerBackend>(&config, &checkpoint, &subnet, &ratio).context("eval")
         }
-        Command::Bench { model, batch, iters, warmup, mode, divisor } => {
+        Command::Bench { model, batch, iters, warmup, mode, divisor, seed } => {
             anyhow::ensure!(batch > 0 && iters > 0, "--batch and --iters must be at least 1");
-            commands::bench::<T>(&commands::BenchSettings { model, batch, iters, warmup, modes: mode, divisor }).context("bench")
+            commands::bench::<T>(&commands::BenchSettings { model, batch, iters, warmup, modes: mode, divisor, seed }).context("bench")
         }
         Command::Subnet { config, ratio, out } => {
             let config = Config::load(&config)?;

@@ -45,6 +45,8 @@ pub struct BenchSettings {
     pub modes: Vec<String>,
     /// Channel divisor of the widths (`None`: exact `round(C·r)`; 8: multiples of 8).
     pub divisor: Option<usize>,
+    /// Seed of the sandwich step's random widths.
+    pub seed: u64,
 }
 
 /// Runs the benchmark of `settings`, printing one `RESULT` line per figure.
@@ -157,7 +159,7 @@ where
             other => bail!("--mode: unknown mode \"{other}\"; accepted: \"plain\", \"sandwich\", \"widths\""),
         };
         let plan = StepPlan { mode: training, label_smoothing: None, valid_subnets: Vec::new(), valid_norm: NormMode::Auto };
-        let mut learner = AutoSlim::new(current.take().expect("the model is put back after each mode"), plan, 0);
+        let mut learner = AutoSlim::new(current.take().expect("the model is put back after each mode"), plan, settings.seed);
         let mut step = |learner: AutoSlim<T, M>| {
             let output = TrainStep::step(&learner, batch.clone());
             let grads: GradientsParams = output.grads;
@@ -189,7 +191,11 @@ where
             learner = step(learner);
             queued += s.elapsed();
             sync()?;
-            steps_ms.push(s.elapsed().as_secs_f64() * 1e3);
+            let step_ms = s.elapsed().as_secs_f64() * 1e3;
+            // One line per step, so that cubecl's logs (compilation, memory pages), when
+            // turned on, show which step met what.
+            println!("  {mode} step {}: {step_ms:.1} ms", steps_ms.len() + 1);
+            steps_ms.push(step_ms);
         }
         let queued_ms = queued.as_secs_f64() * 1e3 / settings.iters as f64;
         let ms = t.elapsed().as_secs_f64() * 1e3 / settings.iters as f64;
