@@ -133,8 +133,27 @@ pub fn configure(name: Option<&str>) -> Result<BackendKind, String> {
         Some(name) => slimmable::ConvAlgorithm::parse(name).map_err(|err| format!("AUTOSLIM_CONV: {err}"))?,
     };
     slimmable::set_conv_algorithm(algorithm);
+    if let Some(align) = gemm_channel_align(std::env::var("AUTOSLIM_GEMM_ALIGN").ok().as_deref())? {
+        slimmable::set_gemm_channel_align(align);
+    }
+    match std::env::var("AUTOSLIM_GEMM_KERNEL").ok().as_deref().map(str::trim) {
+        None | Some("") => {}
+        Some(name) => slimmable::set_gemm_kernel(slimmable::GemmKernel::parse(name).map_err(|err| format!("AUTOSLIM_GEMM_KERNEL: {err}"))?),
+    }
     let _ = SELECTED.set(kind);
     Ok(kind)
+}
+
+/// `AUTOSLIM_GEMM_ALIGN`'s value: the multiple the implicit-GEMM convs round channel counts up
+/// to (`slimmable::set_gemm_channel_align`; 1 turns it off); `None` when unset.
+pub fn gemm_channel_align(value: Option<&str>) -> Result<Option<usize>, String> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(text) => match text.parse::<usize>() {
+            Ok(align) if align > 0 => Ok(Some(align)),
+            _ => Err(format!("AUTOSLIM_GEMM_ALIGN: expected a whole number of channels, at least 1; got \"{text}\"")),
+        },
+    }
 }
 
 /// The backend of this process ([`DEFAULT`] until [`configure`] chose one).
@@ -144,8 +163,17 @@ pub fn selected() -> BackendKind {
 
 /// The backend and the conv algorithm in use, for progress output.
 pub fn summary() -> String {
-    let conv = slimmable::conv_algorithm().name();
-    format!("{} ({conv} conv)", selected().name())
+    let conv = slimmable::conv_algorithm();
+    match conv.dense_as_gemm() {
+        true => format!(
+            "{} ({} conv, {} kernel, channels aligned to {})",
+            selected().name(),
+            conv.name(),
+            slimmable::gemm_kernel().name(),
+            slimmable::gemm_channel_align()
+        ),
+        false => format!("{} ({} conv)", selected().name(), conv.name()),
+    }
 }
 
 /// Runs `$body` with `$T` the training backend (with autodiff) and `$B` the inference backend
@@ -193,5 +221,16 @@ mod tests {
         }
         assert_eq!(BackendKind::parse("ndarray"), Ok(BackendKind::Ndarray));
         assert!(DEFAULT.is_compiled());
+    }
+
+    #[test]
+    fn the_gemm_channel_alignment_is_a_positive_whole_number() {
+        assert_eq!(gemm_channel_align(None), Ok(None));
+        assert_eq!(gemm_channel_align(Some(" ")), Ok(None));
+        assert_eq!(gemm_channel_align(Some("8")), Ok(Some(8)));
+        for bad in ["0", "-4", "four", "2.5"] {
+            let err = gemm_channel_align(Some(bad)).unwrap_err();
+            assert!(err.contains("AUTOSLIM_GEMM_ALIGN") && err.contains(bad), "{err}");
+        }
     }
 }

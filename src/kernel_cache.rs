@@ -16,11 +16,41 @@
 //!
 //! The cache is keyed by the kernel's source, so a newer binary or another GPU finds its own
 //! entries; deleting the directory is always safe.
+//!
+//! cubecl caches PTX, which the CUDA driver still compiles to machine code each time a process
+//! loads it: on an H200, with cubecl's cache warm but the driver's empty, the 8-layer bench
+//! net's sandwich steps that met new widths took 0.4–1.3 s, against 0.18–0.23 s once the
+//! driver's cache was warm too, and the first step 8.5 s against 1.1 s (docs/BENCHMARKS.md,
+//! session 10). The driver keeps that code in its own cache (`CUDA_CACHE_PATH`, by default
+//! `~/.nv/ComputeCache`, 256 MiB). Unless the user set `CUDA_CACHE_PATH` or `CUDA_CACHE_MAXSIZE`,
+//! this module puts the driver's cache in [`DRIVER_SUBDIR`] of the kernel cache, with room for
+//! [`DRIVER_CACHE_BYTES`], so that the one directory holds both, and copying it to another
+//! machine with the same GPU and driver carries both.
 
 use std::path::{Path, PathBuf};
 
 /// The environment variable that moves or turns off the kernel cache.
 pub const ENV: &str = "AUTOSLIM_KERNEL_CACHE";
+
+/// The subdirectory of the kernel cache that holds the CUDA driver's compiled code.
+pub const DRIVER_SUBDIR: &str = "cuda-driver";
+
+/// The room given to the CUDA driver's cache: 1 GiB (the 8-layer bench net's sandwich runs
+/// filled 25 MB; the driver's own limit is 4 GiB).
+pub const DRIVER_CACHE_BYTES: u64 = 1 << 30;
+
+/// The environment variables that put the CUDA driver's cache under `kernel_dir`, given the
+/// values the user already set (`CUDA_CACHE_PATH`, `CUDA_CACHE_MAXSIZE`): none when the user
+/// set either, since then the user chose where and how large it is.
+pub fn driver_cache_env(kernel_dir: &Path, user_path: Option<&str>, user_size: Option<&str>) -> Vec<(&'static str, String)> {
+    if user_path.is_some() || user_size.is_some() {
+        return Vec::new();
+    }
+    vec![
+        ("CUDA_CACHE_PATH", kernel_dir.join(DRIVER_SUBDIR).display().to_string()),
+        ("CUDA_CACHE_MAXSIZE", DRIVER_CACHE_BYTES.to_string()),
+    ]
+}
 
 /// Where the cache goes for `setting` (the variable's value) and the user's cache base
 /// (`$XDG_CACHE_HOME`, else `$HOME/.cache`); `None` when turned off or no base is known.
@@ -38,8 +68,9 @@ pub fn cache_dir(setting: Option<&str>, xdg_cache_home: Option<&Path>, home: Opt
 /// What [`configure`] did, for progress output.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KernelCache {
-    /// Compiled kernels are kept in this directory.
-    Dir(PathBuf),
+    /// Compiled kernels are kept in this directory; the second path is where the CUDA driver's
+    /// cache went (`None`: where the user's `CUDA_CACHE_PATH` says, or its default).
+    Dir(PathBuf, Option<PathBuf>),
     /// The user's cubecl config names the cache; left as it is.
     UserConfig,
     /// No cache: turned off, or the directory could not be made (the reason).
@@ -49,7 +80,10 @@ pub enum KernelCache {
 impl std::fmt::Display for KernelCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            KernelCache::Dir(dir) => write!(f, "compiled kernels cached in {} ({ENV})", dir.display()),
+            KernelCache::Dir(dir, None) => write!(f, "compiled kernels cached in {} ({ENV})", dir.display()),
+            KernelCache::Dir(dir, Some(driver)) => {
+                write!(f, "compiled kernels cached in {} ({ENV}), the CUDA driver's in {}", dir.display(), driver.display())
+            }
             KernelCache::UserConfig => write!(f, "compiled kernels cached where cubecl.toml says"),
             KernelCache::Off(why) => write!(f, "compiled kernels not cached: {why}"),
         }
@@ -74,7 +108,14 @@ pub fn configure() -> KernelCache {
             Some(dir) => match std::fs::create_dir_all(&dir) {
                 Ok(()) => {
                     config.compilation.cache = Some(CacheConfig::File(dir.clone()));
-                    KernelCache::Dir(dir)
+                    let user = |name: &str| std::env::var(name).ok();
+                    let driver_env = driver_cache_env(&dir, user("CUDA_CACHE_PATH").as_deref(), user("CUDA_CACHE_MAXSIZE").as_deref());
+                    for (name, value) in &driver_env {
+                        // SAFETY: called once at start-up, before the CUDA driver is loaded and
+                        // before this process starts any thread that could read the environment.
+                        unsafe { std::env::set_var(name, value) };
+                    }
+                    KernelCache::Dir(dir.clone(), (!driver_env.is_empty()).then(|| dir.join(DRIVER_SUBDIR)))
                 }
                 Err(err) => KernelCache::Off(format!("cannot create {}: {err}", dir.display())),
             },
@@ -99,5 +140,14 @@ mod tests {
         assert_eq!(cache_dir(Some("/data/k"), Some(xdg), Some(home)), Some(PathBuf::from("/data/k")));
         assert_eq!(cache_dir(Some("off"), Some(xdg), Some(home)), None);
         assert_eq!(cache_dir(None, None, None), None);
+    }
+
+    #[test]
+    fn the_driver_cache_goes_under_the_kernel_cache_unless_the_user_placed_it() {
+        let dir = Path::new("/c/kernels");
+        let env = driver_cache_env(dir, None, None);
+        assert_eq!(env, vec![("CUDA_CACHE_PATH", "/c/kernels/cuda-driver".to_string()), ("CUDA_CACHE_MAXSIZE", "1073741824".to_string())]);
+        assert!(driver_cache_env(dir, Some("/elsewhere"), None).is_empty());
+        assert!(driver_cache_env(dir, None, Some("268435456")).is_empty());
     }
 }

@@ -13,11 +13,21 @@
 //! no tuning: the kernels compile once per shape class, and cubecl's compilation cache (which
 //! the command line turns on, `src/kernel_cache.rs`) keeps them across runs.
 //!
+//! Which of cubek's implicit-GEMM kernels runs is a process-wide setting
+//! ([`set_gemm_kernel`](crate::set_gemm_kernel)); burn's own choice is the default.
+//!
 //! The inputs are made channels-last (NHWC) and contiguous before the kernels read them, so
 //! they load whole lines of channels. Where the GEMM kernels cannot take a shape (no tensor
 //! cores, as on lavapipe; an unsupported size) the same call runs burn's direct kernels; the
 //! forward pass then gives the tensors back to the caller, which uses the backend's `conv2d`.
 //! [`implicit_gemm_fallbacks`] counts those fallbacks.
+//!
+//! A slimmable network's channel counts are rarely multiples of four (53 of 64 channels), and
+//! cubecl's kernels read a tensor a line of four floats at a time only where its innermost
+//! axis allows it: otherwise one float at a time. So the channel-last copies the kernels read
+//! carry both channel counts rounded up to a multiple of [`gemm_channel_align`], the extra
+//! channels zero (the weight's too), and the results are sliced back; the zeros add nothing to
+//! any sum.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -28,6 +38,32 @@ use burn::tensor::module::conv2d;
 use crate::im2col::{ConvGeometry, add_channel_bias, conv2d_im2col};
 
 static FALLBACKS: AtomicUsize = AtomicUsize::new(0);
+
+/// The channel alignment of the GEMM kernels' operands ([`set_gemm_channel_align`]).
+static CHANNEL_ALIGN: AtomicUsize = AtomicUsize::new(DEFAULT_CHANNEL_ALIGN);
+
+/// Four f32 values, the widest line cubecl's CUDA and wgpu kernels read (16 bytes).
+pub const DEFAULT_CHANNEL_ALIGN: usize = 4;
+
+/// Rounds the channel counts the implicit-GEMM kernels see up to multiples of `align` (1: as
+/// they are); the default is [`DEFAULT_CHANNEL_ALIGN`]. Process-wide, like the conv algorithm.
+///
+/// # Panics
+/// If `align` is 0.
+pub fn set_gemm_channel_align(align: usize) {
+    assert!(align > 0, "the GEMM channel alignment must be at least 1");
+    CHANNEL_ALIGN.store(align, Ordering::Relaxed);
+}
+
+/// The channel alignment [`gemm_conv2d`] uses now.
+pub fn gemm_channel_align() -> usize {
+    CHANNEL_ALIGN.load(Ordering::Relaxed)
+}
+
+/// `channels` rounded up to a multiple of `align`.
+fn aligned(channels: usize, align: usize) -> usize {
+    channels.div_ceil(align) * align
+}
 
 /// Convs with fewer input channels (a network's stem, on RGB or grey images) take
 /// [`conv2d_im2col`] instead: a thin input gives the tensor cores little to do.
@@ -124,6 +160,8 @@ mod cube {
     use burn::tensor::ops::{ConvOptions, FloatTensor};
     use burn::tensor::{Tensor, TensorMetadata, TensorPrimitive::Float};
     use burn_cubecl::kernel::conv::{ConvStrategy, conv_data_backward, conv_forward};
+
+    use crate::gemm_kernel::{gemm_kernel, launch};
     use burn_cubecl::kernel::into_contiguous;
     use burn_cubecl::kernel::matmul::{MatmulStrategy, matmul};
     use cubecl::zspace::metadata::Metadata;
@@ -188,6 +226,56 @@ mod cube {
         permute_nhwc_to_nchw(into_contiguous(permute_nchw_to_nhwc(tensor)))
     }
 
+    /// [`channels_last`] of `tensor` `[d, c, h, w]` grown with zeros to `[rows, channels, h, w]`
+    /// (each write of the input still a single copy: the zeros are concatenated on).
+    pub(super) fn channels_last_padded<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement>(
+        tensor: CubeTensor<R>,
+        rows: usize,
+        channels: usize,
+    ) -> CubeTensor<R> {
+        let [d, c, h, w] = tensor.shape().dims::<4>();
+        if rows == d && channels == c {
+            return channels_last(tensor);
+        }
+        let mut nhwc = Tensor::<CubeBackend<R, F, I, BT>, 4>::from_primitive(Float(tensor)).permute([0, 2, 3, 1]);
+        if channels > c {
+            let zeros = Tensor::zeros([d, h, w, channels - c], &nhwc.device());
+            nhwc = Tensor::cat(vec![nhwc, zeros], 3);
+        }
+        if rows > d {
+            let zeros = Tensor::zeros([rows - d, h, w, channels], &nhwc.device());
+            nhwc = Tensor::cat(vec![nhwc, zeros], 0);
+        }
+        permute_nhwc_to_nchw(into_contiguous(nhwc.into_primitive().tensor()))
+    }
+
+    /// The first `rows` × `channels` block of `tensor` `[d, c, h, w]`, contiguous (row-major).
+    fn unpadded<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement>(
+        tensor: CubeTensor<R>,
+        rows: usize,
+        channels: usize,
+    ) -> CubeTensor<R> {
+        let [d, c, _, _] = tensor.shape().dims::<4>();
+        if rows == d && channels == c {
+            return into_contiguous(tensor);
+        }
+        let tensor = Tensor::<CubeBackend<R, F, I, BT>, 4>::from_primitive(Float(tensor)).slice([0..rows, 0..channels]);
+        into_contiguous(tensor.into_primitive().tensor())
+    }
+
+    /// The operands of the GEMM kernels: `x` and `weight` channels-last, with the channel counts
+    /// rounded up to the alignment (the module documentation says why).
+    fn gemm_operands<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement>(
+        x: CubeTensor<R>,
+        weight: CubeTensor<R>,
+    ) -> (CubeTensor<R>, CubeTensor<R>) {
+        let align = super::gemm_channel_align();
+        let [n, c_in, _, _] = x.shape().dims::<4>();
+        let c_out = weight.shape()[0];
+        let (c_in, c_out) = (super::aligned(c_in, align), super::aligned(c_out, align));
+        (channels_last_padded::<R, F, I, BT>(x, n, c_in), channels_last_padded::<R, F, I, BT>(weight, c_out, c_in))
+    }
+
     /// The result of `gemm`, or `direct`'s when the GEMM kernels cannot take the shape.
     fn or_direct<T, E>(gemm: Result<T, E>, direct: impl FnOnce() -> Result<T, E>, what: &str) -> T
     where
@@ -206,9 +294,10 @@ mod cube {
             weight: CubeTensor<R>,
             options: ConvOptions<2>,
         ) -> Result<CubeTensor<R>, (CubeTensor<R>, CubeTensor<R>)> {
-            let (xl, wl) = (channels_last(x.clone()), channels_last(weight.clone()));
-            match conv_forward::<R, 2>(xl, wl, None, options, ConvStrategy::ImplicitGemm) {
-                Ok(out) => Ok(into_contiguous(out)),
+            let [n, c_out] = [x.shape()[0], weight.shape()[0]];
+            let (xl, wl) = gemm_operands::<R, F, I, BT>(x.clone(), weight.clone());
+            match launch::forward(gemm_kernel(), xl, wl, &options) {
+                Ok(out) => Ok(unpadded::<R, F, I, BT>(out, n, c_out)),
                 Err(_) => {
                     FALLBACKS.fetch_add(1, Ordering::Relaxed);
                     Err((x, weight))
@@ -224,29 +313,32 @@ mod cube {
     impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> Backward<CubeBackend<R, F, I, BT>, 2>
         for GemmConvBackward
     {
-        /// The input and the weight, channels-last ([`channels_last`]), and the options.
-        type State = (CubeTensor<R>, CubeTensor<R>, ConvOptions<2>);
+        /// The input and the weight as the kernels read them ([`gemm_operands`]: channels-last,
+        /// channel counts aligned), the options, and the true `[c_out, c_in]`.
+        type State = (CubeTensor<R>, CubeTensor<R>, ConvOptions<2>, [usize; 2]);
 
         fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
             let [input_node, weight_node] = ops.parents;
-            let grad = channels_last(grads.consume::<CubeBackend<R, F, I, BT>>(&ops.node));
-            let (x, weight, options) = ops.state;
+            let (x, weight, options, [c_out, c_in]) = ops.state;
+            let n = x.shape()[0];
+            let grad = grads.consume::<CubeBackend<R, F, I, BT>>(&ops.node);
+            let grad = channels_last_padded::<R, F, I, BT>(grad, n, weight.shape()[0]);
             if let Some(node) = weight_node {
                 let shape = weight.shape().dims::<4>();
                 let weight_grad = weight_grad::<R, F, I, BT>(x.clone(), grad.clone(), shape, &options);
-                grads.register::<CubeBackend<R, F, I, BT>>(node.id, into_contiguous(weight_grad));
+                grads.register::<CubeBackend<R, F, I, BT>>(node.id, unpadded::<R, F, I, BT>(weight_grad, c_out, c_in));
             }
             if let Some(node) = input_node {
                 let shape = x.shape();
                 let input_grad = match options.stride == [1, 1] {
                     true => {
-                        let gemm = conv_data_backward::<R, 2>(grad.clone(), weight.clone(), shape.clone(), options.clone(), ConvStrategy::ImplicitGemm);
+                        let gemm = launch::input_grad(gemm_kernel(), grad.clone(), weight.clone(), shape.dims::<4>(), &options);
                         let direct = || conv_data_backward::<R, 2>(grad, weight, shape, options, ConvStrategy::Direct);
                         or_direct(gemm, direct, "input-gradient")
                     }
                     false => strided_input_grad::<R, F, I, BT>(grad, weight, shape.dims::<4>(), &options),
                 };
-                grads.register::<CubeBackend<R, F, I, BT>>(node.id, into_contiguous(input_grad));
+                grads.register::<CubeBackend<R, F, I, BT>>(node.id, unpadded::<R, F, I, BT>(input_grad, n, c_in));
             }
         }
     }
@@ -412,7 +504,7 @@ mod cube {
         let w = Tensor::<CubeBackend<R, F, I, BT>, 4>::from_primitive(Float(weight)).flip([2, 3]).swap_dims(0, 1);
         let transposed = ConvOptions::new([1, 1], [span[0] - options.padding[0], span[1] - options.padding[1]], options.dilation, 1);
         let (dy, w) = (channels_last(spread.into_primitive().tensor()), channels_last(w.into_primitive().tensor()));
-        let gemm = conv_forward::<R, 2>(dy.clone(), w.clone(), None, transposed.clone(), ConvStrategy::ImplicitGemm);
+        let gemm = launch::forward(gemm_kernel(), dy.clone(), w.clone(), &transposed);
         or_direct(gemm, || conv_forward::<R, 2>(dy, w, None, transposed, ConvStrategy::Direct), "input-gradient")
     }
 
@@ -424,16 +516,18 @@ mod cube {
             weight: FloatTensor<Self>,
             options: ConvOptions<2>,
         ) -> Result<FloatTensor<Self>, (FloatTensor<Self>, FloatTensor<Self>)> {
-            let (xl, wl) = (channels_last(x.primitive.clone()), channels_last(weight.primitive.clone()));
-            let out = match conv_forward::<R, 2>(xl.clone(), wl.clone(), None, options.clone(), ConvStrategy::ImplicitGemm) {
-                Ok(out) => into_contiguous(out),
+            let [n, c_in] = [x.primitive.shape()[0], x.primitive.shape()[1]];
+            let c_out = weight.primitive.shape()[0];
+            let (xl, wl) = gemm_operands::<R, F, I, BT>(x.primitive.clone(), weight.primitive.clone());
+            let out = match launch::forward(gemm_kernel(), xl.clone(), wl.clone(), &options) {
+                Ok(out) => unpadded::<R, F, I, BT>(out, n, c_out),
                 Err(_) => {
                     FALLBACKS.fetch_add(1, Ordering::Relaxed);
                     return Err((x, weight));
                 }
             };
             Ok(match GemmConvBackward.prepare::<C>([x.node.clone(), weight.node.clone()]).compute_bound().stateful() {
-                OpsKind::Tracked(prep) => prep.finish((xl, wl, options), out),
+                OpsKind::Tracked(prep) => prep.finish((xl, wl, options, [c_out, c_in]), out),
                 OpsKind::UnTracked(prep) => prep.finish(out),
             })
         }
@@ -446,7 +540,7 @@ mod spread_tests {
     //! to burn's direct conv, so what is checked is the spreading, flipping and padding. The
     //! reference is burn-ndarray's conv gradient: burn's wgpu backend itself gave an all-zero
     //! input gradient for a 1×1 stride-2 conv of an 8×7 input.
-    use super::cube::{strided_input_grad, weight_grad_im2col, weight_grad_shifted};
+    use super::cube::{channels_last_padded, strided_input_grad, weight_grad_im2col, weight_grad_shifted};
     use crate::test_support::{NdArrayAd, assert_close_named, random};
     use crate::type_match::WgpuCube;
     use burn::tensor::module::conv2d;
@@ -509,11 +603,42 @@ mod spread_tests {
             let unfolded = weight_grad_im2col::<_, f32, i32, u32>(channels_last(&x), channels_last(&dy), w_shape, &options);
             let what = format!("x {x_shape:?}, {options:?}");
             assert_close_named(Tensor::<WgpuCube, 4>::from_primitive(Float(unfolded)), expected.clone(), 1e-2, &format!("unfolded weight gradient, {what}"));
+            // The operands as the op hands them over: channel counts rounded up to 4, zeros
+            // added; the gradient's real block is the answer.
+            let [c_out, c_in, kh, kw] = w_shape;
+            let padded = |t: &Tensor<NdArrayAd, 4>, rows: usize, channels: usize| {
+                let t = Tensor::<WgpuCube, 4>::from_data(t.to_data(), &gpu).into_primitive().tensor();
+                channels_last_padded::<_, f32, i32, u32>(t, rows, channels)
+            };
+            let (c_out4, c_in4) = (c_out.div_ceil(4) * 4, c_in.div_ceil(4) * 4);
+            let (xp, dyp) = (padded(&x, x_shape[0], c_in4), padded(&dy, x_shape[0], c_out4));
+            let real = |dw: burn::tensor::ops::FloatTensor<WgpuCube>| Tensor::<WgpuCube, 4>::from_primitive(Float(dw)).slice([0..c_out, 0..c_in]);
+            let unfolded = weight_grad_im2col::<_, f32, i32, u32>(xp.clone(), dyp.clone(), [c_out4, c_in4, kh, kw], &options);
+            assert_close_named(real(unfolded), expected.clone(), 1e-2, &format!("unfolded weight gradient, padded channels, {what}"));
             if stride == [1, 1] {
                 let shifted = weight_grad_shifted::<_, f32, i32, u32>(channels_last(&x), channels_last(&dy), w_shape, &options);
-                assert_close_named(Tensor::<WgpuCube, 4>::from_primitive(Float(shifted)), expected, 1e-2, &format!("shifted-view weight gradient, {what}"));
+                assert_close_named(Tensor::<WgpuCube, 4>::from_primitive(Float(shifted)), expected.clone(), 1e-2, &format!("shifted-view weight gradient, {what}"));
+                let shifted = weight_grad_shifted::<_, f32, i32, u32>(xp, dyp, [c_out4, c_in4, kh, kw], &options);
+                assert_close_named(real(shifted), expected, 1e-2, &format!("shifted-view weight gradient, padded channels, {what}"));
             }
         }
+    }
+
+    /// The padded channels-last copy holds the tensor in its first block and zeros elsewhere,
+    /// laid out channels-last.
+    #[test]
+    fn padded_channels_last_copies_hold_the_tensor_then_zeros() {
+        let (cpu, gpu) = (Default::default(), Default::default());
+        let x = random::<NdArrayAd, 4>([3, 5, 4, 6], &cpu);
+        let t = Tensor::<WgpuCube, 4>::from_data(x.to_data(), &gpu).into_primitive().tensor();
+        let padded = channels_last_padded::<_, f32, i32, u32>(t, 4, 8);
+        assert_eq!(padded.meta.strides().to_vec(), vec![4 * 6 * 8, 1, 6 * 8, 8], "channels-last memory of [4, 8, 4, 6]");
+        let padded = Tensor::<WgpuCube, 4>::from_primitive(Float(padded));
+        assert_eq!(padded.dims(), [4, 8, 4, 6]);
+        let block = Tensor::<WgpuCube, 4>::from_data(x.into_data(), &gpu);
+        assert_close_named(padded.clone().slice([0..3, 0..5]), block, 1e-6, "the tensor's block");
+        let rest = padded.clone().slice([0..3, 5..8]).abs().sum().into_scalar() + padded.slice([3..4]).abs().sum().into_scalar();
+        assert_eq!(rest, 0.0, "the added channels and rows are zero");
     }
 }
 
@@ -543,6 +668,10 @@ mod tests {
         agrees([2, 8, 7, 7], [8, 8, 5, 5], geometry(5, 1, 2, [4, 4], [4, 4])); // dilated
         agrees([3, 8, 12, 12], [16, 8, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]));
         agrees([4, 16, 16, 16], [32, 16, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]));
+        // Channel counts that are not multiples of the alignment: padded for the kernels.
+        agrees([2, 10, 8, 8], [13, 10, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]));
+        agrees([2, 11, 9, 9], [6, 11, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1]));
+        agrees([2, 9, 6, 6], [7, 9, 1, 1], geometry(1, 1, 1, [0, 0], [0, 0]));
         if is_cuda::<B>() {
             // A downsampling shortcut. Where the op falls back to burn's own conv (lavapipe),
             // burn's input gradient of it is wrong (`spread_tests`), so it is checked only here.
@@ -560,8 +689,9 @@ mod tests {
         let g = geometry(3, 1, 1, [1, 1], [1, 1]);
         let x_full = random::<B, 4>([2, 12, 8, 8], device).require_grad();
         let w_full = random::<B, 4>([16, 12, 3, 3], device).require_grad();
-        let x = || x_full.clone().slice([0..2, 0..7]);
-        let w = || w_full.clone().slice([0..10, 0..7]);
+        // 9 input channels (at least MIN_GEMM_CHANNELS) and 10 output ones: neither aligned.
+        let x = || x_full.clone().slice([0..2, 0..9]);
+        let w = || w_full.clone().slice([0..10, 0..9]);
         let native = conv2d(x(), w(), None, g.options(1));
         let ours = gemm_conv2d(x(), w(), None, &g);
         assert_close(ours.clone(), native.clone(), TOLERANCE);
@@ -570,7 +700,7 @@ mod tests {
         let grads_native = native.mul(mask).sum().backward();
         let w_grad = w_full.grad(&grads).unwrap();
         assert_close(w_grad.clone(), w_full.grad(&grads_native).unwrap(), TOLERANCE);
-        assert_inactive_zero(w_grad, &[0..10, 0..7, 0..3, 0..3]);
+        assert_inactive_zero(w_grad, &[0..10, 0..9, 0..3, 0..3]);
         assert_close(x_full.grad(&grads).unwrap(), x_full.grad(&grads_native).unwrap(), TOLERANCE);
     }
 
@@ -589,6 +719,42 @@ mod tests {
         sliced_weights_get_gradients_only_in_the_active_block,
         inference_matches_the_backend
     );
+
+    /// Every cubek implicit-GEMM kernel the op can be told to run ([`crate::set_gemm_kernel`])
+    /// gives burn-ndarray's output and gradients, or falls back to burn's direct kernel
+    /// (counted, and correct). CUDA only, on one test thread: the kernel is process-wide.
+    /// `AUTOSLIM_TEST_GEMM_KERNELS` (names, comma-separated) limits it to some kernels: each
+    /// compiles for a while the first time.
+    #[cfg(feature = "test-cuda")]
+    #[test]
+    fn on_cuda_every_gemm_kernel_agrees_with_ndarray() {
+        use crate::GemmKernel;
+        use crate::test_support::CudaAd;
+        let device = Default::default();
+        let kernels: Vec<GemmKernel> = match std::env::var("AUTOSLIM_TEST_GEMM_KERNELS") {
+            Ok(list) => list.split(',').map(|name| GemmKernel::parse(name).unwrap()).collect(),
+            Err(_) => GemmKernel::all().collect(),
+        };
+        let mut report = Vec::new();
+        for kernel in kernels {
+            crate::set_gemm_kernel(kernel);
+            let before = implicit_gemm_fallbacks();
+            let agrees = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let agrees = |x: [usize; 4], w: [usize; 4], g: ConvGeometry| agrees_with_ndarray::<CudaAd>(x, w, g, &device, TOLERANCE, ours);
+                agrees([2, 16, 8, 8], [32, 16, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]));
+                agrees([2, 16, 9, 9], [24, 16, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1]));
+                agrees([2, 10, 8, 8], [13, 10, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]));
+            }))
+            .is_ok();
+            report.push((kernel.name(), agrees, implicit_gemm_fallbacks() - before));
+        }
+        crate::set_gemm_kernel(GemmKernel::BURN_DEFAULT);
+        for (name, agrees, fallbacks) in &report {
+            println!("{name:32} {} ({fallbacks} passes fell back)", if *agrees { "agrees" } else { "DISAGREES" });
+        }
+        let wrong: Vec<&String> = report.iter().filter(|r| !r.1).map(|r| &r.0).collect();
+        assert!(wrong.is_empty(), "kernels whose results differ from burn-ndarray's: {wrong:?}");
+    }
 
     /// The backends that have the kernels are the cubecl ones this crate was built for.
     #[test]

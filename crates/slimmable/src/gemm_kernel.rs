@@ -1,0 +1,189 @@
+//! Which of cubek's implicit-GEMM convolution kernels [`gemm_conv2d`](crate::gemm_conv2d)
+//! runs for the forward pass and the input gradient.
+//!
+//! cubek 0.2 (the kernels under burn 0.21) has nine implicit-GEMM algorithms, each with two
+//! kinds of tensor-core tile: `cmma` (CUDA's warp matrix functions) and `mma` (the PTX `mma`
+//! instruction). burn's `ConvStrategy::ImplicitGemm` always runs `simple_sync_cyclic/cmma`, and
+//! picks among the others only under its `autotune` feature, which times every candidate for
+//! every new shape. This setting names the kernel instead, so a benchmark can compare them and a
+//! user can keep the fastest for their GPU without tuning at run time.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// cubek's algorithm names, in the order of `cubek::convolution::ConvAlgorithm`'s variants.
+pub const GEMM_ALGORITHMS: [&str; 9] = [
+    "simple_sync_cyclic",
+    "simple_sync_strided",
+    "simple_sync_tilewise",
+    "simple_async_cyclic",
+    "simple_async_strided",
+    "simple_async_tma",
+    "specialized_async_cyclic",
+    "specialized_async_strided",
+    "specialized_tma",
+];
+
+/// The tile kinds, in the order of `cubek::convolution::AcceleratedTileKind`'s variants.
+pub const GEMM_TILES: [&str; 2] = ["cmma", "mma"];
+
+/// One implicit-GEMM kernel: an algorithm of [`GEMM_ALGORITHMS`] with a tile of [`GEMM_TILES`],
+/// written `algorithm/tile` (e.g. `simple_sync_cyclic/cmma`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GemmKernel {
+    /// Index into [`GEMM_ALGORITHMS`].
+    pub algorithm: usize,
+    /// Index into [`GEMM_TILES`].
+    pub tile: usize,
+}
+
+impl GemmKernel {
+    /// What burn's `ConvStrategy::ImplicitGemm` runs: `simple_sync_cyclic/cmma`.
+    pub const BURN_DEFAULT: GemmKernel = GemmKernel { algorithm: 0, tile: 0 };
+
+    /// Every kernel, algorithm-major.
+    pub fn all() -> impl Iterator<Item = GemmKernel> {
+        (0..GEMM_ALGORITHMS.len()).flat_map(|algorithm| (0..GEMM_TILES.len()).map(move |tile| GemmKernel { algorithm, tile }))
+    }
+
+    /// The kernel's name, `algorithm/tile`.
+    pub fn name(self) -> String {
+        format!("{}/{}", GEMM_ALGORITHMS[self.algorithm], GEMM_TILES[self.tile])
+    }
+
+    /// The kernel named `algorithm/tile`, or `algorithm` alone (with `cmma`); the error lists
+    /// the accepted names.
+    pub fn parse(name: &str) -> Result<GemmKernel, String> {
+        let (algorithm, tile) = name.trim().split_once('/').unwrap_or((name.trim(), GEMM_TILES[0]));
+        let algorithm = GEMM_ALGORITHMS.iter().position(|a| *a == algorithm);
+        let tile = GEMM_TILES.iter().position(|t| *t == tile);
+        match (algorithm, tile) {
+            (Some(algorithm), Some(tile)) => Ok(GemmKernel { algorithm, tile }),
+            _ => Err(format!(
+                "unknown implicit-GEMM kernel \"{name}\"; accepted: ALGORITHM or ALGORITHM/TILE with ALGORITHM one of {} and TILE one of {}",
+                GEMM_ALGORITHMS.join(", "),
+                GEMM_TILES.join(", ")
+            )),
+        }
+    }
+}
+
+/// The kernel in use, as `algorithm * GEMM_TILES.len() + tile`.
+static SELECTED: AtomicUsize = AtomicUsize::new(0);
+
+/// Chooses the implicit-GEMM kernel of every [`gemm_conv2d`](crate::gemm_conv2d) in this
+/// process (default [`GemmKernel::BURN_DEFAULT`]).
+pub fn set_gemm_kernel(kernel: GemmKernel) {
+    SELECTED.store(kernel.algorithm * GEMM_TILES.len() + kernel.tile, Ordering::Relaxed);
+}
+
+/// The implicit-GEMM kernel in use.
+pub fn gemm_kernel() -> GemmKernel {
+    let index = SELECTED.load(Ordering::Relaxed);
+    GemmKernel { algorithm: index / GEMM_TILES.len(), tile: index % GEMM_TILES.len() }
+}
+
+#[cfg(feature = "cube")]
+pub(crate) mod launch {
+    //! The launches, on channels-last tensors.
+
+    use burn::tensor::ops::ConvOptions;
+    use burn_cubecl::CubeRuntime;
+    use burn_cubecl::ops::numeric::empty_device_dtype;
+    use burn_cubecl::ops::{permute_nchw_to_nhwc, permute_nhwc_to_nchw};
+    use burn_cubecl::tensor::CubeTensor;
+    use cubek::convolution::components::ConvSetupError;
+    use cubek::convolution::{AcceleratedTileKind, ConvAlgorithm, ConvolutionArgs, ConvolutionInputs, Strategy, launch_ref};
+    use cubek::matmul::definition::{MatmulElems, MatmulGlobalElems};
+    use cubek::std::InputBinding;
+
+    use super::GemmKernel;
+
+    /// cubek's strategy for `kernel`.
+    fn strategy(kernel: GemmKernel) -> Strategy {
+        use ConvAlgorithm::*;
+        let algorithm = [
+            SimpleSyncCyclic,
+            SimpleSyncStrided,
+            SimpleSyncTilewise,
+            SimpleAsyncCyclic,
+            SimpleAsyncStrided,
+            SimpleAsyncTma,
+            SpecializedAsyncCyclic,
+            SpecializedAsyncStrided,
+            SpecializedTma,
+        ][kernel.algorithm];
+        let tile_kind = [AcceleratedTileKind::Cmma, AcceleratedTileKind::Mma][kernel.tile];
+        Strategy::Inferred { algorithm, tile_kind }
+    }
+
+    fn input<R: CubeRuntime>(tensor: CubeTensor<R>) -> InputBinding<R> {
+        let dtype = tensor.dtype;
+        InputBinding::new(tensor.binding(), dtype.into())
+    }
+
+    fn dtypes<R: CubeRuntime>(lhs: &CubeTensor<R>, rhs: &CubeTensor<R>) -> MatmulElems {
+        MatmulElems::from_globals(&MatmulGlobalElems { lhs: lhs.dtype.into(), rhs: rhs.dtype.into(), out: lhs.dtype.into() })
+    }
+
+    fn args(options: &ConvOptions<2>) -> ConvolutionArgs<2> {
+        ConvolutionArgs { stride: options.stride, padding: options.padding, dilation: options.dilation }
+    }
+
+    /// The convolution of `x` `[n, c_in, h, w]` with `weight` `[c_out, c_in, kh, kw]`, both
+    /// channels-last in memory; the output `[n, c_out, h_out, w_out]` is channels-last too.
+    pub(crate) fn forward<R: CubeRuntime>(
+        kernel: GemmKernel,
+        x: CubeTensor<R>,
+        weight: CubeTensor<R>,
+        options: &ConvOptions<2>,
+    ) -> Result<CubeTensor<R>, ConvSetupError> {
+        let [n, _, h, w] = x.meta.shape().dims::<4>();
+        let [c_out, _, kh, kw] = weight.meta.shape().dims::<4>();
+        let size = |length: usize, axis: usize, k: usize| {
+            (length + 2 * options.padding[axis] - options.dilation[axis] * (k - 1) - 1) / options.stride[axis] + 1
+        };
+        let (x, weight) = (permute_nchw_to_nhwc(x), permute_nchw_to_nhwc(weight));
+        let out = empty_device_dtype(x.client.clone(), x.device.clone(), [n, size(h, 0, kh), size(w, 1, kw), c_out].into(), x.dtype);
+        let (client, dtypes) = (x.client.clone(), dtypes(&x, &weight));
+        let inputs = ConvolutionInputs::Forward { input: input(x), weight: input(weight), bias: None, out: out.clone().binding() };
+        launch_ref::<R, 2>(&strategy(kernel), &client, inputs, args(options), dtypes)?;
+        Ok(permute_nhwc_to_nchw(out))
+    }
+
+    /// The input gradient `[n, c_in, h, w]` of a stride-1 convolution, from the output gradient
+    /// and the weight, both channels-last in memory; the result is channels-last too.
+    pub(crate) fn input_grad<R: CubeRuntime>(
+        kernel: GemmKernel,
+        grad: CubeTensor<R>,
+        weight: CubeTensor<R>,
+        input_shape: [usize; 4],
+        options: &ConvOptions<2>,
+    ) -> Result<CubeTensor<R>, ConvSetupError> {
+        let [n, c_in, h, w] = input_shape;
+        let (grad, weight) = (permute_nchw_to_nhwc(grad), permute_nchw_to_nhwc(weight));
+        let in_grad = empty_device_dtype(grad.client.clone(), grad.device.clone(), [n, h, w, c_in].into(), grad.dtype);
+        let (client, dtypes) = (grad.client.clone(), dtypes(&grad, &weight));
+        let inputs = ConvolutionInputs::BackwardData { out_grad: input(grad), weights: input(weight), in_grad: in_grad.clone().binding() };
+        launch_ref::<R, 2>(&strategy(kernel), &client, inputs, args(options), dtypes)?;
+        Ok(permute_nhwc_to_nchw(in_grad))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_unknown_ones_are_named_errors() {
+        for kernel in GemmKernel::all() {
+            assert_eq!(GemmKernel::parse(&kernel.name()), Ok(kernel));
+        }
+        assert_eq!(GemmKernel::all().count(), 18);
+        assert_eq!(GemmKernel::parse("specialized_tma"), Ok(GemmKernel { algorithm: 8, tile: 0 }));
+        assert_eq!(GemmKernel::BURN_DEFAULT.name(), "simple_sync_cyclic/cmma");
+        for bad in ["fast", "simple_sync_cyclic/wmma", ""] {
+            let err = GemmKernel::parse(bad).unwrap_err();
+            assert!(err.contains(&format!("\"{bad}\"")) && err.contains("specialized_tma"), "{err}");
+        }
+    }
+}
