@@ -138,7 +138,10 @@ pub fn configure(name: Option<&str>) -> Result<BackendKind, String> {
     }
     match std::env::var("AUTOSLIM_GEMM_KERNEL").ok().as_deref().map(str::trim) {
         None | Some("") => {}
-        Some(name) => slimmable::set_gemm_kernel(slimmable::GemmKernel::parse(name).map_err(|err| format!("AUTOSLIM_GEMM_KERNEL: {err}"))?),
+        Some(name) => {
+            let kernel = slimmable::GemmKernel::parse(name).and_then(|k| k.check_verified().map(|()| k));
+            slimmable::set_gemm_kernel(kernel.map_err(|err| format!("AUTOSLIM_GEMM_KERNEL: {err}"))?)
+        }
     }
     let _ = SELECTED.set(kind);
     Ok(kind)
