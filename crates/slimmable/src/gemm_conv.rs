@@ -161,8 +161,6 @@ mod cube {
     use burn::tensor::ops::{ConvOptions, FloatTensor};
     use burn::tensor::{Tensor, TensorMetadata, TensorPrimitive::Float};
     use burn_cubecl::kernel::conv::{ConvStrategy, conv_data_backward, conv_forward};
-
-    use crate::gemm_kernel::{gemm_kernel, launch};
     use burn_cubecl::kernel::into_contiguous;
     use burn_cubecl::kernel::matmul::{MatmulStrategy, matmul};
     use cubecl::zspace::metadata::Metadata;
@@ -171,6 +169,7 @@ mod cube {
     use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 
     use super::FALLBACKS;
+    use crate::gemm_kernel::{gemm_kernel, launch};
     use crate::im2col::ConvGeometry;
     use crate::type_match::same_type;
 

@@ -131,6 +131,7 @@ pub(crate) mod launch {
     use cubek::std::InputBinding;
 
     use super::GemmKernel;
+    use crate::im2col::ConvGeometry;
 
     /// cubek's strategy for `kernel`.
     fn strategy(kernel: GemmKernel) -> Strategy {
@@ -173,11 +174,10 @@ pub(crate) mod launch {
     ) -> Result<CubeTensor<R>, ConvSetupError> {
         let [n, _, h, w] = x.meta.shape().dims::<4>();
         let [c_out, _, kh, kw] = weight.meta.shape().dims::<4>();
-        let size = |length: usize, axis: usize, k: usize| {
-            (length + 2 * options.padding[axis] - options.dilation[axis] * (k - 1) - 1) / options.stride[axis] + 1
-        };
+        let geometry = ConvGeometry { kernel: [kh, kw], stride: options.stride, dilation: options.dilation, pad_start: options.padding, pad_end: options.padding };
+        let [h_out, w_out] = geometry.output_size([h, w]);
         let (x, weight) = (permute_nchw_to_nhwc(x), permute_nchw_to_nhwc(weight));
-        let out = empty_device_dtype(x.client.clone(), x.device.clone(), [n, size(h, 0, kh), size(w, 1, kw), c_out].into(), x.dtype);
+        let out = empty_device_dtype(x.client.clone(), x.device.clone(), [n, h_out, w_out, c_out].into(), x.dtype);
         let (client, dtypes) = (x.client.clone(), dtypes(&x, &weight));
         let inputs = ConvolutionInputs::Forward { input: input(x), weight: input(weight), bias: None, out: out.clone().binding() };
         launch_ref::<R, 2>(&strategy(kernel), &client, inputs, args(options), dtypes)?;
