@@ -12,7 +12,8 @@
 # DIVISOR (8: aligned widths), TIMEOUT (seconds per process), CONV8_BATCH, MBV2_BATCH, and the
 # burn builds to time: VARIANTS, a list of LABEL=BINARY:CONV (CONV one of AUTOSLIM_CONV's
 # values), e.g. "native=artifacts/autoslim:native tuned=artifacts/autoslim-autotune:native";
-# without it, BIN with each of CONVS ("native").
+# without it, BIN with each of CONVS ("native"). PEERS: the PyTorch runs, "pytorch" (fp32 with
+# TF32, the default and the peer of every ratio) and "pytorch-bf16" (bfloat16 autocast).
 set -uo pipefail
 OUT_DIR=${1:-runs/bench_gpu}
 BIN=${BIN:-target/release/autoslim}
@@ -27,6 +28,7 @@ ITERS=${ITERS:-10}
 WARMUP=${WARMUP:-3}
 DIVISOR=${DIVISOR:-}
 TIMEOUT=${TIMEOUT:-240}
+PEERS=${PEERS:-pytorch}
 HERE=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$OUT_DIR"
 RESULTS="$OUT_DIR/results.jsonl"
@@ -61,8 +63,11 @@ div_args=(); [ -n "$DIVISOR" ] && div_args=(--divisor "$DIVISOR")
 for model in $MODELS; do
   batch=$(batch_of "$model")
   for mode in $MODES; do
-    run pytorch "$model" "$mode" "$PY" "$HERE/peer/bench_peer.py" --model "$model" --batch "$batch" \
-      --iters "$ITERS" --warmup "$WARMUP" --mode "$mode" "${div_args[@]}"
+    for peer in $PEERS; do
+      amp=none; [ "$peer" = pytorch-bf16 ] && amp=bf16
+      run "$peer" "$model" "$mode" "$PY" "$HERE/peer/bench_peer.py" --model "$model" --batch "$batch" \
+        --iters "$ITERS" --warmup "$WARMUP" --mode "$mode" --amp "$amp" "${div_args[@]}"
+    done
     first=1
     for variant in $VARIANTS; do
       label=${variant%%=*}; rest=${variant#*=}; bin=${rest%:*}; conv=${rest##*:}
@@ -87,7 +92,7 @@ def get(model, tool, mode, key):
     return None
 out = []
 for model in sorted({m for m, _ in by}):
-    tools = sorted({t for m, t in by if m == model}, key=lambda t: (t != "pytorch", t))
+    tools = sorted({t for m, t in by if m == model}, key=lambda t: (not t.startswith("pytorch"), t))
     out.append(f"\n### {model}\n")
     out.append("| tool | plain img/s | sandwich img/s | sandwich / plain time | first step (s) | peak MiB plain | peak MiB sandwich | sandwich vs PyTorch |")
     out.append("| --- | --- | --- | --- | --- | --- | --- | --- |")

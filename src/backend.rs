@@ -136,6 +136,9 @@ pub fn configure(name: Option<&str>) -> Result<BackendKind, String> {
     if let Some(align) = gemm_channel_align(std::env::var("AUTOSLIM_GEMM_ALIGN").ok().as_deref())? {
         slimmable::set_gemm_channel_align(align);
     }
+    if let Some(precision) = gemm_precision(std::env::var("AUTOSLIM_GEMM_PRECISION").ok().as_deref())? {
+        slimmable::set_gemm_precision(precision);
+    }
     match std::env::var("AUTOSLIM_GEMM_KERNEL").ok().as_deref().map(str::trim) {
         None | Some("") => {}
         Some(name) => {
@@ -163,6 +166,15 @@ pub fn gemm_channel_align(value: Option<&str>) -> Result<Option<usize>, String> 
     }
 }
 
+/// `AUTOSLIM_GEMM_PRECISION`'s value: the operand format of the implicit-GEMM convs
+/// (`slimmable::set_gemm_precision`: `tf32`, the default, or `bf16`); `None` when unset.
+pub fn gemm_precision(value: Option<&str>) -> Result<Option<slimmable::GemmPrecision>, String> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(name) => slimmable::GemmPrecision::parse(name).map(Some).map_err(|err| format!("AUTOSLIM_GEMM_PRECISION: {err}")),
+    }
+}
+
 /// The backend of this process ([`DEFAULT`] until [`configure`] chose one).
 pub fn selected() -> BackendKind {
     *SELECTED.get().unwrap_or(&DEFAULT)
@@ -173,10 +185,11 @@ pub fn summary() -> String {
     let conv = slimmable::conv_algorithm();
     match conv.dense_as_gemm() {
         true => format!(
-            "{} ({} conv, {} kernel, channels aligned to {})",
+            "{} ({} conv, {} kernel, {} operands, channels aligned to {})",
             selected().name(),
             conv.name(),
             slimmable::gemm_kernel().name(),
+            slimmable::gemm_precision().name(),
             slimmable::gemm_channel_align()
         ),
         false => format!("{} ({} conv)", selected().name(), conv.name()),
@@ -228,6 +241,16 @@ mod tests {
         }
         assert_eq!(BackendKind::parse("ndarray"), Ok(BackendKind::Ndarray));
         assert!(DEFAULT.is_compiled());
+    }
+
+    #[test]
+    fn the_gemm_precision_is_tf32_or_bf16_by_name() {
+        assert_eq!(gemm_precision(None), Ok(None));
+        assert_eq!(gemm_precision(Some("")), Ok(None));
+        assert_eq!(gemm_precision(Some("bf16")), Ok(Some(slimmable::GemmPrecision::Bf16)));
+        assert_eq!(gemm_precision(Some(" tf32 ")), Ok(Some(slimmable::GemmPrecision::Tf32)));
+        let err = gemm_precision(Some("half")).unwrap_err();
+        assert!(err.contains("AUTOSLIM_GEMM_PRECISION") && err.contains("\"half\"") && err.contains("bf16"), "{err}");
     }
 
     #[test]

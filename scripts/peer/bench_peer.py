@@ -13,7 +13,10 @@ Steps: `plain` is cross-entropy at full width; `sandwich` is AutoSlim's: the max
 cross-entropy, then the min width and two random widths (each group drawing its own ratio from
 2/12..12/12) with KL divergence against the max width's detached logits, one backward per
 width, gradients summed, one SGD step (momentum 0.9, Nesterov, weight decay 5e-4). BatchNorm
-uses batch statistics of the active channels. fp32 weights, TF32 matmuls and convs allowed.
+uses batch statistics of the active channels. fp32 weights, TF32 matmuls and convs allowed;
+with `--amp bf16` the forward passes run under `torch.autocast` in bfloat16 (PyTorch's mixed
+precision: convs and matmuls in bf16, fp32 weights and optimizer), the peer of autoslim's
+`AUTOSLIM_GEMM_PRECISION=bf16`.
 
 Every figure is printed as `RESULT {json}`.
 """
@@ -159,6 +162,7 @@ def main():
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--mode", nargs="+", default=["plain", "sandwich", "widths"])
     parser.add_argument("--divisor", type=int, default=None)
+    parser.add_argument("--amp", choices=["none", "bf16"], default="none", help="autocast the forward passes to bfloat16")
     args = parser.parse_args()
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
@@ -172,7 +176,9 @@ def main():
     targets = torch.randint(0, classes, (args.batch,), device=device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
     groups = model.groups
-    common = {"backend": "pytorch " + torch.__version__, "model": args.model, "batch": args.batch, "divisor": args.divisor or 1}
+    amp = args.amp == "bf16"
+    autocast = lambda: torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp)
+    common = {"backend": "pytorch " + torch.__version__ + (" bf16 autocast" if amp else ""), "model": args.model, "batch": args.batch, "divisor": args.divisor or 1}
 
     def report(**fields):
         print("RESULT " + json.dumps({**common, **fields}), flush=True)
@@ -182,18 +188,24 @@ def main():
 
     def plain_step():
         optimizer.zero_grad(set_to_none=True)
-        F.cross_entropy(model(images, uniform(1.0)), targets).backward()
+        with autocast():
+            loss = F.cross_entropy(model(images, uniform(1.0)), targets)
+        loss.backward()
         optimizer.step()
 
     def sandwich_step():
         optimizer.zero_grad(set_to_none=True)
-        logits = model(images, uniform(1.0))
-        F.cross_entropy(logits, targets).backward()
+        with autocast():
+            logits = model(images, uniform(1.0)).float()
+            loss = F.cross_entropy(logits, targets)
+        loss.backward()
         teacher = F.softmax(logits.detach(), dim=1)
         subnets = [uniform(RATIOS[0])] + [[channels(c, random.choice(RATIOS), args.divisor) for c in groups] for _ in range(2)]
         for widths in subnets:
-            student = F.log_softmax(model(images, widths), dim=1)
-            F.kl_div(student, teacher, reduction="batchmean").backward()
+            with autocast():
+                student = F.log_softmax(model(images, widths).float(), dim=1)
+                loss = F.kl_div(student, teacher, reduction="batchmean")
+            loss.backward()
         optimizer.step()
 
     print(f"{args.model}: {len(groups)} channel groups, batch {args.batch}, {args.iters} timed steps after {args.warmup} warm-up")
@@ -204,7 +216,9 @@ def main():
                 widths = uniform(r)
 
                 def run_pass():
-                    F.cross_entropy(model(images, widths), targets).backward()
+                    with autocast():
+                        loss = F.cross_entropy(model(images, widths), targets)
+                    loss.backward()
 
                 for _ in range(args.warmup):
                     run_pass()

@@ -40,14 +40,18 @@ use crate::im2col::{ConvGeometry, add_channel_bias, conv2d_im2col};
 
 static FALLBACKS: AtomicUsize = AtomicUsize::new(0);
 
-/// The channel alignment of the GEMM kernels' operands ([`set_gemm_channel_align`]).
-static CHANNEL_ALIGN: AtomicUsize = AtomicUsize::new(DEFAULT_CHANNEL_ALIGN);
+/// The channel alignment of the GEMM kernels' operands ([`set_gemm_channel_align`]); 0 until
+/// set: 16 bytes' worth of the operands' elements.
+static CHANNEL_ALIGN: AtomicUsize = AtomicUsize::new(0);
 
-/// Four f32 values, the widest line cubecl's CUDA and wgpu kernels read (16 bytes).
+/// Four f32 values, the widest line cubecl's CUDA and wgpu kernels read (16 bytes): the
+/// default alignment of f32 operands (bf16 ones: eight, the same 16 bytes).
 pub const DEFAULT_CHANNEL_ALIGN: usize = 4;
 
 /// Rounds the channel counts the implicit-GEMM kernels see up to multiples of `align` (1: as
-/// they are); the default is [`DEFAULT_CHANNEL_ALIGN`]. Process-wide, like the conv algorithm.
+/// they are), whatever the operands' format; by default 16 bytes' worth of elements
+/// ([`DEFAULT_CHANNEL_ALIGN`] f32 values, eight bf16 ones). Process-wide, like the conv
+/// algorithm.
 ///
 /// # Panics
 /// If `align` is 0.
@@ -56,13 +60,25 @@ pub fn set_gemm_channel_align(align: usize) {
     CHANNEL_ALIGN.store(align, Ordering::Relaxed);
 }
 
-/// The channel alignment [`gemm_conv2d`] uses now.
+/// The channel alignment [`gemm_conv2d`] uses now, for operands in the format of
+/// [`gemm_precision`](crate::gemm_precision).
 pub fn gemm_channel_align() -> usize {
-    CHANNEL_ALIGN.load(Ordering::Relaxed)
+    operand_channel_align(match crate::gemm_precision() {
+        crate::GemmPrecision::Tf32 => 4,
+        crate::GemmPrecision::Bf16 => 2,
+    })
+}
+
+/// The channel alignment for operands of `bytes` bytes each: the one set, or 16 bytes' worth.
+pub(crate) fn operand_channel_align(bytes: usize) -> usize {
+    match CHANNEL_ALIGN.load(Ordering::Relaxed) {
+        0 => 16 / bytes.clamp(1, 16),
+        align => align,
+    }
 }
 
 /// `channels` rounded up to a multiple of `align`.
-fn aligned(channels: usize, align: usize) -> usize {
+pub(crate) fn aligned(channels: usize, align: usize) -> usize {
     channels.div_ceil(align) * align
 }
 
@@ -163,13 +179,13 @@ mod cube {
     use burn_cubecl::kernel::conv::{ConvStrategy, conv_data_backward, conv_forward};
     use burn_cubecl::kernel::into_contiguous;
     use burn_cubecl::kernel::matmul::{MatmulStrategy, matmul};
-    use cubecl::zspace::metadata::Metadata;
-    use burn_cubecl::ops::{permute_nchw_to_nhwc, permute_nhwc_to_nchw};
     use burn_cubecl::tensor::CubeTensor;
     use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
+    use cubecl::zspace::metadata::Metadata;
 
     use super::FALLBACKS;
     use crate::gemm_kernel::{gemm_kernel, launch};
+    use crate::gemm_operands::{as_float, channels_last, channels_last_padded, gemm_operands, unpadded};
     use crate::im2col::ConvGeometry;
     use crate::type_match::same_type;
 
@@ -219,63 +235,6 @@ mod cube {
         K::gemm_conv(cast(x), cast(weight), options).map(cast).map_err(|(x, w)| (cast(x), cast(w)))
     }
 
-    /// `tensor` `[n, c, …]` with its memory laid out channels-last and contiguous, still seen
-    /// as `[n, c, …]` (a permuted view): what burn's conv entry points turn into a contiguous
-    /// channels-last tensor again without copying.
-    fn channels_last<R: CubeRuntime>(tensor: CubeTensor<R>) -> CubeTensor<R> {
-        permute_nhwc_to_nchw(into_contiguous(permute_nchw_to_nhwc(tensor)))
-    }
-
-    /// [`channels_last`] of `tensor` `[d, c, h, w]` grown with zeros to `[rows, channels, h, w]`
-    /// (each write of the input still a single copy: the zeros are concatenated on).
-    pub(super) fn channels_last_padded<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement>(
-        tensor: CubeTensor<R>,
-        rows: usize,
-        channels: usize,
-    ) -> CubeTensor<R> {
-        let [d, c, h, w] = tensor.shape().dims::<4>();
-        if rows == d && channels == c {
-            return channels_last(tensor);
-        }
-        let mut nhwc = Tensor::<CubeBackend<R, F, I, BT>, 4>::from_primitive(Float(tensor)).permute([0, 2, 3, 1]);
-        if channels > c {
-            let zeros = Tensor::zeros([d, h, w, channels - c], &nhwc.device());
-            nhwc = Tensor::cat(vec![nhwc, zeros], 3);
-        }
-        if rows > d {
-            let zeros = Tensor::zeros([rows - d, h, w, channels], &nhwc.device());
-            nhwc = Tensor::cat(vec![nhwc, zeros], 0);
-        }
-        permute_nhwc_to_nchw(into_contiguous(nhwc.into_primitive().tensor()))
-    }
-
-    /// The first `rows` × `channels` block of `tensor` `[d, c, h, w]`, contiguous (row-major).
-    fn unpadded<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement>(
-        tensor: CubeTensor<R>,
-        rows: usize,
-        channels: usize,
-    ) -> CubeTensor<R> {
-        let [d, c, _, _] = tensor.shape().dims::<4>();
-        if rows == d && channels == c {
-            return into_contiguous(tensor);
-        }
-        let tensor = Tensor::<CubeBackend<R, F, I, BT>, 4>::from_primitive(Float(tensor)).slice([0..rows, 0..channels]);
-        into_contiguous(tensor.into_primitive().tensor())
-    }
-
-    /// The operands of the GEMM kernels: `x` and `weight` channels-last, with the channel counts
-    /// rounded up to the alignment (the module documentation says why).
-    fn gemm_operands<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement>(
-        x: CubeTensor<R>,
-        weight: CubeTensor<R>,
-    ) -> (CubeTensor<R>, CubeTensor<R>) {
-        let align = super::gemm_channel_align();
-        let [n, c_in, _, _] = x.shape().dims::<4>();
-        let c_out = weight.shape()[0];
-        let (c_in, c_out) = (super::aligned(c_in, align), super::aligned(c_out, align));
-        (channels_last_padded::<R, F, I, BT>(x, n, c_in), channels_last_padded::<R, F, I, BT>(weight, c_out, c_in))
-    }
-
     /// The result of `gemm`, or `direct`'s when the GEMM kernels cannot take the shape.
     fn or_direct<T, E>(gemm: Result<T, E>, direct: impl FnOnce() -> Result<T, E>, what: &str) -> T
     where
@@ -295,8 +254,8 @@ mod cube {
             options: ConvOptions<2>,
         ) -> Result<CubeTensor<R>, (CubeTensor<R>, CubeTensor<R>)> {
             let [n, c_out] = [x.shape()[0], weight.shape()[0]];
-            let (xl, wl) = gemm_operands::<R, F, I, BT>(x.clone(), weight.clone());
-            match launch::forward(gemm_kernel(), xl, wl, &options) {
+            let (xl, wl) = gemm_operands::<R, F>(x.clone(), weight.clone());
+            match launch::forward(gemm_kernel(), xl, wl, &options, F::dtype()) {
                 Ok(out) => Ok(unpadded::<R, F, I, BT>(out, n, c_out)),
                 Err(_) => {
                     FALLBACKS.fetch_add(1, Ordering::Relaxed);
@@ -314,7 +273,8 @@ mod cube {
         for GemmConvBackward
     {
         /// The input and the weight as the kernels read them ([`gemm_operands`]: channels-last,
-        /// channel counts aligned), the options, and the true `[c_out, c_in]`.
+        /// channel counts aligned, in the operand format), the options, and the true
+        /// `[c_out, c_in]`.
         type State = (CubeTensor<R>, CubeTensor<R>, ConvOptions<2>, [usize; 2]);
 
         fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
@@ -322,7 +282,8 @@ mod cube {
             let (x, weight, options, [c_out, c_in]) = ops.state;
             let n = x.shape()[0];
             let grad = grads.consume::<CubeBackend<R, F, I, BT>>(&ops.node);
-            let grad = channels_last_padded::<R, F, I, BT>(grad, n, weight.shape()[0]);
+            // The output gradient as an operand like the forward pass's.
+            let grad = channels_last_padded::<R, F>(grad, n, weight.shape()[0], weight.dtype);
             if let Some(node) = weight_node {
                 let shape = weight.shape().dims::<4>();
                 let weight_grad = weight_grad::<R, F, I, BT>(x.clone(), grad.clone(), shape, &options);
@@ -332,8 +293,8 @@ mod cube {
                 let shape = x.shape();
                 let input_grad = match options.stride == [1, 1] {
                     true => {
-                        let gemm = launch::input_grad(gemm_kernel(), grad.clone(), weight.clone(), shape.dims::<4>(), &options);
-                        let direct = || conv_data_backward::<R, 2>(grad, weight, shape, options, ConvStrategy::Direct);
+                        let gemm = launch::input_grad(gemm_kernel(), grad.clone(), weight.clone(), shape.dims::<4>(), &options, F::dtype());
+                        let direct = || conv_data_backward::<R, 2>(as_float::<R, F>(grad), as_float::<R, F>(weight), shape, options, ConvStrategy::Direct);
                         or_direct(gemm, direct, "input-gradient")
                     }
                     false => strided_input_grad::<R, F, I, BT>(grad, weight, shape.dims::<4>(), &options),
@@ -392,11 +353,11 @@ mod cube {
         let [ph, pw] = options.padding;
         let [dh, dw] = options.dilation;
         let (hg, wg) = (h + 2 * ph, w + 2 * pw);
-        let device = x.device.clone();
+        let (device, x_dtype, dy_dtype) = (x.device.clone(), x.dtype, grad.dtype);
         let x = T::<R, F, I, BT, 4>::from_primitive(Float(x)).permute([0, 2, 3, 1]);
-        let padded = T::<R, F, I, BT, 4>::zeros([n + 1, hg, wg, c_in], &device).slice_assign([0..n, ph..ph + h, pw..pw + w, 0..c_in], x);
+        let padded = T::<R, F, I, BT, 4>::zeros([n + 1, hg, wg, c_in], (&device, x_dtype)).slice_assign([0..n, ph..ph + h, pw..pw + w, 0..c_in], x);
         let dy = T::<R, F, I, BT, 4>::from_primitive(Float(grad)).permute([0, 2, 3, 1]);
-        let dy = T::<R, F, I, BT, 4>::zeros([n, hg, wg, c_out], &device).slice_assign([0..n, 0..ho, 0..wo, 0..c_out], dy);
+        let dy = T::<R, F, I, BT, 4>::zeros([n, hg, wg, c_out], (&device, dy_dtype)).slice_assign([0..n, 0..ho, 0..wo, 0..c_out], dy);
         let batches = image_batches(n, c_out * c_in * kh * kw);
         let rows = n / batches * hg * wg;
         let padded = into_contiguous(padded.into_primitive().tensor());
@@ -407,10 +368,7 @@ mod cube {
         // dYᵀ per batch: [1, 1, batches, c_out, rows], column-major.
         let lhs = view(&dy, vec![1, 1, batches, c_out, rows], vec![0, 0, rows * c_out, 1, c_out]);
         let rhs = view(&padded, vec![kh, kw, batches, rows, c_in], vec![dh * wg * c_in, dw * c_in, rows * c_in, c_in, 1]);
-        let dtype = lhs.dtype;
-        let products = matmul(lhs, rhs, None, MatmulStrategy::default(), dtype)
-            .unwrap_or_else(|err| panic!("burn's matrix product failed for the weight gradient: {err:?}"));
-        let products = T::<R, F, I, BT, 5>::from_primitive(Float(products));
+        let products = T::<R, F, I, BT, 5>::from_primitive(Float(products_f32::<R, F>(lhs, rhs)));
         // [kh, kw, batches, c_out, c_in] → [c_out, c_in, kh, kw]
         let dw = products.sum_dim(2).reshape([kh, kw, c_out, c_in]).permute([2, 3, 0, 1]);
         dw.into_primitive().tensor()
@@ -451,9 +409,17 @@ mod cube {
         let batches = image_batches(n, c_out * k);
         let rows = n * ho * wo / batches;
         let columns = columns.reshape([batches, rows, k]);
-        let dy = dy.permute([0, 2, 3, 1]).reshape([batches, rows, c_out]);
-        let dw = dy.swap_dims(1, 2).matmul(columns).sum_dim(0).reshape([c_out, kh, kw, c_in]);
+        let dy = dy.permute([0, 2, 3, 1]).reshape([batches, rows, c_out]).swap_dims(1, 2);
+        let products = products_f32::<R, F>(dy.into_primitive().tensor(), columns.into_primitive().tensor());
+        let dw = Tensor::<CubeBackend<R, F, I, BT>, 3>::from_primitive(Float(products)).sum_dim(0).reshape([c_out, kh, kw, c_in]);
         dw.permute([0, 3, 1, 2]).into_primitive().tensor()
+    }
+
+    /// The batched matrix product `lhs · rhs` by burn's matmul kernel, its sums and result in
+    /// the backend's float `F` whatever the operands' format (f32 or bf16).
+    fn products_f32<R: CubeRuntime, F: FloatElement>(lhs: CubeTensor<R>, rhs: CubeTensor<R>) -> CubeTensor<R> {
+        matmul(lhs, rhs, None, MatmulStrategy::default(), F::dtype())
+            .unwrap_or_else(|err| panic!("burn's matrix product failed for the weight gradient: {err:?}"))
     }
 
     /// How many batches (a divisor of `n`) the images are split into so that the partial
@@ -484,28 +450,30 @@ mod cube {
         ];
         let fits = (0..2).all(|a| span[a] >= options.padding[a]);
         let (Some(lh), Some(lw), true) = (positions[0], positions[1], fits) else {
-            return conv_data_backward::<R, 2>(grad, weight, input_shape.into(), options.clone(), ConvStrategy::Direct)
+            return conv_data_backward::<R, 2>(as_float::<R, F>(grad), as_float::<R, F>(weight), input_shape.into(), options.clone(), ConvStrategy::Direct)
                 .unwrap_or_else(|err| panic!("burn's direct input-gradient kernel failed: {err:?}"));
         };
         let dy = Tensor::<CubeBackend<R, F, I, BT>, 4>::from_primitive(Float(into_contiguous(grad)));
         let [n, o, ho, wo] = dy.dims();
         let [sh, sw] = options.stride;
+        let zeros = |shape: [usize; 6]| Tensor::zeros(shape, (&dy.device(), dy.dtype()));
         // [n, o, ho, 1, wo, 1] → zeros after each value along both axes → [n, o, ho·sh, wo·sw].
-        let mut spread = dy.reshape([n, o, ho, 1, wo, 1]);
+        let mut spread = dy.clone().reshape([n, o, ho, 1, wo, 1]);
         if sh > 1 {
-            let zeros = Tensor::zeros([n, o, ho, sh - 1, wo, 1], &spread.device());
+            let zeros = zeros([n, o, ho, sh - 1, wo, 1]);
             spread = Tensor::cat(vec![spread, zeros], 3);
         }
         if sw > 1 {
-            let zeros = Tensor::zeros([n, o, ho, sh, wo, sw - 1], &spread.device());
+            let zeros = zeros([n, o, ho, sh, wo, sw - 1]);
             spread = Tensor::cat(vec![spread, zeros], 5);
         }
         let spread = spread.reshape([n, o, ho * sh, wo * sw]).slice([0..n, 0..o, 0..lh, 0..lw]);
         let w = Tensor::<CubeBackend<R, F, I, BT>, 4>::from_primitive(Float(weight)).flip([2, 3]).swap_dims(0, 1);
         let transposed = ConvOptions::new([1, 1], [span[0] - options.padding[0], span[1] - options.padding[1]], options.dilation, 1);
         let (dy, w) = (channels_last(spread.into_primitive().tensor()), channels_last(w.into_primitive().tensor()));
-        let gemm = launch::forward(gemm_kernel(), dy.clone(), w.clone(), &transposed);
-        or_direct(gemm, || conv_forward::<R, 2>(dy, w, None, transposed, ConvStrategy::Direct), "input-gradient")
+        let gemm = launch::forward(gemm_kernel(), dy.clone(), w.clone(), &transposed, F::dtype());
+        let direct = || conv_forward::<R, 2>(as_float::<R, F>(dy), as_float::<R, F>(w), None, transposed, ConvStrategy::Direct);
+        or_direct(gemm, direct, "input-gradient")
     }
 
     impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement, C: CheckpointStrategy> GemmConv
@@ -518,8 +486,8 @@ mod cube {
         ) -> Result<FloatTensor<Self>, (FloatTensor<Self>, FloatTensor<Self>)> {
             let [n, c_in] = [x.primitive.shape()[0], x.primitive.shape()[1]];
             let c_out = weight.primitive.shape()[0];
-            let (xl, wl) = gemm_operands::<R, F, I, BT>(x.primitive.clone(), weight.primitive.clone());
-            let out = match launch::forward(gemm_kernel(), xl.clone(), wl.clone(), &options) {
+            let (xl, wl) = gemm_operands::<R, F>(x.primitive.clone(), weight.primitive.clone());
+            let out = match launch::forward(gemm_kernel(), xl.clone(), wl.clone(), &options, F::dtype()) {
                 Ok(out) => unpadded::<R, F, I, BT>(out, n, c_out),
                 Err(_) => {
                     FALLBACKS.fetch_add(1, Ordering::Relaxed);
@@ -540,12 +508,13 @@ mod spread_tests {
     //! to burn's direct conv, so what is checked is the spreading, flipping and padding. The
     //! reference is burn-ndarray's conv gradient: burn's wgpu backend itself gave an all-zero
     //! input gradient for a 1×1 stride-2 conv of an 8×7 input.
-    use super::cube::{channels_last_padded, strided_input_grad, weight_grad_im2col, weight_grad_shifted};
+    use super::cube::{strided_input_grad, weight_grad_im2col, weight_grad_shifted};
+    use crate::gemm_operands::channels_last_padded;
     use crate::test_support::{NdArrayAd, assert_close_named, random};
     use crate::type_match::WgpuCube;
     use burn::tensor::module::conv2d;
     use burn::tensor::ops::ConvOptions;
-    use burn::tensor::{Tensor, TensorPrimitive::Float};
+    use burn::tensor::{DType, Tensor, TensorPrimitive::Float};
 
     #[test]
     fn strided_input_gradient_equals_burn_ndarrays() {
@@ -608,7 +577,7 @@ mod spread_tests {
             let [c_out, c_in, kh, kw] = w_shape;
             let padded = |t: &Tensor<NdArrayAd, 4>, rows: usize, channels: usize| {
                 let t = Tensor::<WgpuCube, 4>::from_data(t.to_data(), &gpu).into_primitive().tensor();
-                channels_last_padded::<_, f32, i32, u32>(t, rows, channels)
+                channels_last_padded::<_, f32>(t, rows, channels, DType::F32)
             };
             let (c_out4, c_in4) = (c_out.div_ceil(4) * 4, c_in.div_ceil(4) * 4);
             let (xp, dyp) = (padded(&x, x_shape[0], c_in4), padded(&dy, x_shape[0], c_out4));
@@ -622,23 +591,6 @@ mod spread_tests {
                 assert_close_named(real(shifted), expected, 1e-2, &format!("shifted-view weight gradient, padded channels, {what}"));
             }
         }
-    }
-
-    /// The padded channels-last copy holds the tensor in its first block and zeros elsewhere,
-    /// laid out channels-last.
-    #[test]
-    fn padded_channels_last_copies_hold_the_tensor_then_zeros() {
-        let (cpu, gpu) = (Default::default(), Default::default());
-        let x = random::<NdArrayAd, 4>([3, 5, 4, 6], &cpu);
-        let t = Tensor::<WgpuCube, 4>::from_data(x.to_data(), &gpu).into_primitive().tensor();
-        let padded = channels_last_padded::<_, f32, i32, u32>(t, 4, 8);
-        assert_eq!(padded.meta.strides().to_vec(), vec![4 * 6 * 8, 1, 6 * 8, 8], "channels-last memory of [4, 8, 4, 6]");
-        let padded = Tensor::<WgpuCube, 4>::from_primitive(Float(padded));
-        assert_eq!(padded.dims(), [4, 8, 4, 6]);
-        let block = Tensor::<WgpuCube, 4>::from_data(x.into_data(), &gpu);
-        assert_close_named(padded.clone().slice([0..3, 0..5]), block, 1e-6, "the tensor's block");
-        let rest = padded.clone().slice([0..3, 5..8]).abs().sum().into_scalar() + padded.slice([3..4]).abs().sum().into_scalar();
-        assert_eq!(rest, 0.0, "the added channels and rows are zero");
     }
 }
 
@@ -672,6 +624,9 @@ mod tests {
         agrees([2, 10, 8, 8], [13, 10, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]));
         agrees([2, 11, 9, 9], [6, 11, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1]));
         agrees([2, 9, 6, 6], [7, 9, 1, 1], geometry(1, 1, 1, [0, 0], [0, 0]));
+        agrees([2, 16, 8, 8], [13, 16, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])); // only the output channels padded
+        agrees([2, 10, 8, 8], [16, 10, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])); // only the input channels padded
+        agrees([2, 16, 9, 9], [13, 16, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1]));
         if is_cuda::<B>() {
             // A downsampling shortcut. Where the op falls back to burn's own conv (lavapipe),
             // burn's input gradient of it is wrong (`spread_tests`), so it is checked only here.
@@ -754,6 +709,41 @@ mod tests {
         // Kernels outside the verified list may be tried (the variable) and are only reported.
         let wrong: Vec<&String> = report.iter().filter(|r| !r.1 && crate::VERIFIED_GEMM_KERNELS.contains(&r.0.as_str())).map(|r| &r.0).collect();
         assert!(wrong.is_empty(), "verified kernels whose results differ from burn-ndarray's: {wrong:?}");
+    }
+
+    /// With bf16 operands ([`crate::GemmPrecision::Bf16`]) the op still gives burn-ndarray's
+    /// output and gradients within bf16's rounding (8-bit mantissa: about 0.2 % of each operand,
+    /// over up to 9·c_in products summed in f32; the shapes' outputs are about 12 in size), and
+    /// it does run in bf16: its output differs from the TF32 one by more than TF32's rounding
+    /// would. CUDA only, on one test thread: the precision is process-wide.
+    #[cfg(feature = "test-cuda")]
+    #[test]
+    fn on_cuda_bf16_operands_agree_with_ndarray_within_their_rounding() {
+        use crate::test_support::{CudaAd, random};
+        use crate::{GemmPrecision, set_gemm_precision};
+        const BF16_TOLERANCE: f32 = 0.25;
+        let device = Default::default();
+        let g = geometry(3, 1, 1, [1, 1], [1, 1]);
+        let x = random::<CudaAd, 4>([2, 16, 8, 8], &device);
+        let w = random::<CudaAd, 4>([32, 16, 3, 3], &device);
+        set_gemm_precision(GemmPrecision::Bf16);
+        let agreed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let agrees = |x: [usize; 4], w: [usize; 4], g: ConvGeometry| agrees_with_ndarray::<CudaAd>(x, w, g, &device, BF16_TOLERANCE, ours);
+            agrees([2, 16, 8, 8], [32, 16, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]));
+            agrees([4, 16, 16, 16], [32, 16, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]));
+            agrees([2, 16, 9, 9], [24, 16, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1])); // strided
+            agrees([2, 10, 8, 8], [13, 10, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])); // padded channels
+            agrees([2, 11, 9, 9], [6, 11, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1]));
+            agrees([2, 20, 6, 6], [12, 20, 1, 1], geometry(1, 1, 1, [0, 0], [0, 0])); // pointwise
+            agrees([2, 16, 8, 8], [24, 16, 1, 1], geometry(1, 2, 1, [0, 0], [0, 0])); // downsampling shortcut
+            agrees([2, 8, 7, 7], [8, 8, 5, 5], geometry(5, 1, 2, [4, 4], [4, 4])); // dilated
+            gemm_conv2d(x.clone().inner(), w.clone().inner(), None, &g)
+        }));
+        set_gemm_precision(GemmPrecision::Tf32);
+        let in_bf16 = agreed.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let in_tf32 = gemm_conv2d(x.inner(), w.inner(), None, &g);
+        let diff: f32 = in_bf16.sub(in_tf32).abs().max().into_scalar();
+        assert!(diff > 1e-3 && diff < BF16_TOLERANCE, "bf16 and TF32 outputs differ by {diff}: bf16 was not used, or is wrong");
     }
 
     /// The backends that have the kernels are the cubecl ones this crate was built for.

@@ -120,6 +120,7 @@ pub fn gemm_kernel() -> GemmKernel {
 pub(crate) mod launch {
     //! The launches, on channels-last tensors.
 
+    use burn::tensor::DType;
     use burn::tensor::ops::ConvOptions;
     use burn_cubecl::CubeRuntime;
     use burn_cubecl::ops::numeric::empty_device_dtype;
@@ -156,8 +157,8 @@ pub(crate) mod launch {
         InputBinding::new(tensor.binding(), dtype.into())
     }
 
-    fn dtypes<R: CubeRuntime>(lhs: &CubeTensor<R>, rhs: &CubeTensor<R>) -> MatmulElems {
-        MatmulElems::from_globals(&MatmulGlobalElems { lhs: lhs.dtype.into(), rhs: rhs.dtype.into(), out: lhs.dtype.into() })
+    fn dtypes<R: CubeRuntime>(lhs: &CubeTensor<R>, rhs: &CubeTensor<R>, out: &CubeTensor<R>) -> MatmulElems {
+        MatmulElems::from_globals(&MatmulGlobalElems { lhs: lhs.dtype.into(), rhs: rhs.dtype.into(), out: out.dtype.into() })
     }
 
     fn args(options: &ConvOptions<2>) -> ConvolutionArgs<2> {
@@ -165,38 +166,42 @@ pub(crate) mod launch {
     }
 
     /// The convolution of `x` `[n, c_in, h, w]` with `weight` `[c_out, c_in, kh, kw]`, both
-    /// channels-last in memory; the output `[n, c_out, h_out, w_out]` is channels-last too.
+    /// channels-last in memory (of one element type, f32 or bf16); the output
+    /// `[n, c_out, h_out, w_out]`, of element `out_dtype`, is channels-last too.
     pub(crate) fn forward<R: CubeRuntime>(
         kernel: GemmKernel,
         x: CubeTensor<R>,
         weight: CubeTensor<R>,
         options: &ConvOptions<2>,
+        out_dtype: DType,
     ) -> Result<CubeTensor<R>, ConvSetupError> {
         let [n, _, h, w] = x.meta.shape().dims::<4>();
         let [c_out, _, kh, kw] = weight.meta.shape().dims::<4>();
         let geometry = ConvGeometry { kernel: [kh, kw], stride: options.stride, dilation: options.dilation, pad_start: options.padding, pad_end: options.padding };
         let [h_out, w_out] = geometry.output_size([h, w]);
         let (x, weight) = (permute_nchw_to_nhwc(x), permute_nchw_to_nhwc(weight));
-        let out = empty_device_dtype(x.client.clone(), x.device.clone(), [n, h_out, w_out, c_out].into(), x.dtype);
-        let (client, dtypes) = (x.client.clone(), dtypes(&x, &weight));
+        let out = empty_device_dtype(x.client.clone(), x.device.clone(), [n, h_out, w_out, c_out].into(), out_dtype);
+        let (client, dtypes) = (x.client.clone(), dtypes(&x, &weight, &out));
         let inputs = ConvolutionInputs::Forward { input: input(x), weight: input(weight), bias: None, out: out.clone().binding() };
         launch_ref::<R, 2>(&strategy(kernel), &client, inputs, args(options), dtypes)?;
         Ok(permute_nhwc_to_nchw(out))
     }
 
     /// The input gradient `[n, c_in, h, w]` of a stride-1 convolution, from the output gradient
-    /// and the weight, both channels-last in memory; the result is channels-last too.
+    /// and the weight, both channels-last in memory (of one element type); the result, of
+    /// element `out_dtype`, is channels-last too.
     pub(crate) fn input_grad<R: CubeRuntime>(
         kernel: GemmKernel,
         grad: CubeTensor<R>,
         weight: CubeTensor<R>,
         input_shape: [usize; 4],
         options: &ConvOptions<2>,
+        out_dtype: DType,
     ) -> Result<CubeTensor<R>, ConvSetupError> {
         let [n, c_in, h, w] = input_shape;
         let (grad, weight) = (permute_nchw_to_nhwc(grad), permute_nchw_to_nhwc(weight));
-        let in_grad = empty_device_dtype(grad.client.clone(), grad.device.clone(), [n, h, w, c_in].into(), grad.dtype);
-        let (client, dtypes) = (grad.client.clone(), dtypes(&grad, &weight));
+        let in_grad = empty_device_dtype(grad.client.clone(), grad.device.clone(), [n, h, w, c_in].into(), out_dtype);
+        let (client, dtypes) = (grad.client.clone(), dtypes(&grad, &weight, &in_grad));
         let inputs = ConvolutionInputs::BackwardData { out_grad: input(grad), weights: input(weight), in_grad: in_grad.clone().binding() };
         launch_ref::<R, 2>(&strategy(kernel), &client, inputs, args(options), dtypes)?;
         Ok(permute_nhwc_to_nchw(in_grad))

@@ -184,7 +184,7 @@ fn zero_pad<B: Backend>(x: Tensor<B, 4>, g: &ConvGeometry) -> Tensor<B, 4> {
     let [n, c, h, w] = x.dims();
     let [top, left] = g.pad_start;
     let padded = [n, c, top + h + g.pad_end[0], left + w + g.pad_end[1]];
-    Tensor::zeros(padded, &x.device()).slice_assign([0..n, 0..c, top..top + h, left..left + w], x)
+    Tensor::zeros(padded, (&x.device(), x.dtype())).slice_assign([0..n, 0..c, top..top + h, left..left + w], x)
 }
 
 /// The `kh·kw` shifted views of `x` `[n, c, h, w]` that a convolution reads, each

@@ -37,6 +37,9 @@ mod depthwise;
 mod error;
 mod gemm_conv;
 mod gemm_kernel;
+#[cfg(feature = "cube")]
+mod gemm_operands;
+mod gemm_precision;
 mod im2col;
 mod linear;
 mod norm;
@@ -51,6 +54,7 @@ pub use conv::{SlimConv2d, SlimConv2dConfig, conv_output_size};
 pub use depthwise::{depthwise_conv2d, has_depthwise_kernels};
 pub use error::SlimError;
 pub use gemm_kernel::{GEMM_ALGORITHMS, GEMM_TILES, GemmKernel, VERIFIED_GEMM_KERNELS, gemm_kernel, set_gemm_kernel};
+pub use gemm_precision::{GemmPrecision, gemm_precision, set_gemm_precision};
 pub use gemm_conv::{DEFAULT_CHANNEL_ALIGN, MIN_GEMM_CHANNELS, gemm_channel_align, gemm_conv2d, has_implicit_gemm, implicit_gemm_fallbacks, set_gemm_channel_align};
 pub use im2col::{ConvAlgorithm, ConvGeometry, DepthwiseForm, conv_algorithm, conv2d_im2col, depthwise_conv2d_matmul, set_conv_algorithm, subsample};
 pub use linear::{SlimLinear, SlimLinearConfig};

@@ -1,0 +1,165 @@
+//! The operands of the implicit-GEMM conv kernels ([`gemm_conv2d`](crate::gemm_conv2d)) on
+//! burn's cubecl backends: copies laid out channels-last (NHWC) and contiguous, their channel
+//! (and row) counts rounded up with zeros, their elements in the operand format of
+//! [`gemm_precision`](crate::gemm_precision) — all written by one kernel in one pass
+//! ([`channels_last_kernel`]), where burn's tensor ops took a concatenation and a copy.
+
+use burn::tensor::{DType, Tensor as BurnTensor, TensorPrimitive::Float, bf16};
+use burn_cubecl::kernel::into_contiguous;
+use burn_cubecl::ops::numeric::empty_device_dtype;
+use burn_cubecl::ops::{permute_nchw_to_nhwc, permute_nhwc_to_nchw};
+use burn_cubecl::tensor::CubeTensor;
+use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
+use cubecl::client::ComputeClient;
+use cubecl::prelude::*;
+
+use crate::cube_launch::elementwise_launch;
+use crate::gemm_conv::{aligned, operand_channel_align};
+use crate::gemm_precision::{GemmPrecision, gemm_precision};
+
+/// `output` `[rows, h, w, channels]` (contiguous) is `input` `[d, c, h, w]` (any strides) laid
+/// out channels-last and converted to `O`, with zeros in the rows from `d` and the channels
+/// from `c`. One thread per output element: the writes are coalesced, and so are the reads of
+/// an input that is channels-last in memory already.
+#[cube(launch)]
+fn channels_last_kernel<I: Numeric, O: Numeric>(input: &Tensor<I>, output: &mut Tensor<O>) {
+    if ABSOLUTE_POS >= output.len() {
+        terminate!();
+    }
+    let channels = output.shape(3);
+    let width = output.shape(2);
+    let height = output.shape(1);
+    let channel = ABSOLUTE_POS % channels;
+    let pixel = ABSOLUTE_POS / channels;
+    let x = pixel % width;
+    let y = (pixel / width) % height;
+    let row = pixel / (width * height);
+    if row < input.shape(0) && channel < input.shape(1) {
+        let at = row * input.stride(0) + channel * input.stride(1) + y * input.stride(2) + x * input.stride(3);
+        output[ABSOLUTE_POS] = O::cast_from(input[at]);
+    } else {
+        output[ABSOLUTE_POS] = O::from_int(0);
+    }
+}
+
+/// The element type the GEMM kernels read on `client`: bf16 when [`GemmPrecision::Bf16`] is
+/// chosen and the device has it, else the backend's float `F`.
+pub(crate) fn operand_dtype<R: CubeRuntime, F: FloatElement>(client: &ComputeClient<R>) -> DType {
+    match gemm_precision() {
+        GemmPrecision::Bf16 if client.properties().supports_type(cubecl::ir::StorageType::from(DType::BF16)) => DType::BF16,
+        _ => F::dtype(),
+    }
+}
+
+/// `tensor` `[n, c, …]` with its memory laid out channels-last and contiguous, still seen as
+/// `[n, c, …]` (a permuted view): what burn's conv entry points turn into a contiguous
+/// channels-last tensor again without copying. No copy when it is laid out so already.
+pub(crate) fn channels_last<R: CubeRuntime>(tensor: CubeTensor<R>) -> CubeTensor<R> {
+    permute_nhwc_to_nchw(into_contiguous(permute_nchw_to_nhwc(tensor)))
+}
+
+/// `tensor` `[d, c, h, w]` (of the backend's float `F` or bf16) grown with zeros to
+/// `[rows, channels, h, w]`, with elements of `dtype` (`F` or bf16), laid out as
+/// [`channels_last`] lays it out.
+pub(crate) fn channels_last_padded<R: CubeRuntime, F: FloatElement>(
+    tensor: CubeTensor<R>,
+    rows: usize,
+    channels: usize,
+    dtype: DType,
+) -> CubeTensor<R> {
+    let [d, c, h, w] = tensor.meta.shape().dims::<4>();
+    assert!(rows >= d && channels >= c, "channels_last_padded: [{rows}, {channels}] does not hold [{d}, {c}]");
+    if rows == d && channels == c && dtype == tensor.dtype {
+        return channels_last(tensor);
+    }
+    let output = empty_device_dtype(tensor.client.clone(), tensor.device.clone(), [rows, h, w, channels].into(), dtype);
+    let (count, dim) = elementwise_launch(&output);
+    let (client, input, out) = (tensor.client.clone(), tensor.clone().into_tensor_arg(), output.clone().into_tensor_arg());
+    match (tensor.dtype == DType::BF16, dtype == DType::BF16) {
+        (false, false) => channels_last_kernel::launch::<F, F, R>(&client, count, dim, input, out),
+        (false, true) => channels_last_kernel::launch::<F, bf16, R>(&client, count, dim, input, out),
+        (true, false) => channels_last_kernel::launch::<bf16, F, R>(&client, count, dim, input, out),
+        (true, true) => channels_last_kernel::launch::<bf16, bf16, R>(&client, count, dim, input, out),
+    }
+    permute_nhwc_to_nchw(output)
+}
+
+/// `tensor` with elements of the backend's float `F` (a copy if they are not).
+pub(crate) fn as_float<R: CubeRuntime, F: FloatElement>(tensor: CubeTensor<R>) -> CubeTensor<R> {
+    burn_cubecl::kernel::cast(tensor, F::dtype())
+}
+
+/// The first `rows` × `channels` block of `tensor` `[d, c, h, w]`, contiguous (row-major).
+pub(crate) fn unpadded<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement>(
+    tensor: CubeTensor<R>,
+    rows: usize,
+    channels: usize,
+) -> CubeTensor<R> {
+    let [d, c, _, _] = tensor.meta.shape().dims::<4>();
+    if rows == d && channels == c {
+        return into_contiguous(tensor);
+    }
+    let tensor = BurnTensor::<CubeBackend<R, F, I, BT>, 4>::from_primitive(Float(tensor)).slice([0..rows, 0..channels]);
+    into_contiguous(tensor.into_primitive().tensor())
+}
+
+/// The operands of the GEMM kernels: `x` and `weight` channels-last, with the channel counts
+/// rounded up to the alignment (`gemm_conv.rs`'s documentation says why), in the operand
+/// format.
+pub(crate) fn gemm_operands<R: CubeRuntime, F: FloatElement>(x: CubeTensor<R>, weight: CubeTensor<R>) -> (CubeTensor<R>, CubeTensor<R>) {
+    let dtype = operand_dtype::<R, F>(&x.client);
+    let align = operand_channel_align(dtype.size());
+    let [n, c_in, _, _] = x.meta.shape().dims::<4>();
+    let c_out = weight.meta.shape()[0];
+    let (c_in, c_out) = (aligned(c_in, align), aligned(c_out, align));
+    (channels_last_padded::<R, F>(x, n, c_in, dtype), channels_last_padded::<R, F>(weight, c_out, c_in, dtype))
+}
+
+#[cfg(all(test, any(feature = "test-wgpu", feature = "test-cuda")))]
+mod tests {
+    //! The padded channels-last copies on lavapipe (f32) and on CUDA (f32 and bf16).
+    use super::*;
+    use crate::test_support::{assert_close_named, random};
+    use burn::backend::NdArray;
+
+    /// The copy holds the tensor in its first block and zeros elsewhere, laid out
+    /// channels-last, from a row-major input, a channels-last one and a channel slice of a
+    /// larger tensor (a strided view, as a slimmable layer's weight is); `tolerance` covers
+    /// the rounding to `dtype`.
+    fn padded_copies_hold_the_tensor_then_zeros<R: CubeRuntime, BT: BoolElement>(dtype: DType, tolerance: f32) {
+        type B<R, BT> = CubeBackend<R, f32, i32, BT>;
+        let (cpu, gpu) = (Default::default(), Default::default());
+        let x = random::<NdArray, 4>([3, 5, 4, 6], &cpu);
+        let larger = random::<NdArray, 4>([4, 9, 4, 6], &cpu).slice_assign([0..3, 2..7], x.clone());
+        let inputs = [
+            ("row-major", BurnTensor::<B<R, BT>, 4>::from_data(x.to_data(), &gpu)),
+            ("channels-last", BurnTensor::<B<R, BT>, 4>::from_data(x.clone().permute([0, 2, 3, 1]).into_data(), &gpu).permute([0, 3, 1, 2])),
+            ("sliced", BurnTensor::<B<R, BT>, 4>::from_data(larger.into_data(), &gpu).slice([0..3, 2..7])),
+        ];
+        for (layout, input) in inputs {
+            let padded = channels_last_padded::<R, f32>(input.into_primitive().tensor(), 4, 8, dtype);
+            assert_eq!(padded.dtype, dtype);
+            assert_eq!(padded.meta.strides().to_vec(), vec![4 * 6 * 8, 1, 6 * 8, 8], "channels-last memory of [4, 8, 4, 6]");
+            let padded = BurnTensor::<B<R, BT>, 4>::from_primitive(Float(as_float::<R, f32>(padded)));
+            assert_eq!(padded.dims(), [4, 8, 4, 6]);
+            let block = BurnTensor::<B<R, BT>, 4>::from_data(x.to_data(), &gpu);
+            assert_close_named(padded.clone().slice([0..3, 0..5]), block, tolerance, &format!("the tensor's block, {layout} input, {dtype:?}"));
+            let rest = padded.clone().slice([0..3, 5..8]).abs().sum().into_scalar() + padded.slice([3..4]).abs().sum().into_scalar();
+            assert_eq!(rest, 0.0, "the added channels and rows are zero ({layout} input, {dtype:?})");
+        }
+    }
+
+    #[cfg(feature = "test-wgpu")]
+    #[test]
+    fn padded_copies_on_wgpu() {
+        padded_copies_hold_the_tensor_then_zeros::<burn::backend::wgpu::WgpuRuntime, u32>(DType::F32, 1e-6);
+    }
+
+    /// bf16 keeps 8 significant bits: standard-normal values (below 5) round by less than 0.02.
+    #[cfg(feature = "test-cuda")]
+    #[test]
+    fn on_cuda_padded_copies_in_f32_and_bf16() {
+        padded_copies_hold_the_tensor_then_zeros::<cubecl::cuda::CudaRuntime, u8>(DType::F32, 1e-6);
+        padded_copies_hold_the_tensor_then_zeros::<cubecl::cuda::CudaRuntime, u8>(DType::BF16, 0.02);
+    }
+}
