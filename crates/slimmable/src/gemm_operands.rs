@@ -6,7 +6,7 @@
 
 use burn::tensor::{DType, Tensor as BurnTensor, TensorPrimitive::Float, bf16};
 use burn_cubecl::kernel::into_contiguous;
-use burn_cubecl::ops::numeric::empty_device_dtype;
+use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
 use burn_cubecl::ops::{permute_nchw_to_nhwc, permute_nhwc_to_nchw};
 use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
@@ -72,7 +72,9 @@ pub(crate) fn channels_last_padded<R: CubeRuntime, F: FloatElement>(
     if rows == d && channels == c && dtype == tensor.dtype {
         return channels_last(tensor);
     }
-    let output = empty_device_dtype(tensor.client.clone(), tensor.device.clone(), [rows, h, w, channels].into(), dtype);
+    // Contiguous: burn's `empty_device_dtype` may pad each innermost row (a pitched layout),
+    // and the kernel writes element `i` of the output at offset `i`.
+    let output = empty_device_contiguous_dtype(tensor.client.clone(), tensor.device.clone(), [rows, h, w, channels].into(), dtype);
     let (count, dim) = elementwise_launch(&output);
     let (client, input, out) = (tensor.client.clone(), tensor.clone().into_tensor_arg(), output.clone().into_tensor_arg());
     match (tensor.dtype == DType::BF16, dtype == DType::BF16) {
@@ -137,14 +139,15 @@ mod tests {
             ("sliced", BurnTensor::<B<R, BT>, 4>::from_data(larger.into_data(), &gpu).slice([0..3, 2..7])),
         ];
         for (layout, input) in inputs {
-            let padded = channels_last_padded::<R, f32>(input.into_primitive().tensor(), 4, 8, dtype);
+            // Six channels: lines of 24 (f32) or 12 (bf16) bytes, which a pitched layout would pad.
+            let padded = channels_last_padded::<R, f32>(input.into_primitive().tensor(), 4, 6, dtype);
             assert_eq!(padded.dtype, dtype);
-            assert_eq!(padded.meta.strides().to_vec(), vec![4 * 6 * 8, 1, 6 * 8, 8], "channels-last memory of [4, 8, 4, 6]");
+            assert_eq!(padded.meta.strides().to_vec(), vec![4 * 6 * 6, 1, 6 * 6, 6], "contiguous channels-last memory of [4, 6, 4, 6]");
             let padded = BurnTensor::<B<R, BT>, 4>::from_primitive(Float(as_float::<R, f32>(padded)));
-            assert_eq!(padded.dims(), [4, 8, 4, 6]);
+            assert_eq!(padded.dims(), [4, 6, 4, 6]);
             let block = BurnTensor::<B<R, BT>, 4>::from_data(x.to_data(), &gpu);
             assert_close_named(padded.clone().slice([0..3, 0..5]), block, tolerance, &format!("the tensor's block, {layout} input, {dtype:?}"));
-            let rest = padded.clone().slice([0..3, 5..8]).abs().sum().into_scalar() + padded.slice([3..4]).abs().sum().into_scalar();
+            let rest = padded.clone().slice([0..3, 5..6]).abs().sum().into_scalar() + padded.slice([3..4]).abs().sum().into_scalar();
             assert_eq!(rest, 0.0, "the added channels and rows are zero ({layout} input, {dtype:?})");
         }
     }
