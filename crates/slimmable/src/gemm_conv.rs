@@ -185,7 +185,7 @@ mod cube {
 
     use super::FALLBACKS;
     use crate::gemm_kernel::{gemm_kernel, launch};
-    use crate::gemm_operands::{as_float, channels_last, channels_last_padded, gemm_operands, unpadded};
+    use crate::gemm_operands::{as_float, channels_last, channels_last_padded, gemm_operands, nhwc_grown, unpadded};
     use crate::im2col::ConvGeometry;
     use crate::type_match::same_type;
 
@@ -353,15 +353,13 @@ mod cube {
         let [ph, pw] = options.padding;
         let [dh, dw] = options.dilation;
         let (hg, wg) = (h + 2 * ph, w + 2 * pw);
-        let (device, x_dtype, dy_dtype) = (x.device.clone(), x.dtype, grad.dtype);
-        let x = T::<R, F, I, BT, 4>::from_primitive(Float(x)).permute([0, 2, 3, 1]);
-        let padded = T::<R, F, I, BT, 4>::zeros([n + 1, hg, wg, c_in], (&device, x_dtype)).slice_assign([0..n, ph..ph + h, pw..pw + w, 0..c_in], x);
-        let dy = T::<R, F, I, BT, 4>::from_primitive(Float(grad)).permute([0, 2, 3, 1]);
-        let dy = T::<R, F, I, BT, 4>::zeros([n, hg, wg, c_out], (&device, dy_dtype)).slice_assign([0..n, 0..ho, 0..wo, 0..c_out], dy);
-        let batches = image_batches(n, c_out * c_in * kh * kw);
+        debug_assert!(ho <= hg && wo <= wg);
+        // Each a single pass of `channels_last_kernel`, in the operands' own format.
+        let (x_dtype, dy_dtype) = (x.dtype, grad.dtype);
+        let padded = nhwc_grown::<R, F>(x, [n + 1, hg, wg, c_in], [ph, pw], x_dtype);
+        let dy = nhwc_grown::<R, F>(grad, [n, hg, wg, c_out], [0, 0], dy_dtype);
+        let batches = image_batches(n, hg * wg, c_out * c_in * kh * kw);
         let rows = n / batches * hg * wg;
-        let padded = into_contiguous(padded.into_primitive().tensor());
-        let dy = into_contiguous(dy.into_primitive().tensor());
         let view = |tensor: &CubeTensor<R>, shape: Vec<usize>, strides: Vec<usize>| {
             CubeTensor::new(tensor.client.clone(), tensor.handle.clone(), Metadata::new(shape, strides), tensor.device.clone(), tensor.dtype)
         };
@@ -406,7 +404,7 @@ mod cube {
         // [n, h_out, w_out, kh·kw·c_in], kernel position major, as the weight [c_out, kh, kw, c_in].
         let views: Vec<_> = crate::im2col::shifted_views(x, &geometry).into_iter().map(|v| v.permute([0, 2, 3, 1])).collect();
         let columns = Tensor::cat(views, 3);
-        let batches = image_batches(n, c_out * k);
+        let batches = image_batches(n, ho * wo, c_out * k);
         let rows = n * ho * wo / batches;
         let columns = columns.reshape([batches, rows, k]);
         let dy = dy.permute([0, 2, 3, 1]).reshape([batches, rows, c_out]).swap_dims(1, 2);
@@ -422,12 +420,21 @@ mod cube {
             .unwrap_or_else(|err| panic!("burn's matrix product failed for the weight gradient: {err:?}"))
     }
 
-    /// How many batches (a divisor of `n`) the images are split into so that the partial
-    /// products, `batches × size` values, stay within 64 Mi values.
-    fn image_batches(n: usize, size: usize) -> usize {
-        let most = ((1usize << 26) / size.max(1)).max(1);
+    /// How many batches (a divisor of `n`) the images are split into, for a weight gradient of
+    /// `size` values summed over `rows_per_image` rows of each image: each batch's partial
+    /// product is summed afterwards, so as few as keep the products spread over the GPU — at
+    /// least [`MIN_BATCH_ROWS`] rows a batch where the images allow it, and the partial
+    /// products, `batches × size` values, within 64 Mi values.
+    fn image_batches(n: usize, rows_per_image: usize, size: usize) -> usize {
+        let by_memory = ((1usize << 26) / size.max(1)).max(1);
+        let by_rows = (n * rows_per_image / MIN_BATCH_ROWS).max(1);
+        let most = by_memory.min(by_rows);
         (1..=n).rev().find(|b| n % b == 0 && *b <= most).unwrap_or(1)
     }
+
+    /// The fewest rows (output positions) one batch of [`image_batches`] sums over: 16 Ki,
+    /// about 16 of the 8-layer bench net's 32×32 images.
+    const MIN_BATCH_ROWS: usize = 1 << 14;
 
     /// The input gradient of a strided conv as a stride-1 conv, so that it runs on the GEMM
     /// kernels too (burn's own, for a stride above 1, is a direct transposed-conv kernel: 54 %

@@ -17,12 +17,13 @@ use crate::cube_launch::elementwise_launch;
 use crate::gemm_conv::{aligned, operand_channel_align};
 use crate::gemm_precision::{GemmPrecision, gemm_precision};
 
-/// `output` `[rows, h, w, channels]` (contiguous) is `input` `[d, c, h, w]` (any strides) laid
-/// out channels-last and converted to `O`, with zeros in the rows from `d` and the channels
-/// from `c`. One thread per output element: the writes are coalesced, and so are the reads of
-/// an input that is channels-last in memory already.
+/// `output` `[rows, h_out, w_out, channels]` (contiguous) is `input` `[d, c, h, w]` (any
+/// strides) laid out channels-last and converted to `O`, its pixel `(y, x)` at
+/// `(y + top, x + left)`, and zeros everywhere else: in the rows from `d`, the channels from
+/// `c`, and around the image. One thread per output element: the writes are coalesced, and so
+/// are the reads of an input that is channels-last in memory already.
 #[cube(launch)]
-fn channels_last_kernel<I: Numeric, O: Numeric>(input: &Tensor<I>, output: &mut Tensor<O>) {
+fn channels_last_kernel<I: Numeric, O: Numeric>(input: &Tensor<I>, output: &mut Tensor<O>, #[comptime] top: usize, #[comptime] left: usize) {
     if ABSOLUTE_POS >= output.len() {
         terminate!();
     }
@@ -34,8 +35,10 @@ fn channels_last_kernel<I: Numeric, O: Numeric>(input: &Tensor<I>, output: &mut 
     let x = pixel % width;
     let y = (pixel / width) % height;
     let row = pixel / (width * height);
-    if row < input.shape(0) && channel < input.shape(1) {
-        let at = row * input.stride(0) + channel * input.stride(1) + y * input.stride(2) + x * input.stride(3);
+    let inside_y = y >= top && y < top + input.shape(2);
+    let inside_x = x >= left && x < left + input.shape(3);
+    if row < input.shape(0) && channel < input.shape(1) && inside_y && inside_x {
+        let at = row * input.stride(0) + channel * input.stride(1) + (y - top) * input.stride(2) + (x - left) * input.stride(3);
         output[ABSOLUTE_POS] = O::cast_from(input[at]);
     } else {
         output[ABSOLUTE_POS] = O::from_int(0);
@@ -68,22 +71,41 @@ pub(crate) fn channels_last_padded<R: CubeRuntime, F: FloatElement>(
     dtype: DType,
 ) -> CubeTensor<R> {
     let [d, c, h, w] = tensor.meta.shape().dims::<4>();
-    assert!(rows >= d && channels >= c, "channels_last_padded: [{rows}, {channels}] does not hold [{d}, {c}]");
     if rows == d && channels == c && dtype == tensor.dtype {
         return channels_last(tensor);
     }
+    permute_nhwc_to_nchw(nhwc_grown::<R, F>(tensor, [rows, h, w, channels], [0, 0], dtype))
+}
+
+/// A new contiguous `[rows, height, width, channels]` tensor of `dtype` (`F` or bf16) holding
+/// `tensor` `[d, c, h, w]` (of `F` or bf16, any strides) channels-last, its pixel `(y, x)` at
+/// `(y + top, x + left)`, zeros elsewhere: [`channels_last_kernel`], one pass.
+///
+/// # Panics
+/// If the tensor does not fit at that offset.
+pub(crate) fn nhwc_grown<R: CubeRuntime, F: FloatElement>(
+    tensor: CubeTensor<R>,
+    [rows, height, width, channels]: [usize; 4],
+    [top, left]: [usize; 2],
+    dtype: DType,
+) -> CubeTensor<R> {
+    let [d, c, h, w] = tensor.meta.shape().dims::<4>();
+    assert!(
+        rows >= d && channels >= c && height >= top + h && width >= left + w,
+        "nhwc_grown: [{rows}, {height}, {width}, {channels}] does not hold [{d}, {h}, {w}, {c}] at ({top}, {left})"
+    );
     // Contiguous: burn's `empty_device_dtype` may pad each innermost row (a pitched layout),
     // and the kernel writes element `i` of the output at offset `i`.
-    let output = empty_device_contiguous_dtype(tensor.client.clone(), tensor.device.clone(), [rows, h, w, channels].into(), dtype);
+    let output = empty_device_contiguous_dtype(tensor.client.clone(), tensor.device.clone(), [rows, height, width, channels].into(), dtype);
     let (count, dim) = elementwise_launch(&output);
     let (client, input, out) = (tensor.client.clone(), tensor.clone().into_tensor_arg(), output.clone().into_tensor_arg());
     match (tensor.dtype == DType::BF16, dtype == DType::BF16) {
-        (false, false) => channels_last_kernel::launch::<F, F, R>(&client, count, dim, input, out),
-        (false, true) => channels_last_kernel::launch::<F, bf16, R>(&client, count, dim, input, out),
-        (true, false) => channels_last_kernel::launch::<bf16, F, R>(&client, count, dim, input, out),
-        (true, true) => channels_last_kernel::launch::<bf16, bf16, R>(&client, count, dim, input, out),
+        (false, false) => channels_last_kernel::launch::<F, F, R>(&client, count, dim, input, out, top, left),
+        (false, true) => channels_last_kernel::launch::<F, bf16, R>(&client, count, dim, input, out, top, left),
+        (true, false) => channels_last_kernel::launch::<bf16, F, R>(&client, count, dim, input, out, top, left),
+        (true, true) => channels_last_kernel::launch::<bf16, bf16, R>(&client, count, dim, input, out, top, left),
     }
-    permute_nhwc_to_nchw(output)
+    output
 }
 
 /// `tensor` with elements of the backend's float `F` (a copy if they are not).
@@ -150,6 +172,15 @@ mod tests {
             let rest = padded.clone().slice([0..3, 5..6]).abs().sum().into_scalar() + padded.slice([3..4]).abs().sum().into_scalar();
             assert_eq!(rest, 0.0, "the added channels and rows are zero ({layout} input, {dtype:?})");
         }
+        // Grown around the image too: [4, 7, 9, 6], the pixels at (1, 2).
+        let input = BurnTensor::<B<R, BT>, 4>::from_data(x.to_data(), &gpu);
+        let grown = nhwc_grown::<R, f32>(input.into_primitive().tensor(), [4, 7, 9, 6], [1, 2], dtype);
+        assert_eq!(grown.meta.strides().to_vec(), vec![7 * 9 * 6, 9 * 6, 6, 1], "contiguous [4, 7, 9, 6]");
+        let grown = BurnTensor::<B<R, BT>, 4>::from_primitive(Float(as_float::<R, f32>(grown)));
+        let inner = grown.clone().slice([0..3, 1..5, 2..8, 0..5]);
+        assert_close_named(inner.clone().permute([0, 3, 1, 2]), BurnTensor::from_data(x.to_data(), &gpu), tolerance, &format!("the image inside the grown copy, {dtype:?}"));
+        let outside = grown.slice_assign([0..3, 1..5, 2..8, 0..5], inner.zeros_like()).abs().sum().into_scalar();
+        assert_eq!(outside, 0.0, "only zeros around the image ({dtype:?})");
     }
 
     #[cfg(feature = "test-wgpu")]
