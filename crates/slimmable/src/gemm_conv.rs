@@ -358,7 +358,7 @@ mod cube {
         let (x_dtype, dy_dtype) = (x.dtype, grad.dtype);
         let padded = nhwc_grown::<R, F>(x, [n + 1, hg, wg, c_in], [ph, pw], x_dtype);
         let dy = nhwc_grown::<R, F>(grad, [n, hg, wg, c_out], [0, 0], dy_dtype);
-        let batches = image_batches(n, hg * wg, c_out * c_in * kh * kw);
+        let batches = image_batches(n, c_out * c_in * kh * kw);
         let rows = n / batches * hg * wg;
         let view = |tensor: &CubeTensor<R>, shape: Vec<usize>, strides: Vec<usize>| {
             CubeTensor::new(tensor.client.clone(), tensor.handle.clone(), Metadata::new(shape, strides), tensor.device.clone(), tensor.dtype)
@@ -404,7 +404,7 @@ mod cube {
         // [n, h_out, w_out, kh·kw·c_in], kernel position major, as the weight [c_out, kh, kw, c_in].
         let views: Vec<_> = crate::im2col::shifted_views(x, &geometry).into_iter().map(|v| v.permute([0, 2, 3, 1])).collect();
         let columns = Tensor::cat(views, 3);
-        let batches = image_batches(n, ho * wo, c_out * k);
+        let batches = image_batches(n, c_out * k);
         let rows = n * ho * wo / batches;
         let columns = columns.reshape([batches, rows, k]);
         let dy = dy.permute([0, 2, 3, 1]).reshape([batches, rows, c_out]).swap_dims(1, 2);
@@ -420,21 +420,15 @@ mod cube {
             .unwrap_or_else(|err| panic!("burn's matrix product failed for the weight gradient: {err:?}"))
     }
 
-    /// How many batches (a divisor of `n`) the images are split into, for a weight gradient of
-    /// `size` values summed over `rows_per_image` rows of each image: each batch's partial
-    /// product is summed afterwards, so as few as keep the products spread over the GPU — at
-    /// least [`MIN_BATCH_ROWS`] rows a batch where the images allow it, and the partial
-    /// products, `batches × size` values, within 64 Mi values.
-    fn image_batches(n: usize, rows_per_image: usize, size: usize) -> usize {
-        let by_memory = ((1usize << 26) / size.max(1)).max(1);
-        let by_rows = (n * rows_per_image / MIN_BATCH_ROWS).max(1);
-        let most = by_memory.min(by_rows);
+    /// How many batches (a divisor of `n`) the images are split into so that the partial
+    /// products, `batches × size` values, stay within 64 Mi values. (Fewer batches of at
+    /// least 16 Ki rows each, to sum fewer partial products, made the 8-layer bench net's
+    /// sandwich step 9 % slower on an H100: too few tiles for the GPU at small widths;
+    /// docs/BENCHMARKS.md, session 11.)
+    fn image_batches(n: usize, size: usize) -> usize {
+        let most = ((1usize << 26) / size.max(1)).max(1);
         (1..=n).rev().find(|b| n % b == 0 && *b <= most).unwrap_or(1)
     }
-
-    /// The fewest rows (output positions) one batch of [`image_batches`] sums over: 16 Ki,
-    /// about 16 of the 8-layer bench net's 32×32 images.
-    const MIN_BATCH_ROWS: usize = 1 << 14;
 
     /// The input gradient of a strided conv as a stride-1 conv, so that it runs on the GEMM
     /// kernels too (burn's own, for a stride above 1, is a direct transposed-conv kernel: 54 %
