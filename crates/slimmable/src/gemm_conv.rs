@@ -1,6 +1,7 @@
 //! Dense convolution (one group) on burn's cubecl backends by cubek's implicit-GEMM kernels
 //! (the forward pass and the input gradient; on NVIDIA GPUs these run on the tensor cores,
-//! TF32 for f32 tensors) and by matrix products (the weight gradient: over shifted views of
+//! TF32 for f32 tensors, or bf16 with [`GemmPrecision::Bf16`](crate::GemmPrecision)) and by
+//! matrix products (the weight gradient: over shifted views of
 //! the padded input for a stride-1 conv, `weight_grad_shifted`, else over the unfolded input,
 //! `weight_grad_im2col`; burn's GEMM one came out wrong on an H200).
 //!
@@ -18,7 +19,8 @@
 //! own, the one that passed every CUDA layer test.
 //!
 //! The inputs are made channels-last (NHWC) and contiguous before the kernels read them, so
-//! they load whole lines of channels. Where the GEMM kernels cannot take a shape (no tensor
+//! they load whole lines of channels (`gemm_operands.rs`: one kernel writes each copy, with its
+//! padding and its conversion to the operand format). Where the GEMM kernels cannot take a shape (no tensor
 //! cores, as on lavapipe; an unsupported size) the same call runs burn's direct kernels; the
 //! forward pass then gives the tensors back to the caller, which uses the backend's `conv2d`.
 //! [`implicit_gemm_fallbacks`] counts those fallbacks.
