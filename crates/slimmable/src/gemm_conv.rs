@@ -459,9 +459,11 @@ mod cube {
         let dy = Tensor::<CubeBackend<R, F, I, BT>, 4>::from_primitive(Float(into_contiguous(grad)));
         let [n, o, ho, wo] = dy.dims();
         let [sh, sw] = options.stride;
-        let zeros = |shape: [usize; 6]| Tensor::zeros(shape, (&dy.device(), dy.dtype()));
+        // Zeros in the gradient's own format (f32 or bf16).
+        let (device, dtype) = (dy.device(), dy.dtype());
+        let zeros = |shape: [usize; 6]| Tensor::zeros(shape, (&device, dtype));
         // [n, o, ho, 1, wo, 1] → zeros after each value along both axes → [n, o, ho·sh, wo·sw].
-        let mut spread = dy.clone().reshape([n, o, ho, 1, wo, 1]);
+        let mut spread = dy.reshape([n, o, ho, 1, wo, 1]);
         if sh > 1 {
             let zeros = zeros([n, o, ho, sh - 1, wo, 1]);
             spread = Tensor::cat(vec![spread, zeros], 3);
