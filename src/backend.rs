@@ -139,6 +139,9 @@ pub fn configure(name: Option<&str>) -> Result<BackendKind, String> {
     if let Some(precision) = gemm_precision(std::env::var("AUTOSLIM_GEMM_PRECISION").ok().as_deref())? {
         slimmable::set_gemm_precision(precision);
     }
+    if let Some(value) = std::env::var("AUTOSLIM_GEMM_TILING").ok() {
+        slimmable::set_gemm_tiling(slimmable::GemmTiling::parse(&value).map_err(|err| format!("AUTOSLIM_GEMM_TILING: {err}"))?);
+    }
     match std::env::var("AUTOSLIM_GEMM_KERNEL").ok().as_deref().map(str::trim) {
         None | Some("") => {}
         Some(name) => {
@@ -185,10 +188,11 @@ pub fn summary() -> String {
     let conv = slimmable::conv_algorithm();
     match conv.dense_as_gemm() {
         true => format!(
-            "{} ({} conv, {} kernel, {} operands, channels aligned to {})",
+            "{} ({} conv, {} kernel, {} stages, {} operands, channels aligned to {})",
             selected().name(),
             conv.name(),
             slimmable::gemm_kernel().name(),
+            slimmable::gemm_tiling().map_or("inferred".to_string(), |tiling| tiling.name()),
             slimmable::gemm_precision().name(),
             slimmable::gemm_channel_align()
         ),

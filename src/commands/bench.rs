@@ -226,6 +226,10 @@ where
         println!("  {fallbacks} conv passes fell back from implicit GEMM to burn's direct kernel");
     }
     report(format!(r#""mode":"gemm_fallbacks","count":{fallbacks}"#));
+    let (misses, why) = slimmable::gemm_tiling_misses();
+    if let Some(why) = why {
+        println!("  {misses} kernel launches ran cubek's inferred stage instead of AUTOSLIM_GEMM_TILING's; the first because {why}");
+    }
     Ok(())
 }
 

@@ -716,6 +716,44 @@ mod tests {
         assert!(wrong.is_empty(), "verified kernels whose results differ from burn-ndarray's: {wrong:?}");
     }
 
+    /// Named stage shapes ([`crate::GemmTiling`]) give burn-ndarray's output and gradients, in
+    /// both operand formats, and are really used (no launch ran cubek's inferred stage instead,
+    /// none fell back to burn's direct kernel). CUDA only, on one test thread: the tiling is
+    /// process-wide. `AUTOSLIM_TEST_GEMM_TILINGS` (names, comma-separated) tries others.
+    #[cfg(feature = "test-cuda")]
+    #[test]
+    fn on_cuda_named_tilings_agree_with_ndarray() {
+        use crate::test_support::CudaAd;
+        use crate::{GemmPrecision, GemmTiling, gemm_tiling_misses, set_gemm_precision, set_gemm_tiling};
+        let device = Default::default();
+        let names = std::env::var("AUTOSLIM_TEST_GEMM_TILINGS").unwrap_or_else(|_| "128x128x32/4,256x128x32/8+double,128x64x64/4".into());
+        let mut wrong = Vec::new();
+        for name in names.split(',') {
+            let tiling = GemmTiling::parse(name).unwrap().expect("a named tiling, not auto");
+            for (precision, tolerance) in [(GemmPrecision::Tf32, TOLERANCE), (GemmPrecision::Bf16, 0.25)] {
+                set_gemm_tiling(Some(tiling));
+                set_gemm_precision(precision);
+                let (misses, fallbacks) = (gemm_tiling_misses().0, implicit_gemm_fallbacks());
+                let agrees = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let agrees = |x: [usize; 4], w: [usize; 4], g: ConvGeometry| agrees_with_ndarray::<CudaAd>(x, w, g, &device, tolerance, ours);
+                    agrees([4, 16, 16, 16], [32, 16, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]));
+                    agrees([2, 16, 9, 9], [24, 16, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1])); // strided, rows not a multiple of the stage
+                    agrees([2, 10, 8, 8], [13, 10, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])); // padded channels
+                    agrees([2, 72, 8, 8], [136, 72, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])); // more channels than one stage
+                }))
+                .is_ok();
+                let used = gemm_tiling_misses().0 == misses && implicit_gemm_fallbacks() == fallbacks;
+                println!("{:24} {:5} {} {}", tiling.name(), precision.name(), if agrees { "agrees" } else { "DISAGREES" }, if used { "" } else { "(not used)" });
+                if !agrees || !used {
+                    wrong.push(format!("{} {}", tiling.name(), precision.name()));
+                }
+            }
+        }
+        set_gemm_tiling(None);
+        set_gemm_precision(GemmPrecision::Tf32);
+        assert!(wrong.is_empty(), "tilings that differ from burn-ndarray or were not used: {wrong:?}");
+    }
+
     /// With bf16 operands ([`crate::GemmPrecision::Bf16`]) the op still gives burn-ndarray's
     /// output and gradients within bf16's rounding (8-bit mantissa: about 0.2 % of each operand,
     /// over up to 9·c_in products summed in f32; the shapes' outputs are about 12 in size), and

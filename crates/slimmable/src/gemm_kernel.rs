@@ -126,16 +126,59 @@ pub(crate) mod launch {
     use burn_cubecl::ops::numeric::empty_device_dtype;
     use burn_cubecl::ops::{permute_nchw_to_nhwc, permute_nhwc_to_nchw};
     use burn_cubecl::tensor::CubeTensor;
-    use cubek::convolution::components::ConvSetupError;
+    use cubecl::client::ComputeClient;
+    use cubek::convolution::components::{ConvSetupError, Dimensionality};
+    use cubek::convolution::definition::{BackwardDataBlueprint, ConvBlueprint, ForwardBlueprint};
     use cubek::convolution::{AcceleratedTileKind, ConvAlgorithm, ConvolutionArgs, ConvolutionInputs, Strategy, launch_ref};
+    use cubek::matmul::components::tile::TileMatmulKind;
     use cubek::matmul::definition::{MatmulElems, MatmulGlobalElems};
-    use cubek::std::InputBinding;
+    use cubek::std::{InputBinding, MatrixLayout};
 
     use super::GemmKernel;
+    use crate::gemm_tiling::blueprint::{Product, blueprint};
+    use crate::gemm_tiling::{gemm_tiling, note_tiling_miss};
     use crate::im2col::ConvGeometry;
 
-    /// cubek's strategy for `kernel`.
-    fn strategy(kernel: GemmKernel) -> Strategy {
+    /// Which of the two products a launch computes.
+    #[derive(Clone, Copy)]
+    enum Operation {
+        Forward,
+        BackwardData,
+    }
+
+    /// cubek's strategy for `kernel`: its inferred stage, or the one [`gemm_tiling`] names
+    /// (where that stage does not fit `product`, the inferred one, counted by
+    /// [`note_tiling_miss`]).
+    fn strategy<R: CubeRuntime>(kernel: GemmKernel, client: &ComputeClient<R>, operation: Operation, product: Product, dtypes: &MatmulElems) -> Strategy {
+        let inferred = inferred(kernel);
+        let Some(tiling) = gemm_tiling() else {
+            return inferred;
+        };
+        let Strategy::Inferred { algorithm, tile_kind } = inferred else {
+            return inferred;
+        };
+        let tile = match tile_kind {
+            AcceleratedTileKind::Cmma => TileMatmulKind::Cmma,
+            AcceleratedTileKind::Mma => TileMatmulKind::Mma,
+        };
+        match blueprint(tiling, client, tile, &product, dtypes) {
+            Ok(matmul) => {
+                let dimensionality = Dimensionality::Dim2;
+                let blueprint = match operation {
+                    Operation::Forward => ConvBlueprint::Forward(ForwardBlueprint { matmul, dimensionality, has_bias: false }),
+                    Operation::BackwardData => ConvBlueprint::BackwardData(BackwardDataBlueprint { matmul, dimensionality }),
+                };
+                Strategy::Forced { algorithm, blueprint }
+            }
+            Err(why) => {
+                note_tiling_miss(&why);
+                inferred
+            }
+        }
+    }
+
+    /// cubek's strategy for `kernel`, its stage inferred from the problem.
+    fn inferred(kernel: GemmKernel) -> Strategy {
         use ConvAlgorithm::*;
         let algorithm = [
             SimpleSyncCyclic,
@@ -182,8 +225,10 @@ pub(crate) mod launch {
         let (x, weight) = (permute_nchw_to_nhwc(x), permute_nchw_to_nhwc(weight));
         let out = empty_device_dtype(x.client.clone(), x.device.clone(), [n, h_out, w_out, c_out].into(), out_dtype);
         let (client, dtypes) = (x.client.clone(), dtypes(&x, &weight, &out));
+        let product = Product { m: n * h_out * w_out, n: c_out, k: kh * kw * x.meta.shape()[3], lhs: MatrixLayout::RowMajor, rhs: MatrixLayout::ColMajor };
+        let strategy = strategy(kernel, &client, Operation::Forward, product, &dtypes);
         let inputs = ConvolutionInputs::Forward { input: input(x), weight: input(weight), bias: None, out: out.clone().binding() };
-        launch_ref::<R, 2>(&strategy(kernel), &client, inputs, args(options), dtypes)?;
+        launch_ref::<R, 2>(&strategy, &client, inputs, args(options), dtypes)?;
         Ok(permute_nhwc_to_nchw(out))
     }
 
@@ -202,8 +247,11 @@ pub(crate) mod launch {
         let (grad, weight) = (permute_nchw_to_nhwc(grad), permute_nchw_to_nhwc(weight));
         let in_grad = empty_device_dtype(grad.client.clone(), grad.device.clone(), [n, h, w, c_in].into(), out_dtype);
         let (client, dtypes) = (grad.client.clone(), dtypes(&grad, &weight, &in_grad));
+        let [c_out, kh, kw, _] = weight.meta.shape().dims::<4>(); // channels-last: [c_out, kh, kw, c_in]
+        let product = Product { m: n * h * w, n: c_in, k: kh * kw * c_out, lhs: MatrixLayout::RowMajor, rhs: MatrixLayout::RowMajor };
+        let strategy = strategy(kernel, &client, Operation::BackwardData, product, &dtypes);
         let inputs = ConvolutionInputs::BackwardData { out_grad: input(grad), weights: input(weight), in_grad: in_grad.clone().binding() };
-        launch_ref::<R, 2>(&strategy(kernel), &client, inputs, args(options), dtypes)?;
+        launch_ref::<R, 2>(&strategy, &client, inputs, args(options), dtypes)?;
         Ok(permute_nhwc_to_nchw(in_grad))
     }
 }

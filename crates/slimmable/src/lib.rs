@@ -40,6 +40,7 @@ mod gemm_kernel;
 #[cfg(feature = "cube")]
 mod gemm_operands;
 mod gemm_precision;
+mod gemm_tiling;
 mod im2col;
 mod linear;
 mod norm;
@@ -55,6 +56,7 @@ pub use depthwise::{depthwise_conv2d, has_depthwise_kernels};
 pub use error::SlimError;
 pub use gemm_kernel::{GEMM_ALGORITHMS, GEMM_TILES, GemmKernel, VERIFIED_GEMM_KERNELS, gemm_kernel, set_gemm_kernel};
 pub use gemm_precision::{GemmPrecision, gemm_precision, set_gemm_precision};
+pub use gemm_tiling::{GemmTiling, gemm_tiling, gemm_tiling_misses, set_gemm_tiling};
 pub use gemm_conv::{DEFAULT_CHANNEL_ALIGN, MIN_GEMM_CHANNELS, gemm_channel_align, gemm_conv2d, has_implicit_gemm, implicit_gemm_fallbacks, set_gemm_channel_align};
 pub use im2col::{ConvAlgorithm, ConvGeometry, DepthwiseForm, conv_algorithm, conv2d_im2col, depthwise_conv2d_matmul, set_conv_algorithm, subsample};
 pub use linear::{SlimLinear, SlimLinearConfig};
