@@ -139,8 +139,11 @@ pub fn configure(name: Option<&str>) -> Result<BackendKind, String> {
     if let Some(precision) = gemm_precision(std::env::var("AUTOSLIM_GEMM_PRECISION").ok().as_deref())? {
         slimmable::set_gemm_precision(precision);
     }
-    if let Some(value) = std::env::var("AUTOSLIM_GEMM_TILING").ok() {
-        slimmable::set_gemm_tiling(slimmable::GemmTiling::parse(&value).map_err(|err| format!("AUTOSLIM_GEMM_TILING: {err}"))?);
+    if let Some(name) = std::env::var("AUTOSLIM_GEMM_WGRAD").ok().filter(|name| !name.trim().is_empty()) {
+        slimmable::set_wgrad_matmul(&name).map_err(|err| format!("AUTOSLIM_GEMM_WGRAD: {err}"))?;
+    }
+    if let Some(value) = std::env::var("AUTOSLIM_GEMM_STAGES").ok() {
+        slimmable::set_gemm_stages(slimmable::GemmStages::parse(&value).map_err(|err| format!("AUTOSLIM_GEMM_STAGES: {err}"))?);
     }
     match std::env::var("AUTOSLIM_GEMM_KERNEL").ok().as_deref().map(str::trim) {
         None | Some("") => {}
@@ -188,11 +191,12 @@ pub fn summary() -> String {
     let conv = slimmable::conv_algorithm();
     match conv.dense_as_gemm() {
         true => format!(
-            "{} ({} conv, {} kernel, {} stages, {} operands, channels aligned to {})",
+            "{} ({} conv, {} kernel, {} stages, {} weight-gradient products, {} operands, channels aligned to {})",
             selected().name(),
             conv.name(),
             slimmable::gemm_kernel().name(),
-            slimmable::gemm_tiling().map_or("inferred".to_string(), |tiling| tiling.name()),
+            slimmable::gemm_stages().name(),
+            slimmable::wgrad_matmul(),
             slimmable::gemm_precision().name(),
             slimmable::gemm_channel_align()
         ),

@@ -179,15 +179,14 @@ mod cube {
     use burn::tensor::ops::{ConvOptions, FloatTensor};
     use burn::tensor::{Tensor, TensorMetadata, TensorPrimitive::Float};
     use burn_cubecl::kernel::conv::{ConvStrategy, conv_data_backward, conv_forward};
-    use burn_cubecl::kernel::into_contiguous;
-    use burn_cubecl::kernel::matmul::{MatmulStrategy, matmul};
     use burn_cubecl::tensor::CubeTensor;
     use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
     use cubecl::zspace::metadata::Metadata;
 
     use super::FALLBACKS;
     use crate::gemm_kernel::{gemm_kernel, launch};
-    use crate::gemm_operands::{as_float, channels_last, channels_last_padded, gemm_operands, nhwc_grown, unpadded};
+    use crate::gemm_operands::{as_float, channels_last, channels_last_padded, gemm_operands, nhwc_grown, nhwc_spread, unfolded, unpadded};
+    use burn_cubecl::ops::permute_nhwc_to_nchw;
     use crate::im2col::ConvGeometry;
     use crate::type_match::same_type;
 
@@ -392,9 +391,7 @@ mod cube {
         options: &ConvOptions<2>,
     ) -> CubeTensor<R> {
         let [c_out, c_in, kh, kw] = weight_shape;
-        let x = Tensor::<CubeBackend<R, F, I, BT>, 4>::from_primitive(Float(x));
-        let dy = Tensor::<CubeBackend<R, F, I, BT>, 4>::from_primitive(Float(grad));
-        let [n, _, ho, wo] = dy.dims();
+        let [n, _, ho, wo] = grad.shape().dims::<4>();
         let geometry = ConvGeometry {
             kernel: [kh, kw],
             stride: options.stride,
@@ -403,9 +400,10 @@ mod cube {
             pad_end: options.padding,
         };
         let k = kh * kw * c_in;
-        // [n, h_out, w_out, kh·kw·c_in], kernel position major, as the weight [c_out, kh, kw, c_in].
-        let views: Vec<_> = crate::im2col::shifted_views(x, &geometry).into_iter().map(|v| v.permute([0, 2, 3, 1])).collect();
-        let columns = Tensor::cat(views, 3);
+        // [n·h_out·w_out, kh·kw·c_in], kernel position major, as the weight [c_out, kh, kw, c_in]:
+        // one pass of `unfold_kernel`, in the operand's own format.
+        let columns = Tensor::<CubeBackend<R, F, I, BT>, 2>::from_primitive(Float(unfolded::<R, F>(x, &geometry)));
+        let dy = Tensor::<CubeBackend<R, F, I, BT>, 4>::from_primitive(Float(grad));
         let batches = image_batches(n, c_out * k);
         let rows = n * ho * wo / batches;
         let columns = columns.reshape([batches, rows, k]);
@@ -415,11 +413,12 @@ mod cube {
         dw.permute([0, 3, 1, 2]).into_primitive().tensor()
     }
 
-    /// The batched matrix product `lhs · rhs` by burn's matmul kernel, its sums and result in
-    /// the backend's float `F` whatever the operands' format (f32 or bf16).
+    /// The batched matrix product `lhs · rhs` by cubek's matmul kernel
+    /// ([`crate::wgrad_matmul`]), its sums and result in the backend's float `F` whatever the
+    /// operands' format (f32 or bf16).
     fn products_f32<R: CubeRuntime, F: FloatElement>(lhs: CubeTensor<R>, rhs: CubeTensor<R>) -> CubeTensor<R> {
-        matmul(lhs, rhs, None, MatmulStrategy::default(), F::dtype())
-            .unwrap_or_else(|err| panic!("burn's matrix product failed for the weight gradient: {err:?}"))
+        launch::products(lhs, rhs, F::dtype())
+            .unwrap_or_else(|err| panic!("the weight gradient's matrix product ({}) failed: {err:?}", crate::wgrad_matmul()))
     }
 
     /// How many batches (a divisor of `n`) the images are split into so that the partial
@@ -456,26 +455,14 @@ mod cube {
             return conv_data_backward::<R, 2>(as_float::<R, F>(grad), as_float::<R, F>(weight), input_shape.into(), options.clone(), ConvStrategy::Direct)
                 .unwrap_or_else(|err| panic!("burn's direct input-gradient kernel failed: {err:?}"));
         };
-        let dy = Tensor::<CubeBackend<R, F, I, BT>, 4>::from_primitive(Float(into_contiguous(grad)));
-        let [n, o, ho, wo] = dy.dims();
-        let [sh, sw] = options.stride;
-        // Zeros in the gradient's own format (f32 or bf16).
-        let (device, dtype) = (dy.device(), dy.dtype());
-        let zeros = |shape: [usize; 6]| Tensor::zeros(shape, (&device, dtype));
-        // [n, o, ho, 1, wo, 1] → zeros after each value along both axes → [n, o, ho·sh, wo·sw].
-        let mut spread = dy.reshape([n, o, ho, 1, wo, 1]);
-        if sh > 1 {
-            let zeros = zeros([n, o, ho, sh - 1, wo, 1]);
-            spread = Tensor::cat(vec![spread, zeros], 3);
-        }
-        if sw > 1 {
-            let zeros = zeros([n, o, ho, sh, wo, sw - 1]);
-            spread = Tensor::cat(vec![spread, zeros], 5);
-        }
-        let spread = spread.reshape([n, o, ho * sh, wo * sw]).slice([0..n, 0..o, 0..lh, 0..lw]);
+        let [n, o, _, _] = grad.shape().dims::<4>();
+        // [n, o, lh, lw], `stride − 1` zeros after each value along both axes, channels-last, in
+        // the gradient's own format (f32 or bf16): one pass of `channels_last_kernel`.
+        let dtype = grad.dtype;
+        let spread = permute_nhwc_to_nchw(nhwc_spread::<R, F>(grad, [n, lh, lw, o], [0, 0], options.stride, dtype));
         let w = Tensor::<CubeBackend<R, F, I, BT>, 4>::from_primitive(Float(weight)).flip([2, 3]).swap_dims(0, 1);
         let transposed = ConvOptions::new([1, 1], [span[0] - options.padding[0], span[1] - options.padding[1]], options.dilation, 1);
-        let (dy, w) = (channels_last(spread.into_primitive().tensor()), channels_last(w.into_primitive().tensor()));
+        let (dy, w) = (spread, channels_last(w.into_primitive().tensor()));
         let gemm = launch::forward(gemm_kernel(), dy.clone(), w.clone(), &transposed, F::dtype());
         let direct = || conv_forward::<R, 2>(as_float::<R, F>(dy), as_float::<R, F>(w), None, transposed, ConvStrategy::Direct);
         or_direct(gemm, direct, "input-gradient")
@@ -716,22 +703,24 @@ mod tests {
         assert!(wrong.is_empty(), "verified kernels whose results differ from burn-ndarray's: {wrong:?}");
     }
 
-    /// Named stage shapes ([`crate::GemmTiling`]) give burn-ndarray's output and gradients, in
-    /// both operand formats, and are really used (no launch ran cubek's inferred stage instead,
-    /// none fell back to burn's direct kernel). CUDA only, on one test thread: the tiling is
-    /// process-wide. `AUTOSLIM_TEST_GEMM_TILINGS` (names, comma-separated) tries others.
+    /// Named stage shapes ([`crate::GemmTiling`]) give burn-ndarray's output and gradients in
+    /// both operand formats, and with bf16 operands they are really used (no launch ran cubek's
+    /// inferred stage instead, none fell back to burn's direct kernel); with f32 ones cubek may
+    /// refuse them, and the op then runs the inferred stage (reported, with cubek's reason).
+    /// CUDA only, on one test thread: the stages are process-wide.
+    /// `AUTOSLIM_TEST_GEMM_TILINGS` (names, comma-separated) tries others.
     #[cfg(feature = "test-cuda")]
     #[test]
     fn on_cuda_named_tilings_agree_with_ndarray() {
         use crate::test_support::CudaAd;
-        use crate::{GemmPrecision, GemmTiling, gemm_tiling_misses, set_gemm_precision, set_gemm_tiling};
+        use crate::{BF16_TILING, GemmPrecision, GemmStages, GemmTiling, gemm_tiling_misses, set_gemm_precision, set_gemm_stages};
         let device = Default::default();
-        let names = std::env::var("AUTOSLIM_TEST_GEMM_TILINGS").unwrap_or_else(|_| "128x128x32/4,256x128x32/8+double,128x64x64/4".into());
+        let names = std::env::var("AUTOSLIM_TEST_GEMM_TILINGS").unwrap_or_else(|_| format!("{},128x128x32/4,256x128x32/8+double,128x64x64/4", BF16_TILING.name()));
         let mut wrong = Vec::new();
         for name in names.split(',') {
-            let tiling = GemmTiling::parse(name).unwrap().expect("a named tiling, not auto");
+            let tiling = GemmTiling::parse(name).unwrap();
             for (precision, tolerance) in [(GemmPrecision::Tf32, TOLERANCE), (GemmPrecision::Bf16, 0.25)] {
-                set_gemm_tiling(Some(tiling));
+                set_gemm_stages(GemmStages::Fixed(tiling));
                 set_gemm_precision(precision);
                 let (misses, fallbacks) = (gemm_tiling_misses().0, implicit_gemm_fallbacks());
                 let agrees = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -739,19 +728,54 @@ mod tests {
                     agrees([4, 16, 16, 16], [32, 16, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]));
                     agrees([2, 16, 9, 9], [24, 16, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1])); // strided, rows not a multiple of the stage
                     agrees([2, 10, 8, 8], [13, 10, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])); // padded channels
-                    agrees([2, 72, 8, 8], [136, 72, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])); // more channels than one stage
+                    // More output (and, for the input gradient, input) channels than one stage holds.
+                    agrees([2, 136, 6, 6], [144, 136, 1, 1], geometry(1, 1, 1, [0, 0], [0, 0]));
                 }))
                 .is_ok();
                 let used = gemm_tiling_misses().0 == misses && implicit_gemm_fallbacks() == fallbacks;
-                println!("{:24} {:5} {} {}", tiling.name(), precision.name(), if agrees { "agrees" } else { "DISAGREES" }, if used { "" } else { "(not used)" });
-                if !agrees || !used {
+                let why = if used { String::new() } else { format!("(not used: {:?})", gemm_tiling_misses().1) };
+                println!("{:24} {:5} {} {why}", tiling.name(), precision.name(), if agrees { "agrees" } else { "DISAGREES" });
+                if !agrees || (!used && precision == GemmPrecision::Bf16) {
                     wrong.push(format!("{} {}", tiling.name(), precision.name()));
                 }
             }
         }
-        set_gemm_tiling(None);
+        set_gemm_stages(GemmStages::Default);
         set_gemm_precision(GemmPrecision::Tf32);
-        assert!(wrong.is_empty(), "tilings that differ from burn-ndarray or were not used: {wrong:?}");
+        assert!(wrong.is_empty(), "tilings that differ from burn-ndarray or were not used with bf16: {wrong:?}");
+    }
+
+    /// Every weight-gradient matrix-product kernel ([`crate::WGRAD_MATMULS`]) gives
+    /// burn-ndarray's gradients, over shifted views (stride 1) and over the unfolded input
+    /// (stride 2), in both operand formats. CUDA only, on one test thread: the kernel is
+    /// process-wide.
+    #[cfg(feature = "test-cuda")]
+    #[test]
+    fn on_cuda_every_weight_gradient_kernel_agrees_with_ndarray() {
+        use crate::test_support::CudaAd;
+        use crate::{GemmPrecision, WGRAD_MATMULS, set_gemm_precision, set_wgrad_matmul};
+        let device = Default::default();
+        let mut wrong = Vec::new();
+        for name in WGRAD_MATMULS {
+            for (precision, tolerance) in [(GemmPrecision::Tf32, TOLERANCE), (GemmPrecision::Bf16, 0.25)] {
+                set_wgrad_matmul(name).unwrap();
+                set_gemm_precision(precision);
+                let agrees = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let agrees = |x: [usize; 4], w: [usize; 4], g: ConvGeometry| agrees_with_ndarray::<CudaAd>(x, w, g, &device, tolerance, ours);
+                    agrees([4, 16, 16, 16], [32, 16, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]));
+                    agrees([2, 16, 9, 9], [24, 16, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1]));
+                    agrees([2, 10, 8, 8], [13, 10, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]));
+                }))
+                .is_ok();
+                println!("{name:24} {:5} {}", precision.name(), if agrees { "agrees" } else { "DISAGREES" });
+                if !agrees {
+                    wrong.push(format!("{name} {}", precision.name()));
+                }
+            }
+        }
+        set_wgrad_matmul(WGRAD_MATMULS[0]).unwrap();
+        set_gemm_precision(GemmPrecision::Tf32);
+        assert!(wrong.is_empty(), "weight-gradient kernels that differ from burn-ndarray: {wrong:?}");
     }
 
     /// With bf16 operands ([`crate::GemmPrecision::Bf16`]) the op still gives burn-ndarray's

@@ -116,6 +116,35 @@ pub fn gemm_kernel() -> GemmKernel {
     GemmKernel { algorithm: index / GEMM_TILES.len(), tile: index % GEMM_TILES.len() }
 }
 
+/// cubek's matrix-product kernels the weight gradient's products can run on (`algorithm/tile`).
+/// burn's `matmul` runs the first, `simple_cyclic/cmma` (single-buffered loads); the `double`
+/// ones load the next slice of the operands while the tensor cores work on the current one.
+pub const WGRAD_MATMULS: [&str; 6] =
+    ["simple_cyclic/cmma", "simple_cyclic/mma", "double_cyclic/cmma", "double_cyclic/mma", "ordered_double/cmma", "double_tilewise/cmma"];
+
+/// The default of [`set_wgrad_matmul`], `simple_cyclic/mma`: on an H200 the bench net's plain
+/// step took 50.1 ms with it against 54.4 ms with burn's `simple_cyclic/cmma` (bf16 operands,
+/// docs/BENCHMARKS.md, session 12); every one of [`WGRAD_MATMULS`] passed the CUDA tests.
+pub const DEFAULT_WGRAD_MATMUL: &str = WGRAD_MATMULS[1];
+
+static WGRAD_SELECTED: AtomicUsize = AtomicUsize::new(1);
+
+/// Chooses the kernel of the weight gradient's matrix products, one of [`WGRAD_MATMULS`]
+/// (default [`DEFAULT_WGRAD_MATMUL`]); the error lists the accepted names.
+pub fn set_wgrad_matmul(name: &str) -> Result<(), String> {
+    let name = name.trim();
+    let index = WGRAD_MATMULS.iter().position(|known| *known == name).ok_or_else(|| {
+        format!("unknown weight-gradient matrix-product kernel \"{name}\"; accepted: {}", WGRAD_MATMULS.join(", "))
+    })?;
+    WGRAD_SELECTED.store(index, Ordering::Relaxed);
+    Ok(())
+}
+
+/// The weight gradient's matrix-product kernel in use.
+pub fn wgrad_matmul() -> &'static str {
+    WGRAD_MATMULS[WGRAD_SELECTED.load(Ordering::Relaxed)]
+}
+
 #[cfg(feature = "cube")]
 pub(crate) mod launch {
     //! The launches, on channels-last tensors.
@@ -131,12 +160,12 @@ pub(crate) mod launch {
     use cubek::convolution::definition::{BackwardDataBlueprint, ConvBlueprint, ForwardBlueprint};
     use cubek::convolution::{AcceleratedTileKind, ConvAlgorithm, ConvolutionArgs, ConvolutionInputs, Strategy, launch_ref};
     use cubek::matmul::components::tile::TileMatmulKind;
-    use cubek::matmul::definition::{MatmulElems, MatmulGlobalElems};
+    use cubek::matmul::definition::{MatmulElems, MatmulGlobalElems, MatmulSetupError, adjust_dtypes};
     use cubek::std::{InputBinding, MatrixLayout};
 
     use super::GemmKernel;
     use crate::gemm_tiling::blueprint::{Product, blueprint};
-    use crate::gemm_tiling::{gemm_tiling, note_tiling_miss};
+    use crate::gemm_tiling::{gemm_stages, note_tiling_miss};
     use crate::im2col::ConvGeometry;
 
     /// Which of the two products a launch computes.
@@ -146,12 +175,14 @@ pub(crate) mod launch {
         BackwardData,
     }
 
-    /// cubek's strategy for `kernel`: its inferred stage, or the one [`gemm_tiling`] names
-    /// (where that stage does not fit `product`, the inferred one, counted by
+    /// cubek's strategy for `kernel`: its inferred stage, or the one [`gemm_stages`] names for
+    /// these operands (where that stage does not fit `product`, the inferred one, counted by
     /// [`note_tiling_miss`]).
-    fn strategy<R: CubeRuntime>(kernel: GemmKernel, client: &ComputeClient<R>, operation: Operation, product: Product, dtypes: &MatmulElems) -> Strategy {
+    /// A forced stage skips cubek's adjustment of the element types to the tile instruction
+    /// (f32 operands to TF32 registers), so this makes it in `dtypes`.
+    fn strategy<R: CubeRuntime>(kernel: GemmKernel, client: &ComputeClient<R>, operation: Operation, product: Product, dtypes: &mut MatmulElems) -> Strategy {
         let inferred = inferred(kernel);
-        let Some(tiling) = gemm_tiling() else {
+        let Some(tiling) = gemm_stages().tiling(dtypes.lhs_global == DType::BF16.into()) else {
             return inferred;
         };
         let Strategy::Inferred { algorithm, tile_kind } = inferred else {
@@ -163,6 +194,7 @@ pub(crate) mod launch {
         };
         match blueprint(tiling, client, tile, &product, dtypes) {
             Ok(matmul) => {
+                adjust_dtypes(client, dtypes, tile.requires_accelerator());
                 let dimensionality = Dimensionality::Dim2;
                 let blueprint = match operation {
                     Operation::Forward => ConvBlueprint::Forward(ForwardBlueprint { matmul, dimensionality, has_bias: false }),
@@ -224,11 +256,11 @@ pub(crate) mod launch {
         let [h_out, w_out] = geometry.output_size([h, w]);
         let (x, weight) = (permute_nchw_to_nhwc(x), permute_nchw_to_nhwc(weight));
         let out = empty_device_dtype(x.client.clone(), x.device.clone(), [n, h_out, w_out, c_out].into(), out_dtype);
-        let (client, dtypes) = (x.client.clone(), dtypes(&x, &weight, &out));
+        let (client, mut dtypes) = (x.client.clone(), dtypes(&x, &weight, &out));
         let product = Product { m: n * h_out * w_out, n: c_out, k: kh * kw * x.meta.shape()[3], lhs: MatrixLayout::RowMajor, rhs: MatrixLayout::ColMajor };
-        let strategy = strategy(kernel, &client, Operation::Forward, product, &dtypes);
-        let inputs = ConvolutionInputs::Forward { input: input(x), weight: input(weight), bias: None, out: out.clone().binding() };
-        launch_ref::<R, 2>(&strategy, &client, inputs, args(options), dtypes)?;
+        let strategy = strategy(kernel, &client, Operation::Forward, product, &mut dtypes);
+        let inputs = || ConvolutionInputs::Forward { input: input(x.clone()), weight: input(weight.clone()), bias: None, out: out.clone().binding() };
+        launch_or_inferred(kernel, strategy, &client, inputs, options, dtypes)?;
         Ok(permute_nhwc_to_nchw(out))
     }
 
@@ -246,13 +278,57 @@ pub(crate) mod launch {
         let [n, c_in, h, w] = input_shape;
         let (grad, weight) = (permute_nchw_to_nhwc(grad), permute_nchw_to_nhwc(weight));
         let in_grad = empty_device_dtype(grad.client.clone(), grad.device.clone(), [n, h, w, c_in].into(), out_dtype);
-        let (client, dtypes) = (grad.client.clone(), dtypes(&grad, &weight, &in_grad));
+        let (client, mut dtypes) = (grad.client.clone(), dtypes(&grad, &weight, &in_grad));
         let [c_out, kh, kw, _] = weight.meta.shape().dims::<4>(); // channels-last: [c_out, kh, kw, c_in]
         let product = Product { m: n * h * w, n: c_in, k: kh * kw * c_out, lhs: MatrixLayout::RowMajor, rhs: MatrixLayout::RowMajor };
-        let strategy = strategy(kernel, &client, Operation::BackwardData, product, &dtypes);
-        let inputs = ConvolutionInputs::BackwardData { out_grad: input(grad), weights: input(weight), in_grad: in_grad.clone().binding() };
-        launch_ref::<R, 2>(&strategy, &client, inputs, args(options), dtypes)?;
+        let strategy = strategy(kernel, &client, Operation::BackwardData, product, &mut dtypes);
+        let inputs = || ConvolutionInputs::BackwardData { out_grad: input(grad.clone()), weights: input(weight.clone()), in_grad: in_grad.clone().binding() };
+        launch_or_inferred(kernel, strategy, &client, inputs, options, dtypes)?;
         Ok(permute_nhwc_to_nchw(in_grad))
+    }
+
+    /// Launches `strategy`; where a forced stage is refused (cubek checks a blueprint before it
+    /// compiles or runs anything), notes why ([`note_tiling_miss`]) and launches cubek's
+    /// inferred stage instead.
+    fn launch_or_inferred<R: CubeRuntime>(
+        kernel: GemmKernel,
+        strategy: Strategy,
+        client: &ComputeClient<R>,
+        inputs: impl Fn() -> ConvolutionInputs<R>,
+        options: &ConvOptions<2>,
+        dtypes: MatmulElems,
+    ) -> Result<(), ConvSetupError> {
+        let forced = matches!(strategy, Strategy::Forced { .. });
+        match launch_ref::<R, 2>(&strategy, client, inputs(), args(options), dtypes.clone()) {
+            Err(err) if forced => {
+                note_tiling_miss(&format!("cubek refused the stage: {err:?}"));
+                launch_ref::<R, 2>(&inferred(kernel), client, inputs(), args(options), dtypes)
+            }
+            result => result,
+        }
+    }
+
+    /// The batched matrix product `lhs · rhs` (batch axes broadcast), its sums and result in
+    /// `out_dtype` whatever the operands' format, by the kernel [`super::wgrad_matmul`] names.
+    pub(crate) fn products<R: CubeRuntime>(lhs: CubeTensor<R>, rhs: CubeTensor<R>, out_dtype: DType) -> Result<CubeTensor<R>, MatmulSetupError> {
+        use cubek::matmul::launch::Strategy as M;
+        let strategy = match super::WGRAD_SELECTED.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => M::SimpleCyclicCmma(Default::default()),
+            1 => M::SimpleCyclicMma(Default::default()),
+            2 => M::DoubleCyclicCmma(Default::default()),
+            3 => M::DoubleCyclicMma(Default::default()),
+            4 => M::OrderedDoubleCmma(Default::default()),
+            _ => M::DoubleTilewiseCmma(Default::default()),
+        };
+        let (lhs_shape, rhs_shape) = (lhs.meta.shape().clone(), rhs.meta.shape().clone());
+        let rank = lhs_shape.len();
+        let mut shape: Vec<usize> = (0..rank - 2).map(|axis| lhs_shape[axis].max(rhs_shape[axis])).collect();
+        shape.extend([lhs_shape[rank - 2], rhs_shape[rank - 1]]);
+        let out = empty_device_dtype(lhs.client.clone(), lhs.device.clone(), shape.into(), out_dtype);
+        let client = lhs.client.clone();
+        let mut dtypes = dtypes(&lhs, &rhs, &out);
+        cubek::matmul::launch::launch_ref(&strategy, &client, input(lhs), input(rhs), out.clone().binding(), &mut dtypes)?;
+        Ok(out)
     }
 }
 

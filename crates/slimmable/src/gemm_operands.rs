@@ -16,14 +16,21 @@ use cubecl::prelude::*;
 use crate::cube_launch::elementwise_launch;
 use crate::gemm_conv::{aligned, operand_channel_align};
 use crate::gemm_precision::{GemmPrecision, gemm_precision};
+use crate::im2col::ConvGeometry;
 
 /// `output` `[rows, h_out, w_out, channels]` (contiguous) is `input` `[d, c, h, w]` (any
 /// strides) laid out channels-last and converted to `O`, its pixel `(y, x)` at
-/// `(y + top, x + left)`, and zeros everywhere else: in the rows from `d`, the channels from
-/// `c`, and around the image. One thread per output element: the writes are coalesced, and so
+/// `(top + step.0·y, left + step.1·x)`, and zeros everywhere else: in the rows from `d`, the
+/// channels from `c`, around the image and between its pixels. One thread per output element: the writes are coalesced, and so
 /// are the reads of an input that is channels-last in memory already.
 #[cube(launch)]
-fn channels_last_kernel<I: Numeric, O: Numeric>(input: &Tensor<I>, output: &mut Tensor<O>, #[comptime] top: usize, #[comptime] left: usize) {
+fn channels_last_kernel<I: Numeric, O: Numeric>(
+    input: &Tensor<I>,
+    output: &mut Tensor<O>,
+    #[comptime] top: usize,
+    #[comptime] left: usize,
+    #[comptime] step: (usize, usize),
+) {
     if ABSOLUTE_POS >= output.len() {
         terminate!();
     }
@@ -35,14 +42,77 @@ fn channels_last_kernel<I: Numeric, O: Numeric>(input: &Tensor<I>, output: &mut 
     let x = pixel % width;
     let y = (pixel / width) % height;
     let row = pixel / (width * height);
-    let inside_y = y >= top && y < top + input.shape(2);
-    let inside_x = x >= left && x < left + input.shape(3);
+    // Pixel (y, x) holds input pixel ((y − top) / step.0, (x − left) / step.1) where both
+    // divide exactly: `step − 1` zeros between input pixels.
+    let inside_y = y >= top && y < top + step.0 * input.shape(2) && (y - top) % step.0 == 0;
+    let inside_x = x >= left && x < left + step.1 * input.shape(3) && (x - left) % step.1 == 0;
     if row < input.shape(0) && channel < input.shape(1) && inside_y && inside_x {
-        let at = row * input.stride(0) + channel * input.stride(1) + (y - top) * input.stride(2) + (x - left) * input.stride(3);
+        let (yi, xi) = ((y - top) / step.0, (x - left) / step.1);
+        let at = row * input.stride(0) + channel * input.stride(1) + yi * input.stride(2) + xi * input.stride(3);
         output[ABSOLUTE_POS] = O::cast_from(input[at]);
     } else {
         output[ABSOLUTE_POS] = O::from_int(0);
     }
+}
+
+/// `output` `[n, h_out, w_out, kh, kw, c]` (contiguous) is the unfolded input of a conv:
+/// element `(img, oy, ox, i, j, ch)` is `input[img, ch, oy·sh + i·dh − ph, ox·sw + j·dw − pw]`
+/// (`input` `[n, c, h, w]`, any strides), zero where that falls in the padding. Read as a
+/// `[n·h_out·w_out, kh·kw·c]` matrix it is the unfolded input channels-last, kernel position
+/// major. One thread per output element.
+#[cube(launch)]
+fn unfold_kernel<E: Numeric>(
+    input: &Tensor<E>,
+    output: &mut Tensor<E>,
+    #[comptime] stride: (usize, usize),
+    #[comptime] dilation: (usize, usize),
+    #[comptime] padding: (usize, usize),
+) {
+    if ABSOLUTE_POS >= output.len() {
+        terminate!();
+    }
+    let channels = output.shape(5);
+    let channel = ABSOLUTE_POS % channels;
+    let mut rest = ABSOLUTE_POS / channels;
+    let j = rest % output.shape(4);
+    rest /= output.shape(4);
+    let i = rest % output.shape(3);
+    rest /= output.shape(3);
+    let ox = rest % output.shape(2);
+    rest /= output.shape(2);
+    let oy = rest % output.shape(1);
+    let img = rest / output.shape(1);
+    // Coordinates in the padded image; inside the input where at least the padding and below it.
+    let y = oy * stride.0 + i * dilation.0;
+    let x = ox * stride.1 + j * dilation.1;
+    let inside_y = y >= padding.0 && y < padding.0 + input.shape(2);
+    let inside_x = x >= padding.1 && x < padding.1 + input.shape(3);
+    if inside_y && inside_x {
+        let at = img * input.stride(0) + channel * input.stride(1) + (y - padding.0) * input.stride(2) + (x - padding.1) * input.stride(3);
+        output[ABSOLUTE_POS] = input[at];
+    } else {
+        output[ABSOLUTE_POS] = E::from_int(0);
+    }
+}
+
+/// The unfolded input of a conv as a contiguous `[n·h_out·w_out, kh·kw·c]` matrix
+/// ([`unfold_kernel`], one pass), of `tensor`'s element type (`F` or bf16).
+pub(crate) fn unfolded<R: CubeRuntime, F: FloatElement>(tensor: CubeTensor<R>, geometry: &ConvGeometry) -> CubeTensor<R> {
+    let [n, c, h, w] = tensor.meta.shape().dims::<4>();
+    let [kh, kw] = geometry.kernel;
+    let [ho, wo] = geometry.output_size([h, w]);
+    assert!(geometry.pad_start == geometry.pad_end, "unfolded: symmetric padding only, got {geometry:?}");
+    let output = empty_device_contiguous_dtype(tensor.client.clone(), tensor.device.clone(), [n, ho, wo, kh, kw, c].into(), tensor.dtype);
+    let (count, dim) = elementwise_launch(&output);
+    let (client, input, out) = (tensor.client.clone(), tensor.clone().into_tensor_arg(), output.clone().into_tensor_arg());
+    let stride = (geometry.stride[0], geometry.stride[1]);
+    let dilation = (geometry.dilation[0], geometry.dilation[1]);
+    let padding = (geometry.pad_start[0], geometry.pad_start[1]);
+    match tensor.dtype == DType::BF16 {
+        false => unfold_kernel::launch::<F, R>(&client, count, dim, input, out, stride, dilation, padding),
+        true => unfold_kernel::launch::<bf16, R>(&client, count, dim, input, out, stride, dilation, padding),
+    }
+    burn_cubecl::ops::reshape(output, [n * ho * wo, kh * kw * c].into())
 }
 
 /// The element type the GEMM kernels read on `client`: bf16 when [`GemmPrecision::Bf16`] is
@@ -85,25 +155,43 @@ pub(crate) fn channels_last_padded<R: CubeRuntime, F: FloatElement>(
 /// If the tensor does not fit at that offset.
 pub(crate) fn nhwc_grown<R: CubeRuntime, F: FloatElement>(
     tensor: CubeTensor<R>,
+    shape: [usize; 4],
+    at: [usize; 2],
+    dtype: DType,
+) -> CubeTensor<R> {
+    nhwc_spread::<R, F>(tensor, shape, at, [1, 1], dtype)
+}
+
+/// [`nhwc_grown`] with `step − 1` zeros between the pixels along each axis: pixel `(y, x)` of
+/// `tensor` at `(top + step[0]·y, left + step[1]·x)` (a strided conv's output gradient spread
+/// out for its input gradient as a stride-1 conv).
+///
+/// # Panics
+/// If the tensor does not fit at that offset.
+pub(crate) fn nhwc_spread<R: CubeRuntime, F: FloatElement>(
+    tensor: CubeTensor<R>,
     [rows, height, width, channels]: [usize; 4],
     [top, left]: [usize; 2],
+    step: [usize; 2],
     dtype: DType,
 ) -> CubeTensor<R> {
     let [d, c, h, w] = tensor.meta.shape().dims::<4>();
+    let span = |size: usize, step: usize| step * (size.max(1) - 1) + 1;
     assert!(
-        rows >= d && channels >= c && height >= top + h && width >= left + w,
-        "nhwc_grown: [{rows}, {height}, {width}, {channels}] does not hold [{d}, {h}, {w}, {c}] at ({top}, {left})"
+        rows >= d && channels >= c && height >= top + span(h, step[0]) && width >= left + span(w, step[1]),
+        "nhwc_spread: [{rows}, {height}, {width}, {channels}] does not hold [{d}, {h}, {w}, {c}] at ({top}, {left}) with steps {step:?}"
     );
     // Contiguous: burn's `empty_device_dtype` may pad each innermost row (a pitched layout),
     // and the kernel writes element `i` of the output at offset `i`.
     let output = empty_device_contiguous_dtype(tensor.client.clone(), tensor.device.clone(), [rows, height, width, channels].into(), dtype);
     let (count, dim) = elementwise_launch(&output);
     let (client, input, out) = (tensor.client.clone(), tensor.clone().into_tensor_arg(), output.clone().into_tensor_arg());
+    let step = (step[0], step[1]);
     match (tensor.dtype == DType::BF16, dtype == DType::BF16) {
-        (false, false) => channels_last_kernel::launch::<F, F, R>(&client, count, dim, input, out, top, left),
-        (false, true) => channels_last_kernel::launch::<F, bf16, R>(&client, count, dim, input, out, top, left),
-        (true, false) => channels_last_kernel::launch::<bf16, F, R>(&client, count, dim, input, out, top, left),
-        (true, true) => channels_last_kernel::launch::<bf16, bf16, R>(&client, count, dim, input, out, top, left),
+        (false, false) => channels_last_kernel::launch::<F, F, R>(&client, count, dim, input, out, top, left, step),
+        (false, true) => channels_last_kernel::launch::<F, bf16, R>(&client, count, dim, input, out, top, left, step),
+        (true, false) => channels_last_kernel::launch::<bf16, F, R>(&client, count, dim, input, out, top, left, step),
+        (true, true) => channels_last_kernel::launch::<bf16, bf16, R>(&client, count, dim, input, out, top, left, step),
     }
     output
 }

@@ -11,9 +11,14 @@
 //! cubek 0.2 infers the stage from the problem: for the 8-layer bench net with bf16 operands it
 //! takes 512 × 128 × 32 with 16 warps (512 threads), which fills a streaming multiprocessor
 //! with one cube and single-buffers its loads, so every `k` step waits for memory with nothing
-//! else to run. This setting names the stage instead, written `MxNxK/PLANES` (e.g.
-//! `128x128x32/4`), with `+double` for double-buffered tile fragments; `n` is capped at the
-//! product's `n` rounded up to a power of two. `auto` is cubek's choice (the default).
+//! else to run. A [`GemmTiling`] names the stage instead, written `MxNxK/PLANES` (e.g.
+//! `128x128x64/4`), with `+double` for double-buffered tile fragments; `n` is capped at the
+//! product's `n` rounded up to a power of two.
+//!
+//! [`GemmStages::Default`] takes [`BF16_TILING`] for bf16 operands: on an H200 it halved the
+//! conv kernels' time in the bench net's plain step (19.2 → 9.4 ms; docs/BENCHMARKS.md,
+//! session 12). f32 (TF32) operands keep cubek's inferred stage: cubek refused the named ones
+//! there (each such launch then runs the inferred stage, counted by [`gemm_tiling_misses`]).
 
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -33,6 +38,9 @@ pub struct GemmTiling {
     pub double: bool,
 }
 
+/// The stage of [`GemmStages::Default`] for bf16 operands: 128 × 128 × 64, four warps.
+pub const BF16_TILING: GemmTiling = GemmTiling { m: 128, n: 128, k: 64, planes: 4, double: false };
+
 impl GemmTiling {
     /// `MxNxK/PLANES`, with `+double` when [`GemmTiling::double`].
     pub fn name(self) -> String {
@@ -40,14 +48,10 @@ impl GemmTiling {
         format!("{}x{}x{}/{}{double}", self.m, self.n, self.k, self.planes)
     }
 
-    /// The tiling named `auto` (`None`: cubek's choice) or `MxNxK/PLANES[+double]`; the error
-    /// says what is wrong with the name.
-    pub fn parse(name: &str) -> Result<Option<GemmTiling>, String> {
+    /// The tiling named `MxNxK/PLANES[+double]`; the error says what is wrong with the name.
+    pub fn parse(name: &str) -> Result<GemmTiling, String> {
         let name = name.trim();
-        if name.eq_ignore_ascii_case("auto") || name.is_empty() {
-            return Ok(None);
-        }
-        let bad = |why: &str| format!("GEMM tiling \"{name}\": {why}; expected \"auto\" or MxNxK/PLANES[+double], e.g. 128x128x32/4");
+        let bad = |why: &str| format!("GEMM tiling \"{name}\": {why}; expected MxNxK/PLANES[+double], e.g. 128x128x64/4");
         let (shape, double) = match name.strip_suffix("+double") {
             Some(shape) => (shape, true),
             None => (name, false),
@@ -67,28 +71,71 @@ impl GemmTiling {
         if tiling.planes > 32 || tiling.m < tiling.planes {
             return Err(bad("PLANES must be at most 32 and at most M"));
         }
-        Ok(Some(tiling))
+        Ok(tiling)
     }
 }
 
-static SELECTED: RwLock<Option<GemmTiling>> = RwLock::new(None);
-
-/// Chooses the stage shape of every [`gemm_conv2d`](crate::gemm_conv2d) kernel in this process
-/// (`None`, the default: cubek's own choice).
-pub fn set_gemm_tiling(tiling: Option<GemmTiling>) {
-    *SELECTED.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = tiling;
+/// Which stages the implicit-GEMM kernels run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GemmStages {
+    /// [`BF16_TILING`] for bf16 operands, cubek's inferred stage for f32 ones.
+    #[default]
+    Default,
+    /// cubek's inferred stage, whatever the operands.
+    Inferred,
+    /// This stage, whatever the operands.
+    Fixed(GemmTiling),
 }
 
-/// The stage shape in use (`None`: cubek's own choice).
-pub fn gemm_tiling() -> Option<GemmTiling> {
+impl GemmStages {
+    /// `default`, `inferred`, or the tiling's name.
+    pub fn name(self) -> String {
+        match self {
+            GemmStages::Default => "default".into(),
+            GemmStages::Inferred => "inferred".into(),
+            GemmStages::Fixed(tiling) => tiling.name(),
+        }
+    }
+
+    /// The stages named `default`, `inferred` or `MxNxK/PLANES[+double]`.
+    pub fn parse(name: &str) -> Result<GemmStages, String> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "" | "default" => Ok(GemmStages::Default),
+            "inferred" | "auto" => Ok(GemmStages::Inferred),
+            _ => GemmTiling::parse(name)
+                .map(GemmStages::Fixed)
+                .map_err(|err| format!("{err}, or \"default\" or \"inferred\"")),
+        }
+    }
+
+    /// The stage for operands of bf16 (`bf16`) or f32: `None` for cubek's inferred one.
+    pub fn tiling(self, bf16: bool) -> Option<GemmTiling> {
+        match self {
+            GemmStages::Default => bf16.then_some(BF16_TILING),
+            GemmStages::Inferred => None,
+            GemmStages::Fixed(tiling) => Some(tiling),
+        }
+    }
+}
+
+static SELECTED: RwLock<GemmStages> = RwLock::new(GemmStages::Default);
+
+/// Chooses the stages of every [`gemm_conv2d`](crate::gemm_conv2d) kernel in this process
+/// (default [`GemmStages::Default`]).
+pub fn set_gemm_stages(stages: GemmStages) {
+    *SELECTED.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = stages;
+}
+
+/// The stages in use.
+pub fn gemm_stages() -> GemmStages {
     *SELECTED.read().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 static MISSES: AtomicUsize = AtomicUsize::new(0);
 static FIRST_MISS: RwLock<Option<String>> = RwLock::new(None);
 
-/// How many kernel launches in this process used cubek's inferred stage because the
-/// [`gemm_tiling`] in use did not fit their product, and why the first one did not.
+/// How many kernel launches in this process ran cubek's inferred stage because the one
+/// [`gemm_stages`] named did not fit their product, and why the first one did not.
 pub fn gemm_tiling_misses() -> (usize, Option<String>) {
     let first = FIRST_MISS.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
     (MISSES.load(Ordering::Relaxed), first)
@@ -200,13 +247,15 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_bad_ones_say_why() {
-        assert_eq!(GemmTiling::parse("auto"), Ok(None));
-        assert_eq!(GemmTiling::parse(" AUTO "), Ok(None));
+        assert_eq!(GemmStages::parse("inferred"), Ok(GemmStages::Inferred));
+        assert_eq!(GemmStages::parse(" AUTO "), Ok(GemmStages::Inferred));
+        assert_eq!(GemmStages::parse("default"), Ok(GemmStages::Default));
         let tiling = GemmTiling { m: 128, n: 128, k: 32, planes: 4, double: false };
-        assert_eq!(GemmTiling::parse("128x128x32/4"), Ok(Some(tiling)));
+        assert_eq!(GemmStages::parse("128x128x32/4"), Ok(GemmStages::Fixed(tiling)));
         assert_eq!(tiling.name(), "128x128x32/4");
         let double = GemmTiling { double: true, ..tiling };
-        assert_eq!(GemmTiling::parse(&double.name()), Ok(Some(double)));
+        assert_eq!(GemmTiling::parse(&double.name()), Ok(double));
+        assert_eq!(GemmStages::parse(&BF16_TILING.name()), Ok(GemmStages::Fixed(BF16_TILING)));
         for (bad, why) in [
             ("128x128x32", "no /PLANES"),
             ("128x128/4", "three sizes"),
@@ -215,9 +264,19 @@ mod tests {
             ("4x128x32/8", "at most M"),
             ("fast", "no /PLANES"),
         ] {
-            let err = GemmTiling::parse(bad).unwrap_err();
-            assert!(err.contains(&format!("\"{bad}\"")) && err.contains(why), "{bad}: {err}");
+            let err = GemmStages::parse(bad).unwrap_err();
+            assert!(err.contains(&format!("\"{bad}\"")) && err.contains(why) && err.contains("inferred"), "{bad}: {err}");
         }
-        assert_eq!(gemm_tiling(), None, "nothing in this test binary sets a tiling");
+    }
+
+    #[test]
+    fn the_default_names_a_stage_for_bf16_only() {
+        assert_eq!(GemmStages::default(), GemmStages::Default);
+        assert_eq!(GemmStages::Default.tiling(true), Some(BF16_TILING));
+        assert_eq!(GemmStages::Default.tiling(false), None);
+        assert_eq!(GemmStages::Inferred.tiling(true), None);
+        let tiling = GemmTiling { m: 64, n: 64, k: 32, planes: 2, double: true };
+        assert_eq!(GemmStages::Fixed(tiling).tiling(false), Some(tiling));
+        assert_eq!(gemm_stages(), GemmStages::Default, "nothing in this test binary changes the stages off CUDA");
     }
 }
