@@ -17,8 +17,9 @@
 //!
 //! [`GemmStages::Default`] takes [`BF16_TILING`] for bf16 operands: on an H200 it halved the
 //! conv kernels' time in the bench net's plain step (19.2 → 9.4 ms; docs/BENCHMARKS.md,
-//! session 12). f32 (TF32) operands keep cubek's inferred stage: cubek refused the named ones
-//! there (each such launch then runs the inferred stage, counted by [`gemm_tiling_misses`]).
+//! session 12). f32 (TF32) operands keep cubek's inferred stage: cubek 0.2 refuses every named
+//! one there (it picks TF32 registers only for stages it infers), and such a launch then runs
+//! the inferred stage, counted by [`gemm_tiling_misses`].
 
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
