@@ -310,7 +310,8 @@ pub(crate) mod launch {
     }
 
     /// The batched matrix product `lhs · rhs` (batch axes broadcast), its sums and result in
-    /// `out_dtype` whatever the operands' format, by the kernel [`super::wgrad_matmul`] names.
+    /// `out_dtype` whatever the operands' format, by the kernel [`super::wgrad_matmul`] names
+    /// (burn's kernels where the device has no tile for it).
     pub(crate) fn products<R: CubeRuntime>(lhs: CubeTensor<R>, rhs: CubeTensor<R>, out_dtype: DType) -> Result<CubeTensor<R>, MatmulSetupError> {
         use cubek::matmul::launch::Strategy as M;
         let strategy = match super::WGRAD_SELECTED.load(std::sync::atomic::Ordering::Relaxed) {
@@ -327,8 +328,23 @@ pub(crate) mod launch {
         shape.extend([lhs_shape[rank - 2], rhs_shape[rank - 1]]);
         let out = empty_device_dtype(lhs.client.clone(), lhs.device.clone(), shape.into(), out_dtype);
         let client = lhs.client.clone();
-        let mut dtypes = dtypes(&lhs, &rhs, &out);
-        cubek::matmul::launch::launch_ref(&strategy, &client, input(lhs), input(rhs), out.clone().binding(), &mut dtypes)?;
+        // Each attempt with fresh element types: a launch may adjust them to its tile.
+        let launch = |strategy: &M| {
+            let mut elems = dtypes(&lhs, &rhs, &out);
+            cubek::matmul::launch::launch_ref(strategy, &client, input(lhs.clone()), input(rhs.clone()), out.clone().binding(), &mut elems)
+        };
+        // Where the device has no such tile (`mma` is CUDA's; lavapipe has no tensor cores at
+        // all), burn's `cmma` kernel, then cubek's kernel without tensor cores, as burn's
+        // `matmul` falls back.
+        let fallbacks = [M::SimpleCyclicCmma(Default::default()), M::SimpleUnit(Default::default())];
+        let mut result = launch(&strategy);
+        for fallback in &fallbacks {
+            match result {
+                Err(MatmulSetupError::Unavailable(_)) => result = launch(fallback),
+                _ => break,
+            }
+        }
+        result?;
         Ok(out)
     }
 }
