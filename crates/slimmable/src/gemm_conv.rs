@@ -375,8 +375,8 @@ mod cube {
 
     /// The weight gradient as matrix products over the unfolded input: with `P = n·h_out·w_out`
     /// output positions, `dW [c_out, kh·kw·c_in] = dYᵀ [c_out, P] · columns [P, kh·kw·c_in]`,
-    /// both matrices channels-last (so each is a reshape, and the columns one concatenation of
-    /// the input's shifted views). `P` is split over images into batches whose partial
+    /// both matrices channels-last (the output gradient a reshape, the columns written in one
+    /// pass by `gemm_operands::unfolded`). `P` is split over images into batches whose partial
     /// products are summed, so that a long `P` (a million for the 8-layer net) still spreads
     /// over the GPU without a `[n, c_out, kh·kw·c_in]` intermediate.
     ///
