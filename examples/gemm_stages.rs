@@ -8,6 +8,12 @@
 //! cargo run --release --example gemm_stages                    # ndarray: no such kernels, all the same
 //! ```
 //!
+//! On an H200 (docs/results/session12/6_h200_example) one pass of a 96-channel conv over 256
+//! 32×32 images took 4.48 ms with cubek's inferred stage and burn's weight-gradient kernel,
+//! 4.16 ms with the default stage and 3.63 ms with the default `simple_cyclic/mma` products as
+//! well; all four settings gave identical outputs and gradients (bf16 products summed in f32 in
+//! the same order).
+//!
 //! `GemmStages::Default` gives bf16 operands a `128x128x64/4` stage (`slimmable::BF16_TILING`);
 //! the command line's `AUTOSLIM_GEMM_STAGES` and `AUTOSLIM_GEMM_WGRAD` set the same as
 //! `set_gemm_stages` and `set_wgrad_matmul` do here.
