@@ -703,6 +703,21 @@ mod tests {
         assert!(wrong.is_empty(), "verified kernels whose results differ from burn-ndarray's: {wrong:?}");
     }
 
+    /// Whether the op gives burn-ndarray's output and gradients on CUDA for every
+    /// `(input, weight, geometry)` of `cases` within `tolerance` (a disagreement is a panic
+    /// inside, caught here, so that the caller can report every setting it tries).
+    #[cfg(feature = "test-cuda")]
+    fn agrees_on_cuda(cases: &[([usize; 4], [usize; 4], ConvGeometry)], tolerance: f32) -> bool {
+        use crate::test_support::CudaAd;
+        let device = Default::default();
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            for (x, w, g) in cases {
+                agrees_with_ndarray::<CudaAd>(*x, *w, g.clone(), &device, tolerance, ours);
+            }
+        }))
+        .is_ok()
+    }
+
     /// Named stage shapes ([`crate::GemmTiling`]) give burn-ndarray's output and gradients in
     /// both operand formats, and with bf16 operands they are really used (no launch ran cubek's
     /// inferred stage instead, none fell back to burn's direct kernel); with f32 ones cubek may
@@ -712,9 +727,14 @@ mod tests {
     #[cfg(feature = "test-cuda")]
     #[test]
     fn on_cuda_named_tilings_agree_with_ndarray() {
-        use crate::test_support::CudaAd;
         use crate::{BF16_TILING, GemmPrecision, GemmStages, GemmTiling, gemm_tiling_misses, set_gemm_precision, set_gemm_stages};
-        let device = Default::default();
+        let cases = [
+            ([4, 16, 16, 16], [32, 16, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])),
+            ([2, 16, 9, 9], [24, 16, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1])), // strided, rows not a multiple of the stage
+            ([2, 10, 8, 8], [13, 10, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])), // padded channels
+            // More output (and, for the input gradient, input) channels than one stage holds.
+            ([2, 136, 6, 6], [144, 136, 1, 1], geometry(1, 1, 1, [0, 0], [0, 0])),
+        ];
         let names = std::env::var("AUTOSLIM_TEST_GEMM_TILINGS").unwrap_or_else(|_| format!("{},128x128x32/4,256x128x32/8+double,128x64x64/4", BF16_TILING.name()));
         let mut wrong = Vec::new();
         for name in names.split(',') {
@@ -723,15 +743,7 @@ mod tests {
                 set_gemm_stages(GemmStages::Fixed(tiling));
                 set_gemm_precision(precision);
                 let (misses, fallbacks) = (gemm_tiling_misses().0, implicit_gemm_fallbacks());
-                let agrees = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    let agrees = |x: [usize; 4], w: [usize; 4], g: ConvGeometry| agrees_with_ndarray::<CudaAd>(x, w, g, &device, tolerance, ours);
-                    agrees([4, 16, 16, 16], [32, 16, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]));
-                    agrees([2, 16, 9, 9], [24, 16, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1])); // strided, rows not a multiple of the stage
-                    agrees([2, 10, 8, 8], [13, 10, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])); // padded channels
-                    // More output (and, for the input gradient, input) channels than one stage holds.
-                    agrees([2, 136, 6, 6], [144, 136, 1, 1], geometry(1, 1, 1, [0, 0], [0, 0]));
-                }))
-                .is_ok();
+                let agrees = agrees_on_cuda(&cases, tolerance);
                 let used = gemm_tiling_misses().0 == misses && implicit_gemm_fallbacks() == fallbacks;
                 let why = if used { String::new() } else { format!("(not used: {:?})", gemm_tiling_misses().1) };
                 println!("{:24} {:5} {} {why}", tiling.name(), precision.name(), if agrees { "agrees" } else { "DISAGREES" });
@@ -752,28 +764,26 @@ mod tests {
     #[cfg(feature = "test-cuda")]
     #[test]
     fn on_cuda_every_weight_gradient_kernel_agrees_with_ndarray() {
-        use crate::test_support::CudaAd;
-        use crate::{GemmPrecision, WGRAD_MATMULS, set_gemm_precision, set_wgrad_matmul};
-        let device = Default::default();
+        use crate::{DEFAULT_WGRAD_MATMUL, GemmPrecision, WGRAD_MATMULS, set_gemm_precision, set_wgrad_matmul};
+        let cases = [
+            ([4, 16, 16, 16], [32, 16, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])),
+            ([2, 16, 9, 9], [24, 16, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1])),
+            ([2, 10, 8, 8], [13, 10, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])),
+        ];
         let mut wrong = Vec::new();
         for name in WGRAD_MATMULS {
             for (precision, tolerance) in [(GemmPrecision::Tf32, TOLERANCE), (GemmPrecision::Bf16, 0.25)] {
                 set_wgrad_matmul(name).unwrap();
                 set_gemm_precision(precision);
-                let agrees = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    let agrees = |x: [usize; 4], w: [usize; 4], g: ConvGeometry| agrees_with_ndarray::<CudaAd>(x, w, g, &device, tolerance, ours);
-                    agrees([4, 16, 16, 16], [32, 16, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]));
-                    agrees([2, 16, 9, 9], [24, 16, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1]));
-                    agrees([2, 10, 8, 8], [13, 10, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]));
-                }))
-                .is_ok();
+                let agrees = agrees_on_cuda(&cases, tolerance);
                 println!("{name:24} {:5} {}", precision.name(), if agrees { "agrees" } else { "DISAGREES" });
                 if !agrees {
                     wrong.push(format!("{name} {}", precision.name()));
                 }
             }
         }
-        set_wgrad_matmul(WGRAD_MATMULS[0]).unwrap();
+        // Back to the default, which the later tests of this process run with.
+        set_wgrad_matmul(DEFAULT_WGRAD_MATMUL).unwrap();
         set_gemm_precision(GemmPrecision::Tf32);
         assert!(wrong.is_empty(), "weight-gradient kernels that differ from burn-ndarray: {wrong:?}");
     }
