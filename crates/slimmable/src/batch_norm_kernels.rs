@@ -1,191 +1,369 @@
-//! BatchNorm's batch-statistics pass on burn's cubecl backends (CUDA, wgpu) in four kernels,
-//! two per direction, instead of a dozen tensor ops that each read and write the whole tensor:
+//! BatchNorm's batch-statistics pass on burn's cubecl backends (CUDA, wgpu) in three kernels per
+//! direction, the per-channel arithmetic included:
 //!
-//! - forward: [`chunk_stats_kernel`] (each thread: the mean and the sum of squared deviations
-//!   of one chunk of one channel's row), then [`channel_affine_kernel`]
+//! - forward: [`channel_partials_kernel`] (each cube: the sums of `x − K` and `(x − K)²` over
+//!   one segment of one channel, `K` the channel's first value), [`stats_finish_kernel`] (one
+//!   thread per channel: mean, variance, `1/σ`, the affine's scale and shift, and the running
+//!   statistics after this batch, inactive channels copied), then [`channel_affine_kernel`]
 //!   (`y = x · scale[c] + shift[c]`);
-//! - backward: [`chunk_grad_sums_kernel`] (each thread: `Σ dy` and `Σ dy · (x − mean)` over a
-//!   chunk), then [`channel_affine2_kernel`] (`dx = dy · a[c] + x · b[c] + d[c]`).
+//! - backward: [`channel_partials_kernel`] again (`Σ dy` and `Σ dy · (x − mean)`),
+//!   [`grad_finish_kernel`] (the coefficients of `dx`, and `dγ`, `dβ` over the full parameter
+//!   length, zero beyond the active channels), then [`channel_affine2_kernel`]
+//!   (`dx = dy · a[c] + x · b[c] + d[c]`).
 //!
-//! The per-chunk results, a small `[n, c, chunks]` tensor, are combined by the backend's own
-//! ops; so is the per-channel arithmetic between the two kernels. Chunks are equal in length
-//! (a divisor of the row length), so the chunk statistics combine exactly (Chan et al.'s
-//! pairwise formula): the variance is never the cancellation-prone `E[x²] − E[x]²`.
-//!
-//! Why: BN's tensor ops make a dozen full passes over the activations per direction, and keep
-//! centred and normalised copies of them for the backward pass; these kernels make two and keep
-//! none. On an H200 neither the 8-layer net's kernel time nor its peak memory fell with them
-//! (their chunk reductions read uncoalesced; docs/BENCHMARKS.md, session 9).
+//! Why: written with tensor ops, BN makes a dozen passes over the activations per direction;
+//! the first version of these kernels (session 9) made two, but still left the per-channel
+//! arithmetic, the running statistics and the parameter slices to about 45 small tensor ops per
+//! layer and pass: most of the 648 launches of a slimmed 8-layer pass, which at batch 128 took
+//! 7 ms at every width (docs/BENCHMARKS.md, session 13). The sums are shifted by each channel's
+//! first value, so the variance `Σd²/N − (Σd/N)²` does not cancel catastrophically when the
+//! mean is far from zero.
 
-use burn::tensor::{Tensor as BurnTensor, TensorPrimitive};
 use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::tensor::CubeTensor;
-use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
+use burn_cubecl::{CubeRuntime, FloatElement};
 use cubecl::prelude::*;
 
 use crate::cube_launch::{elementwise_launch, empty_like};
 
-/// The longest chunk of a row one thread reduces.
-const MAX_CHUNK: usize = 256;
+/// Threads per cube of [`channel_partials_kernel`] (a power of two: the tree sum halves it).
+const BLOCK: usize = 256;
+/// Values one cube of [`channel_partials_kernel`] sums at least (eight per thread), and the most
+/// segments a channel is split into ([`stats_finish_kernel`] adds them one thread per channel).
+const SEGMENT_MIN: usize = 8 * BLOCK;
+const MAX_SEGMENTS: usize = 128;
 
-/// Per (image, channel, chunk) of `x` `[n, c, m]` (contiguous): the chunk's mean and the sum of
-/// squared deviations about it. `mean` and `m2` are `[n, c, chunks]`.
+/// Per (segment, channel) of `first` `[n, c, m]` (contiguous): the sums of `u` and `v` over the
+/// segment's values, into `sum_u` and `sum_v` `[c, segments]` (cube `(s, c)`). Forward
+/// (`gradient` false): `u = x − K`, `v = u²`, `K` the channel's first value. Backward: `first`
+/// is `dy`, `second` is `x`, `u = dy`, `v = dy · (x − centre[c])`.
 #[cube(launch)]
-fn chunk_stats_kernel<F: Float>(x: &Tensor<F>, mean: &mut Tensor<F>, m2: &mut Tensor<F>, #[comptime] chunk: usize) {
-    if ABSOLUTE_POS >= mean.len() {
-        terminate!();
-    }
-    let start = ABSOLUTE_POS * chunk;
-    let mut sum = F::new(0.0);
-    for i in 0..chunk {
-        sum += x[start + i];
-    }
-    let chunk_mean = sum / F::cast_from(chunk);
-    let mut squares = F::new(0.0);
-    for i in 0..chunk {
-        let d = x[start + i] - chunk_mean;
-        squares += d * d;
-    }
-    mean[ABSOLUTE_POS] = chunk_mean;
-    m2[ABSOLUTE_POS] = squares;
-}
-
-/// Per (image, channel, chunk) of `dy` and `x` `[n, c, m]` (contiguous): `Σ dy` and
-/// `Σ dy · (x − channel_mean[c])`, into `[n, c, chunks]`.
-#[cube(launch)]
-fn chunk_grad_sums_kernel<F: Float>(
-    dy: &Tensor<F>,
-    x: &Tensor<F>,
-    channel_mean: &Tensor<F>,
-    sum_dy: &mut Tensor<F>,
-    sum_dy_xc: &mut Tensor<F>,
-    #[comptime] chunk: usize,
+fn channel_partials_kernel<F: Float>(
+    first: &Tensor<F>,
+    second: &Tensor<F>,
+    centre: &Tensor<F>,
+    sum_u: &mut Tensor<F>,
+    sum_v: &mut Tensor<F>,
+    #[comptime] gradient: bool,
 ) {
-    if ABSOLUTE_POS >= sum_dy.len() {
-        terminate!();
+    let segment = CUBE_POS_X as usize;
+    let c = CUBE_POS_Y as usize;
+    let unit = UNIT_POS as usize;
+    let channels = first.shape(1);
+    let m = first.shape(2);
+    let total = first.shape(0) * m;
+    let segments = sum_u.shape(1);
+    let length = total.div_ceil(segments);
+    let start = segment * length;
+    let end = min(start + length, total);
+    let shift = if gradient { centre[c] } else { first[c * m] };
+    let mut u = F::new(0.0);
+    let mut v = F::new(0.0);
+    let mut e = start + unit;
+    while e < end {
+        let at = ((e / m) * channels + c) * m + e % m;
+        if gradient {
+            let g = first[at];
+            u += g;
+            v += g * (second[at] - shift);
+        } else {
+            let d = first[at] - shift;
+            u += d;
+            v += d * d;
+        }
+        e += BLOCK;
     }
-    let chunks = sum_dy.shape(2);
-    let c = (ABSOLUTE_POS / chunks) % sum_dy.shape(1);
-    let mu = channel_mean[c];
-    let start = ABSOLUTE_POS * chunk;
-    let mut a = F::new(0.0);
-    let mut b = F::new(0.0);
-    for i in 0..chunk {
-        let g = dy[start + i];
-        a += g;
-        b += g * (x[start + i] - mu);
+    let mut shared_u = SharedMemory::<F>::new(BLOCK);
+    let mut shared_v = SharedMemory::<F>::new(BLOCK);
+    shared_u[unit] = u;
+    shared_v[unit] = v;
+    sync_cube();
+    let mut half = (BLOCK / 2).runtime();
+    while half > 0 {
+        if unit < half {
+            let other_u = shared_u[unit + half];
+            let other_v = shared_v[unit + half];
+            shared_u[unit] += other_u;
+            shared_v[unit] += other_v;
+        }
+        sync_cube();
+        half /= 2;
     }
-    sum_dy[ABSOLUTE_POS] = a;
-    sum_dy_xc[ABSOLUTE_POS] = b;
+    if unit == 0 {
+        sum_u[c * segments + segment] = shared_u[0];
+        sum_v[c * segments + segment] = shared_v[0];
+    }
 }
 
-/// `out = x · scale[c] + shift[c]` over `[n, c, m]` (all contiguous).
+/// One thread per channel of the full parameters (`gamma.len()`): for the active channels
+/// (`c < sums.shape(0)`) the batch statistics from the segment sums, and the affine's
+/// coefficients; with `running`, the running statistics after this batch,
+/// `(1 − momentum) · old + momentum · batch`, the inactive channels' copied.
 #[cube(launch)]
-fn channel_affine_kernel<F: Float>(x: &Tensor<F>, scale: &Tensor<F>, shift: &Tensor<F>, out: &mut Tensor<F>) {
+fn stats_finish_kernel<F: Float>(
+    x: &Tensor<F>,
+    sum_d: &Tensor<F>,
+    sum_d2: &Tensor<F>,
+    gamma: &Tensor<F>,
+    beta: &Tensor<F>,
+    running_mean: &Tensor<F>,
+    running_var: &Tensor<F>,
+    stats: &mut Tensor<F>,
+    new_mean: &mut Tensor<F>,
+    new_var: &mut Tensor<F>,
+    epsilon: InputScalar,
+    momentum: InputScalar,
+    #[comptime] running: bool,
+) {
+    let c = ABSOLUTE_POS;
+    if c >= gamma.len() {
+        terminate!();
+    }
+    let active = sum_d.shape(0);
+    if c < active {
+        let segments = sum_d.shape(1);
+        let m = x.shape(2);
+        let mut a = F::new(0.0);
+        let mut b = F::new(0.0);
+        for s in 0..segments {
+            a += sum_d[c * segments + s];
+            b += sum_d2[c * segments + s];
+        }
+        let count = F::cast_from(x.shape(0) * m);
+        let offset = a / count;
+        let mean = x[c * m] + offset;
+        let var = max(b / count - offset * offset, F::new(0.0));
+        let inv_std = F::new(1.0) / F::sqrt(var + epsilon.get::<F>());
+        let scale = gamma[c] * inv_std;
+        // Rows of `stats` [5, active]: mean, variance, 1/σ, scale, shift.
+        stats[c] = mean;
+        stats[active + c] = var;
+        stats[2 * active + c] = inv_std;
+        stats[3 * active + c] = scale;
+        stats[4 * active + c] = beta[c] - mean * scale;
+        if running {
+            let w = momentum.get::<F>();
+            new_mean[c] = (F::new(1.0) - w) * running_mean[c] + w * mean;
+            new_var[c] = (F::new(1.0) - w) * running_var[c] + w * var;
+        }
+    } else if running {
+        new_mean[c] = running_mean[c];
+        new_var[c] = running_var[c];
+    }
+}
+
+/// One thread per channel of the full parameters (`gamma.len()`): from `Σ dy` and
+/// `S = Σ dy · (x − μ)` of the active channels, with `s = 1/σ` and `N` values per channel,
+/// the coefficients of `dx = dy · a + x · b + d` (`a = γs`, `b = −γs³S/N`,
+/// `d = −a·Σdy/N − b·μ`, rows of `coefficients` `[3, active]`), and `dγ = s·S`, `dβ = Σ dy`
+/// (zero for the inactive channels).
+#[cube(launch)]
+fn grad_finish_kernel<F: Float>(
+    sum_dy: &Tensor<F>,
+    sum_dy_xc: &Tensor<F>,
+    stats: &Tensor<F>,
+    gamma: &Tensor<F>,
+    coefficients: &mut Tensor<F>,
+    grad_gamma: &mut Tensor<F>,
+    grad_beta: &mut Tensor<F>,
+    count: InputScalar,
+) {
+    let c = ABSOLUTE_POS;
+    if c >= gamma.len() {
+        terminate!();
+    }
+    let active = sum_dy.shape(0);
+    if c < active {
+        let segments = sum_dy.shape(1);
+        let mut g = F::new(0.0);
+        let mut h = F::new(0.0);
+        for s in 0..segments {
+            g += sum_dy[c * segments + s];
+            h += sum_dy_xc[c * segments + s];
+        }
+        let n = count.get::<F>();
+        let mean = stats[c];
+        let s = stats[2 * active + c];
+        let a = gamma[c] * s;
+        let b = F::new(0.0) - a * s * s * h / n;
+        coefficients[c] = a;
+        coefficients[active + c] = b;
+        coefficients[2 * active + c] = F::new(0.0) - a * g / n - b * mean;
+        grad_gamma[c] = s * h;
+        grad_beta[c] = g;
+    } else {
+        grad_gamma[c] = F::new(0.0);
+        grad_beta[c] = F::new(0.0);
+    }
+}
+
+/// `out = x · scale[c] + shift[c]` over `[n, c, m]` (all contiguous), `scale` and `shift` rows 3
+/// and 4 of `stats` `[5, c]`.
+#[cube(launch)]
+fn channel_affine_kernel<F: Float>(x: &Tensor<F>, stats: &Tensor<F>, out: &mut Tensor<F>) {
     if ABSOLUTE_POS >= out.len() {
         terminate!();
     }
-    let c = (ABSOLUTE_POS / out.shape(2)) % out.shape(1);
-    out[ABSOLUTE_POS] = x[ABSOLUTE_POS] * scale[c] + shift[c];
+    let channels = out.shape(1);
+    let c = (ABSOLUTE_POS / out.shape(2)) % channels;
+    out[ABSOLUTE_POS] = x[ABSOLUTE_POS] * stats[3 * channels + c] + stats[4 * channels + c];
 }
 
-/// `out = dy · a[c] + x · b[c] + d[c]` over `[n, c, m]` (all contiguous).
+/// `out = dy · a[c] + x · b[c] + d[c]` over `[n, c, m]` (all contiguous), `a`, `b`, `d` the rows
+/// of `coefficients` `[3, c]`.
 #[cube(launch)]
-fn channel_affine2_kernel<F: Float>(dy: &Tensor<F>, x: &Tensor<F>, a: &Tensor<F>, b: &Tensor<F>, d: &Tensor<F>, out: &mut Tensor<F>) {
+fn channel_affine2_kernel<F: Float>(dy: &Tensor<F>, x: &Tensor<F>, coefficients: &Tensor<F>, out: &mut Tensor<F>) {
     if ABSOLUTE_POS >= out.len() {
         terminate!();
     }
-    let c = (ABSOLUTE_POS / out.shape(2)) % out.shape(1);
-    out[ABSOLUTE_POS] = dy[ABSOLUTE_POS] * a[c] + x[ABSOLUTE_POS] * b[c] + d[c];
+    let channels = out.shape(1);
+    let c = (ABSOLUTE_POS / out.shape(2)) % channels;
+    out[ABSOLUTE_POS] = dy[ABSOLUTE_POS] * coefficients[c] + x[ABSOLUTE_POS] * coefficients[channels + c] + coefficients[2 * channels + c];
 }
 
-/// The longest divisor of `m` up to [`MAX_CHUNK`]: chunks of equal length tile each row.
-fn chunk_length(m: usize) -> usize {
-    (1..=MAX_CHUNK.min(m)).rev().find(|d| m.is_multiple_of(*d)).unwrap_or(1)
+/// How many segments each channel's `total` values are split into for
+/// [`channel_partials_kernel`]: at least [`SEGMENT_MIN`] values each, at most [`MAX_SEGMENTS`].
+fn segment_count(total: usize) -> usize {
+    total.div_ceil(SEGMENT_MIN).clamp(1, MAX_SEGMENTS)
 }
 
-type T<R, F, I, BT, const D: usize> = BurnTensor<CubeBackend<R, F, I, BT>, D>;
+/// The per-segment sums of [`channel_partials_kernel`] for `first` (and `second`, `centre`)
+/// `[n, c, m]` contiguous: `[c, segments]` each.
+fn partial_sums<R: CubeRuntime, F: FloatElement>(
+    first: &CubeTensor<R>,
+    second: &CubeTensor<R>,
+    centre: &CubeTensor<R>,
+    gradient: bool,
+) -> (CubeTensor<R>, CubeTensor<R>) {
+    let [n, c, m] = first.meta.shape().dims::<3>();
+    let segments = segment_count(n * m);
+    let (u, v) = (empty_like::<R, F>(first, &[c, segments]), empty_like::<R, F>(first, &[c, segments]));
+    channel_partials_kernel::launch::<F, R>(
+        &first.client,
+        CubeCount::new_2d(segments as u32, c as u32),
+        CubeDim::new_1d(BLOCK as u32),
+        first.clone().into_tensor_arg(),
+        second.clone().into_tensor_arg(),
+        centre.clone().into_tensor_arg(),
+        u.clone().into_tensor_arg(),
+        v.clone().into_tensor_arg(),
+        gradient,
+    );
+    (u, v)
+}
 
-/// The batch mean and biased variance per channel of `x` `[n, c, m]`, `[c]` each; and `x` made
-/// contiguous.
-pub(crate) fn channel_stats<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement>(
+/// One thread per channel of a full parameter of `channels` values.
+fn per_channel_launch<R: CubeRuntime>(like: &CubeTensor<R>, channels: usize) -> (CubeCount, CubeDim) {
+    let cube_dim = CubeDim::new(&like.client, channels);
+    (cubecl::calculate_cube_count_elemwise(&like.client, channels, cube_dim), cube_dim)
+}
+
+/// The running statistics BatchNorm folds a batch into: full-length mean and variance, and the
+/// batch's weight.
+pub(crate) struct Running<R: CubeRuntime> {
+    pub(crate) mean: CubeTensor<R>,
+    pub(crate) var: CubeTensor<R>,
+    pub(crate) momentum: f64,
+}
+
+/// What [`batch_stats`] gives: `x` made contiguous, the statistics `[5, c]` (rows: mean, biased
+/// variance, `1/σ`, the affine's scale `γ/σ` and shift `β − μγ/σ`), and the running statistics
+/// after the batch when asked for.
+pub(crate) struct BatchStats<R: CubeRuntime> {
+    pub(crate) x: CubeTensor<R>,
+    pub(crate) stats: CubeTensor<R>,
+    pub(crate) running: Option<(CubeTensor<R>, CubeTensor<R>)>,
+}
+
+/// The batch statistics per channel of `x` `[n, c, m]` for the first `c` channels of `gamma` and
+/// `beta` (full parameters, at least `c` long), and with `running`, the running statistics
+/// after this batch (the inactive channels' unchanged). Two launches.
+pub(crate) fn batch_stats<R: CubeRuntime, F: FloatElement>(
     x: CubeTensor<R>,
-) -> (CubeTensor<R>, T<R, F, I, BT, 1>, T<R, F, I, BT, 1>) {
+    gamma: CubeTensor<R>,
+    beta: CubeTensor<R>,
+    epsilon: f64,
+    running: Option<Running<R>>,
+) -> BatchStats<R> {
     let x = into_contiguous(x);
-    let [n, c, m] = x.meta.shape().dims::<3>();
-    let chunk = chunk_length(m);
-    let chunks = m / chunk;
-    let (mean, m2) = (empty_like::<R, F>(&x, &[n, c, chunks]), empty_like::<R, F>(&x, &[n, c, chunks]));
-    let (count, dim) = elementwise_launch(&mean);
-    chunk_stats_kernel::launch::<F, R>(
+    let [_, c, _] = x.meta.shape().dims::<3>();
+    let (gamma, beta) = (into_contiguous(gamma), into_contiguous(beta));
+    let full = gamma.meta.shape().num_elements();
+    let (sum_d, sum_d2) = partial_sums::<R, F>(&x, &x, &x, false);
+    let stats = empty_like::<R, F>(&x, &[5, c]);
+    let (count, dim) = per_channel_launch(&x, full);
+    let dtype = F::dtype();
+    // Without running statistics the kernel neither reads nor writes them (comptime): any
+    // tensors stand in.
+    let (old, new, momentum) = match running {
+        Some(r) => {
+            let new = (empty_like::<R, F>(&x, &[full]), empty_like::<R, F>(&x, &[full]));
+            ((into_contiguous(r.mean), into_contiguous(r.var)), Some(new), r.momentum)
+        }
+        None => ((gamma.clone(), gamma.clone()), None, 0.0),
+    };
+    let (new_mean, new_var) = new.clone().unwrap_or_else(|| (stats.clone(), stats.clone()));
+    stats_finish_kernel::launch::<F, R>(
         &x.client,
         count,
         dim,
         x.clone().into_tensor_arg(),
-        mean.clone().into_tensor_arg(),
-        m2.clone().into_tensor_arg(),
-        chunk,
+        sum_d.into_tensor_arg(),
+        sum_d2.into_tensor_arg(),
+        gamma.into_tensor_arg(),
+        beta.into_tensor_arg(),
+        old.0.into_tensor_arg(),
+        old.1.into_tensor_arg(),
+        stats.clone().into_tensor_arg(),
+        new_mean.into_tensor_arg(),
+        new_var.into_tensor_arg(),
+        InputScalar::new(epsilon, dtype),
+        InputScalar::new(momentum, dtype),
+        new.is_some(),
     );
-    let per_channel = |t: CubeTensor<R>| T::<R, F, I, BT, 3>::from_primitive(TensorPrimitive::Float(t)).swap_dims(0, 1).reshape([c, n * chunks]);
-    let (chunk_means, m2) = (per_channel(mean), per_channel(m2));
-    // Equal-length chunks: the channel mean is the mean of the chunk means, and the squared
-    // deviations add up with each chunk's mean offset from it.
-    let mean = chunk_means.clone().mean_dim(1);
-    let spread = chunk_means.sub(mean.clone()).square().sum_dim(1).mul_scalar(chunk as f64);
-    let var = m2.sum_dim(1).add(spread).div_scalar((n * m) as f64);
-    (x, mean.reshape([c]), var.reshape([c]))
+    BatchStats { x, stats, running: new }
 }
 
-/// `x · scale[c] + shift[c]` for `x` `[n, c, m]` contiguous.
-pub(crate) fn channel_affine<R: CubeRuntime, F: FloatElement>(x: &CubeTensor<R>, scale: CubeTensor<R>, shift: CubeTensor<R>) -> CubeTensor<R> {
+/// `x · scale[c] + shift[c]` for `x` `[n, c, m]` contiguous, with [`batch_stats`]'s statistics.
+pub(crate) fn channel_affine<R: CubeRuntime, F: FloatElement>(x: &CubeTensor<R>, stats: &CubeTensor<R>) -> CubeTensor<R> {
     let out = empty_like::<R, F>(x, &x.meta.shape().dims::<3>());
     let (count, dim) = elementwise_launch(&out);
-    channel_affine_kernel::launch::<F, R>(
-        &x.client,
-        count,
-        dim,
-        x.clone().into_tensor_arg(),
-        into_contiguous(scale).into_tensor_arg(),
-        into_contiguous(shift).into_tensor_arg(),
-        out.clone().into_tensor_arg(),
-    );
+    channel_affine_kernel::launch::<F, R>(&x.client, count, dim, x.clone().into_tensor_arg(), stats.clone().into_tensor_arg(), out.clone().into_tensor_arg());
     out
 }
 
-/// `Σ dy` and `Σ dy · (x − mean)` per channel, `[c]` each, for `dy` and `x` `[n, c, m]`
-/// (`x` contiguous); and `dy` made contiguous.
-pub(crate) fn channel_grad_sums<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement>(
+/// BatchNorm's gradients for the output gradient `dy` and the input `x` `[n, c, m]` (`x`
+/// contiguous), with [`batch_stats`]'s statistics and the full `gamma`: `dx` `[n, c, m]`, and
+/// `dγ`, `dβ` as long as `gamma` (zero beyond the first `c`). Three launches.
+pub(crate) fn batch_norm_grads<R: CubeRuntime, F: FloatElement>(
     dy: CubeTensor<R>,
     x: &CubeTensor<R>,
-    mean: CubeTensor<R>,
-) -> (CubeTensor<R>, T<R, F, I, BT, 1>, T<R, F, I, BT, 1>) {
+    stats: &CubeTensor<R>,
+    gamma: CubeTensor<R>,
+) -> [CubeTensor<R>; 3] {
     let dy = into_contiguous(dy);
     let [n, c, m] = dy.meta.shape().dims::<3>();
-    let chunk = chunk_length(m);
-    let (sum_dy, sum_dy_xc) = (empty_like::<R, F>(&dy, &[n, c, m / chunk]), empty_like::<R, F>(&dy, &[n, c, m / chunk]));
-    let (count, dim) = elementwise_launch(&sum_dy);
-    chunk_grad_sums_kernel::launch::<F, R>(
+    let gamma = into_contiguous(gamma);
+    let full = gamma.meta.shape().num_elements();
+    // The first row of `stats` is the mean: the kernel reads `centre[c]`.
+    let (sum_dy, sum_dy_xc) = partial_sums::<R, F>(&dy, x, stats, true);
+    let coefficients = empty_like::<R, F>(&dy, &[3, c]);
+    let (grad_gamma, grad_beta) = (empty_like::<R, F>(&dy, &[full]), empty_like::<R, F>(&dy, &[full]));
+    let (count, dim) = per_channel_launch(&dy, full);
+    grad_finish_kernel::launch::<F, R>(
         &dy.client,
         count,
         dim,
-        dy.clone().into_tensor_arg(),
-        x.clone().into_tensor_arg(),
-        into_contiguous(mean).into_tensor_arg(),
-        sum_dy.clone().into_tensor_arg(),
-        sum_dy_xc.clone().into_tensor_arg(),
-        chunk,
+        sum_dy.into_tensor_arg(),
+        sum_dy_xc.into_tensor_arg(),
+        stats.clone().into_tensor_arg(),
+        gamma.into_tensor_arg(),
+        coefficients.clone().into_tensor_arg(),
+        grad_gamma.clone().into_tensor_arg(),
+        grad_beta.clone().into_tensor_arg(),
+        InputScalar::new((n * m) as f64, F::dtype()),
     );
-    let per_channel = |t: CubeTensor<R>| T::<R, F, I, BT, 3>::from_primitive(TensorPrimitive::Float(t)).sum_dim(2).sum_dim(0).reshape([c]);
-    (dy, per_channel(sum_dy), per_channel(sum_dy_xc))
-}
-
-/// `dy · a[c] + x · b[c] + d[c]` for `dy` and `x` `[n, c, m]` contiguous.
-pub(crate) fn channel_affine2<R: CubeRuntime, F: FloatElement>(
-    dy: &CubeTensor<R>,
-    x: &CubeTensor<R>,
-    [a, b, d]: [CubeTensor<R>; 3],
-) -> CubeTensor<R> {
-    let out = empty_like::<R, F>(dy, &dy.meta.shape().dims::<3>());
+    let out = empty_like::<R, F>(&dy, &[n, c, m]);
     let (count, dim) = elementwise_launch(&out);
     channel_affine2_kernel::launch::<F, R>(
         &dy.client,
@@ -193,25 +371,22 @@ pub(crate) fn channel_affine2<R: CubeRuntime, F: FloatElement>(
         dim,
         dy.clone().into_tensor_arg(),
         x.clone().into_tensor_arg(),
-        into_contiguous(a).into_tensor_arg(),
-        into_contiguous(b).into_tensor_arg(),
-        into_contiguous(d).into_tensor_arg(),
+        coefficients.into_tensor_arg(),
         out.clone().into_tensor_arg(),
     );
-    out
+    [out, grad_gamma, grad_beta]
 }
 
 #[cfg(test)]
 mod tests {
-    use super::chunk_length;
+    use super::{MAX_SEGMENTS, SEGMENT_MIN, segment_count as segments};
 
     #[test]
-    fn chunks_tile_the_row_and_stay_short() {
-        assert_eq!(chunk_length(1024), 256);
-        assert_eq!(chunk_length(784), 196);
-        assert_eq!(chunk_length(1600), 200);
-        assert_eq!(chunk_length(49), 49);
-        assert_eq!(chunk_length(257), 1); // a prime above the limit: one value per chunk
-        assert_eq!(chunk_length(1), 1);
+    fn segments_hold_enough_values_and_are_capped() {
+        assert_eq!(segments(1), 1);
+        assert_eq!(segments(SEGMENT_MIN), 1);
+        assert_eq!(segments(SEGMENT_MIN + 1), 2);
+        assert_eq!(segments(1024 * 1024), MAX_SEGMENTS);
+        assert_eq!(segments(128 * 49), 4);
     }
 }

@@ -24,100 +24,135 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{DType, Tensor};
 
-/// The normalised output of [`batch_norm_train`], with the batch's statistics.
+/// The normalised output of [`batch_norm_train`], with the running statistics.
 pub(crate) struct BatchNormOutput<B: Backend, const D: usize> {
     /// `γ · (x − mean) / sqrt(var + ε) + β`, the input's shape.
     pub output: Tensor<B, D>,
-    /// The batch mean of each channel, `[c]`, detached.
-    pub mean: Tensor<B, 1>,
-    /// The biased batch variance of each channel, `[c]`, detached.
-    pub var: Tensor<B, 1>,
+    /// The running mean and variance after this batch, full length, when asked for.
+    pub running: Option<(Tensor<B, 1>, Tensor<B, 1>)>,
 }
 
-/// BatchNorm of `x` `[n, c, ...]` with the batch's statistics, `gamma` and `beta` `[c]`, as one
-/// autodiff op, when `B` is burn's autodiff over a backend this crate recognises and the
-/// tensors are f32; otherwise the tensors back.
-#[allow(clippy::type_complexity)]
+/// The running statistics a BatchNorm pass folds its batch into: `(1 − momentum) · old +
+/// momentum · batch` on the active channels, the others unchanged.
+pub(crate) struct RunningUpdate<B: Backend> {
+    /// The running mean, full length.
+    pub mean: Tensor<B, 1>,
+    /// The running (biased) variance, full length.
+    pub var: Tensor<B, 1>,
+    /// The batch's weight.
+    pub momentum: f64,
+}
+
+/// BatchNorm of `x` `[n, c, ...]` with the batch's statistics, as one autodiff op, normalising
+/// with the first `c` values of `gamma` and `beta` (full parameters, at least `c` long; their
+/// gradients are full length, zero beyond `c`), and with `running`, giving the running
+/// statistics after this batch. When `B` is burn's autodiff over a backend this crate
+/// recognises and the tensors are f32; otherwise `x` back.
 pub(crate) fn batch_norm_train<B: Backend, const D: usize>(
     x: Tensor<B, D>,
     gamma: Tensor<B, 1>,
     beta: Tensor<B, 1>,
     epsilon: f64,
-) -> Result<BatchNormOutput<B, D>, (Tensor<B, D>, Tensor<B, 1>, Tensor<B, 1>)> {
+    running: Option<RunningUpdate<B>>,
+) -> Result<BatchNormOutput<B, D>, Tensor<B, D>> {
     if [x.dtype(), gamma.dtype(), beta.dtype()].iter().any(|&dtype| dtype != DType::F32) || D < 2 {
-        return Err((x, gamma, beta));
+        return Err(x);
     }
     let dims = x.dims();
     let [n, c, rest] = [dims[0], dims[1], dims[2..].iter().product()];
-    let x3 = x.reshape([n, c, rest]).into_primitive().tensor();
-    let (g, b) = (gamma.into_primitive().tensor(), beta.into_primitive().tensor());
-    match crate::type_match::on_autodiff::<B, _>(FusedBatchNorm { x: x3, gamma: g, beta: b, epsilon }) {
-        Ok((output, mean, var)) => Ok(BatchNormOutput {
+    assert!(gamma.dims()[0] >= c && beta.dims()[0] >= c, "batch_norm_train: parameters shorter than the input's {c} channels");
+    let prim = |t: Tensor<B, 1>| t.into_primitive().tensor();
+    let op = FusedBatchNorm {
+        x: x.reshape([n, c, rest]).into_primitive().tensor(),
+        gamma: prim(gamma),
+        beta: prim(beta),
+        epsilon,
+        running: running.map(|r| (prim(r.mean), prim(r.var), r.momentum)),
+    };
+    let vector = |t: FloatTensor<B>| Tensor::<B, 1>::from_primitive(Float(t));
+    match crate::type_match::on_autodiff::<B, _>(op) {
+        Ok((output, running)) => Ok(BatchNormOutput {
             output: Tensor::<B, 3>::from_primitive(Float(output)).reshape(dims),
-            mean: Tensor::from_primitive(Float(mean)),
-            var: Tensor::from_primitive(Float(var)),
+            running: running.map(|(mean, var)| (vector(mean), vector(var))),
         }),
-        Err(op) => Err((
-            Tensor::<B, 3>::from_primitive(Float(op.x)).reshape(dims),
-            Tensor::from_primitive(Float(op.gamma)),
-            Tensor::from_primitive(Float(op.beta)),
-        )),
+        Err(op) => Err(Tensor::<B, 3>::from_primitive(Float(op.x)).reshape(dims)),
     }
 }
 
-/// The op's inputs: `x` `[n, c, m]`, `gamma` and `beta` `[c]`.
+/// The op's inputs: `x` `[n, c, m]`, `gamma` and `beta` (full length), the running statistics.
 pub(crate) struct FusedBatchNorm<B: Backend> {
     x: FloatTensor<B>,
     gamma: FloatTensor<B>,
     beta: FloatTensor<B>,
     epsilon: f64,
+    running: Option<(FloatTensor<B>, FloatTensor<B>, f64)>,
 }
 
 impl<B: Backend> crate::type_match::AutodiffOp<B> for FusedBatchNorm<B> {
-    /// Output `[n, c, m]`, mean and variance `[c]`.
-    type Output = (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>);
+    /// Output `[n, c, m]`, running mean and variance.
+    type Output = (FloatTensor<B>, Option<(FloatTensor<B>, FloatTensor<B>)>);
 
     fn run<I: Backend, C: CheckpointStrategy>(self) -> Self::Output {
         use crate::type_match::same_type;
         let cast = |t: FloatTensor<B>| same_type::<_, FloatTensor<Autodiff<I, C>>>(t).unwrap_or_else(|_| unreachable!("B is Autodiff<I, C>"));
         let back = |t: FloatTensor<Autodiff<I, C>>| same_type::<_, FloatTensor<B>>(t).unwrap_or_else(|_| unreachable!("B is Autodiff<I, C>"));
-        let (output, mean, var) = forward_autodiff::<I, C>(cast(self.x), cast(self.gamma), cast(self.beta), self.epsilon);
-        (back(output), back(mean), back(var))
+        let running = self.running.map(|(mean, var, momentum)| (cast(mean), cast(var), momentum));
+        let (output, running) = forward_autodiff::<I, C>(cast(self.x), cast(self.gamma), cast(self.beta), self.epsilon, running);
+        (back(output), running.map(|(mean, var)| (back(mean), back(var))))
     }
 }
 
 /// What the backward pass keeps, on the wrapped backend.
 #[derive(Debug, Clone)]
 enum SavedForBackward<I: Backend> {
-    /// The tensor-op path: x̂ `[n, c, m]`, γ `[c]` and 1/sqrt(var + ε) `[1, c, 1]`.
-    TensorOps { x_hat: FloatTensor<I>, gamma: FloatTensor<I>, inv_std: FloatTensor<I> },
-    /// The kernel path (`batch_norm_kernels`): x `[n, c, m]` contiguous, and the mean, γ and
-    /// 1/sqrt(var + ε), `[c]` each.
+    /// The tensor-op path: x̂ `[n, c, m]`, the active γ `[c]`, 1/sqrt(var + ε) `[1, c, 1]`, and
+    /// the parameters' full length.
+    TensorOps { x_hat: FloatTensor<I>, gamma: FloatTensor<I>, inv_std: FloatTensor<I>, full: usize },
+    /// The kernel path (`batch_norm_kernels`): x `[n, c, m]` contiguous, the statistics
+    /// `[5, c]` and the full γ.
     #[cfg(feature = "cube")]
-    Kernels { x: FloatTensor<I>, mean: FloatTensor<I>, gamma: FloatTensor<I>, inv_std: FloatTensor<I> },
+    Kernels { x: FloatTensor<I>, stats: FloatTensor<I>, gamma: FloatTensor<I> },
 }
 
-/// The statistics and output on the wrapped backend `I`; `x` `[n, c, m]`. On burn's cubecl
-/// backends, by this crate's kernels; elsewhere, by tensor ops.
+/// The forward pass's results on the wrapped backend `I`: output `[n, c, m]`, the running
+/// statistics after the batch, and what the backward pass keeps.
+type Forward<I> = (Tensor<I, 3>, Option<(Tensor<I, 1>, Tensor<I, 1>)>, SavedForBackward<I>);
+
+/// The statistics and output on the wrapped backend `I`; `x` `[n, c, m]`, `gamma` and `beta`
+/// full length. On burn's cubecl backends, by this crate's kernels; elsewhere, by tensor ops.
 fn forward_inner<I: Backend>(
     x: Tensor<I, 3>,
     gamma: Tensor<I, 1>,
     beta: Tensor<I, 1>,
     epsilon: f64,
-) -> (Tensor<I, 3>, Tensor<I, 1>, Tensor<I, 1>, SavedForBackward<I>) {
+    running: Option<(Tensor<I, 1>, Tensor<I, 1>, f64)>,
+) -> Forward<I> {
     #[cfg(feature = "cube")]
-    let (x, gamma, beta) = {
-        let op = on_cube::ForwardOnCube { x: x.into_primitive().tensor(), gamma: gamma.into_primitive().tensor(), beta: beta.into_primitive().tensor(), epsilon };
+    let (x, gamma, beta, running) = {
+        let prim = |t: Tensor<I, 1>| t.into_primitive().tensor();
+        let op = on_cube::ForwardOnCube {
+            x: x.into_primitive().tensor(),
+            gamma: prim(gamma),
+            beta: prim(beta),
+            epsilon,
+            running: running.map(|(mean, var, momentum)| (prim(mean), prim(var), momentum)),
+        };
         match crate::type_match::on_cube::<I, _>(op) {
             Ok(done) => return done,
-            Err(op) => (
-                Tensor::<I, 3>::from_primitive(Float(op.x)),
-                Tensor::<I, 1>::from_primitive(Float(op.gamma)),
-                Tensor::<I, 1>::from_primitive(Float(op.beta)),
-            ),
+            Err(op) => {
+                let vector = |t: FloatTensor<I>| Tensor::<I, 1>::from_primitive(Float(t));
+                (
+                    Tensor::<I, 3>::from_primitive(Float(op.x)),
+                    vector(op.gamma),
+                    vector(op.beta),
+                    op.running.map(|(mean, var, momentum)| (vector(mean), vector(var), momentum)),
+                )
+            }
         }
     };
     let [n, c, m] = x.dims();
+    let full = gamma.dims()[0];
+    let (gamma, beta) = (gamma.slice(0..c), beta.slice(0..c));
     let count = (n * m) as f64;
     // Per channel over the batch and positions: the contiguous axis first, then the batch.
     let per_channel_mean = |t: Tensor<I, 3>| t.sum_dim(2).sum_dim(0).div_scalar(count);
@@ -127,20 +162,28 @@ fn forward_inner<I: Backend>(
     let inv_std = var.clone().add_scalar(epsilon).sqrt().recip();
     let x_hat = centred.mul(inv_std.clone());
     let output = x_hat.clone().mul(gamma.clone().reshape([1, c, 1])).add(beta.reshape([1, c, 1]));
+    let (mean, var) = (mean.reshape([c]), var.reshape([c]));
+    // (1 − w) · old + w · batch on the first c channels.
+    let blend = |old: Tensor<I, 1>, batch: Tensor<I, 1>, w: f64| {
+        let active = old.clone().slice(0..c).mul_scalar(1.0 - w).add(batch.mul_scalar(w));
+        old.slice_assign(0..c, active)
+    };
+    let running = running.map(|(old_mean, old_var, w)| (blend(old_mean, mean, w), blend(old_var, var, w)));
     let saved = SavedForBackward::TensorOps {
         x_hat: x_hat.into_primitive().tensor(),
         gamma: gamma.into_primitive().tensor(),
         inv_std: inv_std.into_primitive().tensor(),
+        full,
     };
-    (output, mean.reshape([c]), var.reshape([c]), saved)
+    (output, running, saved)
 }
 
 /// The gradients of `x`, `γ` and `β` for the output gradient `grad` `[n, c, m]`:
 /// `dβ = Σ dy`, `dγ = Σ dy·x̂`, `dx = γ/σ · (dy − dβ/N − x̂ · dγ/N)`, sums over batch and
-/// positions (N of them).
-fn backward_inner<I: Backend>(grad: Tensor<I, 3>, saved: SavedForBackward<I>) -> (Tensor<I, 3>, Tensor<I, 1>, Tensor<I, 1>) {
-    let (x_hat, gamma, inv_std) = match saved {
-        SavedForBackward::TensorOps { x_hat, gamma, inv_std } => (x_hat, gamma, inv_std),
+/// positions (N of them); `dγ` and `dβ` full length, zero beyond the active channels.
+fn backward_inner<I: Backend>(grad: Tensor<I, 3>, saved: SavedForBackward<I>) -> [FloatTensor<I>; 3] {
+    let (x_hat, gamma, inv_std, full) = match saved {
+        SavedForBackward::TensorOps { x_hat, gamma, inv_std, full } => (x_hat, gamma, inv_std, full),
         #[cfg(feature = "cube")]
         saved @ SavedForBackward::Kernels { .. } => {
             let op = on_cube::BackwardOnCube { grad: grad.into_primitive().tensor(), saved };
@@ -160,7 +203,12 @@ fn backward_inner<I: Backend>(grad: Tensor<I, 3>, saved: SavedForBackward<I>) ->
         .sub(grad_beta.clone().div_scalar(count))
         .sub(x_hat.mul(grad_gamma.clone().div_scalar(count)))
         .mul(gamma.mul(inv_std));
-    (grad_x, grad_gamma.reshape([c]), grad_beta.reshape([c]))
+    let device = grad_x.device();
+    let full_length = |t: Tensor<I, 3>| match c < full {
+        true => Tensor::cat(vec![t.reshape([c]), Tensor::zeros([full - c], &device)], 0),
+        false => t.reshape([c]),
+    };
+    [grad_x.into_primitive().tensor(), full_length(grad_gamma).into_primitive().tensor(), full_length(grad_beta).into_primitive().tensor()]
 }
 
 /// Both passes on burn's cubecl backends, by `batch_norm_kernels`.
@@ -170,15 +218,14 @@ mod on_cube {
     use burn::tensor::ops::FloatTensor;
     use burn::tensor::{Tensor, TensorPrimitive::Float};
     use burn_cubecl::tensor::CubeTensor;
-    use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime};
+    use burn_cubecl::{BoolElement, CubeRuntime};
 
-    use super::SavedForBackward;
-    use crate::batch_norm_kernels::{channel_affine, channel_affine2, channel_grad_sums, channel_stats};
+    use super::{Forward, SavedForBackward};
+    use crate::batch_norm_kernels::{BatchStats, Running, batch_norm_grads, batch_stats, channel_affine};
     use crate::type_match::{CubeOp, same_type};
 
-    type K<R, BT> = CubeBackend<R, f32, i32, BT>;
-
-    /// A tensor of `I` as the `CubeTensor` it is (`run` is called only when `I` is `K<R, BT>`).
+    /// A tensor of `I` as the `CubeTensor` it is (`run` is called only when `I` is a cubecl
+    /// backend).
     fn to_cube<I: Backend, R: CubeRuntime>(t: FloatTensor<I>) -> CubeTensor<R> {
         same_type(t).unwrap_or_else(|_| unreachable!("I is a cubecl backend"))
     }
@@ -192,28 +239,22 @@ mod on_cube {
         pub(super) gamma: FloatTensor<I>,
         pub(super) beta: FloatTensor<I>,
         pub(super) epsilon: f64,
+        pub(super) running: Option<(FloatTensor<I>, FloatTensor<I>, f64)>,
     }
 
     impl<I: Backend> CubeOp<I> for ForwardOnCube<I> {
-        type Output = (Tensor<I, 3>, Tensor<I, 1>, Tensor<I, 1>, SavedForBackward<I>);
+        type Output = Forward<I>;
 
         fn run<R: CubeRuntime, BT: BoolElement>(self) -> Self::Output {
-            let (x, mean, var) = channel_stats::<R, f32, i32, BT>(to_cube::<I, R>(self.x));
-            let gamma = Tensor::<K<R, BT>, 1>::from_primitive(Float(to_cube::<I, R>(self.gamma)));
-            let beta = Tensor::<K<R, BT>, 1>::from_primitive(Float(to_cube::<I, R>(self.beta)));
-            let inv_std = var.clone().add_scalar(self.epsilon).sqrt().recip();
-            let scale = gamma.clone().mul(inv_std.clone());
-            let shift = beta.sub(mean.clone().mul(scale.clone()));
-            let output = channel_affine::<R, f32>(&x, scale.into_primitive().tensor(), shift.into_primitive().tensor());
-            let back = |t: Tensor<K<R, BT>, 1>| from_cube::<I, R>(t.into_primitive().tensor());
-            let saved = SavedForBackward::Kernels {
-                x: from_cube::<I, R>(x),
-                mean: back(mean.clone()),
-                gamma: back(gamma),
-                inv_std: back(inv_std),
-            };
-            let vector = |t: Tensor<K<R, BT>, 1>| Tensor::<I, 1>::from_primitive(Float(back(t)));
-            (Tensor::from_primitive(Float(from_cube::<I, R>(output))), vector(mean), vector(var), saved)
+            let running = self.running.map(|(mean, var, momentum)| Running { mean: to_cube::<I, R>(mean), var: to_cube::<I, R>(var), momentum });
+            let gamma = to_cube::<I, R>(self.gamma);
+            let BatchStats { x, stats, running } =
+                batch_stats::<R, f32>(to_cube::<I, R>(self.x), gamma.clone(), to_cube::<I, R>(self.beta), self.epsilon, running);
+            let output = channel_affine::<R, f32>(&x, &stats);
+            let vector = |t: CubeTensor<R>| Tensor::<I, 1>::from_primitive(Float(from_cube::<I, R>(t)));
+            let saved = SavedForBackward::Kernels { x: from_cube::<I, R>(x), stats: from_cube::<I, R>(stats), gamma: from_cube::<I, R>(gamma) };
+            let output = Tensor::<I, 3>::from_primitive(Float(from_cube::<I, R>(output)));
+            (output, running.map(|(mean, var)| (vector(mean), vector(var))), saved)
         }
     }
 
@@ -223,28 +264,14 @@ mod on_cube {
     }
 
     impl<I: Backend> CubeOp<I> for BackwardOnCube<I> {
-        type Output = (Tensor<I, 3>, Tensor<I, 1>, Tensor<I, 1>);
+        type Output = [FloatTensor<I>; 3];
 
-        /// With `s = 1/σ`, `S = Σ dy·(x − μ)` and `N` values per channel:
-        /// `dx = γs·dy − γs³·S/N·(x − μ) − γs·Σdy/N`, `dγ = s·S`, `dβ = Σ dy`.
         fn run<R: CubeRuntime, BT: BoolElement>(self) -> Self::Output {
-            let SavedForBackward::Kernels { x, mean, gamma, inv_std } = self.saved else {
+            let SavedForBackward::Kernels { x, stats, gamma } = self.saved else {
                 unreachable!("the kernel path saves for the kernel path")
             };
-            let vector = |t: FloatTensor<I>| Tensor::<K<R, BT>, 1>::from_primitive(Float(to_cube::<I, R>(t)));
-            let x = to_cube::<I, R>(x);
-            let [n, _, m] = x.meta.shape().dims::<3>();
-            let count = (n * m) as f64;
-            let (mean, gamma, s) = (vector(mean), vector(gamma), vector(inv_std));
-            let (dy, sum_dy, sum_dy_xc) =
-                channel_grad_sums::<R, f32, i32, BT>(to_cube::<I, R>(self.grad), &x, mean.clone().into_primitive().tensor());
-            let a = gamma.mul(s.clone());
-            let b = a.clone().mul(s.clone().square()).mul(sum_dy_xc.clone()).div_scalar(-count);
-            let d = a.clone().mul(sum_dy.clone()).div_scalar(-count).sub(b.clone().mul(mean));
-            let prims = [a, b, d].map(|t| t.into_primitive().tensor());
-            let grad_x = channel_affine2::<R, f32>(&dy, &x, prims);
-            let back = |t: Tensor<K<R, BT>, 1>| Tensor::<I, 1>::from_primitive(Float(from_cube::<I, R>(t.into_primitive().tensor())));
-            (Tensor::from_primitive(Float(from_cube::<I, R>(grad_x))), back(sum_dy_xc.mul(s)), back(sum_dy))
+            let [x, stats, gamma] = [x, stats, gamma].map(to_cube::<I, R>);
+            batch_norm_grads::<R, f32>(to_cube::<I, R>(self.grad), &x, &stats, gamma).map(from_cube::<I, R>)
         }
     }
 }
@@ -259,12 +286,8 @@ impl<I: Backend> Backward<I, 3> for BatchNormBackward {
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [x_node, gamma_node, beta_node] = ops.parents;
         let grad = Tensor::<I, 3>::from_primitive(Float(grads.consume::<I>(&ops.node)));
-        let (grad_x, grad_gamma, grad_beta) = backward_inner(grad, ops.state);
-        for (node, grad) in [
-            (x_node, grad_x.into_primitive().tensor()),
-            (gamma_node, grad_gamma.into_primitive().tensor()),
-            (beta_node, grad_beta.into_primitive().tensor()),
-        ] {
+        let [grad_x, grad_gamma, grad_beta] = backward_inner(grad, ops.state);
+        for (node, grad) in [(x_node, grad_x), (gamma_node, grad_gamma), (beta_node, grad_beta)] {
             if let Some(node) = node {
                 grads.register::<I>(node.id, grad);
             }
@@ -272,28 +295,28 @@ impl<I: Backend> Backward<I, 3> for BatchNormBackward {
     }
 }
 
-/// The op on `Autodiff<I, C>`: output tracked, statistics untracked.
+/// The op on `Autodiff<I, C>`: output tracked, running statistics untracked.
+#[allow(clippy::type_complexity)]
 fn forward_autodiff<I: Backend, C: CheckpointStrategy>(
     x: FloatTensor<Autodiff<I, C>>,
     gamma: FloatTensor<Autodiff<I, C>>,
     beta: FloatTensor<Autodiff<I, C>>,
     epsilon: f64,
-) -> (FloatTensor<Autodiff<I, C>>, FloatTensor<Autodiff<I, C>>, FloatTensor<Autodiff<I, C>>) {
+    running: Option<(FloatTensor<Autodiff<I, C>>, FloatTensor<Autodiff<I, C>>, f64)>,
+) -> (FloatTensor<Autodiff<I, C>>, Option<(FloatTensor<Autodiff<I, C>>, FloatTensor<Autodiff<I, C>>)>) {
     let inner = |t: FloatTensor<I>| Tensor::<I, 1>::from_primitive(Float(t));
     let nodes = [x.node.clone(), gamma.node.clone(), beta.node.clone()];
-    let (output, mean, var, saved) = forward_inner(
-        Tensor::<I, 3>::from_primitive(Float(x.primitive)),
-        inner(gamma.primitive),
-        inner(beta.primitive),
-        epsilon,
-    );
-    let untracked = |t: Tensor<I, 1>| <Autodiff<I, C> as AutodiffBackend>::from_inner(t.into_primitive().tensor());
+    let running = running.map(|(mean, var, momentum)| (inner(mean.primitive), inner(var.primitive), momentum));
+    let (output, running, saved) =
+        forward_inner(Tensor::<I, 3>::from_primitive(Float(x.primitive)), inner(gamma.primitive), inner(beta.primitive), epsilon, running);
+    let untracked = |t: FloatTensor<I>| <Autodiff<I, C> as AutodiffBackend>::from_inner(t);
     let output = output.into_primitive().tensor();
     let output = match BatchNormBackward.prepare::<C>(nodes).compute_bound().stateful() {
         OpsKind::Tracked(prep) => prep.finish(saved, output),
         OpsKind::UnTracked(prep) => prep.finish(output),
     };
-    (output, untracked(mean), untracked(var))
+    let running = running.map(|(mean, var)| (untracked(mean.into_primitive().tensor()), untracked(var.into_primitive().tensor())));
+    (output, running)
 }
 
 #[cfg(test)]
@@ -312,48 +335,74 @@ mod tests {
         y.reshape(dims)
     }
 
-    fn matches_tensor_ops_with_gradients<B: AutodiffBackend, const D: usize>(shape: [usize; D], device: &B::Device) {
+    /// The op with parameters `full` channels long (the input has `shape[1] ≤ full`) and an
+    /// input shifted by `offset`, against the tensor ops on the active slices: output, running
+    /// statistics after the batch, and all three gradients (zero beyond the active
+    /// channels).
+    fn matches_tensor_ops_with_gradients<B: AutodiffBackend, const D: usize>(shape: [usize; D], full: usize, offset: f64, device: &B::Device) {
         let c = shape[1];
         // Not centred, not unit: the statistics matter.
-        let x = random::<B, D>(shape, device).mul_scalar(3.0).add_scalar(1.5).require_grad();
-        let gamma = random::<B, 1>([c], device).require_grad();
-        let beta = random::<B, 1>([c], device).require_grad();
-        let fused = batch_norm_train(x.clone(), gamma.clone(), beta.clone(), 1e-5).unwrap_or_else(|_| panic!("no fused op"));
-        let expected = reference(x.clone(), gamma.clone(), beta.clone());
+        let x = random::<B, D>(shape, device).mul_scalar(3.0).add_scalar(offset).require_grad();
+        let gamma_full = random::<B, 1>([full], device).require_grad();
+        let beta_full = random::<B, 1>([full], device).require_grad();
+        let (old_mean, old_var) = (random::<B, 1>([full], device), random::<B, 1>([full], device).abs());
+        let running = RunningUpdate { mean: old_mean.clone(), var: old_var.clone(), momentum: 0.25 };
+        let fused = batch_norm_train(x.clone(), gamma_full.clone(), beta_full.clone(), 1e-5, Some(running)).unwrap_or_else(|_| panic!("no fused op"));
+        let expected = reference(x.clone(), gamma_full.clone().slice(0..c), beta_full.clone().slice(0..c));
         assert_close(fused.output.clone(), expected.clone(), 1e-4);
         let dims = x.dims();
         let x3 = x.clone().detach().reshape([dims[0], c, dims[2..].iter().product::<usize>()]);
-        assert_close(fused.mean.clone(), x3.clone().mean_dim(2).mean_dim(0).reshape([c]), 1e-4);
-        assert_close(fused.var, x3.clone().sub(x3.mean_dim(2).mean_dim(0)).square().mean_dim(2).mean_dim(0).reshape([c]), 1e-3);
+        let mean = x3.clone().mean_dim(2).mean_dim(0).reshape([c]);
+        let var = x3.clone().sub(x3.mean_dim(2).mean_dim(0)).square().mean_dim(2).mean_dim(0).reshape([c]);
+        // The batch statistics, through the running ones: a quarter of each in the blend.
+        let (new_mean, new_var) = fused.running.expect("running statistics were asked for");
+        let blend = |old: Tensor<B, 1>, batch: Tensor<B, 1>| old.clone().slice_assign(0..c, old.slice(0..c).mul_scalar(0.75).add(batch.mul_scalar(0.25)));
+        assert_close(new_mean, blend(old_mean, mean), 1e-4);
+        assert_close(new_var, blend(old_var, var), 1e-3);
         let mask = random::<B, D>(shape, device);
         let ours = fused.output.mul(mask.clone()).sum().backward();
         let theirs = expected.mul(mask).sum().backward();
         assert_close(x.grad(&ours).unwrap(), x.grad(&theirs).unwrap(), 1e-4);
-        assert_close(gamma.grad(&ours).unwrap(), gamma.grad(&theirs).unwrap(), 1e-3);
-        assert_close(beta.grad(&ours).unwrap(), beta.grad(&theirs).unwrap(), 1e-3);
+        assert_close(gamma_full.grad(&ours).unwrap(), gamma_full.grad(&theirs).unwrap(), 1e-3);
+        assert_close(beta_full.grad(&ours).unwrap(), beta_full.grad(&theirs).unwrap(), 1e-3);
+        crate::test_support::assert_inactive_zero(gamma_full.grad(&ours).unwrap(), &[0..c]);
+        crate::test_support::assert_inactive_zero(beta_full.grad(&ours).unwrap(), &[0..c]);
     }
 
     fn matches_tensor_ops<B: AutodiffBackend>(device: &B::Device) {
-        matches_tensor_ops_with_gradients::<B, 4>([4, 6, 5, 3], device);
-        matches_tensor_ops_with_gradients::<B, 2>([16, 5], device);
-        matches_tensor_ops_with_gradients::<B, 3>([3, 4, 7], device);
-        // Rows of 1 600 values: the kernels reduce them in 8 chunks of 200.
-        matches_tensor_ops_with_gradients::<B, 4>([2, 3, 40, 40], device);
+        matches_tensor_ops_with_gradients::<B, 4>([4, 6, 5, 3], 6, 1.5, device);
+        matches_tensor_ops_with_gradients::<B, 2>([16, 5], 5, 1.5, device);
+        matches_tensor_ops_with_gradients::<B, 3>([3, 4, 7], 4, 1.5, device);
+        // Rows of 1 600 values: the kernels split each channel's 3 200 values in two segments.
+        matches_tensor_ops_with_gradients::<B, 4>([2, 3, 40, 40], 3, 1.5, device);
+        // Eight segments of 1 536 values, each starting inside an image's row.
+        matches_tensor_ops_with_gradients::<B, 4>([12, 2, 32, 32], 2, 1.5, device);
+        // Far from zero: the sums are shifted, so the variance does not cancel away.
+        matches_tensor_ops_with_gradients::<B, 4>([4, 3, 16, 16], 3, 200.0, device);
     }
 
-    /// Sliced parameters (a slimmable BN's active channels): the gradients land in the slice.
-    fn gradients_reach_the_sliced_parameters<B: AutodiffBackend>(device: &B::Device) {
+    /// A slimmable BN's active channels: the parameters and running statistics are longer than
+    /// the input's channels, and only their first channels are read and updated.
+    fn full_length_parameters<B: AutodiffBackend>(device: &B::Device) {
+        matches_tensor_ops_with_gradients::<B, 4>([3, 4, 5, 5], 10, 1.5, device);
+        matches_tensor_ops_with_gradients::<B, 2>([16, 7], 9, 1.5, device);
+    }
+
+    /// Without running statistics, none come back; sliced parameters get gradients in their
+    /// slice only.
+    fn without_running_statistics<B: AutodiffBackend>(device: &B::Device) {
         let x = random::<B, 4>([3, 4, 5, 5], device).require_grad();
         let gamma_full = random::<B, 1>([10], device).require_grad();
         let beta_full = random::<B, 1>([10], device).require_grad();
-        let fused = batch_norm_train(x.clone(), gamma_full.clone().slice(0..4), beta_full.clone().slice(0..4), 1e-5)
+        let fused = batch_norm_train(x.clone(), gamma_full.clone().slice(0..4), beta_full.clone().slice(0..4), 1e-5, None)
             .unwrap_or_else(|_| panic!("no fused op"));
+        assert!(fused.running.is_none());
         let grads = fused.output.mul(random::<B, 4>([3, 4, 5, 5], device)).sum().backward();
         crate::test_support::assert_inactive_zero(gamma_full.grad(&grads).unwrap(), &[0..4]);
         crate::test_support::assert_inactive_zero(beta_full.grad(&grads).unwrap(), &[0..4]);
     }
 
-    crate::test_support::backend_tests!(matches_tensor_ops, gradients_reach_the_sliced_parameters);
+    crate::test_support::backend_tests!(matches_tensor_ops, full_length_parameters, without_running_statistics);
 
     #[test]
     fn other_backends_and_dtypes_get_their_tensors_back() {
@@ -361,15 +410,15 @@ mod tests {
         // Without autodiff there is nothing to fuse for.
         let x = random::<burn::backend::NdArray, 4>([2, 3, 2, 2], &device);
         let g = random::<burn::backend::NdArray, 1>([3], &device);
-        assert!(batch_norm_train(x, g.clone(), g, 1e-5).is_err());
+        assert!(batch_norm_train(x, g.clone(), g, 1e-5, None).is_err());
         // f64 is not recognised.
         type Ad64 = burn::backend::Autodiff<burn::backend::NdArray<f64>>;
         let x = random::<Ad64, 4>([2, 3, 2, 2], &device);
         let g = random::<Ad64, 1>([3], &device);
-        assert!(batch_norm_train(x, g.clone(), g, 1e-5).is_err());
+        assert!(batch_norm_train(x, g.clone(), g, 1e-5, None).is_err());
         // The recognised one runs.
         let x = random::<NdArrayAd, 4>([2, 3, 2, 2], &device);
         let g = random::<NdArrayAd, 1>([3], &device);
-        assert!(batch_norm_train(x, g.clone(), g, 1e-5).is_ok());
+        assert!(batch_norm_train(x, g.clone(), g, 1e-5, None).is_ok());
     }
 }

@@ -122,16 +122,26 @@ impl<B: Backend> SlimBatchNorm<B> {
     /// active channels' running statistics.
     fn batch_stats<const D: usize>(&self, input: Tensor<B, D>, momentum: Option<f64>) -> Result<Tensor<B, D>, SlimError> {
         let channels = self.check_input(&input)?;
+        // One op for the statistics, the normalisation and the running statistics, reading the
+        // full parameters (their gradients are zero beyond the active channels).
         #[cfg(feature = "kernels")]
-        let input = match crate::batch_norm_op::batch_norm_train(input, self.active(&self.gamma, channels), self.active(&self.beta, channels), self.epsilon) {
-            Ok(fused) => {
-                if let Some(momentum) = momentum {
-                    self.update_running(&self.running_mean, fused.mean, momentum);
-                    self.update_running(&self.running_var, fused.var, momentum);
+        let input = {
+            let device = input.device();
+            let running = momentum.map(|momentum| crate::batch_norm_op::RunningUpdate {
+                mean: self.running_mean.value_sync().to_device(&device),
+                var: self.running_var.value_sync().to_device(&device),
+                momentum,
+            });
+            match crate::batch_norm_op::batch_norm_train(input, self.gamma.val(), self.beta.val(), self.epsilon, running) {
+                Ok(fused) => {
+                    if let Some((mean, var)) = fused.running {
+                        self.running_mean.update(mean.detach());
+                        self.running_var.update(var.detach());
+                    }
+                    return Ok(fused.output);
                 }
-                return Ok(fused.output);
+                Err(input) => input,
             }
-            Err((input, _, _)) => input,
         };
         let dims = input.dims();
         let flat = dims[0] * dims[2..].iter().product::<usize>();
