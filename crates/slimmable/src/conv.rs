@@ -10,7 +10,7 @@ use burn::tensor::module::conv2d;
 
 use crate::SlimError;
 use crate::depthwise::depthwise_conv2d;
-use crate::gemm_conv::gemm_conv2d;
+use crate::gemm_conv::gemm_conv2d_active;
 use crate::im2col::{ConvGeometry, DepthwiseForm, conv2d_im2col, conv_algorithm, depthwise_conv2d_matmul, subsample};
 use crate::error::check_width;
 
@@ -171,21 +171,24 @@ impl<B: Backend> SlimConv2d<B> {
         Ok(in_channels / in_per_group)
     }
 
-    /// The active weight and bias at a width (no copy: slices of the parameters).
-    fn active_params(&self, in_channels: usize, out_channels: usize) -> (Tensor<B, 4>, Option<Tensor<B, 1>>) {
+    /// The active weight at a width (a slice of the parameter: a copy on the cubecl
+    /// backends unless the block happens to start and end on their memory alignment).
+    fn active_weight(&self, in_channels: usize, out_channels: usize) -> Tensor<B, 4> {
         let [in_max, out_max] = self.max_channels();
-        let full = in_channels == in_max && out_channels == out_max;
         let weight = self.weight.val();
-        let weight = match (full, self.groups) {
+        match (in_channels == in_max && out_channels == out_max, self.groups) {
             (true, _) => weight,
             (false, 1) => weight.slice([0..out_channels, 0..in_channels]),
             (false, _) => weight.slice(0..out_channels),
-        };
-        let bias = self.bias.as_ref().map(|bias| match full {
+        }
+    }
+
+    /// The active bias at a width.
+    fn active_bias(&self, out_channels: usize) -> Option<Tensor<B, 1>> {
+        self.bias.as_ref().map(|bias| match out_channels == self.max_channels()[1] {
             true => bias.val(),
             false => bias.val().slice(0..out_channels),
-        });
-        (weight, bias)
+        })
     }
 
     /// Applies the convolution with `out_channels` outputs; the input width is the input's
@@ -199,7 +202,8 @@ impl<B: Backend> SlimConv2d<B> {
     pub fn try_forward(&self, input: Tensor<B, 4>, out_channels: usize) -> Result<Tensor<B, 4>, SlimError> {
         let [_, in_channels, height, width] = input.dims();
         let groups = self.check_widths(in_channels, out_channels)?;
-        let (weight, bias) = self.active_params(in_channels, out_channels);
+        let weight = || self.active_weight(in_channels, out_channels);
+        let bias = self.active_bias(out_channels);
         let (top, bottom) = same_or_explicit(&self.padding, 0, self.kernel_size[0], self.stride[0], height);
         let (left, right) = same_or_explicit(&self.padding, 1, self.kernel_size[1], self.stride[1], width);
         let geometry = ConvGeometry {
@@ -220,17 +224,18 @@ impl<B: Backend> SlimConv2d<B> {
         let algorithm = conv_algorithm();
         Ok(if self.is_depthwise() {
             match algorithm.depthwise() {
-                DepthwiseForm::Native => conv2d(input, weight, bias, geometry.options(groups)),
-                DepthwiseForm::WeightedSum => conv2d_im2col(input, weight, bias, &geometry, groups),
-                DepthwiseForm::Matmul => depthwise_conv2d_matmul(input, weight, bias, &geometry),
-                DepthwiseForm::Kernel => depthwise_conv2d(input, weight, bias, &geometry),
+                DepthwiseForm::Native => conv2d(input, weight(), bias, geometry.options(groups)),
+                DepthwiseForm::WeightedSum => conv2d_im2col(input, weight(), bias, &geometry, groups),
+                DepthwiseForm::Matmul => depthwise_conv2d_matmul(input, weight(), bias, &geometry),
+                DepthwiseForm::Kernel => depthwise_conv2d(input, weight(), bias, &geometry),
             }
         } else if algorithm.dense_as_matmul(geometry.kernel, geometry.stride) {
-            conv2d_im2col(input, weight, bias, &geometry, groups)
+            conv2d_im2col(input, weight(), bias, &geometry, groups)
         } else if algorithm.dense_as_gemm() && groups == 1 {
-            gemm_conv2d(input, weight, bias, &geometry)
+            // The full weight: the GEMM op reads the active block in place.
+            gemm_conv2d_active(input, self.weight.val(), out_channels, bias, &geometry)
         } else {
-            conv2d(input, weight, bias, geometry.options(groups))
+            conv2d(input, weight(), bias, geometry.options(groups))
         })
     }
 
@@ -244,7 +249,8 @@ impl<B: Backend> SlimConv2d<B> {
     /// form of this layer in a subnet.
     pub fn to_plain(&self, in_channels: usize, out_channels: usize) -> Result<Conv2d<B>, SlimError> {
         let groups = self.check_widths(in_channels, out_channels)?;
-        let (weight, bias) = self.active_params(in_channels, out_channels);
+        let weight = self.active_weight(in_channels, out_channels);
+        let bias = self.active_bias(out_channels);
         Ok(Conv2d {
             weight: Param::from_tensor(weight.detach()),
             bias: bias.map(|bias| Param::from_tensor(bias.detach())),

@@ -108,7 +108,7 @@ pub fn has_implicit_gemm<B: Backend>() -> bool {
     }
 }
 
-/// A dense convolution of `x` `[n, c_in, h, w]` with `weight` `[c_out, c_in, kh, kw]` by the
+/// A convolution of `x` `[n, c_in, h, w]` with `weight` `[c_out, c_in, kh, kw]` by the
 /// implicit-GEMM kernels where the backend has them ([`has_implicit_gemm`]) and the padding is
 /// the same on both sides of each axis; otherwise the backend's `conv2d`. A grouped weight
 /// goes to the backend's `conv2d`, an input of fewer than [`MIN_GEMM_CHANNELS`] channels to
@@ -123,17 +123,50 @@ pub fn gemm_conv2d<B: Backend>(
     geometry: &ConvGeometry,
 ) -> Tensor<B, 4> {
     let [_, c_in, _, _] = x.dims();
-    let grouped = weight.dims()[1] != c_in;
-    if grouped || geometry.pad_start != geometry.pad_end {
-        let groups = c_in / weight.dims()[1].max(1);
+    let [c_out, per_group, _, _] = weight.dims();
+    if per_group != c_in {
+        let groups = c_in / per_group.max(1);
         return conv2d(x, weight, bias, geometry.options(groups.max(1)));
     }
-    if c_in < MIN_GEMM_CHANNELS {
-        return conv2d_im2col(x, weight, bias, geometry, 1);
+    gemm_conv2d_active(x, weight, c_out, bias, geometry)
+}
+
+/// A dense convolution of `x` `[n, c_in, h, w]` with the active block of `weight`: its first
+/// `out_channels` filters over its first `c_in` input channels (a slimmable conv at a width).
+/// As [`gemm_conv2d`] with `weight.slice([0..out_channels, 0..c_in])`, but where the
+/// implicit-GEMM kernels run, the block is read from `weight` in place and `weight`'s gradient
+/// is written full size in one pass (zero outside the block): no copy of the block forward, no
+/// zero tensor and slice assignment backward.
+///
+/// # Shapes
+/// - `weight`: `[c_out_max, c_in_max, kh, kw]`, `out_channels ≤ c_out_max`, `c_in ≤ c_in_max`
+/// - output: `[n, out_channels, h_out, w_out]`
+pub fn gemm_conv2d_active<B: Backend>(
+    x: Tensor<B, 4>,
+    weight: Tensor<B, 4>,
+    out_channels: usize,
+    bias: Option<Tensor<B, 1>>,
+    geometry: &ConvGeometry,
+) -> Tensor<B, 4> {
+    let [_, c_in, _, _] = x.dims();
+    let [c_out_max, c_in_max, _, _] = weight.dims();
+    assert!(
+        out_channels <= c_out_max && c_in <= c_in_max,
+        "gemm_conv2d_active: {out_channels} filters of {c_in} channels is not a block of a [{c_out_max}, {c_in_max}] weight"
+    );
+    let block = |weight: Tensor<B, 4>| match [out_channels, c_in] == [c_out_max, c_in_max] {
+        true => weight,
+        false => weight.slice([0..out_channels, 0..c_in]),
+    };
+    if geometry.pad_start != geometry.pad_end {
+        return conv2d(x, block(weight), bias, geometry.options(1));
     }
-    match kernels(x, weight, geometry) {
+    if c_in < MIN_GEMM_CHANNELS {
+        return conv2d_im2col(x, block(weight), bias, geometry, 1);
+    }
+    match kernels(x, weight, out_channels, geometry) {
         Ok(out) => add_channel_bias(out, bias),
-        Err((x, weight)) => conv2d(x, weight, bias, geometry.options(1)),
+        Err((x, weight)) => conv2d(x, block(weight), bias, geometry.options(1)),
     }
 }
 
@@ -142,6 +175,7 @@ pub fn gemm_conv2d<B: Backend>(
 fn kernels<B: Backend>(
     x: Tensor<B, 4>,
     weight: Tensor<B, 4>,
+    out_channels: usize,
     geometry: &ConvGeometry,
 ) -> Result<Tensor<B, 4>, (Tensor<B, 4>, Tensor<B, 4>)> {
     #[cfg(feature = "cube")]
@@ -152,14 +186,14 @@ fn kernels<B: Backend>(
             Some(run) if x.dtype() == DType::F32 && weight.dtype() == DType::F32 => run,
             _ => return Err((x, weight)),
         };
-        match run(x.into_primitive().tensor(), weight.into_primitive().tensor(), geometry) {
+        match run(x.into_primitive().tensor(), weight.into_primitive().tensor(), out_channels, geometry) {
             Ok(out) => Ok(Tensor::from_primitive(Float(out))),
             Err((x, weight)) => Err((Tensor::from_primitive(Float(x)), Tensor::from_primitive(Float(weight)))),
         }
     }
     #[cfg(not(feature = "cube"))]
     {
-        let _ = geometry;
+        let _ = (out_channels, geometry);
         Err((x, weight))
     }
 }
@@ -185,14 +219,17 @@ mod cube {
 
     use super::FALLBACKS;
     use crate::gemm_kernel::{gemm_kernel, launch};
-    use crate::gemm_operands::{as_float, channels_last, channels_last_padded, gemm_operands, nhwc_grown, nhwc_spread, unfolded, unpadded};
+    use crate::gemm_operands::{
+        as_float, channels_last, channels_last_padded, gemm_operands, leading_block, nhwc_grown, nhwc_spread, unfolded, unpadded, zero_extended,
+    };
     use burn_cubecl::ops::permute_nhwc_to_nchw;
     use crate::im2col::ConvGeometry;
     use crate::type_match::same_type;
 
-    /// The op for tensors of one backend: the output, or the tensors back.
+    /// The op for tensors of one backend (input, weight, active filters, geometry): the
+    /// output, or the tensors back.
     pub(super) type Run<B> =
-        fn(FloatTensor<B>, FloatTensor<B>, &ConvGeometry) -> Result<FloatTensor<B>, (FloatTensor<B>, FloatTensor<B>)>;
+        fn(FloatTensor<B>, FloatTensor<B>, usize, &ConvGeometry) -> Result<FloatTensor<B>, (FloatTensor<B>, FloatTensor<B>)>;
 
     /// The op for `B` when `B` is burn's CUDA or wgpu backend in f32, with or without autodiff
     /// (not under burn's `fusion`, whose tensors are its own).
@@ -214,11 +251,13 @@ mod cube {
         list.into_iter().find(|(id, _)| *id == TypeId::of::<B>()).map(|(_, run)| run)
     }
 
-    /// A backend with the op.
+    /// A backend with the op: the conv of `x` with the first `out_channels` filters of
+    /// `weight` over `x`'s channels.
     trait GemmConv: Backend {
         fn gemm_conv(
             x: FloatTensor<Self>,
             weight: FloatTensor<Self>,
+            out_channels: usize,
             options: ConvOptions<2>,
         ) -> Result<FloatTensor<Self>, (FloatTensor<Self>, FloatTensor<Self>)>;
     }
@@ -227,13 +266,14 @@ mod cube {
     fn run_as<B: Backend, K: GemmConv>(
         x: FloatTensor<B>,
         weight: FloatTensor<B>,
+        out_channels: usize,
         geometry: &ConvGeometry,
     ) -> Result<FloatTensor<B>, (FloatTensor<B>, FloatTensor<B>)> {
         fn cast<S: 'static, T: 'static>(value: S) -> T {
             same_type(value).unwrap_or_else(|_| unreachable!("run_as is called only when K is B"))
         }
         let options = ConvOptions::new(geometry.stride, geometry.pad_start, geometry.dilation, 1);
-        K::gemm_conv(cast(x), cast(weight), options).map(cast).map_err(|(x, w)| (cast(x), cast(w)))
+        K::gemm_conv(cast(x), cast(weight), out_channels, options).map(cast).map_err(|(x, w)| (cast(x), cast(w)))
     }
 
     /// The result of `gemm`, or `direct`'s when the GEMM kernels cannot take the shape.
@@ -252,10 +292,11 @@ mod cube {
         fn gemm_conv(
             x: CubeTensor<R>,
             weight: CubeTensor<R>,
+            c_out: usize,
             options: ConvOptions<2>,
         ) -> Result<CubeTensor<R>, (CubeTensor<R>, CubeTensor<R>)> {
-            let [n, c_out] = [x.shape()[0], weight.shape()[0]];
-            let (xl, wl) = gemm_operands::<R, F>(x.clone(), weight.clone());
+            let [n, c_in] = [x.shape()[0], x.shape()[1]];
+            let (xl, wl) = gemm_operands::<R, F>(x.clone(), leading_block(&weight, c_out, c_in));
             match launch::forward(gemm_kernel(), xl, wl, &options, F::dtype()) {
                 Ok(out) => Ok(unpadded::<R, F, I, BT>(out, n, c_out)),
                 Err(_) => {
@@ -273,14 +314,14 @@ mod cube {
     impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> Backward<CubeBackend<R, F, I, BT>, 2>
         for GemmConvBackward
     {
-        /// The input and the weight as the kernels read them ([`gemm_operands`]: channels-last,
-        /// channel counts aligned, in the operand format), the options, and the true
-        /// `[c_out, c_in]`.
-        type State = (CubeTensor<R>, CubeTensor<R>, ConvOptions<2>, [usize; 2]);
+        /// The input and the weight's active block as the kernels read them
+        /// ([`gemm_operands`]: channels-last, channel counts aligned, in the operand format),
+        /// the options, the true `[c_out, c_in]`, and the full weight's shape.
+        type State = (CubeTensor<R>, CubeTensor<R>, ConvOptions<2>, [usize; 2], [usize; 4]);
 
         fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
             let [input_node, weight_node] = ops.parents;
-            let (x, weight, options, [c_out, c_in]) = ops.state;
+            let (x, weight, options, [c_out, c_in], full_shape) = ops.state;
             let n = x.shape()[0];
             let grad = grads.consume::<CubeBackend<R, F, I, BT>>(&ops.node);
             // The output gradient as an operand like the forward pass's.
@@ -288,7 +329,9 @@ mod cube {
             if let Some(node) = weight_node {
                 let shape = weight.shape().dims::<4>();
                 let weight_grad = weight_grad::<R, F, I, BT>(x.clone(), grad.clone(), shape, &options);
-                grads.register::<CubeBackend<R, F, I, BT>>(node.id, unpadded::<R, F, I, BT>(weight_grad, c_out, c_in));
+                // The active block, full size: zeros for the padded channels and the inactive
+                // filters and channels alike.
+                grads.register::<CubeBackend<R, F, I, BT>>(node.id, zero_extended::<R, F>(leading_block(&weight_grad, c_out, c_in), full_shape));
             }
             if let Some(node) = input_node {
                 let shape = x.shape();
@@ -474,11 +517,12 @@ mod cube {
         fn gemm_conv(
             x: FloatTensor<Self>,
             weight: FloatTensor<Self>,
+            c_out: usize,
             options: ConvOptions<2>,
         ) -> Result<FloatTensor<Self>, (FloatTensor<Self>, FloatTensor<Self>)> {
             let [n, c_in] = [x.primitive.shape()[0], x.primitive.shape()[1]];
-            let c_out = weight.primitive.shape()[0];
-            let (xl, wl) = gemm_operands::<R, F>(x.primitive.clone(), weight.primitive.clone());
+            let full_shape = weight.primitive.shape().dims::<4>();
+            let (xl, wl) = gemm_operands::<R, F>(x.primitive.clone(), leading_block(&weight.primitive, c_out, c_in));
             let out = match launch::forward(gemm_kernel(), xl.clone(), wl.clone(), &options, F::dtype()) {
                 Ok(out) => unpadded::<R, F, I, BT>(out, n, c_out),
                 Err(_) => {
@@ -487,7 +531,7 @@ mod cube {
                 }
             };
             Ok(match GemmConvBackward.prepare::<C>([x.node.clone(), weight.node.clone()]).compute_bound().stateful() {
-                OpsKind::Tracked(prep) => prep.finish((xl, wl, options, [c_out, c_in]), out),
+                OpsKind::Tracked(prep) => prep.finish((xl, wl, options, [c_out, c_in], full_shape), out),
                 OpsKind::UnTracked(prep) => prep.finish(out),
             })
         }
@@ -630,7 +674,8 @@ mod tests {
     }
 
     /// A slimmable layer's tensors are channel slices of larger ones: the gradients reach only
-    /// the active block of the full weight.
+    /// the active block of the full weight, whether the block is sliced out first
+    /// ([`gemm_conv2d`]) or read in place ([`gemm_conv2d_active`]).
     fn sliced_weights_get_gradients_only_in_the_active_block<B: AutodiffBackend>(device: &B::Device) {
         use crate::test_support::{assert_close, assert_inactive_zero, random};
         let g = geometry(3, 1, 1, [1, 1], [1, 1]);
@@ -640,15 +685,20 @@ mod tests {
         let x = || x_full.clone().slice([0..2, 0..9]);
         let w = || w_full.clone().slice([0..10, 0..9]);
         let native = conv2d(x(), w(), None, g.options(1));
-        let ours = gemm_conv2d(x(), w(), None, &g);
-        assert_close(ours.clone(), native.clone(), TOLERANCE);
         let mask = random::<B, 4>(native.dims(), device);
-        let grads = ours.mul(mask.clone()).sum().backward();
-        let grads_native = native.mul(mask).sum().backward();
-        let w_grad = w_full.grad(&grads).unwrap();
-        assert_close(w_grad.clone(), w_full.grad(&grads_native).unwrap(), TOLERANCE);
-        assert_inactive_zero(w_grad, &[0..10, 0..9, 0..3, 0..3]);
-        assert_close(x_full.grad(&grads).unwrap(), x_full.grad(&grads_native).unwrap(), TOLERANCE);
+        let grads_native = native.clone().mul(mask.clone()).sum().backward();
+        for (form, ours) in [("sliced", gemm_conv2d(x(), w(), None, &g)), ("in place", gemm_conv2d_active(x(), w_full.clone(), 10, None, &g))] {
+            assert_close(ours.clone(), native.clone(), TOLERANCE);
+            let grads = ours.mul(mask.clone()).sum().backward();
+            let w_grad = w_full.grad(&grads).unwrap_or_else(|| panic!("{form}: no weight gradient"));
+            assert_eq!(w_grad.dims(), [16, 12, 3, 3], "{form}: the gradient has the full weight's shape");
+            assert_close(w_grad.clone(), w_full.grad(&grads_native).unwrap(), TOLERANCE);
+            assert_inactive_zero(w_grad, &[0..10, 0..9, 0..3, 0..3]);
+            assert_close(x_full.grad(&grads).unwrap(), x_full.grad(&grads_native).unwrap(), TOLERANCE);
+        }
+        // The whole weight in place is the plain conv.
+        let whole = gemm_conv2d_active(x_full.clone(), w_full.clone(), 16, None, &g);
+        assert_close(whole, conv2d(x_full.clone(), w_full.clone(), None, g.options(1)), TOLERANCE);
     }
 
     /// Without autodiff (inference) the op gives the same output.

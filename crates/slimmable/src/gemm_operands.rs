@@ -95,6 +95,51 @@ fn unfold_kernel<E: Numeric>(
     }
 }
 
+/// `output` `[a, b, c, d]` (contiguous) is `input` (rank 4, any strides, no larger on any
+/// axis) with zeros beyond its extent on every axis. One thread per output element.
+#[cube(launch)]
+fn zero_extended_kernel<F: cubecl::prelude::Float>(input: &Tensor<F>, output: &mut Tensor<F>) {
+    if ABSOLUTE_POS >= output.len() {
+        terminate!();
+    }
+    let d = ABSOLUTE_POS % output.shape(3);
+    let mut rest = ABSOLUTE_POS / output.shape(3);
+    let c = rest % output.shape(2);
+    rest /= output.shape(2);
+    let b = rest % output.shape(1);
+    let a = rest / output.shape(1);
+    if a < input.shape(0) && b < input.shape(1) && c < input.shape(2) && d < input.shape(3) {
+        output[ABSOLUTE_POS] = input[a * input.stride(0) + b * input.stride(1) + c * input.stride(2) + d * input.stride(3)];
+    } else {
+        output[ABSOLUTE_POS] = F::new(0.0);
+    }
+}
+
+/// `tensor` (rank 4, of the backend's float `F`, any strides) in the first block of a new
+/// contiguous tensor of `shape`, zeros elsewhere ([`zero_extended_kernel`], one pass): a
+/// slimmable conv's weight gradient, full size, from its active block's.
+///
+/// # Panics
+/// If the tensor is larger than `shape` on some axis.
+pub(crate) fn zero_extended<R: CubeRuntime, F: FloatElement>(tensor: CubeTensor<R>, shape: [usize; 4]) -> CubeTensor<R> {
+    let dims = tensor.meta.shape().dims::<4>();
+    assert!((0..4).all(|a| dims[a] <= shape[a]), "zero_extended: {dims:?} does not fit in {shape:?}");
+    let output = empty_device_contiguous_dtype(tensor.client.clone(), tensor.device.clone(), shape.into(), tensor.dtype);
+    let (count, dim) = elementwise_launch(&output);
+    zero_extended_kernel::launch::<F, R>(&tensor.client, count, dim, tensor.clone().into_tensor_arg(), output.clone().into_tensor_arg());
+    output
+}
+
+/// The first `[rows, channels]` block of `tensor` `[d, c, h, w]` as a view of the same memory
+/// (the same strides, no copy): a slimmable conv's active weight, for a kernel that reads any
+/// strides.
+pub(crate) fn leading_block<R: CubeRuntime>(tensor: &CubeTensor<R>, rows: usize, channels: usize) -> CubeTensor<R> {
+    let [d, c, h, w] = tensor.meta.shape().dims::<4>();
+    assert!(rows <= d && channels <= c, "leading_block: [{rows}, {channels}] is not inside [{d}, {c}]");
+    let metadata = cubecl::zspace::metadata::Metadata::new(vec![rows, channels, h, w], tensor.meta.strides().to_vec());
+    CubeTensor::new(tensor.client.clone(), tensor.handle.clone(), metadata, tensor.device.clone(), tensor.dtype)
+}
+
 /// The unfolded input of a conv as a contiguous `[n·h_out·w_out, kh·kw·c]` matrix
 /// ([`unfold_kernel`], one pass), of `tensor`'s element type (`F` or bf16).
 pub(crate) fn unfolded<R: CubeRuntime, F: FloatElement>(tensor: CubeTensor<R>, geometry: &ConvGeometry) -> CubeTensor<R> {
@@ -269,6 +314,39 @@ mod tests {
         assert_close_named(inner.clone().permute([0, 3, 1, 2]), BurnTensor::from_data(x.to_data(), &gpu), tolerance, &format!("the image inside the grown copy, {dtype:?}"));
         let outside = grown.slice_assign([0..3, 1..5, 2..8, 0..5], inner.zeros_like()).abs().sum().into_scalar();
         assert_eq!(outside, 0.0, "only zeros around the image ({dtype:?})");
+    }
+
+    /// A block of a larger tensor read in place ([`leading_block`]: row-major and
+    /// channels-last memory) lands in the first block of a zero tensor ([`zero_extended`]).
+    fn blocks_extend_with_zeros<R: CubeRuntime, BT: BoolElement>() {
+        type B<R, BT> = CubeBackend<R, f32, i32, BT>;
+        let (cpu, gpu) = (Default::default(), Default::default());
+        let x = random::<NdArray, 4>([5, 7, 3, 2], &cpu);
+        let expected = x.clone().slice([0..3, 0..4]);
+        let layouts = [
+            ("row-major", BurnTensor::<B<R, BT>, 4>::from_data(x.to_data(), &gpu)),
+            ("channels-last", BurnTensor::<B<R, BT>, 4>::from_data(x.clone().permute([0, 2, 3, 1]).into_data(), &gpu).permute([0, 3, 1, 2])),
+        ];
+        for (layout, tensor) in layouts {
+            let block = leading_block(&tensor.into_primitive().tensor(), 3, 4);
+            let extended = BurnTensor::<B<R, BT>, 4>::from_primitive(Float(zero_extended::<R, f32>(block, [6, 9, 3, 2])));
+            assert_eq!(extended.dims(), [6, 9, 3, 2]);
+            assert_close_named(extended.clone().slice([0..3, 0..4]), BurnTensor::from_data(expected.to_data(), &gpu), 1e-6, &format!("the block, {layout}"));
+            let rest = extended.slice_assign([0..3, 0..4], BurnTensor::zeros([3, 4, 3, 2], &gpu)).abs().sum().into_scalar();
+            assert_eq!(rest, 0.0, "zeros outside the block ({layout})");
+        }
+    }
+
+    #[cfg(feature = "test-wgpu")]
+    #[test]
+    fn blocks_extend_with_zeros_on_wgpu() {
+        blocks_extend_with_zeros::<burn::backend::wgpu::WgpuRuntime, u32>();
+    }
+
+    #[cfg(feature = "test-cuda")]
+    #[test]
+    fn on_cuda_blocks_extend_with_zeros() {
+        blocks_extend_with_zeros::<cubecl::cuda::CudaRuntime, u8>();
     }
 
     #[cfg(feature = "test-wgpu")]
