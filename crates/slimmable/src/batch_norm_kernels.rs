@@ -11,6 +11,10 @@
 //!   length, zero beyond the active channels), then [`channel_affine2_kernel`]
 //!   (`dx = dy · a[c] + x · b[c] + d[c]`).
 //!
+//! An activation that is a clamp (ReLU, ReLU6: [`crate::Activation`]) rides along: the forward
+//! pass clamps where it writes, and the backward pass zeroes `dy` where the pre-activation,
+//! recomputed from `x` and the statistics, was clamped.
+//!
 //! Why: written with tensor ops, BN makes a dozen passes over the activations per direction;
 //! the first version of these kernels (session 9) made two, but still left the per-channel
 //! arithmetic, the running statistics and the parameter slices to about 45 small tensor ops per
@@ -33,10 +37,25 @@ const BLOCK: usize = 256;
 const SEGMENT_MIN: usize = 8 * BLOCK;
 const MAX_SEGMENTS: usize = 128;
 
+/// The output gradient `dy` of a BatchNorm followed by a clamp to `[low, high]`, passed back
+/// through the clamp: `dy` where the pre-activation `x · scale[c] + shift[c]` (rows 3 and 4 of
+/// `stats` `[5, channels]`) lies strictly inside, else zero.
+#[cube]
+fn passed<F: Float>(dy: F, x: F, stats: &Tensor<F>, c: usize, channels: usize, low: F, high: F) -> F {
+    let y = x * stats[3 * channels + c] + stats[4 * channels + c];
+    let mut g = F::new(0.0);
+    if y > low && y < high {
+        g = dy;
+    }
+    g
+}
+
 /// Per (segment, channel) of `first` `[n, c, m]` (contiguous): the sums of `u` and `v` over the
 /// segment's values, into `sum_u` and `sum_v` `[c, segments]` (cube `(s, c)`). Forward
 /// (`gradient` false): `u = x − K`, `v = u²`, `K` the channel's first value. Backward: `first`
-/// is `dy`, `second` is `x`, `u = dy`, `v = dy · (x − centre[c])`.
+/// is `dy`, `second` is `x`, `centre` the statistics `[5, c]`, `u = dy`,
+/// `v = dy · (x − mean[c])`; with `clamped`, `dy` first passed back through the clamp
+/// ([`passed`]).
 #[cube(launch)]
 fn channel_partials_kernel<F: Float>(
     first: &Tensor<F>,
@@ -44,7 +63,10 @@ fn channel_partials_kernel<F: Float>(
     centre: &Tensor<F>,
     sum_u: &mut Tensor<F>,
     sum_v: &mut Tensor<F>,
+    low: InputScalar,
+    high: InputScalar,
     #[comptime] gradient: bool,
+    #[comptime] clamped: bool,
 ) {
     let segment = CUBE_POS_X as usize;
     let c = CUBE_POS_Y as usize;
@@ -63,7 +85,10 @@ fn channel_partials_kernel<F: Float>(
     while e < end {
         let at = ((e / m) * channels + c) * m + e % m;
         if gradient {
-            let g = first[at];
+            let mut g = first[at];
+            if clamped {
+                g = passed(g, second[at], centre, c, channels, low.get::<F>(), high.get::<F>());
+            }
             u += g;
             v += g * (second[at] - shift);
         } else {
@@ -198,27 +223,48 @@ fn grad_finish_kernel<F: Float>(
 }
 
 /// `out = x · scale[c] + shift[c]` over `[n, c, m]` (all contiguous), `scale` and `shift` rows 3
-/// and 4 of `stats` `[5, c]`.
+/// and 4 of `stats` `[5, c]`; with `clamped`, clamped to `[low, high]`.
 #[cube(launch)]
-fn channel_affine_kernel<F: Float>(x: &Tensor<F>, stats: &Tensor<F>, out: &mut Tensor<F>) {
+fn channel_affine_kernel<F: Float>(x: &Tensor<F>, stats: &Tensor<F>, out: &mut Tensor<F>, low: InputScalar, high: InputScalar, #[comptime] clamped: bool) {
     if ABSOLUTE_POS >= out.len() {
         terminate!();
     }
     let channels = out.shape(1);
     let c = (ABSOLUTE_POS / out.shape(2)) % channels;
-    out[ABSOLUTE_POS] = x[ABSOLUTE_POS] * stats[3 * channels + c] + stats[4 * channels + c];
+    let y = x[ABSOLUTE_POS] * stats[3 * channels + c] + stats[4 * channels + c];
+    if clamped {
+        out[ABSOLUTE_POS] = min(max(y, low.get::<F>()), high.get::<F>());
+    } else {
+        out[ABSOLUTE_POS] = y;
+    }
 }
 
 /// `out = dy · a[c] + x · b[c] + d[c]` over `[n, c, m]` (all contiguous), `a`, `b`, `d` the rows
-/// of `coefficients` `[3, c]`.
+/// of `coefficients` `[3, c]`; with `clamped`, `dy` first passed back through the clamp
+/// ([`passed`], with the statistics `stats` `[5, c]`).
 #[cube(launch)]
-fn channel_affine2_kernel<F: Float>(dy: &Tensor<F>, x: &Tensor<F>, coefficients: &Tensor<F>, out: &mut Tensor<F>) {
+#[allow(clippy::too_many_arguments)]
+fn channel_affine2_kernel<F: Float>(
+    dy: &Tensor<F>,
+    x: &Tensor<F>,
+    coefficients: &Tensor<F>,
+    stats: &Tensor<F>,
+    out: &mut Tensor<F>,
+    low: InputScalar,
+    high: InputScalar,
+    #[comptime] clamped: bool,
+) {
     if ABSOLUTE_POS >= out.len() {
         terminate!();
     }
     let channels = out.shape(1);
     let c = (ABSOLUTE_POS / out.shape(2)) % channels;
-    out[ABSOLUTE_POS] = dy[ABSOLUTE_POS] * coefficients[c] + x[ABSOLUTE_POS] * coefficients[channels + c] + coefficients[2 * channels + c];
+    let xv = x[ABSOLUTE_POS];
+    let mut g = dy[ABSOLUTE_POS];
+    if clamped {
+        g = passed(g, xv, stats, c, channels, low.get::<F>(), high.get::<F>());
+    }
+    out[ABSOLUTE_POS] = g * coefficients[c] + xv * coefficients[channels + c] + coefficients[2 * channels + c];
 }
 
 /// How many segments each channel's `total` values are split into for
@@ -234,7 +280,9 @@ fn partial_sums<R: CubeRuntime, F: FloatElement>(
     second: &CubeTensor<R>,
     centre: &CubeTensor<R>,
     gradient: bool,
+    bounds: Option<(f64, f64)>,
 ) -> (CubeTensor<R>, CubeTensor<R>) {
+    let [low, high] = scalar_bounds::<F>(bounds);
     let [n, c, m] = first.meta.shape().dims::<3>();
     let segments = segment_count(n * m);
     let (u, v) = (empty_like::<R, F>(first, &[c, segments]), empty_like::<R, F>(first, &[c, segments]));
@@ -247,9 +295,18 @@ fn partial_sums<R: CubeRuntime, F: FloatElement>(
         centre.clone().into_tensor_arg(),
         u.clone().into_tensor_arg(),
         v.clone().into_tensor_arg(),
+        low,
+        high,
         gradient,
+        bounds.is_some(),
     );
     (u, v)
+}
+
+/// The clamp's bounds as kernel scalars (any, unread, without a clamp).
+fn scalar_bounds<F: FloatElement>(bounds: Option<(f64, f64)>) -> [InputScalar; 2] {
+    let (low, high) = bounds.unwrap_or((0.0, 0.0));
+    [InputScalar::new(low, F::dtype()), InputScalar::new(high, F::dtype())]
 }
 
 /// One thread per channel of a full parameter of `channels` values.
@@ -289,7 +346,7 @@ pub(crate) fn batch_stats<R: CubeRuntime, F: FloatElement>(
     let [_, c, _] = x.meta.shape().dims::<3>();
     let (gamma, beta) = (into_contiguous(gamma), into_contiguous(beta));
     let full = gamma.meta.shape().num_elements();
-    let (sum_d, sum_d2) = partial_sums::<R, F>(&x, &x, &x, false);
+    let (sum_d, sum_d2) = partial_sums::<R, F>(&x, &x, &x, false, None);
     let stats = empty_like::<R, F>(&x, &[5, c]);
     let (count, dim) = per_channel_launch(&x, full);
     let dtype = F::dtype();
@@ -324,29 +381,35 @@ pub(crate) fn batch_stats<R: CubeRuntime, F: FloatElement>(
     BatchStats { x, stats, running: new }
 }
 
-/// `x · scale[c] + shift[c]` for `x` `[n, c, m]` contiguous, with [`batch_stats`]'s statistics.
-pub(crate) fn channel_affine<R: CubeRuntime, F: FloatElement>(x: &CubeTensor<R>, stats: &CubeTensor<R>) -> CubeTensor<R> {
+/// `x · scale[c] + shift[c]` for `x` `[n, c, m]` contiguous, with [`batch_stats`]'s statistics,
+/// clamped to `bounds` when given (the activation after the BatchNorm).
+pub(crate) fn channel_affine<R: CubeRuntime, F: FloatElement>(x: &CubeTensor<R>, stats: &CubeTensor<R>, bounds: Option<(f64, f64)>) -> CubeTensor<R> {
     let out = empty_like::<R, F>(x, &x.meta.shape().dims::<3>());
     let (count, dim) = elementwise_launch(&out);
-    channel_affine_kernel::launch::<F, R>(&x.client, count, dim, x.clone().into_tensor_arg(), stats.clone().into_tensor_arg(), out.clone().into_tensor_arg());
+    let [low, high] = scalar_bounds::<F>(bounds);
+    let (input, stats_arg, out_arg) = (x.clone().into_tensor_arg(), stats.clone().into_tensor_arg(), out.clone().into_tensor_arg());
+    channel_affine_kernel::launch::<F, R>(&x.client, count, dim, input, stats_arg, out_arg, low, high, bounds.is_some());
     out
 }
 
 /// BatchNorm's gradients for the output gradient `dy` and the input `x` `[n, c, m]` (`x`
 /// contiguous), with [`batch_stats`]'s statistics and the full `gamma`: `dx` `[n, c, m]`, and
-/// `dγ`, `dβ` as long as `gamma` (zero beyond the first `c`). Three launches.
+/// `dγ`, `dβ` as long as `gamma` (zero beyond the first `c`). With `bounds`, `dy` is the
+/// gradient after a clamp to them (the activation), passed back through it first. Three
+/// launches.
 pub(crate) fn batch_norm_grads<R: CubeRuntime, F: FloatElement>(
     dy: CubeTensor<R>,
     x: &CubeTensor<R>,
     stats: &CubeTensor<R>,
     gamma: CubeTensor<R>,
+    bounds: Option<(f64, f64)>,
 ) -> [CubeTensor<R>; 3] {
     let dy = into_contiguous(dy);
     let [n, c, m] = dy.meta.shape().dims::<3>();
     let gamma = into_contiguous(gamma);
     let full = gamma.meta.shape().num_elements();
     // The first row of `stats` is the mean: the kernel reads `centre[c]`.
-    let (sum_dy, sum_dy_xc) = partial_sums::<R, F>(&dy, x, stats, true);
+    let (sum_dy, sum_dy_xc) = partial_sums::<R, F>(&dy, x, stats, true, bounds);
     let coefficients = empty_like::<R, F>(&dy, &[3, c]);
     let (grad_gamma, grad_beta) = (empty_like::<R, F>(&dy, &[full]), empty_like::<R, F>(&dy, &[full]));
     let (count, dim) = per_channel_launch(&dy, full);
@@ -365,6 +428,7 @@ pub(crate) fn batch_norm_grads<R: CubeRuntime, F: FloatElement>(
     );
     let out = empty_like::<R, F>(&dy, &[n, c, m]);
     let (count, dim) = elementwise_launch(&out);
+    let [low, high] = scalar_bounds::<F>(bounds);
     channel_affine2_kernel::launch::<F, R>(
         &dy.client,
         count,
@@ -372,7 +436,11 @@ pub(crate) fn batch_norm_grads<R: CubeRuntime, F: FloatElement>(
         dy.clone().into_tensor_arg(),
         x.clone().into_tensor_arg(),
         coefficients.into_tensor_arg(),
+        stats.clone().into_tensor_arg(),
         out.clone().into_tensor_arg(),
+        low,
+        high,
+        bounds.is_some(),
     );
     [out, grad_gamma, grad_beta]
 }

@@ -24,6 +24,8 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{DType, Tensor};
 
+use crate::activation::Activation;
+
 /// The normalised output of [`batch_norm_train`], with the running statistics.
 pub(crate) struct BatchNormOutput<B: Backend, const D: usize> {
     /// `γ · (x − mean) / sqrt(var + ε) + β`, the input's shape.
@@ -43,17 +45,18 @@ pub(crate) struct RunningUpdate<B: Backend> {
     pub momentum: f64,
 }
 
-/// BatchNorm of `x` `[n, c, ...]` with the batch's statistics, as one autodiff op, normalising
-/// with the first `c` values of `gamma` and `beta` (full parameters, at least `c` long; their
-/// gradients are full length, zero beyond `c`), and with `running`, giving the running
-/// statistics after this batch. When `B` is burn's autodiff over a backend this crate
-/// recognises and the tensors are f32; otherwise `x` back.
+/// BatchNorm of `x` `[n, c, ...]` with the batch's statistics, then `activation`, as one
+/// autodiff op, normalising with the first `c` values of `gamma` and `beta` (full parameters,
+/// at least `c` long; their gradients are full length, zero beyond `c`), and with `running`,
+/// giving the running statistics after this batch. When `B` is burn's autodiff over a backend
+/// this crate recognises and the tensors are f32; otherwise `x` back.
 pub(crate) fn batch_norm_train<B: Backend, const D: usize>(
     x: Tensor<B, D>,
     gamma: Tensor<B, 1>,
     beta: Tensor<B, 1>,
     epsilon: f64,
     running: Option<RunningUpdate<B>>,
+    activation: Activation,
 ) -> Result<BatchNormOutput<B, D>, Tensor<B, D>> {
     if [x.dtype(), gamma.dtype(), beta.dtype()].iter().any(|&dtype| dtype != DType::F32) || D < 2 {
         return Err(x);
@@ -68,6 +71,7 @@ pub(crate) fn batch_norm_train<B: Backend, const D: usize>(
         beta: prim(beta),
         epsilon,
         running: running.map(|r| (prim(r.mean), prim(r.var), r.momentum)),
+        bounds: activation.bounds(),
     };
     let vector = |t: FloatTensor<B>| Tensor::<B, 1>::from_primitive(Float(t));
     match crate::type_match::on_autodiff::<B, _>(op) {
@@ -79,13 +83,15 @@ pub(crate) fn batch_norm_train<B: Backend, const D: usize>(
     }
 }
 
-/// The op's inputs: `x` `[n, c, m]`, `gamma` and `beta` (full length), the running statistics.
+/// The op's inputs: `x` `[n, c, m]`, `gamma` and `beta` (full length), the running statistics,
+/// and the activation's clamp.
 pub(crate) struct FusedBatchNorm<B: Backend> {
     x: FloatTensor<B>,
     gamma: FloatTensor<B>,
     beta: FloatTensor<B>,
     epsilon: f64,
     running: Option<(FloatTensor<B>, FloatTensor<B>, f64)>,
+    bounds: Option<(f64, f64)>,
 }
 
 impl<B: Backend> crate::type_match::AutodiffOp<B> for FusedBatchNorm<B> {
@@ -97,7 +103,7 @@ impl<B: Backend> crate::type_match::AutodiffOp<B> for FusedBatchNorm<B> {
         let cast = |t: FloatTensor<B>| same_type::<_, FloatTensor<Autodiff<I, C>>>(t).unwrap_or_else(|_| unreachable!("B is Autodiff<I, C>"));
         let back = |t: FloatTensor<Autodiff<I, C>>| same_type::<_, FloatTensor<B>>(t).unwrap_or_else(|_| unreachable!("B is Autodiff<I, C>"));
         let running = self.running.map(|(mean, var, momentum)| (cast(mean), cast(var), momentum));
-        let (output, running) = forward_autodiff::<I, C>(cast(self.x), cast(self.gamma), cast(self.beta), self.epsilon, running);
+        let (output, running) = forward_autodiff::<I, C>(cast(self.x), cast(self.gamma), cast(self.beta), self.epsilon, running, self.bounds);
         (back(output), running.map(|(mean, var)| (back(mean), back(var))))
     }
 }
@@ -105,13 +111,13 @@ impl<B: Backend> crate::type_match::AutodiffOp<B> for FusedBatchNorm<B> {
 /// What the backward pass keeps, on the wrapped backend.
 #[derive(Debug, Clone)]
 enum SavedForBackward<I: Backend> {
-    /// The tensor-op path: x̂ `[n, c, m]`, the active γ `[c]`, 1/sqrt(var + ε) `[1, c, 1]`, and
-    /// the parameters' full length.
-    TensorOps { x_hat: FloatTensor<I>, gamma: FloatTensor<I>, inv_std: FloatTensor<I>, full: usize },
+    /// The tensor-op path: x̂ `[n, c, m]`, the active γ `[c]`, 1/sqrt(var + ε) `[1, c, 1]`, the
+    /// parameters' full length, and with an activation, where its gradient passes (1, else 0).
+    TensorOps { x_hat: FloatTensor<I>, gamma: FloatTensor<I>, inv_std: FloatTensor<I>, full: usize, passes: Option<FloatTensor<I>> },
     /// The kernel path (`batch_norm_kernels`): x `[n, c, m]` contiguous, the statistics
-    /// `[5, c]` and the full γ.
+    /// `[5, c]`, the full γ and the activation's clamp.
     #[cfg(feature = "cube")]
-    Kernels { x: FloatTensor<I>, stats: FloatTensor<I>, gamma: FloatTensor<I> },
+    Kernels { x: FloatTensor<I>, stats: FloatTensor<I>, gamma: FloatTensor<I>, bounds: Option<(f64, f64)> },
 }
 
 /// The forward pass's results on the wrapped backend `I`: output `[n, c, m]`, the running
@@ -119,13 +125,15 @@ enum SavedForBackward<I: Backend> {
 type Forward<I> = (Tensor<I, 3>, Option<(Tensor<I, 1>, Tensor<I, 1>)>, SavedForBackward<I>);
 
 /// The statistics and output on the wrapped backend `I`; `x` `[n, c, m]`, `gamma` and `beta`
-/// full length. On burn's cubecl backends, by this crate's kernels; elsewhere, by tensor ops.
+/// full length, the output clamped to `bounds` when given. On burn's cubecl backends, by this
+/// crate's kernels; elsewhere, by tensor ops.
 fn forward_inner<I: Backend>(
     x: Tensor<I, 3>,
     gamma: Tensor<I, 1>,
     beta: Tensor<I, 1>,
     epsilon: f64,
     running: Option<(Tensor<I, 1>, Tensor<I, 1>, f64)>,
+    bounds: Option<(f64, f64)>,
 ) -> Forward<I> {
     #[cfg(feature = "cube")]
     let (x, gamma, beta, running) = {
@@ -136,6 +144,7 @@ fn forward_inner<I: Backend>(
             beta: prim(beta),
             epsilon,
             running: running.map(|(mean, var, momentum)| (prim(mean), prim(var), momentum)),
+            bounds,
         };
         match crate::type_match::on_cube::<I, _>(op) {
             Ok(done) => return done,
@@ -162,6 +171,11 @@ fn forward_inner<I: Backend>(
     let inv_std = var.clone().add_scalar(epsilon).sqrt().recip();
     let x_hat = centred.mul(inv_std.clone());
     let output = x_hat.clone().mul(gamma.clone().reshape([1, c, 1])).add(beta.reshape([1, c, 1]));
+    let passes = bounds.map(|(low, high)| output.clone().greater_elem(low).bool_and(output.clone().lower_elem(high)).float().into_primitive().tensor());
+    let output = match bounds {
+        Some((low, high)) => output.clamp(low, high),
+        None => output,
+    };
     let (mean, var) = (mean.reshape([c]), var.reshape([c]));
     // (1 − w) · old + w · batch on the first c channels.
     let blend = |old: Tensor<I, 1>, batch: Tensor<I, 1>, w: f64| {
@@ -174,6 +188,7 @@ fn forward_inner<I: Backend>(
         gamma: gamma.into_primitive().tensor(),
         inv_std: inv_std.into_primitive().tensor(),
         full,
+        passes,
     };
     (output, running, saved)
 }
@@ -182,14 +197,19 @@ fn forward_inner<I: Backend>(
 /// `dβ = Σ dy`, `dγ = Σ dy·x̂`, `dx = γ/σ · (dy − dβ/N − x̂ · dγ/N)`, sums over batch and
 /// positions (N of them); `dγ` and `dβ` full length, zero beyond the active channels.
 fn backward_inner<I: Backend>(grad: Tensor<I, 3>, saved: SavedForBackward<I>) -> [FloatTensor<I>; 3] {
-    let (x_hat, gamma, inv_std, full) = match saved {
-        SavedForBackward::TensorOps { x_hat, gamma, inv_std, full } => (x_hat, gamma, inv_std, full),
+    let (x_hat, gamma, inv_std, full, passes) = match saved {
+        SavedForBackward::TensorOps { x_hat, gamma, inv_std, full, passes } => (x_hat, gamma, inv_std, full, passes),
         #[cfg(feature = "cube")]
         saved @ SavedForBackward::Kernels { .. } => {
             let op = on_cube::BackwardOnCube { grad: grad.into_primitive().tensor(), saved };
             return crate::type_match::on_cube::<I, _>(op)
                 .unwrap_or_else(|_| unreachable!("only a cubecl backend saves for the kernel path"));
         }
+    };
+    // Through the activation first: zero where it was clamped.
+    let grad = match passes {
+        Some(passes) => grad.mul(Tensor::from_primitive(Float(passes))),
+        None => grad,
     };
     let [n, c, m] = grad.dims();
     let count = (n * m) as f64;
@@ -240,6 +260,7 @@ mod on_cube {
         pub(super) beta: FloatTensor<I>,
         pub(super) epsilon: f64,
         pub(super) running: Option<(FloatTensor<I>, FloatTensor<I>, f64)>,
+        pub(super) bounds: Option<(f64, f64)>,
     }
 
     impl<I: Backend> CubeOp<I> for ForwardOnCube<I> {
@@ -250,9 +271,9 @@ mod on_cube {
             let gamma = to_cube::<I, R>(self.gamma);
             let BatchStats { x, stats, running } =
                 batch_stats::<R, f32>(to_cube::<I, R>(self.x), gamma.clone(), to_cube::<I, R>(self.beta), self.epsilon, running);
-            let output = channel_affine::<R, f32>(&x, &stats);
+            let output = channel_affine::<R, f32>(&x, &stats, self.bounds);
             let vector = |t: CubeTensor<R>| Tensor::<I, 1>::from_primitive(Float(from_cube::<I, R>(t)));
-            let saved = SavedForBackward::Kernels { x: from_cube::<I, R>(x), stats: from_cube::<I, R>(stats), gamma: from_cube::<I, R>(gamma) };
+            let saved = SavedForBackward::Kernels { x: from_cube::<I, R>(x), stats: from_cube::<I, R>(stats), gamma: from_cube::<I, R>(gamma), bounds: self.bounds };
             let output = Tensor::<I, 3>::from_primitive(Float(from_cube::<I, R>(output)));
             (output, running.map(|(mean, var)| (vector(mean), vector(var))), saved)
         }
@@ -267,11 +288,11 @@ mod on_cube {
         type Output = [FloatTensor<I>; 3];
 
         fn run<R: CubeRuntime, BT: BoolElement>(self) -> Self::Output {
-            let SavedForBackward::Kernels { x, stats, gamma } = self.saved else {
+            let SavedForBackward::Kernels { x, stats, gamma, bounds } = self.saved else {
                 unreachable!("the kernel path saves for the kernel path")
             };
             let [x, stats, gamma] = [x, stats, gamma].map(to_cube::<I, R>);
-            batch_norm_grads::<R, f32>(to_cube::<I, R>(self.grad), &x, &stats, gamma).map(from_cube::<I, R>)
+            batch_norm_grads::<R, f32>(to_cube::<I, R>(self.grad), &x, &stats, gamma, bounds).map(from_cube::<I, R>)
         }
     }
 }
@@ -303,12 +324,13 @@ fn forward_autodiff<I: Backend, C: CheckpointStrategy>(
     beta: FloatTensor<Autodiff<I, C>>,
     epsilon: f64,
     running: Option<(FloatTensor<Autodiff<I, C>>, FloatTensor<Autodiff<I, C>>, f64)>,
+    bounds: Option<(f64, f64)>,
 ) -> (FloatTensor<Autodiff<I, C>>, Option<(FloatTensor<Autodiff<I, C>>, FloatTensor<Autodiff<I, C>>)>) {
     let inner = |t: FloatTensor<I>| Tensor::<I, 1>::from_primitive(Float(t));
     let nodes = [x.node.clone(), gamma.node.clone(), beta.node.clone()];
     let running = running.map(|(mean, var, momentum)| (inner(mean.primitive), inner(var.primitive), momentum));
     let (output, running, saved) =
-        forward_inner(Tensor::<I, 3>::from_primitive(Float(x.primitive)), inner(gamma.primitive), inner(beta.primitive), epsilon, running);
+        forward_inner(Tensor::<I, 3>::from_primitive(Float(x.primitive)), inner(gamma.primitive), inner(beta.primitive), epsilon, running, bounds);
     let untracked = |t: FloatTensor<I>| <Autodiff<I, C> as AutodiffBackend>::from_inner(t);
     let output = output.into_primitive().tensor();
     let output = match BatchNormBackward.prepare::<C>(nodes).compute_bound().stateful() {
@@ -335,20 +357,21 @@ mod tests {
         y.reshape(dims)
     }
 
-    /// The op with parameters `full` channels long (the input has `shape[1] ≤ full`) and an
-    /// input shifted by `offset`, against the tensor ops on the active slices: output, running
-    /// statistics after the batch, and all three gradients (zero beyond the active
-    /// channels).
-    fn matches_tensor_ops_with_gradients<B: AutodiffBackend, const D: usize>(shape: [usize; D], full: usize, offset: f64, device: &B::Device) {
+    /// The op with parameters `full` channels long (the input has `shape[1] ≤ full`), an input
+    /// shifted by `offset` and `activation` after it, against the tensor ops on the active
+    /// slices: output, running statistics after the batch, and all three gradients (zero
+    /// beyond the active channels).
+    fn matches_tensor_ops_with_gradients<B: AutodiffBackend, const D: usize>(shape: [usize; D], full: usize, offset: f64, activation: Activation, device: &B::Device) {
         let c = shape[1];
         // Not centred, not unit: the statistics matter.
         let x = random::<B, D>(shape, device).mul_scalar(3.0).add_scalar(offset).require_grad();
-        let gamma_full = random::<B, 1>([full], device).require_grad();
+        // γ of a few units: ReLU6's upper bound is met too.
+        let gamma_full = random::<B, 1>([full], device).mul_scalar(3.0).require_grad();
         let beta_full = random::<B, 1>([full], device).require_grad();
         let (old_mean, old_var) = (random::<B, 1>([full], device), random::<B, 1>([full], device).abs());
         let running = RunningUpdate { mean: old_mean.clone(), var: old_var.clone(), momentum: 0.25 };
-        let fused = batch_norm_train(x.clone(), gamma_full.clone(), beta_full.clone(), 1e-5, Some(running)).unwrap_or_else(|_| panic!("no fused op"));
-        let expected = reference(x.clone(), gamma_full.clone().slice(0..c), beta_full.clone().slice(0..c));
+        let fused = batch_norm_train(x.clone(), gamma_full.clone(), beta_full.clone(), 1e-5, Some(running), activation).unwrap_or_else(|_| panic!("no fused op"));
+        let expected = activation.apply(reference(x.clone(), gamma_full.clone().slice(0..c), beta_full.clone().slice(0..c)));
         assert_close(fused.output.clone(), expected.clone(), 1e-4);
         let dims = x.dims();
         let x3 = x.clone().detach().reshape([dims[0], c, dims[2..].iter().product::<usize>()]);
@@ -370,22 +393,32 @@ mod tests {
     }
 
     fn matches_tensor_ops<B: AutodiffBackend>(device: &B::Device) {
-        matches_tensor_ops_with_gradients::<B, 4>([4, 6, 5, 3], 6, 1.5, device);
-        matches_tensor_ops_with_gradients::<B, 2>([16, 5], 5, 1.5, device);
-        matches_tensor_ops_with_gradients::<B, 3>([3, 4, 7], 4, 1.5, device);
+        let none = Activation::Identity;
+        matches_tensor_ops_with_gradients::<B, 4>([4, 6, 5, 3], 6, 1.5, none, device);
+        matches_tensor_ops_with_gradients::<B, 2>([16, 5], 5, 1.5, none, device);
+        matches_tensor_ops_with_gradients::<B, 3>([3, 4, 7], 4, 1.5, none, device);
         // Rows of 1 600 values: the kernels split each channel's 3 200 values in two segments.
-        matches_tensor_ops_with_gradients::<B, 4>([2, 3, 40, 40], 3, 1.5, device);
+        matches_tensor_ops_with_gradients::<B, 4>([2, 3, 40, 40], 3, 1.5, none, device);
         // Eight segments of 1 536 values, each starting inside an image's row.
-        matches_tensor_ops_with_gradients::<B, 4>([12, 2, 32, 32], 2, 1.5, device);
+        matches_tensor_ops_with_gradients::<B, 4>([12, 2, 32, 32], 2, 1.5, none, device);
         // Far from zero: the sums are shifted, so the variance does not cancel away.
-        matches_tensor_ops_with_gradients::<B, 4>([4, 3, 16, 16], 3, 200.0, device);
+        matches_tensor_ops_with_gradients::<B, 4>([4, 3, 16, 16], 3, 200.0, none, device);
     }
 
     /// A slimmable BN's active channels: the parameters and running statistics are longer than
     /// the input's channels, and only their first channels are read and updated.
     fn full_length_parameters<B: AutodiffBackend>(device: &B::Device) {
-        matches_tensor_ops_with_gradients::<B, 4>([3, 4, 5, 5], 10, 1.5, device);
-        matches_tensor_ops_with_gradients::<B, 2>([16, 7], 9, 1.5, device);
+        matches_tensor_ops_with_gradients::<B, 4>([3, 4, 5, 5], 10, 1.5, Activation::Identity, device);
+        matches_tensor_ops_with_gradients::<B, 2>([16, 7], 9, 1.5, Activation::Identity, device);
+    }
+
+    /// ReLU and ReLU6 in the op: outputs clamped, gradients zero where they were, the
+    /// statistics' gradients through the masked output gradient.
+    fn activations_in_the_same_pass<B: AutodiffBackend>(device: &B::Device) {
+        for activation in [Activation::Relu, Activation::Relu6] {
+            matches_tensor_ops_with_gradients::<B, 4>([4, 6, 5, 3], 8, 1.5, activation, device);
+            matches_tensor_ops_with_gradients::<B, 4>([12, 2, 32, 32], 2, 1.5, activation, device);
+        }
     }
 
     /// Without running statistics, none come back; sliced parameters get gradients in their
@@ -394,7 +427,7 @@ mod tests {
         let x = random::<B, 4>([3, 4, 5, 5], device).require_grad();
         let gamma_full = random::<B, 1>([10], device).require_grad();
         let beta_full = random::<B, 1>([10], device).require_grad();
-        let fused = batch_norm_train(x.clone(), gamma_full.clone().slice(0..4), beta_full.clone().slice(0..4), 1e-5, None)
+        let fused = batch_norm_train(x.clone(), gamma_full.clone().slice(0..4), beta_full.clone().slice(0..4), 1e-5, None, Activation::Identity)
             .unwrap_or_else(|_| panic!("no fused op"));
         assert!(fused.running.is_none());
         let grads = fused.output.mul(random::<B, 4>([3, 4, 5, 5], device)).sum().backward();
@@ -402,7 +435,7 @@ mod tests {
         crate::test_support::assert_inactive_zero(beta_full.grad(&grads).unwrap(), &[0..4]);
     }
 
-    crate::test_support::backend_tests!(matches_tensor_ops, full_length_parameters, without_running_statistics);
+    crate::test_support::backend_tests!(matches_tensor_ops, full_length_parameters, activations_in_the_same_pass, without_running_statistics);
 
     #[test]
     fn other_backends_and_dtypes_get_their_tensors_back() {
@@ -410,15 +443,15 @@ mod tests {
         // Without autodiff there is nothing to fuse for.
         let x = random::<burn::backend::NdArray, 4>([2, 3, 2, 2], &device);
         let g = random::<burn::backend::NdArray, 1>([3], &device);
-        assert!(batch_norm_train(x, g.clone(), g, 1e-5, None).is_err());
+        assert!(batch_norm_train(x, g.clone(), g, 1e-5, None, Activation::Identity).is_err());
         // f64 is not recognised.
         type Ad64 = burn::backend::Autodiff<burn::backend::NdArray<f64>>;
         let x = random::<Ad64, 4>([2, 3, 2, 2], &device);
         let g = random::<Ad64, 1>([3], &device);
-        assert!(batch_norm_train(x, g.clone(), g, 1e-5, None).is_err());
+        assert!(batch_norm_train(x, g.clone(), g, 1e-5, None, Activation::Identity).is_err());
         // The recognised one runs.
         let x = random::<NdArrayAd, 4>([2, 3, 2, 2], &device);
         let g = random::<NdArrayAd, 1>([3], &device);
-        assert!(batch_norm_train(x, g.clone(), g, 1e-5, None).is_ok());
+        assert!(batch_norm_train(x, g.clone(), g, 1e-5, None, Activation::Identity).is_ok());
     }
 }

@@ -26,6 +26,7 @@
 // Tests name active blocks as one range per dimension, one-dimensional ones included.
 #![cfg_attr(test, allow(clippy::single_range_in_vec_init))]
 
+mod activation;
 #[cfg(feature = "cube")]
 mod batch_norm_kernels;
 #[cfg(feature = "cube")]
@@ -51,6 +52,7 @@ mod width;
 #[cfg(test)]
 mod test_support;
 
+pub use activation::Activation;
 pub use conv::{SlimConv2d, SlimConv2dConfig, conv_output_size};
 pub use depthwise::{depthwise_conv2d, has_depthwise_kernels};
 pub use error::SlimError;

@@ -7,8 +7,8 @@ use burn::nn::BatchNorm;
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 
-use crate::SlimError;
 use crate::error::check_width;
+use crate::{Activation, SlimError};
 
 /// Which statistics a BatchNorm normalises with, chosen per forward pass.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -98,12 +98,26 @@ impl<B: Backend> SlimBatchNorm<B> {
 
     /// Normalises the input's channels with the statistics `mode` names.
     pub fn try_forward_mode<const D: usize>(&self, input: Tensor<B, D>, mode: NormMode) -> Result<Tensor<B, D>, SlimError> {
+        self.try_forward_activation(input, mode, Activation::Identity)
+    }
+
+    /// Normalises the input's channels with the statistics `mode` names, then applies
+    /// `activation`: `activation.apply(self.try_forward_mode(input, mode)?)`, in the same pass
+    /// where batch statistics are used on burn's cubecl backends ([`Activation`] says how).
+    pub fn try_forward_activation<const D: usize>(&self, input: Tensor<B, D>, mode: NormMode, activation: Activation) -> Result<Tensor<B, D>, SlimError> {
         match mode {
-            NormMode::Auto if B::ad_enabled(&input.device()) => self.batch_stats(input, Some(self.momentum)),
-            NormMode::Auto => self.try_forward_running_stats(input),
-            NormMode::BatchStats => self.batch_stats(input, None),
-            NormMode::Calibrate { step } => self.batch_stats(input, Some(1.0 / (step as f64 + 1.0))),
+            NormMode::Auto if B::ad_enabled(&input.device()) => self.batch_stats(input, Some(self.momentum), activation),
+            NormMode::Auto => Ok(activation.apply(self.try_forward_running_stats(input)?)),
+            NormMode::BatchStats => self.batch_stats(input, None, activation),
+            NormMode::Calibrate { step } => self.batch_stats(input, Some(1.0 / (step as f64 + 1.0)), activation),
         }
+    }
+
+    /// [`try_forward_activation`](Self::try_forward_activation) that panics with the error's
+    /// message.
+    pub fn forward_activation<const D: usize>(&self, input: Tensor<B, D>, mode: NormMode, activation: Activation) -> Tensor<B, D> {
+        self.try_forward_activation(input, mode, activation)
+            .unwrap_or_else(|err| panic!("SlimBatchNorm: {err}"))
     }
 
     /// [`try_forward_mode`](Self::try_forward_mode) that panics with the error's message.
@@ -118,9 +132,9 @@ impl<B: Backend> SlimBatchNorm<B> {
             .unwrap_or_else(|err| panic!("SlimBatchNorm: {err}"))
     }
 
-    /// Normalises with the batch's statistics; with a momentum, also folds them into the
-    /// active channels' running statistics.
-    fn batch_stats<const D: usize>(&self, input: Tensor<B, D>, momentum: Option<f64>) -> Result<Tensor<B, D>, SlimError> {
+    /// Normalises with the batch's statistics, then applies `activation`; with a momentum, also
+    /// folds them into the active channels' running statistics.
+    fn batch_stats<const D: usize>(&self, input: Tensor<B, D>, momentum: Option<f64>, activation: Activation) -> Result<Tensor<B, D>, SlimError> {
         let channels = self.check_input(&input)?;
         // One op for the statistics, the normalisation and the running statistics, reading the
         // full parameters (their gradients are zero beyond the active channels).
@@ -132,7 +146,7 @@ impl<B: Backend> SlimBatchNorm<B> {
                 var: self.running_var.value_sync().to_device(&device),
                 momentum,
             });
-            match crate::batch_norm_op::batch_norm_train(input, self.gamma.val(), self.beta.val(), self.epsilon, running) {
+            match crate::batch_norm_op::batch_norm_train(input, self.gamma.val(), self.beta.val(), self.epsilon, running, activation) {
                 Ok(fused) => {
                     if let Some((mean, var)) = fused.running {
                         self.running_mean.update(mean.detach());
@@ -156,7 +170,7 @@ impl<B: Backend> SlimBatchNorm<B> {
             self.update_running(&self.running_mean, mean.clone().detach().reshape([channels]), momentum);
             self.update_running(&self.running_var, var.clone().detach().reshape([channels]), momentum);
         }
-        Ok(self.normalize(input, mean, var))
+        Ok(activation.apply(self.normalize(input, mean, var)))
     }
 
     /// Normalises with the running statistics of the active channels (inference).
@@ -299,6 +313,25 @@ impl<B: Backend> SwitchableBatchNorm<B> {
         self.norm(index)?.try_forward_mode(input, mode)
     }
 
+    /// Normalises with subnet `index`'s BatchNorm and the statistics `mode` names, then applies
+    /// `activation` ([`SlimBatchNorm::try_forward_activation`]).
+    pub fn try_forward_activation<const D: usize>(
+        &self,
+        input: Tensor<B, D>,
+        index: usize,
+        mode: NormMode,
+        activation: Activation,
+    ) -> Result<Tensor<B, D>, SlimError> {
+        self.norm(index)?.try_forward_activation(input, mode, activation)
+    }
+
+    /// [`try_forward_activation`](Self::try_forward_activation) that panics with the error's
+    /// message.
+    pub fn forward_activation<const D: usize>(&self, input: Tensor<B, D>, index: usize, mode: NormMode, activation: Activation) -> Tensor<B, D> {
+        self.try_forward_activation(input, index, mode, activation)
+            .unwrap_or_else(|err| panic!("SwitchableBatchNorm: {err}"))
+    }
+
     /// [`try_forward`](Self::try_forward) that panics with the error's message.
     pub fn forward<const D: usize>(&self, input: Tensor<B, D>, index: usize) -> Tensor<B, D> {
         self.try_forward(input, index)
@@ -398,6 +431,35 @@ mod tests {
         assert_close(grad_beta.slice([0..7]), plain.beta.grad(&plain_grads).unwrap(), 1e-5);
     }
 
+    /// BN then an activation in one call equals the plain BN followed by the activation:
+    /// outputs, the input's and the parameters' gradients, the running statistics; and in
+    /// inference.
+    fn activation_equals_plain_then_activation<B: AutodiffBackend>(device: &B::Device) {
+        use burn::tensor::activation::relu;
+        for (activation, plain_act) in [(Activation::Relu, relu as fn(Tensor<B, 4>) -> Tensor<B, 4>), (Activation::Relu6, |x: Tensor<B, 4>| x.clamp(0.0, 6.0))] {
+            let bn = trained::<B>(device);
+            let plain = bn.to_plain(9).unwrap();
+            // Scaled so that ReLU6's upper bound is met too.
+            let x = random::<B, 4>([4, 9, 6, 5], device).mul_scalar(3.0).add_scalar(1.0).require_grad();
+            let probe = random::<B, 4>([4, 9, 6, 5], device);
+            let ours = bn.forward_activation(x.clone(), NormMode::Auto, activation);
+            let theirs = plain_act(plain.forward(x.clone()));
+            assert_close(ours.clone(), theirs.clone(), 1e-4);
+            let clamped: f32 = burn::tensor::ElementConversion::elem(ours.clone().lower_equal_elem(0.0).float().sum().into_scalar());
+            assert!(clamped > 0.0, "{activation:?}: some outputs are clamped");
+            let (ours, theirs) = (ours.mul(probe.clone()).sum().backward(), theirs.mul(probe).sum().backward());
+            assert_close(x.grad(&ours).unwrap(), x.grad(&theirs).unwrap(), 1e-4);
+            assert_close(bn.gamma.grad(&ours).unwrap().slice([0..9]), plain.gamma.grad(&theirs).unwrap(), 1e-4);
+            assert_close(bn.beta.grad(&ours).unwrap().slice([0..9]), plain.beta.grad(&theirs).unwrap(), 1e-4);
+            assert_close(bn.running_mean.value_sync().slice(0..9), plain.running_mean.value_sync(), 1e-5);
+            assert_close(bn.running_var.value_sync().slice(0..9), plain.running_var.value_sync(), 1e-5);
+            // Inference: the running statistics, then the activation.
+            let (slim, plain) = (bn.valid(), bn.to_plain(9).unwrap().valid());
+            let x = x.inner();
+            assert_close(slim.forward_activation(x.clone(), NormMode::Auto, activation), activation.apply(plain.forward(x)), 1e-5);
+        }
+    }
+
     fn bad_widths_are_clear_errors<B: AutodiffBackend>(device: &B::Device) {
         let bn = trained::<B>(device);
         let err = bn.try_forward(random::<B, 4>([2, 17, 2, 2], device)).unwrap_err();
@@ -463,6 +525,7 @@ mod tests {
         forward_matches_plain,
         running_stats_of_inactive_channels_stay,
         gradients_reach_only_the_active_slice,
+        activation_equals_plain_then_activation,
         bad_widths_are_clear_errors,
         switchable_keeps_one_set_per_subnet,
     );

@@ -6,7 +6,7 @@ use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, PaddingConfig2d};
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
-use slimmable::{NormMode, SlimConv2d, SlimConv2dConfig, SlimError, SwitchableBatchNorm, SwitchableBatchNormConfig};
+use slimmable::{Activation, NormMode, SlimConv2d, SlimConv2dConfig, SlimError, SwitchableBatchNorm, SwitchableBatchNormConfig};
 
 use crate::channels::{ChannelSpaceBuilder, Channels, Subnet};
 
@@ -118,8 +118,13 @@ impl<B: Backend> SlimConvBn<B> {
 
     /// Conv then BatchNorm, at the subnet's widths and with its BatchNorm set.
     pub fn forward(&self, x: Tensor<B, 4>, subnet: &Subnet, norm: NormMode) -> Tensor<B, 4> {
+        self.forward_activation(x, subnet, norm, Activation::Identity)
+    }
+
+    /// Conv, then BatchNorm and `activation` in one pass.
+    pub fn forward_activation(&self, x: Tensor<B, 4>, subnet: &Subnet, norm: NormMode, activation: Activation) -> Tensor<B, 4> {
         let out = width(self.output, subnet);
-        self.bn.forward_mode(self.conv.forward(x, out), subnet.norm_set(), norm)
+        self.bn.forward_activation(self.conv.forward(x, out), subnet.norm_set(), norm, activation)
     }
 
     /// The output side.

@@ -8,7 +8,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
 use burn::tensor::module::adaptive_avg_pool2d;
 use slimmable::{
-    NormMode, SlimConv2d, SlimConv2dConfig, SlimLinear, SlimLinearConfig, SwitchableBatchNorm, SwitchableBatchNormConfig,
+    Activation, NormMode, SlimConv2d, SlimConv2dConfig, SlimLinear, SlimLinearConfig, SwitchableBatchNorm, SwitchableBatchNormConfig,
 };
 
 use super::blocks::ConvBn;
@@ -111,7 +111,8 @@ impl<B: Backend> SlimmableModel<B> for SlimCnn<B> {
     fn forward_subnet(&self, images: Tensor<B, 4>, subnet: &Subnet, norm: NormMode) -> Tensor<B, 2> {
         let mut x = images;
         for (group, (conv, bn)) in self.convs.iter().zip(&self.norms).enumerate() {
-            x = relu(bn.forward_mode(conv.forward(x, subnet.channels(group)), subnet.norm_set(), norm));
+            // BN and ReLU in one pass (`Activation`).
+            x = bn.forward_activation(conv.forward(x, subnet.channels(group)), subnet.norm_set(), norm, Activation::Relu);
         }
         let x = adaptive_avg_pool2d(x, [1, 1]).flatten(1, 3);
         self.head.forward(x, self.num_classes)

@@ -14,7 +14,7 @@ use burn::nn::Linear;
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use burn::tensor::module::adaptive_avg_pool2d;
-use slimmable::{NormMode, SlimError, SlimLinear, SlimLinearConfig};
+use slimmable::{Activation, NormMode, SlimError, SlimLinear, SlimLinearConfig};
 
 use super::blocks::{ConvBn, ConvShape, SlimConvBn, relu6, width};
 use crate::channels::{ChannelSpace, Channels, Subnet};
@@ -200,10 +200,8 @@ impl<B: Backend> SlimInvertedResidual<B> {
         let last = self.conv.len() - 1;
         let mut y = x.clone();
         for (k, layer) in self.conv.iter().enumerate() {
-            y = layer.forward(y, subnet, norm);
-            if k < last {
-                y = relu6(y);
-            }
+            let activation = if k < last { Activation::Relu6 } else { Activation::Identity };
+            y = layer.forward_activation(y, subnet, norm, activation);
         }
         if self.residual { y.add(x) } else { y }
     }
@@ -216,13 +214,13 @@ impl<B: Backend> SlimmableModel<B> for SlimMobileNetV2<B> {
 
     fn forward_subnet(&self, images: Tensor<B, 4>, subnet: &Subnet, norm: NormMode) -> Tensor<B, 2> {
         let backbone = &self.backbone;
-        let mut x = relu6(backbone.conv1.forward(images, subnet, norm));
+        let mut x = backbone.conv1.forward_activation(images, subnet, norm, Activation::Relu6);
         for stage in backbone.stages() {
             for block in stage {
                 x = block.forward(x, subnet, norm);
             }
         }
-        let x = relu6(backbone.conv2.forward(x, subnet, norm));
+        let x = backbone.conv2.forward_activation(x, subnet, norm, Activation::Relu6);
         let x = adaptive_avg_pool2d(x, [1, 1]).flatten(1, 3);
         let classes = self.head.fc.max_features()[1];
         self.head.fc.forward(x, classes)

@@ -20,7 +20,7 @@ use burn::tensor::Tensor;
 use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
 use burn::tensor::module::{adaptive_avg_pool2d, max_pool2d};
-use slimmable::{NormMode, SlimConv2d, SlimError, SlimLinear, SlimLinearConfig, SwitchableBatchNorm};
+use slimmable::{Activation, NormMode, SlimConv2d, SlimError, SlimLinear, SlimLinearConfig, SwitchableBatchNorm};
 
 use super::blocks::{ConvBn, ConvShape, declare_conv, declare_norm, width};
 use crate::channels::{ChannelSpace, ChannelSpaceBuilder, Channels, Subnet};
@@ -247,10 +247,12 @@ impl<B: Backend> SlimResNetBlock<B> {
     fn forward(&self, x: Tensor<B, 4>, subnet: &Subnet, norm: NormMode) -> Tensor<B, 4> {
         let set = subnet.norm_set();
         let w = |i: usize| width(self.outputs[i], subnet);
-        let mut y = relu(self.bn1.forward_mode(self.conv1.forward(x.clone(), w(0)), set, norm));
-        y = self.bn2.forward_mode(self.conv2.forward(y, w(1)), set, norm);
+        let mut y = self.bn1.forward_activation(self.conv1.forward(x.clone(), w(0)), set, norm, Activation::Relu);
+        // A bottleneck's middle BN is followed by a ReLU, a basic block's second by the sum.
+        let middle = if self.conv3.is_some() { Activation::Relu } else { Activation::Identity };
+        y = self.bn2.forward_activation(self.conv2.forward(y, w(1)), set, norm, middle);
         if let (Some(conv3), Some(bn3)) = (&self.conv3, &self.bn3) {
-            y = bn3.forward_mode(conv3.forward(relu(y), w(2)), set, norm);
+            y = bn3.forward_mode(conv3.forward(y, w(2)), set, norm);
         }
         let out = *self.outputs.last().expect("a block has convs");
         let shortcut = match (&self.downsample_conv, &self.downsample_bn) {
@@ -306,7 +308,7 @@ impl<B: Backend> SlimmableModel<B> for SlimResNet<B> {
     fn forward_subnet(&self, images: Tensor<B, 4>, subnet: &Subnet, norm: NormMode) -> Tensor<B, 2> {
         let b = &self.backbone;
         let stem = width(b.stem, subnet);
-        let mut x = relu(b.bn1.forward_mode(b.conv1.forward(images, stem), subnet.norm_set(), norm));
+        let mut x = b.bn1.forward_activation(b.conv1.forward(images, stem), subnet.norm_set(), norm, Activation::Relu);
         if b.max_pool {
             x = stem_pool(x);
         }
