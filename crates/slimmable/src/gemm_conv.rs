@@ -80,6 +80,7 @@ pub(crate) fn operand_channel_align(bytes: usize) -> usize {
 }
 
 /// `channels` rounded up to a multiple of `align`.
+#[cfg_attr(not(feature = "cube"), allow(dead_code))]
 pub(crate) fn aligned(channels: usize, align: usize) -> usize {
     channels.div_ceil(align) * align
 }
