@@ -10,11 +10,10 @@
 use autoslim_cli::backend::{self, Backend};
 use burn::module::Module;
 use burn::nn::PaddingConfig2d;
-use burn::tensor::activation::relu;
 use burn::tensor::module::adaptive_avg_pool2d;
 use burn::tensor::{Distribution, Tensor};
 use slimmable::{
-    SlimBatchNorm, SlimBatchNormConfig, SlimConv2d, SlimConv2dConfig, SlimLinear, SlimLinearConfig,
+    Activation, NormMode, SlimBatchNorm, SlimBatchNormConfig, SlimConv2d, SlimConv2dConfig, SlimLinear, SlimLinearConfig,
     channels_for_ratio,
 };
 
@@ -54,8 +53,9 @@ impl<B: burn::tensor::backend::Backend> SmallCnn<B> {
 
     fn forward(&self, images: Tensor<B, 4>, ratio: f64) -> Tensor<B, 2> {
         let [c1, c2] = Self::widths(ratio);
-        let x = relu(self.bn1.forward(self.conv1.forward(images, c1)));
-        let x = relu(self.bn2.forward(self.conv2.forward(x, c2)));
+        // BN then ReLU, in BN's own kernels on the GPU backends (as `relu(bn.forward(x))`).
+        let x = self.bn1.forward_activation(self.conv1.forward(images, c1), NormMode::Auto, Activation::Relu);
+        let x = self.bn2.forward_activation(self.conv2.forward(x, c2), NormMode::Auto, Activation::Relu);
         let x = adaptive_avg_pool2d(x, [1, 1]).flatten(1, 3);
         self.head.forward(x, 10)
     }
