@@ -50,18 +50,13 @@ fn passed<F: Float>(dy: F, x: F, stats: &Tensor<F>, c: usize, channels: usize, l
     g
 }
 
-/// Per (segment, channel) of `first` `[n, c, m]` (any strides): the sums of `u` and `v` over the
-/// segment's values, into `sum_u` and `sum_v` `[c, segments]`. Forward (`gradient` false):
-/// `u = x − K`, `v = u²`, `K` the channel's first value. Backward: `first` is `dy`, `second`
-/// is `x`, `centre` the statistics `[5, c]`, `u = dy`, `v = dy · (x − mean[c])`; with `clamped`,
-/// `dy` first passed back through the clamp ([`passed`]).
-///
-/// A cube of [`BLOCK`] threads covers `lanes` channels (cube `(segment, channel block)`): thread
-/// `t` reads channel `t mod lanes` at every `BLOCK / lanes`-th value of the segment. One lane
-/// for rows of contiguous values (NCHW: consecutive threads read consecutive values); 32 when
-/// the channels are innermost (NHWC: consecutive threads read consecutive channels).
+/// Per (segment, channel) of `first` `[n, c, m]` (contiguous): the sums of `u` and `v` over the
+/// segment's values, into `sum_u` and `sum_v` `[c, segments]` (cube `(s, c)`). Forward
+/// (`gradient` false): `u = x − K`, `v = u²`, `K` the channel's first value. Backward: `first`
+/// is `dy`, `second` is `x`, `centre` the statistics `[5, c]`, `u = dy`,
+/// `v = dy · (x − mean[c])`; with `clamped`, `dy` first passed back through the clamp
+/// ([`passed`]).
 #[cube(launch)]
-#[allow(clippy::too_many_arguments)]
 fn channel_partials_kernel<F: Float>(
     first: &Tensor<F>,
     second: &Tensor<F>,
@@ -72,64 +67,56 @@ fn channel_partials_kernel<F: Float>(
     high: InputScalar,
     #[comptime] gradient: bool,
     #[comptime] clamped: bool,
-    #[comptime] lanes: usize,
 ) {
     let segment = CUBE_POS_X as usize;
+    let c = CUBE_POS_Y as usize;
     let unit = UNIT_POS as usize;
-    let lane = unit % lanes;
-    let row = unit / lanes;
     let channels = first.shape(1);
-    let c = CUBE_POS_Y as usize * lanes + lane;
-    // Lanes past the last channel read the last one and write nothing.
-    let ch = min(c, channels - 1);
     let m = first.shape(2);
     let total = first.shape(0) * m;
     let segments = sum_u.shape(1);
     let length = total.div_ceil(segments);
     let start = segment * length;
     let end = min(start + length, total);
-    let shift = if gradient { centre[ch] } else { first[ch * first.stride(1)] };
+    let shift = if gradient { centre[c] } else { first[c * m] };
     let mut u = F::new(0.0);
     let mut v = F::new(0.0);
-    let mut e = start + row;
+    let mut e = start + unit;
     while e < end {
-        let i = e / m;
-        let j = e % m;
-        let at = i * first.stride(0) + ch * first.stride(1) + j * first.stride(2);
+        let at = ((e / m) * channels + c) * m + e % m;
         if gradient {
-            let xv = second[i * second.stride(0) + ch * second.stride(1) + j * second.stride(2)];
             let mut g = first[at];
             if clamped {
-                g = passed(g, xv, centre, ch, channels, low.get::<F>(), high.get::<F>());
+                g = passed(g, second[at], centre, c, channels, low.get::<F>(), high.get::<F>());
             }
             u += g;
-            v += g * (xv - shift);
+            v += g * (second[at] - shift);
         } else {
             let d = first[at] - shift;
             u += d;
             v += d * d;
         }
-        e += BLOCK / lanes;
+        e += BLOCK;
     }
     let mut shared_u = SharedMemory::<F>::new(BLOCK);
     let mut shared_v = SharedMemory::<F>::new(BLOCK);
     shared_u[unit] = u;
     shared_v[unit] = v;
     sync_cube();
-    let mut half = (BLOCK / lanes / 2).runtime();
+    let mut half = (BLOCK / 2).runtime();
     while half > 0 {
-        if row < half {
-            let other_u = shared_u[unit + half * lanes];
-            let other_v = shared_v[unit + half * lanes];
+        if unit < half {
+            let other_u = shared_u[unit + half];
+            let other_v = shared_v[unit + half];
             shared_u[unit] += other_u;
             shared_v[unit] += other_v;
         }
         sync_cube();
         half /= 2;
     }
-    if row == 0 && c < channels {
-        sum_u[c * segments + segment] = shared_u[lane];
-        sum_v[c * segments + segment] = shared_v[lane];
+    if unit == 0 {
+        sum_u[c * segments + segment] = shared_u[0];
+        sum_v[c * segments + segment] = shared_v[0];
     }
 }
 
@@ -160,16 +147,16 @@ fn stats_finish_kernel<F: Float>(
     let active = sum_d.shape(0);
     if c < active {
         let segments = sum_d.shape(1);
+        let m = x.shape(2);
         let mut a = F::new(0.0);
         let mut b = F::new(0.0);
         for s in 0..segments {
             a += sum_d[c * segments + s];
             b += sum_d2[c * segments + s];
         }
-        let count = F::cast_from(x.shape(0) * x.shape(2));
+        let count = F::cast_from(x.shape(0) * m);
         let offset = a / count;
-        // The partial sums were shifted by the channel's first value.
-        let mean = x[c * x.stride(1)] + offset;
+        let mean = x[c * m] + offset;
         let var = max(b / count - offset * offset, F::new(0.0));
         let inv_std = F::new(1.0) / F::sqrt(var + epsilon.get::<F>());
         let scale = gamma[c] * inv_std;
@@ -235,44 +222,16 @@ fn grad_finish_kernel<F: Float>(
     }
 }
 
-/// The channel of element `index` of a contiguous `[n, c, m]` tensor laid out
-/// channels-innermost (`[n, m, c]` in memory) or not (`[n, c, m]`).
-#[cube]
-fn channel_of(index: usize, channels: usize, m: usize, #[comptime] channels_inner: bool) -> usize {
-    if channels_inner { index % channels } else { (index / m) % channels }
-}
-
-/// Where `t` `[n, c, m]` (any strides) holds element `index` of a contiguous tensor of its shape
-/// laid out as [`channel_of`] says.
-#[cube]
-fn strided_offset<F: Float>(t: &Tensor<F>, index: usize, #[comptime] channels_inner: bool) -> usize {
-    let channels = t.shape(1);
-    let m = t.shape(2);
-    let c = channel_of(index, channels, m, channels_inner);
-    let position = if channels_inner { index / channels } else { index % m + (index / (m * channels)) * m };
-    (position / m) * t.stride(0) + c * t.stride(1) + (position % m) * t.stride(2)
-}
-
-/// `out = x · scale[c] + shift[c]` over `[n, c, m]` (`x` any strides, `out` contiguous in the
-/// layout `channels_inner` names), `scale` and `shift` rows 3 and 4 of `stats` `[5, c]`; with
-/// `clamped`, clamped to `[low, high]`.
+/// `out = x · scale[c] + shift[c]` over `[n, c, m]` (all contiguous), `scale` and `shift` rows 3
+/// and 4 of `stats` `[5, c]`; with `clamped`, clamped to `[low, high]`.
 #[cube(launch)]
-#[allow(clippy::too_many_arguments)]
-fn channel_affine_kernel<F: Float>(
-    x: &Tensor<F>,
-    stats: &Tensor<F>,
-    out: &mut Tensor<F>,
-    low: InputScalar,
-    high: InputScalar,
-    #[comptime] clamped: bool,
-    #[comptime] channels_inner: bool,
-) {
+fn channel_affine_kernel<F: Float>(x: &Tensor<F>, stats: &Tensor<F>, out: &mut Tensor<F>, low: InputScalar, high: InputScalar, #[comptime] clamped: bool) {
     if ABSOLUTE_POS >= out.len() {
         terminate!();
     }
-    let channels = x.shape(1);
-    let c = channel_of(ABSOLUTE_POS, channels, x.shape(2), channels_inner);
-    let y = x[strided_offset(x, ABSOLUTE_POS, channels_inner)] * stats[3 * channels + c] + stats[4 * channels + c];
+    let channels = out.shape(1);
+    let c = (ABSOLUTE_POS / out.shape(2)) % channels;
+    let y = x[ABSOLUTE_POS] * stats[3 * channels + c] + stats[4 * channels + c];
     if clamped {
         out[ABSOLUTE_POS] = min(max(y, low.get::<F>()), high.get::<F>());
     } else {
@@ -280,10 +239,9 @@ fn channel_affine_kernel<F: Float>(
     }
 }
 
-/// `out = dy · a[c] + x · b[c] + d[c]` over `[n, c, m]` (`dy` and `x` any strides, `out`
-/// contiguous in the layout `channels_inner` names), `a`, `b`, `d` the rows of `coefficients`
-/// `[3, c]`; with `clamped`, `dy` first passed back through the clamp ([`passed`], with the
-/// statistics `stats` `[5, c]`).
+/// `out = dy · a[c] + x · b[c] + d[c]` over `[n, c, m]` (all contiguous), `a`, `b`, `d` the rows
+/// of `coefficients` `[3, c]`; with `clamped`, `dy` first passed back through the clamp
+/// ([`passed`], with the statistics `stats` `[5, c]`).
 #[cube(launch)]
 #[allow(clippy::too_many_arguments)]
 fn channel_affine2_kernel<F: Float>(
@@ -295,15 +253,14 @@ fn channel_affine2_kernel<F: Float>(
     low: InputScalar,
     high: InputScalar,
     #[comptime] clamped: bool,
-    #[comptime] channels_inner: bool,
 ) {
     if ABSOLUTE_POS >= out.len() {
         terminate!();
     }
-    let channels = x.shape(1);
-    let c = channel_of(ABSOLUTE_POS, channels, x.shape(2), channels_inner);
-    let xv = x[strided_offset(x, ABSOLUTE_POS, channels_inner)];
-    let mut g = dy[strided_offset(dy, ABSOLUTE_POS, channels_inner)];
+    let channels = out.shape(1);
+    let c = (ABSOLUTE_POS / out.shape(2)) % channels;
+    let xv = x[ABSOLUTE_POS];
+    let mut g = dy[ABSOLUTE_POS];
     if clamped {
         g = passed(g, xv, stats, c, channels, low.get::<F>(), high.get::<F>());
     }
@@ -316,84 +273,22 @@ fn segment_count(total: usize) -> usize {
     total.div_ceil(SEGMENT_MIN).clamp(1, MAX_SEGMENTS)
 }
 
-/// How BatchNorm's kernels see an input `[n, c, d…]`: as `[n, c, m]` (a view: the trailing
-/// axes merged), whether its channels are innermost in memory (NHWC, as the implicit-GEMM convs
-/// leave their outputs), and its own shape, which outputs keep.
-pub(crate) struct Rows<R: CubeRuntime> {
-    /// `[n, c, m]`, the input's own strides.
-    pub(crate) view: CubeTensor<R>,
-    /// Whether the channel axis has stride 1 (and there is more than one value per channel
-    /// and image): the kernels then read 32 channels per cube and write outputs
-    /// channels-innermost.
-    pub(crate) channels_inner: bool,
-    /// The input's shape.
-    pub(crate) shape: Vec<usize>,
-}
-
-impl<R: CubeRuntime> Rows<R> {
-    /// `tensor` seen as `[n, c, m]`: no copy where its trailing axes merge (any contiguous
-    /// layout of them, NCHW's and NHWC's both), else a contiguous copy.
-    pub(crate) fn of(tensor: CubeTensor<R>) -> Self {
-        let shape = tensor.meta.shape().to_vec();
-        let merged = |t: &CubeTensor<R>| {
-            let strides = t.meta.strides();
-            let rank = shape.len();
-            let m: usize = shape[2..].iter().product();
-            let mergeable = (2..rank.saturating_sub(1)).all(|k| shape[k] == 1 || strides[k] == strides[k + 1] * shape[k + 1]);
-            let inner = if rank > 2 { strides[rank - 1] } else { 1 };
-            mergeable.then(|| cubecl::zspace::metadata::Metadata::new(vec![shape[0], shape[1], m], vec![strides[0], strides[1], inner]))
-        };
-        let tensor = match merged(&tensor) {
-            Some(_) => tensor,
-            None => into_contiguous(tensor),
-        };
-        let metadata = merged(&tensor).expect("a contiguous tensor's trailing axes merge");
-        let channels_inner = metadata.strides()[1] == 1 && metadata.shape()[1] > 1 && metadata.shape()[2] > 1;
-        let view = CubeTensor::new(tensor.client.clone(), tensor.handle.clone(), metadata, tensor.device.clone(), tensor.dtype);
-        Rows { view, channels_inner, shape }
-    }
-
-    /// A new tensor of the input's shape, contiguous in memory in the input's layout (channels
-    /// innermost or not), as a view and as the flat `[n·c·m]` buffer the kernels write.
-    fn new_output<F: FloatElement>(&self) -> (CubeTensor<R>, CubeTensor<R>) {
-        let flat = empty_like::<R, F>(&self.view, &[self.shape.iter().product()]);
-        let rank = self.shape.len();
-        // Memory order of the axes, innermost last: [0, 2, …, 1] or [0, 1, 2, …].
-        let order: Vec<usize> = match self.channels_inner {
-            true => std::iter::once(0).chain(2..rank).chain(std::iter::once(1)).collect(),
-            false => (0..rank).collect(),
-        };
-        let mut strides = vec![0; rank];
-        let mut step = 1;
-        for &axis in order.iter().rev() {
-            strides[axis] = step;
-            step *= self.shape[axis];
-        }
-        let metadata = cubecl::zspace::metadata::Metadata::new(self.shape.clone(), strides);
-        let shaped = CubeTensor::new(flat.client.clone(), flat.handle.clone(), metadata, flat.device.clone(), flat.dtype);
-        (shaped, flat)
-    }
-}
-
 /// The per-segment sums of [`channel_partials_kernel`] for `first` (and `second`, `centre`)
-/// `[n, c, m]` (any strides; 32 channels per cube where `channels_inner`): `[c, segments]`
-/// each.
+/// `[n, c, m]` contiguous: `[c, segments]` each.
 fn partial_sums<R: CubeRuntime, F: FloatElement>(
     first: &CubeTensor<R>,
     second: &CubeTensor<R>,
     centre: &CubeTensor<R>,
     gradient: bool,
     bounds: Option<(f64, f64)>,
-    channels_inner: bool,
 ) -> (CubeTensor<R>, CubeTensor<R>) {
     let [low, high] = scalar_bounds::<F>(bounds);
     let [n, c, m] = first.meta.shape().dims::<3>();
     let segments = segment_count(n * m);
-    let lanes = if channels_inner { 32 } else { 1 };
     let (u, v) = (empty_like::<R, F>(first, &[c, segments]), empty_like::<R, F>(first, &[c, segments]));
     channel_partials_kernel::launch::<F, R>(
         &first.client,
-        CubeCount::new_2d(segments as u32, c.div_ceil(lanes) as u32),
+        CubeCount::new_2d(segments as u32, c as u32),
         CubeDim::new_1d(BLOCK as u32),
         first.clone().into_tensor_arg(),
         second.clone().into_tensor_arg(),
@@ -404,7 +299,6 @@ fn partial_sums<R: CubeRuntime, F: FloatElement>(
         high,
         gradient,
         bounds.is_some(),
-        lanes,
     );
     (u, v)
 }
@@ -429,18 +323,18 @@ pub(crate) struct Running<R: CubeRuntime> {
     pub(crate) momentum: f64,
 }
 
-/// What [`batch_stats`] gives: the input as the kernels see it, the statistics `[5, c]` (rows:
-/// mean, biased variance, `1/σ`, the affine's scale `γ/σ` and shift `β − μγ/σ`), and the
-/// running statistics after the batch when asked for.
+/// What [`batch_stats`] gives: `x` made contiguous, the statistics `[5, c]` (rows: mean, biased
+/// variance, `1/σ`, the affine's scale `γ/σ` and shift `β − μγ/σ`), and the running statistics
+/// after the batch when asked for.
 pub(crate) struct BatchStats<R: CubeRuntime> {
-    pub(crate) x: Rows<R>,
+    pub(crate) x: CubeTensor<R>,
     pub(crate) stats: CubeTensor<R>,
     pub(crate) running: Option<(CubeTensor<R>, CubeTensor<R>)>,
 }
 
-/// The batch statistics per channel of `x` `[n, c, …]` (any layout) for the first `c` channels
-/// of `gamma` and `beta` (full parameters, at least `c` long), and with `running`, the running
-/// statistics after this batch (the inactive channels' unchanged). Two launches.
+/// The batch statistics per channel of `x` `[n, c, m]` for the first `c` channels of `gamma` and
+/// `beta` (full parameters, at least `c` long), and with `running`, the running statistics
+/// after this batch (the inactive channels' unchanged). Two launches.
 pub(crate) fn batch_stats<R: CubeRuntime, F: FloatElement>(
     x: CubeTensor<R>,
     gamma: CubeTensor<R>,
@@ -448,30 +342,29 @@ pub(crate) fn batch_stats<R: CubeRuntime, F: FloatElement>(
     epsilon: f64,
     running: Option<Running<R>>,
 ) -> BatchStats<R> {
-    let x = Rows::of(x);
-    let xv = &x.view;
-    let c = x.shape[1];
+    let x = into_contiguous(x);
+    let [_, c, _] = x.meta.shape().dims::<3>();
     let (gamma, beta) = (into_contiguous(gamma), into_contiguous(beta));
     let full = gamma.meta.shape().num_elements();
-    let (sum_d, sum_d2) = partial_sums::<R, F>(xv, xv, xv, false, None, x.channels_inner);
-    let stats = empty_like::<R, F>(xv, &[5, c]);
-    let (count, dim) = per_channel_launch(xv, full);
+    let (sum_d, sum_d2) = partial_sums::<R, F>(&x, &x, &x, false, None);
+    let stats = empty_like::<R, F>(&x, &[5, c]);
+    let (count, dim) = per_channel_launch(&x, full);
     let dtype = F::dtype();
     // Without running statistics the kernel neither reads nor writes them (comptime): any
     // tensors stand in.
     let (old, new, momentum) = match running {
         Some(r) => {
-            let new = (empty_like::<R, F>(xv, &[full]), empty_like::<R, F>(xv, &[full]));
+            let new = (empty_like::<R, F>(&x, &[full]), empty_like::<R, F>(&x, &[full]));
             ((into_contiguous(r.mean), into_contiguous(r.var)), Some(new), r.momentum)
         }
         None => ((gamma.clone(), gamma.clone()), None, 0.0),
     };
     let (new_mean, new_var) = new.clone().unwrap_or_else(|| (stats.clone(), stats.clone()));
     stats_finish_kernel::launch::<F, R>(
-        &xv.client,
+        &x.client,
         count,
         dim,
-        xv.clone().into_tensor_arg(),
+        x.clone().into_tensor_arg(),
         sum_d.into_tensor_arg(),
         sum_d2.into_tensor_arg(),
         gamma.into_tensor_arg(),
@@ -488,37 +381,35 @@ pub(crate) fn batch_stats<R: CubeRuntime, F: FloatElement>(
     BatchStats { x, stats, running: new }
 }
 
-/// `x · scale[c] + shift[c]` with [`batch_stats`]'s statistics, clamped to `bounds` when given
-/// (the activation after the BatchNorm): the input's shape, laid out as the input is (channels
-/// innermost or not).
-pub(crate) fn channel_affine<R: CubeRuntime, F: FloatElement>(x: &Rows<R>, stats: &CubeTensor<R>, bounds: Option<(f64, f64)>) -> CubeTensor<R> {
-    let (out, flat) = x.new_output::<F>();
-    let (count, dim) = elementwise_launch(&flat);
+/// `x · scale[c] + shift[c]` for `x` `[n, c, m]` contiguous, with [`batch_stats`]'s statistics,
+/// clamped to `bounds` when given (the activation after the BatchNorm).
+pub(crate) fn channel_affine<R: CubeRuntime, F: FloatElement>(x: &CubeTensor<R>, stats: &CubeTensor<R>, bounds: Option<(f64, f64)>) -> CubeTensor<R> {
+    let out = empty_like::<R, F>(x, &x.meta.shape().dims::<3>());
+    let (count, dim) = elementwise_launch(&out);
     let [low, high] = scalar_bounds::<F>(bounds);
-    let (input, stats_arg, out_arg) = (x.view.clone().into_tensor_arg(), stats.clone().into_tensor_arg(), flat.into_tensor_arg());
-    channel_affine_kernel::launch::<F, R>(&x.view.client, count, dim, input, stats_arg, out_arg, low, high, bounds.is_some(), x.channels_inner);
+    let (input, stats_arg, out_arg) = (x.clone().into_tensor_arg(), stats.clone().into_tensor_arg(), out.clone().into_tensor_arg());
+    channel_affine_kernel::launch::<F, R>(&x.client, count, dim, input, stats_arg, out_arg, low, high, bounds.is_some());
     out
 }
 
-/// BatchNorm's gradients for the output gradient `dy` (the input's shape, any layout) and the
-/// input `x`, with [`batch_stats`]'s statistics and the full `gamma`: `dx` (laid out as `x`),
-/// and `dγ`, `dβ` as long as `gamma` (zero beyond the first `c`). With `bounds`, `dy` is the
+/// BatchNorm's gradients for the output gradient `dy` and the input `x` `[n, c, m]` (`x`
+/// contiguous), with [`batch_stats`]'s statistics and the full `gamma`: `dx` `[n, c, m]`, and
+/// `dγ`, `dβ` as long as `gamma` (zero beyond the first `c`). With `bounds`, `dy` is the
 /// gradient after a clamp to them (the activation), passed back through it first. Three
 /// launches.
 pub(crate) fn batch_norm_grads<R: CubeRuntime, F: FloatElement>(
     dy: CubeTensor<R>,
-    x: &Rows<R>,
+    x: &CubeTensor<R>,
     stats: &CubeTensor<R>,
     gamma: CubeTensor<R>,
     bounds: Option<(f64, f64)>,
 ) -> [CubeTensor<R>; 3] {
-    let dy = Rows::of(dy).view;
+    let dy = into_contiguous(dy);
     let [n, c, m] = dy.meta.shape().dims::<3>();
     let gamma = into_contiguous(gamma);
     let full = gamma.meta.shape().num_elements();
-    // The first row of `stats` is the mean: the kernel reads `centre[c]`. The cubes follow x's
-    // layout (dy's is the same where it comes from the next GEMM conv or BN).
-    let (sum_dy, sum_dy_xc) = partial_sums::<R, F>(&dy, &x.view, stats, true, bounds, x.channels_inner);
+    // The first row of `stats` is the mean: the kernel reads `centre[c]`.
+    let (sum_dy, sum_dy_xc) = partial_sums::<R, F>(&dy, x, stats, true, bounds);
     let coefficients = empty_like::<R, F>(&dy, &[3, c]);
     let (grad_gamma, grad_beta) = (empty_like::<R, F>(&dy, &[full]), empty_like::<R, F>(&dy, &[full]));
     let (count, dim) = per_channel_launch(&dy, full);
@@ -535,22 +426,21 @@ pub(crate) fn batch_norm_grads<R: CubeRuntime, F: FloatElement>(
         grad_beta.clone().into_tensor_arg(),
         InputScalar::new((n * m) as f64, F::dtype()),
     );
-    let (out, flat) = x.new_output::<F>();
-    let (count, dim) = elementwise_launch(&flat);
+    let out = empty_like::<R, F>(&dy, &[n, c, m]);
+    let (count, dim) = elementwise_launch(&out);
     let [low, high] = scalar_bounds::<F>(bounds);
     channel_affine2_kernel::launch::<F, R>(
         &dy.client,
         count,
         dim,
         dy.clone().into_tensor_arg(),
-        x.view.clone().into_tensor_arg(),
+        x.clone().into_tensor_arg(),
         coefficients.into_tensor_arg(),
         stats.clone().into_tensor_arg(),
-        flat.into_tensor_arg(),
+        out.clone().into_tensor_arg(),
         low,
         high,
         bounds.is_some(),
-        x.channels_inner,
     );
     [out, grad_gamma, grad_beta]
 }

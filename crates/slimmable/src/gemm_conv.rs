@@ -299,7 +299,7 @@ mod cube {
             let [n, c_in] = [x.shape()[0], x.shape()[1]];
             let (xl, wl) = gemm_operands::<R, F>(x.clone(), leading_block(&weight, c_out, c_in));
             match launch::forward(gemm_kernel(), xl, wl, &options, F::dtype()) {
-                Ok(out) => Ok(unpadded(out, n, c_out)),
+                Ok(out) => Ok(unpadded::<R, F, I, BT>(out, n, c_out)),
                 Err(_) => {
                     FALLBACKS.fetch_add(1, Ordering::Relaxed);
                     Err((x, weight))
@@ -344,7 +344,7 @@ mod cube {
                     }
                     false => strided_input_grad::<R, F, I, BT>(grad, weight, shape.dims::<4>(), &options),
                 };
-                grads.register::<CubeBackend<R, F, I, BT>>(node.id, unpadded(input_grad, n, c_in));
+                grads.register::<CubeBackend<R, F, I, BT>>(node.id, unpadded::<R, F, I, BT>(input_grad, n, c_in));
             }
         }
     }
@@ -525,7 +525,7 @@ mod cube {
             let full_shape = weight.primitive.shape().dims::<4>();
             let (xl, wl) = gemm_operands::<R, F>(x.primitive.clone(), leading_block(&weight.primitive, c_out, c_in));
             let out = match launch::forward(gemm_kernel(), xl.clone(), wl.clone(), &options, F::dtype()) {
-                Ok(out) => unpadded(out, n, c_out),
+                Ok(out) => unpadded::<R, F, I, BT>(out, n, c_out),
                 Err(_) => {
                     FALLBACKS.fetch_add(1, Ordering::Relaxed);
                     return Err((x, weight));

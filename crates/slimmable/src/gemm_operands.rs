@@ -4,12 +4,12 @@
 //! [`gemm_precision`](crate::gemm_precision) — all written by one kernel in one pass
 //! ([`channels_last_kernel`]), where burn's tensor ops took a concatenation and a copy.
 
-use burn::tensor::{DType, bf16};
+use burn::tensor::{DType, Tensor as BurnTensor, TensorPrimitive::Float, bf16};
 use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
 use burn_cubecl::ops::{permute_nchw_to_nhwc, permute_nhwc_to_nchw};
 use burn_cubecl::tensor::CubeTensor;
-use burn_cubecl::{CubeRuntime, FloatElement};
+use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 use cubecl::client::ComputeClient;
 use cubecl::prelude::*;
 
@@ -246,15 +246,18 @@ pub(crate) fn as_float<R: CubeRuntime, F: FloatElement>(tensor: CubeTensor<R>) -
     burn_cubecl::kernel::cast(tensor, F::dtype())
 }
 
-/// The first `rows` × `channels` block of `tensor` `[d, c, h, w]`: a view, no copy (a GEMM
-/// conv's output and input gradient stay channels-last in memory, their padded channels
-/// skipped; BatchNorm's kernels and the next conv's operand copy read that layout directly).
-pub(crate) fn unpadded<R: CubeRuntime>(tensor: CubeTensor<R>, rows: usize, channels: usize) -> CubeTensor<R> {
+/// The first `rows` × `channels` block of `tensor` `[d, c, h, w]`, contiguous (row-major).
+pub(crate) fn unpadded<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement>(
+    tensor: CubeTensor<R>,
+    rows: usize,
+    channels: usize,
+) -> CubeTensor<R> {
     let [d, c, _, _] = tensor.meta.shape().dims::<4>();
-    match rows == d && channels == c {
-        true => tensor,
-        false => leading_block(&tensor, rows, channels),
+    if rows == d && channels == c {
+        return into_contiguous(tensor);
     }
+    let tensor = BurnTensor::<CubeBackend<R, F, I, BT>, 4>::from_primitive(Float(tensor)).slice([0..rows, 0..channels]);
+    into_contiguous(tensor.into_primitive().tensor())
 }
 
 /// The operands of the GEMM kernels: `x` and `weight` channels-last, with the channel counts
@@ -275,8 +278,6 @@ mod tests {
     use super::*;
     use crate::test_support::{assert_close_named, random};
     use burn::backend::NdArray;
-    use burn::tensor::{Tensor as BurnTensor, TensorPrimitive::Float};
-    use burn_cubecl::{BoolElement, CubeBackend};
 
     /// The copy holds the tensor in its first block and zeros elsewhere, laid out
     /// channels-last, from a row-major input, a channels-last one and a channel slice of a
