@@ -120,6 +120,18 @@ fn channel_partials_kernel<F: Float>(
     }
 }
 
+/// Channel `c`'s total over the segment sums `sums` `[c, segments]` of
+/// [`channel_partials_kernel`].
+#[cube]
+fn segment_total<F: Float>(sums: &Tensor<F>, c: usize) -> F {
+    let segments = sums.shape(1);
+    let mut total = F::new(0.0);
+    for s in 0..segments {
+        total += sums[c * segments + s];
+    }
+    total
+}
+
 /// One thread per channel of the full parameters (`gamma.len()`): for the active channels
 /// (`c < sums.shape(0)`) the batch statistics from the segment sums, and the affine's
 /// coefficients; with `running`, the running statistics after this batch,
@@ -146,14 +158,9 @@ fn stats_finish_kernel<F: Float>(
     }
     let active = sum_d.shape(0);
     if c < active {
-        let segments = sum_d.shape(1);
         let m = x.shape(2);
-        let mut a = F::new(0.0);
-        let mut b = F::new(0.0);
-        for s in 0..segments {
-            a += sum_d[c * segments + s];
-            b += sum_d2[c * segments + s];
-        }
+        let a = segment_total(sum_d, c);
+        let b = segment_total(sum_d2, c);
         let count = F::cast_from(x.shape(0) * m);
         let offset = a / count;
         let mean = x[c * m] + offset;
@@ -199,13 +206,8 @@ fn grad_finish_kernel<F: Float>(
     }
     let active = sum_dy.shape(0);
     if c < active {
-        let segments = sum_dy.shape(1);
-        let mut g = F::new(0.0);
-        let mut h = F::new(0.0);
-        for s in 0..segments {
-            g += sum_dy[c * segments + s];
-            h += sum_dy_xc[c * segments + s];
-        }
+        let g = segment_total(sum_dy, c);
+        let h = segment_total(sum_dy_xc, c);
         let n = count.get::<F>();
         let mean = stats[c];
         let s = stats[2 * active + c];
