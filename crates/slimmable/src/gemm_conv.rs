@@ -299,7 +299,7 @@ mod cube {
             let [n, c_in] = [x.shape()[0], x.shape()[1]];
             let (xl, wl) = gemm_operands::<R, F>(x.clone(), leading_block(&weight, c_out, c_in));
             match launch::forward(gemm_kernel(), xl, wl, &options, F::dtype()) {
-                Ok(out) => Ok(unpadded::<R, F, I, BT>(out, n, c_out)),
+                Ok(out) => Ok(unpadded::<R, F>(out, n, c_out)),
                 Err(_) => {
                     FALLBACKS.fetch_add(1, Ordering::Relaxed);
                     Err((x, weight))
@@ -344,7 +344,7 @@ mod cube {
                     }
                     false => strided_input_grad::<R, F, I, BT>(grad, weight, shape.dims::<4>(), &options),
                 };
-                grads.register::<CubeBackend<R, F, I, BT>>(node.id, unpadded::<R, F, I, BT>(input_grad, n, c_in));
+                grads.register::<CubeBackend<R, F, I, BT>>(node.id, unpadded::<R, F>(input_grad, n, c_in));
             }
         }
     }
@@ -399,7 +399,7 @@ mod cube {
         let [dh, dw] = options.dilation;
         let (hg, wg) = (h + 2 * ph, w + 2 * pw);
         debug_assert!(ho <= hg && wo <= wg);
-        // Each a single pass of `channels_last_kernel`, in the operands' own format.
+        // Each a single pass of `layout_copy_kernel`, in the operands' own format.
         let (x_dtype, dy_dtype) = (x.dtype, grad.dtype);
         let padded = nhwc_grown::<R, F>(x, [n + 1, hg, wg, c_in], [ph, pw], x_dtype);
         let dy = nhwc_grown::<R, F>(grad, [n, hg, wg, c_out], [0, 0], dy_dtype);
@@ -501,7 +501,7 @@ mod cube {
         };
         let [n, o, _, _] = grad.shape().dims::<4>();
         // [n, o, lh, lw], `stride − 1` zeros after each value along both axes, channels-last, in
-        // the gradient's own format (f32 or bf16): one pass of `channels_last_kernel`.
+        // the gradient's own format (f32 or bf16): one pass of `layout_copy_kernel`.
         let dtype = grad.dtype;
         let spread = permute_nhwc_to_nchw(nhwc_spread::<R, F>(grad, [n, lh, lw, o], [0, 0], options.stride, dtype));
         let w = Tensor::<CubeBackend<R, F, I, BT>, 4>::from_primitive(Float(weight)).flip([2, 3]).swap_dims(0, 1);
@@ -525,7 +525,7 @@ mod cube {
             let full_shape = weight.primitive.shape().dims::<4>();
             let (xl, wl) = gemm_operands::<R, F>(x.primitive.clone(), leading_block(&weight.primitive, c_out, c_in));
             let out = match launch::forward(gemm_kernel(), xl.clone(), wl.clone(), &options, F::dtype()) {
-                Ok(out) => unpadded::<R, F, I, BT>(out, n, c_out),
+                Ok(out) => unpadded::<R, F>(out, n, c_out),
                 Err(_) => {
                     FALLBACKS.fetch_add(1, Ordering::Relaxed);
                     return Err((x, weight));

@@ -2,14 +2,15 @@
 //! burn's cubecl backends: copies laid out channels-last (NHWC) and contiguous, their channel
 //! (and row) counts rounded up with zeros, their elements in the operand format of
 //! [`gemm_precision`](crate::gemm_precision) — all written by one kernel in one pass
-//! ([`channels_last_kernel`]), where burn's tensor ops took a concatenation and a copy.
+//! ([`layout_copy_kernel`]), where burn's tensor ops took a concatenation and a copy; and the
+//! kernels' channels-last results copied back to row-major (NCHW) by the same kernel.
 
-use burn::tensor::{DType, Tensor as BurnTensor, TensorPrimitive::Float, bf16};
+use burn::tensor::{DType, bf16};
 use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
 use burn_cubecl::ops::{permute_nchw_to_nhwc, permute_nhwc_to_nchw};
 use burn_cubecl::tensor::CubeTensor;
-use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
+use burn_cubecl::{CubeRuntime, FloatElement};
 use cubecl::client::ComputeClient;
 use cubecl::prelude::*;
 
@@ -18,40 +19,80 @@ use crate::gemm_conv::{aligned, operand_channel_align};
 use crate::gemm_precision::{GemmPrecision, gemm_precision};
 use crate::im2col::ConvGeometry;
 
-/// `output` `[rows, h_out, w_out, channels]` (contiguous) is `input` `[d, c, h, w]` (any
-/// strides) laid out channels-last and converted to `O`, its pixel `(y, x)` at
-/// `(top + step.0·y, left + step.1·x)`, and zeros everywhere else: in the rows from `d`, the
-/// channels from `c`, around the image and between its pixels. One thread per output element: the writes are coalesced, and so
-/// are the reads of an input that is channels-last in memory already.
+/// The side of the square tile of (channels × pixels) that one cube of [`layout_copy_kernel`]
+/// moves, and the threads along the first axis of its cubes and of [`unfold_kernel`]'s.
+const TILE: usize = 32;
+/// Rows of threads per cube of [`layout_copy_kernel`] and [`unfold_kernel`]: each thread of the
+/// former moves `TILE / TILE_ROWS` values each way.
+const TILE_ROWS: usize = 8;
+
+/// `output` (contiguous; `[rows, height, width, channels]` with `output_channels_inner`, else
+/// `[rows, channels, height, width]`) is `input` `[d, c, h, w]` (any strides) converted to `O`,
+/// its pixel `(y, x)` at `(top + step.0·y, left + step.1·x)`, and zeros everywhere else: in the
+/// rows from `d`, the channels from `c`, around the image and between its pixels. The output
+/// may also be smaller than the input (a leading block of its rows and channels).
+///
+/// Each cube moves a tile of `TILE` channels × `TILE` pixels of one row through shared memory:
+/// the threads next to each other read along the input's innermost axis (its pixels, or its
+/// channels with `input_channels_inner`) and write along the output's, so that both sides are
+/// coalesced whichever of the two layouts each has (a thread per element reading NCHW and
+/// writing NHWC touched a new 32-byte sector with every read). Cube `(x, y, z)`: pixel tile
+/// `x`, channel tile `y`, rows `z, z + CUBE_COUNT_Z, …`.
 #[cube(launch)]
-fn channels_last_kernel<I: Numeric, O: Numeric>(
+fn layout_copy_kernel<I: Numeric, O: Numeric>(
     input: &Tensor<I>,
     output: &mut Tensor<O>,
     #[comptime] top: usize,
     #[comptime] left: usize,
     #[comptime] step: (usize, usize),
+    #[comptime] input_channels_inner: bool,
+    #[comptime] output_channels_inner: bool,
 ) {
-    if ABSOLUTE_POS >= output.len() {
-        terminate!();
-    }
-    let channels = output.shape(3);
-    let width = output.shape(2);
-    let height = output.shape(1);
-    let channel = ABSOLUTE_POS % channels;
-    let pixel = ABSOLUTE_POS / channels;
-    let x = pixel % width;
-    let y = (pixel / width) % height;
-    let row = pixel / (width * height);
-    // Pixel (y, x) holds input pixel ((y − top) / step.0, (x − left) / step.1) where both
-    // divide exactly: `step − 1` zeros between input pixels.
-    let inside_y = y >= top && y < top + step.0 * input.shape(2) && (y - top) % step.0 == 0;
-    let inside_x = x >= left && x < left + step.1 * input.shape(3) && (x - left) % step.1 == 0;
-    if row < input.shape(0) && channel < input.shape(1) && inside_y && inside_x {
-        let (yi, xi) = ((y - top) / step.0, (x - left) / step.1);
-        let at = row * input.stride(0) + channel * input.stride(1) + yi * input.stride(2) + xi * input.stride(3);
-        output[ABSOLUTE_POS] = O::cast_from(input[at]);
-    } else {
-        output[ABSOLUTE_POS] = O::from_int(0);
+    let rows = output.shape(0);
+    let channels = if output_channels_inner { output.shape(3) } else { output.shape(1) };
+    let height = if output_channels_inner { output.shape(1) } else { output.shape(2) };
+    let width = if output_channels_inner { output.shape(2) } else { output.shape(3) };
+    let pixels = height * width;
+    let p0 = CUBE_POS_X as usize * TILE;
+    let c0 = CUBE_POS_Y as usize * TILE;
+    let tx = UNIT_POS_X as usize;
+    let ty = UNIT_POS_Y as usize;
+    let mut tile = SharedMemory::<O>::new(TILE * (TILE + 1));
+    let mut row = CUBE_POS_Z as usize;
+    while row < rows {
+        #[unroll]
+        for k in 0..TILE / TILE_ROWS {
+            let a = ty + k * TILE_ROWS;
+            let cl = if input_channels_inner { tx } else { a };
+            let pl = if input_channels_inner { a } else { tx };
+            let (c, p) = (c0 + cl, p0 + pl);
+            // Output pixel (y, x) holds input pixel ((y − top) / step.0, (x − left) / step.1)
+            // where both divide exactly: `step − 1` zeros between input pixels.
+            let y = p / width;
+            let x = p % width;
+            let inside_y = y >= top && y < top + step.0 * input.shape(2) && (y - top) % step.0 == 0;
+            let inside_x = x >= left && x < left + step.1 * input.shape(3) && (x - left) % step.1 == 0;
+            let mut value = O::from_int(0);
+            if p < pixels && row < input.shape(0) && c < input.shape(1) && inside_y && inside_x {
+                let (yi, xi) = ((y - top) / step.0, (x - left) / step.1);
+                value = O::cast_from(input[row * input.stride(0) + c * input.stride(1) + yi * input.stride(2) + xi * input.stride(3)]);
+            }
+            tile[cl * (TILE + 1) + pl] = value;
+        }
+        sync_cube();
+        #[unroll]
+        for k in 0..TILE / TILE_ROWS {
+            let a = ty + k * TILE_ROWS;
+            let cl = if output_channels_inner { tx } else { a };
+            let pl = if output_channels_inner { a } else { tx };
+            let (c, p) = (c0 + cl, p0 + pl);
+            if c < channels && p < pixels {
+                let at = if output_channels_inner { (row * pixels + p) * channels + c } else { (row * channels + c) * pixels + p };
+                output[at] = tile[cl * (TILE + 1) + pl];
+            }
+        }
+        sync_cube();
+        row += CUBE_COUNT_Z as usize;
     }
 }
 
@@ -59,7 +100,9 @@ fn channels_last_kernel<I: Numeric, O: Numeric>(
 /// element `(img, oy, ox, i, j, ch)` is `input[img, ch, oy·sh + i·dh − ph, ox·sw + j·dw − pw]`
 /// (`input` `[n, c, h, w]`, any strides), zero where that falls in the padding. Read as a
 /// `[n·h_out·w_out, kh·kw·c]` matrix it is the unfolded input channels-last, kernel position
-/// major. One thread per output element.
+/// major. Each row of a cube's threads takes one position `(img, oy, ox, i, j)`, its `TILE`
+/// threads its channels a line at a time (coalesced when the input is channels-last): the
+/// position is worked out once per thread, not once per element.
 #[cube(launch)]
 fn unfold_kernel<E: Numeric>(
     input: &Tensor<E>,
@@ -68,12 +111,13 @@ fn unfold_kernel<E: Numeric>(
     #[comptime] dilation: (usize, usize),
     #[comptime] padding: (usize, usize),
 ) {
-    if ABSOLUTE_POS >= output.len() {
+    let channels = output.shape(5);
+    let positions = output.len() / channels;
+    let position = CUBE_POS as usize * TILE_ROWS + UNIT_POS_Y as usize;
+    if position >= positions {
         terminate!();
     }
-    let channels = output.shape(5);
-    let channel = ABSOLUTE_POS % channels;
-    let mut rest = ABSOLUTE_POS / channels;
+    let mut rest = position;
     let j = rest % output.shape(4);
     rest /= output.shape(4);
     let i = rest % output.shape(3);
@@ -85,13 +129,15 @@ fn unfold_kernel<E: Numeric>(
     // Coordinates in the padded image; inside the input where at least the padding and below it.
     let y = oy * stride.0 + i * dilation.0;
     let x = ox * stride.1 + j * dilation.1;
-    let inside_y = y >= padding.0 && y < padding.0 + input.shape(2);
-    let inside_x = x >= padding.1 && x < padding.1 + input.shape(3);
-    if inside_y && inside_x {
-        let at = img * input.stride(0) + channel * input.stride(1) + (y - padding.0) * input.stride(2) + (x - padding.1) * input.stride(3);
-        output[ABSOLUTE_POS] = input[at];
-    } else {
-        output[ABSOLUTE_POS] = E::from_int(0);
+    let inside = y >= padding.0 && y < padding.0 + input.shape(2) && x >= padding.1 && x < padding.1 + input.shape(3);
+    let mut ch = UNIT_POS_X as usize;
+    while ch < channels {
+        let mut value = E::from_int(0);
+        if inside {
+            value = input[img * input.stride(0) + ch * input.stride(1) + (y - padding.0) * input.stride(2) + (x - padding.1) * input.stride(3)];
+        }
+        output[position * channels + ch] = value;
+        ch += TILE;
     }
 }
 
@@ -148,7 +194,9 @@ pub(crate) fn unfolded<R: CubeRuntime, F: FloatElement>(tensor: CubeTensor<R>, g
     let [ho, wo] = geometry.output_size([h, w]);
     assert!(geometry.pad_start == geometry.pad_end, "unfolded: symmetric padding only, got {geometry:?}");
     let output = empty_device_contiguous_dtype(tensor.client.clone(), tensor.device.clone(), [n, ho, wo, kh, kw, c].into(), tensor.dtype);
-    let (count, dim) = elementwise_launch(&output);
+    let cubes = (n * ho * wo * kh * kw).div_ceil(TILE_ROWS);
+    let count = cubecl::server::CubeCountSelection::new(&tensor.client, cubes as u32).cube_count();
+    let dim = CubeDim::new_2d(TILE as u32, TILE_ROWS as u32);
     let (client, input, out) = (tensor.client.clone(), tensor.clone().into_tensor_arg(), output.clone().into_tensor_arg());
     let stride = (geometry.stride[0], geometry.stride[1]);
     let dilation = (geometry.dilation[0], geometry.dilation[1]);
@@ -176,9 +224,14 @@ pub(crate) fn channels_last<R: CubeRuntime>(tensor: CubeTensor<R>) -> CubeTensor
     permute_nhwc_to_nchw(into_contiguous(permute_nchw_to_nhwc(tensor)))
 }
 
+/// Whether `tensor` `[d, c, h, w]` is laid out as [`channels_last`] lays it out.
+fn is_channels_last<R: CubeRuntime>(tensor: &CubeTensor<R>) -> bool {
+    permute_nchw_to_nhwc(tensor.clone()).is_contiguous()
+}
+
 /// `tensor` `[d, c, h, w]` (of the backend's float `F` or bf16) grown with zeros to
 /// `[rows, channels, h, w]`, with elements of `dtype` (`F` or bf16), laid out as
-/// [`channels_last`] lays it out.
+/// [`channels_last`] lays it out. No copy when it is so already.
 pub(crate) fn channels_last_padded<R: CubeRuntime, F: FloatElement>(
     tensor: CubeTensor<R>,
     rows: usize,
@@ -186,15 +239,15 @@ pub(crate) fn channels_last_padded<R: CubeRuntime, F: FloatElement>(
     dtype: DType,
 ) -> CubeTensor<R> {
     let [d, c, h, w] = tensor.meta.shape().dims::<4>();
-    if rows == d && channels == c && dtype == tensor.dtype {
-        return channels_last(tensor);
+    if rows == d && channels == c && dtype == tensor.dtype && is_channels_last(&tensor) {
+        return tensor;
     }
     permute_nhwc_to_nchw(nhwc_grown::<R, F>(tensor, [rows, h, w, channels], [0, 0], dtype))
 }
 
 /// A new contiguous `[rows, height, width, channels]` tensor of `dtype` (`F` or bf16) holding
 /// `tensor` `[d, c, h, w]` (of `F` or bf16, any strides) channels-last, its pixel `(y, x)` at
-/// `(y + top, x + left)`, zeros elsewhere: [`channels_last_kernel`], one pass.
+/// `(y + top, x + left)`, zeros elsewhere: [`layout_copy_kernel`], one pass.
 ///
 /// # Panics
 /// If the tensor does not fit at that offset.
@@ -226,17 +279,51 @@ pub(crate) fn nhwc_spread<R: CubeRuntime, F: FloatElement>(
         rows >= d && channels >= c && height >= top + span(h, step[0]) && width >= left + span(w, step[1]),
         "nhwc_spread: [{rows}, {height}, {width}, {channels}] does not hold [{d}, {h}, {w}, {c}] at ({top}, {left}) with steps {step:?}"
     );
-    // Contiguous: burn's `empty_device_dtype` may pad each innermost row (a pitched layout),
-    // and the kernel writes element `i` of the output at offset `i`.
-    let output = empty_device_contiguous_dtype(tensor.client.clone(), tensor.device.clone(), [rows, height, width, channels].into(), dtype);
-    let (count, dim) = elementwise_launch(&output);
+    layout_copy::<R, F>(tensor, [rows, height, width, channels], true, [top, left], step, dtype)
+}
+
+/// A new contiguous tensor of `dtype` (`F` or bf16) of `shape` in its memory order
+/// (`[rows, height, width, channels]` with `channels_inner`, else `[rows, channels, height,
+/// width]`) holding `tensor` `[d, c, h, w]` (of `F` or bf16, any strides) as
+/// [`layout_copy_kernel`] places it: one pass. Contiguous, because burn's
+/// `empty_device_dtype` may pad each innermost row (a pitched layout) and the kernel writes
+/// the output as a contiguous one.
+///
+/// # Panics
+/// If the pixel or channel tiles outnumber the device's cube counts (more than 65 535 × 32
+/// pixels per image on wgpu).
+fn layout_copy<R: CubeRuntime, F: FloatElement>(
+    tensor: CubeTensor<R>,
+    shape: [usize; 4],
+    channels_inner: bool,
+    [top, left]: [usize; 2],
+    step: [usize; 2],
+    dtype: DType,
+) -> CubeTensor<R> {
+    let output = empty_device_contiguous_dtype(tensor.client.clone(), tensor.device.clone(), shape.into(), dtype);
+    let (rows, channels, pixels) = match channels_inner {
+        true => (shape[0], shape[3], shape[1] * shape[2]),
+        false => (shape[0], shape[1], shape[2] * shape[3]),
+    };
+    if rows * channels * pixels == 0 {
+        return output;
+    }
+    let max = tensor.client.properties().hardware.max_cube_count;
+    let tiles = [pixels.div_ceil(TILE), channels.div_ceil(TILE)];
+    assert!(
+        tiles[0] <= max.0 as usize && tiles[1] <= max.1 as usize,
+        "layout_copy: {pixels} pixels × {channels} channels are more tiles than the device's cube counts {max:?}"
+    );
+    let count = CubeCount::new_3d(tiles[0] as u32, tiles[1] as u32, rows.min(max.2 as usize) as u32);
+    let dim = CubeDim::new_2d(TILE as u32, TILE_ROWS as u32);
+    let input_channels_inner = tensor.meta.strides()[1] == 1;
     let (client, input, out) = (tensor.client.clone(), tensor.clone().into_tensor_arg(), output.clone().into_tensor_arg());
-    let step = (step[0], step[1]);
+    let (step, layouts) = ((step[0], step[1]), (input_channels_inner, channels_inner));
     match (tensor.dtype == DType::BF16, dtype == DType::BF16) {
-        (false, false) => channels_last_kernel::launch::<F, F, R>(&client, count, dim, input, out, top, left, step),
-        (false, true) => channels_last_kernel::launch::<F, bf16, R>(&client, count, dim, input, out, top, left, step),
-        (true, false) => channels_last_kernel::launch::<bf16, F, R>(&client, count, dim, input, out, top, left, step),
-        (true, true) => channels_last_kernel::launch::<bf16, bf16, R>(&client, count, dim, input, out, top, left, step),
+        (false, false) => layout_copy_kernel::launch::<F, F, R>(&client, count, dim, input, out, top, left, step, layouts.0, layouts.1),
+        (false, true) => layout_copy_kernel::launch::<F, bf16, R>(&client, count, dim, input, out, top, left, step, layouts.0, layouts.1),
+        (true, false) => layout_copy_kernel::launch::<bf16, F, R>(&client, count, dim, input, out, top, left, step, layouts.0, layouts.1),
+        (true, true) => layout_copy_kernel::launch::<bf16, bf16, R>(&client, count, dim, input, out, top, left, step, layouts.0, layouts.1),
     }
     output
 }
@@ -246,18 +333,17 @@ pub(crate) fn as_float<R: CubeRuntime, F: FloatElement>(tensor: CubeTensor<R>) -
     burn_cubecl::kernel::cast(tensor, F::dtype())
 }
 
-/// The first `rows` × `channels` block of `tensor` `[d, c, h, w]`, contiguous (row-major).
-pub(crate) fn unpadded<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement>(
-    tensor: CubeTensor<R>,
-    rows: usize,
-    channels: usize,
-) -> CubeTensor<R> {
-    let [d, c, _, _] = tensor.meta.shape().dims::<4>();
-    if rows == d && channels == c {
-        return into_contiguous(tensor);
+/// The first `rows` × `channels` block of `tensor` `[d, c, h, w]` (of `F`, any strides: the GEMM
+/// kernels' channels-last results), contiguous row-major ([`layout_copy_kernel`], one pass;
+/// no copy when it is all of a row-major tensor).
+pub(crate) fn unpadded<R: CubeRuntime, F: FloatElement>(tensor: CubeTensor<R>, rows: usize, channels: usize) -> CubeTensor<R> {
+    let [d, c, h, w] = tensor.meta.shape().dims::<4>();
+    assert!(rows <= d && channels <= c, "unpadded: [{rows}, {channels}] is not inside [{d}, {c}]");
+    if rows == d && channels == c && tensor.is_contiguous() {
+        return tensor;
     }
-    let tensor = BurnTensor::<CubeBackend<R, F, I, BT>, 4>::from_primitive(Float(tensor)).slice([0..rows, 0..channels]);
-    into_contiguous(tensor.into_primitive().tensor())
+    let dtype = tensor.dtype;
+    layout_copy::<R, F>(tensor, [rows, channels, h, w], false, [0, 0], [1, 1], dtype)
 }
 
 /// The operands of the GEMM kernels: `x` and `weight` channels-last, with the channel counts
@@ -278,42 +364,94 @@ mod tests {
     use super::*;
     use crate::test_support::{assert_close_named, random};
     use burn::backend::NdArray;
+    use burn::tensor::{Tensor as BurnTensor, TensorPrimitive::Float};
+    use burn_cubecl::{BoolElement, CubeBackend};
 
     /// The copy holds the tensor in its first block and zeros elsewhere, laid out
     /// channels-last, from a row-major input, a channels-last one and a channel slice of a
     /// larger tensor (a strided view, as a slimmable layer's weight is); `tolerance` covers
     /// the rounding to `dtype`.
     fn padded_copies_hold_the_tensor_then_zeros<R: CubeRuntime, BT: BoolElement>(dtype: DType, tolerance: f32) {
+        // One tile, and more than one along both the channels and the pixels (42 of 32 each way).
+        for ([d, c, h, w], [rows, channels]) in [([3, 5, 4, 6], [4, 6]), ([3, 37, 6, 7], [4, 40])] {
+            padded_copies_of_shape::<R, BT>([d, c, h, w], [rows, channels], dtype, tolerance);
+        }
+    }
+
+    fn padded_copies_of_shape<R: CubeRuntime, BT: BoolElement>([d, c, h, w]: [usize; 4], [rows, channels]: [usize; 2], dtype: DType, tolerance: f32) {
         type B<R, BT> = CubeBackend<R, f32, i32, BT>;
         let (cpu, gpu) = (Default::default(), Default::default());
-        let x = random::<NdArray, 4>([3, 5, 4, 6], &cpu);
-        let larger = random::<NdArray, 4>([4, 9, 4, 6], &cpu).slice_assign([0..3, 2..7], x.clone());
+        let x = random::<NdArray, 4>([d, c, h, w], &cpu);
+        let larger = random::<NdArray, 4>([d + 1, c + 4, h, w], &cpu).slice_assign([0..d, 2..c + 2], x.clone());
         let inputs = [
             ("row-major", BurnTensor::<B<R, BT>, 4>::from_data(x.to_data(), &gpu)),
             ("channels-last", BurnTensor::<B<R, BT>, 4>::from_data(x.clone().permute([0, 2, 3, 1]).into_data(), &gpu).permute([0, 3, 1, 2])),
-            ("sliced", BurnTensor::<B<R, BT>, 4>::from_data(larger.into_data(), &gpu).slice([0..3, 2..7])),
+            ("sliced", BurnTensor::<B<R, BT>, 4>::from_data(larger.into_data(), &gpu).slice([0..d, 2..c + 2])),
         ];
         for (layout, input) in inputs {
             // Six channels: lines of 24 (f32) or 12 (bf16) bytes, which a pitched layout would pad.
-            let padded = channels_last_padded::<R, f32>(input.into_primitive().tensor(), 4, 6, dtype);
+            let padded = channels_last_padded::<R, f32>(input.into_primitive().tensor(), rows, channels, dtype);
             assert_eq!(padded.dtype, dtype);
-            assert_eq!(padded.meta.strides().to_vec(), vec![4 * 6 * 6, 1, 6 * 6, 6], "contiguous channels-last memory of [4, 6, 4, 6]");
+            assert_eq!(padded.meta.strides().to_vec(), vec![h * w * channels, 1, w * channels, channels], "contiguous channels-last memory of [{rows}, {channels}, {h}, {w}]");
             let padded = BurnTensor::<B<R, BT>, 4>::from_primitive(Float(as_float::<R, f32>(padded)));
-            assert_eq!(padded.dims(), [4, 6, 4, 6]);
+            assert_eq!(padded.dims(), [rows, channels, h, w]);
             let block = BurnTensor::<B<R, BT>, 4>::from_data(x.to_data(), &gpu);
-            assert_close_named(padded.clone().slice([0..3, 0..5]), block, tolerance, &format!("the tensor's block, {layout} input, {dtype:?}"));
-            let rest = padded.clone().slice([0..3, 5..6]).abs().sum().into_scalar() + padded.slice([3..4]).abs().sum().into_scalar();
+            assert_close_named(padded.clone().slice([0..d, 0..c]), block, tolerance, &format!("the tensor's block, {layout} input, {dtype:?}"));
+            let rest = padded.clone().slice([0..d, c..channels]).abs().sum().into_scalar() + padded.slice([d..rows]).abs().sum().into_scalar();
             assert_eq!(rest, 0.0, "the added channels and rows are zero ({layout} input, {dtype:?})");
         }
-        // Grown around the image too: [4, 7, 9, 6], the pixels at (1, 2).
+        // Grown around the image too: the pixels at (1, 2), one more row and channel.
+        let grown_shape = [rows, h + 3, w + 3, channels];
         let input = BurnTensor::<B<R, BT>, 4>::from_data(x.to_data(), &gpu);
-        let grown = nhwc_grown::<R, f32>(input.into_primitive().tensor(), [4, 7, 9, 6], [1, 2], dtype);
-        assert_eq!(grown.meta.strides().to_vec(), vec![7 * 9 * 6, 9 * 6, 6, 1], "contiguous [4, 7, 9, 6]");
+        let grown = nhwc_grown::<R, f32>(input.into_primitive().tensor(), grown_shape, [1, 2], dtype);
+        assert_eq!(grown.meta.strides().to_vec(), vec![(h + 3) * (w + 3) * channels, (w + 3) * channels, channels, 1], "contiguous {grown_shape:?}");
         let grown = BurnTensor::<B<R, BT>, 4>::from_primitive(Float(as_float::<R, f32>(grown)));
-        let inner = grown.clone().slice([0..3, 1..5, 2..8, 0..5]);
+        let inner = grown.clone().slice([0..d, 1..h + 1, 2..w + 2, 0..c]);
         assert_close_named(inner.clone().permute([0, 3, 1, 2]), BurnTensor::from_data(x.to_data(), &gpu), tolerance, &format!("the image inside the grown copy, {dtype:?}"));
-        let outside = grown.slice_assign([0..3, 1..5, 2..8, 0..5], inner.zeros_like()).abs().sum().into_scalar();
+        let outside = grown.slice_assign([0..d, 1..h + 1, 2..w + 2, 0..c], inner.zeros_like()).abs().sum().into_scalar();
         assert_eq!(outside, 0.0, "only zeros around the image ({dtype:?})");
+        // Spread with a zero between pixels (steps 2 and 3), back again by a strided slice.
+        let input = BurnTensor::<B<R, BT>, 4>::from_data(x.to_data(), &gpu);
+        let spread_shape = [d, 2 * h + 1, 3 * w, c];
+        let spread = nhwc_spread::<R, f32>(input.into_primitive().tensor(), spread_shape, [1, 0], [2, 3], dtype);
+        let spread = BurnTensor::<B<R, BT>, 4>::from_primitive(Float(as_float::<R, f32>(spread)));
+        let picked = spread.clone().slice([0..d, 1..2 * h + 1, 0..3 * w]);
+        let picked = picked.reshape([d, h, 2, w, 3, c]).slice([0..d, 0..h, 0..1, 0..w, 0..1]).reshape([d, h, w, c]);
+        assert_close_named(picked.clone().permute([0, 3, 1, 2]), BurnTensor::from_data(x.to_data(), &gpu), tolerance, &format!("the spread pixels, {dtype:?}"));
+        let total = spread.abs().sum().into_scalar();
+        let kept = picked.abs().sum().into_scalar();
+        assert!((total - kept).abs() <= 1e-3 * total.max(1.0), "only zeros between the spread pixels ({dtype:?}): {total} against {kept}");
+    }
+
+    /// The GEMM kernels' channels-last results back as row-major blocks ([`unpadded`]), across
+    /// tile edges, from a channels-last tensor and from a sliced row-major one.
+    fn unpadded_blocks_are_row_major<R: CubeRuntime, BT: BoolElement>() {
+        type B<R, BT> = CubeBackend<R, f32, i32, BT>;
+        let (cpu, gpu) = (Default::default(), Default::default());
+        let x = random::<NdArray, 4>([4, 40, 6, 7], &cpu);
+        let expected = x.clone().slice([0..3, 0..37]);
+        let layouts = [
+            ("channels-last", BurnTensor::<B<R, BT>, 4>::from_data(x.clone().permute([0, 2, 3, 1]).into_data(), &gpu).permute([0, 3, 1, 2])),
+            ("row-major", BurnTensor::<B<R, BT>, 4>::from_data(x.to_data(), &gpu)),
+        ];
+        for (layout, tensor) in layouts {
+            let block = unpadded::<R, f32>(tensor.into_primitive().tensor(), 3, 37);
+            assert_eq!(block.meta.strides().to_vec(), vec![37 * 42, 42, 7, 1], "row-major [3, 37, 6, 7] from {layout}");
+            let block = BurnTensor::<B<R, BT>, 4>::from_primitive(Float(block));
+            assert_close_named(block, BurnTensor::from_data(expected.to_data(), &gpu), 1e-6, &format!("the block, from {layout}"));
+        }
+    }
+
+    #[cfg(feature = "test-wgpu")]
+    #[test]
+    fn unpadded_blocks_on_wgpu() {
+        unpadded_blocks_are_row_major::<burn::backend::wgpu::WgpuRuntime, u32>();
+    }
+
+    #[cfg(feature = "test-cuda")]
+    #[test]
+    fn on_cuda_unpadded_blocks() {
+        unpadded_blocks_are_row_major::<cubecl::cuda::CudaRuntime, u8>();
     }
 
     /// A block of a larger tensor read in place ([`leading_block`]: row-major and
