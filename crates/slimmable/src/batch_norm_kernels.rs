@@ -51,11 +51,15 @@ fn passed<F: Float>(dy: F, x: F, stats: &Tensor<F>, c: usize, channels: usize, l
 }
 
 /// Per (segment, channel) of `first` `[n, c, m]` (contiguous): the sums of `u` and `v` over the
-/// segment's values, into `sum_u` and `sum_v` `[c, segments]` (cube `(s, c)`). Forward
-/// (`gradient` false): `u = x − K`, `v = u²`, `K` the channel's first value. Backward: `first`
-/// is `dy`, `second` is `x`, `centre` the statistics `[5, c]`, `u = dy`,
-/// `v = dy · (x − mean[c])`; with `clamped`, `dy` first passed back through the clamp
+/// segment's values, into `sum_u` and `sum_v` `[c, segments]` (cube `(s, c)`; a segment is a
+/// run of whole images). Forward (`gradient` false): `u = x − K`, `v = u²`, `K` the channel's
+/// first value. Backward: `first` is `dy`, `second` is `x`, `centre` the statistics `[5, c]`,
+/// `u = dy`, `v = dy · (x − mean[c])`; with `clamped`, `dy` first passed back through the clamp
 /// ([`passed`]).
+///
+/// The threads walk a channel's plane of each image `BLOCK` pixels at a time, or, when an image
+/// has fewer pixels than a cube has threads, `BLOCK / m` images side by side: each thread works
+/// out where it starts once (two divisions), not per value.
 #[cube(launch)]
 fn channel_partials_kernel<F: Float>(
     first: &Tensor<F>,
@@ -72,31 +76,41 @@ fn channel_partials_kernel<F: Float>(
     let c = CUBE_POS_Y as usize;
     let unit = UNIT_POS as usize;
     let channels = first.shape(1);
+    let images = first.shape(0);
     let m = first.shape(2);
-    let total = first.shape(0) * m;
     let segments = sum_u.shape(1);
-    let length = total.div_ceil(segments);
-    let start = segment * length;
-    let end = min(start + length, total);
+    let per_segment = images.div_ceil(segments);
+    let start = segment * per_segment;
+    let end = min(start + per_segment, images);
+    // Images side by side, and this thread's image among them and its first pixel.
+    let side_by_side = max(BLOCK / m, 1);
+    let lane_image = unit / m;
+    let first_pixel = unit % m;
     let shift = if gradient { centre[c] } else { first[c * m] };
     let mut u = F::new(0.0);
     let mut v = F::new(0.0);
-    let mut e = start + unit;
-    while e < end {
-        let at = ((e / m) * channels + c) * m + e % m;
-        if gradient {
-            let mut g = first[at];
-            if clamped {
-                g = passed(g, second[at], centre, c, channels, low.get::<F>(), high.get::<F>());
+    // The threads beyond the last whole image of a row of images side by side sit out.
+    let mut image = if lane_image < side_by_side { start + lane_image } else { end };
+    while image < end {
+        let base = (image * channels + c) * m;
+        let mut pixel = first_pixel;
+        while pixel < m {
+            let at = base + pixel;
+            if gradient {
+                let mut g = first[at];
+                if clamped {
+                    g = passed(g, second[at], centre, c, channels, low.get::<F>(), high.get::<F>());
+                }
+                u += g;
+                v += g * (second[at] - shift);
+            } else {
+                let d = first[at] - shift;
+                u += d;
+                v += d * d;
             }
-            u += g;
-            v += g * (second[at] - shift);
-        } else {
-            let d = first[at] - shift;
-            u += d;
-            v += d * d;
+            pixel += BLOCK;
         }
-        e += BLOCK;
+        image += side_by_side;
     }
     let mut shared_u = SharedMemory::<F>::new(BLOCK);
     let mut shared_v = SharedMemory::<F>::new(BLOCK);
@@ -269,10 +283,11 @@ fn channel_affine2_kernel<F: Float>(
     out[ABSOLUTE_POS] = g * coefficients[c] + xv * coefficients[channels + c] + coefficients[2 * channels + c];
 }
 
-/// How many segments each channel's `total` values are split into for
-/// [`channel_partials_kernel`]: at least [`SEGMENT_MIN`] values each, at most [`MAX_SEGMENTS`].
-fn segment_count(total: usize) -> usize {
-    total.div_ceil(SEGMENT_MIN).clamp(1, MAX_SEGMENTS)
+/// How many segments (runs of whole images) the `n` images of `m` values each are split into
+/// per channel for [`channel_partials_kernel`]: segments of at least [`SEGMENT_MIN`] values,
+/// at most [`MAX_SEGMENTS`] of them, and no more than there are images.
+fn segment_count(n: usize, m: usize) -> usize {
+    (n * m).div_ceil(SEGMENT_MIN).clamp(1, MAX_SEGMENTS).min(n.max(1))
 }
 
 /// The per-segment sums of [`channel_partials_kernel`] for `first` (and `second`, `centre`)
@@ -286,7 +301,7 @@ fn partial_sums<R: CubeRuntime, F: FloatElement>(
 ) -> (CubeTensor<R>, CubeTensor<R>) {
     let [low, high] = scalar_bounds::<F>(bounds);
     let [n, c, m] = first.meta.shape().dims::<3>();
-    let segments = segment_count(n * m);
+    let segments = segment_count(n, m);
     let (u, v) = (empty_like::<R, F>(first, &[c, segments]), empty_like::<R, F>(first, &[c, segments]));
     channel_partials_kernel::launch::<F, R>(
         &first.client,
@@ -453,10 +468,12 @@ mod tests {
 
     #[test]
     fn segments_hold_enough_values_and_are_capped() {
-        assert_eq!(segments(1), 1);
-        assert_eq!(segments(SEGMENT_MIN), 1);
-        assert_eq!(segments(SEGMENT_MIN + 1), 2);
-        assert_eq!(segments(1024 * 1024), MAX_SEGMENTS);
-        assert_eq!(segments(128 * 49), 4);
+        assert_eq!(segments(1, 1), 1);
+        assert_eq!(segments(1, SEGMENT_MIN), 1);
+        assert_eq!(segments(SEGMENT_MIN + 1, 1), 2);
+        assert_eq!(segments(1024, 1024), MAX_SEGMENTS);
+        assert_eq!(segments(128, 49), 4);
+        // Whole images: two images of many values make two segments, not more.
+        assert_eq!(segments(2, 224 * 224), 2);
     }
 }

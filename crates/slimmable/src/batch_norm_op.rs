@@ -397,10 +397,13 @@ mod tests {
         matches_tensor_ops_with_gradients::<B, 4>([4, 6, 5, 3], 6, 1.5, none, device);
         matches_tensor_ops_with_gradients::<B, 2>([16, 5], 5, 1.5, none, device);
         matches_tensor_ops_with_gradients::<B, 3>([3, 4, 7], 4, 1.5, none, device);
-        // Rows of 1 600 values: the kernels split each channel's 3 200 values in two segments.
+        // Planes of 1 600 values (six and a quarter cubes' worth): two segments of one image.
         matches_tensor_ops_with_gradients::<B, 4>([2, 3, 40, 40], 3, 1.5, none, device);
-        // Eight segments of 1 536 values, each starting inside an image's row.
+        // Six segments of two images.
         matches_tensor_ops_with_gradients::<B, 4>([12, 2, 32, 32], 2, 1.5, none, device);
+        // Planes of 25 values, ten images side by side in a cube: four segments of 75 images,
+        // the last group of each five images short.
+        matches_tensor_ops_with_gradients::<B, 4>([300, 2, 5, 5], 2, 1.5, none, device);
         // Far from zero: the sums are shifted, so the variance does not cancel away.
         matches_tensor_ops_with_gradients::<B, 4>([4, 3, 16, 16], 3, 200.0, none, device);
     }
