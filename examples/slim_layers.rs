@@ -5,16 +5,21 @@
 //! ```
 //!
 //! One set of weights serves every width: each forward pass takes the width it runs at, and
-//! uses the first channels of every layer.
+//! uses the first channels of every layer. Then a few training steps at the largest and the
+//! smallest width together (their losses summed), updated by `FusedSgd` (burn's SGD with
+//! momentum, one kernel per parameter on the GPU backends).
 
 use autoslim_cli::backend::{self, Backend};
 use burn::module::Module;
 use burn::nn::PaddingConfig2d;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{GradientsParams, Optimizer};
 use burn::tensor::module::adaptive_avg_pool2d;
-use burn::tensor::{Distribution, Tensor};
+use burn::tensor::{Distribution, Int, Tensor};
 use slimmable::{
-    Activation, NormMode, SlimBatchNorm, SlimBatchNormConfig, SlimConv2d, SlimConv2dConfig, SlimLinear, SlimLinearConfig,
-    channels_for_ratio,
+    Activation, FusedSgdConfig, NormMode, SlimBatchNorm, SlimBatchNormConfig, SlimConv2d, SlimConv2dConfig, SlimLinear,
+    SlimLinearConfig, channels_for_ratio,
 };
 
 /// conv(1→32) → BN → ReLU → conv(32→64, stride 2) → BN → ReLU → global pool → linear(64→10).
@@ -84,5 +89,24 @@ fn main() {
             logits.dims(),
             SmallCnn::<Backend>::params_in_use(ratio)
         );
+    }
+
+    // Training: the widest and the narrowest subnet share the weights; their losses are summed
+    // and one optimizer step updates every channel either of them used.
+    type Training = burn::backend::Autodiff<Backend>;
+    let mut model = SmallCnn::<Training>::new(&device);
+    let mut optimizer = FusedSgdConfig::new()
+        .with_momentum(Some(MomentumConfig::new().with_momentum(0.9).with_dampening(0.0)))
+        .init::<Training, SmallCnn<Training>>();
+    let images = Tensor::<Training, 4>::random([16, 1, 28, 28], Distribution::Default, &device);
+    let labels = Tensor::<Training, 1, Int>::arange(0..16, &device).remainder_scalar(10);
+    let loss_fn = CrossEntropyLossConfig::new().init(&device);
+    for step in 1..=5 {
+        let losses = [1.0, 0.25].map(|ratio| loss_fn.forward(model.forward(images.clone(), ratio), labels.clone()));
+        let values = losses.clone().map(|loss| loss.into_scalar());
+        println!("step {step}: loss at width 1.0 {:.4}, at width 0.25 {:.4}", values[0], values[1]);
+        let [wide, narrow] = losses;
+        let grads = GradientsParams::from_grads((wide + narrow).backward(), &model);
+        model = optimizer.step(0.05, model, grads);
     }
 }

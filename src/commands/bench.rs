@@ -20,7 +20,7 @@ use burn::module::AutodiffModule;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{GradientsParams, Optimizer, SgdConfig};
+use burn::optim::{GradientsParams, Optimizer};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Distribution, Int, Tensor};
 use burn::train::TrainStep;
@@ -109,7 +109,7 @@ where
     println!("  full width: {} multiply-accumulates per image (forward)", Short(macs));
     report(format!(r#""mode":"macs","macs_per_image":{macs}"#));
 
-    let mut optimizer = SgdConfig::new()
+    let mut optimizer = slimmable::FusedSgdConfig::new()
         .with_momentum(Some(MomentumConfig::new().with_momentum(0.9).with_dampening(0.0).with_nesterov(true)))
         .with_weight_decay(Some(WeightDecayConfig::new(5e-4)))
         .init::<T, AutoSlim<T, M>>();

@@ -36,6 +36,7 @@ mod batch_norm_op;
 mod conv;
 mod depthwise;
 mod error;
+mod fused_sgd;
 mod gemm_conv;
 mod gemm_kernel;
 #[cfg(feature = "cube")]
@@ -56,6 +57,7 @@ pub use activation::Activation;
 pub use conv::{SlimConv2d, SlimConv2dConfig, conv_output_size};
 pub use depthwise::{depthwise_conv2d, has_depthwise_kernels};
 pub use error::SlimError;
+pub use fused_sgd::{FusedSgd, FusedSgdConfig, FusedSgdState, VelocityState};
 pub use gemm_kernel::{GEMM_ALGORITHMS, GEMM_TILES, GemmKernel, DEFAULT_WGRAD_MATMUL, VERIFIED_GEMM_KERNELS, WGRAD_MATMULS, gemm_kernel, set_gemm_kernel, set_wgrad_matmul, wgrad_matmul};
 pub use gemm_precision::{GemmPrecision, gemm_precision, set_gemm_precision};
 pub use gemm_tiling::{BF16_TILING, GemmStages, GemmTiling, gemm_stages, gemm_tiling_misses, set_gemm_stages};

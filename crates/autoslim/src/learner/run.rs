@@ -9,7 +9,6 @@ use burn::data::dataset::Dataset;
 use burn::module::{AutodiffModule, Module};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::SgdConfig;
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
 use burn::tensor::backend::AutodiffBackend;
 use burn::train::checkpoint::KeepLastNCheckpoints;
@@ -164,7 +163,8 @@ where
     let o = &settings.optimizer;
     let momentum = (o.momentum > 0.0)
         .then(|| MomentumConfig::new().with_momentum(o.momentum).with_dampening(0.0).with_nesterov(o.nesterov));
-    let optimizer = SgdConfig::new()
+    // burn's SGD update in one kernel per parameter on the GPU backends (slimmable::FusedSgd).
+    let optimizer = slimmable::FusedSgdConfig::new()
         .with_momentum(momentum)
         .with_weight_decay((o.weight_decay > 0.0).then(|| WeightDecayConfig::new(o.weight_decay as f32)))
         .init();
