@@ -56,6 +56,10 @@ pub enum ConvAlgorithm {
     /// tensor cores on NVIDIA GPUs), where the backend has them; the backend's `conv2d`
     /// elsewhere.
     KernelGemm,
+    /// As [`KernelGemm`](Self::KernelGemm), with the pointwise convs on the implicit-GEMM
+    /// kernels too (channels-last operands in [`gemm_precision`](crate::gemm_precision)'s
+    /// format, bf16 on the tensor cores) instead of a matrix product in f32.
+    GemmAll,
 }
 
 /// How a depthwise conv is computed under a [`ConvAlgorithm`].
@@ -73,7 +77,7 @@ pub enum DepthwiseForm {
 
 impl ConvAlgorithm {
     /// Every algorithm, in the order of [`name`](Self::name)'s list.
-    pub const ALL: [ConvAlgorithm; 8] = [
+    pub const ALL: [ConvAlgorithm; 9] = [
         Self::Native,
         Self::Im2col,
         Self::DepthwiseSum,
@@ -82,6 +86,7 @@ impl ConvAlgorithm {
         Self::DepthwiseKernel,
         Self::KernelMatmul,
         Self::KernelGemm,
+        Self::GemmAll,
     ];
 
     /// The algorithm's name as `AUTOSLIM_CONV` spells it.
@@ -95,6 +100,7 @@ impl ConvAlgorithm {
             Self::DepthwiseKernel => "depthwise-kernel",
             Self::KernelMatmul => "kernel-matmul",
             Self::KernelGemm => "kernel-gemm",
+            Self::GemmAll => "gemm-all",
         }
     }
 
@@ -112,13 +118,13 @@ impl ConvAlgorithm {
         match self {
             Self::Im2col | Self::Matmul => true,
             Self::KernelMatmul | Self::KernelGemm => kernel == [1, 1] && stride == [1, 1],
-            Self::Native | Self::DepthwiseSum | Self::DepthwiseMatmul | Self::DepthwiseKernel => false,
+            Self::Native | Self::DepthwiseSum | Self::DepthwiseMatmul | Self::DepthwiseKernel | Self::GemmAll => false,
         }
     }
 
     /// Whether dense convs go to [`gemm_conv2d`](crate::gemm_conv2d).
     pub fn dense_as_gemm(self) -> bool {
-        self == Self::KernelGemm
+        matches!(self, Self::KernelGemm | Self::GemmAll)
     }
 
     /// How depthwise convs are computed.
@@ -127,7 +133,7 @@ impl ConvAlgorithm {
             Self::Native => DepthwiseForm::Native,
             Self::DepthwiseSum => DepthwiseForm::WeightedSum,
             Self::DepthwiseMatmul | Self::Matmul => DepthwiseForm::Matmul,
-            Self::Im2col | Self::DepthwiseKernel | Self::KernelMatmul | Self::KernelGemm => DepthwiseForm::Kernel,
+            Self::Im2col | Self::DepthwiseKernel | Self::KernelMatmul | Self::KernelGemm | Self::GemmAll => DepthwiseForm::Kernel,
         }
     }
 }
@@ -426,5 +432,8 @@ mod tests {
         assert!(!ConvAlgorithm::KernelGemm.dense_as_matmul([3, 3], [1, 1]));
         assert!(!ConvAlgorithm::KernelMatmul.dense_as_gemm());
         assert_eq!(ConvAlgorithm::KernelGemm.depthwise(), DepthwiseForm::Kernel);
+        assert!(ConvAlgorithm::GemmAll.dense_as_gemm());
+        assert!(!ConvAlgorithm::GemmAll.dense_as_matmul([1, 1], [1, 1]));
+        assert_eq!(ConvAlgorithm::GemmAll.depthwise(), DepthwiseForm::Kernel);
     }
 }

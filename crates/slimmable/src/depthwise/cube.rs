@@ -74,6 +74,10 @@ fn forward_kernel<F: Float>(
     output[ABSOLUTE_POS] = sum;
 }
 
+/// The stride is comptime (1 or 2 in practice): the test of which output positions read an
+/// input element divides by it at every tap, and a division by a runtime value made this
+/// kernel twice as slow as the forward one (MobileNetV2 on an H200, docs/BENCHMARKS.md
+/// session 14).
 #[cube(launch)]
 fn input_grad_kernel<F: Float>(
     grad: &Tensor<F>,
@@ -82,6 +86,7 @@ fn input_grad_kernel<F: Float>(
     geo: &Strides2d,
     #[comptime] kernel_h: usize,
     #[comptime] kernel_w: usize,
+    #[comptime] stride: (usize, usize),
 ) {
     if ABSOLUTE_POS >= input_grad.len() {
         terminate!();
@@ -106,14 +111,14 @@ fn input_grad_kernel<F: Float>(
     for i in 0..kernel_h {
         // Output row `oy` reads padded row `oy·stride + i·dilation`.
         let shift_h = i * geo.dilation_h;
-        if row >= shift_h && (row - shift_h) % geo.stride_h == 0 {
-            let oy = (row - shift_h) / geo.stride_h;
+        if row >= shift_h && (row - shift_h) % stride.0 == 0 {
+            let oy = (row - shift_h) / stride.0;
             if oy < out_h {
                 #[unroll]
                 for j in 0..kernel_w {
                     let shift_w = j * geo.dilation_w;
-                    if col >= shift_w && (col - shift_w) % geo.stride_w == 0 {
-                        let ox = (col - shift_w) / geo.stride_w;
+                    if col >= shift_w && (col - shift_w) % stride.1 == 0 {
+                        let ox = (col - shift_w) / stride.1;
                         if ox < out_w {
                             sum += grad[grad_base + oy * grad.stride(2) + ox * grad.stride(3)]
                                 * weight[w_base + i * weight.stride(2) + j * weight.stride(3)];
@@ -221,6 +226,7 @@ fn input_grad<R: CubeRuntime, F: FloatElement>(
         strides_arg(geometry),
         geometry.kernel[0],
         geometry.kernel[1],
+        (geometry.stride[0], geometry.stride[1]),
     );
     input_grad
 }
