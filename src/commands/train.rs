@@ -179,6 +179,7 @@ where
             momentum: config.optimizer.momentum,
             nesterov: config.optimizer.nesterov,
             weight_decay: config.optimizer.weight_decay,
+            sgd_tensor_ops: std::env::var("AUTOSLIM_SGD").is_ok_and(|v| v == "tensor-ops"),
         },
         progress_every: Duration::from_secs(10),
     };

@@ -29,6 +29,10 @@ pub struct FusedSgdConfig {
     pub weight_decay: Option<WeightDecayConfig>,
     /// Momentum, dampening and Nesterov's variant, as burn's `Sgd` reads them. Default none.
     pub momentum: Option<MomentumConfig>,
+    /// One kernel per parameter where the backend has it; `false`: the same update in tensor
+    /// ops everywhere, as burn's `Sgd` makes it (for comparisons). Default true.
+    #[config(default = true)]
+    pub kernel: bool,
 }
 
 impl FusedSgdConfig {
@@ -45,6 +49,7 @@ impl FusedSgdConfig {
             momentum: momentum.map(|m| m.momentum),
             dampening: momentum.map_or(0.0, |m| m.dampening),
             nesterov: momentum.is_some_and(|m| m.nesterov),
+            kernel: self.kernel,
         }
     }
 }
@@ -61,6 +66,7 @@ pub struct FusedSgd {
     momentum: Option<f64>,
     dampening: f64,
     nesterov: bool,
+    kernel: bool,
 }
 
 /// A parameter's state: its velocity when there is momentum (burn's `SgdState` layout).
@@ -142,6 +148,9 @@ impl FusedSgd {
         grad: Tensor<B, D>,
         velocity: Option<Tensor<B, D>>,
     ) -> Result<(Tensor<B, D>, Option<Tensor<B, D>>), Parts<B, D>> {
+        if !self.kernel {
+            return Err((tensor, grad, velocity));
+        }
         #[cfg(feature = "cube")]
         {
             use burn::tensor::DType;
@@ -305,24 +314,25 @@ mod tests {
         layer.forward(x.clone()).powi_scalar(2).sum()
     }
 
-    /// Four steps of both optimizers from the same layer: the parameters agree after each.
+    /// Four steps of both optimizers from the same layer: the parameters agree after each,
+    /// with the kernel and with the tensor-op update.
     fn agrees_with_burns_sgd<B: AutodiffBackend>(device: &B::Device) {
-        for (name, decay, momentum) in settings() {
+        for ((name, decay, momentum), kernel) in settings().into_iter().flat_map(|s| [(s.clone(), true), (s, false)]) {
             let layer: Linear<B> = LinearConfig::new(5, 3).init(device);
             // Parameters are initialised lazily: once here, so that both copies start equal.
             let _ = (layer.weight.val(), layer.bias.as_ref().map(|b| b.val()));
             let x = Tensor::<B, 2>::random([7, 5], Distribution::Normal(0.0, 1.0), device);
             let mut theirs = SgdConfig::new().with_weight_decay(decay.clone()).with_momentum(momentum.clone()).init::<B, Linear<B>>();
-            let mut ours = FusedSgdConfig::new().with_weight_decay(decay).with_momentum(momentum).init::<B, Linear<B>>();
+            let mut ours = FusedSgdConfig::new().with_weight_decay(decay).with_momentum(momentum).with_kernel(kernel).init::<B, Linear<B>>();
             let (mut a, mut b) = (layer.clone(), layer);
             for step in 0..4 {
                 let grads_a = GradientsParams::from_grads(loss(&a, &x).backward(), &a);
                 a = theirs.step(0.05, a, grads_a);
                 let grads_b = GradientsParams::from_grads(loss(&b, &x).backward(), &b);
                 b = ours.step(0.05, b, grads_b);
-                let what = format!("{name}, weight after step {step}");
-                assert_close_named(b.weight.val(), a.weight.val(), 1e-5, &what);
-                assert_close_named(b.bias.clone().unwrap().val(), a.bias.clone().unwrap().val(), 1e-5, &format!("{name}, bias after step {step}"));
+                let what = |p: &str| format!("{name} (kernel {kernel}), {p} after step {step}");
+                assert_close_named(b.weight.val(), a.weight.val(), 1e-5, &what("weight"));
+                assert_close_named(b.bias.clone().unwrap().val(), a.bias.clone().unwrap().val(), 1e-5, &what("bias"));
             }
         }
     }

@@ -14,6 +14,7 @@ use burn::tensor::backend::AutodiffBackend;
 use burn::train::checkpoint::KeepLastNCheckpoints;
 use burn::train::metric::{AccuracyMetric, LearningRateMetric, LossMetric};
 use burn::train::{Learner, SupervisedTraining};
+use slimmable::FusedSgdConfig;
 
 use super::autoslim::{AutoSlim, TrainingMode};
 use super::metrics::WidthMetric;
@@ -37,6 +38,10 @@ pub struct OptimizerSettings {
     pub nesterov: bool,
     /// L2 weight decay added to every gradient.
     pub weight_decay: f64,
+    /// The optimizer's update in tensor ops, as burn's `Sgd` makes it, instead of one kernel
+    /// per parameter ([`slimmable::FusedSgd`]), for comparisons (`AUTOSLIM_SGD=tensor-ops` on
+    /// the command line).
+    pub sgd_tensor_ops: bool,
 }
 
 /// Where and how long a run trains.
@@ -163,14 +168,16 @@ where
     let o = &settings.optimizer;
     let momentum = (o.momentum > 0.0)
         .then(|| MomentumConfig::new().with_momentum(o.momentum).with_dampening(0.0).with_nesterov(o.nesterov));
-    // burn's SGD update in one kernel per parameter on the GPU backends (slimmable::FusedSgd).
-    let optimizer = slimmable::FusedSgdConfig::new()
-        .with_momentum(momentum)
-        .with_weight_decay((o.weight_decay > 0.0).then(|| WeightDecayConfig::new(o.weight_decay as f32)))
-        .init();
+    let weight_decay = (o.weight_decay > 0.0).then(|| WeightDecayConfig::new(o.weight_decay as f32));
     let scheduler = LrSchedule::new(o.decay, o.lr, o.min_lr, settings.epochs * steps_per_epoch)
         .map_err(|err| format!("learning-rate schedule: {err}"))?;
 
+    // burn's SGD update in one kernel per parameter on the GPU backends.
+    let optimizer = FusedSgdConfig::new()
+        .with_momentum(momentum)
+        .with_weight_decay(weight_decay)
+        .with_kernel(!o.sgd_tensor_ops)
+        .init();
     let result = training.launch(Learner::new(model, optimizer, scheduler));
     Ok(result.model)
 }
