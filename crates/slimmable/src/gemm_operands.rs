@@ -389,7 +389,8 @@ mod tests {
             ("sliced", BurnTensor::<B<R, BT>, 4>::from_data(larger.into_data(), &gpu).slice([0..d, 2..c + 2])),
         ];
         for (layout, input) in inputs {
-            // Six channels: lines of 24 (f32) or 12 (bf16) bytes, which a pitched layout would pad.
+            // Six or forty channels: lines of 24 or 160 (f32) bytes, 12 or 80 (bf16), which a
+            // pitched layout would pad.
             let padded = channels_last_padded::<R, f32>(input.into_primitive().tensor(), rows, channels, dtype);
             assert_eq!(padded.dtype, dtype);
             assert_eq!(padded.meta.strides().to_vec(), vec![h * w * channels, 1, w * channels, channels], "contiguous channels-last memory of [{rows}, {channels}, {h}, {w}]");
