@@ -3,11 +3,12 @@
 //! wgpu backends.
 //!
 //! Why: burn's `Sgd` composes each parameter's update from tensor ops (the decay, the
-//! velocity, Nesterov's look-ahead, the step: eight to ten launches per parameter), and a
+//! velocity, Nesterov's look-ahead, the step: eight or nine launches per parameter), and a
 //! network's parameters are many small tensors: the 8-layer bench net's step spent about 4 ms
-//! of its 29 ms in 260 such launches (docs/BENCHMARKS.md, session 14). Here one kernel reads
-//! the parameter, its gradient and its velocity once and writes the new parameter and
-//! velocity. Other backends (ndarray) take the same arithmetic as tensor ops.
+//! of its 30 ms in some 210 such launches, `FusedSgd` 0.7 ms in 26 (docs/BENCHMARKS.md,
+//! session 14). Here one kernel reads the parameter, its gradient and its velocity once and
+//! writes the new parameter and velocity. Other backends (ndarray) take the same arithmetic as
+//! tensor ops.
 //!
 //! The state is burn's in name and nesting (`momentum.velocity`), so an optimizer record
 //! written by burn's `Sgd` loads into this one and back.
