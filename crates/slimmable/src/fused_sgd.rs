@@ -113,6 +113,8 @@ type Parts<B, const D: usize> = (Tensor<B, D>, Tensor<B, D>, Option<Tensor<B, D>
 
 impl FusedSgd {
     /// The update as burn's `Sgd` writes it, in tensor ops: the new parameter and velocity.
+    /// Written out rather than delegated to burn's `Sgd::step`: that one keeps the velocity in
+    /// a `MomentumState` whose field is private, so its state could not become this one's.
     fn tensor_op_step<B: Backend, const D: usize>(
         &self,
         lr: f64,
