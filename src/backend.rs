@@ -120,6 +120,17 @@ pub fn device() -> Device {
 
 static SELECTED: OnceLock<BackendKind> = OnceLock::new();
 
+/// Whether a training step hands the device's free memory back between its widths' passes
+/// ([`autoslim::learner::StepPlan::release_memory_between_passes`]): `AUTOSLIM_RELEASE_MEMORY`, `1` or
+/// `0` (unset: `0`); anything else is an error that names the variable.
+pub fn release_memory_between_passes() -> Result<bool, String> {
+    match std::env::var("AUTOSLIM_RELEASE_MEMORY").ok().as_deref().map(str::trim) {
+        None | Some("") | Some("0") => Ok(false),
+        Some("1") => Ok(true),
+        Some(other) => Err(format!("AUTOSLIM_RELEASE_MEMORY: expected 1 or 0; got \"{other}\"")),
+    }
+}
+
 /// Chooses the backend of this process (`None`: [`DEFAULT`]) and sets the convolution algorithm
 /// of slimmable convs: the backend's [`BackendKind::default_conv`], or
 /// `AUTOSLIM_CONV` from the environment (one of [`slimmable::ConvAlgorithm::name`]'s names).

@@ -56,6 +56,12 @@ pub struct StepPlan {
     /// BatchNorm statistics for validation: batch statistics evaluate every width without
     /// recalibration (the shared running statistics mix widths during supernet training).
     pub valid_norm: NormMode,
+    /// Whether the device's memory pool hands back its free pages after each width's pass of
+    /// a step with several (burn's `Backend::memory_cleanup`; nothing on the CPU backends).
+    /// cubecl merges a page's free slices only then, so without it a pass at another width
+    /// fits its tensors into the previous pass's fragments or takes new pages, and the step's
+    /// peak memory grows above a single pass's.
+    pub release_memory_between_passes: bool,
 }
 
 /// A [`SlimmableModel`] with its step plan and random state: what burn-train's learner trains.
@@ -107,6 +113,14 @@ impl<B: Backend, M: SlimmableModel<B>> AutoSlim<B, M> {
         }
     }
 
+    /// Hands the device's free memory pages back between two passes of a step, when the plan
+    /// says so ([`StepPlan::release_memory_between_passes`]).
+    fn release_memory(&self, batch: &ImageBatch<B>) {
+        if self.plan.release_memory_between_passes {
+            B::memory_cleanup(&batch.images.device());
+        }
+    }
+
     fn cross_entropy(&self, logits: burn::tensor::Tensor<B, 2>, targets: burn::tensor::Tensor<B, 1, burn::tensor::Int>) -> burn::tensor::Tensor<B, 1> {
         CrossEntropyLossConfig::new()
             .with_smoothing(self.plan.label_smoothing)
@@ -140,6 +154,7 @@ where
                 let loss = self.cross_entropy(logits.clone(), batch.targets.clone());
                 losses.push(("max", &subnets[0], loss.clone()));
                 accumulator.accumulate(self, GradientsParams::from_grads(loss.backward(), self));
+                self.release_memory(&batch);
                 let teacher = logits.clone().detach();
                 entries.push(WidthEntry { label: "max".into(), logits: logits.detach(), loss: loss.detach() });
 
@@ -149,6 +164,9 @@ where
                     let loss = distiller.loss(logits.clone(), teacher.clone(), batch.targets.clone());
                     losses.push((if i == 1 { "min" } else { "random" }, subnet, loss.clone()));
                     accumulator.accumulate(self, GradientsParams::from_grads(loss.backward(), self));
+                    if i + 1 < subnets.len() {
+                        self.release_memory(&batch);
+                    }
                     if i == 1 {
                         entries.push(WidthEntry { label: "min".into(), logits: logits.detach(), loss: loss.detach() });
                     }
@@ -156,11 +174,14 @@ where
             }
             TrainingMode::Retrain { subnets: labelled } => {
                 // Every subnet learns from the labels, with its own BatchNorm set.
-                for ((label, _), subnet) in labelled.iter().zip(&subnets) {
+                for (i, ((label, _), subnet)) in labelled.iter().zip(&subnets).enumerate() {
                     let logits = self.model.forward_subnet(batch.images.clone(), subnet, NormMode::Auto);
                     let loss = self.cross_entropy(logits.clone(), batch.targets.clone());
                     losses.push((label.as_str(), subnet, loss.clone()));
                     accumulator.accumulate(self, GradientsParams::from_grads(loss.backward(), self));
+                    if i + 1 < subnets.len() {
+                        self.release_memory(&batch);
+                    }
                     entries.push(WidthEntry { label: label.clone(), logits: logits.detach(), loss: loss.detach() });
                 }
             }
@@ -270,6 +291,7 @@ mod tests {
             label_smoothing: Some(0.1),
             valid_subnets: vec![],
             valid_norm: NormMode::BatchStats,
+            release_memory_between_passes: false,
         };
         let learner = AutoSlim::new(model.clone(), plan.clone(), 11);
         let output = TrainStep::step(&learner, batch.clone());
@@ -326,6 +348,7 @@ mod tests {
             label_smoothing: None,
             valid_subnets: vec![],
             valid_norm: NormMode::Auto,
+            release_memory_between_passes: false,
         };
         let output = TrainStep::step(&AutoSlim::new(model.clone(), plan, 0), batch.clone());
         let labels: Vec<&str> = output.item.entries.iter().map(|e| e.label.as_str()).collect();
@@ -364,6 +387,7 @@ mod tests {
             label_smoothing: None,
             valid_subnets: vec![],
             valid_norm: NormMode::BatchStats,
+            release_memory_between_passes: false,
         };
         let images = Tensor::<Ad, 4>::ones([2, 1, 8, 8], &device);
         let targets = Tensor::<Ad, 1, burn::tensor::Int>::from_ints([1, 2], &device);
@@ -379,6 +403,7 @@ mod tests {
             label_smoothing: None,
             valid_subnets: vec![],
             valid_norm: NormMode::BatchStats,
+            release_memory_between_passes: false,
         };
         let uninterrupted = AutoSlim::new(model.clone(), plan.clone(), 5);
         for _ in 0..7 {
