@@ -785,11 +785,8 @@ mod tests {
             ([2, 10, 8, 8], [13, 10, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])), // padded channels
             // More output (and, for the input gradient, input) channels than one stage holds.
             ([2, 136, 6, 6], [144, 136, 1, 1], geometry(1, 1, 1, [0, 0], [0, 0])),
-            // A slimmed layer's counts (conv8 at 7/12): `+fit` runs them on 32-column stages.
-            ([2, 80, 6, 6], [152, 80, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])),
         ];
-        let names = std::env::var("AUTOSLIM_TEST_GEMM_TILINGS")
-            .unwrap_or_else(|_| format!("{},128x128x32/4,256x128x32/8+double,128x64x64/4,128x128x64/4+fit", BF16_TILING.name()));
+        let names = std::env::var("AUTOSLIM_TEST_GEMM_TILINGS").unwrap_or_else(|_| format!("{},128x128x32/4,256x128x32/8+double,128x64x64/4", BF16_TILING.name()));
         let mut wrong = Vec::new();
         for name in names.split(',') {
             let tiling = GemmTiling::parse(name).unwrap();

@@ -13,10 +13,7 @@
 //! with one cube and single-buffers its loads, so every `k` step waits for memory with nothing
 //! else to run. A [`GemmTiling`] names the stage instead, written `MxNxK/PLANES` (e.g.
 //! `128x128x64/4`), with `+double` for double-buffered tile fragments; `n` is capped at the
-//! product's `n` rounded up to a power of two. With `+fit` the stage's columns and depth are
-//! halved (at most twice and once) where that pads the product less: a slimmed layer's channel
-//! counts are rarely powers of two (conv8 at 7/12 has 152 and 304 output channels, which
-//! 128-column stages pad to 256 and 384), see [`GemmTiling::fitted`].
+//! product's `n` rounded up to a power of two.
 //!
 //! [`GemmStages::Default`] takes [`BF16_TILING`] for bf16 operands: on an H200 it halved the
 //! conv kernels' time in the bench net's plain step (19.2 → 9.4 ms; docs/BENCHMARKS.md,
@@ -40,34 +37,25 @@ pub struct GemmTiling {
     pub planes: u32,
     /// Double-buffered tile fragments in each warp.
     pub double: bool,
-    /// Narrower columns or a shallower depth for each product where they pad it less
-    /// ([`GemmTiling::fitted`]).
-    pub fit: bool,
 }
 
 /// The stage of [`GemmStages::Default`] for bf16 operands: 128 × 128 × 64, four warps.
-pub const BF16_TILING: GemmTiling = GemmTiling { m: 128, n: 128, k: 64, planes: 4, double: false, fit: false };
+pub const BF16_TILING: GemmTiling = GemmTiling { m: 128, n: 128, k: 64, planes: 4, double: false };
 
 impl GemmTiling {
-    /// `MxNxK/PLANES`, with `+double` when [`GemmTiling::double`] and `+fit` when
-    /// [`GemmTiling::fit`].
+    /// `MxNxK/PLANES`, with `+double` when [`GemmTiling::double`].
     pub fn name(self) -> String {
         let double = if self.double { "+double" } else { "" };
-        let fit = if self.fit { "+fit" } else { "" };
-        format!("{}x{}x{}/{}{double}{fit}", self.m, self.n, self.k, self.planes)
+        format!("{}x{}x{}/{}{double}", self.m, self.n, self.k, self.planes)
     }
 
-    /// The tiling named `MxNxK/PLANES[+double][+fit]`; the error says what is wrong with the name.
+    /// The tiling named `MxNxK/PLANES[+double]`; the error says what is wrong with the name.
     pub fn parse(name: &str) -> Result<GemmTiling, String> {
         let name = name.trim();
-        let bad = |why: &str| format!("GEMM tiling \"{name}\": {why}; expected MxNxK/PLANES[+double][+fit], e.g. 128x128x64/4");
-        let (shape, fit) = match name.strip_suffix("+fit") {
+        let bad = |why: &str| format!("GEMM tiling \"{name}\": {why}; expected MxNxK/PLANES[+double], e.g. 128x128x64/4");
+        let (shape, double) = match name.strip_suffix("+double") {
             Some(shape) => (shape, true),
             None => (name, false),
-        };
-        let (shape, double) = match shape.strip_suffix("+double") {
-            Some(shape) => (shape, true),
-            None => (shape, false),
         };
         let (sizes, planes) = shape.split_once('/').ok_or_else(|| bad("no /PLANES"))?;
         let number = |text: &str, what: &str| -> Result<u32, String> {
@@ -80,40 +68,11 @@ impl GemmTiling {
         let [m, n, k] = sizes[..] else {
             return Err(bad("the stage needs three sizes, MxNxK"));
         };
-        let tiling = GemmTiling { m: number(m, "M")?, n: number(n, "N")?, k: number(k, "K")?, planes: number(planes, "PLANES")?, double, fit };
+        let tiling = GemmTiling { m: number(m, "M")?, n: number(n, "N")?, k: number(k, "K")?, planes: number(planes, "PLANES")?, double };
         if tiling.planes > 32 || tiling.m < tiling.planes {
             return Err(bad("PLANES must be at most 32 and at most M"));
         }
         Ok(tiling)
-    }
-
-    /// The stage's columns and depth for a product of `n` columns over `k`, given the tile
-    /// instruction's `tn × tk`: `n` capped at `n`'s next power of two, and with
-    /// [`GemmTiling::fit`] the columns halved up to twice and the depth once where the product
-    /// is padded less. Each halving is charged 10 % (a narrower stage reloads the rows' operand
-    /// for more cubes, a shallower one synchronises more often), so it is taken only for a
-    /// real saving: 152 columns take 32-column stages (160 computed, not 256), 304 take 64
-    /// (320, not 384), 512 keep 128.
-    pub fn fitted(self, n: usize, k: usize, tn: u32, tk: u32) -> (u32, u32) {
-        let cap = self.n.min((n as u32).next_power_of_two().max(tn));
-        if !self.fit {
-            return (cap, self.k);
-        }
-        // The candidate (of `size` halved 0..=halvings times, none below `least`) that
-        // computes the fewest padded values, each halving charged 10 %.
-        let best = |size: u32, halvings: u32, least: u32, extent: usize| {
-            (0..=halvings)
-                .map(|h| size >> h)
-                .filter(|&candidate| candidate >= least && candidate > 0)
-                .min_by_key(|&candidate| {
-                    let halved = (size / candidate).trailing_zeros() as usize;
-                    extent.div_ceil(candidate as usize) * candidate as usize * (10 + halved)
-                })
-                .unwrap_or(size)
-        };
-        // Columns: none narrower than 32 (unless the cap already is), where a warp's share of
-        // the tile instructions gets too small to hide its loads.
-        (best(cap, 2, tn.max(cap.min(32)), n), best(self.k, 1, tk, k))
     }
 }
 
@@ -253,7 +212,7 @@ pub(crate) mod blueprint {
         )
         .map_err(|err| format!("no tile instruction: {err:?}"))?;
         let (tm, tn, tk) = (instruction.m(), instruction.n(), instruction.k());
-        let (n, k) = tiling.fitted(product.n, product.k, tn, tk);
+        let n = tiling.n.min((product.n as u32).next_power_of_two().max(tn));
         let what = tiling.name();
         let divides = |size: u32, by: u32, axis: &str| match size % by == 0 && size >= by {
             true => Ok(size / by),
@@ -261,7 +220,7 @@ pub(crate) mod blueprint {
         };
         let rows = divides(tiling.m, tiling.planes * tm, "rows per stage")?;
         let cols = divides(n, tn, "columns per stage")?;
-        let depth = divides(k, tk, "depth per stage")?;
+        let depth = divides(tiling.k, tk, "depth per stage")?;
         let scheme = TilingScheme::builder()
             .with_tile_size(instruction)
             .with_partition_size(PartitionSize::new(rows, cols, depth))
@@ -292,14 +251,11 @@ mod tests {
         assert_eq!(GemmStages::parse("inferred"), Ok(GemmStages::Inferred));
         assert_eq!(GemmStages::parse(" AUTO "), Ok(GemmStages::Inferred));
         assert_eq!(GemmStages::parse("default"), Ok(GemmStages::Default));
-        let tiling = GemmTiling { m: 128, n: 128, k: 32, planes: 4, double: false, fit: false };
+        let tiling = GemmTiling { m: 128, n: 128, k: 32, planes: 4, double: false };
         assert_eq!(GemmStages::parse("128x128x32/4"), Ok(GemmStages::Fixed(tiling)));
         assert_eq!(tiling.name(), "128x128x32/4");
         let double = GemmTiling { double: true, ..tiling };
         assert_eq!(GemmTiling::parse(&double.name()), Ok(double));
-        let fit = GemmTiling { fit: true, ..double };
-        assert_eq!(fit.name(), "128x128x32/4+double+fit");
-        assert_eq!(GemmTiling::parse(&fit.name()), Ok(fit));
         assert_eq!(GemmStages::parse(&BF16_TILING.name()), Ok(GemmStages::Fixed(BF16_TILING)));
         for (bad, why) in [
             ("128x128x32", "no /PLANES"),
@@ -315,36 +271,12 @@ mod tests {
     }
 
     #[test]
-    fn a_fitted_stage_pads_slimmed_products_less_and_keeps_full_ones() {
-        let plain = BF16_TILING;
-        let fit = GemmTiling { fit: true, ..BF16_TILING };
-        // Without `+fit` only the cap at the next power of two applies.
-        assert_eq!(plain.fitted(152, 1368, 8, 16), (128, 64));
-        assert_eq!(plain.fitted(24, 216, 8, 16), (32, 64));
-        // (n, k) -> stage: conv8's layers at 12/12 keep the full stage ...
-        for (n, k) in [(64, 576), (128, 1152), (256, 2304), (512, 4608)] {
-            assert_eq!(fit.fitted(n, k, 8, 16), (n.min(128) as u32, 64), "{n} x {k}");
-        }
-        // ... and at 7/12 (40, 80, 152 and 304 channels after alignment to 8) narrow where
-        // that computes fewer padded values: 152 on 32 columns (160, not 256), 304 on 64 (320,
-        // not 384), 80 on 32 (96, not 128); 40 has nothing to gain below 64 (64 either way),
-        // but its 72-deep product (the 3-channel stem's 9 taps of 8) halves the depth.
-        assert_eq!(fit.fitted(152, 9 * 80, 8, 16), (32, 64));
-        assert_eq!(fit.fitted(304, 9 * 152, 8, 16), (64, 64));
-        assert_eq!(fit.fitted(80, 9 * 40, 8, 16), (32, 64));
-        assert_eq!(fit.fitted(40, 9 * 8, 8, 16), (64, 32));
-        // A shallow product takes the shallower stage; never below the tile instruction.
-        assert_eq!(fit.fitted(8, 9, 8, 16), (8, 32));
-        assert_eq!(GemmTiling { n: 16, k: 32, ..fit }.fitted(24, 40, 16, 32), (16, 32));
-    }
-
-    #[test]
     fn the_default_names_a_stage_for_bf16_only() {
         assert_eq!(GemmStages::default(), GemmStages::Default);
         assert_eq!(GemmStages::Default.tiling(true), Some(BF16_TILING));
         assert_eq!(GemmStages::Default.tiling(false), None);
         assert_eq!(GemmStages::Inferred.tiling(true), None);
-        let tiling = GemmTiling { m: 64, n: 64, k: 32, planes: 2, double: true, fit: false };
+        let tiling = GemmTiling { m: 64, n: 64, k: 32, planes: 2, double: true };
         assert_eq!(GemmStages::Fixed(tiling).tiling(false), Some(tiling));
         assert_eq!(gemm_stages(), GemmStages::Default, "nothing in this test binary changes the stages off CUDA");
     }

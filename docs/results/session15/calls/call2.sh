@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Session 15, call 2: build P (see call1.sh). A kernel profile of each conv8 width's pass with
-# +fit stages; MobileNetV2-224 plain and sandwich steps with and without AUTOSLIM_RELEASE_MEMORY=1,
+# Session 15, call 2: build P (see call1.sh). A kernel profile of each conv8 width's pass (default stage;
+# +fit was no faster in call 1); MobileNetV2-224 plain and sandwich steps with and without AUTOSLIM_RELEASE_MEMORY=1,
 # against PyTorch in the same run.
 set -uo pipefail
 DEV=$(pwd)/artifacts/dev
@@ -12,8 +12,8 @@ printf '#!/bin/sh\nAUTOSLIM_GEMM_PRECISION=bf16 exec %s "$@"\n' $DEV/autoslim-P 
 printf '#!/bin/sh\nAUTOSLIM_GEMM_PRECISION=bf16 AUTOSLIM_GEMM_STAGES=128x128x64/4+fit exec %s "$@"\n' $DEV/autoslim-P > $DEV/P-fit
 chmod +x $DEV/P-bf16 $DEV/P-fit
 # Where each width's pass goes (cubecl writes one table per sync: one per width).
-BIN=$DEV/P-fit RUNS="w=conv8:widths:kernel-gemm" BATCH=1024 ITERS=3 WARMUP=1 TIMEOUT=120 scripts/profile_gpu.sh /tmp/prof > /dev/null 2>&1
-cp /tmp/prof/w.txt /tmp/r/profile-P-fit-widths.txt; cp /tmp/prof/w.log.gz /tmp/r/profile-P-fit-widths.log.gz
+BIN=$DEV/P-bf16 RUNS="w=conv8:widths:kernel-gemm" BATCH=1024 ITERS=3 WARMUP=1 TIMEOUT=120 scripts/profile_gpu.sh /tmp/prof > /dev/null 2>&1
+cp /tmp/prof/w.txt /tmp/r/profile-P-widths.txt; cp /tmp/prof/w.log.gz /tmp/r/profile-P-widths.log.gz
 # MobileNetV2-224 (batch 128): does releasing memory between passes bring the sandwich's peak
 # down to the plain step's, and at what cost in time?
 printf '#!/bin/sh\nAUTOSLIM_GEMM_PRECISION=bf16 AUTOSLIM_RELEASE_MEMORY=1 exec %s "$@"\n' $DEV/autoslim-P > $DEV/P-release
