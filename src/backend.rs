@@ -120,14 +120,13 @@ pub fn device() -> Device {
 
 static SELECTED: OnceLock<BackendKind> = OnceLock::new();
 
-/// Whether a training step hands the device's free memory back between its widths' passes
-/// ([`autoslim::learner::StepPlan::release_memory_between_passes`]): `AUTOSLIM_RELEASE_MEMORY`, `1` or
-/// `0` (unset: `0`); anything else is an error that names the variable.
-pub fn release_memory_between_passes() -> Result<bool, String> {
+/// When a training step hands the device's free memory back
+/// ([`autoslim::learner::StepPlan::memory_release`]): `AUTOSLIM_RELEASE_MEMORY`, one of
+/// `never` (unset), `step` or `pass`; anything else is an error that names the variable.
+pub fn memory_release() -> Result<autoslim::learner::MemoryRelease, String> {
     match std::env::var("AUTOSLIM_RELEASE_MEMORY").ok().as_deref().map(str::trim) {
-        None | Some("") | Some("0") => Ok(false),
-        Some("1") => Ok(true),
-        Some(other) => Err(format!("AUTOSLIM_RELEASE_MEMORY: expected 1 or 0; got \"{other}\"")),
+        None | Some("") => Ok(autoslim::learner::MemoryRelease::Never),
+        Some(name) => autoslim::learner::MemoryRelease::parse(name).map_err(|err| format!("AUTOSLIM_RELEASE_MEMORY: {err}")),
     }
 }
 

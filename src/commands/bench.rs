@@ -158,8 +158,8 @@ where
             }
             other => bail!("--mode: unknown mode \"{other}\"; accepted: \"plain\", \"sandwich\", \"widths\""),
         };
-        let release_memory_between_passes = crate::backend::release_memory_between_passes().map_err(anyhow::Error::msg)?;
-        let plan = StepPlan { mode: training, label_smoothing: None, valid_subnets: Vec::new(), valid_norm: NormMode::Auto, release_memory_between_passes };
+        let memory_release = crate::backend::memory_release().map_err(anyhow::Error::msg)?;
+        let plan = StepPlan { mode: training, label_smoothing: None, valid_subnets: Vec::new(), valid_norm: NormMode::Auto, memory_release };
         let mut learner = AutoSlim::new(current.take().expect("the model is put back after each mode"), plan, settings.seed);
         let mut step = |learner: AutoSlim<T, M>| {
             let output = TrainStep::step(&learner, batch.clone());

@@ -150,8 +150,8 @@ where
         TrainingMode::Retrain { subnets } => Some(subnets.clone()),
         TrainingMode::Supernet { .. } => None,
     };
-    let release_memory_between_passes = crate::backend::release_memory_between_passes().map_err(anyhow::Error::msg)?;
-    let plan = StepPlan { mode, label_smoothing: config.label_smoothing, valid_subnets, valid_norm, release_memory_between_passes };
+    let memory_release = crate::backend::memory_release().map_err(anyhow::Error::msg)?;
+    let plan = StepPlan { mode, label_smoothing: config.label_smoothing, valid_subnets, valid_norm, memory_release };
     // A resumed run replays the sampler's draws of the epochs it skips (learner::train).
     let wrapped = AutoSlim::new(model, plan, config.seed);
     println!(

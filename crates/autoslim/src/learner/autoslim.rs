@@ -56,12 +56,39 @@ pub struct StepPlan {
     /// BatchNorm statistics for validation: batch statistics evaluate every width without
     /// recalibration (the shared running statistics mix widths during supernet training).
     pub valid_norm: NormMode,
-    /// Whether the device's memory pool hands back its free pages after each width's pass of
-    /// a step with several (burn's `Backend::memory_cleanup`; nothing on the CPU backends).
-    /// cubecl merges a page's free slices only then, so without it a pass at another width
-    /// fits its tensors into the previous pass's fragments or takes new pages, and the step's
-    /// peak memory grows above a single pass's.
-    pub release_memory_between_passes: bool,
+    /// When the device's memory pool hands its free pages back during a step with several
+    /// passes ([`MemoryRelease`]).
+    pub memory_release: MemoryRelease,
+}
+
+/// When a step with several widths' passes asks the device's memory pool to hand its free
+/// pages back (burn's `Backend::memory_cleanup`; nothing on the CPU backends).
+///
+/// cubecl merges a page's free slices only then. Without it, a pass at one width fits its
+/// tensors into the fragments the previous width's left, or takes new pages, and the step's
+/// peak memory grows above a single pass's (MobileNetV2-224's sandwich step: 1.14× its plain
+/// step). Each release costs time: the next pass allocates its pages afresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MemoryRelease {
+    /// Never: the fastest step.
+    #[default]
+    Never,
+    /// Once per step, before its first (widest) pass.
+    EachStep,
+    /// Before every pass.
+    EachPass,
+}
+
+impl MemoryRelease {
+    /// `never`, `step` or `pass`.
+    pub fn parse(name: &str) -> Result<Self, String> {
+        match name.trim() {
+            "never" => Ok(Self::Never),
+            "step" => Ok(Self::EachStep),
+            "pass" => Ok(Self::EachPass),
+            other => Err(format!("memory release \"{other}\": expected \"never\", \"step\" or \"pass\"")),
+        }
+    }
 }
 
 /// A [`SlimmableModel`] with its step plan and random state: what burn-train's learner trains.
@@ -113,10 +140,17 @@ impl<B: Backend, M: SlimmableModel<B>> AutoSlim<B, M> {
         }
     }
 
-    /// Hands the device's free memory pages back between two passes of a step, when the plan
-    /// says so ([`StepPlan::release_memory_between_passes`]).
-    fn release_memory(&self, batch: &ImageBatch<B>) {
-        if self.plan.release_memory_between_passes {
+    /// Hands the device's free memory pages back before a pass, when the plan's
+    /// [`StepPlan::memory_release`] asks for it at this point: `at` is
+    /// [`MemoryRelease::EachStep`] before a step's first pass, [`MemoryRelease::EachPass`]
+    /// before a later one.
+    fn release_memory(&self, batch: &ImageBatch<B>, at: MemoryRelease) {
+        let release = match self.plan.memory_release {
+            MemoryRelease::Never => false,
+            MemoryRelease::EachStep => at == MemoryRelease::EachStep,
+            MemoryRelease::EachPass => true,
+        };
+        if release {
             B::memory_cleanup(&batch.images.device());
         }
     }
@@ -149,24 +183,22 @@ where
 
         match &self.plan.mode {
             TrainingMode::Supernet { distiller, .. } => {
+                self.release_memory(&batch, MemoryRelease::EachStep);
                 // The max width learns from the labels...
                 let logits = self.model.forward_subnet(batch.images.clone(), &subnets[0], NormMode::Auto);
                 let loss = self.cross_entropy(logits.clone(), batch.targets.clone());
                 losses.push(("max", &subnets[0], loss.clone()));
                 accumulator.accumulate(self, GradientsParams::from_grads(loss.backward(), self));
-                self.release_memory(&batch);
                 let teacher = logits.clone().detach();
                 entries.push(WidthEntry { label: "max".into(), logits: logits.detach(), loss: loss.detach() });
 
                 // ...and the smaller widths from the max width's predictions.
                 for (i, subnet) in subnets.iter().enumerate().skip(1) {
+                    self.release_memory(&batch, MemoryRelease::EachPass);
                     let logits = self.model.forward_subnet(batch.images.clone(), subnet, NormMode::Auto);
                     let loss = distiller.loss(logits.clone(), teacher.clone(), batch.targets.clone());
                     losses.push((if i == 1 { "min" } else { "random" }, subnet, loss.clone()));
                     accumulator.accumulate(self, GradientsParams::from_grads(loss.backward(), self));
-                    if i + 1 < subnets.len() {
-                        self.release_memory(&batch);
-                    }
                     if i == 1 {
                         entries.push(WidthEntry { label: "min".into(), logits: logits.detach(), loss: loss.detach() });
                     }
@@ -175,13 +207,13 @@ where
             TrainingMode::Retrain { subnets: labelled } => {
                 // Every subnet learns from the labels, with its own BatchNorm set.
                 for (i, ((label, _), subnet)) in labelled.iter().zip(&subnets).enumerate() {
+                    if labelled.len() > 1 {
+                        self.release_memory(&batch, if i == 0 { MemoryRelease::EachStep } else { MemoryRelease::EachPass });
+                    }
                     let logits = self.model.forward_subnet(batch.images.clone(), subnet, NormMode::Auto);
                     let loss = self.cross_entropy(logits.clone(), batch.targets.clone());
                     losses.push((label.as_str(), subnet, loss.clone()));
                     accumulator.accumulate(self, GradientsParams::from_grads(loss.backward(), self));
-                    if i + 1 < subnets.len() {
-                        self.release_memory(&batch);
-                    }
                     entries.push(WidthEntry { label: label.clone(), logits: logits.detach(), loss: loss.detach() });
                 }
             }
@@ -248,6 +280,16 @@ mod tests {
 
     type Ad = Autodiff<NdArray>;
 
+    #[test]
+    fn memory_release_names_parse_and_a_bad_one_is_named() {
+        assert_eq!(MemoryRelease::parse("never"), Ok(MemoryRelease::Never));
+        assert_eq!(MemoryRelease::parse(" step "), Ok(MemoryRelease::EachStep));
+        assert_eq!(MemoryRelease::parse("pass"), Ok(MemoryRelease::EachPass));
+        assert_eq!(MemoryRelease::default(), MemoryRelease::Never);
+        let err = MemoryRelease::parse("always").unwrap_err();
+        assert!(err.contains("\"always\"") && err.contains("\"step\""), "{err}");
+    }
+
     fn max_diff<const D: usize>(a: Tensor<NdArray, D>, b: Tensor<NdArray, D>) -> f64 {
         a.sub(b).abs().max().into_scalar().elem()
     }
@@ -291,7 +333,7 @@ mod tests {
             label_smoothing: Some(0.1),
             valid_subnets: vec![],
             valid_norm: NormMode::BatchStats,
-            release_memory_between_passes: false,
+            memory_release: MemoryRelease::Never,
         };
         let learner = AutoSlim::new(model.clone(), plan.clone(), 11);
         let output = TrainStep::step(&learner, batch.clone());
@@ -348,7 +390,7 @@ mod tests {
             label_smoothing: None,
             valid_subnets: vec![],
             valid_norm: NormMode::Auto,
-            release_memory_between_passes: false,
+            memory_release: MemoryRelease::Never,
         };
         let output = TrainStep::step(&AutoSlim::new(model.clone(), plan, 0), batch.clone());
         let labels: Vec<&str> = output.item.entries.iter().map(|e| e.label.as_str()).collect();
@@ -387,7 +429,7 @@ mod tests {
             label_smoothing: None,
             valid_subnets: vec![],
             valid_norm: NormMode::BatchStats,
-            release_memory_between_passes: false,
+            memory_release: MemoryRelease::Never,
         };
         let images = Tensor::<Ad, 4>::ones([2, 1, 8, 8], &device);
         let targets = Tensor::<Ad, 1, burn::tensor::Int>::from_ints([1, 2], &device);
@@ -403,7 +445,7 @@ mod tests {
             label_smoothing: None,
             valid_subnets: vec![],
             valid_norm: NormMode::BatchStats,
-            release_memory_between_passes: false,
+            memory_release: MemoryRelease::Never,
         };
         let uninterrupted = AutoSlim::new(model.clone(), plan.clone(), 5);
         for _ in 0..7 {

@@ -9,7 +9,7 @@ mod progress;
 mod run;
 mod schedule;
 
-pub use autoslim::{AutoSlim, StepPlan, TrainingMode};
+pub use autoslim::{AutoSlim, MemoryRelease, StepPlan, TrainingMode};
 pub use metrics::WidthMetric;
 pub use output::{WidthEntry, WidthOutputs, WidthOutputsSync};
 pub use progress::ProgressRenderer;
