@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# NOT RUN in session 14: no device time was left. Ready for the next session.
+# Run at the start of session 15 (results in docs/results/session15/0_h200_sandwich_profile_warm).
 # Session 14, call 7: call 6 again, warm: a bench run with the same seed first meets the same
 # widths (the bench samples them from its seed), so that the CUDA driver has compiled their
 # kernels before the profiled process starts (its cache persists on the machine).
