@@ -3,7 +3,8 @@
 //! TF32 for f32 tensors, or bf16 with [`GemmPrecision::Bf16`](crate::GemmPrecision)) and by
 //! matrix products (the weight gradient: over shifted views of
 //! the padded input for a stride-1 conv, `weight_grad_shifted`, else over the unfolded input,
-//! `weight_grad_im2col`; burn's GEMM one came out wrong on an H200).
+//! `weight_grad_im2col`; burn's GEMM one came out wrong on an H200). A strided conv's input
+//! gradient is a matrix product with the weight followed by a fold (`strided_input_grad`).
 //!
 //! Why: burn-cubecl 0.21 without its `autotune` feature computes every convolution with a
 //! direct kernel (`ConvStrategy::Direct`: one thread per output element, CUDA cores only), and
@@ -213,7 +214,7 @@ mod cube {
     use burn::tensor::backend::Backend;
     use burn::tensor::ops::{ConvOptions, FloatTensor};
     use burn::tensor::{Tensor, TensorMetadata, TensorPrimitive::Float};
-    use burn_cubecl::kernel::conv::{ConvStrategy, conv_data_backward, conv_forward};
+    use burn_cubecl::kernel::conv::{ConvStrategy, conv_data_backward};
     use burn_cubecl::tensor::CubeTensor;
     use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
     use cubecl::zspace::metadata::Metadata;
@@ -221,9 +222,8 @@ mod cube {
     use super::FALLBACKS;
     use crate::gemm_kernel::{gemm_kernel, launch};
     use crate::gemm_operands::{
-        as_float, channels_last, channels_last_padded, gemm_operands, leading_block, nhwc_grown, nhwc_spread, unfolded, unpadded, zero_extended,
+        as_float, batch_summed, channels_last_padded, folded, gemm_operands, leading_block, nhwc_grown, unfolded, unpadded,
     };
-    use burn_cubecl::ops::permute_nhwc_to_nchw;
     use crate::im2col::ConvGeometry;
     use crate::type_match::same_type;
 
@@ -328,11 +328,10 @@ mod cube {
             // The output gradient as an operand like the forward pass's.
             let grad = channels_last_padded::<R, F>(grad, n, weight.shape()[0], weight.dtype);
             if let Some(node) = weight_node {
-                let shape = weight.shape().dims::<4>();
-                let weight_grad = weight_grad::<R, F, I, BT>(x.clone(), grad.clone(), shape, &options);
                 // The active block, full size: zeros for the padded channels and the inactive
                 // filters and channels alike.
-                grads.register::<CubeBackend<R, F, I, BT>>(node.id, zero_extended::<R, F>(leading_block(&weight_grad, c_out, c_in), full_shape));
+                let weight_grad = weight_grad::<R, F, I, BT>(x.clone(), grad.clone(), weight.shape().dims::<4>(), [c_out, c_in], full_shape, &options);
+                grads.register::<CubeBackend<R, F, I, BT>>(node.id, weight_grad);
             }
             if let Some(node) = input_node {
                 let shape = x.shape();
@@ -342,7 +341,7 @@ mod cube {
                         let direct = || conv_data_backward::<R, 2>(as_float::<R, F>(grad), as_float::<R, F>(weight), shape, options, ConvStrategy::Direct);
                         or_direct(gemm, direct, "input-gradient")
                     }
-                    false => strided_input_grad::<R, F, I, BT>(grad, weight, shape.dims::<4>(), &options),
+                    false => strided_input_grad::<R, F, I, BT>(grad, weight, shape.dims::<4>(), c_in, &options),
                 };
                 grads.register::<CubeBackend<R, F, I, BT>>(node.id, unpadded::<R, F>(input_grad, n, c_in));
             }
@@ -350,19 +349,23 @@ mod cube {
     }
 
     /// The weight gradient: [`weight_grad_shifted`] for a stride-1 conv whose padded image is
-    /// at most [`MAX_GRID_GROWTH`] times its output, [`weight_grad_im2col`] otherwise.
+    /// at most [`MAX_GRID_GROWTH`] times its output, [`weight_grad_im2col`] otherwise. Of the
+    /// operands' `weight_shape` (channel counts aligned), the `active` `[c_out, c_in]` block is
+    /// returned in a new zero tensor of `full_shape` (the slimmable conv's whole weight).
     fn weight_grad<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement>(
         x: CubeTensor<R>,
         grad: CubeTensor<R>,
         weight_shape: [usize; 4],
+        active: [usize; 2],
+        full_shape: [usize; 4],
         options: &ConvOptions<2>,
     ) -> CubeTensor<R> {
         let [_, _, h, w] = x.shape().dims::<4>();
         let [_, _, ho, wo] = grad.shape().dims::<4>();
         let grid = (h + 2 * options.padding[0]) * (w + 2 * options.padding[1]);
         match options.stride == [1, 1] && grid as f64 <= MAX_GRID_GROWTH * (ho * wo) as f64 {
-            true => weight_grad_shifted::<R, F, I, BT>(x, grad, weight_shape, options),
-            false => weight_grad_im2col::<R, F, I, BT>(x, grad, weight_shape, options),
+            true => weight_grad_shifted::<R, F, I, BT>(x, grad, weight_shape, active, full_shape, options),
+            false => weight_grad_im2col::<R, F, I, BT>(x, grad, weight_shape, active, full_shape, options),
         }
     }
 
@@ -389,9 +392,10 @@ mod cube {
         x: CubeTensor<R>,
         grad: CubeTensor<R>,
         weight_shape: [usize; 4],
+        active: [usize; 2],
+        full_shape: [usize; 4],
         options: &ConvOptions<2>,
     ) -> CubeTensor<R> {
-        type T<R, F, I, BT, const D: usize> = Tensor<CubeBackend<R, F, I, BT>, D>;
         let [c_out, c_in, kh, kw] = weight_shape;
         let [n, _, h, w] = x.shape().dims::<4>();
         let [_, _, ho, wo] = grad.shape().dims::<4>();
@@ -411,10 +415,11 @@ mod cube {
         // dYᵀ per batch: [1, 1, batches, c_out, rows], column-major.
         let lhs = view(&dy, vec![1, 1, batches, c_out, rows], vec![0, 0, rows * c_out, 1, c_out]);
         let rhs = view(&padded, vec![kh, kw, batches, rows, c_in], vec![dh * wg * c_in, dw * c_in, rows * c_in, c_in, 1]);
-        let products = T::<R, F, I, BT, 5>::from_primitive(Float(products_f32::<R, F>(lhs, rhs)));
-        // [kh, kw, batches, c_out, c_in] → [c_out, c_in, kh, kw]
-        let dw = products.sum_dim(2).reshape([kh, kw, c_out, c_in]).permute([2, 3, 0, 1]);
-        dw.into_primitive().tensor()
+        // [kh, kw, batches, c_out, c_in], its active block seen as [batches, c_out, c_in, kh, kw].
+        let products = products_f32::<R, F>(lhs, rhs);
+        let st = products.meta.strides().to_vec();
+        let partials = view(&products, vec![batches, active[0], active[1], kh, kw], vec![st[2], st[3], st[4], st[0], st[1]]);
+        batch_summed::<R, F>(partials, full_shape)
     }
 
     /// The weight gradient as matrix products over the unfolded input: with `P = n·h_out·w_out`
@@ -432,6 +437,8 @@ mod cube {
         x: CubeTensor<R>,
         grad: CubeTensor<R>,
         weight_shape: [usize; 4],
+        active: [usize; 2],
+        full_shape: [usize; 4],
         options: &ConvOptions<2>,
     ) -> CubeTensor<R> {
         let [c_out, c_in, kh, kw] = weight_shape;
@@ -452,9 +459,12 @@ mod cube {
         let rows = n * ho * wo / batches;
         let columns = columns.reshape([batches, rows, k]);
         let dy = dy.permute([0, 2, 3, 1]).reshape([batches, rows, c_out]).swap_dims(1, 2);
+        // [batches, c_out, kh·kw·c_in], its active block seen as [batches, c_out, c_in, kh, kw].
         let products = products_f32::<R, F>(dy.into_primitive().tensor(), columns.into_primitive().tensor());
-        let dw = Tensor::<CubeBackend<R, F, I, BT>, 3>::from_primitive(Float(products)).sum_dim(0).reshape([c_out, kh, kw, c_in]);
-        dw.permute([0, 3, 1, 2]).into_primitive().tensor()
+        let st = products.meta.strides().to_vec();
+        let metadata = Metadata::new(vec![batches, active[0], active[1], kh, kw], vec![st[0], st[1], st[2], kw * c_in * st[2], c_in * st[2]]);
+        let partials = CubeTensor::new(products.client.clone(), products.handle.clone(), metadata, products.device.clone(), products.dtype);
+        batch_summed::<R, F>(partials, full_shape)
     }
 
     /// The batched matrix product `lhs · rhs` by cubek's matmul kernel
@@ -475,41 +485,46 @@ mod cube {
         (1..=n).rev().find(|b| n % b == 0 && *b <= most).unwrap_or(1)
     }
 
-    /// The input gradient of a strided conv as a stride-1 conv, so that it runs on the GEMM
-    /// kernels too (burn's own, for a stride above 1, is a direct transposed-conv kernel: 54 %
-    /// of the 8-layer net's plain step on an H200). The output gradient is spread out with
-    /// `stride − 1` zeros between its values (to the `L = in + 2·pad − dilation·(k − 1)`
-    /// positions a kernel can start at), then convolved with the weight flipped in space and
-    /// with its two channel axes swapped, padded by `dilation·(k − 1) − pad`. Where that
-    /// padding would be negative, burn's own kernel computes it.
+    /// The input gradient of a strided conv, `[n, channels, h, w]` (row-major), by one matrix
+    /// product and a fold: with `P = n·h_out·w_out` output positions, the columns
+    /// `dY [P, c_out] · W [c_out, kh·kw·c_in]` hold each output pixel's contribution to every input
+    /// pixel its window covers, and [`folded`] sums them into place. `grad` `[n, c_out, h_out,
+    /// w_out]` and `weight` `[c_out, c_in, kh, kw]` are the GEMM operands (channels-last, of one
+    /// element type): the weight read as the forward pass's operand, unchanged.
+    ///
+    /// Why: a transposed conv run as a stride-1 conv over the output gradient spread out with
+    /// `stride − 1` zeros between its values (this op's first form) multiplies the zeros too —
+    /// 4× the arithmetic of a stride-2 conv, three quarters of it wasted, about a quarter of
+    /// the GEMM convs' time in a full-width pass of the 8-layer net; burn's own input gradient
+    /// for a stride above 1 is a direct kernel (54 % of that net's plain step on an H200), and
+    /// cubek's implicit-GEMM one does not check that a position divides by the stride.
+    /// The columns (`kh·kw·c_in / (sh·sw·c_in)` times the input gradient's size, 2.25× for a 3×3
+    /// stride-2 conv) are written once and read once.
     pub(super) fn strided_input_grad<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement>(
         grad: CubeTensor<R>,
         weight: CubeTensor<R>,
         input_shape: [usize; 4],
+        channels: usize,
         options: &ConvOptions<2>,
     ) -> CubeTensor<R> {
-        let [kh, kw] = [weight.shape()[2], weight.shape()[3]];
-        let span = [options.dilation[0] * (kh - 1), options.dilation[1] * (kw - 1)];
-        let positions = [
-            (input_shape[2] + 2 * options.padding[0]).checked_sub(span[0]),
-            (input_shape[3] + 2 * options.padding[1]).checked_sub(span[1]),
-        ];
-        let fits = (0..2).all(|a| span[a] >= options.padding[a]);
-        let (Some(lh), Some(lw), true) = (positions[0], positions[1], fits) else {
-            return conv_data_backward::<R, 2>(as_float::<R, F>(grad), as_float::<R, F>(weight), input_shape.into(), options.clone(), ConvStrategy::Direct)
-                .unwrap_or_else(|err| panic!("burn's direct input-gradient kernel failed: {err:?}"));
-        };
-        let [n, o, _, _] = grad.shape().dims::<4>();
-        // [n, o, lh, lw], `stride − 1` zeros after each value along both axes, channels-last, in
-        // the gradient's own format (f32 or bf16): one pass of `layout_copy_kernel`.
+        let [n, c_out, ho, wo] = grad.shape().dims::<4>();
+        let [_, c_in, kh, kw] = weight.shape().dims::<4>();
+        // Both channels-last and contiguous (no copy when they are so already, as the op's are).
         let dtype = grad.dtype;
-        let spread = permute_nhwc_to_nchw(nhwc_spread::<R, F>(grad, [n, lh, lw, o], [0, 0], options.stride, dtype));
-        let w = Tensor::<CubeBackend<R, F, I, BT>, 4>::from_primitive(Float(weight)).flip([2, 3]).swap_dims(0, 1);
-        let transposed = ConvOptions::new([1, 1], [span[0] - options.padding[0], span[1] - options.padding[1]], options.dilation, 1);
-        let (dy, w) = (spread, channels_last(w.into_primitive().tensor()));
-        let gemm = launch::forward(gemm_kernel(), dy.clone(), w.clone(), &transposed, F::dtype());
-        let direct = || conv_forward::<R, 2>(as_float::<R, F>(dy), as_float::<R, F>(w), None, transposed, ConvStrategy::Direct);
-        or_direct(gemm, direct, "input-gradient")
+        let grad = channels_last_padded::<R, F>(grad, n, c_out, dtype);
+        let weight = channels_last_padded::<R, F>(weight, c_out, c_in, dtype);
+        let view = |tensor: &CubeTensor<R>, shape: Vec<usize>, strides: Vec<usize>| {
+            CubeTensor::new(tensor.client.clone(), tensor.handle.clone(), Metadata::new(shape, strides), tensor.device.clone(), tensor.dtype)
+        };
+        let (positions, k) = (n * ho * wo, kh * kw * c_in);
+        let lhs = view(&grad, vec![1, positions, c_out], vec![0, c_out, 1]);
+        let rhs = view(&weight, vec![1, c_out, k], vec![0, k, 1]);
+        let columns = products_f32::<R, F>(lhs, rhs);
+        let strides = columns.meta.strides().to_vec();
+        let columns = view(&columns, vec![positions, k], strides[1..].to_vec());
+        let geometry = ConvGeometry { kernel: [kh, kw], stride: options.stride, dilation: options.dilation, pad_start: options.padding, pad_end: options.padding };
+        let [_, _, h, w] = input_shape;
+        folded::<R, F>(columns, [n, channels, h, w], c_in, &geometry)
     }
 
     impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement, C: CheckpointStrategy> GemmConv
@@ -541,10 +556,10 @@ mod cube {
 
 #[cfg(all(test, feature = "test-wgpu"))]
 mod spread_tests {
-    //! The strided input gradient's arithmetic, on lavapipe: there the GEMM kernels fall back
-    //! to burn's direct conv, so what is checked is the spreading, flipping and padding. The
-    //! reference is burn-ndarray's conv gradient: burn's wgpu backend itself gave an all-zero
-    //! input gradient for a 1×1 stride-2 conv of an 8×7 input.
+    //! The strided input gradient's and the weight gradient's arithmetic, on lavapipe (the
+    //! matrix products on cubek's kernel without tensor cores). The reference is burn-ndarray's
+    //! conv gradient: burn's wgpu backend itself gave an all-zero input gradient for a 1×1
+    //! stride-2 conv of an 8×7 input.
     use super::cube::{strided_input_grad, weight_grad_im2col, weight_grad_shifted};
     use crate::gemm_operands::channels_last_padded;
     use crate::test_support::{NdArrayAd, assert_close_named, random};
@@ -562,6 +577,8 @@ mod spread_tests {
             ([1, 4, 8, 7], [3, 4, 1, 1], [2, 2], [0, 0], [1, 1]), // downsampling shortcut
             ([2, 3, 11, 10], [4, 3, 5, 5], [3, 2], [2, 2], [1, 1]),
             ([1, 2, 9, 9], [3, 2, 3, 3], [2, 2], [2, 2], [2, 2]), // dilated
+            ([2, 37, 8, 8], [40, 37, 3, 3], [2, 2], [1, 1], [1, 1]), // more than a tile of channels
+            ([1, 3, 10, 9], [2, 3, 2, 2], [3, 3], [0, 0], [1, 1]), // pixels no window reads
         ];
         for (x_shape, w_shape, stride, padding, dilation) in cases {
             let options = ConvOptions::new(stride, padding, dilation, 1);
@@ -570,11 +587,22 @@ mod spread_tests {
             let y = conv2d(x.clone(), w.clone(), None, options.clone());
             let dy = random::<NdArrayAd, 4>(y.dims(), &cpu);
             let expected = x.grad(&y.mul(dy.clone()).sum().backward()).unwrap();
-            let to_gpu = |t: Tensor<NdArrayAd, 4>| Tensor::<WgpuCube, 4>::from_data(t.into_data(), &gpu).into_primitive().tensor();
-            let ours = strided_input_grad::<_, f32, i32, u32>(to_gpu(dy), to_gpu(w), x_shape, &options);
-            let ours = Tensor::<WgpuCube, 4>::from_primitive(Float(ours));
+            let to_gpu = |t: &Tensor<NdArrayAd, 4>| Tensor::<WgpuCube, 4>::from_data(t.to_data(), &gpu).into_primitive().tensor();
             let expected = Tensor::<WgpuCube, 4>::from_data(expected.into_data(), &gpu);
-            assert_close_named(ours, expected, 1e-3, &format!("input gradient, x {x_shape:?}, {options:?}"));
+            // Row-major operands (made channels-last inside), then the operands as the op hands
+            // them over: channels-last, channel counts rounded up to 4 with zeros.
+            let ours = strided_input_grad::<_, f32, i32, u32>(to_gpu(&dy), to_gpu(&w), x_shape, x_shape[1], &options);
+            let ours = Tensor::<WgpuCube, 4>::from_primitive(Float(ours));
+            assert_eq!(ours.dims(), x_shape);
+            assert_close_named(ours, expected.clone(), 1e-3, &format!("input gradient, x {x_shape:?}, {options:?}"));
+            let [n, c_in, h, w_in] = x_shape;
+            let (c_out4, c_in4) = (w_shape[0].div_ceil(4) * 4, c_in.div_ceil(4) * 4);
+            let dyp = channels_last_padded::<_, f32>(to_gpu(&dy), n, c_out4, DType::F32);
+            let wp = channels_last_padded::<_, f32>(to_gpu(&w), c_out4, c_in4, DType::F32);
+            let ours = strided_input_grad::<_, f32, i32, u32>(dyp, wp, [n, c_in4, h, w_in], c_in, &options);
+            let ours = Tensor::<WgpuCube, 4>::from_primitive(Float(ours));
+            assert_eq!(ours.dims(), x_shape, "the real channels only");
+            assert_close_named(ours, expected, 1e-3, &format!("input gradient, padded channels, x {x_shape:?}, {options:?}"));
         }
     }
 
@@ -606,26 +634,34 @@ mod spread_tests {
                 let nhwc = Tensor::<WgpuCube, 4>::from_data(t.clone().permute([0, 2, 3, 1]).into_data(), &gpu);
                 nhwc.permute([0, 3, 1, 2]).into_primitive().tensor()
             };
-            let unfolded = weight_grad_im2col::<_, f32, i32, u32>(channels_last(&x), channels_last(&dy), w_shape, &options);
+            let [c_out, c_in, kh, kw] = w_shape;
+            let unfolded = weight_grad_im2col::<_, f32, i32, u32>(channels_last(&x), channels_last(&dy), w_shape, [c_out, c_in], w_shape, &options);
             let what = format!("x {x_shape:?}, {options:?}");
             assert_close_named(Tensor::<WgpuCube, 4>::from_primitive(Float(unfolded)), expected.clone(), 1e-2, &format!("unfolded weight gradient, {what}"));
             // The operands as the op hands them over: channel counts rounded up to 4, zeros
-            // added; the gradient's real block is the answer.
-            let [c_out, c_in, kh, kw] = w_shape;
+            // added; the gradient is the real block of a larger zero tensor (a slimmable conv's
+            // whole weight).
             let padded = |t: &Tensor<NdArrayAd, 4>, rows: usize, channels: usize| {
                 let t = Tensor::<WgpuCube, 4>::from_data(t.to_data(), &gpu).into_primitive().tensor();
                 channels_last_padded::<_, f32>(t, rows, channels, DType::F32)
             };
             let (c_out4, c_in4) = (c_out.div_ceil(4) * 4, c_in.div_ceil(4) * 4);
             let (xp, dyp) = (padded(&x, x_shape[0], c_in4), padded(&dy, x_shape[0], c_out4));
-            let real = |dw: burn::tensor::ops::FloatTensor<WgpuCube>| Tensor::<WgpuCube, 4>::from_primitive(Float(dw)).slice([0..c_out, 0..c_in]);
-            let unfolded = weight_grad_im2col::<_, f32, i32, u32>(xp.clone(), dyp.clone(), [c_out4, c_in4, kh, kw], &options);
-            assert_close_named(real(unfolded), expected.clone(), 1e-2, &format!("unfolded weight gradient, padded channels, {what}"));
+            let full = [c_out4 + 3, c_in4 + 2, kh, kw];
+            let check = |dw: burn::tensor::ops::FloatTensor<WgpuCube>, name: &str| {
+                let dw = Tensor::<WgpuCube, 4>::from_primitive(Float(dw));
+                assert_eq!(dw.dims(), full, "{name}: the whole weight's shape");
+                assert_close_named(dw.clone().slice([0..c_out, 0..c_in]), expected.clone(), 1e-2, &format!("{name}, padded channels, {what}"));
+                let rest = dw.slice_assign([0..c_out, 0..c_in], Tensor::zeros([c_out, c_in, kh, kw], &gpu)).abs().sum().into_scalar();
+                assert_eq!(rest, 0.0, "{name}: zeros outside the active block, {what}");
+            };
+            let unfolded = weight_grad_im2col::<_, f32, i32, u32>(xp.clone(), dyp.clone(), [c_out4, c_in4, kh, kw], [c_out, c_in], full, &options);
+            check(unfolded, "unfolded weight gradient");
             if stride == [1, 1] {
-                let shifted = weight_grad_shifted::<_, f32, i32, u32>(channels_last(&x), channels_last(&dy), w_shape, &options);
+                let shifted = weight_grad_shifted::<_, f32, i32, u32>(channels_last(&x), channels_last(&dy), w_shape, [c_out, c_in], w_shape, &options);
                 assert_close_named(Tensor::<WgpuCube, 4>::from_primitive(Float(shifted)), expected.clone(), 1e-2, &format!("shifted-view weight gradient, {what}"));
-                let shifted = weight_grad_shifted::<_, f32, i32, u32>(xp, dyp, [c_out4, c_in4, kh, kw], &options);
-                assert_close_named(real(shifted), expected, 1e-2, &format!("shifted-view weight gradient, padded channels, {what}"));
+                let shifted = weight_grad_shifted::<_, f32, i32, u32>(xp, dyp, [c_out4, c_in4, kh, kw], [c_out, c_in], full, &options);
+                check(shifted, "shifted-view weight gradient");
             }
         }
     }

@@ -6,7 +6,6 @@
 //! kernels' channels-last results copied back to row-major (NCHW) by the same kernel.
 
 use burn::tensor::{DType, bf16};
-use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
 use burn_cubecl::ops::{permute_nchw_to_nhwc, permute_nhwc_to_nchw};
 use burn_cubecl::tensor::CubeTensor;
@@ -14,7 +13,6 @@ use burn_cubecl::{CubeRuntime, FloatElement};
 use cubecl::client::ComputeClient;
 use cubecl::prelude::*;
 
-use crate::cube_launch::elementwise_launch;
 use crate::gemm_conv::{aligned, operand_channel_align};
 use crate::gemm_precision::{GemmPrecision, gemm_precision};
 use crate::im2col::ConvGeometry;
@@ -141,38 +139,94 @@ fn unfold_kernel<E: Numeric>(
     }
 }
 
-/// `output` `[a, b, c, d]` (contiguous) is `input` (rank 4, any strides, no larger on any
-/// axis) with zeros beyond its extent on every axis. One thread per output element.
+/// Threads of a [`batch_sum_kernel`] cube along the batches, at most (a power of two).
+const MAX_BATCH_SPLIT: usize = 16;
+
+/// `output` `[o, i, kh, kw]` (contiguous) is zero but for its first `[c_out, c_in]` block, which
+/// holds the sum over the batches of `partials` `[batches, c_out, c_in, kh, kw]` (any strides):
+/// a conv's weight gradient, full size, from its matrix products' per-batch partial sums.
+///
+/// Cube `(x, y)`: `TILE` input channels from `x · TILE`, rows `(o, ky, kx)` from `y` on (the
+/// flattened output rows, `CUBE_COUNT_Y` apart); its `CUBE_DIM_Y` rows of threads (a power of
+/// two) split the batches, four independent sums each, then add up in shared memory. A thread
+/// per output value summing every batch alone — burn's reduction over that axis — was
+/// latency-bound where the products are small and the batches many (a narrow width's).
 #[cube(launch)]
-fn zero_extended_kernel<F: cubecl::prelude::Float>(input: &Tensor<F>, output: &mut Tensor<F>) {
-    if ABSOLUTE_POS >= output.len() {
-        terminate!();
-    }
-    let d = ABSOLUTE_POS % output.shape(3);
-    let mut rest = ABSOLUTE_POS / output.shape(3);
-    let c = rest % output.shape(2);
-    rest /= output.shape(2);
-    let b = rest % output.shape(1);
-    let a = rest / output.shape(1);
-    if a < input.shape(0) && b < input.shape(1) && c < input.shape(2) && d < input.shape(3) {
-        output[ABSOLUTE_POS] = input[a * input.stride(0) + b * input.stride(1) + c * input.stride(2) + d * input.stride(3)];
-    } else {
-        output[ABSOLUTE_POS] = F::new(0.0);
+fn batch_sum_kernel<E: cubecl::prelude::Float>(partials: &Tensor<E>, output: &mut Tensor<E>) {
+    let batches = partials.shape(0);
+    let (active_out, active_in) = (partials.shape(1), partials.shape(2));
+    let (inputs, kh, kw) = (output.shape(1), output.shape(2), output.shape(3));
+    let rows = output.shape(0) * kh * kw;
+    let tx = UNIT_POS_X as usize;
+    let ty = UNIT_POS_Y as usize;
+    let split = CUBE_DIM_Y as usize;
+    let i = CUBE_POS_X as usize * TILE + tx;
+    let step = partials.stride(0);
+    let mut shared = SharedMemory::<E>::new(TILE * MAX_BATCH_SPLIT);
+    let mut row = CUBE_POS_Y as usize;
+    while row < rows {
+        let kx = row % kw;
+        let ky = (row / kw) % kh;
+        let o = row / (kw * kh);
+        let (mut s0, mut s1, mut s2, mut s3) = (E::new(0.0), E::new(0.0), E::new(0.0), E::new(0.0));
+        if o < active_out && i < active_in {
+            let base = o * partials.stride(1) + i * partials.stride(2) + ky * partials.stride(3) + kx * partials.stride(4);
+            let mut b = ty;
+            while b + 3 * split < batches {
+                s0 += partials[base + b * step];
+                s1 += partials[base + (b + split) * step];
+                s2 += partials[base + (b + 2 * split) * step];
+                s3 += partials[base + (b + 3 * split) * step];
+                b += 4 * split;
+            }
+            while b < batches {
+                s0 += partials[base + b * step];
+                b += split;
+            }
+        }
+        shared[ty * TILE + tx] = (s0 + s1) + (s2 + s3);
+        sync_cube();
+        let mut half = split / 2;
+        while half > 0 {
+            if ty < half {
+                let other = shared[(ty + half) * TILE + tx];
+                shared[ty * TILE + tx] += other;
+            }
+            sync_cube();
+            half /= 2;
+        }
+        if ty == 0 && i < inputs {
+            output[((o * inputs + i) * kh + ky) * kw + kx] = shared[tx];
+        }
+        sync_cube();
+        row += CUBE_COUNT_Y as usize;
     }
 }
 
-/// `tensor` (rank 4, of the backend's float `F`, any strides) in the first block of a new
-/// contiguous tensor of `shape`, zeros elsewhere ([`zero_extended_kernel`], one pass): a
-/// slimmable conv's weight gradient, full size, from its active block's.
+/// A new contiguous `[o, i, kh, kw]` tensor of the backend's float `F`: zeros, but for its first
+/// `[c_out, c_in]` block, the sum over the batches of `partials` `[batches, c_out, c_in, kh, kw]`
+/// (of `F`, any strides; [`batch_sum_kernel`], one pass). A slimmable conv's weight gradient,
+/// full size, from its products' partial sums.
 ///
 /// # Panics
-/// If the tensor is larger than `shape` on some axis.
-pub(crate) fn zero_extended<R: CubeRuntime, F: FloatElement>(tensor: CubeTensor<R>, shape: [usize; 4]) -> CubeTensor<R> {
-    let dims = tensor.meta.shape().dims::<4>();
-    assert!((0..4).all(|a| dims[a] <= shape[a]), "zero_extended: {dims:?} does not fit in {shape:?}");
-    let output = empty_device_contiguous_dtype(tensor.client.clone(), tensor.device.clone(), shape.into(), tensor.dtype);
-    let (count, dim) = elementwise_launch(&output);
-    zero_extended_kernel::launch::<F, R>(&tensor.client, count, dim, tensor.clone().into_tensor_arg(), output.clone().into_tensor_arg());
+/// If the block does not fit in `shape`.
+pub(crate) fn batch_summed<R: CubeRuntime, F: FloatElement>(partials: CubeTensor<R>, shape: [usize; 4]) -> CubeTensor<R> {
+    let [batches, c_out, c_in, kh, kw] = partials.meta.shape().dims::<5>();
+    assert!(
+        c_out <= shape[0] && c_in <= shape[1] && [kh, kw] == [shape[2], shape[3]],
+        "batch_summed: a [{c_out}, {c_in}, {kh}, {kw}] block does not fit in {shape:?}"
+    );
+    let output = empty_device_contiguous_dtype(partials.client.clone(), partials.device.clone(), shape.into(), partials.dtype);
+    let rows = shape[0] * kh * kw;
+    if rows * shape[1] == 0 {
+        return output;
+    }
+    let max = partials.client.properties().hardware.max_cube_count;
+    let count = CubeCount::new_2d(shape[1].div_ceil(TILE) as u32, rows.min(max.1 as usize) as u32);
+    let split = batches.next_power_of_two().clamp(1, MAX_BATCH_SPLIT);
+    let dim = CubeDim::new_2d(TILE as u32, split as u32);
+    let (client, input, out) = (partials.client.clone(), partials.clone().into_tensor_arg(), output.clone().into_tensor_arg());
+    batch_sum_kernel::launch::<F, R>(&client, count, dim, input, out);
     output
 }
 
@@ -208,6 +262,128 @@ pub(crate) fn unfolded<R: CubeRuntime, F: FloatElement>(tensor: CubeTensor<R>, g
     burn_cubecl::ops::reshape(output, [n * ho * wo, kh * kw * c].into())
 }
 
+/// `output` `[n, c, h, w]` (contiguous, row-major) is the fold of `columns` `[n, h_out, w_out,
+/// kh, kw, ch]` (any strides, `ch ≥ c`, channels innermost): element `(img, c, y, x)` is the
+/// sum of `columns[img, oy, ox, i, j, c]` over every kernel position `(i, j)` and output pixel
+/// `(oy, ox)` whose window reads input pixel `(y, x)` — `y + ph = oy·sh + i·dh`, likewise in `x`.
+/// The adjoint of [`unfold_kernel`]: a conv's input gradient from the products `dY · W`, with
+/// no zeros multiplied.
+///
+/// Each cube makes a tile of `TILE` pixels × `TILE` channels of one row (image), as
+/// [`layout_copy_kernel`] moves one: the sums are formed with neighbouring threads on
+/// neighbouring channels (coalesced reads of `columns`), then written through shared memory
+/// with neighbouring threads on neighbouring pixels (coalesced writes).
+#[cube(launch)]
+fn fold_kernel<E: cubecl::prelude::Float>(
+    columns: &Tensor<E>,
+    output: &mut Tensor<E>,
+    #[comptime] stride: (usize, usize),
+    #[comptime] dilation: (usize, usize),
+    #[comptime] padding: (usize, usize),
+) {
+    let rows = output.shape(0);
+    let channels = output.shape(1);
+    let width = output.shape(3);
+    let pixels = output.shape(2) * width;
+    let (h_out, w_out) = (columns.shape(1), columns.shape(2));
+    let (kh, kw) = (columns.shape(3), columns.shape(4));
+    let p0 = CUBE_POS_X as usize * TILE;
+    let c0 = CUBE_POS_Y as usize * TILE;
+    let tx = UNIT_POS_X as usize;
+    let ty = UNIT_POS_Y as usize;
+    let mut tile = SharedMemory::<E>::new(TILE * (TILE + 1));
+    let mut row = CUBE_POS_Z as usize;
+    while row < rows {
+        #[unroll]
+        for k in 0..TILE / TILE_ROWS {
+            let pl = ty + k * TILE_ROWS;
+            let (c, p) = (c0 + tx, p0 + pl);
+            let mut sum = E::new(0.0);
+            if p < pixels && c < channels {
+                // The pixel in the padded image's coordinates.
+                let y = p / width + padding.0;
+                let x = p % width + padding.1;
+                for i in 0..kh {
+                    if y >= i * dilation.0 {
+                        let from_y = y - i * dilation.0;
+                        if from_y % stride.0 == 0 && from_y / stride.0 < h_out {
+                            let oy = from_y / stride.0;
+                            for j in 0..kw {
+                                if x >= j * dilation.1 {
+                                    let from_x = x - j * dilation.1;
+                                    if from_x % stride.1 == 0 && from_x / stride.1 < w_out {
+                                        let ox = from_x / stride.1;
+                                        let at = row * columns.stride(0) + oy * columns.stride(1) + ox * columns.stride(2) + i * columns.stride(3) + j * columns.stride(4) + c;
+                                        sum += columns[at];
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            tile[tx * (TILE + 1) + pl] = sum;
+        }
+        sync_cube();
+        #[unroll]
+        for k in 0..TILE / TILE_ROWS {
+            let cl = ty + k * TILE_ROWS;
+            let (c, p) = (c0 + cl, p0 + tx);
+            if c < channels && p < pixels {
+                output[(row * channels + c) * pixels + p] = tile[cl * (TILE + 1) + tx];
+            }
+        }
+        sync_cube();
+        row += CUBE_COUNT_Z as usize;
+    }
+}
+
+/// The fold ([`fold_kernel`], one pass) of the products `columns` `[n·h_out·w_out,
+/// kh·kw·ch]` (rows of kernel position major, channels inner, of the backend's float `F`; any
+/// row stride) into a new contiguous row-major `[n, c, h, w]`, `c ≤ ch`: the input gradient of
+/// a conv of `geometry` whose input is `[n, c, h, w]`.
+///
+/// # Panics
+/// If `columns` is not of that shape, or the tiles outnumber the device's cube counts.
+pub(crate) fn folded<R: CubeRuntime, F: FloatElement>(
+    columns: CubeTensor<R>,
+    [n, c, h, w]: [usize; 4],
+    channels: usize,
+    geometry: &ConvGeometry,
+) -> CubeTensor<R> {
+    let [kh, kw] = geometry.kernel;
+    let [ho, wo] = geometry.output_size([h, w]);
+    let [rows, k] = columns.meta.shape().dims::<2>();
+    assert!(
+        rows == n * ho * wo && k == kh * kw * channels && channels >= c && columns.meta.strides()[1] == 1,
+        "folded: columns {:?} (strides {:?}) are not [{n}·{ho}·{wo}, {kh}·{kw}·{channels}] with unit channel stride",
+        columns.meta.shape(),
+        columns.meta.strides()
+    );
+    assert!(geometry.pad_start == geometry.pad_end, "folded: symmetric padding only, got {geometry:?}");
+    let output = empty_device_contiguous_dtype(columns.client.clone(), columns.device.clone(), [n, c, h, w].into(), columns.dtype);
+    if n * c * h * w == 0 {
+        return output;
+    }
+    let row = columns.meta.strides()[0];
+    let view = cubecl::zspace::metadata::Metadata::new(vec![n, ho, wo, kh, kw, channels], vec![ho * wo * row, wo * row, row, kw * channels, channels, 1]);
+    let columns = CubeTensor::new(columns.client.clone(), columns.handle.clone(), view, columns.device.clone(), columns.dtype);
+    let max = columns.client.properties().hardware.max_cube_count;
+    let tiles = [(h * w).div_ceil(TILE), c.div_ceil(TILE)];
+    assert!(
+        tiles[0] <= max.0 as usize && tiles[1] <= max.1 as usize,
+        "folded: {h}×{w} pixels × {c} channels are more tiles than the device's cube counts {max:?}"
+    );
+    let count = CubeCount::new_3d(tiles[0] as u32, tiles[1] as u32, n.min(max.2 as usize) as u32);
+    let dim = CubeDim::new_2d(TILE as u32, TILE_ROWS as u32);
+    let stride = (geometry.stride[0], geometry.stride[1]);
+    let dilation = (geometry.dilation[0], geometry.dilation[1]);
+    let padding = (geometry.pad_start[0], geometry.pad_start[1]);
+    let (client, input, out) = (columns.client.clone(), columns.clone().into_tensor_arg(), output.clone().into_tensor_arg());
+    fold_kernel::launch::<F, R>(&client, count, dim, input, out, stride, dilation, padding);
+    output
+}
+
 /// The element type the GEMM kernels read on `client`: bf16 when [`GemmPrecision::Bf16`] is
 /// chosen and the device has it, else the backend's float `F`.
 pub(crate) fn operand_dtype<R: CubeRuntime, F: FloatElement>(client: &ComputeClient<R>) -> DType {
@@ -217,21 +393,15 @@ pub(crate) fn operand_dtype<R: CubeRuntime, F: FloatElement>(client: &ComputeCli
     }
 }
 
-/// `tensor` `[n, c, …]` with its memory laid out channels-last and contiguous, still seen as
-/// `[n, c, …]` (a permuted view): what burn's conv entry points turn into a contiguous
-/// channels-last tensor again without copying. No copy when it is laid out so already.
-pub(crate) fn channels_last<R: CubeRuntime>(tensor: CubeTensor<R>) -> CubeTensor<R> {
-    permute_nhwc_to_nchw(into_contiguous(permute_nchw_to_nhwc(tensor)))
-}
-
-/// Whether `tensor` `[d, c, h, w]` is laid out as [`channels_last`] lays it out.
+/// Whether `tensor` `[d, c, h, w]` is laid out channels-last and contiguous (a permuted view of
+/// contiguous `[d, h, w, c]` memory).
 fn is_channels_last<R: CubeRuntime>(tensor: &CubeTensor<R>) -> bool {
     permute_nchw_to_nhwc(tensor.clone()).is_contiguous()
 }
 
 /// `tensor` `[d, c, h, w]` (of the backend's float `F` or bf16) grown with zeros to
-/// `[rows, channels, h, w]`, with elements of `dtype` (`F` or bf16), laid out as
-/// [`channels_last`] lays it out. No copy when it is so already.
+/// `[rows, channels, h, w]`, with elements of `dtype` (`F` or bf16), laid out channels-last
+/// and contiguous ([`is_channels_last`]). No copy when it is so already.
 pub(crate) fn channels_last_padded<R: CubeRuntime, F: FloatElement>(
     tensor: CubeTensor<R>,
     rows: usize,
@@ -455,37 +625,44 @@ mod tests {
         unpadded_blocks_are_row_major::<cubecl::cuda::CudaRuntime, u8>();
     }
 
-    /// A block of a larger tensor read in place ([`leading_block`]: row-major and
-    /// channels-last memory) lands in the first block of a zero tensor ([`zero_extended`]).
-    fn blocks_extend_with_zeros<R: CubeRuntime, BT: BoolElement>() {
+    /// The per-batch partial products summed into the first block of a zero tensor
+    /// ([`batch_summed`]), read as a block of larger partials in place, from row-major memory and
+    /// from memory laid out as the shifted-view weight gradient's (`[kh, kw, batches, o, i]`); one
+    /// batch, a few, and more than the cube's threads take in one round.
+    fn batch_sums_fill_the_block_and_zeros_elsewhere<R: CubeRuntime, BT: BoolElement>() {
         type B<R, BT> = CubeBackend<R, f32, i32, BT>;
         let (cpu, gpu) = (Default::default(), Default::default());
-        let x = random::<NdArray, 4>([5, 7, 3, 2], &cpu);
-        let expected = x.clone().slice([0..3, 0..4]);
-        let layouts = [
-            ("row-major", BurnTensor::<B<R, BT>, 4>::from_data(x.to_data(), &gpu)),
-            ("channels-last", BurnTensor::<B<R, BT>, 4>::from_data(x.clone().permute([0, 2, 3, 1]).into_data(), &gpu).permute([0, 3, 1, 2])),
-        ];
-        for (layout, tensor) in layouts {
-            let block = leading_block(&tensor.into_primitive().tensor(), 3, 4);
-            let extended = BurnTensor::<B<R, BT>, 4>::from_primitive(Float(zero_extended::<R, f32>(block, [6, 9, 3, 2])));
-            assert_eq!(extended.dims(), [6, 9, 3, 2]);
-            assert_close_named(extended.clone().slice([0..3, 0..4]), BurnTensor::from_data(expected.to_data(), &gpu), 1e-6, &format!("the block, {layout}"));
-            let rest = extended.slice_assign([0..3, 0..4], BurnTensor::zeros([3, 4, 3, 2], &gpu)).abs().sum().into_scalar();
-            assert_eq!(rest, 0.0, "zeros outside the block ({layout})");
+        for batches in [1, 3, 70] {
+            let partials = random::<NdArray, 5>([batches, 5, 7, 3, 2], &cpu);
+            let expected = partials.clone().slice([0..batches, 0..3, 0..4]).sum_dim(0).reshape([3, 4, 3, 2]);
+            let layouts = [
+                ("row-major", BurnTensor::<B<R, BT>, 5>::from_data(partials.to_data(), &gpu)),
+                ("kernel-position major", BurnTensor::<B<R, BT>, 5>::from_data(partials.clone().permute([3, 4, 0, 1, 2]).into_data(), &gpu).permute([2, 3, 4, 0, 1])),
+            ];
+            for (layout, tensor) in layouts {
+                let tensor = tensor.into_primitive().tensor();
+                let view = cubecl::zspace::metadata::Metadata::new(vec![batches, 3, 4, 3, 2], tensor.meta.strides().to_vec());
+                let block = CubeTensor::new(tensor.client.clone(), tensor.handle.clone(), view, tensor.device.clone(), tensor.dtype);
+                let summed = BurnTensor::<B<R, BT>, 4>::from_primitive(Float(batch_summed::<R, f32>(block, [6, 9, 3, 2])));
+                assert_eq!(summed.dims(), [6, 9, 3, 2]);
+                let what = format!("{batches} batches, {layout}");
+                assert_close_named(summed.clone().slice([0..3, 0..4]), BurnTensor::from_data(expected.to_data(), &gpu), 1e-4, &format!("the block's sums, {what}"));
+                let rest = summed.slice_assign([0..3, 0..4], BurnTensor::zeros([3, 4, 3, 2], &gpu)).abs().sum().into_scalar();
+                assert_eq!(rest, 0.0, "zeros outside the block ({what})");
+            }
         }
     }
 
     #[cfg(feature = "test-wgpu")]
     #[test]
-    fn blocks_extend_with_zeros_on_wgpu() {
-        blocks_extend_with_zeros::<burn::backend::wgpu::WgpuRuntime, u32>();
+    fn batch_sums_on_wgpu() {
+        batch_sums_fill_the_block_and_zeros_elsewhere::<burn::backend::wgpu::WgpuRuntime, u32>();
     }
 
     #[cfg(feature = "test-cuda")]
     #[test]
-    fn on_cuda_blocks_extend_with_zeros() {
-        blocks_extend_with_zeros::<cubecl::cuda::CudaRuntime, u8>();
+    fn on_cuda_batch_sums() {
+        batch_sums_fill_the_block_and_zeros_elsewhere::<cubecl::cuda::CudaRuntime, u8>();
     }
 
     #[cfg(feature = "test-wgpu")]
