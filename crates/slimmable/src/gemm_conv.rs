@@ -215,6 +215,7 @@ mod cube {
     use burn::tensor::ops::{ConvOptions, FloatTensor};
     use burn::tensor::{Tensor, TensorMetadata, TensorPrimitive::Float};
     use burn_cubecl::kernel::conv::{ConvStrategy, conv_data_backward};
+    use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
     use burn_cubecl::tensor::CubeTensor;
     use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
     use cubecl::zspace::metadata::Metadata;
@@ -222,7 +223,7 @@ mod cube {
     use super::FALLBACKS;
     use crate::gemm_kernel::{gemm_kernel, launch};
     use crate::gemm_operands::{
-        as_float, batch_summed, channels_last_padded, folded, gemm_operands, leading_block, nhwc_grown, unfolded, unpadded,
+        as_float, batch_summed, channels_last_padded, fold_into, gemm_operands, leading_block, nhwc_grown, unfolded, unpadded,
     };
     use crate::im2col::ConvGeometry;
     use crate::type_match::same_type;
@@ -507,6 +508,21 @@ mod cube {
         channels: usize,
         options: &ConvOptions<2>,
     ) -> CubeTensor<R> {
+        strided_input_grad_chunked::<R, F, I, BT>(grad, weight, input_shape, channels, options, MAX_COLUMNS)
+    }
+
+    /// The most values of columns [`strided_input_grad`] makes at once: 64 Mi (256 MB of f32).
+    const MAX_COLUMNS: usize = 1 << 26;
+
+    /// [`strided_input_grad`], its columns made for at most `max_columns` values at a time.
+    pub(super) fn strided_input_grad_chunked<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement>(
+        grad: CubeTensor<R>,
+        weight: CubeTensor<R>,
+        input_shape: [usize; 4],
+        channels: usize,
+        options: &ConvOptions<2>,
+        max_columns: usize,
+    ) -> CubeTensor<R> {
         let [n, c_out, ho, wo] = grad.shape().dims::<4>();
         let [_, c_in, kh, kw] = weight.shape().dims::<4>();
         // Both channels-last and contiguous (no copy when they are so already, as the op's are).
@@ -516,15 +532,28 @@ mod cube {
         let view = |tensor: &CubeTensor<R>, shape: Vec<usize>, strides: Vec<usize>| {
             CubeTensor::new(tensor.client.clone(), tensor.handle.clone(), Metadata::new(shape, strides), tensor.device.clone(), tensor.dtype)
         };
-        let (positions, k) = (n * ho * wo, kh * kw * c_in);
-        let lhs = view(&grad, vec![1, positions, c_out], vec![0, c_out, 1]);
+        let k = kh * kw * c_in;
         let rhs = view(&weight, vec![1, c_out, k], vec![0, k, 1]);
-        let columns = products_f32::<R, F>(lhs, rhs);
-        let strides = columns.meta.strides().to_vec();
-        let columns = view(&columns, vec![positions, k], strides[1..].to_vec());
         let geometry = ConvGeometry { kernel: [kh, kw], stride: options.stride, dilation: options.dilation, pad_start: options.padding, pad_end: options.padding };
         let [_, _, h, w] = input_shape;
-        folded::<R, F>(columns, [n, channels, h, w], c_in, &geometry)
+        let output = empty_device_contiguous_dtype(grad.client.clone(), grad.device.clone(), [n, channels, h, w].into(), F::dtype());
+        // Images a few at a time (a divisor of n, at most `max_columns` values of columns each):
+        // the columns of all of them at once (600 MB for the 8-layer net's first strided conv at
+        // batch 1024) would take a new 9 GB page of cubecl's memory pool on an H200, whose
+        // 2.2 GB pages hold slices of up to 561 MB.
+        let most = (max_columns / (ho * wo * k).max(1)).max(1);
+        let chunk = (1..=n).rev().find(|c| n % c == 0 && *c <= most).unwrap_or(1);
+        for first in (0..n).step_by(chunk) {
+            // Images `first..first + chunk` of the output gradient: a view (its memory is
+            // channels-last, images outermost) where the offset is aligned, else a copy.
+            let dy = Tensor::<CubeBackend<R, F, I, BT>, 4>::from_primitive(Float(grad.clone())).slice([first..first + chunk]);
+            let dy = channels_last_padded::<R, F>(dy.into_primitive().tensor(), chunk, c_out, dtype);
+            let lhs = view(&dy, vec![1, chunk * ho * wo, c_out], vec![0, c_out, 1]);
+            let columns = products_f32::<R, F>(lhs, rhs.clone());
+            let strides = columns.meta.strides().to_vec();
+            fold_into::<R, F>(view(&columns, vec![chunk * ho * wo, k], strides[1..].to_vec()), &output, first, c_in, &geometry);
+        }
+        output
     }
 
     impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement, C: CheckpointStrategy> GemmConv
@@ -560,7 +589,7 @@ mod spread_tests {
     //! matrix products on cubek's kernel without tensor cores). The reference is burn-ndarray's
     //! conv gradient: burn's wgpu backend itself gave an all-zero input gradient for a 1×1
     //! stride-2 conv of an 8×7 input.
-    use super::cube::{strided_input_grad, weight_grad_im2col, weight_grad_shifted};
+    use super::cube::{strided_input_grad, strided_input_grad_chunked, weight_grad_im2col, weight_grad_shifted};
     use crate::gemm_operands::channels_last_padded;
     use crate::test_support::{NdArrayAd, assert_close_named, random};
     use crate::type_match::WgpuCube;
@@ -599,10 +628,15 @@ mod spread_tests {
             let (c_out4, c_in4) = (w_shape[0].div_ceil(4) * 4, c_in.div_ceil(4) * 4);
             let dyp = channels_last_padded::<_, f32>(to_gpu(&dy), n, c_out4, DType::F32);
             let wp = channels_last_padded::<_, f32>(to_gpu(&w), c_out4, c_in4, DType::F32);
-            let ours = strided_input_grad::<_, f32, i32, u32>(dyp, wp, [n, c_in4, h, w_in], c_in, &options);
+            let ours = strided_input_grad::<_, f32, i32, u32>(dyp.clone(), wp.clone(), [n, c_in4, h, w_in], c_in, &options);
             let ours = Tensor::<WgpuCube, 4>::from_primitive(Float(ours));
             assert_eq!(ours.dims(), x_shape, "the real channels only");
-            assert_close_named(ours, expected, 1e-3, &format!("input gradient, padded channels, x {x_shape:?}, {options:?}"));
+            assert_close_named(ours, expected.clone(), 1e-3, &format!("input gradient, padded channels, x {x_shape:?}, {options:?}"));
+            // One image's columns at a time: the images' output gradients are views (or copies)
+            // of the whole, each folded into its own image.
+            let ours = strided_input_grad_chunked::<_, f32, i32, u32>(dyp, wp, [n, c_in4, h, w_in], c_in, &options, 1);
+            let ours = Tensor::<WgpuCube, 4>::from_primitive(Float(ours));
+            assert_close_named(ours, expected, 1e-3, &format!("input gradient, an image at a time, x {x_shape:?}, {options:?}"));
         }
     }
 

@@ -262,8 +262,9 @@ pub(crate) fn unfolded<R: CubeRuntime, F: FloatElement>(tensor: CubeTensor<R>, g
     burn_cubecl::ops::reshape(output, [n * ho * wo, kh * kw * c].into())
 }
 
-/// `output` `[n, c, h, w]` (contiguous, row-major) is the fold of `columns` `[n, h_out, w_out,
-/// kh, kw, ch]` (any strides, `ch ≥ c`, channels innermost): element `(img, c, y, x)` is the
+/// `output` `[n, c, h, w]` (contiguous, row-major) holds from image `first` on the fold of
+/// `columns` `[m, h_out, w_out, kh, kw, ch]` (any strides, `ch ≥ c`, channels innermost):
+/// element `(first + img, c, y, x)` is the
 /// sum of `columns[img, oy, ox, i, j, c]` over every kernel position `(i, j)` and output pixel
 /// `(oy, ox)` whose window reads input pixel `(y, x)` — `y + ph = oy·sh + i·dh`, likewise in `x`.
 /// The adjoint of [`unfold_kernel`]: a conv's input gradient from the products `dY · W`, with
@@ -277,11 +278,12 @@ pub(crate) fn unfolded<R: CubeRuntime, F: FloatElement>(tensor: CubeTensor<R>, g
 fn fold_kernel<E: cubecl::prelude::Float>(
     columns: &Tensor<E>,
     output: &mut Tensor<E>,
+    first: usize,
     #[comptime] stride: (usize, usize),
     #[comptime] dilation: (usize, usize),
     #[comptime] padding: (usize, usize),
 ) {
-    let rows = output.shape(0);
+    let rows = columns.shape(0);
     let channels = output.shape(1);
     let width = output.shape(3);
     let pixels = output.shape(2) * width;
@@ -330,7 +332,7 @@ fn fold_kernel<E: cubecl::prelude::Float>(
             let cl = ty + k * TILE_ROWS;
             let (c, p) = (c0 + cl, p0 + tx);
             if c < channels && p < pixels {
-                output[(row * channels + c) * pixels + p] = tile[cl * (TILE + 1) + tx];
+                output[((first + row) * channels + c) * pixels + p] = tile[cl * (TILE + 1) + tx];
             }
         }
         sync_cube();
@@ -338,50 +340,52 @@ fn fold_kernel<E: cubecl::prelude::Float>(
     }
 }
 
-/// The fold ([`fold_kernel`], one pass) of the products `columns` `[n·h_out·w_out,
-/// kh·kw·ch]` (rows of kernel position major, channels inner, of the backend's float `F`; any
-/// row stride) into a new contiguous row-major `[n, c, h, w]`, `c ≤ ch`: the input gradient of
-/// a conv of `geometry` whose input is `[n, c, h, w]`.
+/// Folds ([`fold_kernel`], one pass) the products `columns` `[m·h_out·w_out, kh·kw·ch]` of
+/// images `first..first + m` (rows kernel position major, channels inner, of the backend's float
+/// `F`; any row stride) into those images of `output` `[n, c, h, w]` (contiguous row-major, of
+/// `F`, `c ≤ ch`): their input gradient for a conv of `geometry`.
 ///
 /// # Panics
 /// If `columns` is not of that shape, or the tiles outnumber the device's cube counts.
-pub(crate) fn folded<R: CubeRuntime, F: FloatElement>(
+pub(crate) fn fold_into<R: CubeRuntime, F: FloatElement>(
     columns: CubeTensor<R>,
-    [n, c, h, w]: [usize; 4],
+    output: &CubeTensor<R>,
+    first: usize,
     channels: usize,
     geometry: &ConvGeometry,
-) -> CubeTensor<R> {
+) {
+    let [n, c, h, w] = output.meta.shape().dims::<4>();
     let [kh, kw] = geometry.kernel;
     let [ho, wo] = geometry.output_size([h, w]);
     let [rows, k] = columns.meta.shape().dims::<2>();
+    let images = rows / (ho * wo).max(1);
     assert!(
-        rows == n * ho * wo && k == kh * kw * channels && channels >= c && columns.meta.strides()[1] == 1,
-        "folded: columns {:?} (strides {:?}) are not [{n}·{ho}·{wo}, {kh}·{kw}·{channels}] with unit channel stride",
+        rows == images * ho * wo && first + images <= n && k == kh * kw * channels && channels >= c && columns.meta.strides()[1] == 1,
+        "fold_into: columns {:?} (strides {:?}) are not [m·{ho}·{wo}, {kh}·{kw}·{channels}] with unit channel stride for images {first}.. of {n}",
         columns.meta.shape(),
         columns.meta.strides()
     );
-    assert!(geometry.pad_start == geometry.pad_end, "folded: symmetric padding only, got {geometry:?}");
-    let output = empty_device_contiguous_dtype(columns.client.clone(), columns.device.clone(), [n, c, h, w].into(), columns.dtype);
-    if n * c * h * w == 0 {
-        return output;
+    assert!(geometry.pad_start == geometry.pad_end, "fold_into: symmetric padding only, got {geometry:?}");
+    assert!(output.is_contiguous(), "fold_into: the output must be contiguous");
+    if images * c * h * w == 0 {
+        return;
     }
     let row = columns.meta.strides()[0];
-    let view = cubecl::zspace::metadata::Metadata::new(vec![n, ho, wo, kh, kw, channels], vec![ho * wo * row, wo * row, row, kw * channels, channels, 1]);
+    let view = cubecl::zspace::metadata::Metadata::new(vec![images, ho, wo, kh, kw, channels], vec![ho * wo * row, wo * row, row, kw * channels, channels, 1]);
     let columns = CubeTensor::new(columns.client.clone(), columns.handle.clone(), view, columns.device.clone(), columns.dtype);
     let max = columns.client.properties().hardware.max_cube_count;
     let tiles = [(h * w).div_ceil(TILE), c.div_ceil(TILE)];
     assert!(
         tiles[0] <= max.0 as usize && tiles[1] <= max.1 as usize,
-        "folded: {h}×{w} pixels × {c} channels are more tiles than the device's cube counts {max:?}"
+        "fold_into: {h}×{w} pixels × {c} channels are more tiles than the device's cube counts {max:?}"
     );
-    let count = CubeCount::new_3d(tiles[0] as u32, tiles[1] as u32, n.min(max.2 as usize) as u32);
+    let count = CubeCount::new_3d(tiles[0] as u32, tiles[1] as u32, images.min(max.2 as usize) as u32);
     let dim = CubeDim::new_2d(TILE as u32, TILE_ROWS as u32);
     let stride = (geometry.stride[0], geometry.stride[1]);
     let dilation = (geometry.dilation[0], geometry.dilation[1]);
     let padding = (geometry.pad_start[0], geometry.pad_start[1]);
     let (client, input, out) = (columns.client.clone(), columns.clone().into_tensor_arg(), output.clone().into_tensor_arg());
-    fold_kernel::launch::<F, R>(&client, count, dim, input, out, stride, dilation, padding);
-    output
+    fold_kernel::launch::<F, R>(&client, count, dim, input, out, first, stride, dilation, padding);
 }
 
 /// The element type the GEMM kernels read on `client`: bf16 when [`GemmPrecision::Bf16`] is
