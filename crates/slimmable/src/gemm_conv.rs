@@ -583,22 +583,35 @@ mod cube {
     }
 }
 
-#[cfg(all(test, feature = "test-wgpu"))]
+#[cfg(all(test, any(feature = "test-wgpu", feature = "test-cuda")))]
 mod spread_tests {
     //! The strided input gradient's and the weight gradient's arithmetic, on lavapipe (the
-    //! matrix products on cubek's kernel without tensor cores). The reference is burn-ndarray's
-    //! conv gradient: burn's wgpu backend itself gave an all-zero input gradient for a 1×1
-    //! stride-2 conv of an 8×7 input.
-    use super::cube::{strided_input_grad, strided_input_grad_chunked, weight_grad_im2col, weight_grad_shifted};
+    //! matrix products on cubek's kernel without tensor cores) and, for the former, on CUDA
+    //! (TF32 products). The reference is burn-ndarray's conv gradient: burn's wgpu backend
+    //! itself gave an all-zero input gradient for a 1×1 stride-2 conv of an 8×7 input.
+    use super::cube::{strided_input_grad, strided_input_grad_chunked};
     use crate::gemm_operands::channels_last_padded;
     use crate::test_support::{NdArrayAd, assert_close_named, random};
-    use crate::type_match::WgpuCube;
     use burn::tensor::module::conv2d;
     use burn::tensor::ops::ConvOptions;
     use burn::tensor::{DType, Tensor, TensorPrimitive::Float};
+    use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime};
 
+    #[cfg(feature = "test-wgpu")]
     #[test]
     fn strided_input_gradient_equals_burn_ndarrays() {
+        strided_input_gradient_on::<burn::backend::wgpu::WgpuRuntime, u32>(1e-3);
+    }
+
+    /// TF32 products: about 1e-3 of each of up to `kh·kw·c_out / (sh·sw)` terms.
+    #[cfg(feature = "test-cuda")]
+    #[test]
+    fn on_cuda_strided_input_gradient_equals_burn_ndarrays() {
+        strided_input_gradient_on::<cubecl::cuda::CudaRuntime, u8>(0.05);
+    }
+
+    fn strided_input_gradient_on<R: CubeRuntime, BT: BoolElement>(tolerance: f32) {
+        type G<R, BT> = CubeBackend<R, f32, i32, BT>;
         let (cpu, gpu) = (Default::default(), Default::default());
         let cases = [
             ([2, 5, 9, 9], [6, 5, 3, 3], [2, 2], [1, 1], [1, 1]),
@@ -616,34 +629,37 @@ mod spread_tests {
             let y = conv2d(x.clone(), w.clone(), None, options.clone());
             let dy = random::<NdArrayAd, 4>(y.dims(), &cpu);
             let expected = x.grad(&y.mul(dy.clone()).sum().backward()).unwrap();
-            let to_gpu = |t: &Tensor<NdArrayAd, 4>| Tensor::<WgpuCube, 4>::from_data(t.to_data(), &gpu).into_primitive().tensor();
-            let expected = Tensor::<WgpuCube, 4>::from_data(expected.into_data(), &gpu);
+            let to_gpu = |t: &Tensor<NdArrayAd, 4>| Tensor::<G<R, BT>, 4>::from_data(t.to_data(), &gpu).into_primitive().tensor();
+            let expected = Tensor::<G<R, BT>, 4>::from_data(expected.into_data(), &gpu);
             // Row-major operands (made channels-last inside), then the operands as the op hands
             // them over: channels-last, channel counts rounded up to 4 with zeros.
-            let ours = strided_input_grad::<_, f32, i32, u32>(to_gpu(&dy), to_gpu(&w), x_shape, x_shape[1], &options);
-            let ours = Tensor::<WgpuCube, 4>::from_primitive(Float(ours));
+            let ours = strided_input_grad::<R, f32, i32, BT>(to_gpu(&dy), to_gpu(&w), x_shape, x_shape[1], &options);
+            let ours = Tensor::<G<R, BT>, 4>::from_primitive(Float(ours));
             assert_eq!(ours.dims(), x_shape);
-            assert_close_named(ours, expected.clone(), 1e-3, &format!("input gradient, x {x_shape:?}, {options:?}"));
+            assert_close_named(ours, expected.clone(), tolerance, &format!("input gradient, x {x_shape:?}, {options:?}"));
             let [n, c_in, h, w_in] = x_shape;
             let (c_out4, c_in4) = (w_shape[0].div_ceil(4) * 4, c_in.div_ceil(4) * 4);
             let dyp = channels_last_padded::<_, f32>(to_gpu(&dy), n, c_out4, DType::F32);
             let wp = channels_last_padded::<_, f32>(to_gpu(&w), c_out4, c_in4, DType::F32);
-            let ours = strided_input_grad::<_, f32, i32, u32>(dyp.clone(), wp.clone(), [n, c_in4, h, w_in], c_in, &options);
-            let ours = Tensor::<WgpuCube, 4>::from_primitive(Float(ours));
+            let ours = strided_input_grad::<R, f32, i32, BT>(dyp.clone(), wp.clone(), [n, c_in4, h, w_in], c_in, &options);
+            let ours = Tensor::<G<R, BT>, 4>::from_primitive(Float(ours));
             assert_eq!(ours.dims(), x_shape, "the real channels only");
-            assert_close_named(ours, expected.clone(), 1e-3, &format!("input gradient, padded channels, x {x_shape:?}, {options:?}"));
+            assert_close_named(ours, expected.clone(), tolerance, &format!("input gradient, padded channels, x {x_shape:?}, {options:?}"));
             // One image's columns at a time: the images' output gradients are views (or copies)
             // of the whole, each folded into its own image.
-            let ours = strided_input_grad_chunked::<_, f32, i32, u32>(dyp, wp, [n, c_in4, h, w_in], c_in, &options, 1);
-            let ours = Tensor::<WgpuCube, 4>::from_primitive(Float(ours));
-            assert_close_named(ours, expected, 1e-3, &format!("input gradient, an image at a time, x {x_shape:?}, {options:?}"));
+            let ours = strided_input_grad_chunked::<R, f32, i32, BT>(dyp, wp, [n, c_in4, h, w_in], c_in, &options, 1);
+            let ours = Tensor::<G<R, BT>, 4>::from_primitive(Float(ours));
+            assert_close_named(ours, expected, tolerance, &format!("input gradient, an image at a time, x {x_shape:?}, {options:?}"));
         }
     }
 
     /// The weight gradient by matrix products (unfolded, and over shifted views for stride 1),
     /// against burn-ndarray's, with the tensors laid out channels-last as the op keeps them.
+    #[cfg(feature = "test-wgpu")]
     #[test]
     fn weight_gradients_by_matrix_products_equal_burn_ndarrays() {
+        use super::cube::{weight_grad_im2col, weight_grad_shifted};
+        use crate::type_match::WgpuCube;
         let (cpu, gpu) = (Default::default(), Default::default());
         let cases = [
             ([2, 5, 9, 9], [6, 5, 3, 3], [1, 1], [1, 1], [1, 1]),
