@@ -23,11 +23,11 @@ for k in simple_sync_cyclic/mma simple_sync_tilewise/cmma simple_sync_tilewise/m
   rc=$?
   echo "$k widths: exit $rc $(grep -o 'width [0-9.]*: forward+backward [0-9.]* ms' /tmp/r/widths-$name.log | awk '{printf "%s=%s ", $2, $4}') $(grep -o 'fell back.*\|inferred stage.*' /tmp/r/widths-$name.log | head -1)"
   if [ $rc = 0 ] && grep -q ' agrees' /tmp/r/test-$name.txt; then
-    timeout 100 $DEV/S-$name bench --model conv8 --batch 1024 --iters 16 --warmup 1 --mode plain sandwich --seed 0 > /tmp/r/w-$name.log 2>&1; echo "$k warm-up: exit $?"
+    timeout 100 $DEV/S-$name bench --model conv8 --batch 1024 --iters 8 --warmup 1 --mode plain sandwich --seed 0 > /tmp/r/w-$name.log 2>&1; echo "$k warm-up: exit $?"
     variants="$variants S-$name=$DEV/S-$name:kernel-gemm"
   fi
 done
-timeout 100 $DEV/S-default bench --model conv8 --batch 1024 --iters 16 --warmup 1 --mode plain sandwich --seed 0 > /tmp/r/w-S-default.log 2>&1; echo "default warm-up: exit $?"
+timeout 100 $DEV/S-default bench --model conv8 --batch 1024 --iters 8 --warmup 1 --mode plain sandwich --seed 0 > /tmp/r/w-S-default.log 2>&1; echo "default warm-up: exit $?"
 MODELS=conv8 MODES="plain sandwich" ITERS=12 WARMUP=3 TIMEOUT=80 PEERS="pytorch" VARIANTS="$variants" \
   timeout 330 scripts/bench_gpu.sh /tmp/r/bench-conv8 2>&1 | tail -n 8
 tar czf $OUT/call3.tgz -C /tmp/r .
