@@ -147,6 +147,9 @@ pub fn configure(name: Option<&str>) -> Result<BackendKind, String> {
     if let Some(align) = gemm_channel_align(std::env::var("AUTOSLIM_GEMM_ALIGN").ok().as_deref())? {
         slimmable::set_gemm_channel_align(align);
     }
+    if let Some(most) = wgrad_max_batches(std::env::var("AUTOSLIM_WGRAD_MAX_BATCHES").ok().as_deref())? {
+        slimmable::set_wgrad_max_batches(most);
+    }
     if let Some(precision) = gemm_precision(std::env::var("AUTOSLIM_GEMM_PRECISION").ok().as_deref())? {
         slimmable::set_gemm_precision(precision);
     }
@@ -174,11 +177,23 @@ pub fn configure(name: Option<&str>) -> Result<BackendKind, String> {
 /// `AUTOSLIM_GEMM_ALIGN`'s value: the multiple the implicit-GEMM convs round channel counts up
 /// to (`slimmable::set_gemm_channel_align`; 1 turns it off); `None` when unset.
 pub fn gemm_channel_align(value: Option<&str>) -> Result<Option<usize>, String> {
+    positive_whole("AUTOSLIM_GEMM_ALIGN", "channels", value)
+}
+
+/// `AUTOSLIM_WGRAD_MAX_BATCHES`'s value: the most image batches a conv's weight gradient is
+/// split into (`slimmable::set_wgrad_max_batches`); `None` when unset.
+pub fn wgrad_max_batches(value: Option<&str>) -> Result<Option<usize>, String> {
+    positive_whole("AUTOSLIM_WGRAD_MAX_BATCHES", "batches", value)
+}
+
+/// The whole number, at least 1, that the environment variable `name` holds (counting `what`);
+/// `None` when unset or blank.
+fn positive_whole(name: &str, what: &str, value: Option<&str>) -> Result<Option<usize>, String> {
     match value.map(str::trim) {
         None | Some("") => Ok(None),
         Some(text) => match text.parse::<usize>() {
-            Ok(align) if align > 0 => Ok(Some(align)),
-            _ => Err(format!("AUTOSLIM_GEMM_ALIGN: expected a whole number of channels, at least 1; got \"{text}\"")),
+            Ok(count) if count > 0 => Ok(Some(count)),
+            _ => Err(format!("{name}: expected a whole number of {what}, at least 1; got \"{text}\"")),
         },
     }
 }
@@ -280,6 +295,10 @@ mod tests {
         for bad in ["0", "-4", "four", "2.5"] {
             let err = gemm_channel_align(Some(bad)).unwrap_err();
             assert!(err.contains("AUTOSLIM_GEMM_ALIGN") && err.contains(bad), "{err}");
+            let err = wgrad_max_batches(Some(bad)).unwrap_err();
+            assert!(err.contains("AUTOSLIM_WGRAD_MAX_BATCHES") && err.contains(bad), "{err}");
         }
+        assert_eq!(wgrad_max_batches(Some("64")), Ok(Some(64)));
+        assert_eq!(wgrad_max_batches(None), Ok(None));
     }
 }

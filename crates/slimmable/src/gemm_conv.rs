@@ -63,6 +63,23 @@ pub fn set_gemm_channel_align(align: usize) {
     CHANNEL_ALIGN.store(align, Ordering::Relaxed);
 }
 
+/// The most image batches a conv's weight gradient is split into ([`set_wgrad_max_batches`]);
+/// 0 until set: no limit but the partial products' size.
+static WGRAD_MAX_BATCHES: AtomicUsize = AtomicUsize::new(0);
+
+/// Caps how many image batches the weight gradient of [`gemm_conv2d`] is split into (each batch
+/// one matrix product whose partial sums are then added): fewer batches are longer products and
+/// fewer partial sums, but fewer tiles for the GPU at narrow widths. By default the only limit is
+/// the partial products' size (64 Mi values), which at batch 1024 gives every image its own
+/// product. Process-wide.
+///
+/// # Panics
+/// If `most` is 0.
+pub fn set_wgrad_max_batches(most: usize) {
+    assert!(most > 0, "the weight gradient needs at least one batch");
+    WGRAD_MAX_BATCHES.store(most, Ordering::Relaxed);
+}
+
 /// The channel alignment [`gemm_conv2d`] uses now, for operands in the format of
 /// [`gemm_precision`](crate::gemm_precision).
 pub fn gemm_channel_align() -> usize {
@@ -483,6 +500,10 @@ mod cube {
     /// docs/BENCHMARKS.md, session 11.)
     fn image_batches(n: usize, size: usize) -> usize {
         let most = ((1usize << 26) / size.max(1)).max(1);
+        let most = match super::WGRAD_MAX_BATCHES.load(Ordering::Relaxed) {
+            0 => most,
+            cap => most.min(cap),
+        };
         (1..=n).rev().find(|b| n % b == 0 && *b <= most).unwrap_or(1)
     }
 
