@@ -181,7 +181,7 @@ pub fn gemm_channel_align(value: Option<&str>) -> Result<Option<usize>, String> 
 }
 
 /// `AUTOSLIM_WGRAD_MAX_BATCHES`'s value: the most image batches a conv's weight gradient is
-/// split into (`slimmable::set_wgrad_max_batches`); `None` when unset.
+/// split into (`slimmable::set_wgrad_max_batches`, default 256); `None` when unset.
 pub fn wgrad_max_batches(value: Option<&str>) -> Result<Option<usize>, String> {
     positive_whole("AUTOSLIM_WGRAD_MAX_BATCHES", "batches", value)
 }

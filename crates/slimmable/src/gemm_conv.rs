@@ -63,15 +63,19 @@ pub fn set_gemm_channel_align(align: usize) {
     CHANNEL_ALIGN.store(align, Ordering::Relaxed);
 }
 
-/// The most image batches a conv's weight gradient is split into ([`set_wgrad_max_batches`]);
-/// 0 until set: no limit but the partial products' size.
-static WGRAD_MAX_BATCHES: AtomicUsize = AtomicUsize::new(0);
+/// The default of [`set_wgrad_max_batches`]: on an H200 the 8-layer bench net's passes were
+/// 0–2.5 % faster at every width with at most 256 batches than with one per image (its batch of
+/// 1 024), and its sandwich step 2 % faster (64: in between; docs/BENCHMARKS.md, session 16).
+pub const DEFAULT_WGRAD_MAX_BATCHES: usize = 256;
+
+/// The most image batches a conv's weight gradient is split into ([`set_wgrad_max_batches`]).
+static WGRAD_MAX_BATCHES: AtomicUsize = AtomicUsize::new(DEFAULT_WGRAD_MAX_BATCHES);
 
 /// Caps how many image batches the weight gradient of [`gemm_conv2d`] is split into (each batch
-/// one matrix product whose partial sums are then added): fewer batches are longer products and
-/// fewer partial sums, but fewer tiles for the GPU at narrow widths. By default the only limit is
-/// the partial products' size (64 Mi values), which at batch 1024 gives every image its own
-/// product. Process-wide.
+/// one matrix product whose partial sums are then added; default
+/// [`DEFAULT_WGRAD_MAX_BATCHES`]): fewer batches are longer products and fewer partial sums, but
+/// fewer tiles for the GPU at narrow widths. The partial products' size (64 Mi values) limits
+/// them too. Process-wide.
 ///
 /// # Panics
 /// If `most` is 0.
@@ -494,16 +498,15 @@ mod cube {
     }
 
     /// How many batches (a divisor of `n`) the images are split into so that the partial
-    /// products, `batches × size` values, stay within 64 Mi values. (Fewer batches of at
-    /// least 16 Ki rows each, to sum fewer partial products, made the 8-layer bench net's
-    /// sandwich step 9 % slower on an H100: too few tiles for the GPU at small widths;
-    /// docs/BENCHMARKS.md, session 11.)
+    /// products, `batches × size` values, stay within 64 Mi values, and at most
+    /// [`set_wgrad_max_batches`](super::set_wgrad_max_batches)'s cap (default 256). (Fewer
+    /// batches of at least 16 Ki rows each, 64 for the bench net's 32×32 layers, made its
+    /// sandwich step 9 % slower on an H100 in session 11, when burn's reduction added the
+    /// partial sums; with the batch-sum kernel, 64 and 256 batches were both faster than 1 024
+    /// on an H200, docs/BENCHMARKS.md, session 16.)
     fn image_batches(n: usize, size: usize) -> usize {
         let most = ((1usize << 26) / size.max(1)).max(1);
-        let most = match super::WGRAD_MAX_BATCHES.load(Ordering::Relaxed) {
-            0 => most,
-            cap => most.min(cap),
-        };
+        let most = most.min(super::WGRAD_MAX_BATCHES.load(Ordering::Relaxed).max(1));
         (1..=n).rev().find(|b| n % b == 0 && *b <= most).unwrap_or(1)
     }
 
@@ -516,8 +519,8 @@ mod cube {
     ///
     /// Why: a transposed conv run as a stride-1 conv over the output gradient spread out with
     /// `stride − 1` zeros between its values (this op's first form) multiplies the zeros too —
-    /// 4× the arithmetic of a stride-2 conv, three quarters of it wasted, about a quarter of
-    /// the GEMM convs' time in a full-width pass of the 8-layer net; burn's own input gradient
+    /// 4× the arithmetic of a stride-2 conv, three quarters of it wasted: a fifth of the
+    /// arithmetic of a full-width pass of the 8-layer net; burn's own input gradient
     /// for a stride above 1 is a direct kernel (54 % of that net's plain step on an H200), and
     /// cubek's implicit-GEMM one does not check that a position divides by the stride.
     /// The columns (`kh·kw·c_in / (sh·sw·c_in)` times the input gradient's size, 2.25× for a 3×3
