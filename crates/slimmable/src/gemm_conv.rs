@@ -239,12 +239,11 @@ mod cube {
     use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
     use burn_cubecl::tensor::CubeTensor;
     use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
-    use cubecl::zspace::metadata::Metadata;
 
     use super::FALLBACKS;
     use crate::gemm_kernel::{gemm_kernel, launch};
     use crate::gemm_operands::{
-        as_float, batch_summed, channels_last_padded, fold_into, gemm_operands, leading_block, nhwc_grown, unfolded, unpadded,
+        as_float, batch_summed, channels_last_padded, fold_into, gemm_operands, leading_block, nhwc_grown, strided_view, unfolded, unpadded,
     };
     use crate::im2col::ConvGeometry;
     use crate::type_match::same_type;
@@ -363,7 +362,7 @@ mod cube {
                         let direct = || conv_data_backward::<R, 2>(as_float::<R, F>(grad), as_float::<R, F>(weight), shape, options, ConvStrategy::Direct);
                         or_direct(gemm, direct, "input-gradient")
                     }
-                    false => strided_input_grad::<R, F, I, BT>(grad, weight, shape.dims::<4>(), c_in, &options),
+                    false => strided_input_grad::<R, F, I, BT>(grad, weight, shape.dims::<4>(), c_in, &options, MAX_COLUMNS),
                 };
                 grads.register::<CubeBackend<R, F, I, BT>>(node.id, unpadded::<R, F>(input_grad, n, c_in));
             }
@@ -431,16 +430,13 @@ mod cube {
         let dy = nhwc_grown::<R, F>(grad, [n, hg, wg, c_out], [0, 0], dy_dtype);
         let batches = image_batches(n, c_out * c_in * kh * kw);
         let rows = n / batches * hg * wg;
-        let view = |tensor: &CubeTensor<R>, shape: Vec<usize>, strides: Vec<usize>| {
-            CubeTensor::new(tensor.client.clone(), tensor.handle.clone(), Metadata::new(shape, strides), tensor.device.clone(), tensor.dtype)
-        };
         // dYᵀ per batch: [1, 1, batches, c_out, rows], column-major.
-        let lhs = view(&dy, vec![1, 1, batches, c_out, rows], vec![0, 0, rows * c_out, 1, c_out]);
-        let rhs = view(&padded, vec![kh, kw, batches, rows, c_in], vec![dh * wg * c_in, dw * c_in, rows * c_in, c_in, 1]);
+        let lhs = strided_view(&dy, vec![1, 1, batches, c_out, rows], vec![0, 0, rows * c_out, 1, c_out]);
+        let rhs = strided_view(&padded, vec![kh, kw, batches, rows, c_in], vec![dh * wg * c_in, dw * c_in, rows * c_in, c_in, 1]);
         // [kh, kw, batches, c_out, c_in], its active block seen as [batches, c_out, c_in, kh, kw].
         let products = products_f32::<R, F>(lhs, rhs);
         let st = products.meta.strides().to_vec();
-        let partials = view(&products, vec![batches, active[0], active[1], kh, kw], vec![st[2], st[3], st[4], st[0], st[1]]);
+        let partials = strided_view(&products, vec![batches, active[0], active[1], kh, kw], vec![st[2], st[3], st[4], st[0], st[1]]);
         batch_summed::<R, F>(partials, full_shape)
     }
 
@@ -484,8 +480,7 @@ mod cube {
         // [batches, c_out, kh·kw·c_in], its active block seen as [batches, c_out, c_in, kh, kw].
         let products = products_f32::<R, F>(dy.into_primitive().tensor(), columns.into_primitive().tensor());
         let st = products.meta.strides().to_vec();
-        let metadata = Metadata::new(vec![batches, active[0], active[1], kh, kw], vec![st[0], st[1], st[2], kw * c_in * st[2], c_in * st[2]]);
-        let partials = CubeTensor::new(products.client.clone(), products.handle.clone(), metadata, products.device.clone(), products.dtype);
+        let partials = strided_view(&products, vec![batches, active[0], active[1], kh, kw], vec![st[0], st[1], st[2], kw * c_in * st[2], c_in * st[2]]);
         batch_summed::<R, F>(partials, full_shape)
     }
 
@@ -506,9 +501,17 @@ mod cube {
     /// on an H200, docs/BENCHMARKS.md, session 16.)
     fn image_batches(n: usize, size: usize) -> usize {
         let most = ((1usize << 26) / size.max(1)).max(1);
-        let most = most.min(super::WGRAD_MAX_BATCHES.load(Ordering::Relaxed).max(1));
-        (1..=n).rev().find(|b| n % b == 0 && *b <= most).unwrap_or(1)
+        largest_divisor_at_most(n, most.min(super::WGRAD_MAX_BATCHES.load(Ordering::Relaxed)))
     }
+
+    /// The largest divisor of `n` that is at most `most` (1 at least).
+    fn largest_divisor_at_most(n: usize, most: usize) -> usize {
+        (1..=n).rev().find(|d| n % d == 0 && *d <= most).unwrap_or(1)
+    }
+
+    /// The most values of columns [`strided_input_grad`] makes at once in the op: 64 Mi (256 MB
+    /// of f32).
+    pub(super) const MAX_COLUMNS: usize = 1 << 26;
 
     /// The input gradient of a strided conv, `[n, channels, h, w]` (row-major), by one matrix
     /// product and a fold: with `P = n·h_out·w_out` output positions, the columns
@@ -525,21 +528,10 @@ mod cube {
     /// cubek's implicit-GEMM one does not check that a position divides by the stride.
     /// The columns (`kh·kw·c_in / (sh·sw·c_in)` times the input gradient's size, 2.25× for a 3×3
     /// stride-2 conv) are written once and read once.
+    ///
+    /// The columns are made for at most `max_columns` values at a time (the op passes
+    /// [`MAX_COLUMNS`]).
     pub(super) fn strided_input_grad<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement>(
-        grad: CubeTensor<R>,
-        weight: CubeTensor<R>,
-        input_shape: [usize; 4],
-        channels: usize,
-        options: &ConvOptions<2>,
-    ) -> CubeTensor<R> {
-        strided_input_grad_chunked::<R, F, I, BT>(grad, weight, input_shape, channels, options, MAX_COLUMNS)
-    }
-
-    /// The most values of columns [`strided_input_grad`] makes at once: 64 Mi (256 MB of f32).
-    const MAX_COLUMNS: usize = 1 << 26;
-
-    /// [`strided_input_grad`], its columns made for at most `max_columns` values at a time.
-    pub(super) fn strided_input_grad_chunked<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement>(
         grad: CubeTensor<R>,
         weight: CubeTensor<R>,
         input_shape: [usize; 4],
@@ -553,11 +545,8 @@ mod cube {
         let dtype = grad.dtype;
         let grad = channels_last_padded::<R, F>(grad, n, c_out, dtype);
         let weight = channels_last_padded::<R, F>(weight, c_out, c_in, dtype);
-        let view = |tensor: &CubeTensor<R>, shape: Vec<usize>, strides: Vec<usize>| {
-            CubeTensor::new(tensor.client.clone(), tensor.handle.clone(), Metadata::new(shape, strides), tensor.device.clone(), tensor.dtype)
-        };
         let k = kh * kw * c_in;
-        let rhs = view(&weight, vec![1, c_out, k], vec![0, k, 1]);
+        let rhs = strided_view(&weight, vec![1, c_out, k], vec![0, k, 1]);
         let geometry = ConvGeometry { kernel: [kh, kw], stride: options.stride, dilation: options.dilation, pad_start: options.padding, pad_end: options.padding };
         let [_, _, h, w] = input_shape;
         let output = empty_device_contiguous_dtype(grad.client.clone(), grad.device.clone(), [n, channels, h, w].into(), F::dtype());
@@ -565,17 +554,16 @@ mod cube {
         // the columns of all of them at once (600 MB for the 8-layer net's first strided conv at
         // batch 1024) would take a new 9 GB page of cubecl's memory pool on an H200, whose
         // 2.2 GB pages hold slices of up to 561 MB.
-        let most = (max_columns / (ho * wo * k).max(1)).max(1);
-        let chunk = (1..=n).rev().find(|c| n % c == 0 && *c <= most).unwrap_or(1);
+        let chunk = largest_divisor_at_most(n, max_columns / (ho * wo * k).max(1));
         for first in (0..n).step_by(chunk) {
             // Images `first..first + chunk` of the output gradient: a view (its memory is
             // channels-last, images outermost) where the offset is aligned, else a copy.
             let dy = Tensor::<CubeBackend<R, F, I, BT>, 4>::from_primitive(Float(grad.clone())).slice([first..first + chunk]);
             let dy = channels_last_padded::<R, F>(dy.into_primitive().tensor(), chunk, c_out, dtype);
-            let lhs = view(&dy, vec![1, chunk * ho * wo, c_out], vec![0, c_out, 1]);
+            let lhs = strided_view(&dy, vec![1, chunk * ho * wo, c_out], vec![0, c_out, 1]);
             let columns = products_f32::<R, F>(lhs, rhs.clone());
             let strides = columns.meta.strides().to_vec();
-            fold_into::<R, F>(view(&columns, vec![chunk * ho * wo, k], strides[1..].to_vec()), &output, first, c_in, &geometry);
+            fold_into::<R, F>(strided_view(&columns, vec![chunk * ho * wo, k], strides[1..].to_vec()), &output, first, c_in, &geometry);
         }
         output
     }
@@ -613,7 +601,7 @@ mod spread_tests {
     //! matrix products on cubek's kernel without tensor cores) and, for the former, on CUDA
     //! (TF32 products). The reference is burn-ndarray's conv gradient: burn's wgpu backend
     //! itself gave an all-zero input gradient for a 1×1 stride-2 conv of an 8×7 input.
-    use super::cube::{strided_input_grad, strided_input_grad_chunked};
+    use super::cube::{MAX_COLUMNS, strided_input_grad};
     use crate::gemm_operands::channels_last_padded;
     use crate::test_support::{NdArrayAd, assert_close_named, random};
     use burn::tensor::module::conv2d;
@@ -657,7 +645,7 @@ mod spread_tests {
             let expected = Tensor::<G<R, BT>, 4>::from_data(expected.into_data(), &gpu);
             // Row-major operands (made channels-last inside), then the operands as the op hands
             // them over: channels-last, channel counts rounded up to 4 with zeros.
-            let ours = strided_input_grad::<R, f32, i32, BT>(to_gpu(&dy), to_gpu(&w), x_shape, x_shape[1], &options);
+            let ours = strided_input_grad::<R, f32, i32, BT>(to_gpu(&dy), to_gpu(&w), x_shape, x_shape[1], &options, MAX_COLUMNS);
             let ours = Tensor::<G<R, BT>, 4>::from_primitive(Float(ours));
             assert_eq!(ours.dims(), x_shape);
             assert_close_named(ours, expected.clone(), tolerance, &format!("input gradient, x {x_shape:?}, {options:?}"));
@@ -665,13 +653,13 @@ mod spread_tests {
             let (c_out4, c_in4) = (w_shape[0].div_ceil(4) * 4, c_in.div_ceil(4) * 4);
             let dyp = channels_last_padded::<_, f32>(to_gpu(&dy), n, c_out4, DType::F32);
             let wp = channels_last_padded::<_, f32>(to_gpu(&w), c_out4, c_in4, DType::F32);
-            let ours = strided_input_grad::<R, f32, i32, BT>(dyp.clone(), wp.clone(), [n, c_in4, h, w_in], c_in, &options);
+            let ours = strided_input_grad::<R, f32, i32, BT>(dyp.clone(), wp.clone(), [n, c_in4, h, w_in], c_in, &options, MAX_COLUMNS);
             let ours = Tensor::<G<R, BT>, 4>::from_primitive(Float(ours));
             assert_eq!(ours.dims(), x_shape, "the real channels only");
             assert_close_named(ours, expected.clone(), tolerance, &format!("input gradient, padded channels, x {x_shape:?}, {options:?}"));
             // One image's columns at a time: the images' output gradients are views (or copies)
             // of the whole, each folded into its own image.
-            let ours = strided_input_grad_chunked::<R, f32, i32, BT>(dyp, wp, [n, c_in4, h, w_in], c_in, &options, 1);
+            let ours = strided_input_grad::<R, f32, i32, BT>(dyp, wp, [n, c_in4, h, w_in], c_in, &options, 1);
             let ours = Tensor::<G<R, BT>, 4>::from_primitive(Float(ours));
             assert_close_named(ours, expected, tolerance, &format!("input gradient, an image at a time, x {x_shape:?}, {options:?}"));
         }

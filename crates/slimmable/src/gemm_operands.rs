@@ -230,14 +230,20 @@ pub(crate) fn batch_summed<R: CubeRuntime, F: FloatElement>(partials: CubeTensor
     output
 }
 
+/// `tensor`'s memory seen with `shape` and `strides` (no copy): the caller vouches that every
+/// index it reaches lies inside the memory.
+pub(crate) fn strided_view<R: CubeRuntime>(tensor: &CubeTensor<R>, shape: Vec<usize>, strides: Vec<usize>) -> CubeTensor<R> {
+    let metadata = cubecl::zspace::metadata::Metadata::new(shape, strides);
+    CubeTensor::new(tensor.client.clone(), tensor.handle.clone(), metadata, tensor.device.clone(), tensor.dtype)
+}
+
 /// The first `[rows, channels]` block of `tensor` `[d, c, h, w]` as a view of the same memory
 /// (the same strides, no copy): a slimmable conv's active weight, for a kernel that reads any
 /// strides.
 pub(crate) fn leading_block<R: CubeRuntime>(tensor: &CubeTensor<R>, rows: usize, channels: usize) -> CubeTensor<R> {
     let [d, c, h, w] = tensor.meta.shape().dims::<4>();
     assert!(rows <= d && channels <= c, "leading_block: [{rows}, {channels}] is not inside [{d}, {c}]");
-    let metadata = cubecl::zspace::metadata::Metadata::new(vec![rows, channels, h, w], tensor.meta.strides().to_vec());
-    CubeTensor::new(tensor.client.clone(), tensor.handle.clone(), metadata, tensor.device.clone(), tensor.dtype)
+    strided_view(tensor, vec![rows, channels, h, w], tensor.meta.strides().to_vec())
 }
 
 /// The unfolded input of a conv as a contiguous `[n·h_out·w_out, kh·kw·c]` matrix
@@ -371,8 +377,7 @@ pub(crate) fn fold_into<R: CubeRuntime, F: FloatElement>(
         return;
     }
     let row = columns.meta.strides()[0];
-    let view = cubecl::zspace::metadata::Metadata::new(vec![images, ho, wo, kh, kw, channels], vec![ho * wo * row, wo * row, row, kw * channels, channels, 1]);
-    let columns = CubeTensor::new(columns.client.clone(), columns.handle.clone(), view, columns.device.clone(), columns.dtype);
+    let columns = strided_view(&columns, vec![images, ho, wo, kh, kw, channels], vec![ho * wo * row, wo * row, row, kw * channels, channels, 1]);
     let max = columns.client.properties().hardware.max_cube_count;
     let tiles = [(h * w).div_ceil(TILE), c.div_ceil(TILE)];
     assert!(
@@ -645,8 +650,7 @@ mod tests {
             ];
             for (layout, tensor) in layouts {
                 let tensor = tensor.into_primitive().tensor();
-                let view = cubecl::zspace::metadata::Metadata::new(vec![batches, 3, 4, 3, 2], tensor.meta.strides().to_vec());
-                let block = CubeTensor::new(tensor.client.clone(), tensor.handle.clone(), view, tensor.device.clone(), tensor.dtype);
+                let block = strided_view(&tensor, vec![batches, 3, 4, 3, 2], tensor.meta.strides().to_vec());
                 let summed = BurnTensor::<B<R, BT>, 4>::from_primitive(Float(batch_summed::<R, f32>(block, [6, 9, 3, 2])));
                 assert_eq!(summed.dims(), [6, 9, 3, 2]);
                 let what = format!("{batches} batches, {layout}");
