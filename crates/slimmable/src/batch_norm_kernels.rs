@@ -37,17 +37,26 @@ const BLOCK: usize = 256;
 const SEGMENT_MIN: usize = 8 * BLOCK;
 const MAX_SEGMENTS: usize = 128;
 
-/// The output gradient `dy` of a BatchNorm followed by a clamp to `[low, high]`, passed back
-/// through the clamp: `dy` where the pre-activation `x · scale[c] + shift[c]` (rows 3 and 4 of
-/// `stats` `[5, channels]`) lies strictly inside, else zero.
+/// The output gradient `dy` (a vector of pixels of channel `c`) of a BatchNorm followed by a
+/// clamp to `[low, high]`, passed back through the clamp: `dy` where the pre-activation
+/// `x · scale[c] + shift[c]` (rows 3 and 4 of `stats` `[5, channels]`) lies strictly inside,
+/// else zero.
 #[cube]
-fn passed<F: Float>(dy: F, x: F, stats: &Tensor<F>, c: usize, channels: usize, low: F, high: F) -> F {
-    let y = x * stats[3 * channels + c] + stats[4 * channels + c];
-    let mut g = F::new(0.0);
-    if y > low && y < high {
-        g = dy;
+fn passed<F: Float, N: Size>(dy: Vector<F, N>, x: Vector<F, N>, stats: &Tensor<F>, c: usize, channels: usize, low: F, high: F) -> Vector<F, N> {
+    let y = x * Vector::new(stats[3 * channels + c]) + Vector::new(stats[4 * channels + c]);
+    let inside = y.greater_than(Vector::new(low)).and(y.less_than(Vector::new(high)));
+    select_many(inside, dy, Vector::new(F::new(0.0)))
+}
+
+/// The sum of a vector's lanes.
+#[cube]
+fn lanes_sum<F: Float, N: Size>(v: Vector<F, N>) -> F {
+    let mut total = F::new(0.0);
+    #[unroll]
+    for lane in 0..v.vector_size() {
+        total += v[lane];
     }
-    g
+    total
 }
 
 /// Per (segment, channel) of `first` `[n, c, m]` (contiguous): the sums of `u` and `v` over the
@@ -61,9 +70,9 @@ fn passed<F: Float>(dy: F, x: F, stats: &Tensor<F>, c: usize, channels: usize, l
 /// has fewer pixels than a cube has threads, `BLOCK / m` images side by side: each thread works
 /// out where it starts once (two divisions), not per value.
 #[cube(launch)]
-fn channel_partials_kernel<F: Float>(
-    first: &Tensor<F>,
-    second: &Tensor<F>,
+fn channel_partials_kernel<F: Float, N: Size>(
+    first: &Tensor<Vector<F, N>>,
+    second: &Tensor<Vector<F, N>>,
     centre: &Tensor<F>,
     sum_u: &mut Tensor<F>,
     sum_v: &mut Tensor<F>,
@@ -77,18 +86,19 @@ fn channel_partials_kernel<F: Float>(
     let unit = UNIT_POS as usize;
     let channels = first.shape(1);
     let images = first.shape(0);
-    let m = first.shape(2);
+    // A plane's length in vectors (the launch picks a vector size that divides it).
+    let m = first.shape(2) / first.vector_size();
     let segments = sum_u.shape(1);
     let per_segment = images.div_ceil(segments);
     let start = segment * per_segment;
     let end = min(start + per_segment, images);
-    // Images side by side, and this thread's image among them and its first pixel.
+    // Images side by side, and this thread's image among them and its first vector.
     let side_by_side = max(BLOCK / m, 1);
     let lane_image = unit / m;
     let first_pixel = unit % m;
-    let shift = if gradient { centre[c] } else { first[c * m] };
-    let mut u = F::new(0.0);
-    let mut v = F::new(0.0);
+    let shift = if gradient { Vector::new(centre[c]) } else { Vector::new(first[c * m][0]) };
+    let mut u = Vector::<F, N>::new(F::new(0.0));
+    let mut v = Vector::<F, N>::new(F::new(0.0));
     // The threads beyond the last whole image of a row of images side by side sit out.
     let mut image = if lane_image < side_by_side { start + lane_image } else { end };
     while image < end {
@@ -114,8 +124,8 @@ fn channel_partials_kernel<F: Float>(
     }
     let mut shared_u = SharedMemory::<F>::new(BLOCK);
     let mut shared_v = SharedMemory::<F>::new(BLOCK);
-    shared_u[unit] = u;
-    shared_v[unit] = v;
+    shared_u[unit] = lanes_sum(u);
+    shared_v[unit] = lanes_sum(v);
     sync_cube();
     let mut half = (BLOCK / 2).runtime();
     while half > 0 {
@@ -238,34 +248,14 @@ fn grad_finish_kernel<F: Float>(
     }
 }
 
-/// `out = x · scale[c] + shift[c]` over `[n, c, m]` (all contiguous), `scale` and `shift` rows 3
-/// and 4 of `stats` `[5, c]`; with `clamped`, clamped to `[low, high]`.
+/// `out = x · scale[c] + shift[c]` over `[n, c, m]` (all contiguous, a vector of pixels per
+/// thread), `scale` and `shift` rows 3 and 4 of `stats` `[5, c]`; with `clamped`, clamped to
+/// `[low, high]`.
 #[cube(launch)]
-fn channel_affine_kernel<F: Float>(x: &Tensor<F>, stats: &Tensor<F>, out: &mut Tensor<F>, low: InputScalar, high: InputScalar, #[comptime] clamped: bool) {
-    if ABSOLUTE_POS >= out.len() {
-        terminate!();
-    }
-    let channels = out.shape(1);
-    let c = (ABSOLUTE_POS / out.shape(2)) % channels;
-    let y = x[ABSOLUTE_POS] * stats[3 * channels + c] + stats[4 * channels + c];
-    if clamped {
-        out[ABSOLUTE_POS] = min(max(y, low.get::<F>()), high.get::<F>());
-    } else {
-        out[ABSOLUTE_POS] = y;
-    }
-}
-
-/// `out = dy · a[c] + x · b[c] + d[c]` over `[n, c, m]` (all contiguous), `a`, `b`, `d` the rows
-/// of `coefficients` `[3, c]`; with `clamped`, `dy` first passed back through the clamp
-/// ([`passed`], with the statistics `stats` `[5, c]`).
-#[cube(launch)]
-#[allow(clippy::too_many_arguments)]
-fn channel_affine2_kernel<F: Float>(
-    dy: &Tensor<F>,
-    x: &Tensor<F>,
-    coefficients: &Tensor<F>,
+fn channel_affine_kernel<F: Float, N: Size>(
+    x: &Tensor<Vector<F, N>>,
     stats: &Tensor<F>,
-    out: &mut Tensor<F>,
+    out: &mut Tensor<Vector<F, N>>,
     low: InputScalar,
     high: InputScalar,
     #[comptime] clamped: bool,
@@ -274,13 +264,51 @@ fn channel_affine2_kernel<F: Float>(
         terminate!();
     }
     let channels = out.shape(1);
-    let c = (ABSOLUTE_POS / out.shape(2)) % channels;
+    let c = (ABSOLUTE_POS * out.vector_size() / out.shape(2)) % channels;
+    let y = x[ABSOLUTE_POS] * Vector::new(stats[3 * channels + c]) + Vector::new(stats[4 * channels + c]);
+    if clamped {
+        out[ABSOLUTE_POS] = min(max(y, Vector::new(low.get::<F>())), Vector::new(high.get::<F>()));
+    } else {
+        out[ABSOLUTE_POS] = y;
+    }
+}
+
+/// `out = dy · a[c] + x · b[c] + d[c]` over `[n, c, m]` (all contiguous, a vector of pixels per
+/// thread), `a`, `b`, `d` the rows of `coefficients` `[3, c]`; with `clamped`, `dy` first passed
+/// back through the clamp ([`passed`], with the statistics `stats` `[5, c]`).
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)]
+fn channel_affine2_kernel<F: Float, N: Size>(
+    dy: &Tensor<Vector<F, N>>,
+    x: &Tensor<Vector<F, N>>,
+    coefficients: &Tensor<F>,
+    stats: &Tensor<F>,
+    out: &mut Tensor<Vector<F, N>>,
+    low: InputScalar,
+    high: InputScalar,
+    #[comptime] clamped: bool,
+) {
+    if ABSOLUTE_POS >= out.len() {
+        terminate!();
+    }
+    let channels = out.shape(1);
+    let c = (ABSOLUTE_POS * out.vector_size() / out.shape(2)) % channels;
     let xv = x[ABSOLUTE_POS];
     let mut g = dy[ABSOLUTE_POS];
     if clamped {
         g = passed(g, xv, stats, c, channels, low.get::<F>(), high.get::<F>());
     }
-    out[ABSOLUTE_POS] = g * coefficients[c] + xv * coefficients[channels + c] + coefficients[2 * channels + c];
+    out[ABSOLUTE_POS] = g * Vector::new(coefficients[c]) + xv * Vector::new(coefficients[channels + c]) + Vector::new(coefficients[2 * channels + c]);
+}
+
+/// The vector size the elementwise and partial-sum kernels read `[n, c, m]` tensors with (all
+/// contiguous): the widest the device loads in one access that divides `m`, so that a vector
+/// never straddles two channels' planes. (Reading one float per thread, BatchNorm's kernels
+/// moved 1.6–2.0 TB/s on an H200 at conv8's full width, under half its bandwidth:
+/// docs/BENCHMARKS.md, session 15.)
+fn plane_vector_size<R: CubeRuntime>(tensor: &CubeTensor<R>) -> VectorSize {
+    let supported = tensor.client.io_optimized_vector_sizes(tensor.dtype.size());
+    cubecl::tensor_vector_size_parallel(supported, tensor.meta.shape(), tensor.meta.strides(), 2)
 }
 
 /// How many segments (runs of whole images) the `n` images of `m` values each are split into
@@ -307,6 +335,7 @@ fn partial_sums<R: CubeRuntime, F: FloatElement>(
         &first.client,
         CubeCount::new_2d(segments as u32, c as u32),
         CubeDim::new_1d(BLOCK as u32),
+        plane_vector_size(first).min(plane_vector_size(second)),
         first.clone().into_tensor_arg(),
         second.clone().into_tensor_arg(),
         centre.clone().into_tensor_arg(),
@@ -402,10 +431,11 @@ pub(crate) fn batch_stats<R: CubeRuntime, F: FloatElement>(
 /// clamped to `bounds` when given (the activation after the BatchNorm).
 pub(crate) fn channel_affine<R: CubeRuntime, F: FloatElement>(x: &CubeTensor<R>, stats: &CubeTensor<R>, bounds: Option<(f64, f64)>) -> CubeTensor<R> {
     let out = empty_like::<R, F>(x, &x.meta.shape().dims::<3>());
-    let (count, dim) = elementwise_launch(&out);
+    let vector_size = plane_vector_size(x);
+    let (count, dim) = elementwise_launch(&out, vector_size);
     let [low, high] = scalar_bounds::<F>(bounds);
     let (input, stats_arg, out_arg) = (x.clone().into_tensor_arg(), stats.clone().into_tensor_arg(), out.clone().into_tensor_arg());
-    channel_affine_kernel::launch::<F, R>(&x.client, count, dim, input, stats_arg, out_arg, low, high, bounds.is_some());
+    channel_affine_kernel::launch::<F, R>(&x.client, count, dim, vector_size, input, stats_arg, out_arg, low, high, bounds.is_some());
     out
 }
 
@@ -444,12 +474,14 @@ pub(crate) fn batch_norm_grads<R: CubeRuntime, F: FloatElement>(
         InputScalar::new((n * m) as f64, F::dtype()),
     );
     let out = empty_like::<R, F>(&dy, &[n, c, m]);
-    let (count, dim) = elementwise_launch(&out);
+    let vector_size = plane_vector_size(&dy).min(plane_vector_size(x));
+    let (count, dim) = elementwise_launch(&out, vector_size);
     let [low, high] = scalar_bounds::<F>(bounds);
     channel_affine2_kernel::launch::<F, R>(
         &dy.client,
         count,
         dim,
+        vector_size,
         dy.clone().into_tensor_arg(),
         x.clone().into_tensor_arg(),
         coefficients.into_tensor_arg(),

@@ -13,9 +13,10 @@ pub(crate) fn empty_like<R: CubeRuntime, F: FloatElement>(like: &CubeTensor<R>, 
     CubeTensor::new_contiguous(like.client.clone(), like.device.clone(), shape, buffer, F::dtype())
 }
 
-/// The cube count and size that launch one thread per element of `output`.
-pub(crate) fn elementwise_launch<R: CubeRuntime>(output: &CubeTensor<R>) -> (CubeCount, CubeDim) {
-    let elements = output.meta.num_elements();
+/// The cube count and size that launch one thread per vector of `vector_size` elements of
+/// `output` (1: one per element).
+pub(crate) fn elementwise_launch<R: CubeRuntime>(output: &CubeTensor<R>, vector_size: usize) -> (CubeCount, CubeDim) {
+    let elements = output.meta.num_elements() / vector_size.max(1);
     let cube_dim = CubeDim::new(&output.client, elements);
     (calculate_cube_count_elemwise(&output.client, elements, cube_dim), cube_dim)
 }

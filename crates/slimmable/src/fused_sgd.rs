@@ -267,7 +267,7 @@ mod cube {
                 false => param_out.clone(),
             };
             let scalar = |value: f64| InputScalar::new(value, burn::tensor::DType::F32);
-            let (count, dim) = elementwise_launch(&param_out);
+            let (count, dim) = elementwise_launch(&param_out, 1);
             sgd_step_kernel::launch::<f32, R>(
                 &param.client,
                 count,

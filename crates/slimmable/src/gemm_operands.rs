@@ -45,6 +45,7 @@ fn layout_copy_kernel<I: Numeric, O: Numeric>(
     #[comptime] step: (usize, usize),
     #[comptime] input_channels_inner: bool,
     #[comptime] output_channels_inner: bool,
+    #[comptime] same_grid: bool,
 ) {
     let rows = output.shape(0);
     let channels = if output_channels_inner { output.shape(3) } else { output.shape(1) };
@@ -64,16 +65,23 @@ fn layout_copy_kernel<I: Numeric, O: Numeric>(
             let cl = if input_channels_inner { tx } else { a };
             let pl = if input_channels_inner { a } else { tx };
             let (c, p) = (c0 + cl, p0 + pl);
-            // Output pixel (y, x) holds input pixel ((y − top) / step.0, (x − left) / step.1)
-            // where both divide exactly: `step − 1` zeros between input pixels.
-            let y = p / width;
-            let x = p % width;
-            let inside_y = y >= top && y < top + step.0 * input.shape(2) && (y - top) % step.0 == 0;
-            let inside_x = x >= left && x < left + step.1 * input.shape(3) && (x - left) % step.1 == 0;
             let mut value = O::from_int(0);
-            if p < pixels && row < input.shape(0) && c < input.shape(1) && inside_y && inside_x {
-                let (yi, xi) = ((y - top) / step.0, (x - left) / step.1);
-                value = O::cast_from(input[row * input.stride(0) + c * input.stride(1) + yi * input.stride(2) + xi * input.stride(3)]);
+            if same_grid {
+                // Pixel p of the output is pixel p of the input, whose rows are `w` pixels apart.
+                if p < pixels && row < input.shape(0) && c < input.shape(1) {
+                    value = O::cast_from(input[row * input.stride(0) + c * input.stride(1) + p * input.stride(3)]);
+                }
+            } else {
+                // Output pixel (y, x) holds input pixel ((y − top) / step.0, (x − left) / step.1)
+                // where both divide exactly: `step − 1` zeros between input pixels.
+                let y = p / width;
+                let x = p % width;
+                let inside_y = y >= top && y < top + step.0 * input.shape(2) && (y - top) % step.0 == 0;
+                let inside_x = x >= left && x < left + step.1 * input.shape(3) && (x - left) % step.1 == 0;
+                if p < pixels && row < input.shape(0) && c < input.shape(1) && inside_y && inside_x {
+                    let (yi, xi) = ((y - top) / step.0, (x - left) / step.1);
+                    value = O::cast_from(input[row * input.stride(0) + c * input.stride(1) + yi * input.stride(2) + xi * input.stride(3)]);
+                }
             }
             tile[cl * (TILE + 1) + pl] = value;
         }
@@ -496,15 +504,31 @@ fn layout_copy<R: CubeRuntime, F: FloatElement>(
     let count = CubeCount::new_3d(tiles[0] as u32, tiles[1] as u32, rows.min(max.2 as usize) as u32);
     let dim = CubeDim::new_2d(TILE as u32, TILE_ROWS as u32);
     let input_channels_inner = tensor.meta.strides()[1] == 1;
+    let same_grid = is_same_grid(&tensor, shape, channels_inner, [top, left], step);
     let (client, input, out) = (tensor.client.clone(), tensor.clone().into_tensor_arg(), output.clone().into_tensor_arg());
-    let (step, layouts) = ((step[0], step[1]), (input_channels_inner, channels_inner));
+    let (step, layouts) = ((step[0], step[1]), (input_channels_inner, channels_inner, same_grid));
     match (tensor.dtype == DType::BF16, dtype == DType::BF16) {
-        (false, false) => layout_copy_kernel::launch::<F, F, R>(&client, count, dim, input, out, top, left, step, layouts.0, layouts.1),
-        (false, true) => layout_copy_kernel::launch::<F, bf16, R>(&client, count, dim, input, out, top, left, step, layouts.0, layouts.1),
-        (true, false) => layout_copy_kernel::launch::<bf16, F, R>(&client, count, dim, input, out, top, left, step, layouts.0, layouts.1),
-        (true, true) => layout_copy_kernel::launch::<bf16, bf16, R>(&client, count, dim, input, out, top, left, step, layouts.0, layouts.1),
+        (false, false) => layout_copy_kernel::launch::<F, F, R>(&client, count, dim, input, out, top, left, step, layouts.0, layouts.1, layouts.2),
+        (false, true) => layout_copy_kernel::launch::<F, bf16, R>(&client, count, dim, input, out, top, left, step, layouts.0, layouts.1, layouts.2),
+        (true, false) => layout_copy_kernel::launch::<bf16, F, R>(&client, count, dim, input, out, top, left, step, layouts.0, layouts.1, layouts.2),
+        (true, true) => layout_copy_kernel::launch::<bf16, bf16, R>(&client, count, dim, input, out, top, left, step, layouts.0, layouts.1, layouts.2),
     }
     output
+}
+
+/// Whether [`layout_copy_kernel`] may read output pixel `p` as the input's pixel `p` at
+/// `p · stride(3)` (its `same_grid` path: no division per value): the output has the input's
+/// height and width, the input sits at the origin without gaps, and its rows of pixels are
+/// `w` pixels apart (contiguous NCHW, or channels-last: the layouts the GEMM convs copy between).
+/// Only the padded and spread copies of the weight and input gradients take the general path.
+fn is_same_grid<R: CubeRuntime>(tensor: &CubeTensor<R>, shape: [usize; 4], channels_inner: bool, at: [usize; 2], step: [usize; 2]) -> bool {
+    let [_, _, h, w] = tensor.meta.shape().dims::<4>();
+    let strides = tensor.meta.strides();
+    let grid = match channels_inner {
+        true => [shape[1], shape[2]],
+        false => [shape[2], shape[3]],
+    };
+    grid == [h, w] && at == [0, 0] && step == [1, 1] && (h <= 1 || strides[2] == w * strides[3])
 }
 
 /// `tensor` with elements of the backend's float `F` (a copy if they are not).

@@ -192,7 +192,7 @@ fn forward<R: CubeRuntime, F: FloatElement>(
     let [n, c, h, w] = dims4(&input);
     let [ho, wo] = geometry.output_size([h, w]);
     let output = empty_like::<R, F>(&input, &[n, c, ho, wo]);
-    let (count, dim) = elementwise_launch(&output);
+    let (count, dim) = elementwise_launch(&output, 1);
     forward_kernel::launch::<F, R>(
         &output.client,
         count,
@@ -215,7 +215,7 @@ fn input_grad<R: CubeRuntime, F: FloatElement>(
     geometry: &ConvGeometry,
 ) -> CubeTensor<R> {
     let input_grad = empty_like::<R, F>(&grad, &input_shape);
-    let (count, dim) = elementwise_launch(&input_grad);
+    let (count, dim) = elementwise_launch(&input_grad, 1);
     input_grad_kernel::launch::<F, R>(
         &input_grad.client,
         count,
@@ -240,7 +240,7 @@ fn weight_grad_per_image<R: CubeRuntime, F: FloatElement>(
 ) -> CubeTensor<R> {
     let [n, c, _, _] = dims4(&input);
     let partial = empty_like::<R, F>(&input, &[n, c, geometry.kernel[0] * geometry.kernel[1]]);
-    let (count, dim) = elementwise_launch(&partial);
+    let (count, dim) = elementwise_launch(&partial, 1);
     weight_grad_kernel::launch::<F, R>(
         &partial.client,
         count,
