@@ -20,9 +20,12 @@ use crate::im2col::ConvGeometry;
 /// The side of the square tile of (channels × pixels) that one cube of [`layout_copy_kernel`]
 /// moves, and the threads along the first axis of its cubes and of [`unfold_kernel`]'s.
 const TILE: usize = 32;
-/// Rows of threads per cube of [`layout_copy_kernel`] and [`unfold_kernel`]: each thread of the
-/// former moves `TILE / TILE_ROWS` values each way.
+/// Rows of threads per cube of [`unfold_kernel`] and [`fold_kernel`] (each thread of the latter
+/// makes `TILE / TILE_ROWS` sums).
 const TILE_ROWS: usize = 8;
+/// Rows of threads per cube of [`layout_copy_kernel`]: each thread moves `TILE / COPY_ROWS`
+/// values each way, all its reads issued before the cube's one sync.
+const COPY_ROWS: usize = 4;
 
 /// `output` (contiguous; `[rows, height, width, channels]` with `output_channels_inner`, else
 /// `[rows, channels, height, width]`) is `input` `[d, c, h, w]` (any strides) converted to `O`,
@@ -60,8 +63,8 @@ fn layout_copy_kernel<I: Numeric, O: Numeric>(
     let mut row = CUBE_POS_Z as usize;
     while row < rows {
         #[unroll]
-        for k in 0..TILE / TILE_ROWS {
-            let a = ty + k * TILE_ROWS;
+        for k in 0..TILE / COPY_ROWS {
+            let a = ty + k * COPY_ROWS;
             let cl = if input_channels_inner { tx } else { a };
             let pl = if input_channels_inner { a } else { tx };
             let (c, p) = (c0 + cl, p0 + pl);
@@ -87,8 +90,8 @@ fn layout_copy_kernel<I: Numeric, O: Numeric>(
         }
         sync_cube();
         #[unroll]
-        for k in 0..TILE / TILE_ROWS {
-            let a = ty + k * TILE_ROWS;
+        for k in 0..TILE / COPY_ROWS {
+            let a = ty + k * COPY_ROWS;
             let cl = if output_channels_inner { tx } else { a };
             let pl = if output_channels_inner { a } else { tx };
             let (c, p) = (c0 + cl, p0 + pl);
@@ -231,7 +234,9 @@ pub(crate) fn batch_summed<R: CubeRuntime, F: FloatElement>(partials: CubeTensor
     }
     let max = partials.client.properties().hardware.max_cube_count;
     let count = CubeCount::new_2d(shape[1].div_ceil(TILE) as u32, rows.min(max.1 as usize) as u32);
-    let split = batches.next_power_of_two().clamp(1, MAX_BATCH_SPLIT);
+    // At least eight batches a thread: with one each (16 batches, the 8-layer net's widest
+    // layer), a cube summed 512 values behind four rounds of shared-memory sums.
+    let split = (batches / 8).max(1).next_power_of_two().min(MAX_BATCH_SPLIT);
     let dim = CubeDim::new_2d(TILE as u32, split as u32);
     let (client, input, out) = (partials.client.clone(), partials.clone().into_tensor_arg(), output.clone().into_tensor_arg());
     batch_sum_kernel::launch::<F, R>(&client, count, dim, input, out);
@@ -293,6 +298,7 @@ fn fold_kernel<E: cubecl::prelude::Float>(
     columns: &Tensor<E>,
     output: &mut Tensor<E>,
     first: usize,
+    #[comptime] kernel: (usize, usize),
     #[comptime] stride: (usize, usize),
     #[comptime] dilation: (usize, usize),
     #[comptime] padding: (usize, usize),
@@ -302,7 +308,6 @@ fn fold_kernel<E: cubecl::prelude::Float>(
     let width = output.shape(3);
     let pixels = output.shape(2) * width;
     let (h_out, w_out) = (columns.shape(1), columns.shape(2));
-    let (kh, kw) = (columns.shape(3), columns.shape(4));
     let p0 = CUBE_POS_X as usize * TILE;
     let c0 = CUBE_POS_Y as usize * TILE;
     let tx = UNIT_POS_X as usize;
@@ -319,12 +324,16 @@ fn fold_kernel<E: cubecl::prelude::Float>(
                 // The pixel in the padded image's coordinates.
                 let y = p / width + padding.0;
                 let x = p % width + padding.1;
-                for i in 0..kh {
+                // Kernel positions unrolled (comptime), so that the reads of a pixel's taps
+                // are issued together rather than one loop trip at a time.
+                #[unroll]
+                for i in 0..kernel.0 {
                     if y >= i * dilation.0 {
                         let from_y = y - i * dilation.0;
                         if from_y % stride.0 == 0 && from_y / stride.0 < h_out {
                             let oy = from_y / stride.0;
-                            for j in 0..kw {
+                            #[unroll]
+                            for j in 0..kernel.1 {
                                 if x >= j * dilation.1 {
                                     let from_x = x - j * dilation.1;
                                     if from_x % stride.1 == 0 && from_x / stride.1 < w_out {
@@ -398,7 +407,7 @@ pub(crate) fn fold_into<R: CubeRuntime, F: FloatElement>(
     let dilation = (geometry.dilation[0], geometry.dilation[1]);
     let padding = (geometry.pad_start[0], geometry.pad_start[1]);
     let (client, input, out) = (columns.client.clone(), columns.clone().into_tensor_arg(), output.clone().into_tensor_arg());
-    fold_kernel::launch::<F, R>(&client, count, dim, input, out, first, stride, dilation, padding);
+    fold_kernel::launch::<F, R>(&client, count, dim, input, out, first, (kh, kw), stride, dilation, padding);
 }
 
 /// The element type the GEMM kernels read on `client`: bf16 when [`GemmPrecision::Bf16`] is
@@ -502,7 +511,7 @@ fn layout_copy<R: CubeRuntime, F: FloatElement>(
         "layout_copy: {pixels} pixels × {channels} channels are more tiles than the device's cube counts {max:?}"
     );
     let count = CubeCount::new_3d(tiles[0] as u32, tiles[1] as u32, rows.min(max.2 as usize) as u32);
-    let dim = CubeDim::new_2d(TILE as u32, TILE_ROWS as u32);
+    let dim = CubeDim::new_2d(TILE as u32, COPY_ROWS as u32);
     let input_channels_inner = tensor.meta.strides()[1] == 1;
     let same_grid = is_same_grid(&tensor, shape, channels_inner, [top, left], step);
     let (client, input, out) = (tensor.client.clone(), tensor.clone().into_tensor_arg(), output.clone().into_tensor_arg());
