@@ -20,12 +20,10 @@ use crate::im2col::ConvGeometry;
 /// The side of the square tile of (channels × pixels) that one cube of [`layout_copy_kernel`]
 /// moves, and the threads along the first axis of its cubes and of [`unfold_kernel`]'s.
 const TILE: usize = 32;
-/// Rows of threads per cube of [`unfold_kernel`] and [`fold_kernel`] (each thread of the latter
-/// makes `TILE / TILE_ROWS` sums).
+/// Rows of threads per cube of [`layout_copy_kernel`], [`unfold_kernel`] and [`fold_kernel`]:
+/// each thread of the first moves `TILE / TILE_ROWS` values each way. (Four rows, eight values
+/// per thread, made the copies 9–13 % slower on an H200: docs/BENCHMARKS.md, session 17.)
 const TILE_ROWS: usize = 8;
-/// Rows of threads per cube of [`layout_copy_kernel`]: each thread moves `TILE / COPY_ROWS`
-/// values each way, all its reads issued before the cube's one sync.
-const COPY_ROWS: usize = 4;
 
 /// `output` (contiguous; `[rows, height, width, channels]` with `output_channels_inner`, else
 /// `[rows, channels, height, width]`) is `input` `[d, c, h, w]` (any strides) converted to `O`,
@@ -63,8 +61,8 @@ fn layout_copy_kernel<I: Numeric, O: Numeric>(
     let mut row = CUBE_POS_Z as usize;
     while row < rows {
         #[unroll]
-        for k in 0..TILE / COPY_ROWS {
-            let a = ty + k * COPY_ROWS;
+        for k in 0..TILE / TILE_ROWS {
+            let a = ty + k * TILE_ROWS;
             let cl = if input_channels_inner { tx } else { a };
             let pl = if input_channels_inner { a } else { tx };
             let (c, p) = (c0 + cl, p0 + pl);
@@ -90,8 +88,8 @@ fn layout_copy_kernel<I: Numeric, O: Numeric>(
         }
         sync_cube();
         #[unroll]
-        for k in 0..TILE / COPY_ROWS {
-            let a = ty + k * COPY_ROWS;
+        for k in 0..TILE / TILE_ROWS {
+            let a = ty + k * TILE_ROWS;
             let cl = if output_channels_inner { tx } else { a };
             let pl = if output_channels_inner { a } else { tx };
             let (c, p) = (c0 + cl, p0 + pl);
@@ -511,7 +509,7 @@ fn layout_copy<R: CubeRuntime, F: FloatElement>(
         "layout_copy: {pixels} pixels × {channels} channels are more tiles than the device's cube counts {max:?}"
     );
     let count = CubeCount::new_3d(tiles[0] as u32, tiles[1] as u32, rows.min(max.2 as usize) as u32);
-    let dim = CubeDim::new_2d(TILE as u32, COPY_ROWS as u32);
+    let dim = CubeDim::new_2d(TILE as u32, TILE_ROWS as u32);
     let input_channels_inner = tensor.meta.strides()[1] == 1;
     let same_grid = is_same_grid(&tensor, shape, channels_inner, [top, left], step);
     let (client, input, out) = (tensor.client.clone(), tensor.clone().into_tensor_arg(), output.clone().into_tensor_arg());
