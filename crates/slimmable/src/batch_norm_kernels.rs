@@ -99,40 +99,28 @@ fn channel_partials_kernel<F: Float, N: Size>(
     let shift = if gradient { Vector::new(centre[c]) } else { Vector::new(first[c * m][0]) };
     let mut u = Vector::<F, N>::new(F::new(0.0));
     let mut v = Vector::<F, N>::new(F::new(0.0));
-    let zero = Vector::<F, N>::new(F::new(0.0));
     // The threads beyond the last whole image of a row of images side by side sit out.
     let mut image = if lane_image < side_by_side { start + lane_image } else { end };
-    // Two images per trip, their reads issued together (a thread had one read in flight at a
-    // time); without a second image in the segment, the first is read twice and its second
-    // copy counted as zero.
     while image < end {
-        let pair = image + side_by_side < end;
-        let base0 = (image * channels + c) * m;
-        let base1 = if pair { base0 + side_by_side * channels * m } else { base0 };
+        let base = (image * channels + c) * m;
         let mut pixel = first_pixel;
         while pixel < m {
-            let (at0, at1) = (base0 + pixel, base1 + pixel);
-            let (a0, a1) = (first[at0], first[at1]);
+            let at = base + pixel;
             if gradient {
-                let (x0, x1) = (second[at0], second[at1]);
-                let mut g0 = a0;
-                let mut g1 = a1;
+                let mut g = first[at];
                 if clamped {
-                    g0 = passed(g0, x0, centre, c, channels, low.get::<F>(), high.get::<F>());
-                    g1 = passed(g1, x1, centre, c, channels, low.get::<F>(), high.get::<F>());
+                    g = passed(g, second[at], centre, c, channels, low.get::<F>(), high.get::<F>());
                 }
-                g1 = select(pair, g1, zero);
-                u += g0 + g1;
-                v += g0 * (x0 - shift) + g1 * (x1 - shift);
+                u += g;
+                v += g * (second[at] - shift);
             } else {
-                let d0 = a0 - shift;
-                let d1 = select(pair, a1 - shift, zero);
-                u += d0 + d1;
-                v += d0 * d0 + d1 * d1;
+                let d = first[at] - shift;
+                u += d;
+                v += d * d;
             }
             pixel += BLOCK;
         }
-        image += 2 * side_by_side;
+        image += side_by_side;
     }
     let mut shared_u = SharedMemory::<F>::new(BLOCK);
     let mut shared_v = SharedMemory::<F>::new(BLOCK);
