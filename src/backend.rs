@@ -150,6 +150,9 @@ pub fn configure(name: Option<&str>) -> Result<BackendKind, String> {
     if let Some(most) = wgrad_max_batches(std::env::var("AUTOSLIM_WGRAD_MAX_BATCHES").ok().as_deref())? {
         slimmable::set_wgrad_max_batches(most);
     }
+    if let Some(rows) = layout_copy_rows(std::env::var("AUTOSLIM_LAYOUT_COPY_ROWS").ok().as_deref())? {
+        slimmable::set_layout_copy_rows(rows).map_err(|err| format!("AUTOSLIM_LAYOUT_COPY_ROWS: {err}"))?;
+    }
     if let Some(precision) = gemm_precision(std::env::var("AUTOSLIM_GEMM_PRECISION").ok().as_deref())? {
         slimmable::set_gemm_precision(precision);
     }
@@ -184,6 +187,13 @@ pub fn gemm_channel_align(value: Option<&str>) -> Result<Option<usize>, String> 
 /// split into (`slimmable::set_wgrad_max_batches`, default 256); `None` when unset.
 pub fn wgrad_max_batches(value: Option<&str>) -> Result<Option<usize>, String> {
     positive_whole("AUTOSLIM_WGRAD_MAX_BATCHES", "batches", value)
+}
+
+/// `AUTOSLIM_LAYOUT_COPY_ROWS`'s value: rows of threads per tile of the GEMM convs' layout
+/// copies (`slimmable::set_layout_copy_rows`, default 8; a power of two up to 32, which that
+/// function checks); `None` when unset.
+pub fn layout_copy_rows(value: Option<&str>) -> Result<Option<usize>, String> {
+    positive_whole("AUTOSLIM_LAYOUT_COPY_ROWS", "rows of threads", value)
 }
 
 /// The whole number, at least 1, that the environment variable `name` holds (counting `what`);
@@ -299,6 +309,9 @@ mod tests {
             assert!(err.contains("AUTOSLIM_WGRAD_MAX_BATCHES") && err.contains(bad), "{err}");
         }
         assert_eq!(wgrad_max_batches(Some("64")), Ok(Some(64)));
+        let err = layout_copy_rows(Some("zero")).unwrap_err();
+        assert!(err.contains("AUTOSLIM_LAYOUT_COPY_ROWS") && err.contains("zero"), "{err}");
+        assert_eq!(layout_copy_rows(Some("16")), Ok(Some(16)));
         assert_eq!(wgrad_max_batches(None), Ok(None));
     }
 }

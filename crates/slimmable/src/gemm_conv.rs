@@ -84,6 +84,35 @@ pub fn set_wgrad_max_batches(most: usize) {
     WGRAD_MAX_BATCHES.store(most, Ordering::Relaxed);
 }
 
+/// The default of [`set_layout_copy_rows`]. (Four rows, eight values per thread each way, made
+/// the copies 9–13 % slower than eight rows on an H200: docs/BENCHMARKS.md, session 17.)
+pub const DEFAULT_LAYOUT_COPY_ROWS: usize = 8;
+
+/// Rows of threads per tile of the GEMM convs' layout copies ([`set_layout_copy_rows`]).
+static LAYOUT_COPY_ROWS: AtomicUsize = AtomicUsize::new(DEFAULT_LAYOUT_COPY_ROWS);
+
+/// Sets how many rows of 32 threads move each 32 × 32 tile (channels × pixels) of the layout
+/// copies around [`gemm_conv2d`]'s kernels (default [`DEFAULT_LAYOUT_COPY_ROWS`]): each thread
+/// moves `32 / rows` values each way. More rows are more threads in flight and fewer values
+/// per thread. Process-wide.
+///
+/// # Errors
+/// If `rows` is not a power of two from 1 to 32.
+pub fn set_layout_copy_rows(rows: usize) -> Result<(), String> {
+    match rows.is_power_of_two() && rows <= 32 {
+        true => {
+            LAYOUT_COPY_ROWS.store(rows, Ordering::Relaxed);
+            Ok(())
+        }
+        false => Err(format!("rows of threads per layout-copy tile: a power of two from 1 to 32, got {rows}")),
+    }
+}
+
+/// The rows of threads per layout-copy tile now ([`set_layout_copy_rows`]).
+pub(crate) fn layout_copy_rows() -> usize {
+    LAYOUT_COPY_ROWS.load(Ordering::Relaxed)
+}
+
 /// The channel alignment [`gemm_conv2d`] uses now, for operands in the format of
 /// [`gemm_precision`](crate::gemm_precision).
 pub fn gemm_channel_align() -> usize {
@@ -737,6 +766,14 @@ mod tests {
 
     fn ours<B: Backend>(x: Tensor<B, 4>, w: Tensor<B, 4>, b: Option<Tensor<B, 1>>, g: &ConvGeometry) -> Tensor<B, 4> {
         gemm_conv2d(x, w, b, g)
+    }
+
+    #[test]
+    fn layout_copy_rows_outside_powers_of_two_up_to_32_are_errors() {
+        for bad in [0, 3, 12, 64] {
+            let err = set_layout_copy_rows(bad).unwrap_err();
+            assert!(err.contains("power of two") && err.contains(&bad.to_string()), "{err}");
+        }
     }
 
     /// TF32 products (10-bit mantissa) on tensor cores: relative error about 1e-3 of each

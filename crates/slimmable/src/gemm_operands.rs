@@ -20,9 +20,8 @@ use crate::im2col::ConvGeometry;
 /// The side of the square tile of (channels × pixels) that one cube of [`layout_copy_kernel`]
 /// moves, and the threads along the first axis of its cubes and of [`unfold_kernel`]'s.
 const TILE: usize = 32;
-/// Rows of threads per cube of [`layout_copy_kernel`], [`unfold_kernel`] and [`fold_kernel`]:
-/// each thread of the first moves `TILE / TILE_ROWS` values each way. (Four rows, eight values
-/// per thread, made the copies 9–13 % slower on an H200: docs/BENCHMARKS.md, session 17.)
+/// Rows of threads per cube of [`unfold_kernel`] and [`fold_kernel`] (each thread of the latter
+/// makes `TILE / TILE_ROWS` sums).
 const TILE_ROWS: usize = 8;
 
 /// `output` (contiguous; `[rows, height, width, channels]` with `output_channels_inner`, else
@@ -36,7 +35,10 @@ const TILE_ROWS: usize = 8;
 /// channels with `input_channels_inner`) and write along the output's, so that both sides are
 /// coalesced whichever of the two layouts each has (a thread per element reading NCHW and
 /// writing NHWC touched a new 32-byte sector with every read). Cube `(x, y, z)`: pixel tile
-/// `x`, channel tile `y`, rows `z, z + CUBE_COUNT_Z, …`.
+/// `x`, channel tile `y`, rows `z, z + CUBE_COUNT_Z, …`; its `thread_rows` rows of `TILE`
+/// threads each move `TILE / thread_rows` values each way
+/// ([`set_layout_copy_rows`](crate::set_layout_copy_rows)). With `same_grid` (the output's
+/// pixels are the input's, [`is_same_grid`]), no division per value.
 #[cube(launch)]
 fn layout_copy_kernel<I: Numeric, O: Numeric>(
     input: &Tensor<I>,
@@ -47,6 +49,7 @@ fn layout_copy_kernel<I: Numeric, O: Numeric>(
     #[comptime] input_channels_inner: bool,
     #[comptime] output_channels_inner: bool,
     #[comptime] same_grid: bool,
+    #[comptime] thread_rows: usize,
 ) {
     let rows = output.shape(0);
     let channels = if output_channels_inner { output.shape(3) } else { output.shape(1) };
@@ -61,8 +64,8 @@ fn layout_copy_kernel<I: Numeric, O: Numeric>(
     let mut row = CUBE_POS_Z as usize;
     while row < rows {
         #[unroll]
-        for k in 0..TILE / TILE_ROWS {
-            let a = ty + k * TILE_ROWS;
+        for k in 0..TILE / thread_rows {
+            let a = ty + k * thread_rows;
             let cl = if input_channels_inner { tx } else { a };
             let pl = if input_channels_inner { a } else { tx };
             let (c, p) = (c0 + cl, p0 + pl);
@@ -88,8 +91,8 @@ fn layout_copy_kernel<I: Numeric, O: Numeric>(
         }
         sync_cube();
         #[unroll]
-        for k in 0..TILE / TILE_ROWS {
-            let a = ty + k * TILE_ROWS;
+        for k in 0..TILE / thread_rows {
+            let a = ty + k * thread_rows;
             let cl = if output_channels_inner { tx } else { a };
             let pl = if output_channels_inner { a } else { tx };
             let (c, p) = (c0 + cl, p0 + pl);
@@ -509,16 +512,17 @@ fn layout_copy<R: CubeRuntime, F: FloatElement>(
         "layout_copy: {pixels} pixels × {channels} channels are more tiles than the device's cube counts {max:?}"
     );
     let count = CubeCount::new_3d(tiles[0] as u32, tiles[1] as u32, rows.min(max.2 as usize) as u32);
-    let dim = CubeDim::new_2d(TILE as u32, TILE_ROWS as u32);
+    let thread_rows = crate::gemm_conv::layout_copy_rows();
+    let dim = CubeDim::new_2d(TILE as u32, thread_rows as u32);
     let input_channels_inner = tensor.meta.strides()[1] == 1;
     let same_grid = is_same_grid(&tensor, shape, channels_inner, [top, left], step);
     let (client, input, out) = (tensor.client.clone(), tensor.clone().into_tensor_arg(), output.clone().into_tensor_arg());
-    let (step, layouts) = ((step[0], step[1]), (input_channels_inner, channels_inner, same_grid));
+    let (step, l) = ((step[0], step[1]), (input_channels_inner, channels_inner, same_grid, thread_rows));
     match (tensor.dtype == DType::BF16, dtype == DType::BF16) {
-        (false, false) => layout_copy_kernel::launch::<F, F, R>(&client, count, dim, input, out, top, left, step, layouts.0, layouts.1, layouts.2),
-        (false, true) => layout_copy_kernel::launch::<F, bf16, R>(&client, count, dim, input, out, top, left, step, layouts.0, layouts.1, layouts.2),
-        (true, false) => layout_copy_kernel::launch::<bf16, F, R>(&client, count, dim, input, out, top, left, step, layouts.0, layouts.1, layouts.2),
-        (true, true) => layout_copy_kernel::launch::<bf16, bf16, R>(&client, count, dim, input, out, top, left, step, layouts.0, layouts.1, layouts.2),
+        (false, false) => layout_copy_kernel::launch::<F, F, R>(&client, count, dim, input, out, top, left, step, l.0, l.1, l.2, l.3),
+        (false, true) => layout_copy_kernel::launch::<F, bf16, R>(&client, count, dim, input, out, top, left, step, l.0, l.1, l.2, l.3),
+        (true, false) => layout_copy_kernel::launch::<bf16, F, R>(&client, count, dim, input, out, top, left, step, l.0, l.1, l.2, l.3),
+        (true, true) => layout_copy_kernel::launch::<bf16, bf16, R>(&client, count, dim, input, out, top, left, step, l.0, l.1, l.2, l.3),
     }
     output
 }
@@ -708,6 +712,20 @@ mod tests {
     #[test]
     fn padded_copies_on_wgpu() {
         padded_copies_hold_the_tensor_then_zeros::<burn::backend::wgpu::WgpuRuntime, u32>(DType::F32, 1e-6);
+    }
+
+    /// The copies with one row of threads per tile (32 values per thread), and with 16 and 32
+    /// (two values, one); then the default again. Tests running meanwhile copy with whichever
+    /// is set, each correct.
+    #[cfg(feature = "test-wgpu")]
+    #[test]
+    fn copies_with_any_rows_of_threads_on_wgpu() {
+        type W = burn::backend::wgpu::WgpuRuntime;
+        for rows in [1, 16, 32, crate::DEFAULT_LAYOUT_COPY_ROWS] {
+            crate::set_layout_copy_rows(rows).unwrap();
+            padded_copies_of_shape::<W, u32>([3, 37, 6, 7], [4, 40], DType::F32, 1e-6);
+            unpadded_blocks_are_row_major::<W, u32>();
+        }
     }
 
     /// bf16 keeps 8 significant bits: standard-normal values (below 5) round by less than 0.02.
