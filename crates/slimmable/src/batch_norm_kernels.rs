@@ -319,13 +319,15 @@ fn segment_count(n: usize, m: usize) -> usize {
 }
 
 /// The per-segment sums of [`channel_partials_kernel`] for `first` (and `second`, `centre`)
-/// `[n, c, m]` contiguous: `[c, segments]` each.
+/// `[n, c, m]` contiguous, read `vector_size` values at a time ([`plane_vector_size`] of both):
+/// `[c, segments]` each.
 fn partial_sums<R: CubeRuntime, F: FloatElement>(
     first: &CubeTensor<R>,
     second: &CubeTensor<R>,
     centre: &CubeTensor<R>,
     gradient: bool,
     bounds: Option<(f64, f64)>,
+    vector_size: VectorSize,
 ) -> (CubeTensor<R>, CubeTensor<R>) {
     let [low, high] = scalar_bounds::<F>(bounds);
     let [n, c, m] = first.meta.shape().dims::<3>();
@@ -335,7 +337,7 @@ fn partial_sums<R: CubeRuntime, F: FloatElement>(
         &first.client,
         CubeCount::new_2d(segments as u32, c as u32),
         CubeDim::new_1d(BLOCK as u32),
-        plane_vector_size(first).min(plane_vector_size(second)),
+        vector_size,
         first.clone().into_tensor_arg(),
         second.clone().into_tensor_arg(),
         centre.clone().into_tensor_arg(),
@@ -392,7 +394,7 @@ pub(crate) fn batch_stats<R: CubeRuntime, F: FloatElement>(
     let [_, c, _] = x.meta.shape().dims::<3>();
     let (gamma, beta) = (into_contiguous(gamma), into_contiguous(beta));
     let full = gamma.meta.shape().num_elements();
-    let (sum_d, sum_d2) = partial_sums::<R, F>(&x, &x, &x, false, None);
+    let (sum_d, sum_d2) = partial_sums::<R, F>(&x, &x, &x, false, None, plane_vector_size(&x));
     let stats = empty_like::<R, F>(&x, &[5, c]);
     let (count, dim) = per_channel_launch(&x, full);
     let dtype = F::dtype();
@@ -456,7 +458,9 @@ pub(crate) fn batch_norm_grads<R: CubeRuntime, F: FloatElement>(
     let gamma = into_contiguous(gamma);
     let full = gamma.meta.shape().num_elements();
     // The first row of `stats` is the mean: the kernel reads `centre[c]`.
-    let (sum_dy, sum_dy_xc) = partial_sums::<R, F>(&dy, x, stats, true, bounds);
+    // One vector size for both passes over `dy` and `x`.
+    let vector_size = plane_vector_size(&dy).min(plane_vector_size(x));
+    let (sum_dy, sum_dy_xc) = partial_sums::<R, F>(&dy, x, stats, true, bounds, vector_size);
     let coefficients = empty_like::<R, F>(&dy, &[3, c]);
     let (grad_gamma, grad_beta) = (empty_like::<R, F>(&dy, &[full]), empty_like::<R, F>(&dy, &[full]));
     let (count, dim) = per_channel_launch(&dy, full);
@@ -474,7 +478,6 @@ pub(crate) fn batch_norm_grads<R: CubeRuntime, F: FloatElement>(
         InputScalar::new((n * m) as f64, F::dtype()),
     );
     let out = empty_like::<R, F>(&dy, &[n, c, m]);
-    let vector_size = plane_vector_size(&dy).min(plane_vector_size(x));
     let (count, dim) = elementwise_launch(&out, vector_size);
     let [low, high] = scalar_bounds::<F>(bounds);
     channel_affine2_kernel::launch::<F, R>(
