@@ -21,7 +21,10 @@
 //!
 //! The inputs are made channels-last (NHWC) and contiguous before the kernels read them, so
 //! they load whole lines of channels (`gemm_operands.rs`: one kernel writes each copy, with its
-//! padding and its conversion to the operand format). Where the GEMM kernels cannot take a shape (no tensor
+//! padding and its conversion to the operand format). With bf16 operands the kernels also write
+//! the forward output and the input gradient in bf16 (their sums in f32), which the copy back to
+//! row-major turns into f32: half the bytes written by the kernels and read by the copy (as
+//! PyTorch's autocast, whose conv outputs are bf16). Where the GEMM kernels cannot take a shape (no tensor
 //! cores, as on lavapipe; an unsupported size) the same call runs burn's direct kernels; the
 //! forward pass then gives the tensors back to the caller, which uses the backend's `conv2d`.
 //! [`implicit_gemm_fallbacks`] counts those fallbacks.
@@ -348,7 +351,8 @@ mod cube {
         ) -> Result<CubeTensor<R>, (CubeTensor<R>, CubeTensor<R>)> {
             let [n, c_in] = [x.shape()[0], x.shape()[1]];
             let (xl, wl) = gemm_operands::<R, F>(x.clone(), leading_block(&weight, c_out, c_in));
-            match launch::forward(gemm_kernel(), xl, wl, &options, F::dtype()) {
+            let dtype = xl.dtype;
+            match launch::forward(gemm_kernel(), xl, wl, &options, dtype) {
                 Ok(out) => Ok(unpadded::<R, F>(out, n, c_out)),
                 Err(_) => {
                     FALLBACKS.fetch_add(1, Ordering::Relaxed);
@@ -387,7 +391,7 @@ mod cube {
                 let shape = x.shape();
                 let input_grad = match options.stride == [1, 1] {
                     true => {
-                        let gemm = launch::input_grad(gemm_kernel(), grad.clone(), weight.clone(), shape.dims::<4>(), &options, F::dtype());
+                        let gemm = launch::input_grad(gemm_kernel(), grad.clone(), weight.clone(), shape.dims::<4>(), &options, grad.dtype);
                         let direct = || conv_data_backward::<R, 2>(as_float::<R, F>(grad), as_float::<R, F>(weight), shape, options, ConvStrategy::Direct);
                         or_direct(gemm, direct, "input-gradient")
                     }
@@ -609,7 +613,7 @@ mod cube {
             let [n, c_in] = [x.primitive.shape()[0], x.primitive.shape()[1]];
             let full_shape = weight.primitive.shape().dims::<4>();
             let (xl, wl) = gemm_operands::<R, F>(x.primitive.clone(), leading_block(&weight.primitive, c_out, c_in));
-            let out = match launch::forward(gemm_kernel(), xl.clone(), wl.clone(), &options, F::dtype()) {
+            let out = match launch::forward(gemm_kernel(), xl.clone(), wl.clone(), &options, xl.dtype) {
                 Ok(out) => unpadded::<R, F>(out, n, c_out),
                 Err(_) => {
                     FALLBACKS.fetch_add(1, Ordering::Relaxed);

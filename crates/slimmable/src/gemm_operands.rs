@@ -13,15 +13,15 @@ use burn_cubecl::{CubeRuntime, FloatElement};
 use cubecl::client::ComputeClient;
 use cubecl::prelude::*;
 
+use crate::cube_launch::elementwise_launch;
 use crate::gemm_conv::{aligned, operand_channel_align};
 use crate::gemm_precision::{GemmPrecision, gemm_precision};
 use crate::im2col::ConvGeometry;
 
 /// The side of the square tile of (channels × pixels) that one cube of [`layout_copy_kernel`]
-/// moves, and the threads along the first axis of its cubes and of [`unfold_kernel`]'s.
+/// moves, and the threads along the first axis of its cubes and of [`fold_kernel`]'s.
 const TILE: usize = 32;
-/// Rows of threads per cube of [`unfold_kernel`] and [`fold_kernel`] (each thread of the latter
-/// makes `TILE / TILE_ROWS` sums).
+/// Rows of threads per cube of [`fold_kernel`] (each thread makes `TILE / TILE_ROWS` sums).
 const TILE_ROWS: usize = 8;
 
 /// `output` (contiguous; `[rows, height, width, channels]` with `output_channels_inner`, else
@@ -110,24 +110,25 @@ fn layout_copy_kernel<I: Numeric, O: Numeric>(
 /// element `(img, oy, ox, i, j, ch)` is `input[img, ch, oy·sh + i·dh − ph, ox·sw + j·dw − pw]`
 /// (`input` `[n, c, h, w]`, any strides), zero where that falls in the padding. Read as a
 /// `[n·h_out·w_out, kh·kw·c]` matrix it is the unfolded input channels-last, kernel position
-/// major. Each row of a cube's threads takes one position `(img, oy, ox, i, j)`, its `TILE`
-/// threads its channels a line at a time (coalesced when the input is channels-last): the
-/// position is worked out once per thread, not once per element.
+/// major. Each thread makes a vector of `N` channels of one position `(img, oy, ox, i, j)`
+/// ([`unfold_vector_size`]: 8 bf16 channels, 16 bytes, from the GEMM convs' channels-last
+/// operands), so that a warp reads and writes whole lines: with a row of 32 threads per position
+/// reading a value each, a narrow layer's 16 channels left half the threads idle and the kernel
+/// moved well under 1 TB/s (docs/BENCHMARKS.md, sessions 17–18).
 #[cube(launch)]
-fn unfold_kernel<E: Numeric>(
-    input: &Tensor<E>,
-    output: &mut Tensor<E>,
+fn unfold_kernel<E: Numeric, N: Size>(
+    input: &Tensor<Vector<E, N>>,
+    output: &mut Tensor<Vector<E, N>>,
     #[comptime] stride: (usize, usize),
     #[comptime] dilation: (usize, usize),
     #[comptime] padding: (usize, usize),
 ) {
-    let channels = output.shape(5);
-    let positions = output.len() / channels;
-    let position = CUBE_POS as usize * TILE_ROWS + UNIT_POS_Y as usize;
-    if position >= positions {
+    if ABSOLUTE_POS >= output.len() {
         terminate!();
     }
-    let mut rest = position;
+    let vectors = output.shape(5) / output.vector_size();
+    let ch = (ABSOLUTE_POS % vectors) * output.vector_size();
+    let mut rest = ABSOLUTE_POS / vectors;
     let j = rest % output.shape(4);
     rest /= output.shape(4);
     let i = rest % output.shape(3);
@@ -140,14 +141,24 @@ fn unfold_kernel<E: Numeric>(
     let y = oy * stride.0 + i * dilation.0;
     let x = ox * stride.1 + j * dilation.1;
     let inside = y >= padding.0 && y < padding.0 + input.shape(2) && x >= padding.1 && x < padding.1 + input.shape(3);
-    let mut ch = UNIT_POS_X as usize;
-    while ch < channels {
-        let mut value = E::from_int(0);
-        if inside {
-            value = input[img * input.stride(0) + ch * input.stride(1) + (y - padding.0) * input.stride(2) + (x - padding.1) * input.stride(3)];
-        }
-        output[position * channels + ch] = value;
-        ch += TILE;
+    let mut value = Vector::new(E::from_int(0));
+    if inside {
+        let at = img * input.stride(0) + ch * input.stride(1) + (y - padding.0) * input.stride(2) + (x - padding.1) * input.stride(3);
+        value = input[at / input.vector_size()];
+    }
+    output[ABSOLUTE_POS] = value;
+}
+
+/// The vector size [`unfold_kernel`] reads `input` `[n, c, h, w]` with: the widest the device
+/// loads in one access that divides the channels, where they are innermost (stride 1) and every
+/// other stride is a multiple of it; 1 otherwise.
+fn unfold_vector_size<R: CubeRuntime>(input: &CubeTensor<R>) -> VectorSize {
+    let supported = input.client.io_optimized_vector_sizes(input.dtype.size());
+    let strides = input.meta.strides();
+    let size = cubecl::tensor_vector_size_parallel(supported, input.meta.shape(), strides, 1);
+    match strides.iter().all(|&stride| stride % size == 0) {
+        true => size,
+        false => 1,
     }
 }
 
@@ -158,17 +169,21 @@ const MAX_BATCH_SPLIT: usize = 16;
 /// holds the sum over the batches of `partials` `[batches, c_out, c_in, kh, kw]` (any strides):
 /// a conv's weight gradient, full size, from its matrix products' per-batch partial sums.
 ///
-/// Cube `(x, y)`: `TILE` input channels from `x · TILE`, rows `(o, ky, kx)` from `y` on (the
-/// flattened output rows, `CUBE_COUNT_Y` apart); its `CUBE_DIM_Y` rows of threads (a power of
-/// two) split the batches, four independent sums each, then add up in shared memory. A thread
-/// per output value summing every batch alone — burn's reduction over that axis — was
-/// latency-bound where the products are small and the batches many (a narrow width's).
+/// Cube `(x, y)`: `TILE` input channels from `x · TILE`, rows `(o, ky, kx)` of the active
+/// block from `y` on (the flattened rows, `CUBE_COUNT_Y` apart); its `CUBE_DIM_Y` rows of
+/// threads (a power of two) split the batches, four independent sums each, then add up in
+/// shared memory. A thread per output value summing every batch alone — burn's reduction over
+/// that axis — was latency-bound where the products are small and the batches many (a narrow
+/// width's). The zeros outside the active block are written afterwards by all the cubes'
+/// threads, a value each in turn: cubes over the whole weight — most of them summing nothing at
+/// a narrow width, 73 728 of 512 threads for the 8-layer net's last layer — made this kernel
+/// slower at width 2/12 than at full width (docs/BENCHMARKS.md, session 18).
 #[cube(launch)]
 fn batch_sum_kernel<E: cubecl::prelude::Float>(partials: &Tensor<E>, output: &mut Tensor<E>) {
     let batches = partials.shape(0);
     let (active_out, active_in) = (partials.shape(1), partials.shape(2));
     let (inputs, kh, kw) = (output.shape(1), output.shape(2), output.shape(3));
-    let rows = output.shape(0) * kh * kw;
+    let rows = active_out * kh * kw;
     let tx = UNIT_POS_X as usize;
     let ty = UNIT_POS_Y as usize;
     let split = CUBE_DIM_Y as usize;
@@ -207,11 +222,22 @@ fn batch_sum_kernel<E: cubecl::prelude::Float>(partials: &Tensor<E>, output: &mu
             sync_cube();
             half /= 2;
         }
-        if ty == 0 && i < inputs {
+        if ty == 0 && i < active_in {
             output[((o * inputs + i) * kh + ky) * kw + kx] = shared[tx];
         }
         sync_cube();
         row += CUBE_COUNT_Y as usize;
+    }
+    if active_out < output.shape(0) || active_in < inputs {
+        let threads = CUBE_COUNT_X as usize * CUBE_COUNT_Y as usize * CUBE_DIM as usize;
+        let mut at = (CUBE_POS_Y as usize * CUBE_COUNT_X as usize + CUBE_POS_X as usize) * CUBE_DIM as usize + UNIT_POS as usize;
+        while at < output.len() {
+            let plane = at / (kh * kw);
+            if plane / inputs >= active_out || plane % inputs >= active_in {
+                output[at] = E::new(0.0);
+            }
+            at += threads;
+        }
     }
 }
 
@@ -229,12 +255,13 @@ pub(crate) fn batch_summed<R: CubeRuntime, F: FloatElement>(partials: CubeTensor
         "batch_summed: a [{c_out}, {c_in}, {kh}, {kw}] block does not fit in {shape:?}"
     );
     let output = empty_device_contiguous_dtype(partials.client.clone(), partials.device.clone(), shape.into(), partials.dtype);
-    let rows = shape[0] * kh * kw;
-    if rows * shape[1] == 0 {
+    if shape.iter().product::<usize>() == 0 {
         return output;
     }
+    // Cubes over the active block only (one at least, for the zeros around an empty one).
+    let rows = (c_out * kh * kw).max(1);
     let max = partials.client.properties().hardware.max_cube_count;
-    let count = CubeCount::new_2d(shape[1].div_ceil(TILE) as u32, rows.min(max.1 as usize) as u32);
+    let count = CubeCount::new_2d(c_in.div_ceil(TILE).max(1) as u32, rows.min(max.1 as usize) as u32);
     // At least eight batches a thread: with one each (16 batches, the 8-layer net's widest
     // layer), a cube summed 512 values behind four rounds of shared-memory sums.
     let split = (batches / 8).max(1).next_power_of_two().min(MAX_BATCH_SPLIT);
@@ -268,16 +295,18 @@ pub(crate) fn unfolded<R: CubeRuntime, F: FloatElement>(tensor: CubeTensor<R>, g
     let [ho, wo] = geometry.output_size([h, w]);
     assert!(geometry.pad_start == geometry.pad_end, "unfolded: symmetric padding only, got {geometry:?}");
     let output = empty_device_contiguous_dtype(tensor.client.clone(), tensor.device.clone(), [n, ho, wo, kh, kw, c].into(), tensor.dtype);
-    let cubes = (n * ho * wo * kh * kw).div_ceil(TILE_ROWS);
-    let count = cubecl::server::CubeCountSelection::new(&tensor.client, cubes as u32).cube_count();
-    let dim = CubeDim::new_2d(TILE as u32, TILE_ROWS as u32);
+    if output.meta.num_elements() == 0 {
+        return burn_cubecl::ops::reshape(output, [n * ho * wo, kh * kw * c].into());
+    }
+    let vector_size = unfold_vector_size(&tensor);
+    let (count, dim) = elementwise_launch(&output, vector_size);
     let (client, input, out) = (tensor.client.clone(), tensor.clone().into_tensor_arg(), output.clone().into_tensor_arg());
     let stride = (geometry.stride[0], geometry.stride[1]);
     let dilation = (geometry.dilation[0], geometry.dilation[1]);
     let padding = (geometry.pad_start[0], geometry.pad_start[1]);
     match tensor.dtype == DType::BF16 {
-        false => unfold_kernel::launch::<F, R>(&client, count, dim, input, out, stride, dilation, padding),
-        true => unfold_kernel::launch::<bf16, R>(&client, count, dim, input, out, stride, dilation, padding),
+        false => unfold_kernel::launch::<F, R>(&client, count, dim, vector_size, input, out, stride, dilation, padding),
+        true => unfold_kernel::launch::<bf16, R>(&client, count, dim, vector_size, input, out, stride, dilation, padding),
     }
     burn_cubecl::ops::reshape(output, [n * ho * wo, kh * kw * c].into())
 }
@@ -547,17 +576,16 @@ pub(crate) fn as_float<R: CubeRuntime, F: FloatElement>(tensor: CubeTensor<R>) -
     burn_cubecl::kernel::cast(tensor, F::dtype())
 }
 
-/// The first `rows` × `channels` block of `tensor` `[d, c, h, w]` (of `F`, any strides: the GEMM
-/// kernels' channels-last results), contiguous row-major ([`layout_copy_kernel`], one pass;
-/// no copy when it is all of a row-major tensor).
+/// The first `rows` × `channels` block of `tensor` `[d, c, h, w]` (of `F` or bf16, any strides:
+/// the GEMM kernels' channels-last results), contiguous row-major, of the backend's float `F`
+/// ([`layout_copy_kernel`], one pass; no copy when it is all of a row-major tensor of `F`).
 pub(crate) fn unpadded<R: CubeRuntime, F: FloatElement>(tensor: CubeTensor<R>, rows: usize, channels: usize) -> CubeTensor<R> {
     let [d, c, h, w] = tensor.meta.shape().dims::<4>();
     assert!(rows <= d && channels <= c, "unpadded: [{rows}, {channels}] is not inside [{d}, {c}]");
-    if rows == d && channels == c && tensor.is_contiguous() {
+    if rows == d && channels == c && tensor.dtype == F::dtype() && tensor.is_contiguous() {
         return tensor;
     }
-    let dtype = tensor.dtype;
-    layout_copy::<R, F>(tensor, [rows, channels, h, w], false, [0, 0], [1, 1], dtype)
+    layout_copy::<R, F>(tensor, [rows, channels, h, w], false, [0, 0], [1, 1], F::dtype())
 }
 
 /// The operands of the GEMM kernels: `x` and `weight` channels-last, with the channel counts
@@ -638,60 +666,71 @@ mod tests {
         assert!((total - kept).abs() <= 1e-3 * total.max(1.0), "only zeros between the spread pixels ({dtype:?}): {total} against {kept}");
     }
 
-    /// The GEMM kernels' channels-last results back as row-major blocks ([`unpadded`]), across
-    /// tile edges, from a channels-last tensor and from a sliced row-major one.
-    fn unpadded_blocks_are_row_major<R: CubeRuntime, BT: BoolElement>() {
+    /// The GEMM kernels' channels-last results back as row-major f32 blocks ([`unpadded`]),
+    /// across tile edges, from a channels-last tensor and from a sliced row-major one; with
+    /// `dtype` bf16, from a bf16 channels-last result (the kernels' forward output and input
+    /// gradient in the bf16 format), within `tolerance` of the rounding.
+    fn unpadded_blocks_are_row_major<R: CubeRuntime, BT: BoolElement>(dtype: DType, tolerance: f32) {
         type B<R, BT> = CubeBackend<R, f32, i32, BT>;
         let (cpu, gpu) = (Default::default(), Default::default());
         let x = random::<NdArray, 4>([4, 40, 6, 7], &cpu);
         let expected = x.clone().slice([0..3, 0..37]);
-        let layouts = [
-            ("channels-last", BurnTensor::<B<R, BT>, 4>::from_data(x.clone().permute([0, 2, 3, 1]).into_data(), &gpu).permute([0, 3, 1, 2])),
-            ("row-major", BurnTensor::<B<R, BT>, 4>::from_data(x.to_data(), &gpu)),
-        ];
+        let row_major = BurnTensor::<B<R, BT>, 4>::from_data(x.to_data(), &gpu).into_primitive().tensor();
+        let mut layouts = vec![("channels-last", permute_nhwc_to_nchw(nhwc_grown::<R, f32>(row_major.clone(), [4, 6, 7, 40], [0, 0], dtype)))];
+        if dtype == DType::F32 {
+            layouts.push(("row-major", row_major));
+        }
         for (layout, tensor) in layouts {
-            let block = unpadded::<R, f32>(tensor.into_primitive().tensor(), 3, 37);
+            assert_eq!(tensor.dtype, dtype);
+            let block = unpadded::<R, f32>(tensor, 3, 37);
+            assert_eq!(block.dtype, DType::F32, "an f32 block from {layout} {dtype:?}");
             assert_eq!(block.meta.strides().to_vec(), vec![37 * 42, 42, 7, 1], "row-major [3, 37, 6, 7] from {layout}");
             let block = BurnTensor::<B<R, BT>, 4>::from_primitive(Float(block));
-            assert_close_named(block, BurnTensor::from_data(expected.to_data(), &gpu), 1e-6, &format!("the block, from {layout}"));
+            assert_close_named(block, BurnTensor::from_data(expected.to_data(), &gpu), tolerance, &format!("the block, from {layout} {dtype:?}"));
         }
     }
 
     #[cfg(feature = "test-wgpu")]
     #[test]
     fn unpadded_blocks_on_wgpu() {
-        unpadded_blocks_are_row_major::<burn::backend::wgpu::WgpuRuntime, u32>();
+        unpadded_blocks_are_row_major::<burn::backend::wgpu::WgpuRuntime, u32>(DType::F32, 1e-6);
     }
 
     #[cfg(feature = "test-cuda")]
     #[test]
     fn on_cuda_unpadded_blocks() {
-        unpadded_blocks_are_row_major::<cubecl::cuda::CudaRuntime, u8>();
+        unpadded_blocks_are_row_major::<cubecl::cuda::CudaRuntime, u8>(DType::F32, 1e-6);
+        unpadded_blocks_are_row_major::<cubecl::cuda::CudaRuntime, u8>(DType::BF16, 0.02);
     }
 
     /// The per-batch partial products summed into the first block of a zero tensor
     /// ([`batch_summed`]), read as a block of larger partials in place, from row-major memory and
     /// from memory laid out as the shifted-view weight gradient's (`[kh, kw, batches, o, i]`); one
-    /// batch, a few, and more than the cube's threads take in one round.
+    /// batch, a few, and more than the cube's threads take in one round; blocks inside one
+    /// tile of channels, across two of three, and the whole weight.
     fn batch_sums_fill_the_block_and_zeros_elsewhere<R: CubeRuntime, BT: BoolElement>() {
         type B<R, BT> = CubeBackend<R, f32, i32, BT>;
         let (cpu, gpu) = (Default::default(), Default::default());
-        for batches in [1, 3, 70] {
-            let partials = random::<NdArray, 5>([batches, 5, 7, 3, 2], &cpu);
-            let expected = partials.clone().slice([0..batches, 0..3, 0..4]).sum_dim(0).reshape([3, 4, 3, 2]);
-            let layouts = [
-                ("row-major", BurnTensor::<B<R, BT>, 5>::from_data(partials.to_data(), &gpu)),
-                ("kernel-position major", BurnTensor::<B<R, BT>, 5>::from_data(partials.clone().permute([3, 4, 0, 1, 2]).into_data(), &gpu).permute([2, 3, 4, 0, 1])),
-            ];
-            for (layout, tensor) in layouts {
-                let tensor = tensor.into_primitive().tensor();
-                let block = strided_view(&tensor, vec![batches, 3, 4, 3, 2], tensor.meta.strides().to_vec());
-                let summed = BurnTensor::<B<R, BT>, 4>::from_primitive(Float(batch_summed::<R, f32>(block, [6, 9, 3, 2])));
-                assert_eq!(summed.dims(), [6, 9, 3, 2]);
-                let what = format!("{batches} batches, {layout}");
-                assert_close_named(summed.clone().slice([0..3, 0..4]), BurnTensor::from_data(expected.to_data(), &gpu), 1e-4, &format!("the block's sums, {what}"));
-                let rest = summed.slice_assign([0..3, 0..4], BurnTensor::zeros([3, 4, 3, 2], &gpu)).abs().sum().into_scalar();
-                assert_eq!(rest, 0.0, "zeros outside the block ({what})");
+        // (the partials' [o, i], the block's, the weight's)
+        let cases = [([5, 7], [3, 4], [6, 9]), ([3, 41], [2, 40], [4, 70]), ([4, 6], [4, 6], [4, 6])];
+        for ([po, pi], [bo, bi], [o, i]) in cases {
+            for batches in [1, 3, 70] {
+                let partials = random::<NdArray, 5>([batches, po, pi, 3, 2], &cpu);
+                let expected = partials.clone().slice([0..batches, 0..bo, 0..bi]).sum_dim(0).reshape([bo, bi, 3, 2]);
+                let layouts = [
+                    ("row-major", BurnTensor::<B<R, BT>, 5>::from_data(partials.to_data(), &gpu)),
+                    ("kernel-position major", BurnTensor::<B<R, BT>, 5>::from_data(partials.clone().permute([3, 4, 0, 1, 2]).into_data(), &gpu).permute([2, 3, 4, 0, 1])),
+                ];
+                for (layout, tensor) in layouts {
+                    let tensor = tensor.into_primitive().tensor();
+                    let block = strided_view(&tensor, vec![batches, bo, bi, 3, 2], tensor.meta.strides().to_vec());
+                    let summed = BurnTensor::<B<R, BT>, 4>::from_primitive(Float(batch_summed::<R, f32>(block, [o, i, 3, 2])));
+                    assert_eq!(summed.dims(), [o, i, 3, 2]);
+                    let what = format!("[{bo}, {bi}] of [{o}, {i}], {batches} batches, {layout}");
+                    assert_close_named(summed.clone().slice([0..bo, 0..bi]), BurnTensor::from_data(expected.to_data(), &gpu), 1e-4, &format!("the block's sums, {what}"));
+                    let rest = summed.slice_assign([0..bo, 0..bi], BurnTensor::zeros([bo, bi, 3, 2], &gpu)).abs().sum().into_scalar();
+                    assert_eq!(rest, 0.0, "zeros outside the block ({what})");
+                }
             }
         }
     }
@@ -724,7 +763,7 @@ mod tests {
         for rows in [1, 16, 32, crate::DEFAULT_LAYOUT_COPY_ROWS] {
             crate::set_layout_copy_rows(rows).unwrap();
             padded_copies_of_shape::<W, u32>([3, 37, 6, 7], [4, 40], DType::F32, 1e-6);
-            unpadded_blocks_are_row_major::<W, u32>();
+            unpadded_blocks_are_row_major::<W, u32>(DType::F32, 1e-6);
         }
     }
 
