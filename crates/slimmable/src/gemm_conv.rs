@@ -954,20 +954,27 @@ mod tests {
     #[cfg(feature = "test-cuda")]
     #[test]
     fn on_cuda_every_weight_gradient_kernel_agrees_with_ndarray() {
-        use crate::{DEFAULT_WGRAD_MATMUL, GemmPrecision, WGRAD_MATMULS, set_gemm_precision, set_wgrad_matmul};
+        use crate::{DEFAULT_WGRAD_MATMUL, GemmPrecision, WGRAD_MATMULS, gemm_tiling_misses, set_gemm_precision, set_wgrad_matmul};
         let cases = [
             ([4, 16, 16, 16], [32, 16, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])),
             ([2, 16, 9, 9], [24, 16, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1])),
             ([2, 10, 8, 8], [13, 10, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])),
+            // Channels between powers of two, which `simple_cyclic_fitted/mma` stages as they are
+            // (80 × 40: one stage of 5 warps; 152 × 40: two of 5).
+            ([2, 40, 8, 8], [80, 40, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])),
+            ([2, 40, 9, 9], [152, 40, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1])),
         ];
         let mut wrong = Vec::new();
         for name in WGRAD_MATMULS {
             for (precision, tolerance) in [(GemmPrecision::Tf32, TOLERANCE), (GemmPrecision::Bf16, 0.25)] {
                 set_wgrad_matmul(name).unwrap();
                 set_gemm_precision(precision);
+                let misses = gemm_tiling_misses().0;
                 let agrees = agrees_on_cuda(&cases, tolerance);
-                println!("{name:24} {:5} {}", precision.name(), if agrees { "agrees" } else { "DISAGREES" });
-                if !agrees {
+                let used = gemm_tiling_misses().0 == misses;
+                let why = if used { String::new() } else { format!("(a stage refused: {:?})", gemm_tiling_misses().1) };
+                println!("{name:24} {:5} {} {why}", precision.name(), if agrees { "agrees" } else { "DISAGREES" });
+                if !agrees || !used {
                     wrong.push(format!("{name} {}", precision.name()));
                 }
             }
@@ -1004,6 +1011,7 @@ mod tests {
             agrees([2, 20, 6, 6], [12, 20, 1, 1], geometry(1, 1, 1, [0, 0], [0, 0])); // pointwise
             agrees([2, 16, 8, 8], [24, 16, 1, 1], geometry(1, 2, 1, [0, 0], [0, 0])); // downsampling shortcut
             agrees([2, 8, 7, 7], [8, 8, 5, 5], geometry(5, 1, 2, [4, 4], [4, 4])); // dilated
+            agrees([2, 40, 6, 6], [152, 40, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])); // stages of 40 and 80 columns
             gemm_conv2d(x.clone().inner(), w.clone().inner(), None, &g)
         }));
         set_gemm_precision(GemmPrecision::Tf32);

@@ -12,8 +12,8 @@
 //! takes 512 × 128 × 32 with 16 warps (512 threads), which fills a streaming multiprocessor
 //! with one cube and single-buffers its loads, so every `k` step waits for memory with nothing
 //! else to run. A [`GemmTiling`] names the stage instead, written `MxNxK/PLANES` (e.g.
-//! `128x128x64/4`), with `+double` for double-buffered tile fragments; `n` is capped at the
-//! product's `n` rounded up to a power of two.
+//! `128x128x64/4`), with `+double` for double-buffered tile fragments; `n` is fitted to the
+//! product's `n` ([`fitted_columns`]).
 //!
 //! [`GemmStages::Default`] takes [`BF16_TILING`] for bf16 operands: on an H200 it halved the
 //! conv kernels' time in the bench net's plain step (19.2 → 9.4 ms; docs/BENCHMARKS.md,
@@ -163,9 +163,9 @@ pub(crate) mod blueprint {
     use cubek::matmul::routines::find_instruction_size;
     use cubek::std::MatrixLayout;
     use cubek::std::cube_count::{CubeCountStrategy, GlobalOrder, HypercubeBlueprint, SmAllocation};
-    use cubek::std::{PartitionSize, StageSize};
+    use cubek::std::{PartitionSize, StageSize, TileSize};
 
-    use super::GemmTiling;
+    use super::{GemmTiling, fitted_columns, fitted_tiling};
 
     /// The product a conv kernel computes: `m × n` over `k`, and its operands' layouts.
     pub(crate) struct Product {
@@ -174,6 +174,37 @@ pub(crate) mod blueprint {
         pub k: usize,
         pub lhs: MatrixLayout,
         pub rhs: MatrixLayout,
+    }
+
+    /// [`fitted_tiling`]'s stage for `product` as a blueprint ([`blueprint`]), with the tile
+    /// instruction cubek would pick; `None` where cubek's inferred stage pads it about as little.
+    pub(crate) fn fitted_blueprint<R: Runtime>(
+        client: &ComputeClient<R>,
+        tile: TileMatmulKind,
+        product: &Product,
+        dtypes: &MatmulElems,
+    ) -> Result<Option<TilingBlueprint>, String> {
+        let instruction = instruction(client, tile, product, dtypes)?;
+        match fitted_tiling(product.m as u32, product.n as u32, (instruction.m(), instruction.n(), instruction.k())) {
+            Some(tiling) => blueprint(tiling, client, tile, product, dtypes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The tile instruction cubek picks for `product` with `tile`.
+    fn instruction<R: Runtime>(client: &ComputeClient<R>, tile: TileMatmulKind, product: &Product, dtypes: &MatmulElems) -> Result<TileSize, String> {
+        let mut dtypes = dtypes.clone();
+        adjust_dtypes(client, &mut dtypes, tile.requires_accelerator());
+        let registers = (dtypes.lhs_register, dtypes.rhs_register, dtypes.acc_register);
+        find_instruction_size(
+            client,
+            registers,
+            (product.m, product.n, product.k).into(),
+            (None, None, None),
+            |c, cfg| tile.is_supported(c, cfg),
+            |c, l, r, a| tile.supported_sizes(c, l, r, a),
+        )
+        .map_err(|err| format!("no tile instruction: {err:?}"))
     }
 
     /// The blueprint of `tiling` for `product`, with the tile instruction cubek would pick and
@@ -201,18 +232,9 @@ pub(crate) mod blueprint {
             dtypes.as_global_elems(),
             Default::default(),
         );
-        let registers = (dtypes.lhs_register, dtypes.rhs_register, dtypes.acc_register);
-        let instruction = find_instruction_size(
-            client,
-            registers,
-            (product.m, product.n, product.k).into(),
-            (None, None, None),
-            |c, cfg| tile.is_supported(c, cfg),
-            |c, l, r, a| tile.supported_sizes(c, l, r, a),
-        )
-        .map_err(|err| format!("no tile instruction: {err:?}"))?;
+        let instruction = instruction(client, tile, product, &dtypes)?;
         let (tm, tn, tk) = (instruction.m(), instruction.n(), instruction.k());
-        let n = tiling.n.min((product.n as u32).next_power_of_two().max(tn));
+        let n = fitted_columns(tiling.n, product.n as u32, tn);
         let what = tiling.name();
         let divides = |size: u32, by: u32, axis: &str| match size % by == 0 && size >= by {
             true => Ok(size / by),
@@ -242,9 +264,76 @@ pub(crate) mod blueprint {
     }
 }
 
+/// The columns per stage for a product of `n` columns: at most `most` (when that is a multiple
+/// of the tile's `tn`), the product's columns split evenly over the fewest stages that take
+/// them, rounded up to a multiple of `tn`. A power of two instead (64 stage columns for 40
+/// channels, 128 for 80) left up to 40 % of every tensor-core tile multiplying zeros at the
+/// widths between powers of two: the GEMM kernels took 1.9× as long at width 7/12 of the
+/// 8-layer net (40–304 channels) as at 6/12 (32–256) for 1.36× the arithmetic
+/// (docs/BENCHMARKS.md, session 18).
+pub(crate) fn fitted_columns(most: u32, n: u32, tn: u32) -> u32 {
+    let tn = tn.max(1);
+    let most = (most / tn).max(1) * tn;
+    let stages = n.div_ceil(most).max(1);
+    (n.div_ceil(stages).div_ceil(tn) * tn).max(tn)
+}
+
+/// Warps per stage of a [`fitted_tiling`], at most.
+const MAX_FITTED_PLANES: u32 = 8;
+
+/// A stage fitted to an `m × n` product with the tile instruction `(tm, tn, tk)`: one warp per
+/// `tm` rows, at most [`MAX_FITTED_PLANES`] a stage (the rows split evenly over the fewest
+/// stages that take them), the columns as [`fitted_columns`], two tiles deep (as cubek's own).
+/// `None` where cubek's inferred stage pads the product at most about as much: for 16×16 tiles
+/// and bf16 operands cubek 0.2 stages 64 × 64 when either side is at most 64, else 128 × 128
+/// (on a GPU of 1 024 threads per cube), and whole tiles for products of at most two tiles a
+/// side. The weight gradient's products, `c_out × c_in` over a long `k`, run at every width of
+/// a slimmable network: 40 × 40 channels padded to 64 × 64 multiply 61 % zeros.
+pub(crate) fn fitted_tiling(m: u32, n: u32, (tm, tn, tk): (u32, u32, u32)) -> Option<GemmTiling> {
+    if (tm, tn) != (16, 16) || (m <= 2 * tm && n <= 2 * tn) {
+        return None;
+    }
+    let side = if m <= 64 || n <= 64 { 64 } else { 128 };
+    let padded = |size: u32, stage: u32| size.div_ceil(stage) * stage;
+    let tiles = m.div_ceil(tm);
+    let planes = tiles.div_ceil(tiles.div_ceil(MAX_FITTED_PLANES));
+    let tiling = GemmTiling { m: planes * tm, n: fitted_columns(128, n, tn), k: 2 * tk, planes, double: false };
+    let (fitted, inferred) = (padded(m, tiling.m) * padded(n, tiling.n), padded(m, side) * padded(n, side));
+    (fitted * 100 < inferred * 85).then_some(tiling)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fitted_stages_only_where_cubeks_pad_more() {
+        let tile = (16, 16, 16);
+        let stage = |m: u32, n: u32, planes: u32| Some(GemmTiling { m, n, k: 32, planes, double: false });
+        assert_eq!(fitted_tiling(40, 40, tile), stage(48, 40, 3));
+        assert_eq!(fitted_tiling(80, 80, tile), stage(80, 80, 5));
+        assert_eq!(fitted_tiling(152, 152, tile), stage(80, 80, 5), "two stages each way");
+        assert_eq!(fitted_tiling(304, 40, tile), stage(112, 40, 7), "three stages of rows");
+        assert_eq!(fitted_tiling(48, 24, tile), stage(48, 24, 3));
+        for (m, n) in [(64, 64), (128, 128), (512, 512), (64, 256), (32, 32), (16, 24), (512, 504)] {
+            assert_eq!(fitted_tiling(m, n, tile), None, "{m} × {n}: cubek's own stage");
+        }
+        assert_eq!(fitted_tiling(40, 40, (32, 8, 16)), None, "other tiles: cubek's own stage");
+    }
+
+    #[test]
+    fn stage_columns_fit_the_product() {
+        // Powers of two as before; the channel counts between them with no tile of zeros.
+        for (n, expected) in [(64, 64), (128, 128), (256, 128), (512, 128), (40, 40), (80, 80), (152, 80), (304, 104), (344, 120), (3, 8), (0, 8)] {
+            assert_eq!(fitted_columns(128, n, 8), expected, "{n} columns");
+        }
+        assert_eq!(fitted_columns(128, 40, 16), 48, "a 16-wide tile");
+        assert_eq!(fitted_columns(4, 40, 8), 8, "at least a tile");
+        for n in 1..600 {
+            let columns = fitted_columns(128, n, 8);
+            assert!(columns % 8 == 0 && columns <= 128 && n.div_ceil(columns) * columns < n + 8 * n.div_ceil(128), "{n}: {columns}");
+        }
+    }
 
     #[test]
     fn names_round_trip_and_bad_ones_say_why() {
