@@ -162,6 +162,9 @@ pub fn configure(name: Option<&str>) -> Result<BackendKind, String> {
     if let Some(value) = std::env::var("AUTOSLIM_GEMM_STAGES").ok() {
         slimmable::set_gemm_stages(slimmable::GemmStages::parse(&value).map_err(|err| format!("AUTOSLIM_GEMM_STAGES: {err}"))?);
     }
+    if let Some(value) = std::env::var("AUTOSLIM_GEMM_COLUMNS").ok() {
+        slimmable::set_gemm_columns(slimmable::GemmColumns::parse(&value).map_err(|err| format!("AUTOSLIM_GEMM_COLUMNS: {err}"))?);
+    }
     match std::env::var("AUTOSLIM_GEMM_KERNEL").ok().as_deref().map(str::trim) {
         None | Some("") => {}
         Some(name) => {
@@ -227,11 +230,12 @@ pub fn summary() -> String {
     let conv = slimmable::conv_algorithm();
     match conv.dense_as_gemm() {
         true => format!(
-            "{} ({} conv, {} kernel, {} stages, {} weight-gradient products, {} operands, channels aligned to {})",
+            "{} ({} conv, {} kernel, {} stages, {} stage columns, {} weight-gradient products, {} operands, channels aligned to {})",
             selected().name(),
             conv.name(),
             slimmable::gemm_kernel().name(),
             slimmable::gemm_stages().name(),
+            slimmable::gemm_columns().name(),
             slimmable::wgrad_matmul(),
             slimmable::gemm_precision().name(),
             slimmable::gemm_channel_align()

@@ -21,10 +21,7 @@
 //!
 //! The inputs are made channels-last (NHWC) and contiguous before the kernels read them, so
 //! they load whole lines of channels (`gemm_operands.rs`: one kernel writes each copy, with its
-//! padding and its conversion to the operand format). With bf16 operands the kernels also write
-//! the forward output and the input gradient in bf16 (their sums in f32), which the copy back to
-//! row-major turns into f32: half the bytes written by the kernels and read by the copy (as
-//! PyTorch's autocast, whose conv outputs are bf16). Where the GEMM kernels cannot take a shape (no tensor
+//! padding and its conversion to the operand format). Where the GEMM kernels cannot take a shape (no tensor
 //! cores, as on lavapipe; an unsupported size) the same call runs burn's direct kernels; the
 //! forward pass then gives the tensors back to the caller, which uses the backend's `conv2d`.
 //! [`implicit_gemm_fallbacks`] counts those fallbacks.
@@ -351,8 +348,7 @@ mod cube {
         ) -> Result<CubeTensor<R>, (CubeTensor<R>, CubeTensor<R>)> {
             let [n, c_in] = [x.shape()[0], x.shape()[1]];
             let (xl, wl) = gemm_operands::<R, F>(x.clone(), leading_block(&weight, c_out, c_in));
-            let dtype = xl.dtype;
-            match launch::forward(gemm_kernel(), xl, wl, &options, dtype) {
+            match launch::forward(gemm_kernel(), xl, wl, &options, F::dtype()) {
                 Ok(out) => Ok(unpadded::<R, F>(out, n, c_out)),
                 Err(_) => {
                     FALLBACKS.fetch_add(1, Ordering::Relaxed);
@@ -391,7 +387,7 @@ mod cube {
                 let shape = x.shape();
                 let input_grad = match options.stride == [1, 1] {
                     true => {
-                        let gemm = launch::input_grad(gemm_kernel(), grad.clone(), weight.clone(), shape.dims::<4>(), &options, grad.dtype);
+                        let gemm = launch::input_grad(gemm_kernel(), grad.clone(), weight.clone(), shape.dims::<4>(), &options, F::dtype());
                         let direct = || conv_data_backward::<R, 2>(as_float::<R, F>(grad), as_float::<R, F>(weight), shape, options, ConvStrategy::Direct);
                         or_direct(gemm, direct, "input-gradient")
                     }
@@ -613,7 +609,7 @@ mod cube {
             let [n, c_in] = [x.primitive.shape()[0], x.primitive.shape()[1]];
             let full_shape = weight.primitive.shape().dims::<4>();
             let (xl, wl) = gemm_operands::<R, F>(x.primitive.clone(), leading_block(&weight.primitive, c_out, c_in));
-            let out = match launch::forward(gemm_kernel(), xl.clone(), wl.clone(), &options, xl.dtype) {
+            let out = match launch::forward(gemm_kernel(), xl.clone(), wl.clone(), &options, F::dtype()) {
                 Ok(out) => unpadded::<R, F>(out, n, c_out),
                 Err(_) => {
                     FALLBACKS.fetch_add(1, Ordering::Relaxed);
@@ -917,13 +913,14 @@ mod tests {
     #[cfg(feature = "test-cuda")]
     #[test]
     fn on_cuda_named_tilings_agree_with_ndarray() {
-        use crate::{BF16_TILING, GemmPrecision, GemmStages, GemmTiling, gemm_tiling_misses, set_gemm_precision, set_gemm_stages};
+        use crate::{BF16_TILING, GemmColumns, GemmPrecision, GemmStages, GemmTiling, gemm_tiling_misses, set_gemm_columns, set_gemm_precision, set_gemm_stages};
         let cases = [
             ([4, 16, 16, 16], [32, 16, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])),
             ([2, 16, 9, 9], [24, 16, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1])), // strided, rows not a multiple of the stage
             ([2, 10, 8, 8], [13, 10, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])), // padded channels
             // More output (and, for the input gradient, input) channels than one stage holds.
             ([2, 136, 6, 6], [144, 136, 1, 1], geometry(1, 1, 1, [0, 0], [0, 0])),
+            ([2, 40, 6, 6], [152, 40, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])), // channels between powers of two
         ];
         let names = std::env::var("AUTOSLIM_TEST_GEMM_TILINGS").unwrap_or_else(|_| format!("{},128x128x32/4,256x128x32/8+double,128x64x64/4", BF16_TILING.name()));
         let mut wrong = Vec::new();
@@ -942,6 +939,20 @@ mod tests {
                 }
             }
         }
+        // The default stage with its columns fitted to the channels (40 and 152 in two stages of 80).
+        for columns in [GemmColumns::Multiple(8), GemmColumns::Multiple(16)] {
+            set_gemm_stages(GemmStages::Default);
+            set_gemm_precision(GemmPrecision::Bf16);
+            set_gemm_columns(columns);
+            let misses = gemm_tiling_misses().0;
+            let agrees = agrees_on_cuda(&cases, 0.25);
+            let used = gemm_tiling_misses().0 == misses;
+            println!("default, columns {:5} bf16 {} {}", columns.name(), if agrees { "agrees" } else { "DISAGREES" }, if used { "" } else { "(not used)" });
+            if !agrees || !used {
+                wrong.push(format!("default stages, columns {}", columns.name()));
+            }
+        }
+        set_gemm_columns(GemmColumns::PowerOfTwo);
         set_gemm_stages(GemmStages::Default);
         set_gemm_precision(GemmPrecision::Tf32);
         assert!(wrong.is_empty(), "tilings that differ from burn-ndarray or were not used with bf16: {wrong:?}");
@@ -959,8 +970,7 @@ mod tests {
             ([4, 16, 16, 16], [32, 16, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])),
             ([2, 16, 9, 9], [24, 16, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1])),
             ([2, 10, 8, 8], [13, 10, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])),
-            // Channels between powers of two, which `simple_cyclic_fitted/mma` stages as they are
-            // (80 × 40: one stage of 5 warps; 152 × 40: two of 5).
+            // Channels between powers of two (a slimmable network's widths).
             ([2, 40, 8, 8], [80, 40, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])),
             ([2, 40, 9, 9], [152, 40, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1])),
         ];

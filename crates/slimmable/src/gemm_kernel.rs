@@ -118,23 +118,9 @@ pub fn gemm_kernel() -> GemmKernel {
 
 /// cubek's matrix-product kernels the weight gradient's products can run on (`algorithm/tile`).
 /// burn's `matmul` runs the first, `simple_cyclic/cmma` (single-buffered loads); the `double`
-/// ones load the next slice of the operands while the tensor cores work on the current one;
-/// `simple_cyclic_fitted/mma` is `simple_cyclic/mma` with bf16 operands staged as
-/// `gemm_tiling::fitted_tiling` fits them where cubek's own stage would pad the channels to a
-/// power of two.
-pub const WGRAD_MATMULS: [&str; 7] = [
-    "simple_cyclic/cmma",
-    "simple_cyclic/mma",
-    "double_cyclic/cmma",
-    "double_cyclic/mma",
-    "ordered_double/cmma",
-    "double_tilewise/cmma",
-    "simple_cyclic_fitted/mma",
-];
-
-/// The index of `simple_cyclic_fitted/mma` in [`WGRAD_MATMULS`].
-#[cfg(feature = "cube")]
-const FITTED_WGRAD_MATMUL: usize = 6;
+/// ones load the next slice of the operands while the tensor cores work on the current one.
+pub const WGRAD_MATMULS: [&str; 6] =
+    ["simple_cyclic/cmma", "simple_cyclic/mma", "double_cyclic/cmma", "double_cyclic/mma", "ordered_double/cmma", "double_tilewise/cmma"];
 
 /// The default of [`set_wgrad_matmul`], `simple_cyclic/mma`: on an H200 the bench net's plain
 /// step took 50.1 ms with it against 54.4 ms with burn's `simple_cyclic/cmma` (bf16 operands,
@@ -178,7 +164,7 @@ pub(crate) mod launch {
     use cubek::std::{InputBinding, MatrixLayout};
 
     use super::GemmKernel;
-    use crate::gemm_tiling::blueprint::{Product, blueprint, fitted_blueprint};
+    use crate::gemm_tiling::blueprint::{Product, blueprint};
     use crate::gemm_tiling::{gemm_stages, note_tiling_miss};
     use crate::im2col::ConvGeometry;
 
@@ -328,11 +314,9 @@ pub(crate) mod launch {
     /// (burn's kernels where the device has no tile for it).
     pub(crate) fn products<R: CubeRuntime>(lhs: CubeTensor<R>, rhs: CubeTensor<R>, out_dtype: DType) -> Result<CubeTensor<R>, MatmulSetupError> {
         use cubek::matmul::launch::Strategy as M;
-        use cubek::matmul::routines::BlueprintStrategy;
-        let selected = super::WGRAD_SELECTED.load(std::sync::atomic::Ordering::Relaxed);
-        let strategy = match selected {
+        let strategy = match super::WGRAD_SELECTED.load(std::sync::atomic::Ordering::Relaxed) {
             0 => M::SimpleCyclicCmma(Default::default()),
-            1 | super::FITTED_WGRAD_MATMUL => M::SimpleCyclicMma(Default::default()),
+            1 => M::SimpleCyclicMma(Default::default()),
             2 => M::DoubleCyclicCmma(Default::default()),
             3 => M::DoubleCyclicMma(Default::default()),
             4 => M::OrderedDoubleCmma(Default::default()),
@@ -353,20 +337,7 @@ pub(crate) mod launch {
         // all), burn's `cmma` kernel, then cubek's kernel without tensor cores, as burn's
         // `matmul` falls back.
         let fallbacks = [M::SimpleCyclicCmma(Default::default()), M::SimpleUnit(Default::default())];
-        let fitted = match selected == super::FITTED_WGRAD_MATMUL {
-            true => fitted_product_stage(&client, &lhs, &rhs, &out),
-            false => None,
-        };
-        // A fitted stage that cubek refuses (it checks a blueprint before it compiles or runs
-        // anything) is noted, and cubek's own runs instead.
-        let mut result = match fitted.map(|blueprint| launch(&M::SimpleCyclicMma(BlueprintStrategy::Forced(blueprint)))) {
-            Some(Err(err)) => {
-                note_tiling_miss(&format!("cubek refused a fitted weight-gradient stage: {err:?}"));
-                launch(&strategy)
-            }
-            Some(done) => done,
-            None => launch(&strategy),
-        };
+        let mut result = launch(&strategy);
         for fallback in &fallbacks {
             match result {
                 Err(MatmulSetupError::Unavailable(_)) => result = launch(fallback),
@@ -376,29 +347,7 @@ pub(crate) mod launch {
         result?;
         Ok(out)
     }
-    /// The stage `gemm_tiling::fitted_tiling` fits to the product of `lhs` `[…, m, k]` and `rhs`
-    /// `[…, k, n]` (bf16 operands, the `mma` tile); `None` where cubek's own stage pads it about
-    /// as little, or the operands are not bf16 matrices.
-    fn fitted_product_stage<R: CubeRuntime>(
-        client: &ComputeClient<R>,
-        lhs: &CubeTensor<R>,
-        rhs: &CubeTensor<R>,
-        out: &CubeTensor<R>,
-    ) -> Option<cubek::matmul::definition::TilingBlueprint> {
-        if lhs.dtype != DType::BF16 || rhs.dtype != DType::BF16 {
-            return None;
-        }
-        let layout = |t: &CubeTensor<R>| MatrixLayout::from_shape_and_strides(&t.meta.shape()[..], &t.meta.strides()[..], None).ok();
-        let (lhs_shape, rhs_shape) = (lhs.meta.shape(), rhs.meta.shape());
-        let rank = lhs_shape.len();
-        let product = Product { m: lhs_shape[rank - 2], n: rhs_shape[rank - 1], k: lhs_shape[rank - 1], lhs: layout(lhs)?, rhs: layout(rhs)? };
-        fitted_blueprint(client, TileMatmulKind::Mma, &product, &dtypes(lhs, rhs, out)).unwrap_or_else(|why| {
-            note_tiling_miss(&why);
-            None
-        })
-    }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -418,13 +367,6 @@ mod tests {
             let err = GemmKernel::parse(bad).unwrap_err();
             assert!(err.contains(&format!("\"{bad}\"")) && err.contains("specialized_tma"), "{err}");
         }
-    }
-
-    #[cfg(feature = "cube")]
-    #[test]
-    fn the_fitted_weight_gradient_index_names_its_kernel() {
-        assert_eq!(WGRAD_MATMULS[FITTED_WGRAD_MATMUL], "simple_cyclic_fitted/mma");
-        assert_eq!(DEFAULT_WGRAD_MATMUL, "simple_cyclic/mma");
     }
 
     #[test]

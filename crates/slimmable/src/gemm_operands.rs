@@ -152,11 +152,12 @@ fn unfold_kernel<E: Numeric, N: Size>(
 /// The vector size [`unfold_kernel`] reads `input` `[n, c, h, w]` with: the widest the device
 /// loads in one access that divides the channels, where they are innermost (stride 1) and every
 /// other stride is a multiple of it; 1 otherwise.
-fn unfold_vector_size<R: CubeRuntime>(input: &CubeTensor<R>) -> VectorSize {
+pub(crate) fn unfold_vector_size<R: CubeRuntime>(input: &CubeTensor<R>) -> VectorSize {
     let supported = input.client.io_optimized_vector_sizes(input.dtype.size());
     let strides = input.meta.strides();
     let size = cubecl::tensor_vector_size_parallel(supported, input.meta.shape(), strides, 1);
-    match strides.iter().all(|&stride| stride % size == 0) {
+    // cubecl checks the smallest of the other strides only.
+    match strides.iter().enumerate().all(|(axis, &stride)| axis == 1 || stride % size == 0) {
         true => size,
         false => 1,
     }
@@ -576,16 +577,17 @@ pub(crate) fn as_float<R: CubeRuntime, F: FloatElement>(tensor: CubeTensor<R>) -
     burn_cubecl::kernel::cast(tensor, F::dtype())
 }
 
-/// The first `rows` × `channels` block of `tensor` `[d, c, h, w]` (of `F` or bf16, any strides:
-/// the GEMM kernels' channels-last results), contiguous row-major, of the backend's float `F`
-/// ([`layout_copy_kernel`], one pass; no copy when it is all of a row-major tensor of `F`).
+/// The first `rows` × `channels` block of `tensor` `[d, c, h, w]` (of `F`, any strides: the GEMM
+/// kernels' channels-last results), contiguous row-major ([`layout_copy_kernel`], one pass;
+/// no copy when it is all of a row-major tensor).
 pub(crate) fn unpadded<R: CubeRuntime, F: FloatElement>(tensor: CubeTensor<R>, rows: usize, channels: usize) -> CubeTensor<R> {
     let [d, c, h, w] = tensor.meta.shape().dims::<4>();
     assert!(rows <= d && channels <= c, "unpadded: [{rows}, {channels}] is not inside [{d}, {c}]");
-    if rows == d && channels == c && tensor.dtype == F::dtype() && tensor.is_contiguous() {
+    if rows == d && channels == c && tensor.is_contiguous() {
         return tensor;
     }
-    layout_copy::<R, F>(tensor, [rows, channels, h, w], false, [0, 0], [1, 1], F::dtype())
+    let dtype = tensor.dtype;
+    layout_copy::<R, F>(tensor, [rows, channels, h, w], false, [0, 0], [1, 1], dtype)
 }
 
 /// The operands of the GEMM kernels: `x` and `weight` channels-last, with the channel counts
@@ -666,41 +668,35 @@ mod tests {
         assert!((total - kept).abs() <= 1e-3 * total.max(1.0), "only zeros between the spread pixels ({dtype:?}): {total} against {kept}");
     }
 
-    /// The GEMM kernels' channels-last results back as row-major f32 blocks ([`unpadded`]),
-    /// across tile edges, from a channels-last tensor and from a sliced row-major one; with
-    /// `dtype` bf16, from a bf16 channels-last result (the kernels' forward output and input
-    /// gradient in the bf16 format), within `tolerance` of the rounding.
-    fn unpadded_blocks_are_row_major<R: CubeRuntime, BT: BoolElement>(dtype: DType, tolerance: f32) {
+    /// The GEMM kernels' channels-last results back as row-major blocks ([`unpadded`]), across
+    /// tile edges, from a channels-last tensor and from a sliced row-major one.
+    fn unpadded_blocks_are_row_major<R: CubeRuntime, BT: BoolElement>() {
         type B<R, BT> = CubeBackend<R, f32, i32, BT>;
         let (cpu, gpu) = (Default::default(), Default::default());
         let x = random::<NdArray, 4>([4, 40, 6, 7], &cpu);
         let expected = x.clone().slice([0..3, 0..37]);
-        let row_major = BurnTensor::<B<R, BT>, 4>::from_data(x.to_data(), &gpu).into_primitive().tensor();
-        let mut layouts = vec![("channels-last", permute_nhwc_to_nchw(nhwc_grown::<R, f32>(row_major.clone(), [4, 6, 7, 40], [0, 0], dtype)))];
-        if dtype == DType::F32 {
-            layouts.push(("row-major", row_major));
-        }
+        let layouts = [
+            ("channels-last", BurnTensor::<B<R, BT>, 4>::from_data(x.clone().permute([0, 2, 3, 1]).into_data(), &gpu).permute([0, 3, 1, 2])),
+            ("row-major", BurnTensor::<B<R, BT>, 4>::from_data(x.to_data(), &gpu)),
+        ];
         for (layout, tensor) in layouts {
-            assert_eq!(tensor.dtype, dtype);
-            let block = unpadded::<R, f32>(tensor, 3, 37);
-            assert_eq!(block.dtype, DType::F32, "an f32 block from {layout} {dtype:?}");
+            let block = unpadded::<R, f32>(tensor.into_primitive().tensor(), 3, 37);
             assert_eq!(block.meta.strides().to_vec(), vec![37 * 42, 42, 7, 1], "row-major [3, 37, 6, 7] from {layout}");
             let block = BurnTensor::<B<R, BT>, 4>::from_primitive(Float(block));
-            assert_close_named(block, BurnTensor::from_data(expected.to_data(), &gpu), tolerance, &format!("the block, from {layout} {dtype:?}"));
+            assert_close_named(block, BurnTensor::from_data(expected.to_data(), &gpu), 1e-6, &format!("the block, from {layout}"));
         }
     }
 
     #[cfg(feature = "test-wgpu")]
     #[test]
     fn unpadded_blocks_on_wgpu() {
-        unpadded_blocks_are_row_major::<burn::backend::wgpu::WgpuRuntime, u32>(DType::F32, 1e-6);
+        unpadded_blocks_are_row_major::<burn::backend::wgpu::WgpuRuntime, u32>();
     }
 
     #[cfg(feature = "test-cuda")]
     #[test]
     fn on_cuda_unpadded_blocks() {
-        unpadded_blocks_are_row_major::<cubecl::cuda::CudaRuntime, u8>(DType::F32, 1e-6);
-        unpadded_blocks_are_row_major::<cubecl::cuda::CudaRuntime, u8>(DType::BF16, 0.02);
+        unpadded_blocks_are_row_major::<cubecl::cuda::CudaRuntime, u8>();
     }
 
     /// The per-batch partial products summed into the first block of a zero tensor
@@ -735,6 +731,23 @@ mod tests {
         }
     }
 
+    /// The unfold reads whole vectors of channels from channels-last operands (the GEMM convs'
+    /// copies: every stride but the channels' a multiple of the vector), one value at a time
+    /// from anything else.
+    #[cfg(feature = "test-wgpu")]
+    #[test]
+    fn unfold_reads_vectors_of_channels_only_where_they_are_innermost() {
+        type W = burn::backend::wgpu::WgpuRuntime;
+        type B = CubeBackend<W, f32, i32, u32>;
+        let gpu = Default::default();
+        let row_major = |shape: [usize; 4]| BurnTensor::<B, 4>::zeros(shape, &gpu).into_primitive().tensor();
+        let widest = unfold_vector_size(&channels_last_padded::<W, f32>(row_major([2, 16, 5, 5]), 2, 16, DType::F32));
+        assert!(widest > 1, "a vector of channels from a channels-last copy, got {widest}");
+        assert_eq!(unfold_vector_size(&channels_last_padded::<W, f32>(row_major([2, 6, 5, 5]), 2, 6, DType::F32)) % 2, 0, "6 channels: pairs at least");
+        assert_eq!(unfold_vector_size(&channels_last_padded::<W, f32>(row_major([2, 5, 5, 5]), 2, 5, DType::F32)), 1, "5 channels");
+        assert_eq!(unfold_vector_size(&row_major([2, 16, 5, 5])), 1, "row-major: channels not innermost");
+    }
+
     #[cfg(feature = "test-wgpu")]
     #[test]
     fn batch_sums_on_wgpu() {
@@ -763,7 +776,7 @@ mod tests {
         for rows in [1, 16, 32, crate::DEFAULT_LAYOUT_COPY_ROWS] {
             crate::set_layout_copy_rows(rows).unwrap();
             padded_copies_of_shape::<W, u32>([3, 37, 6, 7], [4, 40], DType::F32, 1e-6);
-            unpadded_blocks_are_row_major::<W, u32>(DType::F32, 1e-6);
+            unpadded_blocks_are_row_major::<W, u32>();
         }
     }
 

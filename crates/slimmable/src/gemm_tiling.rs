@@ -13,7 +13,7 @@
 //! with one cube and single-buffers its loads, so every `k` step waits for memory with nothing
 //! else to run. A [`GemmTiling`] names the stage instead, written `MxNxK/PLANES` (e.g.
 //! `128x128x64/4`), with `+double` for double-buffered tile fragments; `n` is fitted to the
-//! product's `n` ([`fitted_columns`]).
+//! product's `n` as [`GemmColumns`] says (by default rounded up to a power of two).
 //!
 //! [`GemmStages::Default`] takes [`BF16_TILING`] for bf16 operands: on an H200 it halved the
 //! conv kernels' time in the bench net's plain step (19.2 → 9.4 ms; docs/BENCHMARKS.md,
@@ -132,6 +132,70 @@ pub fn gemm_stages() -> GemmStages {
     *SELECTED.read().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// How a named stage's columns fit a product's `n` (a conv's output channels, or its input
+/// channels for the input gradient), at most the stage's `n`: a slimmable network's widths make
+/// channel counts between powers of two (40, 80, 152, 304 at width 7/12 of the 8-layer net).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GemmColumns {
+    /// The product's `n` rounded up to a power of two (64 stage columns for 40 channels).
+    #[default]
+    PowerOfTwo,
+    /// The product's `n` split evenly over the fewest stages that take it, each rounded up to a
+    /// multiple of this many columns (and of the tile instruction's): 40 channels in one stage
+    /// of 40 columns with `Multiple(8)`, of 48 with `Multiple(16)`.
+    Multiple(u32),
+}
+
+impl GemmColumns {
+    /// `pow2`, or the multiple.
+    pub fn name(self) -> String {
+        match self {
+            GemmColumns::PowerOfTwo => "pow2".into(),
+            GemmColumns::Multiple(step) => step.to_string(),
+        }
+    }
+
+    /// `pow2`, or a multiple of columns (a power of two from 8 to 128); the error says what is
+    /// accepted.
+    pub fn parse(name: &str) -> Result<GemmColumns, String> {
+        match name.trim() {
+            "" | "pow2" => Ok(GemmColumns::PowerOfTwo),
+            text => match text.parse::<u32>() {
+                Ok(step) if step.is_power_of_two() && (8..=128).contains(&step) => Ok(GemmColumns::Multiple(step)),
+                _ => Err(format!("GEMM stage columns \"{text}\": expected \"pow2\" or a multiple of columns, a power of two from 8 to 128")),
+            },
+        }
+    }
+
+    /// The columns of a stage of at most `most` columns for a product of `n`, with tiles `tn`
+    /// columns wide.
+    pub fn stage_columns(self, most: u32, n: u32, tn: u32) -> u32 {
+        let tn = tn.max(1);
+        match self {
+            GemmColumns::PowerOfTwo => most.min(n.next_power_of_two().max(tn)),
+            GemmColumns::Multiple(step) => {
+                let step = step.div_ceil(tn) * tn;
+                let most = (most / step).max(1) * step;
+                let stages = n.div_ceil(most).max(1);
+                n.div_ceil(stages).div_ceil(step).max(1) * step
+            }
+        }
+    }
+}
+
+static COLUMNS: RwLock<GemmColumns> = RwLock::new(GemmColumns::PowerOfTwo);
+
+/// Chooses how the named stages' columns fit each product in this process (default
+/// [`GemmColumns::PowerOfTwo`]).
+pub fn set_gemm_columns(columns: GemmColumns) {
+    *COLUMNS.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = columns;
+}
+
+/// How the named stages' columns fit each product.
+pub fn gemm_columns() -> GemmColumns {
+    *COLUMNS.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 static MISSES: AtomicUsize = AtomicUsize::new(0);
 static FIRST_MISS: RwLock<Option<String>> = RwLock::new(None);
 
@@ -163,9 +227,9 @@ pub(crate) mod blueprint {
     use cubek::matmul::routines::find_instruction_size;
     use cubek::std::MatrixLayout;
     use cubek::std::cube_count::{CubeCountStrategy, GlobalOrder, HypercubeBlueprint, SmAllocation};
-    use cubek::std::{PartitionSize, StageSize, TileSize};
+    use cubek::std::{PartitionSize, StageSize};
 
-    use super::{GemmTiling, fitted_columns, fitted_tiling};
+    use super::GemmTiling;
 
     /// The product a conv kernel computes: `m × n` over `k`, and its operands' layouts.
     pub(crate) struct Product {
@@ -174,37 +238,6 @@ pub(crate) mod blueprint {
         pub k: usize,
         pub lhs: MatrixLayout,
         pub rhs: MatrixLayout,
-    }
-
-    /// [`fitted_tiling`]'s stage for `product` as a blueprint ([`blueprint`]), with the tile
-    /// instruction cubek would pick; `None` where cubek's inferred stage pads it about as little.
-    pub(crate) fn fitted_blueprint<R: Runtime>(
-        client: &ComputeClient<R>,
-        tile: TileMatmulKind,
-        product: &Product,
-        dtypes: &MatmulElems,
-    ) -> Result<Option<TilingBlueprint>, String> {
-        let instruction = instruction(client, tile, product, dtypes)?;
-        match fitted_tiling(product.m as u32, product.n as u32, (instruction.m(), instruction.n(), instruction.k())) {
-            Some(tiling) => blueprint(tiling, client, tile, product, dtypes).map(Some),
-            None => Ok(None),
-        }
-    }
-
-    /// The tile instruction cubek picks for `product` with `tile`.
-    fn instruction<R: Runtime>(client: &ComputeClient<R>, tile: TileMatmulKind, product: &Product, dtypes: &MatmulElems) -> Result<TileSize, String> {
-        let mut dtypes = dtypes.clone();
-        adjust_dtypes(client, &mut dtypes, tile.requires_accelerator());
-        let registers = (dtypes.lhs_register, dtypes.rhs_register, dtypes.acc_register);
-        find_instruction_size(
-            client,
-            registers,
-            (product.m, product.n, product.k).into(),
-            (None, None, None),
-            |c, cfg| tile.is_supported(c, cfg),
-            |c, l, r, a| tile.supported_sizes(c, l, r, a),
-        )
-        .map_err(|err| format!("no tile instruction: {err:?}"))
     }
 
     /// The blueprint of `tiling` for `product`, with the tile instruction cubek would pick and
@@ -232,9 +265,18 @@ pub(crate) mod blueprint {
             dtypes.as_global_elems(),
             Default::default(),
         );
-        let instruction = instruction(client, tile, product, &dtypes)?;
+        let registers = (dtypes.lhs_register, dtypes.rhs_register, dtypes.acc_register);
+        let instruction = find_instruction_size(
+            client,
+            registers,
+            (product.m, product.n, product.k).into(),
+            (None, None, None),
+            |c, cfg| tile.is_supported(c, cfg),
+            |c, l, r, a| tile.supported_sizes(c, l, r, a),
+        )
+        .map_err(|err| format!("no tile instruction: {err:?}"))?;
         let (tm, tn, tk) = (instruction.m(), instruction.n(), instruction.k());
-        let n = fitted_columns(tiling.n, product.n as u32, tn);
+        let n = super::gemm_columns().stage_columns(tiling.n, product.n as u32, tn);
         let what = tiling.name();
         let divides = |size: u32, by: u32, axis: &str| match size % by == 0 && size >= by {
             true => Ok(size / by),
@@ -264,76 +306,9 @@ pub(crate) mod blueprint {
     }
 }
 
-/// The columns per stage for a product of `n` columns: at most `most` (when that is a multiple
-/// of the tile's `tn`), the product's columns split evenly over the fewest stages that take
-/// them, rounded up to a multiple of `tn`. A power of two instead (64 stage columns for 40
-/// channels, 128 for 80) left up to 40 % of every tensor-core tile multiplying zeros at the
-/// widths between powers of two: the GEMM kernels took 1.9× as long at width 7/12 of the
-/// 8-layer net (40–304 channels) as at 6/12 (32–256) for 1.36× the arithmetic
-/// (docs/BENCHMARKS.md, session 18).
-pub(crate) fn fitted_columns(most: u32, n: u32, tn: u32) -> u32 {
-    let tn = tn.max(1);
-    let most = (most / tn).max(1) * tn;
-    let stages = n.div_ceil(most).max(1);
-    (n.div_ceil(stages).div_ceil(tn) * tn).max(tn)
-}
-
-/// Warps per stage of a [`fitted_tiling`], at most.
-const MAX_FITTED_PLANES: u32 = 8;
-
-/// A stage fitted to an `m × n` product with the tile instruction `(tm, tn, tk)`: one warp per
-/// `tm` rows, at most [`MAX_FITTED_PLANES`] a stage (the rows split evenly over the fewest
-/// stages that take them), the columns as [`fitted_columns`], two tiles deep (as cubek's own).
-/// `None` where cubek's inferred stage pads the product at most about as much: for 16×16 tiles
-/// and bf16 operands cubek 0.2 stages 64 × 64 when either side is at most 64, else 128 × 128
-/// (on a GPU of 1 024 threads per cube), and whole tiles for products of at most two tiles a
-/// side. The weight gradient's products, `c_out × c_in` over a long `k`, run at every width of
-/// a slimmable network: 40 × 40 channels padded to 64 × 64 multiply 61 % zeros.
-pub(crate) fn fitted_tiling(m: u32, n: u32, (tm, tn, tk): (u32, u32, u32)) -> Option<GemmTiling> {
-    if (tm, tn) != (16, 16) || (m <= 2 * tm && n <= 2 * tn) {
-        return None;
-    }
-    let side = if m <= 64 || n <= 64 { 64 } else { 128 };
-    let padded = |size: u32, stage: u32| size.div_ceil(stage) * stage;
-    let tiles = m.div_ceil(tm);
-    let planes = tiles.div_ceil(tiles.div_ceil(MAX_FITTED_PLANES));
-    let tiling = GemmTiling { m: planes * tm, n: fitted_columns(128, n, tn), k: 2 * tk, planes, double: false };
-    let (fitted, inferred) = (padded(m, tiling.m) * padded(n, tiling.n), padded(m, side) * padded(n, side));
-    (fitted * 100 < inferred * 85).then_some(tiling)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fitted_stages_only_where_cubeks_pad_more() {
-        let tile = (16, 16, 16);
-        let stage = |m: u32, n: u32, planes: u32| Some(GemmTiling { m, n, k: 32, planes, double: false });
-        assert_eq!(fitted_tiling(40, 40, tile), stage(48, 40, 3));
-        assert_eq!(fitted_tiling(80, 80, tile), stage(80, 80, 5));
-        assert_eq!(fitted_tiling(152, 152, tile), stage(80, 80, 5), "two stages each way");
-        assert_eq!(fitted_tiling(304, 40, tile), stage(112, 40, 7), "three stages of rows");
-        assert_eq!(fitted_tiling(48, 24, tile), stage(48, 24, 3));
-        for (m, n) in [(64, 64), (128, 128), (512, 512), (64, 256), (32, 32), (16, 24), (512, 504)] {
-            assert_eq!(fitted_tiling(m, n, tile), None, "{m} × {n}: cubek's own stage");
-        }
-        assert_eq!(fitted_tiling(40, 40, (32, 8, 16)), None, "other tiles: cubek's own stage");
-    }
-
-    #[test]
-    fn stage_columns_fit_the_product() {
-        // Powers of two as before; the channel counts between them with no tile of zeros.
-        for (n, expected) in [(64, 64), (128, 128), (256, 128), (512, 128), (40, 40), (80, 80), (152, 80), (304, 104), (344, 120), (3, 8), (0, 8)] {
-            assert_eq!(fitted_columns(128, n, 8), expected, "{n} columns");
-        }
-        assert_eq!(fitted_columns(128, 40, 16), 48, "a 16-wide tile");
-        assert_eq!(fitted_columns(4, 40, 8), 8, "at least a tile");
-        for n in 1..600 {
-            let columns = fitted_columns(128, n, 8);
-            assert!(columns % 8 == 0 && columns <= 128 && n.div_ceil(columns) * columns < n + 8 * n.div_ceil(128), "{n}: {columns}");
-        }
-    }
 
     #[test]
     fn names_round_trip_and_bad_ones_say_why() {
@@ -357,6 +332,37 @@ mod tests {
             let err = GemmStages::parse(bad).unwrap_err();
             assert!(err.contains(&format!("\"{bad}\"")) && err.contains(why) && err.contains("inferred"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn stage_columns_fit_the_product_as_named() {
+        let pow2 = GemmColumns::PowerOfTwo;
+        for (n, expected) in [(64, 64), (40, 64), (80, 128), (152, 128), (512, 128), (3, 8)] {
+            assert_eq!(pow2.stage_columns(128, n, 8), expected, "pow2, {n} columns");
+        }
+        let eights = GemmColumns::Multiple(8);
+        for (n, expected) in [(64, 64), (128, 128), (256, 128), (40, 40), (80, 80), (152, 80), (304, 104), (344, 120), (3, 8), (0, 8)] {
+            assert_eq!(eights.stage_columns(128, n, 8), expected, "multiples of 8, {n} columns");
+        }
+        for (n, expected) in [(40, 48), (88, 96), (120, 128), (152, 80), (304, 112)] {
+            assert_eq!(GemmColumns::Multiple(16).stage_columns(128, n, 8), expected, "multiples of 16, {n} columns");
+        }
+        assert_eq!(GemmColumns::Multiple(8).stage_columns(128, 40, 16), 48, "whole 16-wide tiles");
+        for n in 1..600 {
+            for step in [8, 16, 32] {
+                let columns = GemmColumns::Multiple(step).stage_columns(128, n, 8);
+                let stages = n.div_ceil(columns);
+                assert!(columns % step == 0 && columns <= 128 && stages == n.div_ceil(128).max(1) && stages * columns < n + step * stages, "{n} by {step}: {columns}");
+            }
+        }
+        assert_eq!(GemmColumns::parse("pow2"), Ok(GemmColumns::PowerOfTwo));
+        assert_eq!(GemmColumns::parse(" 16 "), Ok(GemmColumns::Multiple(16)));
+        assert_eq!(GemmColumns::parse(&GemmColumns::Multiple(32).name()), Ok(GemmColumns::Multiple(32)));
+        for bad in ["12", "4", "256", "fit", "-8"] {
+            let err = GemmColumns::parse(bad).unwrap_err();
+            assert!(err.contains(&format!("\"{bad}\"")) && err.contains("pow2"), "{bad}: {err}");
+        }
+        assert_eq!(gemm_columns(), GemmColumns::PowerOfTwo, "nothing in this test binary changes the columns off CUDA");
     }
 
     #[test]

@@ -60,7 +60,7 @@ pub use error::SlimError;
 pub use fused_sgd::{FusedSgd, FusedSgdConfig, FusedSgdState, VelocityState};
 pub use gemm_kernel::{GEMM_ALGORITHMS, GEMM_TILES, GemmKernel, DEFAULT_WGRAD_MATMUL, VERIFIED_GEMM_KERNELS, WGRAD_MATMULS, gemm_kernel, set_gemm_kernel, set_wgrad_matmul, wgrad_matmul};
 pub use gemm_precision::{GemmPrecision, gemm_precision, set_gemm_precision};
-pub use gemm_tiling::{BF16_TILING, GemmStages, GemmTiling, gemm_stages, gemm_tiling_misses, set_gemm_stages};
+pub use gemm_tiling::{BF16_TILING, GemmColumns, GemmStages, GemmTiling, gemm_columns, gemm_stages, gemm_tiling_misses, set_gemm_columns, set_gemm_stages};
 pub use gemm_conv::{
     DEFAULT_CHANNEL_ALIGN, DEFAULT_LAYOUT_COPY_ROWS, DEFAULT_WGRAD_MAX_BATCHES, MIN_GEMM_CHANNELS, gemm_channel_align, gemm_conv2d, gemm_conv2d_active, has_implicit_gemm,
     implicit_gemm_fallbacks, set_gemm_channel_align, set_layout_copy_rows, set_wgrad_max_batches,
