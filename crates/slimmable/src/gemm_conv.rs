@@ -414,7 +414,7 @@ mod cube {
         let [_, _, ho, wo] = grad.shape().dims::<4>();
         let grid = (h + 2 * options.padding[0]) * (w + 2 * options.padding[1]);
         match options.stride == [1, 1] && grid as f64 <= MAX_GRID_GROWTH * (ho * wo) as f64 {
-            true => weight_grad_shifted::<R, F, I, BT>(x, grad, weight_shape, active, full_shape, options),
+            true => weight_grad_shifted::<R, F>(x, grad, weight_shape, active, full_shape, options),
             false => weight_grad_im2col::<R, F, I, BT>(x, grad, weight_shape, active, full_shape, options),
         }
     }
@@ -438,7 +438,7 @@ mod cube {
     /// extra zero image at the end keeps the last shifts in bounds). As in
     /// [`weight_grad_im2col`], `P` is split over image batches whose partial products are summed.
     /// It reads and writes about 1.1× the input, where unfolding writes `kh·kw` times it.
-    pub(super) fn weight_grad_shifted<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement>(
+    pub(super) fn weight_grad_shifted<R: CubeRuntime, F: FloatElement>(
         x: CubeTensor<R>,
         grad: CubeTensor<R>,
         weight_shape: [usize; 4],
@@ -535,7 +535,7 @@ mod cube {
 
     /// The largest divisor of `n` that is at most `most` (1 at least).
     fn largest_divisor_at_most(n: usize, most: usize) -> usize {
-        (1..=n).rev().find(|d| n % d == 0 && *d <= most).unwrap_or(1)
+        (1..=n).rev().find(|d| n.is_multiple_of(*d) && *d <= most).unwrap_or(1)
     }
 
     /// The most values of columns [`strided_input_grad`] makes at once in the op: 64 Mi (256 MB
@@ -749,9 +749,9 @@ mod spread_tests {
             let unfolded = weight_grad_im2col::<_, f32, i32, u32>(xp.clone(), dyp.clone(), [c_out4, c_in4, kh, kw], [c_out, c_in], full, &options);
             check(unfolded, "unfolded weight gradient");
             if stride == [1, 1] {
-                let shifted = weight_grad_shifted::<_, f32, i32, u32>(channels_last(&x), channels_last(&dy), w_shape, [c_out, c_in], w_shape, &options);
+                let shifted = weight_grad_shifted::<_, f32>(channels_last(&x), channels_last(&dy), w_shape, [c_out, c_in], w_shape, &options);
                 assert_close_named(Tensor::<WgpuCube, 4>::from_primitive(Float(shifted)), expected.clone(), 1e-2, &format!("shifted-view weight gradient, {what}"));
-                let shifted = weight_grad_shifted::<_, f32, i32, u32>(xp, dyp, [c_out4, c_in4, kh, kw], [c_out, c_in], full, &options);
+                let shifted = weight_grad_shifted::<_, f32>(xp, dyp, [c_out4, c_in4, kh, kw], [c_out, c_in], full, &options);
                 check(shifted, "shifted-view weight gradient");
             }
         }
@@ -898,7 +898,7 @@ mod tests {
         let device = Default::default();
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             for (x, w, g) in cases {
-                agrees_with_ndarray::<CudaAd>(*x, *w, g.clone(), &device, scaled_tolerance(tolerance, *w), ours);
+                agrees_with_ndarray::<CudaAd>(*x, *w, *g, &device, scaled_tolerance(tolerance, *w), ours);
             }
         }))
         .is_ok()

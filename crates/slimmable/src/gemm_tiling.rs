@@ -142,7 +142,9 @@ pub enum GemmColumns {
     PowerOfTwo,
     /// The product's `n` split evenly over the fewest stages that take it, each rounded up to a
     /// multiple of this many columns (and of the tile instruction's): 40 channels in one stage
-    /// of 40 columns with `Multiple(8)`, of 48 with `Multiple(16)`.
+    /// of 40 columns with `Multiple(8)`, of 48 with `Multiple(16)`. On an H200 multiples of 16
+    /// made the bench net's passes 1.5 % faster summed over its widths and its steps no faster
+    /// (multiples of 8: 120-column stages slower than 128; docs/BENCHMARKS.md, session 18).
     Multiple(u32),
 }
 
@@ -278,7 +280,7 @@ pub(crate) mod blueprint {
         let (tm, tn, tk) = (instruction.m(), instruction.n(), instruction.k());
         let n = super::gemm_columns().stage_columns(tiling.n, product.n as u32, tn);
         let what = tiling.name();
-        let divides = |size: u32, by: u32, axis: &str| match size % by == 0 && size >= by {
+        let divides = |size: u32, by: u32, axis: &str| match size.is_multiple_of(by) && size >= by {
             true => Ok(size / by),
             false => Err(format!("tiling {what}: {axis} {size} is not a multiple of {by}")),
         };
@@ -352,7 +354,7 @@ mod tests {
             for step in [8, 16, 32] {
                 let columns = GemmColumns::Multiple(step).stage_columns(128, n, 8);
                 let stages = n.div_ceil(columns);
-                assert!(columns % step == 0 && columns <= 128 && stages == n.div_ceil(128).max(1) && stages * columns < n + step * stages, "{n} by {step}: {columns}");
+                assert!(columns.is_multiple_of(step) && columns <= 128 && stages == n.div_ceil(128).max(1) && stages * columns < n + step * stages, "{n} by {step}: {columns}");
             }
         }
         assert_eq!(GemmColumns::parse("pow2"), Ok(GemmColumns::PowerOfTwo));
