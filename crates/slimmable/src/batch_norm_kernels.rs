@@ -28,7 +28,7 @@ use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::{CubeRuntime, FloatElement};
 use cubecl::prelude::*;
 
-use crate::cube_launch::{elementwise_launch, empty_like};
+use crate::cube_launch::{elementwise_launch, empty_like, vector_size_along};
 
 /// Threads per cube of [`channel_partials_kernel`] (a power of two: the tree sum halves it).
 const BLOCK: usize = 256;
@@ -307,8 +307,7 @@ fn channel_affine2_kernel<F: Float, N: Size>(
 /// moved 1.6–2.0 TB/s on an H200 at conv8's full width, under half its bandwidth:
 /// docs/BENCHMARKS.md, session 15.)
 fn plane_vector_size<R: CubeRuntime>(tensor: &CubeTensor<R>) -> VectorSize {
-    let supported = tensor.client.io_optimized_vector_sizes(tensor.dtype.size());
-    cubecl::tensor_vector_size_parallel(supported, tensor.meta.shape(), tensor.meta.strides(), 2)
+    vector_size_along(tensor, 2)
 }
 
 /// How many segments (runs of whole images) the `n` images of `m` values each are split into

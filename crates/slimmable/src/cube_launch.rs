@@ -1,5 +1,6 @@
-//! What this crate's cubecl kernels (`depthwise/cube.rs`, `batch_norm_kernels.rs`) share: new
-//! output tensors and the launch geometry of one thread per output element.
+//! What this crate's cubecl kernels (`depthwise/cube.rs`, `batch_norm_kernels.rs`,
+//! `gemm_operands.rs`) share: new output tensors, the launch geometry of one thread per output
+//! element, and the vector size a tensor is read with along one axis.
 
 use burn::tensor::Shape;
 use burn_cubecl::tensor::CubeTensor;
@@ -19,4 +20,17 @@ pub(crate) fn elementwise_launch<R: CubeRuntime>(output: &CubeTensor<R>, vector_
     let elements = output.meta.num_elements() / vector_size.max(1);
     let cube_dim = CubeDim::new(&output.client, elements);
     (calculate_cube_count_elemwise(&output.client, elements, cube_dim), cube_dim)
+}
+
+/// The widest vector the device loads in one access that `tensor` can be read with along
+/// `axis`: that axis innermost (stride 1), its size and every other stride multiples of the
+/// vector (cubecl's own check looks at the smallest other stride only); 1 otherwise.
+pub(crate) fn vector_size_along<R: CubeRuntime>(tensor: &CubeTensor<R>, axis: usize) -> VectorSize {
+    let supported = tensor.client.io_optimized_vector_sizes(tensor.dtype.size());
+    let strides = tensor.meta.strides();
+    let size = cubecl::tensor_vector_size_parallel(supported, tensor.meta.shape(), strides, axis);
+    match strides.iter().enumerate().all(|(at, &stride)| at == axis || stride % size == 0) {
+        true => size,
+        false => 1,
+    }
 }

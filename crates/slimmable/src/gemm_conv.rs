@@ -109,6 +109,7 @@ pub fn set_layout_copy_rows(rows: usize) -> Result<(), String> {
 }
 
 /// The rows of threads per layout-copy tile now ([`set_layout_copy_rows`]).
+#[cfg(feature = "cube")]
 pub(crate) fn layout_copy_rows() -> usize {
     LAYOUT_COPY_ROWS.load(Ordering::Relaxed)
 }

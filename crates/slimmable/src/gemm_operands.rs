@@ -13,7 +13,7 @@ use burn_cubecl::{CubeRuntime, FloatElement};
 use cubecl::client::ComputeClient;
 use cubecl::prelude::*;
 
-use crate::cube_launch::elementwise_launch;
+use crate::cube_launch::{elementwise_launch, vector_size_along};
 use crate::gemm_conv::{aligned, operand_channel_align};
 use crate::gemm_precision::{GemmPrecision, gemm_precision};
 use crate::im2col::ConvGeometry;
@@ -149,18 +149,10 @@ fn unfold_kernel<E: Numeric, N: Size>(
     output[ABSOLUTE_POS] = value;
 }
 
-/// The vector size [`unfold_kernel`] reads `input` `[n, c, h, w]` with: the widest the device
-/// loads in one access that divides the channels, where they are innermost (stride 1) and every
-/// other stride is a multiple of it; 1 otherwise.
+/// The vector size [`unfold_kernel`] reads `input` `[n, c, h, w]` with: along the channels,
+/// where they are innermost ([`vector_size_along`]); 1 otherwise.
 pub(crate) fn unfold_vector_size<R: CubeRuntime>(input: &CubeTensor<R>) -> VectorSize {
-    let supported = input.client.io_optimized_vector_sizes(input.dtype.size());
-    let strides = input.meta.strides();
-    let size = cubecl::tensor_vector_size_parallel(supported, input.meta.shape(), strides, 1);
-    // cubecl checks the smallest of the other strides only.
-    match strides.iter().enumerate().all(|(axis, &stride)| axis == 1 || stride % size == 0) {
-        true => size,
-        false => 1,
-    }
+    vector_size_along(input, 1)
 }
 
 /// Threads of a [`batch_sum_kernel`] cube along the batches, at most (a power of two).
