@@ -920,7 +920,8 @@ mod tests {
     /// inferred stage instead, none fell back to burn's direct kernel); with f32 ones cubek may
     /// refuse them, and the op then runs the inferred stage (reported, with cubek's reason).
     /// CUDA only, on one test thread: the stages are process-wide.
-    /// `AUTOSLIM_TEST_GEMM_TILINGS` (names, comma-separated) tries others.
+    /// `AUTOSLIM_TEST_GEMM_TILINGS` (names, comma-separated) tries others, on the kernel
+    /// `AUTOSLIM_TEST_GEMM_KERNEL` names (default [`crate::GemmKernel::DEFAULT`]).
     #[cfg(feature = "test-cuda")]
     #[test]
     fn on_cuda_named_tilings_agree_with_ndarray() {
@@ -934,6 +935,9 @@ mod tests {
             ([2, 40, 6, 6], [152, 40, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])), // channels between powers of two
         ];
         let names = std::env::var("AUTOSLIM_TEST_GEMM_TILINGS").unwrap_or_else(|_| format!("{},128x128x32/4,256x128x32/8+double,128x64x64/4", BF16_TILING.name()));
+        let kernel = std::env::var("AUTOSLIM_TEST_GEMM_KERNEL").map_or(crate::GemmKernel::DEFAULT, |name| crate::GemmKernel::parse(&name).unwrap());
+        crate::set_gemm_kernel(kernel);
+        println!("kernel {}", kernel.name());
         let mut wrong = Vec::new();
         for name in names.split(',') {
             let tiling = GemmTiling::parse(name).unwrap();
@@ -966,6 +970,7 @@ mod tests {
         set_gemm_columns(GemmColumns::PowerOfTwo);
         set_gemm_stages(GemmStages::Default);
         set_gemm_precision(GemmPrecision::Tf32);
+        crate::set_gemm_kernel(crate::GemmKernel::DEFAULT);
         assert!(wrong.is_empty(), "tilings that differ from burn-ndarray or were not used with bf16: {wrong:?}");
     }
 

@@ -13,7 +13,10 @@
 //! with one cube and single-buffers its loads, so every `k` step waits for memory with nothing
 //! else to run. A [`GemmTiling`] names the stage instead, written `MxNxK/PLANES` (e.g.
 //! `128x128x64/4`), with `+double` for double-buffered tile fragments; `n` is fitted to the
-//! product's `n` as [`GemmColumns`] says (by default rounded up to a power of two).
+//! product's `n` as [`GemmColumns`] says (by default rounded up to a power of two). The warps
+//! can also be split over the columns (`/2x2`), the tile instruction named (`@16x16x16`), and
+//! the stages swizzled in shared memory for the `mma` tile (`+swizzle`), as cubek swizzles its
+//! own inferred `mma` stages.
 //!
 //! [`GemmStages::Default`] takes [`BF16_TILING`] for bf16 operands: on an H200 it halved the
 //! conv kernels' time in the bench net's plain step (19.2 → 9.4 ms; docs/BENCHMARKS.md,
@@ -33,29 +36,68 @@ pub struct GemmTiling {
     pub n: u32,
     /// Reduction depth per stage.
     pub k: u32,
-    /// Warps per cube, stacked along the rows.
+    /// Warps per cube along the rows.
     pub planes: u32,
+    /// Warps per cube along the columns (1: every warp computes whole rows of the stage).
+    pub column_planes: u32,
+    /// The tensor cores' tile instruction `[m, n, k]`, or `None` for the one cubek would pick
+    /// (32 × 8 × 16 for these long, narrow products).
+    pub instruction: Option<[u32; 3]>,
     /// Double-buffered tile fragments in each warp.
     pub double: bool,
+    /// Both operands' stages swizzled in shared memory (as cubek does for the `mma` tile's
+    /// inferred stages), so that a warp's tile reads spread over the memory banks. `mma` only.
+    pub swizzle: bool,
 }
 
 /// The stage of [`GemmStages::Default`] for bf16 operands: 128 × 128 × 64, four warps.
-pub const BF16_TILING: GemmTiling = GemmTiling { m: 128, n: 128, k: 64, planes: 4, double: false };
+pub const BF16_TILING: GemmTiling = GemmTiling::new(128, 128, 64, 4);
 
 impl GemmTiling {
-    /// `MxNxK/PLANES`, with `+double` when [`GemmTiling::double`].
-    pub fn name(self) -> String {
-        let double = if self.double { "+double" } else { "" };
-        format!("{}x{}x{}/{}{double}", self.m, self.n, self.k, self.planes)
+    /// An `m × n × k` stage with `planes` warps along the rows, cubek's tile instruction,
+    /// single-buffered and not swizzled.
+    pub const fn new(m: u32, n: u32, k: u32, planes: u32) -> GemmTiling {
+        GemmTiling { m, n, k, planes, column_planes: 1, instruction: None, double: false, swizzle: false }
     }
 
-    /// The tiling named `MxNxK/PLANES[+double]`; the error says what is wrong with the name.
+    /// `MxNxK/PLANES` (or `/ROWSxCOLUMNS` warps), then `@TMxTNxTK` for a named tile
+    /// instruction, `+double` and `+swizzle` where set.
+    pub fn name(self) -> String {
+        let mut name = format!("{}x{}x{}/{}", self.m, self.n, self.k, self.planes);
+        if self.column_planes != 1 {
+            name += &format!("x{}", self.column_planes);
+        }
+        if let Some([m, n, k]) = self.instruction {
+            name += &format!("@{m}x{n}x{k}");
+        }
+        if self.double {
+            name += "+double";
+        }
+        if self.swizzle {
+            name += "+swizzle";
+        }
+        name
+    }
+
+    /// The tiling named as [`GemmTiling::name`] writes it; the error says what is wrong.
     pub fn parse(name: &str) -> Result<GemmTiling, String> {
         let name = name.trim();
-        let bad = |why: &str| format!("GEMM tiling \"{name}\": {why}; expected MxNxK/PLANES[+double], e.g. 128x128x64/4");
-        let (shape, double) = match name.strip_suffix("+double") {
-            Some(shape) => (shape, true),
-            None => (name, false),
+        let bad = |why: &str| {
+            format!("GEMM tiling \"{name}\": {why}; expected MxNxK/PLANES[xCOLUMN_PLANES][@TMxTNxTK][+double][+swizzle], e.g. 128x128x64/4")
+        };
+        let mut parts = name.split('+');
+        let shape = parts.next().unwrap_or_default();
+        let (mut double, mut swizzle) = (false, false);
+        for flag in parts {
+            match flag.trim() {
+                "double" => double = true,
+                "swizzle" => swizzle = true,
+                other => return Err(bad(&format!("unknown option \"+{other}\""))),
+            }
+        }
+        let (shape, instruction) = match shape.split_once('@') {
+            Some((shape, tile)) => (shape, Some(tile)),
+            None => (shape, None),
         };
         let (sizes, planes) = shape.split_once('/').ok_or_else(|| bad("no /PLANES"))?;
         let number = |text: &str, what: &str| -> Result<u32, String> {
@@ -64,13 +106,22 @@ impl GemmTiling {
                 _ => Err(bad(&format!("{what} \"{text}\" is not a positive power of two"))),
             }
         };
-        let sizes: Vec<&str> = sizes.split('x').collect();
-        let [m, n, k] = sizes[..] else {
-            return Err(bad("the stage needs three sizes, MxNxK"));
+        let three = |text: &str, what: &str| -> Result<[u32; 3], String> {
+            let sizes: Vec<&str> = text.split('x').collect();
+            match sizes[..] {
+                [m, n, k] => Ok([number(m, "M")?, number(n, "N")?, number(k, "K")?]),
+                _ => Err(bad(&format!("the {what} needs three sizes, MxNxK"))),
+            }
         };
-        let tiling = GemmTiling { m: number(m, "M")?, n: number(n, "N")?, k: number(k, "K")?, planes: number(planes, "PLANES")?, double };
-        if tiling.planes > 32 || tiling.m < tiling.planes {
-            return Err(bad("PLANES must be at most 32 and at most M"));
+        let [m, n, k] = three(sizes, "stage")?;
+        let (planes, column_planes) = match planes.split_once('x') {
+            Some((rows, columns)) => (number(rows, "PLANES")?, number(columns, "COLUMN_PLANES")?),
+            None => (number(planes, "PLANES")?, 1),
+        };
+        let instruction = instruction.map(|tile| three(tile, "tile instruction")).transpose()?;
+        let tiling = GemmTiling { m, n, k, planes, column_planes, instruction, double, swizzle };
+        if tiling.planes * tiling.column_planes > 32 || tiling.m < tiling.planes || tiling.n < tiling.column_planes {
+            return Err(bad("at most 32 warps, PLANES at most M and COLUMN_PLANES at most N"));
         }
         Ok(tiling)
     }
@@ -98,7 +149,7 @@ impl GemmStages {
         }
     }
 
-    /// The stages named `default`, `inferred` or `MxNxK/PLANES[+double]`.
+    /// The stages named `default`, `inferred` or as [`GemmTiling::name`] writes a tiling.
     pub fn parse(name: &str) -> Result<GemmStages, String> {
         match name.trim().to_ascii_lowercase().as_str() {
             "" | "default" => Ok(GemmStages::Default),
@@ -226,10 +277,11 @@ pub(crate) mod blueprint {
     use cubek::matmul::components::stage::PartitionBuffering;
     use cubek::matmul::components::tile::TileMatmulKind;
     use cubek::matmul::definition::{MatmulElems, MatmulProblem, TilingBlueprint, TilingScheme, adjust_dtypes};
-    use cubek::matmul::routines::find_instruction_size;
+    use cubecl::ir::StorageType;
+    use cubek::matmul::routines::{find_instruction_size, select_swizzle};
     use cubek::std::MatrixLayout;
     use cubek::std::cube_count::{CubeCountStrategy, GlobalOrder, HypercubeBlueprint, SmAllocation};
-    use cubek::std::{PartitionSize, StageSize};
+    use cubek::std::{PartitionSize, StageSize, SwizzleModes};
 
     use super::GemmTiling;
 
@@ -268,31 +320,43 @@ pub(crate) mod blueprint {
             Default::default(),
         );
         let registers = (dtypes.lhs_register, dtypes.rhs_register, dtypes.acc_register);
+        let forced = tiling.instruction.map_or((None, None, None), |[m, n, k]| (Some(m), Some(n), Some(k)));
         let instruction = find_instruction_size(
             client,
             registers,
             (product.m, product.n, product.k).into(),
-            (None, None, None),
+            forced,
             |c, cfg| tile.is_supported(c, cfg),
             |c, l, r, a| tile.supported_sizes(c, l, r, a),
         )
         .map_err(|err| format!("no tile instruction: {err:?}"))?;
         let (tm, tn, tk) = (instruction.m(), instruction.n(), instruction.k());
-        let n = super::gemm_columns().stage_columns(tiling.n, product.n as u32, tn);
+        let n = super::gemm_columns().stage_columns(tiling.n, product.n as u32, tn * tiling.column_planes);
         let what = tiling.name();
         let divides = |size: u32, by: u32, axis: &str| match size.is_multiple_of(by) && size >= by {
             true => Ok(size / by),
             false => Err(format!("tiling {what}: {axis} {size} is not a multiple of {by}")),
         };
         let rows = divides(tiling.m, tiling.planes * tm, "rows per stage")?;
-        let cols = divides(n, tn, "columns per stage")?;
+        let cols = divides(n, tiling.column_planes * tn, "columns per stage")?;
         let depth = divides(tiling.k, tk, "depth per stage")?;
         let scheme = TilingScheme::builder()
             .with_tile_size(instruction)
             .with_partition_size(PartitionSize::new(rows, cols, depth))
-            .with_stage_size(StageSize::new(tiling.planes, 1, 1))
+            .with_stage_size(StageSize::new(tiling.planes, tiling.column_planes, 1))
             .build()
             .map_err(|err| format!("tiling {what}: {err:?}"))?;
+        // As cubek's conv kernels swizzle their inferred stages: by the stage's depth, for
+        // operands read 16 bytes at a time.
+        let swizzle = match tiling.swizzle {
+            false => None,
+            true if tile != TileMatmulKind::Mma => return Err(format!("tiling {what}: swizzled stages need the mma tile")),
+            true => {
+                let depth = tiling.k as usize;
+                let mode = |elem: StorageType| select_swizzle(depth, elem, (16 / elem.size()).max(1));
+                Some(SwizzleModes { lhs: mode(dtypes.lhs_stage), rhs: mode(dtypes.rhs_stage), ..Default::default() })
+            }
+        };
         // As cubek orders cubes for its inferred stages.
         let cube_count_strategy = match client.properties().hardware.num_streaming_multiprocessors {
             Some(num_sms) => CubeCountStrategy::Sm { num_sms, sm_usage: SmAllocation::Exact, cubes_first: true },
@@ -304,7 +368,11 @@ pub(crate) mod blueprint {
             size => size,
         };
         let buffering = if tiling.double { PartitionBuffering::Double } else { PartitionBuffering::Single };
-        Ok(TilingBlueprint::builder(tile, scheme, plane_dim, &problem).partition_buffering(buffering).hypercube_blueprint(hypercube).build())
+        let mut builder = TilingBlueprint::builder(tile, scheme, plane_dim, &problem).partition_buffering(buffering).hypercube_blueprint(hypercube);
+        if let Some(modes) = swizzle {
+            builder = builder.shared_swizzle(modes);
+        }
+        Ok(builder.build())
     }
 }
 
@@ -317,13 +385,21 @@ mod tests {
         assert_eq!(GemmStages::parse("inferred"), Ok(GemmStages::Inferred));
         assert_eq!(GemmStages::parse(" AUTO "), Ok(GemmStages::Inferred));
         assert_eq!(GemmStages::parse("default"), Ok(GemmStages::Default));
-        let tiling = GemmTiling { m: 128, n: 128, k: 32, planes: 4, double: false };
+        let tiling = GemmTiling::new(128, 128, 32, 4);
         assert_eq!(GemmStages::parse("128x128x32/4"), Ok(GemmStages::Fixed(tiling)));
         assert_eq!(tiling.name(), "128x128x32/4");
         let double = GemmTiling { double: true, ..tiling };
         assert_eq!(GemmTiling::parse(&double.name()), Ok(double));
         assert_eq!(GemmStages::parse(&BF16_TILING.name()), Ok(GemmStages::Fixed(BF16_TILING)));
+        let every = GemmTiling { column_planes: 2, instruction: Some([16, 16, 16]), double: true, swizzle: true, ..GemmTiling::new(128, 128, 64, 2) };
+        assert_eq!(every.name(), "128x128x64/2x2@16x16x16+double+swizzle");
+        assert_eq!(GemmTiling::parse(&every.name()), Ok(every));
+        assert_eq!(GemmTiling::parse("128x128x64/4+swizzle+double"), Ok(GemmTiling { double: true, swizzle: true, ..BF16_TILING }));
         for (bad, why) in [
+            ("128x128x64/4+fast", "unknown option \"+fast\""),
+            ("128x128x64/4@16x16", "tile instruction needs three sizes"),
+            ("128x128x64/2x3", "COLUMN_PLANES \"3\""),
+            ("128x128x64/8x8", "at most 32 warps"),
             ("128x128x32", "no /PLANES"),
             ("128x128/4", "three sizes"),
             ("96x128x32/4", "M \"96\""),
@@ -373,7 +449,7 @@ mod tests {
         assert_eq!(GemmStages::Default.tiling(true), Some(BF16_TILING));
         assert_eq!(GemmStages::Default.tiling(false), None);
         assert_eq!(GemmStages::Inferred.tiling(true), None);
-        let tiling = GemmTiling { m: 64, n: 64, k: 32, planes: 2, double: true };
+        let tiling = GemmTiling { double: true, ..GemmTiling::new(64, 64, 32, 2) };
         assert_eq!(GemmStages::Fixed(tiling).tiling(false), Some(tiling));
         assert_eq!(gemm_stages(), GemmStages::Default, "nothing in this test binary changes the stages off CUDA");
     }
