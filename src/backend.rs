@@ -233,7 +233,7 @@ pub fn summary() -> String {
             "{} ({} conv, {} kernel, {} stages, {} stage columns, {} weight-gradient products, {} operands, channels aligned to {})",
             selected().name(),
             conv.name(),
-            slimmable::gemm_kernel().name(),
+            slimmable::gemm_kernel_for(selected().name()).name(),
             slimmable::gemm_stages().name(),
             slimmable::gemm_columns().name(),
             slimmable::wgrad_matmul(),

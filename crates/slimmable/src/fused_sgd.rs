@@ -334,8 +334,11 @@ mod tests {
                 let grads_b = GradientsParams::from_grads(loss(&b, &x).backward(), &b);
                 b = ours.step(0.05, b, grads_b);
                 let what = |p: &str| format!("{name} (kernel {kernel}), {p} after step {step}");
-                assert_close_named(b.weight.val(), a.weight.val(), 1e-5, &what("weight"));
-                assert_close_named(b.bias.clone().unwrap().val(), a.bias.clone().unwrap().val(), 1e-5, &what("bias"));
+                // The kernel fuses the update's multiply-adds, so its rounding differs from the
+                // tensor ops' (1.06e-5 seen on an H200 for weights of a few units); a wrong
+                // term (decay 5e-2 at rate 0.05 moves a weight by 2.5e-3 of itself) is far larger.
+                assert_close_named(b.weight.val(), a.weight.val(), 1e-4, &what("weight"));
+                assert_close_named(b.bias.clone().unwrap().val(), a.bias.clone().unwrap().val(), 1e-4, &what("bias"));
             }
         }
     }

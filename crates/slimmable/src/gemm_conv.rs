@@ -17,7 +17,8 @@
 //!
 //! Which of cubek's implicit-GEMM kernels runs is a process-wide setting
 //! ([`set_gemm_kernel`](crate::set_gemm_kernel), `src/gemm_kernel.rs`); the default is burn's
-//! own, the one that passed every CUDA layer test.
+//! own loads with the `mma` tile on CUDA and burn's own kernel elsewhere
+//! ([`GemmKernel::default_for`](crate::GemmKernel::default_for)).
 //!
 //! The inputs are made channels-last (NHWC) and contiguous before the kernels read them, so
 //! they load whole lines of channels (`gemm_operands.rs`: one kernel writes each copy, with its
@@ -271,7 +272,7 @@ mod cube {
     use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 
     use super::FALLBACKS;
-    use crate::gemm_kernel::{gemm_kernel, launch};
+    use crate::gemm_kernel::{gemm_kernel_for, launch};
     use crate::gemm_operands::{
         as_float, batch_summed, channels_last_padded, fold_into, gemm_operands, leading_block, nhwc_grown, strided_view, unfolded, unpadded,
     };
@@ -349,7 +350,7 @@ mod cube {
         ) -> Result<CubeTensor<R>, (CubeTensor<R>, CubeTensor<R>)> {
             let [n, c_in] = [x.shape()[0], x.shape()[1]];
             let (xl, wl) = gemm_operands::<R, F>(x.clone(), leading_block(&weight, c_out, c_in));
-            match launch::forward(gemm_kernel(), xl, wl, &options, F::dtype()) {
+            match launch::forward(gemm_kernel_for(R::name(&x.client)), xl, wl, &options, F::dtype()) {
                 Ok(out) => Ok(unpadded::<R, F>(out, n, c_out)),
                 Err(_) => {
                     FALLBACKS.fetch_add(1, Ordering::Relaxed);
@@ -388,7 +389,7 @@ mod cube {
                 let shape = x.shape();
                 let input_grad = match options.stride == [1, 1] {
                     true => {
-                        let gemm = launch::input_grad(gemm_kernel(), grad.clone(), weight.clone(), shape.dims::<4>(), &options, F::dtype());
+                        let gemm = launch::input_grad(gemm_kernel_for(R::name(&grad.client)), grad.clone(), weight.clone(), shape.dims::<4>(), &options, F::dtype());
                         let direct = || conv_data_backward::<R, 2>(as_float::<R, F>(grad), as_float::<R, F>(weight), shape, options, ConvStrategy::Direct);
                         or_direct(gemm, direct, "input-gradient")
                     }
@@ -610,7 +611,7 @@ mod cube {
             let [n, c_in] = [x.primitive.shape()[0], x.primitive.shape()[1]];
             let full_shape = weight.primitive.shape().dims::<4>();
             let (xl, wl) = gemm_operands::<R, F>(x.primitive.clone(), leading_block(&weight.primitive, c_out, c_in));
-            let out = match launch::forward(gemm_kernel(), xl.clone(), wl.clone(), &options, F::dtype()) {
+            let out = match launch::forward(gemm_kernel_for(R::name(&xl.client)), xl.clone(), wl.clone(), &options, F::dtype()) {
                 Ok(out) => unpadded::<R, F>(out, n, c_out),
                 Err(_) => {
                     FALLBACKS.fetch_add(1, Ordering::Relaxed);
@@ -881,7 +882,7 @@ mod tests {
             .is_ok();
             report.push((kernel.name(), agrees, implicit_gemm_fallbacks() - before));
         }
-        crate::set_gemm_kernel(GemmKernel::DEFAULT);
+        crate::reset_gemm_kernel();
         for (name, agrees, fallbacks) in &report {
             println!("{name:32} {} ({fallbacks} passes fell back)", if *agrees { "agrees" } else { "DISAGREES" });
         }
@@ -921,7 +922,7 @@ mod tests {
     /// refuse them, and the op then runs the inferred stage (reported, with cubek's reason).
     /// CUDA only, on one test thread: the stages are process-wide.
     /// `AUTOSLIM_TEST_GEMM_TILINGS` (names, comma-separated) tries others, on the kernel
-    /// `AUTOSLIM_TEST_GEMM_KERNEL` names (default [`crate::GemmKernel::DEFAULT`]).
+    /// `AUTOSLIM_TEST_GEMM_KERNEL` names (default [`crate::GemmKernel::CUDA_DEFAULT`]).
     #[cfg(feature = "test-cuda")]
     #[test]
     fn on_cuda_named_tilings_agree_with_ndarray() {
@@ -935,7 +936,7 @@ mod tests {
             ([2, 40, 6, 6], [152, 40, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])), // channels between powers of two
         ];
         let names = std::env::var("AUTOSLIM_TEST_GEMM_TILINGS").unwrap_or_else(|_| format!("{},128x128x32/4,256x128x32/8+double,128x64x64/4", BF16_TILING.name()));
-        let kernel = std::env::var("AUTOSLIM_TEST_GEMM_KERNEL").map_or(crate::GemmKernel::DEFAULT, |name| crate::GemmKernel::parse(&name).unwrap());
+        let kernel = std::env::var("AUTOSLIM_TEST_GEMM_KERNEL").map_or(crate::GemmKernel::CUDA_DEFAULT, |name| crate::GemmKernel::parse(&name).unwrap());
         crate::set_gemm_kernel(kernel);
         println!("kernel {}", kernel.name());
         let mut wrong = Vec::new();
@@ -970,7 +971,7 @@ mod tests {
         set_gemm_columns(GemmColumns::PowerOfTwo);
         set_gemm_stages(GemmStages::Default);
         set_gemm_precision(GemmPrecision::Tf32);
-        crate::set_gemm_kernel(crate::GemmKernel::DEFAULT);
+        crate::reset_gemm_kernel();
         assert!(wrong.is_empty(), "tilings that differ from burn-ndarray or were not used with bf16: {wrong:?}");
     }
 

@@ -11,9 +11,11 @@
 //! On an H200 (docs/BENCHMARKS.md, session 10) the 8-layer bench net's plain step took 70.3 ms
 //! with `simple_sync_strided/mma` against 78.1 ms with burn's `simple_sync_cyclic/cmma`, but the
 //! former failed to launch for some of the layer tests' small shapes (cubek's validation, at
-//! launch time, so the CUDA context breaks and no fallback can run). So burn's kernel stays the
-//! default and the only one of [`VERIFIED_GEMM_KERNELS`]: the one that passed every CUDA layer
-//! test. What is known of the others is in [`GemmKernel::check_verified`]'s message.
+//! launch time, so the CUDA context breaks and no fallback can run). burn's loads with the
+//! `mma` tile, `simple_sync_cyclic/mma`, passed every CUDA layer test and ran the plain step 3 %
+//! faster than burn's kernel (session 19): it is the default on CUDA, burn's elsewhere
+//! ([`GemmKernel::default_for`]); the two are [`VERIFIED_GEMM_KERNELS`]. What is known of the
+//! others is in [`GemmKernel::check_verified`]'s message.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -34,7 +36,7 @@ pub const GEMM_ALGORITHMS: [&str; 9] = [
 pub const GEMM_TILES: [&str; 2] = ["cmma", "mma"];
 
 /// The kernels that passed every CUDA layer test of this crate on an H200.
-pub const VERIFIED_GEMM_KERNELS: [&str; 1] = ["simple_sync_cyclic/cmma"];
+pub const VERIFIED_GEMM_KERNELS: [&str; 2] = ["simple_sync_cyclic/cmma", "simple_sync_cyclic/mma"];
 
 /// One implicit-GEMM kernel: an algorithm of [`GEMM_ALGORITHMS`] with a tile of [`GEMM_TILES`],
 /// written `algorithm/tile` (e.g. `simple_sync_cyclic/cmma`).
@@ -50,8 +52,21 @@ impl GemmKernel {
     /// What burn's `ConvStrategy::ImplicitGemm` runs: `simple_sync_cyclic/cmma`.
     pub const BURN_DEFAULT: GemmKernel = GemmKernel { algorithm: 0, tile: 0 };
 
-    /// This crate's default: burn's, the verified one.
+    /// This crate's default on every runtime but CUDA: burn's.
     pub const DEFAULT: GemmKernel = GemmKernel::BURN_DEFAULT;
+
+    /// This crate's default on CUDA: `simple_sync_cyclic/mma` (burn's loads with the PTX `mma`
+    /// tile), the 8-layer bench net's plain step 3 % faster than with burn's on an H200
+    /// (docs/BENCHMARKS.md, session 19). `mma` is a PTX instruction: other runtimes keep burn's.
+    pub const CUDA_DEFAULT: GemmKernel = GemmKernel { algorithm: 0, tile: 1 };
+
+    /// This crate's default on the cubecl runtime named `runtime` (`"cuda"`, `"wgpu"`, …).
+    pub fn default_for(runtime: &str) -> GemmKernel {
+        match runtime {
+            "cuda" => GemmKernel::CUDA_DEFAULT,
+            _ => GemmKernel::DEFAULT,
+        }
+    }
 
     /// `Ok` for a kernel of [`VERIFIED_GEMM_KERNELS`]; otherwise what is known of it.
     pub fn check_verified(self) -> Result<(), String> {
@@ -100,20 +115,30 @@ impl GemmKernel {
     }
 }
 
-/// The kernel in use, as `algorithm * GEMM_TILES.len() + tile`.
-static SELECTED: AtomicUsize = AtomicUsize::new(GemmKernel::DEFAULT.algorithm * GEMM_TILES.len() + GemmKernel::DEFAULT.tile);
+/// The kernel set, as `algorithm * GEMM_TILES.len() + tile`; [`UNSET`] for each runtime's
+/// default ([`GemmKernel::default_for`]).
+static SELECTED: AtomicUsize = AtomicUsize::new(UNSET);
+const UNSET: usize = usize::MAX;
 
 /// Chooses the implicit-GEMM kernel of every [`gemm_conv2d`](crate::gemm_conv2d) in this
-/// process (default [`GemmKernel::DEFAULT`]). Any of the 18 can be set; see
+/// process (default: [`GemmKernel::default_for`] the runtime). Any of the 18 can be set; see
 /// [`GemmKernel::check_verified`] for which are known to give right results.
 pub fn set_gemm_kernel(kernel: GemmKernel) {
     SELECTED.store(kernel.algorithm * GEMM_TILES.len() + kernel.tile, Ordering::Relaxed);
 }
 
-/// The implicit-GEMM kernel in use.
-pub fn gemm_kernel() -> GemmKernel {
-    let index = SELECTED.load(Ordering::Relaxed);
-    GemmKernel { algorithm: index / GEMM_TILES.len(), tile: index % GEMM_TILES.len() }
+/// Undoes [`set_gemm_kernel`]: each runtime runs its default again ([`GemmKernel::default_for`]).
+pub fn reset_gemm_kernel() {
+    SELECTED.store(UNSET, Ordering::Relaxed);
+}
+
+/// The implicit-GEMM kernel in use on the cubecl runtime named `runtime`: the one set, or the
+/// runtime's default.
+pub fn gemm_kernel_for(runtime: &str) -> GemmKernel {
+    match SELECTED.load(Ordering::Relaxed) {
+        UNSET => GemmKernel::default_for(runtime),
+        index => GemmKernel { algorithm: index / GEMM_TILES.len(), tile: index % GEMM_TILES.len() },
+    }
 }
 
 /// cubek's matrix-product kernels the weight gradient's products can run on (`algorithm/tile`).
@@ -362,7 +387,9 @@ mod tests {
         assert_eq!(GemmKernel::parse("specialized_tma"), Ok(GemmKernel { algorithm: 8, tile: 0 }));
         assert_eq!(GemmKernel::BURN_DEFAULT.name(), "simple_sync_cyclic/cmma");
         assert_eq!(GemmKernel::DEFAULT.name(), "simple_sync_cyclic/cmma");
-        assert_eq!(gemm_kernel(), GemmKernel::DEFAULT, "nothing in this test binary changes the kernel off CUDA");
+        assert_eq!(GemmKernel::CUDA_DEFAULT.name(), "simple_sync_cyclic/mma");
+        assert_eq!(gemm_kernel_for("wgpu"), GemmKernel::DEFAULT, "the CUDA tests that set a kernel reset it");
+        assert_eq!(gemm_kernel_for("cuda"), GemmKernel::CUDA_DEFAULT);
         for bad in ["fast", "simple_sync_cyclic/wmma", ""] {
             let err = GemmKernel::parse(bad).unwrap_err();
             assert!(err.contains(&format!("\"{bad}\"")) && err.contains("specialized_tma"), "{err}");
@@ -374,7 +401,7 @@ mod tests {
         let verified: Vec<String> = GemmKernel::all().filter(|k| k.check_verified().is_ok()).map(GemmKernel::name).collect();
         assert_eq!(verified.len(), VERIFIED_GEMM_KERNELS.len());
         assert!(VERIFIED_GEMM_KERNELS.iter().all(|name| verified.iter().any(|v| v == name)));
-        assert!(GemmKernel::DEFAULT.check_verified().is_ok() && GemmKernel::BURN_DEFAULT.check_verified().is_ok());
+        assert!(GemmKernel::DEFAULT.check_verified().is_ok() && GemmKernel::CUDA_DEFAULT.check_verified().is_ok());
         let err = GemmKernel::parse("specialized_tma/mma").unwrap().check_verified().unwrap_err();
         assert!(err.contains("\"specialized_tma/mma\"") && err.contains("failed at run time"), "{err}");
         let err = GemmKernel::parse("simple_sync_strided/mma").unwrap().check_verified().unwrap_err();

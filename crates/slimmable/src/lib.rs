@@ -58,7 +58,7 @@ pub use conv::{SlimConv2d, SlimConv2dConfig, conv_output_size};
 pub use depthwise::{depthwise_conv2d, has_depthwise_kernels};
 pub use error::SlimError;
 pub use fused_sgd::{FusedSgd, FusedSgdConfig, FusedSgdState, VelocityState};
-pub use gemm_kernel::{GEMM_ALGORITHMS, GEMM_TILES, GemmKernel, DEFAULT_WGRAD_MATMUL, VERIFIED_GEMM_KERNELS, WGRAD_MATMULS, gemm_kernel, set_gemm_kernel, set_wgrad_matmul, wgrad_matmul};
+pub use gemm_kernel::{GEMM_ALGORITHMS, GEMM_TILES, GemmKernel, DEFAULT_WGRAD_MATMUL, VERIFIED_GEMM_KERNELS, WGRAD_MATMULS, gemm_kernel_for, reset_gemm_kernel, set_gemm_kernel, set_wgrad_matmul, wgrad_matmul};
 pub use gemm_precision::{GemmPrecision, gemm_precision, set_gemm_precision};
 pub use gemm_tiling::{BF16_TILING, GemmColumns, GemmStages, GemmTiling, gemm_columns, gemm_stages, gemm_tiling_misses, set_gemm_columns, set_gemm_stages};
 pub use gemm_conv::{
