@@ -80,8 +80,8 @@ fn layout_copy_kernel<I: Numeric, O: Numeric>(
                 // where both divide exactly: `step − 1` zeros between input pixels.
                 let y = p / width;
                 let x = p % width;
-                let inside_y = y >= top && y < top + step.0 * input.shape(2) && (y - top) % step.0 == 0;
-                let inside_x = x >= left && x < left + step.1 * input.shape(3) && (x - left) % step.1 == 0;
+                let inside_y = y >= top && y < top + step.0 * input.shape(2) && (y - top).is_multiple_of(step.0);
+                let inside_x = x >= left && x < left + step.1 * input.shape(3) && (x - left).is_multiple_of(step.1);
                 if p < pixels && row < input.shape(0) && c < input.shape(1) && inside_y && inside_x {
                     let (yi, xi) = ((y - top) / step.0, (x - left) / step.1);
                     value = O::cast_from(input[row * input.stride(0) + c * input.stride(1) + yi * input.stride(2) + xi * input.stride(3)]);
@@ -353,13 +353,13 @@ fn fold_kernel<E: cubecl::prelude::Float>(
                 for i in 0..kernel.0 {
                     if y >= i * dilation.0 {
                         let from_y = y - i * dilation.0;
-                        if from_y % stride.0 == 0 && from_y / stride.0 < h_out {
+                        if from_y.is_multiple_of(stride.0) && from_y / stride.0 < h_out {
                             let oy = from_y / stride.0;
                             #[unroll]
                             for j in 0..kernel.1 {
                                 if x >= j * dilation.1 {
                                     let from_x = x - j * dilation.1;
-                                    if from_x % stride.1 == 0 && from_x / stride.1 < w_out {
+                                    if from_x.is_multiple_of(stride.1) && from_x / stride.1 < w_out {
                                         let ox = from_x / stride.1;
                                         let at = row * columns.stride(0) + oy * columns.stride(1) + ox * columns.stride(2) + i * columns.stride(3) + j * columns.stride(4) + c;
                                         sum += columns[at];

@@ -111,13 +111,13 @@ fn input_grad_kernel<F: Float>(
     for i in 0..kernel_h {
         // Output row `oy` reads padded row `oy·stride + i·dilation`.
         let shift_h = i * geo.dilation_h;
-        if row >= shift_h && (row - shift_h) % stride.0 == 0 {
+        if row >= shift_h && (row - shift_h).is_multiple_of(stride.0) {
             let oy = (row - shift_h) / stride.0;
             if oy < out_h {
                 #[unroll]
                 for j in 0..kernel_w {
                     let shift_w = j * geo.dilation_w;
-                    if col >= shift_w && (col - shift_w) % stride.1 == 0 {
+                    if col >= shift_w && (col - shift_w).is_multiple_of(stride.1) {
                         let ox = (col - shift_w) / stride.1;
                         if ox < out_w {
                             sum += grad[grad_base + oy * grad.stride(2) + ox * grad.stride(3)]
