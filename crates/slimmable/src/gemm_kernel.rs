@@ -12,8 +12,9 @@
 //! with `simple_sync_strided/mma` against 78.1 ms with burn's `simple_sync_cyclic/cmma`, but the
 //! former failed to launch for some of the layer tests' small shapes (cubek's validation, at
 //! launch time, so the CUDA context breaks and no fallback can run). burn's loads with the
-//! `mma` tile, `simple_sync_cyclic/mma`, passed every CUDA layer test and ran the plain step 3 %
-//! faster than burn's kernel (session 19): it is the default on CUDA, burn's elsewhere
+//! `mma` tile, `simple_sync_cyclic/mma`, passed every CUDA layer test and ran the sandwich step
+//! 2 % faster than burn's kernel (the plain step 0–3 %; session 19): it is the default on CUDA,
+//! burn's elsewhere
 //! ([`GemmKernel::default_for`]); the two are [`VERIFIED_GEMM_KERNELS`]. What is known of the
 //! others is in [`GemmKernel::check_verified`]'s message.
 
@@ -56,8 +57,9 @@ impl GemmKernel {
     pub const DEFAULT: GemmKernel = GemmKernel::BURN_DEFAULT;
 
     /// This crate's default on CUDA: `simple_sync_cyclic/mma` (burn's loads with the PTX `mma`
-    /// tile), the 8-layer bench net's plain step 3 % faster than with burn's on an H200
-    /// (docs/BENCHMARKS.md, session 19). `mma` is a PTX instruction: other runtimes keep burn's.
+    /// tile): on an H200 the 8-layer bench net's sandwich step 2 % faster than with burn's
+    /// (its plain step 0–3 %, its narrowest widths' passes 2–6 % slower; docs/BENCHMARKS.md,
+    /// session 19). `mma` is a PTX instruction: other runtimes keep burn's.
     pub const CUDA_DEFAULT: GemmKernel = GemmKernel { algorithm: 0, tile: 1 };
 
     /// This crate's default on the cubecl runtime named `runtime` (`"cuda"`, `"wgpu"`, …).
