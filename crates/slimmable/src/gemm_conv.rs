@@ -935,7 +935,7 @@ mod tests {
             ([2, 136, 6, 6], [144, 136, 1, 1], geometry(1, 1, 1, [0, 0], [0, 0])),
             ([2, 40, 6, 6], [152, 40, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])), // channels between powers of two
         ];
-        let names = std::env::var("AUTOSLIM_TEST_GEMM_TILINGS").unwrap_or_else(|_| format!("{},128x128x32/4,256x128x32/8+double,128x64x64/4", BF16_TILING.name()));
+        let names = std::env::var("AUTOSLIM_TEST_GEMM_TILINGS").unwrap_or_else(|_| format!("{},128x128x32/4,256x128x32/8+double,128x64x64/4,128x128x64/2x2+swizzle", BF16_TILING.name()));
         let kernel = std::env::var("AUTOSLIM_TEST_GEMM_KERNEL").map_or(crate::GemmKernel::CUDA_DEFAULT, |name| crate::GemmKernel::parse(&name).unwrap());
         crate::set_gemm_kernel(kernel);
         println!("kernel {}", kernel.name());
@@ -969,6 +969,18 @@ mod tests {
             }
         }
         set_gemm_columns(GemmColumns::PowerOfTwo);
+        // A swizzled stage on the cmma tile is refused before anything launches and the inferred
+        // stage runs instead (right, and counted; unswizzled, this stage is cmma's bf16 default).
+        crate::set_gemm_kernel(crate::GemmKernel::DEFAULT);
+        set_gemm_stages(GemmStages::Fixed(GemmTiling { swizzle: true, ..BF16_TILING }));
+        set_gemm_precision(GemmPrecision::Bf16);
+        let misses = gemm_tiling_misses().0;
+        let agrees = agrees_on_cuda(&cases, 0.25);
+        let refused = gemm_tiling_misses().0 > misses;
+        println!("cmma with +swizzle: {} {}", if agrees { "agrees" } else { "DISAGREES" }, if refused { "(refused, as it should be)" } else { "(NOT refused)" });
+        if !agrees || !refused {
+            wrong.push(format!("cmma with +swizzle: agrees {agrees}, refused {refused}"));
+        }
         set_gemm_stages(GemmStages::Default);
         set_gemm_precision(GemmPrecision::Tf32);
         crate::reset_gemm_kernel();
