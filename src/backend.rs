@@ -159,10 +159,10 @@ pub fn configure(name: Option<&str>) -> Result<BackendKind, String> {
     if let Some(name) = std::env::var("AUTOSLIM_GEMM_WGRAD").ok().filter(|name| !name.trim().is_empty()) {
         slimmable::set_wgrad_matmul(&name).map_err(|err| format!("AUTOSLIM_GEMM_WGRAD: {err}"))?;
     }
-    if let Some(value) = std::env::var("AUTOSLIM_GEMM_STAGES").ok() {
+    if let Ok(value) = std::env::var("AUTOSLIM_GEMM_STAGES") {
         slimmable::set_gemm_stages(slimmable::GemmStages::parse(&value).map_err(|err| format!("AUTOSLIM_GEMM_STAGES: {err}"))?);
     }
-    if let Some(value) = std::env::var("AUTOSLIM_GEMM_COLUMNS").ok() {
+    if let Ok(value) = std::env::var("AUTOSLIM_GEMM_COLUMNS") {
         slimmable::set_gemm_columns(slimmable::GemmColumns::parse(&value).map_err(|err| format!("AUTOSLIM_GEMM_COLUMNS: {err}"))?);
     }
     match std::env::var("AUTOSLIM_GEMM_KERNEL").ok().as_deref().map(str::trim) {

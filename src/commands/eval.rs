@@ -1,6 +1,6 @@
 //! `autoslim eval`: accuracy, FLOPs and parameters of a checkpoint at given subnets or ratios.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use autoslim::channels::Subnet;
@@ -17,14 +17,14 @@ use crate::backend;
 
 /// Prints the table of `autoslim eval`. With neither subnets nor ratios, the config's
 /// `[evaluation] ratios`.
-pub fn eval<B: Backend>(config: &Config, checkpoint: &PathBuf, subnet_files: &[PathBuf], ratios: &[String]) -> Result<()> {
+pub fn eval<B: Backend>(config: &Config, checkpoint: &Path, subnet_files: &[PathBuf], ratios: &[String]) -> Result<()> {
     with_model!(config, B, 1, |model| eval_model(config, load_checkpoint(model, checkpoint)?, checkpoint, subnet_files, ratios))
 }
 
 fn eval_model<B: Backend, M: SlimmableModel<B>>(
     config: &Config,
     model: M,
-    checkpoint: &PathBuf,
+    checkpoint: &Path,
     subnet_files: &[PathBuf],
     ratios: &[String],
 ) -> Result<()> {

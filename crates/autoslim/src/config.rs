@@ -588,7 +588,7 @@ fn data(table: toml::Table, architecture: &ArchitectureConfig) -> Result<DataCon
     }
     let mean = data.mean.clone().unwrap_or_else(|| vec![0.485, 0.456, 0.406]);
     let std = data.std.clone().unwrap_or_else(|| vec![0.229, 0.224, 0.225]);
-    if mean.len() != 3 || std.len() != 3 || std.iter().any(|s| !(*s > 0.0)) {
+    if mean.len() != 3 || std.len() != 3 || std.iter().any(|s| s.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)) {
         return Err(err(format!("[data] mean, std: three values each (RGB), std positive; got {mean:?} and {std:?}")));
     }
     if channels != 3 {

@@ -589,7 +589,7 @@ mod cube {
         for first in (0..n).step_by(chunk) {
             // Images `first..first + chunk` of the output gradient: a view (its memory is
             // channels-last, images outermost) where the offset is aligned, else a copy.
-            let dy = Tensor::<CubeBackend<R, F, I, BT>, 4>::from_primitive(Float(grad.clone())).slice([first..first + chunk]);
+            let dy = Tensor::<CubeBackend<R, F, I, BT>, 4>::from_primitive(Float(grad.clone())).narrow(0, first, chunk);
             let dy = channels_last_padded::<R, F>(dy.into_primitive().tensor(), chunk, c_out, dtype);
             let lhs = strided_view(&dy, vec![1, chunk * ho * wo, c_out], vec![0, c_out, 1]);
             let columns = products_f32::<R, F>(lhs, rhs.clone());

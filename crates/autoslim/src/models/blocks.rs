@@ -98,6 +98,7 @@ pub struct SlimConvBn<B: Backend> {
 impl<B: Backend> SlimConvBn<B> {
     /// Builds and declares `{name}.conv` and `{name}.bn`, plus an activation `{name}.act` when
     /// `activation` is set (for the mmcv FLOPs convention).
+    #[allow(clippy::too_many_arguments)] // a conv and its norm: each argument is one of theirs
     pub fn declare(
         space: &mut ChannelSpaceBuilder,
         name: &str,
