@@ -272,7 +272,7 @@ mod cube {
     use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 
     use super::FALLBACKS;
-    use crate::gemm_kernel::{gemm_kernel_for, launch};
+    use crate::gemm_kernel::launch;
     use crate::gemm_operands::{
         as_float, batch_summed, channels_last_padded, fold_into, gemm_operands, leading_block, nhwc_grown, strided_view, unfolded, unpadded,
     };
@@ -350,7 +350,7 @@ mod cube {
         ) -> Result<CubeTensor<R>, (CubeTensor<R>, CubeTensor<R>)> {
             let [n, c_in] = [x.shape()[0], x.shape()[1]];
             let (xl, wl) = gemm_operands::<R, F>(x.clone(), leading_block(&weight, c_out, c_in));
-            match launch::forward(gemm_kernel_for(R::name(&x.client)), xl, wl, &options, F::dtype()) {
+            match launch::forward(xl, wl, &options, F::dtype()) {
                 Ok(out) => Ok(unpadded::<R, F>(out, n, c_out)),
                 Err(_) => {
                     FALLBACKS.fetch_add(1, Ordering::Relaxed);
@@ -389,7 +389,7 @@ mod cube {
                 let shape = x.shape();
                 let input_grad = match options.stride == [1, 1] {
                     true => {
-                        let gemm = launch::input_grad(gemm_kernel_for(R::name(&grad.client)), grad.clone(), weight.clone(), shape.dims::<4>(), &options, F::dtype());
+                        let gemm = launch::input_grad(grad.clone(), weight.clone(), shape.dims::<4>(), &options, F::dtype());
                         let direct = || conv_data_backward::<R, 2>(as_float::<R, F>(grad), as_float::<R, F>(weight), shape, options, ConvStrategy::Direct);
                         or_direct(gemm, direct, "input-gradient")
                     }
@@ -611,7 +611,7 @@ mod cube {
             let [n, c_in] = [x.primitive.shape()[0], x.primitive.shape()[1]];
             let full_shape = weight.primitive.shape().dims::<4>();
             let (xl, wl) = gemm_operands::<R, F>(x.primitive.clone(), leading_block(&weight.primitive, c_out, c_in));
-            let out = match launch::forward(gemm_kernel_for(R::name(&xl.client)), xl.clone(), wl.clone(), &options, F::dtype()) {
+            let out = match launch::forward(xl.clone(), wl.clone(), &options, F::dtype()) {
                 Ok(out) => unpadded::<R, F>(out, n, c_out),
                 Err(_) => {
                     FALLBACKS.fetch_add(1, Ordering::Relaxed);

@@ -190,7 +190,7 @@ pub(crate) mod launch {
     use cubek::matmul::definition::{MatmulElems, MatmulGlobalElems, MatmulSetupError};
     use cubek::std::{InputBinding, MatrixLayout};
 
-    use super::GemmKernel;
+    use super::{GemmKernel, gemm_kernel_for};
     use crate::gemm_tiling::blueprint::{Product, blueprint};
     use crate::gemm_tiling::{gemm_stages, note_tiling_miss};
     use crate::im2col::ConvGeometry;
@@ -270,9 +270,9 @@ pub(crate) mod launch {
 
     /// The convolution of `x` `[n, c_in, h, w]` with `weight` `[c_out, c_in, kh, kw]`, both
     /// channels-last in memory (of one element type, f32 or bf16); the output
-    /// `[n, c_out, h_out, w_out]`, of element `out_dtype`, is channels-last too.
+    /// `[n, c_out, h_out, w_out]`, of element `out_dtype`, is channels-last too. The kernel is
+    /// the runtime's ([`gemm_kernel_for`]).
     pub(crate) fn forward<R: CubeRuntime>(
-        kernel: GemmKernel,
         x: CubeTensor<R>,
         weight: CubeTensor<R>,
         options: &ConvOptions<2>,
@@ -285,6 +285,7 @@ pub(crate) mod launch {
         let (x, weight) = (permute_nchw_to_nhwc(x), permute_nchw_to_nhwc(weight));
         let out = empty_device_dtype(x.client.clone(), x.device.clone(), [n, h_out, w_out, c_out].into(), out_dtype);
         let (client, dtypes) = (x.client.clone(), dtypes(&x, &weight, &out));
+        let kernel = gemm_kernel_for(R::name(&client));
         let product = Product { m: n * h_out * w_out, n: c_out, k: kh * kw * x.meta.shape()[3], lhs: MatrixLayout::RowMajor, rhs: MatrixLayout::ColMajor };
         let strategy = strategy(kernel, &client, Operation::Forward, product, &dtypes);
         let inputs = || ConvolutionInputs::Forward { input: input(x.clone()), weight: input(weight.clone()), bias: None, out: out.clone().binding() };
@@ -294,9 +295,8 @@ pub(crate) mod launch {
 
     /// The input gradient `[n, c_in, h, w]` of a stride-1 convolution, from the output gradient
     /// and the weight, both channels-last in memory (of one element type); the result, of
-    /// element `out_dtype`, is channels-last too.
+    /// element `out_dtype`, is channels-last too. The kernel is the runtime's ([`gemm_kernel_for`]).
     pub(crate) fn input_grad<R: CubeRuntime>(
-        kernel: GemmKernel,
         grad: CubeTensor<R>,
         weight: CubeTensor<R>,
         input_shape: [usize; 4],
@@ -307,6 +307,7 @@ pub(crate) mod launch {
         let (grad, weight) = (permute_nchw_to_nhwc(grad), permute_nchw_to_nhwc(weight));
         let in_grad = empty_device_dtype(grad.client.clone(), grad.device.clone(), [n, h, w, c_in].into(), out_dtype);
         let (client, dtypes) = (grad.client.clone(), dtypes(&grad, &weight, &in_grad));
+        let kernel = gemm_kernel_for(R::name(&client));
         let [c_out, kh, kw, _] = weight.meta.shape().dims::<4>(); // channels-last: [c_out, kh, kw, c_in]
         let product = Product { m: n * h * w, n: c_in, k: kh * kw * c_out, lhs: MatrixLayout::RowMajor, rhs: MatrixLayout::RowMajor };
         let strategy = strategy(kernel, &client, Operation::BackwardData, product, &dtypes);
