@@ -57,7 +57,16 @@ impl GemmTiling {
     /// An `m × n × k` stage with `planes` warps along the rows, cubek's tile instruction,
     /// single-buffered and not swizzled.
     pub const fn new(m: u32, n: u32, k: u32, planes: u32) -> GemmTiling {
-        GemmTiling { m, n, k, planes, column_planes: 1, instruction: None, double: false, swizzle: false }
+        GemmTiling {
+            m,
+            n,
+            k,
+            planes,
+            column_planes: 1,
+            instruction: None,
+            double: false,
+            swizzle: false,
+        }
     }
 
     /// `MxNxK/PLANES` (or `/ROWSxCOLUMNS` warps), then `@TMxTNxTK` for a named tile
@@ -83,7 +92,9 @@ impl GemmTiling {
     pub fn parse(name: &str) -> Result<GemmTiling, String> {
         let name = name.trim();
         let bad = |why: &str| {
-            format!("GEMM tiling \"{name}\": {why}; expected MxNxK/PLANES[xCOLUMN_PLANES][@TMxTNxTK][+double][+swizzle], e.g. 128x128x64/4")
+            format!(
+                "GEMM tiling \"{name}\": {why}; expected MxNxK/PLANES[xCOLUMN_PLANES][@TMxTNxTK][+double][+swizzle], e.g. 128x128x64/4"
+            )
         };
         let mut parts = name.split('+');
         let shape = parts.next().unwrap_or_default();
@@ -103,7 +114,9 @@ impl GemmTiling {
         let number = |text: &str, what: &str| -> Result<u32, String> {
             match text.trim().parse::<u32>() {
                 Ok(value) if value > 0 && value.is_power_of_two() => Ok(value),
-                _ => Err(bad(&format!("{what} \"{text}\" is not a positive power of two"))),
+                _ => Err(bad(&format!(
+                    "{what} \"{text}\" is not a positive power of two"
+                ))),
             }
         };
         let three = |text: &str, what: &str| -> Result<[u32; 3], String> {
@@ -118,10 +131,26 @@ impl GemmTiling {
             Some((rows, columns)) => (number(rows, "PLANES")?, number(columns, "COLUMN_PLANES")?),
             None => (number(planes, "PLANES")?, 1),
         };
-        let instruction = instruction.map(|tile| three(tile, "tile instruction")).transpose()?;
-        let tiling = GemmTiling { m, n, k, planes, column_planes, instruction, double, swizzle };
-        if tiling.planes * tiling.column_planes > 32 || tiling.m < tiling.planes || tiling.n < tiling.column_planes {
-            return Err(bad("at most 32 warps, PLANES at most M and COLUMN_PLANES at most N"));
+        let instruction = instruction
+            .map(|tile| three(tile, "tile instruction"))
+            .transpose()?;
+        let tiling = GemmTiling {
+            m,
+            n,
+            k,
+            planes,
+            column_planes,
+            instruction,
+            double,
+            swizzle,
+        };
+        if tiling.planes * tiling.column_planes > 32
+            || tiling.m < tiling.planes
+            || tiling.n < tiling.column_planes
+        {
+            return Err(bad(
+                "at most 32 warps, PLANES at most M and COLUMN_PLANES at most N",
+            ));
         }
         Ok(tiling)
     }
@@ -175,12 +204,16 @@ static SELECTED: RwLock<GemmStages> = RwLock::new(GemmStages::Default);
 /// Chooses the stages of every [`gemm_conv2d`](crate::gemm_conv2d) kernel in this process
 /// (default [`GemmStages::Default`]).
 pub fn set_gemm_stages(stages: GemmStages) {
-    *SELECTED.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = stages;
+    *SELECTED
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = stages;
 }
 
 /// The stages in use.
 pub fn gemm_stages() -> GemmStages {
-    *SELECTED.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    *SELECTED
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// How a named stage's columns fit a product's `n` (a conv's output channels, or its input
@@ -214,8 +247,12 @@ impl GemmColumns {
         match name.trim() {
             "" | "pow2" => Ok(GemmColumns::PowerOfTwo),
             text => match text.parse::<u32>() {
-                Ok(step) if step.is_power_of_two() && (8..=128).contains(&step) => Ok(GemmColumns::Multiple(step)),
-                _ => Err(format!("GEMM stage columns \"{text}\": expected \"pow2\" or a multiple of columns, a power of two from 8 to 128")),
+                Ok(step) if step.is_power_of_two() && (8..=128).contains(&step) => {
+                    Ok(GemmColumns::Multiple(step))
+                }
+                _ => Err(format!(
+                    "GEMM stage columns \"{text}\": expected \"pow2\" or a multiple of columns, a power of two from 8 to 128"
+                )),
             },
         }
     }
@@ -241,12 +278,16 @@ static COLUMNS: RwLock<GemmColumns> = RwLock::new(GemmColumns::PowerOfTwo);
 /// Chooses how the named stages' columns fit each product in this process (default
 /// [`GemmColumns::PowerOfTwo`]).
 pub fn set_gemm_columns(columns: GemmColumns) {
-    *COLUMNS.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = columns;
+    *COLUMNS
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = columns;
 }
 
 /// How the named stages' columns fit each product.
 pub fn gemm_columns() -> GemmColumns {
-    *COLUMNS.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    *COLUMNS
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 static MISSES: AtomicUsize = AtomicUsize::new(0);
@@ -255,7 +296,10 @@ static FIRST_MISS: RwLock<Option<String>> = RwLock::new(None);
 /// How many kernel launches in this process ran cubek's inferred stage because the one
 /// [`gemm_stages`] named did not fit their product, and why the first one did not.
 pub fn gemm_tiling_misses() -> (usize, Option<String>) {
-    let first = FIRST_MISS.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+    let first = FIRST_MISS
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone();
     (MISSES.load(Ordering::Relaxed), first)
 }
 
@@ -263,7 +307,9 @@ pub fn gemm_tiling_misses() -> (usize, Option<String>) {
 #[cfg(feature = "cube")]
 pub(crate) fn note_tiling_miss(why: &str) {
     if MISSES.fetch_add(1, Ordering::Relaxed) == 0 {
-        *FIRST_MISS.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(why.to_string());
+        *FIRST_MISS
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(why.to_string());
     }
 }
 
@@ -273,14 +319,18 @@ pub(crate) mod blueprint {
 
     use cubecl::Runtime;
     use cubecl::client::ComputeClient;
+    use cubecl::ir::StorageType;
     use cubecl::zspace::Shape;
     use cubek::matmul::components::stage::PartitionBuffering;
     use cubek::matmul::components::tile::TileMatmulKind;
-    use cubek::matmul::definition::{MatmulElems, MatmulProblem, TilingBlueprint, TilingScheme, adjust_dtypes};
-    use cubecl::ir::StorageType;
+    use cubek::matmul::definition::{
+        MatmulElems, MatmulProblem, TilingBlueprint, TilingScheme, adjust_dtypes,
+    };
     use cubek::matmul::routines::{find_instruction_size, select_swizzle};
     use cubek::std::MatrixLayout;
-    use cubek::std::cube_count::{CubeCountStrategy, GlobalOrder, HypercubeBlueprint, SmAllocation};
+    use cubek::std::cube_count::{
+        CubeCountStrategy, GlobalOrder, HypercubeBlueprint, SmAllocation,
+    };
     use cubek::std::{PartitionSize, StageSize, SwizzleModes};
 
     use super::GemmTiling;
@@ -319,8 +369,14 @@ pub(crate) mod blueprint {
             dtypes.as_global_elems(),
             Default::default(),
         );
-        let registers = (dtypes.lhs_register, dtypes.rhs_register, dtypes.acc_register);
-        let forced = tiling.instruction.map_or((None, None, None), |[m, n, k]| (Some(m), Some(n), Some(k)));
+        let registers = (
+            dtypes.lhs_register,
+            dtypes.rhs_register,
+            dtypes.acc_register,
+        );
+        let forced = tiling
+            .instruction
+            .map_or((None, None, None), |[m, n, k]| (Some(m), Some(n), Some(k)));
         let instruction = find_instruction_size(
             client,
             registers,
@@ -331,11 +387,17 @@ pub(crate) mod blueprint {
         )
         .map_err(|err| format!("no tile instruction: {err:?}"))?;
         let (tm, tn, tk) = (instruction.m(), instruction.n(), instruction.k());
-        let n = super::gemm_columns().stage_columns(tiling.n, product.n as u32, tn * tiling.column_planes);
+        let n = super::gemm_columns().stage_columns(
+            tiling.n,
+            product.n as u32,
+            tn * tiling.column_planes,
+        );
         let what = tiling.name();
         let divides = |size: u32, by: u32, axis: &str| match size.is_multiple_of(by) && size >= by {
             true => Ok(size / by),
-            false => Err(format!("tiling {what}: {axis} {size} is not a multiple of {by}")),
+            false => Err(format!(
+                "tiling {what}: {axis} {size} is not a multiple of {by}"
+            )),
         };
         let rows = divides(tiling.m, tiling.planes * tm, "rows per stage")?;
         let cols = divides(n, tiling.column_planes * tn, "columns per stage")?;
@@ -350,25 +412,45 @@ pub(crate) mod blueprint {
         // operands read 16 bytes at a time.
         let swizzle = match tiling.swizzle {
             false => None,
-            true if tile != TileMatmulKind::Mma => return Err(format!("tiling {what}: swizzled stages need the mma tile")),
+            true if tile != TileMatmulKind::Mma => {
+                return Err(format!("tiling {what}: swizzled stages need the mma tile"));
+            }
             true => {
                 let depth = tiling.k as usize;
-                let mode = |elem: StorageType| select_swizzle(depth, elem, (16 / elem.size()).max(1));
-                Some(SwizzleModes { lhs: mode(dtypes.lhs_stage), rhs: mode(dtypes.rhs_stage), ..Default::default() })
+                let mode =
+                    |elem: StorageType| select_swizzle(depth, elem, (16 / elem.size()).max(1));
+                Some(SwizzleModes {
+                    lhs: mode(dtypes.lhs_stage),
+                    rhs: mode(dtypes.rhs_stage),
+                    ..Default::default()
+                })
             }
         };
         // As cubek orders cubes for its inferred stages.
         let cube_count_strategy = match client.properties().hardware.num_streaming_multiprocessors {
-            Some(num_sms) => CubeCountStrategy::Sm { num_sms, sm_usage: SmAllocation::Exact, cubes_first: true },
+            Some(num_sms) => CubeCountStrategy::Sm {
+                num_sms,
+                sm_usage: SmAllocation::Exact,
+                cubes_first: true,
+            },
             None => CubeCountStrategy::FromProblem,
         };
-        let hypercube = HypercubeBlueprint::builder().global_order(GlobalOrder::SwizzleRow(4)).cube_count_strategy(cube_count_strategy).build();
+        let hypercube = HypercubeBlueprint::builder()
+            .global_order(GlobalOrder::SwizzleRow(4))
+            .cube_count_strategy(cube_count_strategy)
+            .build();
         let plane_dim = match client.properties().hardware.plane_size_max {
             0 => 32,
             size => size,
         };
-        let buffering = if tiling.double { PartitionBuffering::Double } else { PartitionBuffering::Single };
-        let mut builder = TilingBlueprint::builder(tile, scheme, plane_dim, &problem).partition_buffering(buffering).hypercube_blueprint(hypercube);
+        let buffering = if tiling.double {
+            PartitionBuffering::Double
+        } else {
+            PartitionBuffering::Single
+        };
+        let mut builder = TilingBlueprint::builder(tile, scheme, plane_dim, &problem)
+            .partition_buffering(buffering)
+            .hypercube_blueprint(hypercube);
         if let Some(modes) = swizzle {
             builder = builder.shared_swizzle(modes);
         }
@@ -386,15 +468,37 @@ mod tests {
         assert_eq!(GemmStages::parse(" AUTO "), Ok(GemmStages::Inferred));
         assert_eq!(GemmStages::parse("default"), Ok(GemmStages::Default));
         let tiling = GemmTiling::new(128, 128, 32, 4);
-        assert_eq!(GemmStages::parse("128x128x32/4"), Ok(GemmStages::Fixed(tiling)));
+        assert_eq!(
+            GemmStages::parse("128x128x32/4"),
+            Ok(GemmStages::Fixed(tiling))
+        );
         assert_eq!(tiling.name(), "128x128x32/4");
-        let double = GemmTiling { double: true, ..tiling };
+        let double = GemmTiling {
+            double: true,
+            ..tiling
+        };
         assert_eq!(GemmTiling::parse(&double.name()), Ok(double));
-        assert_eq!(GemmStages::parse(&BF16_TILING.name()), Ok(GemmStages::Fixed(BF16_TILING)));
-        let every = GemmTiling { column_planes: 2, instruction: Some([16, 16, 16]), double: true, swizzle: true, ..GemmTiling::new(128, 128, 64, 2) };
+        assert_eq!(
+            GemmStages::parse(&BF16_TILING.name()),
+            Ok(GemmStages::Fixed(BF16_TILING))
+        );
+        let every = GemmTiling {
+            column_planes: 2,
+            instruction: Some([16, 16, 16]),
+            double: true,
+            swizzle: true,
+            ..GemmTiling::new(128, 128, 64, 2)
+        };
         assert_eq!(every.name(), "128x128x64/2x2@16x16x16+double+swizzle");
         assert_eq!(GemmTiling::parse(&every.name()), Ok(every));
-        assert_eq!(GemmTiling::parse("128x128x64/4+swizzle+double"), Ok(GemmTiling { double: true, swizzle: true, ..BF16_TILING }));
+        assert_eq!(
+            GemmTiling::parse("128x128x64/4+swizzle+double"),
+            Ok(GemmTiling {
+                double: true,
+                swizzle: true,
+                ..BF16_TILING
+            })
+        );
         for (bad, why) in [
             ("128x128x64/4+fast", "unknown option \"+fast\""),
             ("128x128x64/4@16x16", "tile instruction needs three sizes"),
@@ -408,39 +512,90 @@ mod tests {
             ("fast", "no /PLANES"),
         ] {
             let err = GemmStages::parse(bad).unwrap_err();
-            assert!(err.contains(&format!("\"{bad}\"")) && err.contains(why) && err.contains("inferred"), "{bad}: {err}");
+            assert!(
+                err.contains(&format!("\"{bad}\""))
+                    && err.contains(why)
+                    && err.contains("inferred"),
+                "{bad}: {err}"
+            );
         }
     }
 
     #[test]
     fn stage_columns_fit_the_product_as_named() {
         let pow2 = GemmColumns::PowerOfTwo;
-        for (n, expected) in [(64, 64), (40, 64), (80, 128), (152, 128), (512, 128), (3, 8)] {
+        for (n, expected) in [
+            (64, 64),
+            (40, 64),
+            (80, 128),
+            (152, 128),
+            (512, 128),
+            (3, 8),
+        ] {
             assert_eq!(pow2.stage_columns(128, n, 8), expected, "pow2, {n} columns");
         }
         let eights = GemmColumns::Multiple(8);
-        for (n, expected) in [(64, 64), (128, 128), (256, 128), (40, 40), (80, 80), (152, 80), (304, 104), (344, 120), (3, 8), (0, 8)] {
-            assert_eq!(eights.stage_columns(128, n, 8), expected, "multiples of 8, {n} columns");
+        for (n, expected) in [
+            (64, 64),
+            (128, 128),
+            (256, 128),
+            (40, 40),
+            (80, 80),
+            (152, 80),
+            (304, 104),
+            (344, 120),
+            (3, 8),
+            (0, 8),
+        ] {
+            assert_eq!(
+                eights.stage_columns(128, n, 8),
+                expected,
+                "multiples of 8, {n} columns"
+            );
         }
         for (n, expected) in [(40, 48), (88, 96), (120, 128), (152, 80), (304, 112)] {
-            assert_eq!(GemmColumns::Multiple(16).stage_columns(128, n, 8), expected, "multiples of 16, {n} columns");
+            assert_eq!(
+                GemmColumns::Multiple(16).stage_columns(128, n, 8),
+                expected,
+                "multiples of 16, {n} columns"
+            );
         }
-        assert_eq!(GemmColumns::Multiple(8).stage_columns(128, 40, 16), 48, "whole 16-wide tiles");
+        assert_eq!(
+            GemmColumns::Multiple(8).stage_columns(128, 40, 16),
+            48,
+            "whole 16-wide tiles"
+        );
         for n in 1..600 {
             for step in [8, 16, 32] {
                 let columns = GemmColumns::Multiple(step).stage_columns(128, n, 8);
                 let stages = n.div_ceil(columns);
-                assert!(columns.is_multiple_of(step) && columns <= 128 && stages == n.div_ceil(128).max(1) && stages * columns < n + step * stages, "{n} by {step}: {columns}");
+                assert!(
+                    columns.is_multiple_of(step)
+                        && columns <= 128
+                        && stages == n.div_ceil(128).max(1)
+                        && stages * columns < n + step * stages,
+                    "{n} by {step}: {columns}"
+                );
             }
         }
         assert_eq!(GemmColumns::parse("pow2"), Ok(GemmColumns::PowerOfTwo));
         assert_eq!(GemmColumns::parse(" 16 "), Ok(GemmColumns::Multiple(16)));
-        assert_eq!(GemmColumns::parse(&GemmColumns::Multiple(32).name()), Ok(GemmColumns::Multiple(32)));
+        assert_eq!(
+            GemmColumns::parse(&GemmColumns::Multiple(32).name()),
+            Ok(GemmColumns::Multiple(32))
+        );
         for bad in ["12", "4", "256", "fit", "-8"] {
             let err = GemmColumns::parse(bad).unwrap_err();
-            assert!(err.contains(&format!("\"{bad}\"")) && err.contains("pow2"), "{bad}: {err}");
+            assert!(
+                err.contains(&format!("\"{bad}\"")) && err.contains("pow2"),
+                "{bad}: {err}"
+            );
         }
-        assert_eq!(gemm_columns(), GemmColumns::PowerOfTwo, "nothing in this test binary changes the columns off CUDA");
+        assert_eq!(
+            gemm_columns(),
+            GemmColumns::PowerOfTwo,
+            "nothing in this test binary changes the columns off CUDA"
+        );
     }
 
     #[test]
@@ -449,8 +604,15 @@ mod tests {
         assert_eq!(GemmStages::Default.tiling(true), Some(BF16_TILING));
         assert_eq!(GemmStages::Default.tiling(false), None);
         assert_eq!(GemmStages::Inferred.tiling(true), None);
-        let tiling = GemmTiling { double: true, ..GemmTiling::new(64, 64, 32, 2) };
+        let tiling = GemmTiling {
+            double: true,
+            ..GemmTiling::new(64, 64, 32, 2)
+        };
         assert_eq!(GemmStages::Fixed(tiling).tiling(false), Some(tiling));
-        assert_eq!(gemm_stages(), GemmStages::Default, "nothing in this test binary changes the stages off CUDA");
+        assert_eq!(
+            gemm_stages(),
+            GemmStages::Default,
+            "nothing in this test binary changes the stages off CUDA"
+        );
     }
 }
