@@ -17,21 +17,15 @@ use autoslim_cli::backend::{self, Backend};
 use burn::backend::Autodiff;
 use burn::nn::PaddingConfig2d;
 use burn::tensor::{Distribution, Tensor};
-use slimmable::{
-    ConvAlgorithm, GemmPrecision, SlimConv2dConfig, has_implicit_gemm, set_conv_algorithm,
-    set_gemm_precision,
-};
+use slimmable::{ConvAlgorithm, GemmPrecision, SlimConv2dConfig, has_implicit_gemm, set_conv_algorithm, set_gemm_precision};
 
 type Train = Autodiff<Backend>;
 
 fn main() {
     let device = backend::device();
     set_conv_algorithm(ConvAlgorithm::KernelGemm);
-    let conv = SlimConv2dConfig::new([64, 128], [3, 3])
-        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-        .init::<Train>(&device);
-    let images =
-        Tensor::<Train, 4>::random([32, 64, 16, 16], Distribution::Normal(0.0, 1.0), &device);
+    let conv = SlimConv2dConfig::new([64, 128], [3, 3]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).init::<Train>(&device);
+    let images = Tensor::<Train, 4>::random([32, 64, 16, 16], Distribution::Normal(0.0, 1.0), &device);
     // 48 of 64 input channels, 96 of 128 output ones: a slimmed width.
     let x = images.slice([0..32, 0..48]);
     let mut results = Vec::new();
@@ -39,17 +33,8 @@ fn main() {
         set_gemm_precision(precision);
         let out = conv.forward(x.clone(), 96);
         let grads = out.clone().sum().backward();
-        let weight_grad = conv
-            .weight
-            .val()
-            .grad(&grads)
-            .expect("the weight takes part in the sum");
-        println!(
-            "{:>4} operands: output {:?}, weight gradient {:?}",
-            precision.name(),
-            out.dims(),
-            weight_grad.dims()
-        );
+        let weight_grad = conv.weight.val().grad(&grads).expect("the weight takes part in the sum");
+        println!("{:>4} operands: output {:?}, weight gradient {:?}", precision.name(), out.dims(), weight_grad.dims());
         results.push((out.inner(), weight_grad));
     }
     set_gemm_precision(GemmPrecision::default());
@@ -58,20 +43,14 @@ fn main() {
         let diff: f32 = a.sub(b).abs().max().into_scalar();
         diff / scale
     };
-    let [(out_tf32, grad_tf32), (out_bf16, grad_bf16)] =
-        <[_; 2]>::try_from(results).expect("two precisions");
+    let [(out_tf32, grad_tf32), (out_bf16, grad_bf16)] = <[_; 2]>::try_from(results).expect("two precisions");
     let (out_gap, grad_gap) = (gap(out_bf16, out_tf32), gap(grad_bf16, grad_tf32));
-    println!(
-        "largest difference bf16 − TF32, relative to the largest value: output {out_gap:.2e}, weight gradient {grad_gap:.2e}"
-    );
+    println!("largest difference bf16 − TF32, relative to the largest value: output {out_gap:.2e}, weight gradient {grad_gap:.2e}");
     if out_gap == 0.0 {
         let why = match has_implicit_gemm::<Train>() {
             true => "this device has no tensor cores or no bf16, so the kernels fell back to f32",
             false => "this backend has no implicit-GEMM kernels",
         };
-        println!(
-            "(backend {}: {why}; both ran the same f32 conv)",
-            backend::DEFAULT.name()
-        );
+        println!("(backend {}: {why}; both ran the same f32 conv)", backend::DEFAULT.name());
     }
 }

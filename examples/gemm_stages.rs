@@ -26,9 +26,8 @@ use burn::nn::PaddingConfig2d;
 use burn::tensor::backend::Backend as _;
 use burn::tensor::{Distribution, Tensor};
 use slimmable::{
-    ConvAlgorithm, GemmPrecision, GemmStages, GemmTiling, SlimConv2dConfig, gemm_tiling_misses,
-    has_implicit_gemm, implicit_gemm_fallbacks, set_conv_algorithm, set_gemm_precision,
-    set_gemm_stages, set_wgrad_matmul,
+    ConvAlgorithm, GemmPrecision, GemmStages, GemmTiling, SlimConv2dConfig, gemm_tiling_misses, has_implicit_gemm, implicit_gemm_fallbacks, set_conv_algorithm,
+    set_gemm_precision, set_gemm_stages, set_wgrad_matmul,
 };
 
 type Train = Autodiff<Backend>;
@@ -37,16 +36,10 @@ fn main() {
     let device = backend::device();
     set_conv_algorithm(ConvAlgorithm::KernelGemm);
     set_gemm_precision(GemmPrecision::Bf16);
-    let conv = SlimConv2dConfig::new([128, 128], [3, 3])
-        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-        .init::<Train>(&device);
+    let conv = SlimConv2dConfig::new([128, 128], [3, 3]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).init::<Train>(&device);
     // A GPU batch where the kernels exist; a small one where every setting runs the same conv.
     let batch = if has_implicit_gemm::<Train>() { 256 } else { 4 };
-    let images = Tensor::<Train, 4>::random(
-        [batch, 128, 32, 32],
-        Distribution::Normal(0.0, 1.0),
-        &device,
-    );
+    let images = Tensor::<Train, 4>::random([batch, 128, 32, 32], Distribution::Normal(0.0, 1.0), &device);
     // 96 of 128 channels in and out: a slimmed width.
     let x = images.slice([0..batch, 0..96]);
     let named = GemmTiling::parse("256x128x64/8").expect("a valid stage name");
@@ -63,13 +56,7 @@ fn main() {
         let pass = || {
             let out = conv.forward(x.clone(), 96);
             let grads = out.clone().sum().backward();
-            (
-                out.inner(),
-                conv.weight
-                    .val()
-                    .grad(&grads)
-                    .expect("the weight takes part in the sum"),
-            )
+            (out.inner(), conv.weight.val().grad(&grads).expect("the weight takes part in the sum"))
         };
         let _ = pass(); // compiles the kernels
         Backend::sync(&device).expect("the device runs");
@@ -80,35 +67,17 @@ fn main() {
         }
         Backend::sync(&device).expect("the device runs");
         let ms = start.elapsed().as_secs_f64() * 1e3 / reps as f64;
-        println!(
-            "stages {:>14}, weight gradient {:>18}: {ms:6.2} ms per forward+backward",
-            stages.name(),
-            wgrad
-        );
+        println!("stages {:>14}, weight gradient {:>18}: {ms:6.2} ms per forward+backward", stages.name(), wgrad);
         results.push(pass());
     }
     set_gemm_stages(GemmStages::default());
     set_gemm_precision(GemmPrecision::default());
-    let gap = |a: &Tensor<Backend, 4>, b: &Tensor<Backend, 4>| -> f32 {
-        a.clone().sub(b.clone()).abs().max().into_scalar()
-    };
+    let gap = |a: &Tensor<Backend, 4>, b: &Tensor<Backend, 4>| -> f32 { a.clone().sub(b.clone()).abs().max().into_scalar() };
     let (first_out, first_grad) = &results[0];
     for (index, (out, grad)) in results.iter().enumerate().skip(1) {
-        println!(
-            "setting {index} against setting 0: largest difference of the output {:.2e}, of the weight gradient {:.2e}",
-            gap(out, first_out),
-            gap(grad, first_grad)
-        );
+        println!("setting {index} against setting 0: largest difference of the output {:.2e}, of the weight gradient {:.2e}", gap(out, first_out), gap(grad, first_grad));
     }
     let (misses, why) = gemm_tiling_misses();
-    println!(
-        "{misses} launches ran cubek's inferred stage instead of a named one{}",
-        why.map(|why| format!(" (the first: {why})"))
-            .unwrap_or_default()
-    );
-    println!(
-        "{} passes fell back to burn's direct conv (backend {})",
-        implicit_gemm_fallbacks(),
-        backend::DEFAULT.name()
-    );
+    println!("{misses} launches ran cubek's inferred stage instead of a named one{}", why.map(|why| format!(" (the first: {why})")).unwrap_or_default());
+    println!("{} passes fell back to burn's direct conv (backend {})", implicit_gemm_fallbacks(), backend::DEFAULT.name());
 }

@@ -18,8 +18,8 @@ use burn::optim::{GradientsParams, Optimizer};
 use burn::tensor::module::adaptive_avg_pool2d;
 use burn::tensor::{Distribution, Int, Tensor};
 use slimmable::{
-    Activation, FusedSgdConfig, NormMode, SlimBatchNorm, SlimBatchNormConfig, SlimConv2d,
-    SlimConv2dConfig, SlimLinear, SlimLinearConfig, channels_for_ratio,
+    Activation, FusedSgdConfig, NormMode, SlimBatchNorm, SlimBatchNormConfig, SlimConv2d, SlimConv2dConfig, SlimLinear,
+    SlimLinearConfig, channels_for_ratio,
 };
 
 /// conv(1→32) → BN → ReLU → conv(32→64, stride 2) → BN → ReLU → global pool → linear(64→10).
@@ -59,16 +59,8 @@ impl<B: burn::tensor::backend::Backend> SmallCnn<B> {
     fn forward(&self, images: Tensor<B, 4>, ratio: f64) -> Tensor<B, 2> {
         let [c1, c2] = Self::widths(ratio);
         // BN then ReLU, in BN's own kernels on the GPU backends (as `relu(bn.forward(x))`).
-        let x = self.bn1.forward_activation(
-            self.conv1.forward(images, c1),
-            NormMode::Auto,
-            Activation::Relu,
-        );
-        let x = self.bn2.forward_activation(
-            self.conv2.forward(x, c2),
-            NormMode::Auto,
-            Activation::Relu,
-        );
+        let x = self.bn1.forward_activation(self.conv1.forward(images, c1), NormMode::Auto, Activation::Relu);
+        let x = self.bn2.forward_activation(self.conv2.forward(x, c2), NormMode::Auto, Activation::Relu);
         let x = adaptive_avg_pool2d(x, [1, 1]).flatten(1, 3);
         self.head.forward(x, 10)
     }
@@ -88,11 +80,7 @@ fn main() {
     let device = backend::device();
     let model = SmallCnn::<Backend>::new(&device);
     let images = Tensor::<Backend, 4>::random([8, 1, 28, 28], Distribution::Default, &device);
-    println!(
-        "backend: {}; parameters stored (incl. BN statistics): {}",
-        backend::DEFAULT.name(),
-        model.num_params()
-    );
+    println!("backend: {}; parameters stored (incl. BN statistics): {}", backend::DEFAULT.name(), model.num_params());
     for ratio in [0.25, 0.5, 1.0] {
         let [c1, c2] = SmallCnn::<Backend>::widths(ratio);
         let logits = model.forward(images.clone(), ratio);
@@ -108,21 +96,15 @@ fn main() {
     type Training = burn::backend::Autodiff<Backend>;
     let mut model = SmallCnn::<Training>::new(&device);
     let mut optimizer = FusedSgdConfig::new()
-        .with_momentum(Some(
-            MomentumConfig::new().with_momentum(0.9).with_dampening(0.0),
-        ))
+        .with_momentum(Some(MomentumConfig::new().with_momentum(0.9).with_dampening(0.0)))
         .init::<Training, SmallCnn<Training>>();
     let images = Tensor::<Training, 4>::random([16, 1, 28, 28], Distribution::Default, &device);
     let labels = Tensor::<Training, 1, Int>::arange(0..16, &device).remainder_scalar(10);
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
     for step in 1..=5 {
-        let losses = [1.0, 0.25]
-            .map(|ratio| loss_fn.forward(model.forward(images.clone(), ratio), labels.clone()));
+        let losses = [1.0, 0.25].map(|ratio| loss_fn.forward(model.forward(images.clone(), ratio), labels.clone()));
         let values = losses.clone().map(|loss| loss.into_scalar());
-        println!(
-            "step {step}: loss at width 1.0 {:.4}, at width 0.25 {:.4}",
-            values[0], values[1]
-        );
+        println!("step {step}: loss at width 1.0 {:.4}, at width 0.25 {:.4}", values[0], values[1]);
         let [wide, narrow] = losses;
         let grads = GradientsParams::from_grads((wide + narrow).backward(), &model);
         model = optimizer.step(0.05, model, grads);

@@ -73,22 +73,11 @@ impl BackendKind {
 
     /// The backend named `name`, if this binary holds it; the error names what it holds.
     pub fn parse(name: &str) -> Result<BackendKind, String> {
-        let compiled = || {
-            BackendKind::ALL
-                .iter()
-                .filter(|k| k.is_compiled())
-                .map(|k| format!("\"{}\"", k.name()))
-                .collect::<Vec<_>>()
-        };
+        let compiled = || BackendKind::ALL.iter().filter(|k| k.is_compiled()).map(|k| format!("\"{}\"", k.name())).collect::<Vec<_>>();
         let kind = BackendKind::ALL
             .into_iter()
             .find(|k| k.name() == name)
-            .ok_or_else(|| {
-                format!(
-                    "unknown backend \"{name}\"; this binary holds {}",
-                    compiled().join(", ")
-                )
-            })?;
+            .ok_or_else(|| format!("unknown backend \"{name}\"; this binary holds {}", compiled().join(", ")))?;
         if !kind.is_compiled() {
             return Err(format!(
                 "this binary was built without the `{name}` backend (it holds {}); rebuild with `--features {name}`",
@@ -136,14 +125,9 @@ static SELECTED: OnceLock<BackendKind> = OnceLock::new();
 /// `never`, `step` (unset: the default) or `pass`; anything else is an error that names the
 /// variable.
 pub fn memory_release() -> Result<autoslim::learner::MemoryRelease, String> {
-    match std::env::var("AUTOSLIM_RELEASE_MEMORY")
-        .ok()
-        .as_deref()
-        .map(str::trim)
-    {
+    match std::env::var("AUTOSLIM_RELEASE_MEMORY").ok().as_deref().map(str::trim) {
         None | Some("") => Ok(autoslim::learner::MemoryRelease::default()),
-        Some(name) => autoslim::learner::MemoryRelease::parse(name)
-            .map_err(|err| format!("AUTOSLIM_RELEASE_MEMORY: {err}")),
+        Some(name) => autoslim::learner::MemoryRelease::parse(name).map_err(|err| format!("AUTOSLIM_RELEASE_MEMORY: {err}")),
     }
 }
 
@@ -157,66 +141,44 @@ pub fn configure(name: Option<&str>) -> Result<BackendKind, String> {
     };
     let algorithm = match std::env::var("AUTOSLIM_CONV").ok().as_deref() {
         None | Some("") => kind.default_conv(),
-        Some(name) => {
-            slimmable::ConvAlgorithm::parse(name).map_err(|err| format!("AUTOSLIM_CONV: {err}"))?
-        }
+        Some(name) => slimmable::ConvAlgorithm::parse(name).map_err(|err| format!("AUTOSLIM_CONV: {err}"))?,
     };
     slimmable::set_conv_algorithm(algorithm);
     if let Some(align) = gemm_channel_align(std::env::var("AUTOSLIM_GEMM_ALIGN").ok().as_deref())? {
         slimmable::set_gemm_channel_align(align);
     }
-    if let Some(most) =
-        wgrad_max_batches(std::env::var("AUTOSLIM_WGRAD_MAX_BATCHES").ok().as_deref())?
-    {
+    if let Some(most) = wgrad_max_batches(std::env::var("AUTOSLIM_WGRAD_MAX_BATCHES").ok().as_deref())? {
         slimmable::set_wgrad_max_batches(most);
     }
-    if let Some(channels) =
-        gemm_min_channels(std::env::var("AUTOSLIM_GEMM_MIN_CHANNELS").ok().as_deref())?
-    {
+    if let Some(channels) = gemm_min_channels(std::env::var("AUTOSLIM_GEMM_MIN_CHANNELS").ok().as_deref())? {
         slimmable::set_gemm_min_channels(channels);
     }
     if let Some(order) = wgrad_order(std::env::var("AUTOSLIM_WGRAD_ORDER").ok().as_deref())? {
         slimmable::set_wgrad_order(order);
     }
-    if let Some(rows) =
-        layout_copy_rows(std::env::var("AUTOSLIM_LAYOUT_COPY_ROWS").ok().as_deref())?
-    {
-        slimmable::set_layout_copy_rows(rows)
-            .map_err(|err| format!("AUTOSLIM_LAYOUT_COPY_ROWS: {err}"))?;
+    if let Some(stages) = wgrad_stages(std::env::var("AUTOSLIM_WGRAD_STAGES").ok().as_deref())? {
+        slimmable::set_wgrad_stages(stages);
     }
-    if let Some(precision) =
-        gemm_precision(std::env::var("AUTOSLIM_GEMM_PRECISION").ok().as_deref())?
-    {
+    if let Some(rows) = layout_copy_rows(std::env::var("AUTOSLIM_LAYOUT_COPY_ROWS").ok().as_deref())? {
+        slimmable::set_layout_copy_rows(rows).map_err(|err| format!("AUTOSLIM_LAYOUT_COPY_ROWS: {err}"))?;
+    }
+    if let Some(precision) = gemm_precision(std::env::var("AUTOSLIM_GEMM_PRECISION").ok().as_deref())? {
         slimmable::set_gemm_precision(precision);
     }
-    if let Some(name) = std::env::var("AUTOSLIM_GEMM_WGRAD")
-        .ok()
-        .filter(|name| !name.trim().is_empty())
-    {
+    if let Some(name) = std::env::var("AUTOSLIM_GEMM_WGRAD").ok().filter(|name| !name.trim().is_empty()) {
         slimmable::set_wgrad_matmul(&name).map_err(|err| format!("AUTOSLIM_GEMM_WGRAD: {err}"))?;
     }
     if let Ok(value) = std::env::var("AUTOSLIM_GEMM_STAGES") {
-        slimmable::set_gemm_stages(
-            slimmable::GemmStages::parse(&value)
-                .map_err(|err| format!("AUTOSLIM_GEMM_STAGES: {err}"))?,
-        );
+        slimmable::set_gemm_stages(slimmable::GemmStages::parse(&value).map_err(|err| format!("AUTOSLIM_GEMM_STAGES: {err}"))?);
     }
     if let Ok(value) = std::env::var("AUTOSLIM_GEMM_COLUMNS") {
-        slimmable::set_gemm_columns(
-            slimmable::GemmColumns::parse(&value)
-                .map_err(|err| format!("AUTOSLIM_GEMM_COLUMNS: {err}"))?,
-        );
+        slimmable::set_gemm_columns(slimmable::GemmColumns::parse(&value).map_err(|err| format!("AUTOSLIM_GEMM_COLUMNS: {err}"))?);
     }
-    match std::env::var("AUTOSLIM_GEMM_KERNEL")
-        .ok()
-        .as_deref()
-        .map(str::trim)
-    {
+    match std::env::var("AUTOSLIM_GEMM_KERNEL").ok().as_deref().map(str::trim) {
         None | Some("") => {}
         Some(name) => {
             // Any kernel may be named (benchmarks compare them); one not verified gets a warning.
-            let kernel = slimmable::GemmKernel::parse(name)
-                .map_err(|err| format!("AUTOSLIM_GEMM_KERNEL: {err}"))?;
+            let kernel = slimmable::GemmKernel::parse(name).map_err(|err| format!("AUTOSLIM_GEMM_KERNEL: {err}"))?;
             if let Err(why) = kernel.check_verified() {
                 eprintln!("warning: AUTOSLIM_GEMM_KERNEL: {why}");
             }
@@ -241,7 +203,7 @@ pub fn wgrad_max_batches(value: Option<&str>) -> Result<Option<usize>, String> {
 
 /// `AUTOSLIM_GEMM_MIN_CHANNELS`'s value: the fewest input channels a dense conv needs for the
 /// implicit-GEMM kernels, thinner ones taking im2col (`slimmable::set_gemm_min_channels`,
-/// default 1); `None` when unset.
+/// default 8); `None` when unset.
 pub fn gemm_min_channels(value: Option<&str>) -> Result<Option<usize>, String> {
     positive_whole("AUTOSLIM_GEMM_MIN_CHANNELS", "channels", value)
 }
@@ -252,9 +214,16 @@ pub fn gemm_min_channels(value: Option<&str>) -> Result<Option<usize>, String> {
 pub fn wgrad_order(value: Option<&str>) -> Result<Option<slimmable::WgradOrder>, String> {
     match value.map(str::trim) {
         None | Some("") => Ok(None),
-        Some(name) => slimmable::WgradOrder::parse(name)
-            .map(Some)
-            .map_err(|err| format!("AUTOSLIM_WGRAD_ORDER: {err}")),
+        Some(name) => slimmable::WgradOrder::parse(name).map(Some).map_err(|err| format!("AUTOSLIM_WGRAD_ORDER: {err}")),
+    }
+}
+
+/// `AUTOSLIM_WGRAD_STAGES`'s value: how the weight gradient's products split into stages
+/// (`slimmable::set_wgrad_stages`: `fitted`, the default, or `inferred`); `None` when unset.
+pub fn wgrad_stages(value: Option<&str>) -> Result<Option<slimmable::WgradStages>, String> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(name) => slimmable::WgradStages::parse(name).map(Some).map_err(|err| format!("AUTOSLIM_WGRAD_STAGES: {err}")),
     }
 }
 
@@ -272,9 +241,7 @@ fn positive_whole(name: &str, what: &str, value: Option<&str>) -> Result<Option<
         None | Some("") => Ok(None),
         Some(text) => match text.parse::<usize>() {
             Ok(count) if count > 0 => Ok(Some(count)),
-            _ => Err(format!(
-                "{name}: expected a whole number of {what}, at least 1; got \"{text}\""
-            )),
+            _ => Err(format!("{name}: expected a whole number of {what}, at least 1; got \"{text}\"")),
         },
     }
 }
@@ -284,9 +251,7 @@ fn positive_whole(name: &str, what: &str, value: Option<&str>) -> Result<Option<
 pub fn gemm_precision(value: Option<&str>) -> Result<Option<slimmable::GemmPrecision>, String> {
     match value.map(str::trim) {
         None | Some("") => Ok(None),
-        Some(name) => slimmable::GemmPrecision::parse(name)
-            .map(Some)
-            .map_err(|err| format!("AUTOSLIM_GEMM_PRECISION: {err}")),
+        Some(name) => slimmable::GemmPrecision::parse(name).map(Some).map_err(|err| format!("AUTOSLIM_GEMM_PRECISION: {err}")),
     }
 }
 
@@ -340,10 +305,7 @@ macro_rules! with_backend {
                 type $T = burn::backend::Autodiff<$B>;
                 $body
             }
-            other => Err(anyhow::anyhow!(
-                "this binary was built without the `{}` backend",
-                other.name()
-            )),
+            other => Err(anyhow::anyhow!("this binary was built without the `{}` backend", other.name())),
         }
     }};
 }
@@ -355,16 +317,10 @@ mod tests {
     #[test]
     fn a_backend_not_compiled_in_or_unknown_is_a_named_error() {
         let err = BackendKind::parse("tpu").unwrap_err();
-        assert!(
-            err.contains("unknown backend \"tpu\"") && err.contains("\"ndarray\""),
-            "{err}"
-        );
+        assert!(err.contains("unknown backend \"tpu\"") && err.contains("\"ndarray\""), "{err}");
         if !BackendKind::Cuda.is_compiled() {
             let err = BackendKind::parse("cuda").unwrap_err();
-            assert!(
-                err.contains("built without the `cuda` backend") && err.contains("--features cuda"),
-                "{err}"
-            );
+            assert!(err.contains("built without the `cuda` backend") && err.contains("--features cuda"), "{err}");
         }
         assert_eq!(BackendKind::parse("ndarray"), Ok(BackendKind::Ndarray));
         assert!(DEFAULT.is_compiled());
@@ -374,21 +330,10 @@ mod tests {
     fn the_gemm_precision_is_tf32_or_bf16_by_name() {
         assert_eq!(gemm_precision(None), Ok(None));
         assert_eq!(gemm_precision(Some("")), Ok(None));
-        assert_eq!(
-            gemm_precision(Some("bf16")),
-            Ok(Some(slimmable::GemmPrecision::Bf16))
-        );
-        assert_eq!(
-            gemm_precision(Some(" tf32 ")),
-            Ok(Some(slimmable::GemmPrecision::Tf32))
-        );
+        assert_eq!(gemm_precision(Some("bf16")), Ok(Some(slimmable::GemmPrecision::Bf16)));
+        assert_eq!(gemm_precision(Some(" tf32 ")), Ok(Some(slimmable::GemmPrecision::Tf32)));
         let err = gemm_precision(Some("half")).unwrap_err();
-        assert!(
-            err.contains("AUTOSLIM_GEMM_PRECISION")
-                && err.contains("\"half\"")
-                && err.contains("bf16"),
-            "{err}"
-        );
+        assert!(err.contains("AUTOSLIM_GEMM_PRECISION") && err.contains("\"half\"") && err.contains("bf16"), "{err}");
     }
 
     #[test]
@@ -398,49 +343,31 @@ mod tests {
         assert_eq!(gemm_channel_align(Some("8")), Ok(Some(8)));
         for bad in ["0", "-4", "four", "2.5"] {
             let err = gemm_channel_align(Some(bad)).unwrap_err();
-            assert!(
-                err.contains("AUTOSLIM_GEMM_ALIGN") && err.contains(bad),
-                "{err}"
-            );
+            assert!(err.contains("AUTOSLIM_GEMM_ALIGN") && err.contains(bad), "{err}");
             let err = wgrad_max_batches(Some(bad)).unwrap_err();
-            assert!(
-                err.contains("AUTOSLIM_WGRAD_MAX_BATCHES") && err.contains(bad),
-                "{err}"
-            );
+            assert!(err.contains("AUTOSLIM_WGRAD_MAX_BATCHES") && err.contains(bad), "{err}");
         }
         assert_eq!(wgrad_max_batches(Some("64")), Ok(Some(64)));
         let err = layout_copy_rows(Some("zero")).unwrap_err();
-        assert!(
-            err.contains("AUTOSLIM_LAYOUT_COPY_ROWS") && err.contains("zero"),
-            "{err}"
-        );
+        assert!(err.contains("AUTOSLIM_LAYOUT_COPY_ROWS") && err.contains("zero"), "{err}");
         assert_eq!(layout_copy_rows(Some("16")), Ok(Some(16)));
         assert_eq!(wgrad_max_batches(None), Ok(None));
         let err = gemm_min_channels(Some("0")).unwrap_err();
-        assert!(
-            err.contains("AUTOSLIM_GEMM_MIN_CHANNELS") && err.contains("\"0\""),
-            "{err}"
-        );
-        assert_eq!(gemm_min_channels(Some("8")), Ok(Some(8)));
+        assert!(err.contains("AUTOSLIM_GEMM_MIN_CHANNELS") && err.contains("\"0\""), "{err}");
+        assert_eq!(gemm_min_channels(Some("1")), Ok(Some(1)));
     }
 
     #[test]
-    fn the_weight_gradient_order_is_named() {
+    fn the_weight_gradient_order_and_stages_are_named() {
         assert_eq!(wgrad_order(None), Ok(None));
-        assert_eq!(
-            wgrad_order(Some(" positions-outer ")),
-            Ok(Some(slimmable::WgradOrder::PositionsOuter))
-        );
-        assert_eq!(
-            wgrad_order(Some("images-outer")),
-            Ok(Some(slimmable::WgradOrder::ImagesOuter))
-        );
+        assert_eq!(wgrad_order(Some(" positions-outer ")), Ok(Some(slimmable::WgradOrder::PositionsOuter)));
+        assert_eq!(wgrad_order(Some("images-outer")), Ok(Some(slimmable::WgradOrder::ImagesOuter)));
         let err = wgrad_order(Some("rows")).unwrap_err();
-        assert!(
-            err.contains("AUTOSLIM_WGRAD_ORDER")
-                && err.contains("\"rows\"")
-                && err.contains("images-outer"),
-            "{err}"
-        );
+        assert!(err.contains("AUTOSLIM_WGRAD_ORDER") && err.contains("\"rows\"") && err.contains("images-outer"), "{err}");
+        assert_eq!(wgrad_stages(Some("")), Ok(None));
+        assert_eq!(wgrad_stages(Some("inferred")), Ok(Some(slimmable::WgradStages::Inferred)));
+        assert_eq!(wgrad_stages(Some("fitted")), Ok(Some(slimmable::WgradStages::Fitted)));
+        let err = wgrad_stages(Some("best")).unwrap_err();
+        assert!(err.contains("AUTOSLIM_WGRAD_STAGES") && err.contains("\"best\"") && err.contains("fitted"), "{err}");
     }
 }

@@ -42,38 +42,24 @@ pub const DRIVER_CACHE_BYTES: u64 = 1 << 30;
 /// The environment variables that put the CUDA driver's cache under `kernel_dir`, given the
 /// values the user already set (`CUDA_CACHE_PATH`, `CUDA_CACHE_MAXSIZE`): none when the user
 /// set either, since then the user chose where and how large it is.
-pub fn driver_cache_env(
-    kernel_dir: &Path,
-    user_path: Option<&str>,
-    user_size: Option<&str>,
-) -> Vec<(&'static str, String)> {
+pub fn driver_cache_env(kernel_dir: &Path, user_path: Option<&str>, user_size: Option<&str>) -> Vec<(&'static str, String)> {
     if user_path.is_some() || user_size.is_some() {
         return Vec::new();
     }
     vec![
-        (
-            "CUDA_CACHE_PATH",
-            kernel_dir.join(DRIVER_SUBDIR).display().to_string(),
-        ),
+        ("CUDA_CACHE_PATH", kernel_dir.join(DRIVER_SUBDIR).display().to_string()),
         ("CUDA_CACHE_MAXSIZE", DRIVER_CACHE_BYTES.to_string()),
     ]
 }
 
 /// Where the cache goes for `setting` (the variable's value) and the user's cache base
 /// (`$XDG_CACHE_HOME`, else `$HOME/.cache`); `None` when turned off or no base is known.
-pub fn cache_dir(
-    setting: Option<&str>,
-    xdg_cache_home: Option<&Path>,
-    home: Option<&Path>,
-) -> Option<PathBuf> {
+pub fn cache_dir(setting: Option<&str>, xdg_cache_home: Option<&Path>, home: Option<&Path>) -> Option<PathBuf> {
     match setting.map(str::trim) {
         Some("off") => None,
         Some(path) if !path.is_empty() => Some(PathBuf::from(path)),
         _ => {
-            let base = xdg_cache_home
-                .filter(|p| p.is_absolute())
-                .map(Path::to_path_buf)
-                .or_else(|| home.map(|h| h.join(".cache")))?;
+            let base = xdg_cache_home.filter(|p| p.is_absolute()).map(Path::to_path_buf).or_else(|| home.map(|h| h.join(".cache")))?;
             Some(base.join("autoslim").join("kernels"))
         }
     }
@@ -94,16 +80,9 @@ pub enum KernelCache {
 impl std::fmt::Display for KernelCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            KernelCache::Dir(dir, None) => {
-                write!(f, "compiled kernels cached in {} ({ENV})", dir.display())
-            }
+            KernelCache::Dir(dir, None) => write!(f, "compiled kernels cached in {} ({ENV})", dir.display()),
             KernelCache::Dir(dir, Some(driver)) => {
-                write!(
-                    f,
-                    "compiled kernels cached in {} ({ENV}), the CUDA driver's in {}",
-                    dir.display(),
-                    driver.display()
-                )
+                write!(f, "compiled kernels cached in {} ({ENV}), the CUDA driver's in {}", dir.display(), driver.display())
             }
             KernelCache::UserConfig => write!(f, "compiled kernels cached where cubecl.toml says"),
             KernelCache::Off(why) => write!(f, "compiled kernels not cached: {why}"),
@@ -123,33 +102,20 @@ pub fn configure() -> KernelCache {
     let outcome = if config.compilation.cache.is_some() {
         KernelCache::UserConfig
     } else {
-        match cache_dir(
-            setting.as_deref(),
-            env("XDG_CACHE_HOME").as_deref(),
-            env("HOME").as_deref(),
-        ) {
-            None if setting.as_deref().map(str::trim) == Some("off") => {
-                KernelCache::Off(format!("{ENV}=off"))
-            }
+        match cache_dir(setting.as_deref(), env("XDG_CACHE_HOME").as_deref(), env("HOME").as_deref()) {
+            None if setting.as_deref().map(str::trim) == Some("off") => KernelCache::Off(format!("{ENV}=off")),
             None => KernelCache::Off(format!("no cache directory (set {ENV} or HOME)")),
             Some(dir) => match std::fs::create_dir_all(&dir) {
                 Ok(()) => {
                     config.compilation.cache = Some(CacheConfig::File(dir.clone()));
                     let user = |name: &str| std::env::var(name).ok();
-                    let driver_env = driver_cache_env(
-                        &dir,
-                        user("CUDA_CACHE_PATH").as_deref(),
-                        user("CUDA_CACHE_MAXSIZE").as_deref(),
-                    );
+                    let driver_env = driver_cache_env(&dir, user("CUDA_CACHE_PATH").as_deref(), user("CUDA_CACHE_MAXSIZE").as_deref());
                     for (name, value) in &driver_env {
                         // SAFETY: called once at start-up, before the CUDA driver is loaded and
                         // before this process starts any thread that could read the environment.
                         unsafe { std::env::set_var(name, value) };
                     }
-                    KernelCache::Dir(
-                        dir.clone(),
-                        (!driver_env.is_empty()).then(|| dir.join(DRIVER_SUBDIR)),
-                    )
+                    KernelCache::Dir(dir.clone(), (!driver_env.is_empty()).then(|| dir.join(DRIVER_SUBDIR)))
                 }
                 Err(err) => KernelCache::Off(format!("cannot create {}: {err}", dir.display())),
             },
@@ -167,23 +133,11 @@ mod tests {
     fn the_cache_directory_follows_the_variable_then_xdg_then_home() {
         let home = Path::new("/home/u");
         let xdg = Path::new("/var/cache/u");
-        assert_eq!(
-            cache_dir(None, None, Some(home)),
-            Some(PathBuf::from("/home/u/.cache/autoslim/kernels"))
-        );
-        assert_eq!(
-            cache_dir(Some(""), Some(xdg), Some(home)),
-            Some(PathBuf::from("/var/cache/u/autoslim/kernels"))
-        );
+        assert_eq!(cache_dir(None, None, Some(home)), Some(PathBuf::from("/home/u/.cache/autoslim/kernels")));
+        assert_eq!(cache_dir(Some(""), Some(xdg), Some(home)), Some(PathBuf::from("/var/cache/u/autoslim/kernels")));
         // A relative XDG_CACHE_HOME is invalid by the XDG spec and ignored.
-        assert_eq!(
-            cache_dir(None, Some(Path::new("rel")), Some(home)),
-            Some(PathBuf::from("/home/u/.cache/autoslim/kernels"))
-        );
-        assert_eq!(
-            cache_dir(Some("/data/k"), Some(xdg), Some(home)),
-            Some(PathBuf::from("/data/k"))
-        );
+        assert_eq!(cache_dir(None, Some(Path::new("rel")), Some(home)), Some(PathBuf::from("/home/u/.cache/autoslim/kernels")));
+        assert_eq!(cache_dir(Some("/data/k"), Some(xdg), Some(home)), Some(PathBuf::from("/data/k")));
         assert_eq!(cache_dir(Some("off"), Some(xdg), Some(home)), None);
         assert_eq!(cache_dir(None, None, None), None);
     }
@@ -192,13 +146,7 @@ mod tests {
     fn the_driver_cache_goes_under_the_kernel_cache_unless_the_user_placed_it() {
         let dir = Path::new("/c/kernels");
         let env = driver_cache_env(dir, None, None);
-        assert_eq!(
-            env,
-            vec![
-                ("CUDA_CACHE_PATH", "/c/kernels/cuda-driver".to_string()),
-                ("CUDA_CACHE_MAXSIZE", "1073741824".to_string())
-            ]
-        );
+        assert_eq!(env, vec![("CUDA_CACHE_PATH", "/c/kernels/cuda-driver".to_string()), ("CUDA_CACHE_MAXSIZE", "1073741824".to_string())]);
         assert!(driver_cache_env(dir, Some("/elsewhere"), None).is_empty());
         assert!(driver_cache_env(dir, None, Some("268435456")).is_empty());
     }

@@ -9,11 +9,7 @@ use autoslim::config::Config;
 use autoslim_cli::{commands, with_backend};
 
 #[derive(Parser)]
-#[command(
-    name = "autoslim",
-    version,
-    about = "Slimmable networks and AutoSlim on burn"
-)]
+#[command(name = "autoslim", version, about = "Slimmable networks and AutoSlim on burn")]
 struct Cli {
     /// The backend to run on, among those this binary was built with (cargo features
     /// `ndarray`, `wgpu`, `cuda`); default: the first of cuda, wgpu, ndarray built in.
@@ -173,12 +169,7 @@ enum Command {
 }
 
 /// Loads a config and applies the command line's overrides.
-fn load_config(
-    path: &Path,
-    work_dir: Option<PathBuf>,
-    data_dir: Option<PathBuf>,
-    epochs: Option<usize>,
-) -> Result<Config> {
+fn load_config(path: &Path, work_dir: Option<PathBuf>, data_dir: Option<PathBuf>, epochs: Option<usize>) -> Result<Config> {
     let mut config = Config::load(path)?;
     if let Some(dir) = work_dir {
         config.work_dir = dir;
@@ -195,8 +186,7 @@ fn load_config(
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    let kind =
-        autoslim_cli::backend::configure(cli.backend.as_deref()).map_err(anyhow::Error::msg)?;
+    let kind = autoslim_cli::backend::configure(cli.backend.as_deref()).map_err(anyhow::Error::msg)?;
     #[cfg(feature = "cuda")]
     if kind == autoslim_cli::backend::BackendKind::Cuda {
         eprintln!("{}", autoslim_cli::kernel_cache::configure());
@@ -215,19 +205,11 @@ fn run<T: burn::tensor::backend::AutodiffBackend>(command: Command) -> Result<()
             };
             commands::train::<T>(&config, run.resume, &subnets).context("train")
         }
-        Command::Retrain {
-            run,
-            subnet,
-            separately,
-        } => {
+        Command::Retrain { run, subnet, separately } => {
             let resume = run.resume;
             let mut config = load_config(&run.config, run.work_dir, run.data_dir, run.epochs)?;
             config.retraining = true;
-            let subnet = if subnet.is_empty() {
-                config.channel_cfg.clone()
-            } else {
-                subnet
-            };
+            let subnet = if subnet.is_empty() { config.channel_cfg.clone() } else { subnet };
             anyhow::ensure!(
                 !subnet.is_empty(),
                 "retrain: name the subnets to retrain with --subnet FILE..., or list them in the config's [algorithm] channel_cfg"
@@ -237,81 +219,32 @@ fn run<T: burn::tensor::backend::AutodiffBackend>(command: Command) -> Result<()
             }
             let root = config.work_dir.clone();
             for file in &subnet {
-                let stem = file
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().to_string())
-                    .unwrap_or_default();
+                let stem = file.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
                 config.work_dir = root.join(stem);
-                println!(
-                    "== retraining {} in {}",
-                    file.display(),
-                    config.work_dir.display()
-                );
-                commands::train::<T>(&config, resume, std::slice::from_ref(file))
-                    .with_context(|| format!("retrain {}", file.display()))?;
+                println!("== retraining {} in {}", file.display(), config.work_dir.display());
+                commands::train::<T>(&config, resume, std::slice::from_ref(file)).with_context(|| format!("retrain {}", file.display()))?;
             }
             Ok(())
         }
-        Command::Search {
-            config,
-            checkpoint,
-            restart,
-            work_dir,
-            data_dir,
-        } => {
+        Command::Search { config, checkpoint, restart, work_dir, data_dir } => {
             let config = load_config(&config, work_dir, data_dir, None)?;
             commands::search::<T::InnerBackend>(&config, &checkpoint, restart).context("search")
         }
-        Command::Export {
-            config,
-            checkpoint,
-            subnet,
-            out,
-            recalibrate,
-            data_dir,
-        } => {
+        Command::Export { config, checkpoint, subnet, out, recalibrate, data_dir } => {
             let config = load_config(&config, None, data_dir, None)?;
-            commands::export::<T::InnerBackend>(&config, &checkpoint, &subnet, &out, recalibrate)
-                .context("export")
+            commands::export::<T::InnerBackend>(&config, &checkpoint, &subnet, &out, recalibrate).context("export")
         }
-        Command::Eval {
-            config,
-            checkpoint,
-            subnet,
-            ratio,
-            data_dir,
-        } => {
+        Command::Eval { config, checkpoint, subnet, ratio, data_dir } => {
             let config = load_config(&config, None, data_dir, None)?;
             commands::eval::<T::InnerBackend>(&config, &checkpoint, &subnet, &ratio).context("eval")
         }
-        Command::Bench {
-            model,
-            batch,
-            iters,
-            warmup,
-            mode,
-            divisor,
-            seed,
-        } => {
-            anyhow::ensure!(
-                batch > 0 && iters > 0,
-                "--batch and --iters must be at least 1"
-            );
-            commands::bench::<T>(&commands::BenchSettings {
-                model,
-                batch,
-                iters,
-                warmup,
-                modes: mode,
-                divisor,
-                seed,
-            })
-            .context("bench")
+        Command::Bench { model, batch, iters, warmup, mode, divisor, seed } => {
+            anyhow::ensure!(batch > 0 && iters > 0, "--batch and --iters must be at least 1");
+            commands::bench::<T>(&commands::BenchSettings { model, batch, iters, warmup, modes: mode, divisor, seed }).context("bench")
         }
         Command::Subnet { config, ratio, out } => {
             let config = Config::load(&config)?;
-            commands::write_uniform_subnet::<T::InnerBackend>(&config, &ratio, &out)
-                .context("subnet")
+            commands::write_uniform_subnet::<T::InnerBackend>(&config, &ratio, &out).context("subnet")
         }
     }
 }

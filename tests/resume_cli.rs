@@ -31,24 +31,14 @@ fn weights(run: &Path) -> Vec<Vec<f32>> {
             self.0.pop();
         }
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<NdArray, D>>) {
-            if !self
-                .0
-                .last()
-                .is_some_and(|name| name.starts_with("running_"))
-            {
-                self.1
-                    .push(param.val().into_data().to_vec::<f32>().unwrap());
+            if !self.0.last().is_some_and(|name| name.starts_with("running_")) {
+                self.1.push(param.val().into_data().to_vec::<f32>().unwrap());
             }
         }
     }
-    let model: SlimCnn<NdArray> =
-        SlimCnnConfig::new(vec![16, 32], vec![2, 2]).init(&Default::default());
+    let model: SlimCnn<NdArray> = SlimCnnConfig::new(vec![16, 32], vec![2, 2]).init(&Default::default());
     let model = model
-        .load_file(
-            run.join("model.mpk"),
-            &NamedMpkFileRecorder::<FullPrecisionSettings>::new(),
-            &Default::default(),
-        )
+        .load_file(run.join("model.mpk"), &NamedMpkFileRecorder::<FullPrecisionSettings>::new(), &Default::default())
         .unwrap();
     let mut collect = Collect(Vec::new(), Vec::new());
     model.visit(&mut collect);
@@ -59,10 +49,7 @@ fn weights(run: &Path) -> Vec<Vec<f32>> {
 fn weight_difference(a: &Path, b: &Path) -> f32 {
     let (wa, wb) = (weights(a), weights(b));
     assert_eq!(wa.len(), wb.len());
-    wa.iter()
-        .zip(&wb)
-        .flat_map(|(x, y)| x.iter().zip(y).map(|(p, q)| (p - q).abs()))
-        .fold(0.0f32, f32::max)
+    wa.iter().zip(&wb).flat_map(|(x, y)| x.iter().zip(y).map(|(p, q)| (p - q).abs())).fold(0.0f32, f32::max)
 }
 
 /// The first `n` lines of an epoch's loss log (burn-train writes one line per step).
@@ -78,28 +65,12 @@ fn a_run_killed_mid_epoch_resumes_and_a_cut_short_checkpoint_is_passed_over() {
     let c = config.to_str().unwrap();
     let (whole, killed) = (dir.join("whole"), dir.join("killed"));
 
-    let (ok, out) = autoslim(&[
-        "train",
-        "--config",
-        c,
-        "--epochs",
-        "3",
-        "--work-dir",
-        whole.to_str().unwrap(),
-    ]);
+    let (ok, out) = autoslim(&["train", "--config", c, "--epochs", "3", "--work-dir", whole.to_str().unwrap()]);
     assert!(ok, "{out}");
 
     // The same run, killed (SIGKILL) once its first checkpoint is on disk: in epoch 2.
     let mut child = binary()
-        .args([
-            "train",
-            "--config",
-            c,
-            "--epochs",
-            "3",
-            "--work-dir",
-            killed.to_str().unwrap(),
-        ])
+        .args(["train", "--config", c, "--epochs", "3", "--work-dir", killed.to_str().unwrap()])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -107,35 +78,17 @@ fn a_run_killed_mid_epoch_resumes_and_a_cut_short_checkpoint_is_passed_over() {
     let checkpoint = killed.join("checkpoint");
     let started = Instant::now();
     while !checkpoint.join("scheduler-1.mpk").is_file() {
-        assert!(
-            started.elapsed() < Duration::from_secs(300),
-            "no checkpoint after 300 s"
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the run ended before its first checkpoint"
-        );
+        assert!(started.elapsed() < Duration::from_secs(300), "no checkpoint after 300 s");
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before its first checkpoint");
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(300));
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(
-        !killed.join("model.mpk").is_file(),
-        "the run finished before it was killed"
-    );
+    assert!(!killed.join("model.mpk").is_file(), "the run finished before it was killed");
     assert!(!checkpoint.join("model-3.mpk").is_file());
 
-    let (ok, out) = autoslim(&[
-        "train",
-        "--config",
-        c,
-        "--epochs",
-        "3",
-        "--work-dir",
-        killed.to_str().unwrap(),
-        "--resume",
-    ]);
+    let (ok, out) = autoslim(&["train", "--config", c, "--epochs", "3", "--work-dir", killed.to_str().unwrap(), "--resume"]);
     assert!(ok, "{out}");
     let after: usize = out
         .split("resume: continuing after epoch ")
@@ -144,22 +97,11 @@ fn a_run_killed_mid_epoch_resumes_and_a_cut_short_checkpoint_is_passed_over() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no resume line: {out}"));
     assert!((1..3).contains(&after), "{out}");
-    assert!(
-        killed.join("model.mpk").is_file() && killed.join("accuracy.csv").is_file(),
-        "{out}"
-    );
+    assert!(killed.join("model.mpk").is_file() && killed.join("accuracy.csv").is_file(), "{out}");
     // burn-train numbers a resumed run's logs from 1. Every step of the resumed run repeats the
     // uninterrupted run's loss, bit for bit, and the final weights are the same.
-    assert_eq!(
-        losses(&killed, 1, usize::MAX),
-        losses(&whole, after + 1, usize::MAX),
-        "resumed after epoch {after}"
-    );
-    assert_eq!(
-        weight_difference(&whole, &killed),
-        0.0,
-        "the resumed run ended with other weights"
-    );
+    assert_eq!(losses(&killed, 1, usize::MAX), losses(&whole, after + 1, usize::MAX), "resumed after epoch {after}");
+    assert_eq!(weight_difference(&whole, &killed), 0.0, "the resumed run ended with other weights");
 
     // A last checkpoint cut short (a kill while it was written) is passed over: the run goes
     // back to epoch 2's and trains epoch 3 again, to the same weights.
@@ -170,28 +112,11 @@ fn a_run_killed_mid_epoch_resumes_and_a_cut_short_checkpoint_is_passed_over() {
     let bytes = std::fs::read(&last).unwrap();
     std::fs::write(&last, &bytes[..bytes.len() / 2]).unwrap();
     std::fs::remove_file(whole.join("model.mpk")).unwrap();
-    let (ok, out) = autoslim(&[
-        "train",
-        "--config",
-        c,
-        "--epochs",
-        "3",
-        "--work-dir",
-        whole.to_str().unwrap(),
-        "--resume",
-    ]);
+    let (ok, out) = autoslim(&["train", "--config", c, "--epochs", "3", "--work-dir", whole.to_str().unwrap(), "--resume"]);
     assert!(ok, "{out}");
-    assert!(
-        out.contains("model-3.mpk does not load")
-            && out.contains("resume: continuing after epoch 2 of 3"),
-        "{out}"
-    );
+    assert!(out.contains("model-3.mpk does not load") && out.contains("resume: continuing after epoch 2 of 3"), "{out}");
     assert!(whole.join("model.mpk").is_file(), "{out}");
-    assert_eq!(
-        weight_difference(&whole, &finished),
-        0.0,
-        "epoch 3 trained again ended with other weights"
-    );
+    assert_eq!(weight_difference(&whole, &finished), 0.0, "epoch 3 trained again ended with other weights");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -218,29 +143,13 @@ fn a_search_killed_mid_way_resumes_at_its_step_and_ends_as_an_uninterrupted_one(
     let ckpt = checkpoint.to_str().unwrap();
     let (whole, killed) = (dir.join("whole"), dir.join("killed"));
 
-    let (ok, out) = autoslim(&[
-        "search",
-        "--config",
-        c,
-        "--checkpoint",
-        ckpt,
-        "--work-dir",
-        whole.to_str().unwrap(),
-    ]);
+    let (ok, out) = autoslim(&["search", "--config", c, "--checkpoint", ckpt, "--work-dir", whole.to_str().unwrap()]);
     assert!(ok, "{out}");
     let total = search_steps(&whole.join("search/state.json")).unwrap();
 
     // The same search, killed (SIGKILL) once it has saved a few steps.
     let mut child = binary()
-        .args([
-            "search",
-            "--config",
-            c,
-            "--checkpoint",
-            ckpt,
-            "--work-dir",
-            killed.to_str().unwrap(),
-        ])
+        .args(["search", "--config", c, "--checkpoint", ckpt, "--work-dir", killed.to_str().unwrap()])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -248,46 +157,21 @@ fn a_search_killed_mid_way_resumes_at_its_step_and_ends_as_an_uninterrupted_one(
     let state = killed.join("search/state.json");
     let started = Instant::now();
     while search_steps(&state).is_none_or(|steps| steps < 3) {
-        assert!(
-            started.elapsed() < Duration::from_secs(300),
-            "no third step after 300 s"
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the search ended before its third step"
-        );
+        assert!(started.elapsed() < Duration::from_secs(300), "no third step after 300 s");
+        assert!(child.try_wait().unwrap().is_none(), "the search ended before its third step");
         std::thread::sleep(Duration::from_millis(5));
     }
     child.kill().unwrap();
     child.wait().unwrap();
     let reached = search_steps(&state).unwrap();
-    assert!(
-        reached < total,
-        "the search finished ({reached} of {total} steps) before it was killed"
-    );
+    assert!(reached < total, "the search finished ({reached} of {total} steps) before it was killed");
 
     // Rerun: it continues at the step it reached and ends with the same path and subnets.
-    let (ok, out) = autoslim(&[
-        "search",
-        "--config",
-        c,
-        "--checkpoint",
-        ckpt,
-        "--work-dir",
-        killed.to_str().unwrap(),
-    ]);
+    let (ok, out) = autoslim(&["search", "--config", c, "--checkpoint", ckpt, "--work-dir", killed.to_str().unwrap()]);
     assert!(ok, "{out}");
     assert!(out.contains(&format!("after {reached} steps")), "{out}");
-    assert!(
-        !out.contains(&format!("step {reached:>3}:")),
-        "step {reached} was searched again:\n{out}"
-    );
-    for file in [
-        "state.json",
-        "results.csv",
-        "subnet_150000.yaml",
-        "subnet_40000.yaml",
-    ] {
+    assert!(!out.contains(&format!("step {reached:>3}:")), "step {reached} was searched again:\n{out}");
+    for file in ["state.json", "results.csv", "subnet_150000.yaml", "subnet_40000.yaml"] {
         let read = |root: &Path| std::fs::read_to_string(root.join("search").join(file)).unwrap();
         assert_eq!(read(&killed), read(&whole), "{file} of the resumed search");
     }

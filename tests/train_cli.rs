@@ -12,13 +12,7 @@ fn train_writes_results_and_resume_continues() {
     let (ok, out) = autoslim(&["train", "--config", config.to_str().unwrap()]);
     assert!(ok, "{out}");
     let run = dir.join("run");
-    for file in [
-        "model.mpk",
-        "accuracy.csv",
-        "accuracy.svg",
-        "checkpoint/model-2.mpk",
-        "checkpoint/optim-2.mpk",
-    ] {
+    for file in ["model.mpk", "accuracy.csv", "accuracy.svg", "checkpoint/model-2.mpk", "checkpoint/optim-2.mpk"] {
         assert!(run.join(file).is_file(), "{file} missing:\n{out}");
     }
     assert!(out.contains("[epoch 2/2] valid"), "{out}");
@@ -32,26 +26,12 @@ fn train_writes_results_and_resume_continues() {
         let acc: f64 = row.split(',').nth(1).unwrap().parse().unwrap();
         assert!(acc > 25.0, "{csv}");
     }
-    assert!(
-        std::fs::read_to_string(run.join("accuracy.svg"))
-            .unwrap()
-            .contains("<svg")
-    );
+    assert!(std::fs::read_to_string(run.join("accuracy.svg")).unwrap().contains("<svg"));
 
     // Resume: one more epoch after the second.
-    let (ok, out) = autoslim(&[
-        "train",
-        "--config",
-        config.to_str().unwrap(),
-        "--resume",
-        "--epochs",
-        "3",
-    ]);
+    let (ok, out) = autoslim(&["train", "--config", config.to_str().unwrap(), "--resume", "--epochs", "3"]);
     assert!(ok, "{out}");
-    assert!(
-        out.contains("resume: continuing after epoch 2 of 3"),
-        "{out}"
-    );
+    assert!(out.contains("resume: continuing after epoch 2 of 3"), "{out}");
     assert!(out.contains("[epoch 3/3] train"), "{out}");
     assert!(!out.contains("[epoch 1/3] train"), "{out}");
     assert!(run.join("checkpoint/model-3.mpk").is_file());
@@ -64,40 +44,18 @@ fn bad_input_is_a_clear_error() {
     let config = config(&dir, "label_smoothing = 1.5");
     let (ok, out) = autoslim(&["train", "--config", config.to_str().unwrap()]);
     assert!(!ok);
-    assert!(
-        out.contains("[algorithm] label_smoothing: must be in [0, 1), got 1.5"),
-        "{out}"
-    );
+    assert!(out.contains("[algorithm] label_smoothing: must be in [0, 1), got 1.5"), "{out}");
 
     let good = config_text_without(&dir, "label_smoothing = 1.5");
-    std::fs::write(
-        &config,
-        good.clone()
-            .replace("type = \"RatioPruner\"", "type = \"Ratio\""),
-    )
-    .unwrap();
+    std::fs::write(&config, good.clone().replace("type = \"RatioPruner\"", "type = \"Ratio\"")).unwrap();
     let (ok, out) = autoslim(&["train", "--config", config.to_str().unwrap()]);
     assert!(!ok);
-    assert!(
-        out.contains("[algorithm.pruner] type: unknown type \"Ratio\"; accepted: \"RatioPruner\""),
-        "{out}"
-    );
+    assert!(out.contains("[algorithm.pruner] type: unknown type \"Ratio\"; accepted: \"RatioPruner\""), "{out}");
 
     std::fs::write(&config, good).unwrap();
-    let (ok, out) = autoslim(&[
-        "train",
-        "--config",
-        config.to_str().unwrap(),
-        "--data-dir",
-        "/nonexistent",
-    ]);
+    let (ok, out) = autoslim(&["train", "--config", config.to_str().unwrap(), "--data-dir", "/nonexistent"]);
     assert!(!ok);
-    assert!(
-        out.contains(
-            "the four IDX files (train/t10k images and labels) not found; looked in /nonexistent"
-        ),
-        "{out}"
-    );
+    assert!(out.contains("the four IDX files (train/t10k images and labels) not found; looked in /nonexistent"), "{out}");
 
     let (ok, out) = autoslim(&["train", "--config", config.to_str().unwrap(), "--resume"]);
     assert!(!ok);
@@ -107,55 +65,27 @@ fn bad_input_is_a_clear_error() {
     let (ok, out) = autoslim_on("tpu", &["train", "--config", config.to_str().unwrap()]);
     assert!(!ok);
     assert!(out.contains("--backend: unknown backend \"tpu\""), "{out}");
-    let out = binary()
-        .env("AUTOSLIM_CONV", "winograd")
-        .args(["train", "--config", config.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = binary().env("AUTOSLIM_CONV", "winograd").args(["train", "--config", config.to_str().unwrap()]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(
-        text.contains("AUTOSLIM_CONV: unknown conv algorithm \"winograd\"; accepted: \"native\""),
-        "{text}"
-    );
-    assert!(
-        !dir.join("run").exists(),
-        "nothing is written before the inputs are checked"
-    );
+    assert!(text.contains("AUTOSLIM_CONV: unknown conv algorithm \"winograd\"; accepted: \"native\""), "{text}");
+    assert!(!dir.join("run").exists(), "nothing is written before the inputs are checked");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
 
 #[test]
 fn a_written_subnet_retrains_and_a_wrong_one_is_named() {
     let dir = work_dir("retrain");
     let config = config(&dir, "retraining = true");
     let yaml = dir.join("half.yaml");
-    let (ok, out) = autoslim(&[
-        "subnet",
-        "--config",
-        config.to_str().unwrap(),
-        "--ratio",
-        "6/12",
-        "--out",
-        yaml.to_str().unwrap(),
-    ]);
+    let (ok, out) = autoslim(&["subnet", "--config", config.to_str().unwrap(), "--ratio", "6/12", "--out", yaml.to_str().unwrap()]);
     assert!(ok, "{out}");
     assert!(out.contains("channels per group [8, 16]"), "{out}");
     let text = std::fs::read_to_string(&yaml).unwrap();
-    assert!(
-        text.contains("backbone.layers.1.conv:\n  in_channels: 8\n  out_channels: 16\n"),
-        "{text}"
-    );
+    assert!(text.contains("backbone.layers.1.conv:\n  in_channels: 8\n  out_channels: 16\n"), "{text}");
 
-    let (ok, out) = autoslim(&[
-        "train",
-        "--config",
-        config.to_str().unwrap(),
-        "--subnet",
-        yaml.to_str().unwrap(),
-        "--epochs",
-        "1",
-    ]);
+    let (ok, out) = autoslim(&["train", "--config", config.to_str().unwrap(), "--subnet", yaml.to_str().unwrap(), "--epochs", "1"]);
     assert!(ok, "{out}");
     assert!(out.contains("retraining subnet"), "{out}");
     let csv = std::fs::read_to_string(dir.join("run/accuracy.csv")).unwrap();
@@ -163,27 +93,10 @@ fn a_written_subnet_retrains_and_a_wrong_one_is_named() {
     assert!(dir.join("run/deployed/half.safetensors").is_file(), "{out}");
 
     std::fs::write(&yaml, text.replace("head.fc", "head.linear")).unwrap();
-    let (ok, out) = autoslim(&[
-        "train",
-        "--config",
-        config.to_str().unwrap(),
-        "--subnet",
-        yaml.to_str().unwrap(),
-    ]);
+    let (ok, out) = autoslim(&["train", "--config", config.to_str().unwrap(), "--subnet", yaml.to_str().unwrap()]);
     assert!(!ok);
-    assert!(
-        out.contains("the channel file names layers this model does not have: `head.linear`"),
-        "{out}"
-    );
-    let (ok, out) = autoslim(&[
-        "subnet",
-        "--config",
-        config.to_str().unwrap(),
-        "--ratio",
-        "0",
-        "--out",
-        yaml.to_str().unwrap(),
-    ]);
+    assert!(out.contains("the channel file names layers this model does not have: `head.linear`"), "{out}");
+    let (ok, out) = autoslim(&["subnet", "--config", config.to_str().unwrap(), "--ratio", "0", "--out", yaml.to_str().unwrap()]);
     assert!(!ok);
     assert!(out.contains("ratio 0 is outside (0, 1]"), "{out}");
     std::fs::remove_dir_all(dir).unwrap();
@@ -212,10 +125,7 @@ fn a_non_finite_loss_stops_training_naming_step_and_width_and_the_checkpoints_st
     let (ok, out) = autoslim(&["train", "--config", c, "--epochs", "1"]);
     assert!(ok, "{out}");
     let run = dir.join("run");
-    let (checkpoints, model) = (
-        snapshot(&run.join("checkpoint")),
-        std::fs::read(run.join("model.mpk")).unwrap(),
-    );
+    let (checkpoints, model) = (snapshot(&run.join("checkpoint")), std::fs::read(run.join("model.mpk")).unwrap());
 
     // A distillation temperature so small that the students' logits overflow: the first
     // distilled width of the resumed epoch (step 33; 2048 images in batches of 64) gives NaN.
@@ -223,19 +133,8 @@ fn a_non_finite_loss_stops_training_naming_step_and_width_and_the_checkpoints_st
     std::fs::write(&config, text.replace("tau = 1.0", "tau = 1e-40")).unwrap();
     let (ok, out) = autoslim(&["train", "--config", c, "--epochs", "2", "--resume"]);
     assert!(!ok, "{out}");
-    assert!(
-        out.contains("training stopped: the loss is not finite (NaN) at step 33, width `min`"),
-        "{out}"
-    );
-    assert_eq!(
-        snapshot(&run.join("checkpoint")),
-        checkpoints,
-        "a checkpoint changed"
-    );
-    assert_eq!(
-        std::fs::read(run.join("model.mpk")).unwrap(),
-        model,
-        "the trained model changed"
-    );
+    assert!(out.contains("training stopped: the loss is not finite (NaN) at step 33, width `min`"), "{out}");
+    assert_eq!(snapshot(&run.join("checkpoint")), checkpoints, "a checkpoint changed");
+    assert_eq!(std::fs::read(run.join("model.mpk")).unwrap(), model, "the trained model changed");
     std::fs::remove_dir_all(dir).unwrap();
 }

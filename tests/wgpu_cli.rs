@@ -11,12 +11,7 @@ use common::{autoslim, autoslim_on, work_dir};
 fn accuracies(out: &str) -> Vec<f64> {
     out.lines()
         .filter(|line| line.starts_with("ratio "))
-        .map(|line| {
-            line.split('|')
-                .nth(4)
-                .and_then(|cell| cell.trim().parse().ok())
-                .unwrap_or_else(|| panic!("row {line}"))
-        })
+        .map(|line| line.split('|').nth(4).and_then(|cell| cell.trim().parse().ok()).unwrap_or_else(|| panic!("row {line}")))
         .collect()
 }
 
@@ -33,15 +28,9 @@ fn a_supernet_trains_on_wgpu_and_its_checkpoint_evaluates_alike_on_ndarray() {
 
     let (ok, out) = autoslim_on("wgpu", &["train", "--config", c]);
     assert!(ok, "{out}");
-    assert!(
-        out.contains("backend: wgpu (depthwise-kernel conv)"),
-        "{out}"
-    );
+    assert!(out.contains("backend: wgpu (depthwise-kernel conv)"), "{out}");
     let checkpoint = dir.join("run/model.mpk");
-    assert!(
-        checkpoint.is_file() && dir.join("run/accuracy.csv").is_file(),
-        "{out}"
-    );
+    assert!(checkpoint.is_file() && dir.join("run/accuracy.csv").is_file(), "{out}");
 
     // The trained weights give the same accuracies on both backends (BN recalibrated on the
     // same batches; float rounding may flip a prediction or two of the 128 test images).
@@ -59,10 +48,6 @@ fn a_supernet_trains_on_wgpu_and_its_checkpoint_evaluates_alike_on_ndarray() {
     }
     // Two epochs on 2048 images are far above chance (10 %) at full width (61.7 % when this
     // test was written, on both backends).
-    assert!(
-        a[2] > 40.0,
-        "full-width accuracy {} after two epochs:\n{on_wgpu}",
-        a[2]
-    );
+    assert!(a[2] > 40.0, "full-width accuracy {} after two epochs:\n{on_wgpu}", a[2]);
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -12,11 +12,7 @@ use image::{ImageFormat, Rgb, RgbImage};
 /// Three classes told apart by colour, with noise: `root/{train,val}/{red,green,blue}/*`.
 fn image_folder(dir: &Path) -> PathBuf {
     let root = dir.join("images");
-    let colours = [
-        ("red", [200u8, 40, 40]),
-        ("green", [40, 190, 60]),
-        ("blue", [50, 60, 210]),
-    ];
+    let colours = [("red", [200u8, 40, 40]), ("green", [40, 190, 60]), ("blue", [50, 60, 210])];
     let mut state = 12345u32;
     let mut noise = move || {
         state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
@@ -31,14 +27,8 @@ fn image_folder(dir: &Path) -> PathBuf {
                 let image = RgbImage::from_fn(w, h, |_, _| {
                     Rgb(colour.map(|c| (c as i32 + noise() / 3).clamp(0, 255) as u8))
                 });
-                let (ext, format) = if i % 2 == 0 {
-                    ("png", ImageFormat::Png)
-                } else {
-                    ("jpg", ImageFormat::Jpeg)
-                };
-                image
-                    .save_with_format(class.join(format!("{i:03}.{ext}")), format)
-                    .unwrap();
+                let (ext, format) = if i % 2 == 0 { ("png", ImageFormat::Png) } else { ("jpg", ImageFormat::Jpeg) };
+                image.save_with_format(class.join(format!("{i:03}.{ext}")), format).unwrap();
             }
         }
     }
@@ -97,111 +87,48 @@ fn mobilenet_v2_trains_exports_and_retrains_on_an_image_folder() {
     let (ok, out) = autoslim(&["train", "--config", c]);
     assert!(ok, "{out}");
     println!("{out}");
-    assert!(
-        out.contains("warning: skipping") && out.contains("broken.jpg"),
-        "the corrupt file is named:\n{out}"
-    );
-    assert!(
-        out.contains("(3 classes, 120 train / 36 val images, 32×32 px)"),
-        "{out}"
-    );
+    assert!(out.contains("warning: skipping") && out.contains("broken.jpg"), "the corrupt file is named:\n{out}");
+    assert!(out.contains("(3 classes, 120 train / 36 val images, 32×32 px)"), "{out}");
     let csv = std::fs::read_to_string(dir.join("run/accuracy.csv")).unwrap();
-    let rows: Vec<f64> = csv
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
-        .collect();
+    let rows: Vec<f64> = csv.lines().skip(1).map(|l| l.split(',').nth(1).unwrap().parse().unwrap()).collect();
     assert_eq!(rows.len(), 3, "{csv}");
     // Colour is easy: the full width must be well above chance (33 %).
     assert!(rows[2] >= 60.0, "full width {:.1} %:\n{out}", rows[2]);
 
     // A uniform subnet, exported from the supernet (outputs and parameters checked by the binary).
     let half = dir.join("half.yaml");
-    let (ok, out) = autoslim(&[
-        "subnet",
-        "--config",
-        c,
-        "--ratio",
-        "6/12",
-        "--out",
-        half.to_str().unwrap(),
-    ]);
+    let (ok, out) = autoslim(&["subnet", "--config", c, "--ratio", "6/12", "--out", half.to_str().unwrap()]);
     assert!(ok, "{out}");
     let yaml = std::fs::read_to_string(&half).unwrap();
-    assert!(
-        yaml.contains("backbone.layer2.0.conv.1.conv:") && yaml.contains("head.fc:"),
-        "{yaml}"
-    );
+    assert!(yaml.contains("backbone.layer2.0.conv.1.conv:") && yaml.contains("head.fc:"), "{yaml}");
     let checkpoint = dir.join("run/model.mpk");
     let out_stem = dir.join("deployed/half");
     let (ok, out) = autoslim(&[
-        "export",
-        "--config",
-        c,
-        "--checkpoint",
-        checkpoint.to_str().unwrap(),
-        "--subnet",
-        half.to_str().unwrap(),
-        "--out",
-        out_stem.to_str().unwrap(),
-        "--recalibrate",
+        "export", "--config", c, "--checkpoint", checkpoint.to_str().unwrap(), "--subnet", half.to_str().unwrap(),
+        "--out", out_stem.to_str().unwrap(), "--recalibrate",
     ]);
     assert!(ok, "{out}");
     assert!(out_stem.with_extension("safetensors").is_file(), "{out}");
 
     // Two subnets retrained jointly with switchable BN, each deployed.
     let small = dir.join("small.yaml");
-    let (ok, out) = autoslim(&[
-        "subnet",
-        "--config",
-        c,
-        "--ratio",
-        "4/12",
-        "--out",
-        small.to_str().unwrap(),
-    ]);
+    let (ok, out) = autoslim(&["subnet", "--config", c, "--ratio", "4/12", "--out", small.to_str().unwrap()]);
     assert!(ok, "{out}");
     let (ok, out) = autoslim(&[
-        "retrain",
-        "--config",
-        c,
-        "--epochs",
-        "1",
-        "--work-dir",
-        dir.join("retrain").to_str().unwrap(),
-        "--subnet",
-        half.to_str().unwrap(),
-        small.to_str().unwrap(),
+        "retrain", "--config", c, "--epochs", "1", "--work-dir", dir.join("retrain").to_str().unwrap(),
+        "--subnet", half.to_str().unwrap(), small.to_str().unwrap(),
     ]);
     assert!(ok, "{out}");
     for stem in ["half", "small"] {
-        assert!(
-            dir.join("retrain/deployed")
-                .join(stem)
-                .with_extension("mpk")
-                .is_file(),
-            "{stem}: {out}"
-        );
+        assert!(dir.join("retrain/deployed").join(stem).with_extension("mpk").is_file(), "{stem}: {out}");
     }
 
     // Mistakes: a class count that does not match, a missing folder.
     let wrong = folder_config(&dir, &root, 4);
     let (ok, out) = autoslim(&["train", "--config", wrong.to_str().unwrap()]);
-    assert!(
-        !ok && out.contains("has 3 class folders but [algorithm.architecture] num_classes = 4"),
-        "{out}"
-    );
-    let (ok, out) = autoslim(&[
-        "train",
-        "--config",
-        c,
-        "--data-dir",
-        dir.join("nowhere").to_str().unwrap(),
-    ]);
-    assert!(
-        !ok && out.contains("the image folder not found; looked in") && out.contains("nowhere"),
-        "{out}"
-    );
+    assert!(!ok && out.contains("has 3 class folders but [algorithm.architecture] num_classes = 4"), "{out}");
+    let (ok, out) = autoslim(&["train", "--config", c, "--data-dir", dir.join("nowhere").to_str().unwrap()]);
+    assert!(!ok && out.contains("the image folder not found; looked in") && out.contains("nowhere"), "{out}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -221,22 +148,10 @@ fn resnet20_trains_and_evaluates_on_fashion_mnist() {
     assert!(ok, "{out}");
     // Stem and each stage's output share a group with the residual additions: 1 + 3 + 4 + 4.
     assert!(out.contains("12 channel groups"), "{out}");
-    let (ok, out) = autoslim(&[
-        "eval",
-        "--config",
-        c,
-        "--checkpoint",
-        dir.join("run/model.mpk").to_str().unwrap(),
-        "--ratio",
-        "6/12",
-        "1",
-    ]);
+    let (ok, out) = autoslim(&["eval", "--config", c, "--checkpoint", dir.join("run/model.mpk").to_str().unwrap(), "--ratio", "6/12", "1"]);
     assert!(ok, "{out}");
     // ResNet-20 at 28×28: 40.55M paper FLOPs at full width (CIFAR's 32×32 count is 40.8M... at 28 px
     // the count is smaller); the row of each ratio is printed with its FLOPs.
-    assert!(
-        out.contains("ratio 6/12") && out.contains("ratio 1 "),
-        "{out}"
-    );
+    assert!(out.contains("ratio 6/12") && out.contains("ratio 1 "), "{out}");
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -55,20 +55,15 @@ pub fn bench<T: AutodiffBackend>(settings: &BenchSettings) -> Result<()> {
     let device: <T as burn::tensor::backend::BackendTypes>::Device = Default::default();
     match settings.model.as_str() {
         "conv8" => {
-            let model = SlimCnnConfig::new(
-                vec![64, 64, 128, 128, 256, 256, 512, 512],
-                vec![1, 1, 2, 1, 2, 1, 2, 1],
-            )
-            .with_in_channels(3)
-            .with_num_classes(10)
-            .try_init::<T>(&device)
-            .map_err(anyhow::Error::msg)?;
+            let model = SlimCnnConfig::new(vec![64, 64, 128, 128, 256, 256, 512, 512], vec![1, 1, 2, 1, 2, 1, 2, 1])
+                .with_in_channels(3)
+                .with_num_classes(10)
+                .try_init::<T>(&device)
+                .map_err(anyhow::Error::msg)?;
             run::<T, _>(model, settings, [3, 32, 32], 10, started)
         }
         "mobilenet_v2" => {
-            let model = SlimMobileNetV2Config::new()
-                .try_init::<T>(&device)
-                .map_err(anyhow::Error::msg)?;
+            let model = SlimMobileNetV2Config::new().try_init::<T>(&device).map_err(anyhow::Error::msg)?;
             run::<T, _>(model, settings, [3, 224, 224], 1000, started)
         }
         "mobilenet_v2_small" => {
@@ -80,19 +75,11 @@ pub fn bench<T: AutodiffBackend>(settings: &BenchSettings) -> Result<()> {
                 .map_err(anyhow::Error::msg)?;
             run::<T, _>(model, settings, [1, 28, 28], 10, started)
         }
-        other => bail!(
-            "--model: unknown model \"{other}\"; accepted: \"conv8\", \"mobilenet_v2\", \"mobilenet_v2_small\""
-        ),
+        other => bail!("--model: unknown model \"{other}\"; accepted: \"conv8\", \"mobilenet_v2\", \"mobilenet_v2_small\""),
     }
 }
 
-fn run<T, M>(
-    model: M,
-    settings: &BenchSettings,
-    image: [usize; 3],
-    classes: usize,
-    started: Instant,
-) -> Result<()>
+fn run<T, M>(model: M, settings: &BenchSettings, image: [usize; 3], classes: usize, started: Instant) -> Result<()>
 where
     T: AutodiffBackend,
     M: SlimmableModel<T> + AutodiffModule<T>,
@@ -100,20 +87,11 @@ where
 {
     let device: <T as burn::tensor::backend::BackendTypes>::Device = Default::default();
     let [c, h, w] = image;
-    let images = Tensor::<T, 4>::random(
-        [settings.batch, c, h, w],
-        Distribution::Normal(0.0, 1.0),
-        &device,
-    );
-    let targets = Tensor::<T, 1, Int>::random(
-        [settings.batch],
-        Distribution::Uniform(0.0, classes as f64),
-        &device,
-    );
+    let images = Tensor::<T, 4>::random([settings.batch, c, h, w], Distribution::Normal(0.0, 1.0), &device);
+    let targets = Tensor::<T, 1, Int>::random([settings.batch], Distribution::Uniform(0.0, classes as f64), &device);
     let batch = ImageBatch { images, targets };
     let ratios: Vec<f64> = (2..=12).map(|i| i as f64 / 12.0).collect();
-    let pruner = RatioPruner::new(ratios.clone(), settings.divisor, Sampling::PerGroup)
-        .map_err(anyhow::Error::msg)?;
+    let pruner = RatioPruner::new(ratios.clone(), settings.divisor, Sampling::PerGroup).map_err(anyhow::Error::msg)?;
     let space = model.space().clone();
     let sync = || T::sync(&device).map_err(|e| anyhow::anyhow!("device error: {e:?}"));
     let common = format!(
@@ -124,55 +102,30 @@ where
         settings.divisor.unwrap_or(1)
     );
     let report = |fields: String| println!("RESULT {{{common},{fields}}}");
-    println!(
-        "{}: {} channel groups, batch {}, {} timed steps after {} warm-up",
-        settings.model,
-        space.groups().len(),
-        settings.batch,
-        settings.iters,
-        settings.warmup
-    );
+    println!("{}: {} channel groups, batch {}, {} timed steps after {} warm-up", settings.model, space.groups().len(), settings.batch, settings.iters, settings.warmup);
     // Multiply-accumulates of one image at full width (conv and linear layers), for the
     // arithmetic rate of the plain step: 2 FLOPs each, forward and two backward products.
     let macs = count(&space, &Subnet::max(&space), [h, w], Convention::Paper).flops;
-    println!(
-        "  full width: {} multiply-accumulates per image (forward)",
-        Short(macs)
-    );
+    println!("  full width: {} multiply-accumulates per image (forward)", Short(macs));
     report(format!(r#""mode":"macs","macs_per_image":{macs}"#));
 
     let mut optimizer = slimmable::FusedSgdConfig::new()
-        .with_momentum(Some(
-            MomentumConfig::new()
-                .with_momentum(0.9)
-                .with_dampening(0.0)
-                .with_nesterov(true),
-        ))
+        .with_momentum(Some(MomentumConfig::new().with_momentum(0.9).with_dampening(0.0).with_nesterov(true)))
         .with_weight_decay(Some(WeightDecayConfig::new(5e-4)))
         .init::<T, AutoSlim<T, M>>();
     let mut first_step = true;
     let mut current = Some(model);
     for mode in &settings.modes {
         let training = match mode.as_str() {
-            "plain" => TrainingMode::Retrain {
-                subnets: vec![("max".into(), Subnet::max(&space))],
-            },
-            "sandwich" => TrainingMode::Supernet {
-                pruner: pruner.clone(),
-                distiller: SelfDistiller::default(),
-                num_samples: 4,
-            },
+            "plain" => TrainingMode::Retrain { subnets: vec![("max".into(), Subnet::max(&space))] },
+            "sandwich" => TrainingMode::Supernet { pruner: pruner.clone(), distiller: SelfDistiller::default(), num_samples: 4 },
             "widths" => {
-                let model = current
-                    .take()
-                    .expect("the model is put back after each mode");
+                let model = current.take().expect("the model is put back after each mode");
                 let ce = CrossEntropyLossConfig::new().init(&device);
                 for &ratio in &ratios {
-                    let subnet = Subnet::uniform(&space, ratio, settings.divisor)
-                        .map_err(anyhow::Error::msg)?;
+                    let subnet = Subnet::uniform(&space, ratio, settings.divisor).map_err(anyhow::Error::msg)?;
                     let pass = || {
-                        let logits =
-                            model.forward_subnet(batch.images.clone(), &subnet, NormMode::Auto);
+                        let logits = model.forward_subnet(batch.images.clone(), &subnet, NormMode::Auto);
                         let _ = ce.forward(logits, batch.targets.clone()).backward();
                     };
                     for _ in 0..settings.warmup {
@@ -180,8 +133,7 @@ where
                     }
                     sync()?;
                     #[cfg(feature = "host-profile")]
-                    let profile =
-                        crate::host_profile::HostProfile::start(&format!("width{ratio:.3}"))?;
+                    let profile = crate::host_profile::HostProfile::start(&format!("width{ratio:.3}"))?;
                     let t = Instant::now();
                     let mut queued = std::time::Duration::ZERO;
                     for _ in 0..settings.iters {
@@ -198,35 +150,17 @@ where
                     // The calling thread's time to queue a pass (autodiff graph, burn's ops and
                     // the launch requests); the GPU and cubecl's server thread work behind it.
                     let queued_ms = queued.as_secs_f64() * 1e3 / settings.iters as f64;
-                    println!(
-                        "  width {ratio:.3}: forward+backward {ms:.2} ms (queued in {queued_ms:.2} ms)"
-                    );
-                    report(format!(
-                        r#""mode":"width","ratio":{ratio:.4},"ms":{ms:.3},"queued_ms":{queued_ms:.3}"#
-                    ));
+                    println!("  width {ratio:.3}: forward+backward {ms:.2} ms (queued in {queued_ms:.2} ms)");
+                    report(format!(r#""mode":"width","ratio":{ratio:.4},"ms":{ms:.3},"queued_ms":{queued_ms:.3}"#));
                 }
                 current = Some(model);
                 continue;
             }
-            other => bail!(
-                "--mode: unknown mode \"{other}\"; accepted: \"plain\", \"sandwich\", \"widths\""
-            ),
+            other => bail!("--mode: unknown mode \"{other}\"; accepted: \"plain\", \"sandwich\", \"widths\""),
         };
         let memory_release = crate::backend::memory_release().map_err(anyhow::Error::msg)?;
-        let plan = StepPlan {
-            mode: training,
-            label_smoothing: None,
-            valid_subnets: Vec::new(),
-            valid_norm: NormMode::Auto,
-            memory_release,
-        };
-        let mut learner = AutoSlim::new(
-            current
-                .take()
-                .expect("the model is put back after each mode"),
-            plan,
-            settings.seed,
-        );
+        let plan = StepPlan { mode: training, label_smoothing: None, valid_subnets: Vec::new(), valid_norm: NormMode::Auto, memory_release };
+        let mut learner = AutoSlim::new(current.take().expect("the model is put back after each mode"), plan, settings.seed);
         let mut step = |learner: AutoSlim<T, M>| {
             let output = TrainStep::step(&learner, batch.clone());
             let grads: GradientsParams = output.grads;
@@ -238,9 +172,7 @@ where
         let first_ms = t.elapsed().as_secs_f64() * 1e3;
         if first_step {
             let since_start = started.elapsed().as_secs_f64();
-            println!(
-                "  time to the first step (process start to the end of a {mode} step): {since_start:.1} s"
-            );
+            println!("  time to the first step (process start to the end of a {mode} step): {since_start:.1} s");
             report(format!(r#""mode":"first_step","s":{since_start:.3}"#));
             first_step = false;
         }
@@ -280,9 +212,7 @@ where
         );
         if mode == "plain" {
             let tflops = 6.0 * macs as f64 * settings.batch as f64 / (median_ms / 1e3) / 1e12;
-            println!(
-                "  plain step arithmetic: {tflops:.2} TFLOP/s (6 FLOPs per multiply-accumulate and image, median step)"
-            );
+            println!("  plain step arithmetic: {tflops:.2} TFLOP/s (6 FLOPs per multiply-accumulate and image, median step)");
             report(format!(r#""mode":"plain_tflops","tflops":{tflops:.3}"#));
         }
         let steps: Vec<String> = steps_ms.iter().map(|ms| format!("{ms:.1}")).collect();
@@ -299,9 +229,7 @@ where
     report(format!(r#""mode":"gemm_fallbacks","count":{fallbacks}"#));
     let (misses, why) = slimmable::gemm_tiling_misses();
     if let Some(why) = why {
-        println!(
-            "  {misses} kernel launches ran cubek's inferred stage instead of the one AUTOSLIM_GEMM_STAGES names; the first because {why}"
-        );
+        println!("  {misses} kernel launches ran cubek's inferred stage instead of the one AUTOSLIM_GEMM_STAGES names; the first because {why}");
     }
     Ok(())
 }

@@ -6,16 +6,16 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use autoslim::channels::{ChannelSpace, Subnet};
 use autoslim::config::Config;
+use autoslim::model::SlimmableModel;
+use burn::module::Module;
 use autoslim::data::{ImageBatch, ImageBatcher, ImageDataset};
 use autoslim::eval::{EvalBatches, EvalNorm, to_batches};
-use autoslim::model::SlimmableModel;
 use burn::data::dataset::Dataset;
-use burn::module::Module;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 
-use crate::commands::train::load_data;
 use burn::tensor::backend::Backend;
+use crate::commands::train::load_data;
 
 /// Runs `$body` with `$model` bound to the config's model, untrained, built on backend `$B` with
 /// `$sets` sets of BatchNorms: the one place that turns `[algorithm.architecture]` into a type.
@@ -43,11 +43,7 @@ pub(crate) use with_model;
 
 /// `model` with the weights of `checkpoint` (checked tensor by tensor).
 pub fn load_checkpoint<B: Backend, M: Module<B>>(model: M, checkpoint: &Path) -> Result<M> {
-    Ok(autoslim::checkpoint::load(
-        model,
-        checkpoint,
-        &Default::default(),
-    )?)
+    Ok(autoslim::checkpoint::load(model, checkpoint, &Default::default())?)
 }
 
 /// The channel groups of the config's model.
@@ -57,8 +53,7 @@ pub fn model_space<B: Backend>(config: &Config) -> Result<ChannelSpace> {
 
 /// Reads a channel file as a subnet of `model`.
 pub fn read_subnet(space: &autoslim::channels::ChannelSpace, file: &Path) -> Result<Subnet> {
-    let text = std::fs::read_to_string(file)
-        .with_context(|| format!("cannot read subnet {}", file.display()))?;
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read subnet {}", file.display()))?;
     Subnet::from_yaml(space, &text).with_context(|| format!("subnet {}", file.display()))
 }
 
@@ -66,9 +61,7 @@ pub fn read_subnet(space: &autoslim::channels::ChannelSpace, file: &Path) -> Res
 pub fn eval_norm(config: &Config) -> EvalNorm {
     match config.evaluation.bn.as_str() {
         "batch_stats" => EvalNorm::BatchStats,
-        _ => EvalNorm::Recalibrate {
-            batches: config.evaluation.calibration_batches,
-        },
+        _ => EvalNorm::Recalibrate { batches: config.evaluation.calibration_batches },
     }
 }
 
@@ -76,9 +69,7 @@ pub fn eval_norm(config: &Config) -> EvalNorm {
 pub fn describe_norm(norm: EvalNorm) -> String {
     match norm {
         EvalNorm::BatchStats => "batch statistics".to_string(),
-        EvalNorm::Recalibrate { batches } => {
-            format!("BN recalibrated on {batches} training batches")
-        }
+        EvalNorm::Recalibrate { batches } => format!("BN recalibrated on {batches} training batches"),
     }
 }
 
@@ -102,27 +93,16 @@ impl<B: Backend> EvalData<B> {
     /// Loads the config's data and its calibration batches.
     pub fn load(config: &Config) -> Result<Self> {
         let (train, test, batcher, note) = load_data(config)?;
-        Ok(Self {
-            train,
-            test,
-            batcher,
-            note,
-            order: Vec::new(),
-            calibration: Vec::new(),
-        }
-        .with_calibration(config))
+        Ok(Self { train, test, batcher, note, order: Vec::new(), calibration: Vec::new() }.with_calibration(config))
     }
 
     /// Draws the seeded order of the training images and the calibration batches from it.
     pub fn with_calibration(mut self, config: &Config) -> Self {
         self.order = (0..self.train.len()).collect();
-        self.order
-            .shuffle(&mut rand::rngs::StdRng::seed_from_u64(config.seed));
+        self.order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(config.seed));
         let calib_size = config.evaluation.calibration_batches * config.data.batch_size;
         self.calibration = to_batches::<B>(
-            &self
-                .train
-                .select(self.order.iter().copied().take(calib_size).collect()),
+            &self.train.select(self.order.iter().copied().take(calib_size).collect()),
             &self.batcher,
             config.data.batch_size,
             &Default::default(),
@@ -132,12 +112,7 @@ impl<B: Backend> EvalData<B> {
 
     /// The test set as batches (on the device, or streamed if it is large).
     pub fn test_batches(&self, config: &Config) -> EvalBatches<B> {
-        let batches = EvalBatches::new(
-            &self.test,
-            &self.batcher,
-            config.evaluation.batch_size,
-            &Default::default(),
-        );
+        let batches = EvalBatches::new(&self.test, &self.batcher, config.evaluation.batch_size, &Default::default());
         if !batches.is_resident() {
             println!(
                 "the {} test images are larger than {} GiB as tensors: they are read in batches at each evaluation",

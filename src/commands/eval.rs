@@ -17,19 +17,8 @@ use crate::backend;
 
 /// Prints the table of `autoslim eval`. With neither subnets nor ratios, the config's
 /// `[evaluation] ratios`.
-pub fn eval<B: Backend>(
-    config: &Config,
-    checkpoint: &Path,
-    subnet_files: &[PathBuf],
-    ratios: &[String],
-) -> Result<()> {
-    with_model!(config, B, 1, |model| eval_model(
-        config,
-        load_checkpoint(model, checkpoint)?,
-        checkpoint,
-        subnet_files,
-        ratios
-    ))
+pub fn eval<B: Backend>(config: &Config, checkpoint: &Path, subnet_files: &[PathBuf], ratios: &[String]) -> Result<()> {
+    with_model!(config, B, 1, |model| eval_model(config, load_checkpoint(model, checkpoint)?, checkpoint, subnet_files, ratios))
 }
 
 fn eval_model<B: Backend, M: SlimmableModel<B>>(
@@ -46,36 +35,21 @@ fn eval_model<B: Backend, M: SlimmableModel<B>>(
     }
     for text in ratios {
         let ratio = parse_ratio(text).map_err(|e| anyhow::anyhow!("--ratio {text}: {e}"))?;
-        subnets.push((
-            format!("ratio {text}"),
-            Subnet::uniform(&space, ratio, config.pruner.divisor()).map_err(anyhow::Error::msg)?,
-        ));
+        subnets.push((format!("ratio {text}"), Subnet::uniform(&space, ratio, config.pruner.divisor()).map_err(anyhow::Error::msg)?));
     }
     if subnets.is_empty() {
         for &ratio in &config.evaluation.ratios {
-            subnets.push((
-                format!("ratio {ratio:.4}"),
-                Subnet::uniform(&space, ratio, config.pruner.divisor())
-                    .map_err(anyhow::Error::msg)?,
-            ));
+            subnets.push((format!("ratio {ratio:.4}"), Subnet::uniform(&space, ratio, config.pruner.divisor()).map_err(anyhow::Error::msg)?));
         }
     }
     let data = EvalData::<B>::load(config)?;
     let test = data.test_batches(config);
     let norm = eval_norm(config);
     println!("backend: {}; {}", backend::summary(), data.note);
-    println!(
-        "checkpoint {}; {} test images, {}",
-        checkpoint.display(),
-        data.test.len(),
-        describe_norm(norm)
-    );
+    println!("checkpoint {}; {} test images, {}", checkpoint.display(), data.test.len(), describe_norm(norm));
     let input = data.image_size();
     println!("FLOPs of one {}×{} image\n", input[0], input[1]);
-    println!(
-        "{:<40} | {:>10} | {:>10} | {:>9} | {:>7} | channels per group",
-        "subnet", "FLOPs", "mmcv FLOPs", "params", "top-1 %"
-    );
+    println!("{:<40} | {:>10} | {:>10} | {:>9} | {:>7} | channels per group", "subnet", "FLOPs", "mmcv FLOPs", "params", "top-1 %");
     for (name, subnet) in &subnets {
         let paper = count(&space, subnet, input, Convention::Paper);
         let mmcv = count(&space, subnet, input, Convention::Mmcv);

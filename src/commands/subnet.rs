@@ -10,20 +10,11 @@ use super::common::model_space;
 use crate::files::write_atomic;
 
 /// Writes the MMRazor channel YAML of the config's model with every group at `ratio`.
-pub fn write_uniform_subnet<B: burn::tensor::backend::Backend>(
-    config: &Config,
-    ratio: &str,
-    out: &Path,
-) -> Result<()> {
+pub fn write_uniform_subnet<B: burn::tensor::backend::Backend>(config: &Config, ratio: &str, out: &Path) -> Result<()> {
     let ratio = parse_ratio(ratio).context("--ratio")?;
     let space = model_space::<B>(config)?;
-    let subnet =
-        Subnet::uniform(&space, ratio, config.pruner.divisor()).map_err(anyhow::Error::msg)?;
+    let subnet = Subnet::uniform(&space, ratio, config.pruner.divisor()).map_err(anyhow::Error::msg)?;
     write_atomic(out, subnet.to_yaml(&space))?;
-    println!(
-        "wrote {} (channels per group {:?})",
-        out.display(),
-        subnet.as_slice()
-    );
+    println!("wrote {} (channels per group {:?})", out.display(), subnet.as_slice());
     Ok(())
 }

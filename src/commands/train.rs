@@ -5,10 +5,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use autoslim::channels::{ChannelSpace, Subnet};
-use autoslim::config::Config;
 use autoslim::cost::Short;
-use autoslim::data::{ImageBatcher, ImageDataset, Split, locate_fashion_mnist};
 use autoslim::deploy::Deploy;
+use autoslim::config::Config;
+use autoslim::data::{ImageBatcher, ImageDataset, Split, locate_fashion_mnist};
 use autoslim::eval::evaluate;
 use autoslim::learner::{AutoSlim, Decay, OptimizerSettings, RunSettings, StepPlan, TrainingMode};
 use autoslim::model::SlimmableModel;
@@ -28,13 +28,8 @@ use crate::files::{write_atomic, write_atomic_with};
 /// Loads the config's dataset: (train, test, batcher, a line saying where it came from).
 pub fn load_data(config: &Config) -> Result<(ImageDataset, ImageDataset, ImageBatcher, String)> {
     if let Some(folder) = &config.data.folder {
-        let root = config
-            .data
-            .root
-            .clone()
-            .context("[data] root: an ImageFolder needs its folder")?;
-        let (mut train, mut test) =
-            ImageDataset::load_image_folder(&root, folder.image_size, folder.min_crop_scale)?;
+        let root = config.data.root.clone().context("[data] root: an ImageFolder needs its folder")?;
+        let (mut train, mut test) = ImageDataset::load_image_folder(&root, folder.image_size, folder.min_crop_scale)?;
         let classes = train.num_classes;
         let expected = config.architecture.num_classes();
         if classes != expected {
@@ -49,11 +44,7 @@ pub fn load_data(config: &Config) -> Result<(ImageDataset, ImageDataset, ImageBa
         if let Some(n) = config.data.test_limit {
             test = test.spread(n);
         }
-        let batcher = ImageBatcher {
-            shape: train.shape,
-            mean: folder.mean.clone(),
-            std: folder.std.clone(),
-        };
+        let batcher = ImageBatcher { shape: train.shape, mean: folder.mean.clone(), std: folder.std.clone() };
         let note = format!(
             "data: image folder {} ({classes} classes, {} train / {} val images, {}×{} px)",
             root.display(),
@@ -85,17 +76,9 @@ pub fn load_data(config: &Config) -> Result<(ImageDataset, ImageDataset, ImageBa
     }
     let batcher = match config.data.kind.as_str() {
         "FashionMNIST" => ImageBatcher::fashion_mnist(),
-        _ => ImageBatcher {
-            shape: [1, 28, 28],
-            mean: vec![0.1307],
-            std: vec![0.3081],
-        },
+        _ => ImageBatcher { shape: [1, 28, 28], mean: vec![0.1307], std: vec![0.3081] },
     };
-    let note = format!(
-        "{note} ({} train / {} test images)",
-        train.len(),
-        test.len()
-    );
+    let note = format!("{note} ({} train / {} test images)", train.len(), test.len());
     Ok((train, test, batcher, note))
 }
 
@@ -103,61 +86,32 @@ pub fn load_data(config: &Config) -> Result<(ImageDataset, ImageDataset, ImageBa
 /// subnets of `subnet_files` from scratch. Several subnets are retrained jointly, each with its
 /// own set of switchable BatchNorms, and every retrained subnet is deployed as a plain model
 /// to `{work_dir}/deployed/{file stem}`.
-pub fn train<T: AutodiffBackend>(
-    config: &Config,
-    resume: bool,
-    subnet_files: &[PathBuf],
-) -> Result<()> {
+pub fn train<T: AutodiffBackend>(config: &Config, resume: bool, subnet_files: &[PathBuf]) -> Result<()> {
     // The initial weights come from the config's seed, so that a run is repeatable (and a
     // resumed one, whose weights come from its checkpoint, matches an uninterrupted one).
     T::seed(&Default::default(), config.seed);
-    with_model!(config, T, subnet_files.len().max(1), |model| train_model::<
-        T,
-        _,
-    >(
-        config,
-        model,
-        resume,
-        subnet_files
-    ))
+    with_model!(config, T, subnet_files.len().max(1), |model| train_model::<T, _>(config, model, resume, subnet_files))
 }
 
 /// The subnets to retrain, labelled by file stem, each with its own BatchNorm set.
 fn read_retrained(space: &ChannelSpace, files: &[PathBuf]) -> Result<Vec<(String, Subnet)>> {
     let mut subnets: Vec<(String, Subnet)> = Vec::new();
     for (index, file) in files.iter().enumerate() {
-        let label = file
-            .file_stem()
-            .map(|s| s.to_string_lossy().to_string())
-            .unwrap_or_default();
+        let label = file.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
         if let Some((_, _)) = subnets.iter().find(|(other, _)| *other == label) {
-            bail!(
-                "two subnet files are named `{label}`: the deployed models would overwrite each other; rename one"
-            );
+            bail!("two subnet files are named `{label}`: the deployed models would overwrite each other; rename one");
         }
         let subnet = read_subnet(space, file)?.with_norm_set(index);
-        println!(
-            "retraining subnet `{label}` from {} (channels {:?})",
-            file.display(),
-            subnet.as_slice()
-        );
+        println!("retraining subnet `{label}` from {} (channels {:?})", file.display(), subnet.as_slice());
         subnets.push((label, subnet));
     }
     if subnets.len() > 1 {
-        println!(
-            "{} subnets retrained jointly, each with its own BatchNorm set (switchable BN)",
-            subnets.len()
-        );
+        println!("{} subnets retrained jointly, each with its own BatchNorm set (switchable BN)", subnets.len());
     }
     Ok(subnets)
 }
 
-fn train_model<T, M>(
-    config: &Config,
-    model: M,
-    resume: bool,
-    subnet_files: &[PathBuf],
-) -> Result<()>
+fn train_model<T, M>(config: &Config, model: M, resume: bool, subnet_files: &[PathBuf]) -> Result<()>
 where
     T: AutodiffBackend,
     M: SlimmableModel<T> + AutodiffModule<T> + 'static,
@@ -187,33 +141,17 @@ where
         }
         (true, false) => {
             let subnets = read_retrained(&space, subnet_files)?;
-            (
-                TrainingMode::Retrain {
-                    subnets: subnets.clone(),
-                },
-                subnets,
-                NormMode::Auto,
-            )
+            (TrainingMode::Retrain { subnets: subnets.clone() }, subnets, NormMode::Auto)
         }
-        (false, false) => {
-            bail!("--subnet is for retraining: set `retraining = true` in [algorithm]")
-        }
-        (true, true) => {
-            bail!("[algorithm] retraining = true needs the subnet to retrain: --subnet FILE")
-        }
+        (false, false) => bail!("--subnet is for retraining: set `retraining = true` in [algorithm]"),
+        (true, true) => bail!("[algorithm] retraining = true needs the subnet to retrain: --subnet FILE"),
     };
     let retrained = match &mode {
         TrainingMode::Retrain { subnets } => Some(subnets.clone()),
         TrainingMode::Supernet { .. } => None,
     };
     let memory_release = crate::backend::memory_release().map_err(anyhow::Error::msg)?;
-    let plan = StepPlan {
-        mode,
-        label_smoothing: config.label_smoothing,
-        valid_subnets,
-        valid_norm,
-        memory_release,
-    };
+    let plan = StepPlan { mode, label_smoothing: config.label_smoothing, valid_subnets, valid_norm, memory_release };
     // A resumed run replays the sampler's draws of the epochs it skips (learner::train).
     let wrapped = AutoSlim::new(model, plan, config.seed);
     println!(
@@ -249,14 +187,7 @@ where
     // A non-finite loss stops training with a panic inside burn-train's loop (before the
     // epoch's checkpoint is written); it becomes this command's error.
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        autoslim::learner::train(
-            wrapped,
-            train_set.clone(),
-            test_set.clone(),
-            batcher.clone(),
-            &settings,
-            &device,
-        )
+        autoslim::learner::train(wrapped, train_set.clone(), test_set.clone(), batcher.clone(), &settings, &device)
     }));
     let trained = match run {
         Ok(result) => result.map_err(anyhow::Error::msg)?,
@@ -285,15 +216,8 @@ where
 
     // Accuracy at each width, BN recalibrated per width (or batch statistics).
     let norm = eval_norm(config);
-    let data = EvalData::<T::InnerBackend> {
-        train: train_set,
-        test: test_set,
-        batcher,
-        note,
-        order: Vec::new(),
-        calibration: Vec::new(),
-    }
-    .with_calibration(config);
+    let data = EvalData::<T::InnerBackend> { train: train_set, test: test_set, batcher, note, order: Vec::new(), calibration: Vec::new() }
+        .with_calibration(config);
     let (calibration, test) = (&data.calibration, data.test_batches(config));
     let eval = &config.evaluation;
     let subnets: Vec<(String, Subnet)> = match &retrained {
@@ -301,20 +225,11 @@ where
         None => eval
             .ratios
             .iter()
-            .map(|&r| {
-                (
-                    format!("{r:.4}"),
-                    Subnet::uniform(&space, r, pruner.divisor()).map_err(anyhow::Error::msg),
-                )
-            })
+            .map(|&r| (format!("{r:.4}"), Subnet::uniform(&space, r, pruner.divisor()).map_err(anyhow::Error::msg)))
             .map(|(l, s)| s.map(|s| (l, s)))
             .collect::<Result<_>>()?,
     };
-    println!(
-        "\naccuracy on {} test images ({}):",
-        data.test.len(),
-        describe_norm(norm)
-    );
+    println!("\naccuracy on {} test images ({}):", data.test.len(), describe_norm(norm));
     println!("{:>8} | {:>9} | channels per group", "ratio", "top-1 %");
     let mut rows = Vec::new();
     for (label, subnet) in &subnets {
@@ -331,22 +246,13 @@ where
     let csv_path = config.work_dir.join("accuracy.csv");
     write_atomic(&csv_path, csv)?;
     if rows.len() > 1 {
-        let points = rows
-            .iter()
-            .map(|(label, acc, _)| (label.parse::<f64>().unwrap_or(0.0), *acc))
-            .collect();
+        let points = rows.iter().map(|(label, acc, _)| (label.parse::<f64>().unwrap_or(0.0), *acc)).collect();
         let plot_path = config.work_dir.join("accuracy.svg");
         write_atomic_with(&plot_path, |tmp| {
-            line_plot(
-                tmp,
-                "Accuracy at each width",
-                "width ratio",
-                "top-1 accuracy (%)",
-                &[Series {
-                    name: "slimmable network".into(),
-                    points,
-                }],
-            )
+            line_plot(tmp, "Accuracy at each width", "width ratio", "top-1 accuracy (%)", &[Series {
+                name: "slimmable network".into(),
+                points,
+            }])
             .map_err(anyhow::Error::msg)
         })?;
         println!("\nwrote {} and {}", csv_path.display(), plot_path.display());
@@ -366,10 +272,6 @@ where
             );
         }
     }
-    println!(
-        "training took {:.0} s, evaluation {:.0} s",
-        train_time.as_secs_f64(),
-        (started.elapsed() - train_time).as_secs_f64()
-    );
+    println!("training took {:.0} s, evaluation {:.0} s", train_time.as_secs_f64(), (started.elapsed() - train_time).as_secs_f64());
     Ok(())
 }

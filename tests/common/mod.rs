@@ -72,21 +72,12 @@ pub fn autoslim(args: &[&str]) -> (bool, String) {
 
 /// Runs the binary on `backend`: whether it succeeded, and its stdout and stderr.
 pub fn autoslim_on(backend: &str, args: &[&str]) -> (bool, String) {
-    let out = binary()
-        .env("AUTOSLIM_BACKEND", backend)
-        .args(args)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = binary().env("AUTOSLIM_BACKEND", backend).args(args).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.success(), text)
 }
 
+
 pub fn config_text_without(dir: &Path, line: &str) -> String {
-    std::fs::read_to_string(dir.join("config.toml"))
-        .unwrap()
-        .replace(line, "")
+    std::fs::read_to_string(dir.join("config.toml")).unwrap().replace(line, "")
 }

@@ -41,11 +41,7 @@ pub enum CheckpointError {
 }
 
 /// Loads the named-MessagePack record at `path` (as `autoslim train` writes it) into `model`.
-pub fn load<B: Backend, M: Module<B>>(
-    model: M,
-    path: &Path,
-    device: &B::Device,
-) -> Result<M, CheckpointError> {
+pub fn load<B: Backend, M: Module<B>>(model: M, path: &Path, device: &B::Device) -> Result<M, CheckpointError> {
     let shown = path.display().to_string();
     if !path.is_file() {
         return Err(CheckpointError::Missing(shown));
@@ -54,15 +50,11 @@ pub fn load<B: Backend, M: Module<B>>(
     let recorder = NamedMpkFileRecorder::<FullPrecisionSettings>::new();
     let record = recorder
         .load::<M::Record>(path.to_path_buf(), device)
-        .map_err(|e| CheckpointError::Unreadable {
-            path: shown.clone(),
-            reason: e.to_string(),
-        })?;
+        .map_err(|e| CheckpointError::Unreadable { path: shown.clone(), reason: e.to_string() })?;
     // burn panics on a record with another number of layers: turn that into the error.
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
-    let loaded =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| model.load_record(record)));
+    let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| model.load_record(record)));
     std::panic::set_hook(hook);
     let loaded = loaded.map_err(|panic| {
         let message = panic
@@ -71,20 +63,12 @@ pub fn load<B: Backend, M: Module<B>>(
             .or_else(|| panic.downcast_ref::<&str>().copied())
             .unwrap_or("its layers do not match");
         let reason = message.lines().next().unwrap_or(message).trim().to_string();
-        CheckpointError::Unreadable {
-            path: shown.clone(),
-            reason,
-        }
+        CheckpointError::Unreadable { path: shown.clone(), reason }
     })?;
     let got = shapes(&loaded);
     for ((tensor, model_shape), (_, file_shape)) in expected.into_iter().zip(got) {
         if model_shape != file_shape {
-            return Err(CheckpointError::ShapeMismatch {
-                path: shown,
-                tensor,
-                file: file_shape,
-                model: model_shape,
-            });
+            return Err(CheckpointError::ShapeMismatch { path: shown, tensor, file: file_shape, model: model_shape });
         }
     }
     Ok(loaded)

@@ -40,10 +40,7 @@ use crate::pruner::{RatioPruner, Sampling};
 /// The component kinds and the `type` names each accepts.
 pub const REGISTRY: &[(&str, &[&str])] = &[
     ("algorithm", &["AutoSlim"]),
-    (
-        "algorithm.architecture",
-        &["SlimCnn", "MobileNetV2", "ResNet"],
-    ),
+    ("algorithm.architecture", &["SlimCnn", "MobileNetV2", "ResNet"]),
     ("algorithm.pruner", &["RatioPruner"]),
     ("algorithm.distiller", &["SelfDistiller"]),
     ("algorithm.distiller.losses", &["KLDivergence"]),
@@ -75,12 +72,7 @@ impl Ratio {
             Ratio::Number(x) => Ok(*x),
             Ratio::Text(text) => {
                 let parsed = match text.split_once('/') {
-                    Some((a, b)) => a
-                        .trim()
-                        .parse::<f64>()
-                        .ok()
-                        .zip(b.trim().parse::<f64>().ok())
-                        .map(|(a, b)| a / b),
+                    Some((a, b)) => a.trim().parse::<f64>().ok().zip(b.trim().parse::<f64>().ok()).map(|(a, b)| a / b),
                     None => text.trim().parse().ok(),
                 };
                 parsed.filter(|x| x.is_finite()).ok_or_else(|| {
@@ -488,37 +480,16 @@ pub struct Config {
 }
 
 /// Splits off `type`, checks it against the registry, and deserialises the rest as `T`.
-fn component<T: DeserializeOwned>(
-    mut table: toml::Table,
-    path: &str,
-) -> Result<(String, T), ConfigError> {
-    let accepted = REGISTRY
-        .iter()
-        .find(|(kind, _)| *kind == path)
-        .map(|(_, names)| *names)
-        .unwrap_or(&[]);
-    let names = accepted
-        .iter()
-        .map(|n| format!("\"{n}\""))
-        .collect::<Vec<_>>()
-        .join(", ");
+fn component<T: DeserializeOwned>(mut table: toml::Table, path: &str) -> Result<(String, T), ConfigError> {
+    let accepted = REGISTRY.iter().find(|(kind, _)| *kind == path).map(|(_, names)| *names).unwrap_or(&[]);
+    let names = accepted.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ");
     let kind = match table.remove("type") {
         Some(toml::Value::String(kind)) => kind,
-        Some(other) => {
-            return Err(err(format!(
-                "[{path}] type: expected a string, got `{other}`; accepted: {names}"
-            )));
-        }
-        None => {
-            return Err(err(format!(
-                "[{path}]: missing field `type`; accepted: {names}"
-            )));
-        }
+        Some(other) => return Err(err(format!("[{path}] type: expected a string, got `{other}`; accepted: {names}"))),
+        None => return Err(err(format!("[{path}]: missing field `type`; accepted: {names}"))),
     };
     if !accepted.contains(&kind.as_str()) {
-        return Err(err(format!(
-            "[{path}] type: unknown type \"{kind}\"; accepted: {names}"
-        )));
+        return Err(err(format!("[{path}] type: unknown type \"{kind}\"; accepted: {names}")));
     }
     let fields = T::deserialize(toml::Value::Table(table))
         .map_err(|e| err(format!("[{path}] (type \"{kind}\"): {}", e.message())))?;
@@ -528,19 +499,12 @@ fn component<T: DeserializeOwned>(
 /// Builds `[algorithm.architecture]` by its `type`.
 fn architecture(table: toml::Table) -> Result<ArchitectureConfig, ConfigError> {
     const PATH: &str = "algorithm.architecture";
-    let kind = table
-        .get("type")
-        .and_then(|t| t.as_str())
-        .unwrap_or_default()
-        .to_string();
+    let kind = table.get("type").and_then(|t| t.as_str()).unwrap_or_default().to_string();
     let architecture = match kind.as_str() {
         "MobileNetV2" => {
             let (_, f): (_, MobileNetV2Fields) = component(table, PATH)?;
             if !(f.widen_factor > 0.0 && f.widen_factor <= 4.0) {
-                return Err(err(format!(
-                    "[{PATH}] widen_factor: must be in (0, 4], got {}",
-                    f.widen_factor
-                )));
+                return Err(err(format!("[{PATH}] widen_factor: must be in (0, 4], got {}", f.widen_factor)));
             }
             ArchitectureConfig::MobileNetV2(
                 SlimMobileNetV2Config::new()
@@ -571,9 +535,7 @@ fn architecture(table: toml::Table) -> Result<ArchitectureConfig, ConfigError> {
         _ => {
             let (_, f): (_, SlimCnnFields) = component(table, PATH)?;
             ArchitectureConfig::SlimCnn(
-                SlimCnnConfig::new(f.channels, f.strides)
-                    .with_in_channels(f.in_channels)
-                    .with_num_classes(f.num_classes),
+                SlimCnnConfig::new(f.channels, f.strides).with_in_channels(f.in_channels).with_num_classes(f.num_classes),
             )
         }
     };
@@ -602,10 +564,7 @@ fn data(table: toml::Table, architecture: &ArchitectureConfig) -> Result<DataCon
             ("std", data.std.is_some()),
         ];
         if let Some((field, _)) = folder_only.iter().find(|(_, set)| *set) {
-            return Err(err(format!(
-                "[data] {field}: only for type \"ImageFolder\"; {} images are 28×28",
-                data.kind
-            )));
+            return Err(err(format!("[data] {field}: only for type \"ImageFolder\"; {} images are 28×28", data.kind)));
         }
         if channels != 1 || classes != 10 {
             return Err(err(format!(
@@ -617,66 +576,40 @@ fn data(table: toml::Table, architecture: &ArchitectureConfig) -> Result<DataCon
         return Ok(data);
     }
     if data.root.is_none() {
-        return Err(err(
-            "[data] root: an ImageFolder needs the folder holding `train/` and `val/` (one sub-folder per class in each)",
-        ));
+        return Err(err("[data] root: an ImageFolder needs the folder holding `train/` and `val/` (one sub-folder per class in each)"));
     }
     let image_size = data.image_size.unwrap_or(224);
     if image_size < 8 {
-        return Err(err(format!(
-            "[data] image_size: must be at least 8, got {image_size}"
-        )));
+        return Err(err(format!("[data] image_size: must be at least 8, got {image_size}")));
     }
     let min_crop_scale = data.min_crop_scale.unwrap_or(0.08);
     if !(min_crop_scale > 0.0 && min_crop_scale <= 1.0) {
-        return Err(err(format!(
-            "[data] min_crop_scale: must be in (0, 1], got {min_crop_scale}"
-        )));
+        return Err(err(format!("[data] min_crop_scale: must be in (0, 1], got {min_crop_scale}")));
     }
-    let mean = data
-        .mean
-        .clone()
-        .unwrap_or_else(|| vec![0.485, 0.456, 0.406]);
-    let std = data
-        .std
-        .clone()
-        .unwrap_or_else(|| vec![0.229, 0.224, 0.225]);
-    if mean.len() != 3
-        || std.len() != 3
-        || std
-            .iter()
-            .any(|s| s.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater))
-    {
-        return Err(err(format!(
-            "[data] mean, std: three values each (RGB), std positive; got {mean:?} and {std:?}"
-        )));
+    let mean = data.mean.clone().unwrap_or_else(|| vec![0.485, 0.456, 0.406]);
+    let std = data.std.clone().unwrap_or_else(|| vec![0.229, 0.224, 0.225]);
+    if mean.len() != 3 || std.len() != 3 || std.iter().any(|s| s.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)) {
+        return Err(err(format!("[data] mean, std: three values each (RGB), std positive; got {mean:?} and {std:?}")));
     }
     if channels != 3 {
         return Err(err(format!(
             "[data] type \"ImageFolder\": images are decoded as RGB, but [algorithm.architecture] has in_channels = {channels}"
         )));
     }
-    data.folder = Some(ImageFolderConfig {
-        image_size,
-        min_crop_scale,
-        mean,
-        std,
-    });
+    data.folder = Some(ImageFolderConfig { image_size, min_crop_scale, mean, std });
     Ok(data)
 }
 
 impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| err(format!("cannot read config {}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read config {}: {e}", path.display())))?;
         Self::parse(&text).map_err(|e| err(format!("config {}: {e}", path.display())))
     }
 
     /// Parses and validates config text.
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
-        let raw: RawConfig =
-            toml::from_str(text).map_err(|e| err(e.to_string().trim_end().to_string()))?;
+        let raw: RawConfig = toml::from_str(text).map_err(|e| err(e.to_string().trim_end().to_string()))?;
         let (_, algorithm): (_, AlgorithmFields) = component(raw.algorithm, "algorithm")?;
         if algorithm.num_sample_training < 2 {
             return Err(err(format!(
@@ -687,16 +620,12 @@ impl Config {
         if let Some(s) = algorithm.label_smoothing
             && !(0.0..1.0).contains(&s)
         {
-            return Err(err(format!(
-                "[algorithm] label_smoothing: must be in [0, 1), got {s}"
-            )));
+            return Err(err(format!("[algorithm] label_smoothing: must be in [0, 1), got {s}")));
         }
 
         let architecture = architecture(algorithm.architecture)?;
         if !algorithm.channel_cfg.is_empty() && !algorithm.retraining {
-            return Err(err(
-                "[algorithm] channel_cfg: the subnets to retrain; needs `retraining = true`",
-            ));
+            return Err(err("[algorithm] channel_cfg: the subnets to retrain; needs `retraining = true`"));
         }
 
         let (_, pruner): (_, RatioPrunerFields) = component(algorithm.pruner, "algorithm.pruner")?;
@@ -707,16 +636,14 @@ impl Config {
         let distiller = match algorithm.distiller {
             None => SelfDistiller::default(),
             Some(table) => {
-                let (_, fields): (_, SelfDistillerFields) =
-                    component(table, "algorithm.distiller")?;
+                let (_, fields): (_, SelfDistillerFields) = component(table, "algorithm.distiller")?;
                 if fields.losses.len() != 1 {
                     return Err(err(format!(
                         "[algorithm.distiller] losses: expected exactly one loss, got {}",
                         fields.losses.len()
                     )));
                 }
-                let (_, kl): (_, KlFields) =
-                    component(fields.losses[0].clone(), "algorithm.distiller.losses")?;
+                let (_, kl): (_, KlFields) = component(fields.losses[0].clone(), "algorithm.distiller.losses")?;
                 let tau_ok = kl.tau.is_finite() && kl.tau > 0.0;
                 if !tau_ok || kl.loss_weight < 0.0 || fields.ce_weight < 0.0 {
                     return Err(err(format!(
@@ -724,21 +651,14 @@ impl Config {
                         kl.tau, kl.loss_weight, fields.ce_weight
                     )));
                 }
-                SelfDistiller {
-                    tau: kl.tau,
-                    loss_weight: kl.loss_weight,
-                    ce_weight: fields.ce_weight,
-                }
+                SelfDistiller { tau: kl.tau, loss_weight: kl.loss_weight, ce_weight: fields.ce_weight }
             }
         };
 
         let data = data(raw.data, &architecture)?;
         let (_, optimizer): (_, OptimizerConfig) = component(raw.optimizer, "optimizer")?;
         if !(optimizer.lr > 0.0 && optimizer.lr <= 1.0) {
-            return Err(err(format!(
-                "[optimizer] lr: must be in (0, 1], got {}",
-                optimizer.lr
-            )));
+            return Err(err(format!("[optimizer] lr: must be in (0, 1], got {}", optimizer.lr)));
         }
         let (kind, mut schedule): (_, ScheduleConfig) = component(raw.schedule, "schedule")?;
         schedule.kind = kind;
@@ -746,19 +666,14 @@ impl Config {
             return Err(err("[schedule] epochs: must be at least 1"));
         }
         if !(schedule.min_lr >= 0.0 && schedule.min_lr < optimizer.lr) {
-            return Err(err(format!(
-                "[schedule] min_lr: must be in [0, lr = {}), got {}",
-                optimizer.lr, schedule.min_lr
-            )));
+            return Err(err(format!("[schedule] min_lr: must be in [0, lr = {}), got {}", optimizer.lr, schedule.min_lr)));
         }
         match (schedule.kind.as_str(), schedule.power) {
             ("Poly", None) => schedule.power = Some(1.0),
             ("Poly", Some(p)) if !(p > 0.0 && p.is_finite()) => {
                 return Err(err(format!("[schedule] power: must be positive, got {p}")));
             }
-            ("CosineAnnealing", Some(_)) => {
-                return Err(err("[schedule] power: only for type \"Poly\""));
-            }
+            ("CosineAnnealing", Some(_)) => return Err(err("[schedule] power: only for type \"Poly\"")),
             _ => {}
         }
 
@@ -772,15 +687,11 @@ impl Config {
             None => pruner.ratios().to_vec(),
         };
         if let Some(bad) = eval_ratios.iter().find(|r| !(**r > 0.0 && **r <= 1.0)) {
-            return Err(err(format!(
-                "[evaluation] ratios: ratio {bad} is outside (0, 1]"
-            )));
+            return Err(err(format!("[evaluation] ratios: ratio {bad} is outside (0, 1]")));
         }
         let bn = eval.bn.unwrap_or_else(|| "recalibrate".into());
         if bn != "recalibrate" && bn != "batch_stats" {
-            return Err(err(format!(
-                "[evaluation] bn: unknown value \"{bn}\"; accepted: \"recalibrate\", \"batch_stats\""
-            )));
+            return Err(err(format!("[evaluation] bn: unknown value \"{bn}\"; accepted: \"recalibrate\", \"batch_stats\"")));
         }
         let evaluation = EvaluationConfig {
             ratios: eval_ratios,
@@ -807,10 +718,7 @@ impl Config {
                     return Err(err("[search] targets: give at least one FLOPs target"));
                 }
                 if fields.bins < 2 {
-                    return Err(err(format!(
-                        "[search] bins: need at least 2, got {}",
-                        fields.bins
-                    )));
+                    return Err(err(format!("[search] bins: need at least 2, got {}", fields.bins)));
                 }
                 let convention = fields
                     .convention
@@ -896,9 +804,7 @@ epochs = 2
 
     fn error_of(from: &str, to: &str) -> String {
         assert!(GOOD.contains(from), "{from}");
-        Config::parse(&GOOD.replacen(from, to, 1))
-            .unwrap_err()
-            .to_string()
+        Config::parse(&GOOD.replacen(from, to, 1)).unwrap_err().to_string()
     }
 
     #[test]
@@ -907,61 +813,29 @@ epochs = 2
             error_of("type = \"RatioPruner\"", "type = \"RandomPruner\""),
             "[algorithm.pruner] type: unknown type \"RandomPruner\"; accepted: \"RatioPruner\""
         );
-        assert!(
-            error_of("ratios = [", "ratio = [")
-                .contains("[algorithm.pruner] (type \"RatioPruner\"): unknown field `ratio`")
-        );
+        assert!(error_of("ratios = [", "ratio = [").contains("[algorithm.pruner] (type \"RatioPruner\"): unknown field `ratio`"));
         assert_eq!(
             error_of("[\"2/12\", 0.5, \"12/12\"]", "[0.5, \"2/12\"]"),
             "[algorithm.pruner] ratios: ratios must be sorted ascending without repeats, got [0.5, 0.16666666666666666]"
         );
-        assert_eq!(
-            error_of("0.5, \"12/12\"", "1.5"),
-            "[algorithm.pruner] ratios: ratio 1.5 is outside (0, 1]"
-        );
+        assert_eq!(error_of("0.5, \"12/12\"", "1.5"), "[algorithm.pruner] ratios: ratio 1.5 is outside (0, 1]");
         assert!(error_of("\"2/12\"", "\"two/12\"").contains("`two/12` is not a ratio"));
-        assert!(
-            error_of("num_sample_training = 4", "num_sample_training = 1").contains("at least 2")
-        );
-        assert!(
-            error_of("type = \"KLDivergence\"", "type = \"MSE\"")
-                .contains("accepted: \"KLDivergence\"")
-        );
+        assert!(error_of("num_sample_training = 4", "num_sample_training = 1").contains("at least 2"));
+        assert!(error_of("type = \"KLDivergence\"", "type = \"MSE\"").contains("accepted: \"KLDivergence\""));
         assert_eq!(
             error_of("type = \"SlimCnn\"\n", ""),
             "[algorithm.architecture]: missing field `type`; accepted: \"SlimCnn\", \"MobileNetV2\", \"ResNet\""
         );
         assert!(error_of("lr = 0.1", "lr = 3.0").contains("[optimizer] lr: must be in (0, 1]"));
-        let with_search = |search: &str| {
-            Config::parse(&format!("{GOOD}\n[search]\n{search}\n")).map_err(|e| e.to_string())
-        };
-        let search = with_search("targets = [\"300K\", 1e5]\nconvention = \"mmcv\"")
-            .unwrap()
-            .search
-            .unwrap();
+        let with_search = |search: &str| Config::parse(&format!("{GOOD}\n[search]\n{search}\n")).map_err(|e| e.to_string());
+        let search = with_search("targets = [\"300K\", 1e5]\nconvention = \"mmcv\"").unwrap().search.unwrap();
         assert_eq!(search.targets, vec![300_000, 100_000]);
         assert_eq!(search.convention, crate::cost::Convention::Mmcv);
         assert_eq!(search.bins, 12);
-        assert!(
-            with_search("targets = [\"many\"]")
-                .unwrap_err()
-                .starts_with("[search] targets: `many` is not a positive count")
-        );
-        assert!(
-            with_search("targets = [1e5]\nconvention = \"torch\"")
-                .unwrap_err()
-                .contains("accepted: \"paper\", \"mmcv\"")
-        );
-        assert!(
-            with_search("targets = []")
-                .unwrap_err()
-                .contains("at least one FLOPs target")
-        );
-        assert!(
-            error_of("work_dir", "workdir").contains("unknown field `workdir`"),
-            "{}",
-            error_of("work_dir", "workdir")
-        );
+        assert!(with_search("targets = [\"many\"]").unwrap_err().starts_with("[search] targets: `many` is not a positive count"));
+        assert!(with_search("targets = [1e5]\nconvention = \"torch\"").unwrap_err().contains("accepted: \"paper\", \"mmcv\""));
+        assert!(with_search("targets = []").unwrap_err().contains("at least one FLOPs target"));
+        assert!(error_of("work_dir", "workdir").contains("unknown field `workdir`"), "{}", error_of("work_dir", "workdir"));
     }
 
     #[test]
@@ -979,127 +853,51 @@ epochs = 2
         let subnet = Config::load(&dir.join("autoslim_mbv2_1.5x_subnet_imagenet.toml")).unwrap();
         assert_eq!(subnet.channel_cfg.len(), 3);
         for file in &subnet.channel_cfg {
-            assert!(
-                Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .join("../..")
-                    .join(file)
-                    .is_file(),
-                "{}",
-                file.display()
-            );
+            assert!(Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(file).is_file(), "{}", file.display());
         }
-        let supernet =
-            Config::load(&dir.join("autoslim_mbv2_1.5x_supernet_imagenet.toml")).unwrap();
+        let supernet = Config::load(&dir.join("autoslim_mbv2_1.5x_supernet_imagenet.toml")).unwrap();
         assert_eq!(supernet.schedule.power, Some(1.0));
         assert_eq!(supernet.data.folder.as_ref().unwrap().min_crop_scale, 0.25);
-        assert!(
-            matches!(supernet.architecture, ArchitectureConfig::MobileNetV2(ref c) if c.widen_factor == 1.5)
-        );
+        assert!(matches!(supernet.architecture, ArchitectureConfig::MobileNetV2(ref c) if c.widen_factor == 1.5));
     }
 
     #[test]
     fn models_data_and_schedules_are_checked_against_each_other() {
-        let arch = |table: &str| {
-            GOOD.replace(
-                "type = \"SlimCnn\"\nchannels = [16, 32]\nstrides = [1, 2]",
-                table,
-            )
-        };
+        let arch = |table: &str| GOOD.replace("type = \"SlimCnn\"\nchannels = [16, 32]\nstrides = [1, 2]", table);
         let parse = |text: String| Config::parse(&text).map_err(|e| e.to_string());
-        let resnet = parse(arch(
-            "type = \"ResNet\"\ndepth = 20\nin_channels = 1\nnum_classes = 10",
-        ))
-        .unwrap();
+        let resnet = parse(arch("type = \"ResNet\"\ndepth = 20\nin_channels = 1\nnum_classes = 10")).unwrap();
         assert!(matches!(resnet.architecture, ArchitectureConfig::ResNet(ref c) if c.depth == 20));
-        let err = parse(arch(
-            "type = \"ResNet\"\ndepth = 21\nin_channels = 1\nnum_classes = 10",
-        ))
-        .unwrap_err();
-        assert!(
-            err.contains("[algorithm.architecture] depth: 21 is not a ResNet depth"),
-            "{err}"
-        );
+        let err = parse(arch("type = \"ResNet\"\ndepth = 21\nin_channels = 1\nnum_classes = 10")).unwrap_err();
+        assert!(err.contains("[algorithm.architecture] depth: 21 is not a ResNet depth"), "{err}");
         let err = parse(arch("type = \"MobileNetV2\"\nsmall_input = true")).unwrap_err();
-        assert!(
-            err.contains("[data] type \"FashionMNIST\": one-channel images of 10 classes"),
-            "{err}"
-        );
-        let err = parse(arch(
-            "type = \"MobileNetV2\"\nwiden_factor = 0\nin_channels = 1\nnum_classes = 10",
-        ))
-        .unwrap_err();
+        assert!(err.contains("[data] type \"FashionMNIST\": one-channel images of 10 classes"), "{err}");
+        let err = parse(arch("type = \"MobileNetV2\"\nwiden_factor = 0\nin_channels = 1\nnum_classes = 10")).unwrap_err();
         assert!(err.contains("widen_factor: must be in (0, 4]"), "{err}");
         let err = parse(arch("type = \"MobileNetV2\"\nwidth = 2")).unwrap_err();
-        assert!(
-            err.contains("(type \"MobileNetV2\"): unknown field `width`"),
-            "{err}"
-        );
+        assert!(err.contains("(type \"MobileNetV2\"): unknown field `width`"), "{err}");
 
         let folder = |data: &str| {
-            arch("type = \"MobileNetV2\"\nnum_classes = 5")
-                .replace("[data]\ntype = \"FashionMNIST\"", data)
+            arch("type = \"MobileNetV2\"\nnum_classes = 5").replace("[data]\ntype = \"FashionMNIST\"", data)
         };
-        let config = parse(folder(
-            "[data]\ntype = \"ImageFolder\"\nroot = \"x\"\nimage_size = 32",
-        ))
-        .unwrap();
+        let config = parse(folder("[data]\ntype = \"ImageFolder\"\nroot = \"x\"\nimage_size = 32")).unwrap();
         let f = config.data.folder.unwrap();
-        assert_eq!(
-            (f.image_size, f.min_crop_scale, f.mean.len()),
-            (32, 0.08, 3)
-        );
+        assert_eq!((f.image_size, f.min_crop_scale, f.mean.len()), (32, 0.08, 3));
         let err = parse(folder("[data]\ntype = \"ImageFolder\"")).unwrap_err();
-        assert!(
-            err.starts_with("[data] root: an ImageFolder needs"),
-            "{err}"
-        );
-        let err = parse(folder(
-            "[data]\ntype = \"ImageFolder\"\nroot = \"x\"\nmin_crop_scale = 1.5",
-        ))
-        .unwrap_err();
+        assert!(err.starts_with("[data] root: an ImageFolder needs"), "{err}");
+        let err = parse(folder("[data]\ntype = \"ImageFolder\"\nroot = \"x\"\nmin_crop_scale = 1.5")).unwrap_err();
         assert!(err.contains("min_crop_scale: must be in (0, 1]"), "{err}");
-        let err = parse(folder(
-            "[data]\ntype = \"ImageFolder\"\nroot = \"x\"\nmean = [0.5]",
-        ))
-        .unwrap_err();
+        let err = parse(folder("[data]\ntype = \"ImageFolder\"\nroot = \"x\"\nmean = [0.5]")).unwrap_err();
         assert!(err.contains("[data] mean, std: three values each"), "{err}");
-        let err = parse(GOOD.replace(
-            "type = \"FashionMNIST\"",
-            "type = \"FashionMNIST\"\nimage_size = 32",
-        ))
-        .unwrap_err();
-        assert!(
-            err.contains("[data] image_size: only for type \"ImageFolder\""),
-            "{err}"
-        );
+        let err = parse(GOOD.replace("type = \"FashionMNIST\"", "type = \"FashionMNIST\"\nimage_size = 32")).unwrap_err();
+        assert!(err.contains("[data] image_size: only for type \"ImageFolder\""), "{err}");
 
         let poly = parse(GOOD.replace("type = \"CosineAnnealing\"", "type = \"Poly\"")).unwrap();
-        assert_eq!(
-            (poly.schedule.kind.as_str(), poly.schedule.power),
-            ("Poly", Some(1.0))
-        );
-        let err = parse(GOOD.replace(
-            "type = \"CosineAnnealing\"",
-            "type = \"CosineAnnealing\"\npower = 2.0",
-        ))
-        .unwrap_err();
-        assert!(
-            err.contains("[schedule] power: only for type \"Poly\""),
-            "{err}"
-        );
+        assert_eq!((poly.schedule.kind.as_str(), poly.schedule.power), ("Poly", Some(1.0)));
+        let err = parse(GOOD.replace("type = \"CosineAnnealing\"", "type = \"CosineAnnealing\"\npower = 2.0")).unwrap_err();
+        assert!(err.contains("[schedule] power: only for type \"Poly\""), "{err}");
         let err = parse(GOOD.replace("epochs = 2", "epochs = 2\nmin_lr = 0.5")).unwrap_err();
-        assert!(
-            err.contains("[schedule] min_lr: must be in [0, lr = 0.1)"),
-            "{err}"
-        );
-        let err = parse(GOOD.replace(
-            "num_sample_training = 4",
-            "num_sample_training = 4\nchannel_cfg = [\"a.yaml\"]",
-        ))
-        .unwrap_err();
-        assert!(
-            err.contains("channel_cfg: the subnets to retrain; needs `retraining = true`"),
-            "{err}"
-        );
+        assert!(err.contains("[schedule] min_lr: must be in [0, lr = 0.1)"), "{err}");
+        let err = parse(GOOD.replace("num_sample_training = 4", "num_sample_training = 4\nchannel_cfg = [\"a.yaml\"]")).unwrap_err();
+        assert!(err.contains("channel_cfg: the subnets to retrain; needs `retraining = true`"), "{err}");
     }
 }

@@ -36,9 +36,7 @@ impl FromStr for Convention {
         match text {
             "paper" => Ok(Self::Paper),
             "mmcv" => Ok(Self::Mmcv),
-            other => Err(format!(
-                "unknown FLOPs convention \"{other}\"; accepted: \"paper\", \"mmcv\""
-            )),
+            other => Err(format!("unknown FLOPs convention \"{other}\"; accepted: \"paper\", \"mmcv\"")),
         }
     }
 }
@@ -54,12 +52,7 @@ pub struct Cost {
 
 /// Counts the FLOPs and parameters of `subnet` of `space` on one `[channels, height, width]`
 /// image of size `input` (`[height, width]`).
-pub fn count(
-    space: &ChannelSpace,
-    subnet: &Subnet,
-    input: [usize; 2],
-    convention: Convention,
-) -> Cost {
+pub fn count(space: &ChannelSpace, subnet: &Subnet, input: [usize; 2], convention: Convention) -> Cost {
     let width = |channels: Channels| match channels {
         Channels::Fixed(n) => n as u64,
         Channels::Group(g) => subnet.channels(g) as u64,
@@ -72,17 +65,9 @@ pub fn count(
         let (c_in, c_out) = (width(op.input), width(op.output));
         let area = |size: [usize; 2]| (size[0] * size[1]) as u64;
         let written = match &op.kind {
-            OpKind::Conv {
-                kernel_size,
-                stride,
-                dilation,
-                padding,
-                in_per_group,
-                bias,
-            } => {
+            OpKind::Conv { kernel_size, stride, dilation, padding, in_per_group, bias } => {
                 let out = conv_output_size(padding, *kernel_size, *stride, *dilation, read);
-                let per_output = in_per_group.map_or(c_in, |n| n as u64)
-                    * (kernel_size[0] * kernel_size[1]) as u64;
+                let per_output = in_per_group.map_or(c_in, |n| n as u64) * (kernel_size[0] * kernel_size[1]) as u64;
                 cost.flops += area(out) * c_out * per_output;
                 cost.params += c_out * per_output;
                 if *bias {
@@ -117,11 +102,7 @@ pub fn count(
                 }
                 [1, 1]
             }
-            OpKind::Pool {
-                kernel_size,
-                stride,
-                padding,
-            } => {
+            OpKind::Pool { kernel_size, stride, padding } => {
                 if mmcv {
                     cost.flops += area(read) * c_in;
                 }
@@ -160,9 +141,7 @@ pub fn parse_count(text: &str) -> Result<u64, String> {
     };
     match number.trim().parse::<f64>() {
         Ok(x) if x.is_finite() && x > 0.0 => Ok((x * scale).round() as u64),
-        _ => Err(format!(
-            "`{text}` is not a positive count; write a number such as 300000 or 300K, 2.5M, 1G"
-        )),
+        _ => Err(format!("`{text}` is not a positive count; write a number such as 300000 or 300K, 2.5M, 1G")),
     }
 }
 
@@ -190,24 +169,14 @@ mod tests {
             .with_bias(false)
             .init::<B>(&device);
         let bn2 = SlimBatchNormConfig::new(8).init::<B>(&device);
-        let pw = SlimConv2dConfig::new([8, 16], [1, 1])
-            .with_bias(true)
-            .init::<B>(&device);
+        let pw = SlimConv2dConfig::new([8, 16], [1, 1]).with_bias(true).init::<B>(&device);
         let fc = SlimLinearConfig::new(16, 10).init::<B>(&device);
         let mut space = ChannelSpace::builder();
         let a = Channels::Group(space.group("a", 8));
         let b = Channels::Group(space.group("b", 16));
-        space
-            .conv("stem", &stem, Channels::Fixed(3), a)
-            .norm("stem.bn", &bn, a)
-            .activation("stem.relu", a);
+        space.conv("stem", &stem, Channels::Fixed(3), a).norm("stem.bn", &bn, a).activation("stem.relu", a);
         space.conv("dw", &dw, a, a).norm("dw.bn", &bn2, a);
-        space.conv("pw", &pw, a, b).global_pool("pool", b).linear(
-            "fc",
-            &fc,
-            b,
-            Channels::Fixed(10),
-        );
+        space.conv("pw", &pw, a, b).global_pool("pool", b).linear("fc", &fc, b, Channels::Fixed(10));
         space.build().unwrap()
     }
 
@@ -220,10 +189,7 @@ mod tests {
         let dw = 256 * 8 * 9;
         let pw = 256 * 16 * 8;
         assert_eq!(full.flops, (stem + dw + pw + 16 * 10) as u64);
-        assert_eq!(
-            full.params,
-            (8 * 27 + 16 + 8 * 9 + 16 + 16 * 8 + 16 + 16 * 10 + 10) as u64
-        );
+        assert_eq!(full.params, (8 * 27 + 16 + 8 * 9 + 16 + 16 * 8 + 16 + 16 * 10 + 10) as u64);
     }
 
     #[test]
@@ -255,11 +221,7 @@ mod tests {
         assert_eq!(parse_count("2.5k"), Ok(2_500));
         assert_eq!(parse_count("1e6"), Ok(1_000_000));
         assert!(parse_count("-3M").is_err());
-        assert!(
-            parse_count("lots")
-                .unwrap_err()
-                .contains("not a positive count")
-        );
+        assert!(parse_count("lots").unwrap_err().contains("not a positive count"));
         assert_eq!(Short(505_400_000).to_string(), "505.4M");
     }
 }

@@ -60,46 +60,26 @@ pub struct DeployedFiles {
 
 /// Writes `plain` and its config as `{stem}.mpk`, `{stem}.safetensors` and `{stem}.json`, each
 /// through a temporary file renamed into place.
-pub fn save<B: Backend, P: Module<B> + Classifier<B>, C: Config>(
-    plain: &P,
-    config: &C,
-    stem: &Path,
-) -> Result<DeployedFiles, String> {
+pub fn save<B: Backend, P: Module<B> + Classifier<B>, C: Config>(plain: &P, config: &C, stem: &Path) -> Result<DeployedFiles, String> {
     let files = DeployedFiles {
         record: stem.with_extension("mpk"),
         safetensors: stem.with_extension("safetensors"),
         config: stem.with_extension("json"),
     };
     if let Some(dir) = stem.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
-    let tmp = |path: &Path| {
-        path.with_file_name(format!(
-            ".{}.tmp{}",
-            path.file_name().unwrap().to_string_lossy(),
-            std::process::id()
-        ))
-    };
-    let place = |tmp: &Path, path: &Path| {
-        std::fs::rename(tmp, path)
-            .map_err(|e| format!("cannot move {} into place: {e}", path.display()))
-    };
+    let tmp = |path: &Path| path.with_file_name(format!(".{}.tmp{}", path.file_name().unwrap().to_string_lossy(), std::process::id()));
+    let place = |tmp: &Path, path: &Path| std::fs::rename(tmp, path).map_err(|e| format!("cannot move {} into place: {e}", path.display()));
 
     // The recorder appends `.mpk` to the path it is given.
     let record_tmp = tmp(&files.record);
     plain
         .clone()
-        .save_file(
-            record_tmp.with_extension(""),
-            &NamedMpkFileRecorder::<FullPrecisionSettings>::new(),
-        )
+        .save_file(record_tmp.with_extension(""), &NamedMpkFileRecorder::<FullPrecisionSettings>::new())
         .map_err(|e| format!("cannot write {}: {e}", files.record.display()))?;
-    std::fs::rename(
-        record_tmp.with_extension("").with_extension("mpk"),
-        &record_tmp,
-    )
-    .map_err(|e| format!("cannot write {}: {e}", files.record.display()))?;
+    std::fs::rename(record_tmp.with_extension("").with_extension("mpk"), &record_tmp)
+        .map_err(|e| format!("cannot write {}: {e}", files.record.display()))?;
     place(&record_tmp, &files.record)?;
 
     let st_tmp = tmp(&files.safetensors);
@@ -107,15 +87,11 @@ pub fn save<B: Backend, P: Module<B> + Classifier<B>, C: Config>(
     for (from, to) in P::pytorch_renames() {
         store = store.with_key_remapping(*from, *to);
     }
-    plain
-        .save_into(&mut store)
-        .map_err(|e| format!("cannot write {}: {e}", files.safetensors.display()))?;
+    plain.save_into(&mut store).map_err(|e| format!("cannot write {}: {e}", files.safetensors.display()))?;
     place(&st_tmp, &files.safetensors)?;
 
     let config_tmp = tmp(&files.config);
-    config
-        .save(&config_tmp)
-        .map_err(|e| format!("cannot write {}: {e}", files.config.display()))?;
+    config.save(&config_tmp).map_err(|e| format!("cannot write {}: {e}", files.config.display()))?;
     place(&config_tmp, &files.config)?;
     Ok(files)
 }
@@ -144,14 +120,10 @@ pub fn shapes<B: Backend, M: Module<B>>(module: &M) -> Vec<(String, Vec<usize>)>
             self.path.pop();
         }
         fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<B, D>>) {
-            self.out
-                .push((self.path.join("."), param.val().dims().to_vec()));
+            self.out.push((self.path.join("."), param.val().dims().to_vec()));
         }
     }
-    let mut collect = Collect {
-        path: Vec::new(),
-        out: Vec::new(),
-    };
+    let mut collect = Collect { path: Vec::new(), out: Vec::new() };
     module.visit(&mut collect);
     collect.out
 }

@@ -2,8 +2,8 @@
 
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
-use burn::tensor::ElementConversion;
 use burn::tensor::backend::Backend;
+use burn::tensor::ElementConversion;
 use slimmable::NormMode;
 
 use crate::channels::Subnet;
@@ -48,32 +48,12 @@ pub enum EvalBatches<B: Backend> {
 
 impl<B: Backend> EvalBatches<B> {
     /// `dataset` in batches of `batch_size`, resident or streamed by its size.
-    pub fn new(
-        dataset: &ImageDataset,
-        batcher: &ImageBatcher,
-        batch_size: usize,
-        device: &B::Device,
-    ) -> Self {
-        let bytes =
-            dataset.len() * batcher.shape.iter().product::<usize>() * std::mem::size_of::<f32>();
-        Self::with_limit(
-            dataset,
-            batcher,
-            batch_size,
-            device,
-            RESIDENT_LIMIT_BYTES,
-            bytes,
-        )
+    pub fn new(dataset: &ImageDataset, batcher: &ImageBatcher, batch_size: usize, device: &B::Device) -> Self {
+        let bytes = dataset.len() * batcher.shape.iter().product::<usize>() * std::mem::size_of::<f32>();
+        Self::with_limit(dataset, batcher, batch_size, device, RESIDENT_LIMIT_BYTES, bytes)
     }
 
-    fn with_limit(
-        dataset: &ImageDataset,
-        batcher: &ImageBatcher,
-        batch_size: usize,
-        device: &B::Device,
-        limit: usize,
-        bytes: usize,
-    ) -> Self {
+    fn with_limit(dataset: &ImageDataset, batcher: &ImageBatcher, batch_size: usize, device: &B::Device, limit: usize, bytes: usize) -> Self {
         match bytes <= limit {
             true => EvalBatches::Resident(to_batches(dataset, batcher, batch_size, device)),
             false => EvalBatches::Streamed {
@@ -89,18 +69,13 @@ impl<B: Backend> EvalBatches<B> {
     pub fn iter(&self) -> Box<dyn Iterator<Item = ImageBatch<B>> + '_> {
         match self {
             EvalBatches::Resident(batches) => Box::new(batches.iter().cloned()),
-            EvalBatches::Streamed {
-                dataset,
-                batcher,
-                batch_size,
-                device,
-            } => Box::new((0..dataset.len().div_ceil(*batch_size)).map(move |b| {
-                let end = ((b + 1) * batch_size).min(dataset.len());
-                let items = (b * batch_size..end)
-                    .filter_map(|i| dataset.get(i))
-                    .collect();
-                batcher.batch(items, device)
-            })),
+            EvalBatches::Streamed { dataset, batcher, batch_size, device } => Box::new(
+                (0..dataset.len().div_ceil(*batch_size)).map(move |b| {
+                    let end = ((b + 1) * batch_size).min(dataset.len());
+                    let items = (b * batch_size..end).filter_map(|i| dataset.get(i)).collect();
+                    batcher.batch(items, device)
+                }),
+            ),
         }
     }
 
@@ -116,50 +91,26 @@ impl<B: Backend> EvalBatches<B> {
 }
 
 /// The dataset as batches on `device`, in order.
-pub fn to_batches<B: Backend>(
-    dataset: &ImageDataset,
-    batcher: &ImageBatcher,
-    batch_size: usize,
-    device: &B::Device,
-) -> Vec<ImageBatch<B>> {
+pub fn to_batches<B: Backend>(dataset: &ImageDataset, batcher: &ImageBatcher, batch_size: usize, device: &B::Device) -> Vec<ImageBatch<B>> {
     let items: Vec<_> = dataset.iter().collect();
-    items
-        .chunks(batch_size.max(1))
-        .map(|chunk| batcher.batch(chunk.to_vec(), device))
-        .collect()
+    items.chunks(batch_size.max(1)).map(|chunk| batcher.batch(chunk.to_vec(), device)).collect()
 }
 
 /// Overwrites the running statistics of the subnet's active channels with their cumulative
 /// average over `batches` (other channels are untouched).
-pub fn recalibrate<B: Backend, M: SlimmableModel<B>>(
-    model: &M,
-    subnet: &Subnet,
-    batches: &[ImageBatch<B>],
-) {
+pub fn recalibrate<B: Backend, M: SlimmableModel<B>>(model: &M, subnet: &Subnet, batches: &[ImageBatch<B>]) {
     for (step, batch) in batches.iter().enumerate() {
         let _ = model.forward_subnet(batch.images.clone(), subnet, NormMode::Calibrate { step });
     }
 }
 
 /// Top-1 accuracy in percent of `model` at `subnet` over `batches`.
-pub fn accuracy<B: Backend, M: SlimmableModel<B>>(
-    model: &M,
-    subnet: &Subnet,
-    norm: NormMode,
-    batches: &EvalBatches<B>,
-) -> f64 {
+pub fn accuracy<B: Backend, M: SlimmableModel<B>>(model: &M, subnet: &Subnet, norm: NormMode, batches: &EvalBatches<B>) -> f64 {
     let (mut correct, mut total) = (0i64, 0usize);
     for batch in batches.iter() {
         let logits = model.forward_subnet(batch.images.clone(), subnet, norm);
         let [n, _] = logits.dims();
-        let hits: i64 = logits
-            .argmax(1)
-            .reshape([n])
-            .equal(batch.targets)
-            .int()
-            .sum()
-            .into_scalar()
-            .elem();
+        let hits: i64 = logits.argmax(1).reshape([n]).equal(batch.targets).int().sum().into_scalar().elem();
         correct += hits;
         total += n;
     }
@@ -177,11 +128,7 @@ pub fn evaluate<B: Backend, M: SlimmableModel<B>>(
 ) -> f64 {
     match norm {
         EvalNorm::Recalibrate { batches } => {
-            recalibrate(
-                model,
-                subnet,
-                &calibration[..batches.min(calibration.len())],
-            );
+            recalibrate(model, subnet, &calibration[..batches.min(calibration.len())]);
             accuracy(model, subnet, NormMode::Auto, test)
         }
         EvalNorm::BatchStats => accuracy(model, subnet, NormMode::BatchStats, test),
@@ -199,23 +146,14 @@ mod tests {
     #[test]
     fn streamed_batches_are_the_resident_ones_and_score_alike() {
         let device = Default::default();
-        let data = ImageDataset::load_idx_dir(&default_fashion_mnist_dir(), Split::Test)
-            .unwrap()
-            .take(150);
+        let data = ImageDataset::load_idx_dir(&default_fashion_mnist_dir(), Split::Test).unwrap().take(150);
         let batcher = ImageBatcher::fashion_mnist();
-        assert!(
-            EvalBatches::<NdArray>::new(&data, &batcher, 64, &device).is_resident(),
-            "150 small images stay resident"
-        );
-        let resident =
-            EvalBatches::<NdArray>::with_limit(&data, &batcher, 64, &device, usize::MAX, 0);
+        assert!(EvalBatches::<NdArray>::new(&data, &batcher, 64, &device).is_resident(), "150 small images stay resident");
+        let resident = EvalBatches::<NdArray>::with_limit(&data, &batcher, 64, &device, usize::MAX, 0);
         let streamed = EvalBatches::<NdArray>::with_limit(&data, &batcher, 64, &device, 0, 1);
         assert!(resident.is_resident() && !streamed.is_resident());
 
-        let targets =
-            |batches: &EvalBatches<NdArray>| -> Vec<burn::tensor::Tensor<NdArray, 1, Int>> {
-                batches.iter().map(|b| b.targets).collect()
-            };
+        let targets = |batches: &EvalBatches<NdArray>| -> Vec<burn::tensor::Tensor<NdArray, 1, Int>> { batches.iter().map(|b| b.targets).collect() };
         let sizes: Vec<usize> = targets(&streamed).iter().map(|t| t.dims()[0]).collect();
         assert_eq!(sizes, [64, 64, 22]);
         for (a, b) in targets(&resident).into_iter().zip(targets(&streamed)) {

@@ -18,6 +18,5 @@ pub trait SlimmableModel<B: Backend>: Module<B> + ModuleDisplay {
 
     /// Logits `[batch, classes]` of `images` `[batch, channels, height, width]` at `subnet`,
     /// with BatchNorm statistics chosen by `norm`.
-    fn forward_subnet(&self, images: Tensor<B, 4>, subnet: &Subnet, norm: NormMode)
-    -> Tensor<B, 2>;
+    fn forward_subnet(&self, images: Tensor<B, 4>, subnet: &Subnet, norm: NormMode) -> Tensor<B, 2>;
 }

@@ -30,43 +30,25 @@ pub struct RatioPruner {
 impl RatioPruner {
     /// A pruner over `ratios`, which must be non-empty, sorted ascending, without repeats and
     /// in (0, 1].
-    pub fn new(
-        ratios: Vec<f64>,
-        divisor: Option<usize>,
-        sampling: Sampling,
-    ) -> Result<Self, String> {
+    pub fn new(ratios: Vec<f64>, divisor: Option<usize>, sampling: Sampling) -> Result<Self, String> {
         if ratios.is_empty() {
             return Err("the list of ratios is empty".into());
         }
-        if let Some(bad) = ratios
-            .iter()
-            .find(|r| !(r.is_finite() && **r > 0.0 && **r <= 1.0))
-        {
+        if let Some(bad) = ratios.iter().find(|r| !(r.is_finite() && **r > 0.0 && **r <= 1.0)) {
             return Err(format!("ratio {bad} is outside (0, 1]"));
         }
         if ratios.windows(2).any(|pair| pair[0] >= pair[1]) {
-            return Err(format!(
-                "ratios must be sorted ascending without repeats, got {ratios:?}"
-            ));
+            return Err(format!("ratios must be sorted ascending without repeats, got {ratios:?}"));
         }
         if divisor == Some(0) {
             return Err("divisor must be at least 1".into());
         }
-        Ok(Self {
-            ratios,
-            divisor,
-            sampling,
-        })
+        Ok(Self { ratios, divisor, sampling })
     }
 
     /// AutoSlim's default: 2/12, 3/12, …, 12/12, per-group sampling, no divisor.
     pub fn autoslim_default() -> Self {
-        Self::new(
-            (2..=12).map(|i| i as f64 / 12.0).collect(),
-            None,
-            Sampling::PerGroup,
-        )
-        .unwrap()
+        Self::new((2..=12).map(|i| i as f64 / 12.0).collect(), None, Sampling::PerGroup).unwrap()
     }
 
     /// The ratios, ascending.
@@ -102,23 +84,14 @@ impl RatioPruner {
     pub fn random_subnet(&self, space: &ChannelSpace, rng: &mut impl Rng) -> Subnet {
         let n = self.ratios.len();
         let ratios: Vec<f64> = match self.sampling {
-            Sampling::PerGroup => space
-                .groups()
-                .iter()
-                .map(|_| self.ratios[rng.random_range(0..n)])
-                .collect(),
+            Sampling::PerGroup => space.groups().iter().map(|_| self.ratios[rng.random_range(0..n)]).collect(),
             Sampling::Uniform => vec![self.ratios[rng.random_range(0..n)]; space.groups().len()],
         };
         Subnet::from_ratios(space, &ratios, self.divisor).unwrap_or_else(|err| panic!("{err}"))
     }
 
     /// The subnets of one sandwich step: max, min, then `num_samples - 2` random ones.
-    pub fn sandwich(
-        &self,
-        space: &ChannelSpace,
-        num_samples: usize,
-        rng: &mut impl Rng,
-    ) -> Vec<Subnet> {
+    pub fn sandwich(&self, space: &ChannelSpace, num_samples: usize, rng: &mut impl Rng) -> Vec<Subnet> {
         let mut subnets = vec![self.max_subnet(space), self.min_subnet(space)];
         subnets.extend((2..num_samples).map(|_| self.random_subnet(space, rng)));
         subnets
@@ -134,8 +107,7 @@ mod tests {
     use rand::SeedableRng;
 
     fn space() -> ChannelSpace {
-        let model: SlimCnn<NdArray> =
-            SlimCnnConfig::new(vec![24, 48, 96], vec![1, 2, 2]).init(&Default::default());
+        let model: SlimCnn<NdArray> = SlimCnnConfig::new(vec![24, 48, 96], vec![1, 2, 2]).init(&Default::default());
         model.space().clone()
     }
 
@@ -149,14 +121,9 @@ mod tests {
         assert_eq!(subnets[0].as_slice(), &[24, 48, 96]);
         assert_eq!(subnets[1].as_slice(), &[4, 8, 16]);
         // Per-group sampling: over many draws, groups take different ratios.
-        let draws: Vec<Subnet> = (0..50)
-            .map(|_| pruner.random_subnet(&space, &mut rng))
-            .collect();
+        let draws: Vec<Subnet> = (0..50).map(|_| pruner.random_subnet(&space, &mut rng)).collect();
         assert!(draws.iter().any(|s| s.as_slice()[0] * 2 != s.as_slice()[1]));
-        let all_bins = draws
-            .iter()
-            .map(|s| s.as_slice()[0])
-            .collect::<std::collections::BTreeSet<_>>();
+        let all_bins = draws.iter().map(|s| s.as_slice()[0]).collect::<std::collections::BTreeSet<_>>();
         assert!(all_bins.len() >= 8, "{all_bins:?}");
         let uniform = RatioPruner::new(pruner.ratios().to_vec(), None, Sampling::Uniform).unwrap();
         for _ in 0..20 {
@@ -167,25 +134,9 @@ mod tests {
 
     #[test]
     fn bad_ratio_lists_are_errors() {
-        assert!(
-            RatioPruner::new(vec![], None, Sampling::PerGroup)
-                .unwrap_err()
-                .contains("empty")
-        );
-        assert!(
-            RatioPruner::new(vec![0.5, 0.25], None, Sampling::PerGroup)
-                .unwrap_err()
-                .contains("sorted")
-        );
-        assert!(
-            RatioPruner::new(vec![0.0, 0.5], None, Sampling::PerGroup)
-                .unwrap_err()
-                .contains("outside (0, 1]")
-        );
-        assert!(
-            RatioPruner::new(vec![0.5, 1.2], None, Sampling::PerGroup)
-                .unwrap_err()
-                .contains("outside (0, 1]")
-        );
+        assert!(RatioPruner::new(vec![], None, Sampling::PerGroup).unwrap_err().contains("empty"));
+        assert!(RatioPruner::new(vec![0.5, 0.25], None, Sampling::PerGroup).unwrap_err().contains("sorted"));
+        assert!(RatioPruner::new(vec![0.0, 0.5], None, Sampling::PerGroup).unwrap_err().contains("outside (0, 1]"));
+        assert!(RatioPruner::new(vec![0.5, 1.2], None, Sampling::PerGroup).unwrap_err().contains("outside (0, 1]"));
     }
 }

@@ -111,30 +111,16 @@ impl<'a> GreedySearch<'a> {
         score: impl FnOnce(&Subnet) -> f64,
     ) -> Result<Self, SearchError> {
         if settings.bins < 2 {
-            return Err(SearchError::Settings(format!(
-                "bins: need at least 2 width steps per group, got {}",
-                settings.bins
-            )));
+            return Err(SearchError::Settings(format!("bins: need at least 2 width steps per group, got {}", settings.bins)));
         }
         if settings.targets.is_empty() {
-            return Err(SearchError::Settings(
-                "targets: give at least one FLOPs target".into(),
-            ));
+            return Err(SearchError::Settings("targets: give at least one FLOPs target".into()));
         }
         if settings.input_size.contains(&0) {
-            return Err(SearchError::Settings(format!(
-                "input_size: must be positive, got {:?}",
-                settings.input_size
-            )));
+            return Err(SearchError::Settings(format!("input_size: must be positive, got {:?}", settings.input_size)));
         }
         let min_bins = vec![1; space.groups().len()];
-        let min = count(
-            space,
-            &subnet_at(space, &settings, &min_bins),
-            settings.input_size,
-            settings.convention,
-        )
-        .flops;
+        let min = count(space, &subnet_at(space, &settings, &min_bins), settings.input_size, settings.convention).flops;
         if let Some(&target) = settings.targets.iter().filter(|&&t| t < min).min() {
             return Err(SearchError::TargetTooSmall {
                 target,
@@ -158,18 +144,8 @@ impl<'a> GreedySearch<'a> {
                 let bins = vec![settings.bins; space.groups().len()];
                 let full = subnet_at(space, &settings, &bins);
                 let flops = count(space, &full, settings.input_size, settings.convention).flops;
-                let first = Scored {
-                    channels: full.as_slice().to_vec(),
-                    flops,
-                    score: score(&full),
-                };
-                let mut state = SearchState {
-                    settings,
-                    fingerprint,
-                    bins,
-                    path: vec![first],
-                    found: Vec::new(),
-                };
+                let first = Scored { channels: full.as_slice().to_vec(), flops, score: score(&full) };
+                let mut state = SearchState { settings, fingerprint, bins, path: vec![first], found: Vec::new() };
                 record_targets(&mut state);
                 state
             }
@@ -223,23 +199,11 @@ impl<'a> GreedySearch<'a> {
         let settings = self.state.settings.clone();
         let mut best: Option<(usize, usize, Scored)> = None;
         for (group, bins, subnet) in self.candidates() {
-            let flops = count(
-                self.space,
-                &subnet,
-                settings.input_size,
-                settings.convention,
-            )
-            .flops;
-            let scored = Scored {
-                channels: subnet.as_slice().to_vec(),
-                flops,
-                score: score(&subnet),
-            };
+            let flops = count(self.space, &subnet, settings.input_size, settings.convention).flops;
+            let scored = Scored { channels: subnet.as_slice().to_vec(), flops, score: score(&subnet) };
             let better = match &best {
                 None => true,
-                Some((_, _, b)) => {
-                    scored.score > b.score || (scored.score == b.score && scored.flops < b.flops)
-                }
+                Some((_, _, b)) => scored.score > b.score || (scored.score == b.score && scored.flops < b.flops),
             };
             if better {
                 best = Some((group, bins, scored));
@@ -261,9 +225,7 @@ pub fn subnet_at(space: &ChannelSpace, settings: &SearchSettings, bins: &[usize]
         .zip(bins)
         .map(|(group, &b)| {
             let ratio = b as f64 / settings.bins as f64;
-            channels_for_ratio(group.max_channels, ratio, settings.divisor)
-                .unwrap_or(1)
-                .clamp(1, group.max_channels)
+            channels_for_ratio(group.max_channels, ratio, settings.divisor).unwrap_or(1).clamp(1, group.max_channels)
         })
         .collect();
     Subnet::new(space, channels).expect("widths are clamped to 1..=max")
@@ -271,19 +233,12 @@ pub fn subnet_at(space: &ChannelSpace, settings: &SearchSettings, bins: &[usize]
 
 /// Records, for each target not yet found, the newest subnet on the path if it is at or below.
 fn record_targets(state: &mut SearchState) {
-    let last = state
-        .path
-        .last()
-        .expect("the path starts with the full network")
-        .clone();
+    let last = state.path.last().expect("the path starts with the full network").clone();
     let mut targets = state.settings.targets.clone();
     targets.sort_unstable_by(|a, b| b.cmp(a));
     for target in targets {
         if last.flops <= target && !state.found.iter().any(|f| f.target == target) {
-            state.found.push(Found {
-                target,
-                subnet: last.clone(),
-            });
+            state.found.push(Found { target, subnet: last.clone() });
         }
     }
 }
@@ -300,31 +255,18 @@ mod tests {
     /// Two dense 3×3 convs of 12 and 24 channels on 8×8 images, then a classifier.
     fn space() -> ChannelSpace {
         let device = Default::default();
-        let a = SlimConv2dConfig::new([1, 12], [3, 3])
-            .with_bias(false)
-            .init::<B>(&device);
-        let b = SlimConv2dConfig::new([12, 24], [3, 3])
-            .with_bias(false)
-            .init::<B>(&device);
+        let a = SlimConv2dConfig::new([1, 12], [3, 3]).with_bias(false).init::<B>(&device);
+        let b = SlimConv2dConfig::new([12, 24], [3, 3]).with_bias(false).init::<B>(&device);
         let fc = SlimLinearConfig::new(24, 10).init::<B>(&device);
         let mut space = ChannelSpace::builder();
         let ga = Channels::Group(space.group("a", 12));
         let gb = Channels::Group(space.group("b", 24));
-        space
-            .conv("a", &a, Channels::Fixed(1), ga)
-            .conv("b", &b, ga, gb)
-            .linear("fc", &fc, gb, Channels::Fixed(10));
+        space.conv("a", &a, Channels::Fixed(1), ga).conv("b", &b, ga, gb).linear("fc", &fc, gb, Channels::Fixed(10));
         space.build().unwrap()
     }
 
     fn settings(targets: Vec<u64>) -> SearchSettings {
-        SearchSettings {
-            bins: 12,
-            targets,
-            convention: Convention::Paper,
-            input_size: [8, 8],
-            divisor: None,
-        }
+        SearchSettings { bins: 12, targets, convention: Convention::Paper, input_size: [8, 8], divisor: None }
     }
 
     /// A score that prefers keeping group `b` wide: accuracy falls 3 points per bin of `b`,
@@ -338,8 +280,7 @@ mod tests {
         let space = space();
         let full = count(&space, &Subnet::max(&space), [8, 8], Convention::Paper).flops;
         let targets = vec![full * 3 / 4, full / 2];
-        let mut search =
-            GreedySearch::new(&space, settings(targets.clone()), "t".into(), None, score).unwrap();
+        let mut search = GreedySearch::new(&space, settings(targets.clone()), "t".into(), None, score).unwrap();
         while search.step(score).is_some() {}
         assert!(search.done());
         let state = search.state();
@@ -362,51 +303,30 @@ mod tests {
         let space = space();
         let full = count(&space, &Subnet::max(&space), [8, 8], Convention::Paper).flops;
         let targets = vec![full / 3];
-        let mut whole =
-            GreedySearch::new(&space, settings(targets.clone()), "t".into(), None, score).unwrap();
+        let mut whole = GreedySearch::new(&space, settings(targets.clone()), "t".into(), None, score).unwrap();
         while whole.step(score).is_some() {}
 
-        let mut first =
-            GreedySearch::new(&space, settings(targets.clone()), "t".into(), None, score).unwrap();
+        let mut first = GreedySearch::new(&space, settings(targets.clone()), "t".into(), None, score).unwrap();
         first.step(score);
         first.step(score);
-        let saved: SearchState =
-            serde_json::from_str(&serde_json::to_string(first.state()).unwrap()).unwrap();
-        let mut resumed = GreedySearch::new(
-            &space,
-            settings(targets.clone()),
-            "t".into(),
-            Some(saved.clone()),
-            |_| unreachable!("a resumed search does not rescore the full network"),
-        )
+        let saved: SearchState = serde_json::from_str(&serde_json::to_string(first.state()).unwrap()).unwrap();
+        let mut resumed = GreedySearch::new(&space, settings(targets.clone()), "t".into(), Some(saved.clone()), |_| {
+            unreachable!("a resumed search does not rescore the full network")
+        })
         .unwrap();
         while resumed.step(score).is_some() {}
         assert_eq!(resumed.state(), whole.state());
 
-        let other = GreedySearch::new(
-            &space,
-            settings(targets),
-            "another checkpoint".into(),
-            Some(saved),
-            score,
-        );
+        let other = GreedySearch::new(&space, settings(targets), "another checkpoint".into(), Some(saved), score);
         assert!(matches!(other, Err(SearchError::StateMismatch(_))));
     }
 
     #[test]
     fn a_target_below_the_smallest_subnet_is_an_error() {
         let space = space();
-        let err = GreedySearch::new(&space, settings(vec![10]), "t".into(), None, score)
-            .err()
-            .unwrap();
-        assert!(
-            err.to_string()
-                .starts_with("FLOPs target 10 (10) is below the smallest subnet's"),
-            "{err}"
-        );
-        let err = GreedySearch::new(&space, settings(vec![]), "t".into(), None, score)
-            .err()
-            .unwrap();
+        let err = GreedySearch::new(&space, settings(vec![10]), "t".into(), None, score).err().unwrap();
+        assert!(err.to_string().starts_with("FLOPs target 10 (10) is below the smallest subnet's"), "{err}");
+        let err = GreedySearch::new(&space, settings(vec![]), "t".into(), None, score).err().unwrap();
         assert_eq!(err.to_string(), "targets: give at least one FLOPs target");
     }
 }

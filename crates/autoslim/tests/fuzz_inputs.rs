@@ -16,53 +16,14 @@ use burn::backend::NdArray;
 use proptest::prelude::*;
 
 const CONFIG: &str = include_str!("../../../configs/autoslim_cnn_fashion_mnist.toml");
-const FOLDER_CONFIG: &str =
-    include_str!("../../../configs/autoslim_mbv2_1.5x_supernet_imagenet.toml");
-const MBV2_YAML: &str =
-    include_str!("../fixtures/mmrazor-autoslim-mbv2/AUTOSLIM_MBV2_320M_OFFICIAL.yaml");
+const FOLDER_CONFIG: &str = include_str!("../../../configs/autoslim_mbv2_1.5x_supernet_imagenet.toml");
+const MBV2_YAML: &str = include_str!("../fixtures/mmrazor-autoslim-mbv2/AUTOSLIM_MBV2_320M_OFFICIAL.yaml");
 
 /// Pieces that matter to the parsers, spliced into valid inputs.
 const TOKENS: &[&str] = &[
-    "=",
-    "[",
-    "]",
-    "{",
-    "}",
-    "\"",
-    "'",
-    ":",
-    ",",
-    "\n",
-    " ",
-    "-",
-    "#",
-    "type",
-    "ratios",
-    "\"1/0\"",
-    "\"0/0\"",
-    "-1",
-    "0",
-    "1e309",
-    "nan",
-    "inf",
-    "18446744073709551616",
-    "99999999999",
-    "\"\"",
-    "true",
-    "[[x]]",
-    "[data]",
-    "out_channels",
-    "raw_in_channels",
-    "in_channels: 0",
-    "  ",
-    "\t",
-    "~",
-    "null",
-    "&a",
-    "*a",
-    "!!binary",
-    "…",
-    "\u{0}",
+    "=", "[", "]", "{", "}", "\"", "'", ":", ",", "\n", " ", "-", "#", "type", "ratios", "\"1/0\"", "\"0/0\"",
+    "-1", "0", "1e309", "nan", "inf", "18446744073709551616", "99999999999", "\"\"", "true", "[[x]]", "[data]",
+    "out_channels", "raw_in_channels", "in_channels: 0", "  ", "\t", "~", "null", "&a", "*a", "!!binary", "…", "\u{0}",
 ];
 
 /// A random edit: delete a range, insert a token, or overwrite a byte, at a relative position.
@@ -107,19 +68,11 @@ fn apply(text: &str, edits: &[Edit]) -> String {
 }
 
 fn cnn_space() -> ChannelSpace {
-    SlimCnnConfig::new(vec![16, 32, 32, 64], vec![1, 2, 2, 1])
-        .init::<NdArray>(&Default::default())
-        .space()
-        .clone()
+    SlimCnnConfig::new(vec![16, 32, 32, 64], vec![1, 2, 2, 1]).init::<NdArray>(&Default::default()).space().clone()
 }
 
 fn mbv2_space() -> ChannelSpace {
-    SlimMobileNetV2Config::new()
-        .with_widen_factor(1.5)
-        .try_init::<NdArray>(&Default::default())
-        .unwrap()
-        .space()
-        .clone()
+    SlimMobileNetV2Config::new().with_widen_factor(1.5).try_init::<NdArray>(&Default::default()).unwrap().space().clone()
 }
 
 thread_local! {
@@ -179,8 +132,5 @@ fn the_unedited_inputs_are_valid() {
     Config::parse(CONFIG).unwrap();
     Config::parse(FOLDER_CONFIG).unwrap();
     Subnet::from_yaml(&mbv2_space(), MBV2_YAML).unwrap();
-    assert_eq!(
-        parse_idx(&idx_images(), Path::new("ok")).unwrap().dims,
-        vec![2, 3, 3]
-    );
+    assert_eq!(parse_idx(&idx_images(), Path::new("ok")).unwrap().dims, vec![2, 3, 3]);
 }

@@ -39,24 +39,15 @@ fn step<B: AutodiffBackend>(
 }
 
 fn bench<B: AutodiffBackend>(backend: &str, device: &B::Device, iters: usize) {
-    let g = ConvGeometry {
-        kernel: [3, 3],
-        stride: [1, 1],
-        dilation: [1, 1],
-        pad_start: [1, 1],
-        pad_end: [1, 1],
-    };
+    let g = ConvGeometry { kernel: [3, 3], stride: [1, 1], dilation: [1, 1], pad_start: [1, 1], pad_end: [1, 1] };
     for [n, c, hw] in [[32, 96, 28], [32, 384, 7]] {
         let x = Tensor::<B, 4>::random([n, c, hw, hw], Distribution::Default, device);
         let w = Tensor::<B, 4>::random([c, 1, 3, 3], Distribution::Default, device);
         let native = |x, w| conv2d(x, w, None, g.options(c));
         let kernel = |x, w| depthwise_conv2d(x, w, None, &g);
         let sum = |x, w| conv2d_im2col(x, w, None, &g, c);
-        let ways: [(&str, &dyn Fn(Tensor<B, 4>, Tensor<B, 4>) -> Tensor<B, 4>); 3] = [
-            ("conv2d", &native),
-            ("depthwise_conv2d", &kernel),
-            ("weighted sum", &sum),
-        ];
+        let ways: [(&str, &dyn Fn(Tensor<B, 4>, Tensor<B, 4>) -> Tensor<B, 4>); 3] =
+            [("conv2d", &native), ("depthwise_conv2d", &kernel), ("weighted sum", &sum)];
         for (_, way) in &ways {
             step::<B>(way, &x, &w);
         }
@@ -79,10 +70,7 @@ fn bench<B: AutodiffBackend>(backend: &str, device: &B::Device, iters: usize) {
 }
 
 fn main() {
-    let iters: usize = std::env::var("ITERS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10);
+    let iters: usize = std::env::var("ITERS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
     println!("| backend | input | depthwise conv as | fwd+bwd ms | vs conv2d |");
     println!("| --- | --- | --- | --- | --- |");
     type Cpu = Autodiff<NdArray>;

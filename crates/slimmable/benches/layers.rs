@@ -41,18 +41,12 @@ fn race(iters: usize, mut slim: impl FnMut(), mut plain: impl FnMut()) -> (f64, 
 }
 
 fn report(layer: &str, r: f64, shape: &str, (slim, plain): (f64, f64)) {
-    println!(
-        "| {layer} | {r:.3} | {shape} | {slim:.3} | {plain:.3} | {:.3} |",
-        slim / plain
-    );
+    println!("| {layer} | {r:.3} | {shape} | {slim:.3} | {plain:.3} | {:.3} |", slim / plain);
 }
 
 fn main() {
     let device = Default::default();
-    let iters: usize = std::env::var("ITERS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(30);
+    let iters: usize = std::env::var("ITERS").ok().and_then(|s| s.parse().ok()).unwrap_or(30);
     println!("| layer | r | active shape | slim ms | plain ms | slim / plain |");
     println!("| --- | --- | --- | --- | --- | --- |");
     for r in [0.25, 0.5, 0.75, 1.0] {

@@ -58,10 +58,7 @@ mod tests {
         assert_eq!(applied(Activation::Relu6), vec![0.0, 0.5, 5.0, 6.0]);
         for a in [Activation::Relu, Activation::Relu6] {
             let (low, high) = a.bounds().unwrap();
-            let clamped: Vec<f32> = [-2.0f64, 0.5, 5.0, 7.5]
-                .iter()
-                .map(|v| v.clamp(low, high) as f32)
-                .collect();
+            let clamped: Vec<f32> = [-2.0f64, 0.5, 5.0, 7.5].iter().map(|v| v.clamp(low, high) as f32).collect();
             assert_eq!(applied(a), clamped, "{a:?}: the bounds are the activation");
         }
         assert_eq!(Activation::Identity.bounds(), None);

@@ -42,19 +42,9 @@ const MAX_SEGMENTS: usize = 128;
 /// `x · scale[c] + shift[c]` (rows 3 and 4 of `stats` `[5, channels]`) lies strictly inside,
 /// else zero.
 #[cube]
-fn passed<F: Float, N: Size>(
-    dy: Vector<F, N>,
-    x: Vector<F, N>,
-    stats: &Tensor<F>,
-    c: usize,
-    channels: usize,
-    low: F,
-    high: F,
-) -> Vector<F, N> {
+fn passed<F: Float, N: Size>(dy: Vector<F, N>, x: Vector<F, N>, stats: &Tensor<F>, c: usize, channels: usize, low: F, high: F) -> Vector<F, N> {
     let y = x * Vector::new(stats[3 * channels + c]) + Vector::new(stats[4 * channels + c]);
-    let inside = y
-        .greater_than(Vector::new(low))
-        .and(y.less_than(Vector::new(high)));
+    let inside = y.greater_than(Vector::new(low)).and(y.less_than(Vector::new(high)));
     select_many(inside, dy, Vector::new(F::new(0.0)))
 }
 
@@ -106,19 +96,11 @@ fn channel_partials_kernel<F: Float, N: Size>(
     let side_by_side = max(BLOCK / m, 1);
     let lane_image = unit / m;
     let first_pixel = unit % m;
-    let shift = if gradient {
-        Vector::new(centre[c])
-    } else {
-        Vector::new(first[c * m][0])
-    };
+    let shift = if gradient { Vector::new(centre[c]) } else { Vector::new(first[c * m][0]) };
     let mut u = Vector::<F, N>::new(F::new(0.0));
     let mut v = Vector::<F, N>::new(F::new(0.0));
     // The threads beyond the last whole image of a row of images side by side sit out.
-    let mut image = if lane_image < side_by_side {
-        start + lane_image
-    } else {
-        end
-    };
+    let mut image = if lane_image < side_by_side { start + lane_image } else { end };
     while image < end {
         let base = (image * channels + c) * m;
         let mut pixel = first_pixel;
@@ -127,15 +109,7 @@ fn channel_partials_kernel<F: Float, N: Size>(
             if gradient {
                 let mut g = first[at];
                 if clamped {
-                    g = passed(
-                        g,
-                        second[at],
-                        centre,
-                        c,
-                        channels,
-                        low.get::<F>(),
-                        high.get::<F>(),
-                    );
+                    g = passed(g, second[at], centre, c, channels, low.get::<F>(), high.get::<F>());
                 }
                 u += g;
                 v += g * (second[at] - shift);
@@ -291,13 +265,9 @@ fn channel_affine_kernel<F: Float, N: Size>(
     }
     let channels = out.shape(1);
     let c = (ABSOLUTE_POS * out.vector_size() / out.shape(2)) % channels;
-    let y = x[ABSOLUTE_POS] * Vector::new(stats[3 * channels + c])
-        + Vector::new(stats[4 * channels + c]);
+    let y = x[ABSOLUTE_POS] * Vector::new(stats[3 * channels + c]) + Vector::new(stats[4 * channels + c]);
     if clamped {
-        out[ABSOLUTE_POS] = min(
-            max(y, Vector::new(low.get::<F>())),
-            Vector::new(high.get::<F>()),
-        );
+        out[ABSOLUTE_POS] = min(max(y, Vector::new(low.get::<F>())), Vector::new(high.get::<F>()));
     } else {
         out[ABSOLUTE_POS] = y;
     }
@@ -328,9 +298,7 @@ fn channel_affine2_kernel<F: Float, N: Size>(
     if clamped {
         g = passed(g, xv, stats, c, channels, low.get::<F>(), high.get::<F>());
     }
-    out[ABSOLUTE_POS] = g * Vector::new(coefficients[c])
-        + xv * Vector::new(coefficients[channels + c])
-        + Vector::new(coefficients[2 * channels + c]);
+    out[ABSOLUTE_POS] = g * Vector::new(coefficients[c]) + xv * Vector::new(coefficients[channels + c]) + Vector::new(coefficients[2 * channels + c]);
 }
 
 /// The vector size the elementwise and partial-sum kernels read `[n, c, m]` tensors with (all
@@ -346,10 +314,7 @@ fn plane_vector_size<R: CubeRuntime>(tensor: &CubeTensor<R>) -> VectorSize {
 /// per channel for [`channel_partials_kernel`]: segments of at least [`SEGMENT_MIN`] values,
 /// at most [`MAX_SEGMENTS`] of them, and no more than there are images.
 fn segment_count(n: usize, m: usize) -> usize {
-    (n * m)
-        .div_ceil(SEGMENT_MIN)
-        .clamp(1, MAX_SEGMENTS)
-        .min(n.max(1))
+    (n * m).div_ceil(SEGMENT_MIN).clamp(1, MAX_SEGMENTS).min(n.max(1))
 }
 
 /// The per-segment sums of [`channel_partials_kernel`] for `first` (and `second`, `centre`)
@@ -366,10 +331,7 @@ fn partial_sums<R: CubeRuntime, F: FloatElement>(
     let [low, high] = scalar_bounds::<F>(bounds);
     let [n, c, m] = first.meta.shape().dims::<3>();
     let segments = segment_count(n, m);
-    let (u, v) = (
-        empty_like::<R, F>(first, &[c, segments]),
-        empty_like::<R, F>(first, &[c, segments]),
-    );
+    let (u, v) = (empty_like::<R, F>(first, &[c, segments]), empty_like::<R, F>(first, &[c, segments]));
     channel_partials_kernel::launch::<F, R>(
         &first.client,
         CubeCount::new_2d(segments as u32, c as u32),
@@ -391,22 +353,13 @@ fn partial_sums<R: CubeRuntime, F: FloatElement>(
 /// The clamp's bounds as kernel scalars (any, unread, without a clamp).
 fn scalar_bounds<F: FloatElement>(bounds: Option<(f64, f64)>) -> [InputScalar; 2] {
     let (low, high) = bounds.unwrap_or((0.0, 0.0));
-    [
-        InputScalar::new(low, F::dtype()),
-        InputScalar::new(high, F::dtype()),
-    ]
+    [InputScalar::new(low, F::dtype()), InputScalar::new(high, F::dtype())]
 }
 
 /// One thread per channel of a full parameter of `channels` values.
-fn per_channel_launch<R: CubeRuntime>(
-    like: &CubeTensor<R>,
-    channels: usize,
-) -> (CubeCount, CubeDim) {
+fn per_channel_launch<R: CubeRuntime>(like: &CubeTensor<R>, channels: usize) -> (CubeCount, CubeDim) {
     let cube_dim = CubeDim::new(&like.client, channels);
-    (
-        cubecl::calculate_cube_count_elemwise(&like.client, channels, cube_dim),
-        cube_dim,
-    )
+    (cubecl::calculate_cube_count_elemwise(&like.client, channels, cube_dim), cube_dim)
 }
 
 /// The running statistics BatchNorm folds a batch into: full-length mean and variance, and the
@@ -448,21 +401,12 @@ pub(crate) fn batch_stats<R: CubeRuntime, F: FloatElement>(
     // tensors stand in.
     let (old, new, momentum) = match running {
         Some(r) => {
-            let new = (
-                empty_like::<R, F>(&x, &[full]),
-                empty_like::<R, F>(&x, &[full]),
-            );
-            (
-                (into_contiguous(r.mean), into_contiguous(r.var)),
-                Some(new),
-                r.momentum,
-            )
+            let new = (empty_like::<R, F>(&x, &[full]), empty_like::<R, F>(&x, &[full]));
+            ((into_contiguous(r.mean), into_contiguous(r.var)), Some(new), r.momentum)
         }
         None => ((gamma.clone(), gamma.clone()), None, 0.0),
     };
-    let (new_mean, new_var) = new
-        .clone()
-        .unwrap_or_else(|| (stats.clone(), stats.clone()));
+    let (new_mean, new_var) = new.clone().unwrap_or_else(|| (stats.clone(), stats.clone()));
     stats_finish_kernel::launch::<F, R>(
         &x.client,
         count,
@@ -481,41 +425,18 @@ pub(crate) fn batch_stats<R: CubeRuntime, F: FloatElement>(
         InputScalar::new(momentum, dtype),
         new.is_some(),
     );
-    BatchStats {
-        x,
-        stats,
-        running: new,
-    }
+    BatchStats { x, stats, running: new }
 }
 
 /// `x · scale[c] + shift[c]` for `x` `[n, c, m]` contiguous, with [`batch_stats`]'s statistics,
 /// clamped to `bounds` when given (the activation after the BatchNorm).
-pub(crate) fn channel_affine<R: CubeRuntime, F: FloatElement>(
-    x: &CubeTensor<R>,
-    stats: &CubeTensor<R>,
-    bounds: Option<(f64, f64)>,
-) -> CubeTensor<R> {
+pub(crate) fn channel_affine<R: CubeRuntime, F: FloatElement>(x: &CubeTensor<R>, stats: &CubeTensor<R>, bounds: Option<(f64, f64)>) -> CubeTensor<R> {
     let out = empty_like::<R, F>(x, &x.meta.shape().dims::<3>());
     let vector_size = plane_vector_size(x);
     let (count, dim) = elementwise_launch(&out, vector_size);
     let [low, high] = scalar_bounds::<F>(bounds);
-    let (input, stats_arg, out_arg) = (
-        x.clone().into_tensor_arg(),
-        stats.clone().into_tensor_arg(),
-        out.clone().into_tensor_arg(),
-    );
-    channel_affine_kernel::launch::<F, R>(
-        &x.client,
-        count,
-        dim,
-        vector_size,
-        input,
-        stats_arg,
-        out_arg,
-        low,
-        high,
-        bounds.is_some(),
-    );
+    let (input, stats_arg, out_arg) = (x.clone().into_tensor_arg(), stats.clone().into_tensor_arg(), out.clone().into_tensor_arg());
+    channel_affine_kernel::launch::<F, R>(&x.client, count, dim, vector_size, input, stats_arg, out_arg, low, high, bounds.is_some());
     out
 }
 
@@ -540,10 +461,7 @@ pub(crate) fn batch_norm_grads<R: CubeRuntime, F: FloatElement>(
     let vector_size = plane_vector_size(&dy).min(plane_vector_size(x));
     let (sum_dy, sum_dy_xc) = partial_sums::<R, F>(&dy, x, stats, true, bounds, vector_size);
     let coefficients = empty_like::<R, F>(&dy, &[3, c]);
-    let (grad_gamma, grad_beta) = (
-        empty_like::<R, F>(&dy, &[full]),
-        empty_like::<R, F>(&dy, &[full]),
-    );
+    let (grad_gamma, grad_beta) = (empty_like::<R, F>(&dy, &[full]), empty_like::<R, F>(&dy, &[full]));
     let (count, dim) = per_channel_launch(&dy, full);
     grad_finish_kernel::launch::<F, R>(
         &dy.client,

@@ -15,10 +15,10 @@
 //! (`batch_norm_kernels.rs`), on ndarray the wrapped backend's own tensor ops. Any other backend
 //! keeps the tensor-op path in `norm.rs`.
 
-use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::Autodiff;
 use burn::tensor::TensorPrimitive::Float;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::ops::FloatTensor;
@@ -58,19 +58,12 @@ pub(crate) fn batch_norm_train<B: Backend, const D: usize>(
     running: Option<RunningUpdate<B>>,
     activation: Activation,
 ) -> Result<BatchNormOutput<B, D>, Tensor<B, D>> {
-    if [x.dtype(), gamma.dtype(), beta.dtype()]
-        .iter()
-        .any(|&dtype| dtype != DType::F32)
-        || D < 2
-    {
+    if [x.dtype(), gamma.dtype(), beta.dtype()].iter().any(|&dtype| dtype != DType::F32) || D < 2 {
         return Err(x);
     }
     let dims = x.dims();
     let [n, c, rest] = [dims[0], dims[1], dims[2..].iter().product()];
-    assert!(
-        gamma.dims()[0] >= c && beta.dims()[0] >= c,
-        "batch_norm_train: parameters shorter than the input's {c} channels"
-    );
+    assert!(gamma.dims()[0] >= c && beta.dims()[0] >= c, "batch_norm_train: parameters shorter than the input's {c} channels");
     let prim = |t: Tensor<B, 1>| t.into_primitive().tensor();
     let op = FusedBatchNorm {
         x: x.reshape([n, c, rest]).into_primitive().tensor(),
@@ -107,29 +100,11 @@ impl<B: Backend> crate::type_match::AutodiffOp<B> for FusedBatchNorm<B> {
 
     fn run<I: Backend, C: CheckpointStrategy>(self) -> Self::Output {
         use crate::type_match::same_type;
-        let cast = |t: FloatTensor<B>| {
-            same_type::<_, FloatTensor<Autodiff<I, C>>>(t)
-                .unwrap_or_else(|_| unreachable!("B is Autodiff<I, C>"))
-        };
-        let back = |t: FloatTensor<Autodiff<I, C>>| {
-            same_type::<_, FloatTensor<B>>(t)
-                .unwrap_or_else(|_| unreachable!("B is Autodiff<I, C>"))
-        };
-        let running = self
-            .running
-            .map(|(mean, var, momentum)| (cast(mean), cast(var), momentum));
-        let (output, running) = forward_autodiff::<I, C>(
-            cast(self.x),
-            cast(self.gamma),
-            cast(self.beta),
-            self.epsilon,
-            running,
-            self.bounds,
-        );
-        (
-            back(output),
-            running.map(|(mean, var)| (back(mean), back(var))),
-        )
+        let cast = |t: FloatTensor<B>| same_type::<_, FloatTensor<Autodiff<I, C>>>(t).unwrap_or_else(|_| unreachable!("B is Autodiff<I, C>"));
+        let back = |t: FloatTensor<Autodiff<I, C>>| same_type::<_, FloatTensor<B>>(t).unwrap_or_else(|_| unreachable!("B is Autodiff<I, C>"));
+        let running = self.running.map(|(mean, var, momentum)| (cast(mean), cast(var), momentum));
+        let (output, running) = forward_autodiff::<I, C>(cast(self.x), cast(self.gamma), cast(self.beta), self.epsilon, running, self.bounds);
+        (back(output), running.map(|(mean, var)| (back(mean), back(var))))
     }
 }
 
@@ -138,31 +113,16 @@ impl<B: Backend> crate::type_match::AutodiffOp<B> for FusedBatchNorm<B> {
 enum SavedForBackward<I: Backend> {
     /// The tensor-op path: x̂ `[n, c, m]`, the active γ `[c]`, 1/sqrt(var + ε) `[1, c, 1]`, the
     /// parameters' full length, and with an activation, where its gradient passes (1, else 0).
-    TensorOps {
-        x_hat: FloatTensor<I>,
-        gamma: FloatTensor<I>,
-        inv_std: FloatTensor<I>,
-        full: usize,
-        passes: Option<FloatTensor<I>>,
-    },
+    TensorOps { x_hat: FloatTensor<I>, gamma: FloatTensor<I>, inv_std: FloatTensor<I>, full: usize, passes: Option<FloatTensor<I>> },
     /// The kernel path (`batch_norm_kernels`): x `[n, c, m]` contiguous, the statistics
     /// `[5, c]`, the full γ and the activation's clamp.
     #[cfg(feature = "cube")]
-    Kernels {
-        x: FloatTensor<I>,
-        stats: FloatTensor<I>,
-        gamma: FloatTensor<I>,
-        bounds: Option<(f64, f64)>,
-    },
+    Kernels { x: FloatTensor<I>, stats: FloatTensor<I>, gamma: FloatTensor<I>, bounds: Option<(f64, f64)> },
 }
 
 /// The forward pass's results on the wrapped backend `I`: output `[n, c, m]`, the running
 /// statistics after the batch, and what the backward pass keeps.
-type Forward<I> = (
-    Tensor<I, 3>,
-    Option<(Tensor<I, 1>, Tensor<I, 1>)>,
-    SavedForBackward<I>,
-);
+type Forward<I> = (Tensor<I, 3>, Option<(Tensor<I, 1>, Tensor<I, 1>)>, SavedForBackward<I>);
 
 /// The statistics and output on the wrapped backend `I`; `x` `[n, c, m]`, `gamma` and `beta`
 /// full length, the output clamped to `bounds` when given. On burn's cubecl backends, by this
@@ -194,8 +154,7 @@ fn forward_inner<I: Backend>(
                     Tensor::<I, 3>::from_primitive(Float(op.x)),
                     vector(op.gamma),
                     vector(op.beta),
-                    op.running
-                        .map(|(mean, var, momentum)| (vector(mean), vector(var), momentum)),
+                    op.running.map(|(mean, var, momentum)| (vector(mean), vector(var), momentum)),
                 )
             }
         }
@@ -211,19 +170,8 @@ fn forward_inner<I: Backend>(
     let var = per_channel_mean(centred.clone().square());
     let inv_std = var.clone().add_scalar(epsilon).sqrt().recip();
     let x_hat = centred.mul(inv_std.clone());
-    let output = x_hat
-        .clone()
-        .mul(gamma.clone().reshape([1, c, 1]))
-        .add(beta.reshape([1, c, 1]));
-    let passes = bounds.map(|(low, high)| {
-        output
-            .clone()
-            .greater_elem(low)
-            .bool_and(output.clone().lower_elem(high))
-            .float()
-            .into_primitive()
-            .tensor()
-    });
+    let output = x_hat.clone().mul(gamma.clone().reshape([1, c, 1])).add(beta.reshape([1, c, 1]));
+    let passes = bounds.map(|(low, high)| output.clone().greater_elem(low).bool_and(output.clone().lower_elem(high)).float().into_primitive().tensor());
     let output = match bounds {
         Some((low, high)) => output.clamp(low, high),
         None => output,
@@ -231,15 +179,10 @@ fn forward_inner<I: Backend>(
     let (mean, var) = (mean.reshape([c]), var.reshape([c]));
     // (1 − w) · old + w · batch on the first c channels.
     let blend = |old: Tensor<I, 1>, batch: Tensor<I, 1>, w: f64| {
-        let active = old
-            .clone()
-            .slice(0..c)
-            .mul_scalar(1.0 - w)
-            .add(batch.mul_scalar(w));
+        let active = old.clone().slice(0..c).mul_scalar(1.0 - w).add(batch.mul_scalar(w));
         old.slice_assign(0..c, active)
     };
-    let running =
-        running.map(|(old_mean, old_var, w)| (blend(old_mean, mean, w), blend(old_var, var, w)));
+    let running = running.map(|(old_mean, old_var, w)| (blend(old_mean, mean, w), blend(old_var, var, w)));
     let saved = SavedForBackward::TensorOps {
         x_hat: x_hat.into_primitive().tensor(),
         gamma: gamma.into_primitive().tensor(),
@@ -253,27 +196,14 @@ fn forward_inner<I: Backend>(
 /// The gradients of `x`, `γ` and `β` for the output gradient `grad` `[n, c, m]`:
 /// `dβ = Σ dy`, `dγ = Σ dy·x̂`, `dx = γ/σ · (dy − dβ/N − x̂ · dγ/N)`, sums over batch and
 /// positions (N of them); `dγ` and `dβ` full length, zero beyond the active channels.
-fn backward_inner<I: Backend>(
-    grad: Tensor<I, 3>,
-    saved: SavedForBackward<I>,
-) -> [FloatTensor<I>; 3] {
+fn backward_inner<I: Backend>(grad: Tensor<I, 3>, saved: SavedForBackward<I>) -> [FloatTensor<I>; 3] {
     let (x_hat, gamma, inv_std, full, passes) = match saved {
-        SavedForBackward::TensorOps {
-            x_hat,
-            gamma,
-            inv_std,
-            full,
-            passes,
-        } => (x_hat, gamma, inv_std, full, passes),
+        SavedForBackward::TensorOps { x_hat, gamma, inv_std, full, passes } => (x_hat, gamma, inv_std, full, passes),
         #[cfg(feature = "cube")]
         saved @ SavedForBackward::Kernels { .. } => {
-            let op = on_cube::BackwardOnCube {
-                grad: grad.into_primitive().tensor(),
-                saved,
-            };
-            return crate::type_match::on_cube::<I, _>(op).unwrap_or_else(|_| {
-                unreachable!("only a cubecl backend saves for the kernel path")
-            });
+            let op = on_cube::BackwardOnCube { grad: grad.into_primitive().tensor(), saved };
+            return crate::type_match::on_cube::<I, _>(op)
+                .unwrap_or_else(|_| unreachable!("only a cubecl backend saves for the kernel path"));
         }
     };
     // Through the activation first: zero where it was clamped.
@@ -298,11 +228,7 @@ fn backward_inner<I: Backend>(
         true => Tensor::cat(vec![t.reshape([c]), Tensor::zeros([full - c], &device)], 0),
         false => t.reshape([c]),
     };
-    [
-        grad_x.into_primitive().tensor(),
-        full_length(grad_gamma).into_primitive().tensor(),
-        full_length(grad_beta).into_primitive().tensor(),
-    ]
+    [grad_x.into_primitive().tensor(), full_length(grad_gamma).into_primitive().tensor(), full_length(grad_beta).into_primitive().tensor()]
 }
 
 /// Both passes on burn's cubecl backends, by `batch_norm_kernels`.
@@ -315,9 +241,7 @@ mod on_cube {
     use burn_cubecl::{BoolElement, CubeRuntime};
 
     use super::{Forward, SavedForBackward};
-    use crate::batch_norm_kernels::{
-        BatchStats, Running, batch_norm_grads, batch_stats, channel_affine,
-    };
+    use crate::batch_norm_kernels::{BatchStats, Running, batch_norm_grads, batch_stats, channel_affine};
     use crate::type_match::{CubeOp, same_type};
 
     /// A tensor of `I` as the `CubeTensor` it is (`run` is called only when `I` is a cubecl
@@ -343,34 +267,15 @@ mod on_cube {
         type Output = Forward<I>;
 
         fn run<R: CubeRuntime, BT: BoolElement>(self) -> Self::Output {
-            let running = self.running.map(|(mean, var, momentum)| Running {
-                mean: to_cube::<I, R>(mean),
-                var: to_cube::<I, R>(var),
-                momentum,
-            });
+            let running = self.running.map(|(mean, var, momentum)| Running { mean: to_cube::<I, R>(mean), var: to_cube::<I, R>(var), momentum });
             let gamma = to_cube::<I, R>(self.gamma);
-            let BatchStats { x, stats, running } = batch_stats::<R, f32>(
-                to_cube::<I, R>(self.x),
-                gamma.clone(),
-                to_cube::<I, R>(self.beta),
-                self.epsilon,
-                running,
-            );
+            let BatchStats { x, stats, running } =
+                batch_stats::<R, f32>(to_cube::<I, R>(self.x), gamma.clone(), to_cube::<I, R>(self.beta), self.epsilon, running);
             let output = channel_affine::<R, f32>(&x, &stats, self.bounds);
-            let vector =
-                |t: CubeTensor<R>| Tensor::<I, 1>::from_primitive(Float(from_cube::<I, R>(t)));
-            let saved = SavedForBackward::Kernels {
-                x: from_cube::<I, R>(x),
-                stats: from_cube::<I, R>(stats),
-                gamma: from_cube::<I, R>(gamma),
-                bounds: self.bounds,
-            };
+            let vector = |t: CubeTensor<R>| Tensor::<I, 1>::from_primitive(Float(from_cube::<I, R>(t)));
+            let saved = SavedForBackward::Kernels { x: from_cube::<I, R>(x), stats: from_cube::<I, R>(stats), gamma: from_cube::<I, R>(gamma), bounds: self.bounds };
             let output = Tensor::<I, 3>::from_primitive(Float(from_cube::<I, R>(output)));
-            (
-                output,
-                running.map(|(mean, var)| (vector(mean), vector(var))),
-                saved,
-            )
+            (output, running.map(|(mean, var)| (vector(mean), vector(var))), saved)
         }
     }
 
@@ -383,18 +288,11 @@ mod on_cube {
         type Output = [FloatTensor<I>; 3];
 
         fn run<R: CubeRuntime, BT: BoolElement>(self) -> Self::Output {
-            let SavedForBackward::Kernels {
-                x,
-                stats,
-                gamma,
-                bounds,
-            } = self.saved
-            else {
+            let SavedForBackward::Kernels { x, stats, gamma, bounds } = self.saved else {
                 unreachable!("the kernel path saves for the kernel path")
             };
             let [x, stats, gamma] = [x, stats, gamma].map(to_cube::<I, R>);
-            batch_norm_grads::<R, f32>(to_cube::<I, R>(self.grad), &x, &stats, gamma, bounds)
-                .map(from_cube::<I, R>)
+            batch_norm_grads::<R, f32>(to_cube::<I, R>(self.grad), &x, &stats, gamma, bounds).map(from_cube::<I, R>)
         }
     }
 }
@@ -410,11 +308,7 @@ impl<I: Backend> Backward<I, 3> for BatchNormBackward {
         let [x_node, gamma_node, beta_node] = ops.parents;
         let grad = Tensor::<I, 3>::from_primitive(Float(grads.consume::<I>(&ops.node)));
         let [grad_x, grad_gamma, grad_beta] = backward_inner(grad, ops.state);
-        for (node, grad) in [
-            (x_node, grad_x),
-            (gamma_node, grad_gamma),
-            (beta_node, grad_beta),
-        ] {
+        for (node, grad) in [(x_node, grad_x), (gamma_node, grad_gamma), (beta_node, grad_beta)] {
             if let Some(node) = node {
                 grads.register::<I>(node.id, grad);
             }
@@ -429,44 +323,21 @@ fn forward_autodiff<I: Backend, C: CheckpointStrategy>(
     gamma: FloatTensor<Autodiff<I, C>>,
     beta: FloatTensor<Autodiff<I, C>>,
     epsilon: f64,
-    running: Option<(
-        FloatTensor<Autodiff<I, C>>,
-        FloatTensor<Autodiff<I, C>>,
-        f64,
-    )>,
+    running: Option<(FloatTensor<Autodiff<I, C>>, FloatTensor<Autodiff<I, C>>, f64)>,
     bounds: Option<(f64, f64)>,
-) -> (
-    FloatTensor<Autodiff<I, C>>,
-    Option<(FloatTensor<Autodiff<I, C>>, FloatTensor<Autodiff<I, C>>)>,
-) {
+) -> (FloatTensor<Autodiff<I, C>>, Option<(FloatTensor<Autodiff<I, C>>, FloatTensor<Autodiff<I, C>>)>) {
     let inner = |t: FloatTensor<I>| Tensor::<I, 1>::from_primitive(Float(t));
     let nodes = [x.node.clone(), gamma.node.clone(), beta.node.clone()];
-    let running = running
-        .map(|(mean, var, momentum)| (inner(mean.primitive), inner(var.primitive), momentum));
-    let (output, running, saved) = forward_inner(
-        Tensor::<I, 3>::from_primitive(Float(x.primitive)),
-        inner(gamma.primitive),
-        inner(beta.primitive),
-        epsilon,
-        running,
-        bounds,
-    );
+    let running = running.map(|(mean, var, momentum)| (inner(mean.primitive), inner(var.primitive), momentum));
+    let (output, running, saved) =
+        forward_inner(Tensor::<I, 3>::from_primitive(Float(x.primitive)), inner(gamma.primitive), inner(beta.primitive), epsilon, running, bounds);
     let untracked = |t: FloatTensor<I>| <Autodiff<I, C> as AutodiffBackend>::from_inner(t);
     let output = output.into_primitive().tensor();
-    let output = match BatchNormBackward
-        .prepare::<C>(nodes)
-        .compute_bound()
-        .stateful()
-    {
+    let output = match BatchNormBackward.prepare::<C>(nodes).compute_bound().stateful() {
         OpsKind::Tracked(prep) => prep.finish(saved, output),
         OpsKind::UnTracked(prep) => prep.finish(output),
     };
-    let running = running.map(|(mean, var)| {
-        (
-            untracked(mean.into_primitive().tensor()),
-            untracked(var.into_primitive().tensor()),
-        )
-    });
+    let running = running.map(|(mean, var)| (untracked(mean.into_primitive().tensor()), untracked(var.into_primitive().tensor())));
     (output, running)
 }
 
@@ -476,26 +347,13 @@ mod tests {
     use crate::test_support::{NdArrayAd, assert_close, random};
 
     /// BN written with tensor ops: what autodiff differentiates without this op.
-    fn reference<B: Backend, const D: usize>(
-        x: Tensor<B, D>,
-        gamma: Tensor<B, 1>,
-        beta: Tensor<B, 1>,
-    ) -> Tensor<B, D> {
+    fn reference<B: Backend, const D: usize>(x: Tensor<B, D>, gamma: Tensor<B, 1>, beta: Tensor<B, 1>) -> Tensor<B, D> {
         let dims = x.dims();
         let [n, c] = [dims[0], dims[1]];
         let x3 = x.reshape([n, c, dims[2..].iter().product::<usize>()]);
         let mean = x3.clone().mean_dim(2).mean_dim(0);
-        let var = x3
-            .clone()
-            .sub(mean.clone())
-            .square()
-            .mean_dim(2)
-            .mean_dim(0);
-        let y = x3
-            .sub(mean)
-            .div(var.add_scalar(1e-5).sqrt())
-            .mul(gamma.reshape([1, c, 1]))
-            .add(beta.reshape([1, c, 1]));
+        let var = x3.clone().sub(mean.clone()).square().mean_dim(2).mean_dim(0);
+        let y = x3.sub(mean).div(var.add_scalar(1e-5).sqrt()).mul(gamma.reshape([1, c, 1])).add(beta.reshape([1, c, 1]));
         y.reshape(dims)
     }
 
@@ -503,85 +361,33 @@ mod tests {
     /// shifted by `offset` and `activation` after it, against the tensor ops on the active
     /// slices: output, running statistics after the batch, and all three gradients (zero
     /// beyond the active channels).
-    fn matches_tensor_ops_with_gradients<B: AutodiffBackend, const D: usize>(
-        shape: [usize; D],
-        full: usize,
-        offset: f64,
-        activation: Activation,
-        device: &B::Device,
-    ) {
+    fn matches_tensor_ops_with_gradients<B: AutodiffBackend, const D: usize>(shape: [usize; D], full: usize, offset: f64, activation: Activation, device: &B::Device) {
         let c = shape[1];
         // Not centred, not unit: the statistics matter.
-        let x = random::<B, D>(shape, device)
-            .mul_scalar(3.0)
-            .add_scalar(offset)
-            .require_grad();
+        let x = random::<B, D>(shape, device).mul_scalar(3.0).add_scalar(offset).require_grad();
         // γ of a few units: ReLU6's upper bound is met too.
-        let gamma_full = random::<B, 1>([full], device)
-            .mul_scalar(3.0)
-            .require_grad();
+        let gamma_full = random::<B, 1>([full], device).mul_scalar(3.0).require_grad();
         let beta_full = random::<B, 1>([full], device).require_grad();
-        let (old_mean, old_var) = (
-            random::<B, 1>([full], device),
-            random::<B, 1>([full], device).abs(),
-        );
-        let running = RunningUpdate {
-            mean: old_mean.clone(),
-            var: old_var.clone(),
-            momentum: 0.25,
-        };
-        let fused = batch_norm_train(
-            x.clone(),
-            gamma_full.clone(),
-            beta_full.clone(),
-            1e-5,
-            Some(running),
-            activation,
-        )
-        .unwrap_or_else(|_| panic!("no fused op"));
-        let expected = activation.apply(reference(
-            x.clone(),
-            gamma_full.clone().slice(0..c),
-            beta_full.clone().slice(0..c),
-        ));
+        let (old_mean, old_var) = (random::<B, 1>([full], device), random::<B, 1>([full], device).abs());
+        let running = RunningUpdate { mean: old_mean.clone(), var: old_var.clone(), momentum: 0.25 };
+        let fused = batch_norm_train(x.clone(), gamma_full.clone(), beta_full.clone(), 1e-5, Some(running), activation).unwrap_or_else(|_| panic!("no fused op"));
+        let expected = activation.apply(reference(x.clone(), gamma_full.clone().slice(0..c), beta_full.clone().slice(0..c)));
         assert_close(fused.output.clone(), expected.clone(), 1e-4);
         let dims = x.dims();
-        let x3 = x
-            .clone()
-            .detach()
-            .reshape([dims[0], c, dims[2..].iter().product::<usize>()]);
+        let x3 = x.clone().detach().reshape([dims[0], c, dims[2..].iter().product::<usize>()]);
         let mean = x3.clone().mean_dim(2).mean_dim(0).reshape([c]);
-        let var = x3
-            .clone()
-            .sub(x3.mean_dim(2).mean_dim(0))
-            .square()
-            .mean_dim(2)
-            .mean_dim(0)
-            .reshape([c]);
+        let var = x3.clone().sub(x3.mean_dim(2).mean_dim(0)).square().mean_dim(2).mean_dim(0).reshape([c]);
         // The batch statistics, through the running ones: a quarter of each in the blend.
         let (new_mean, new_var) = fused.running.expect("running statistics were asked for");
-        let blend = |old: Tensor<B, 1>, batch: Tensor<B, 1>| {
-            old.clone().slice_assign(
-                0..c,
-                old.slice(0..c).mul_scalar(0.75).add(batch.mul_scalar(0.25)),
-            )
-        };
+        let blend = |old: Tensor<B, 1>, batch: Tensor<B, 1>| old.clone().slice_assign(0..c, old.slice(0..c).mul_scalar(0.75).add(batch.mul_scalar(0.25)));
         assert_close(new_mean, blend(old_mean, mean), 1e-4);
         assert_close(new_var, blend(old_var, var), 1e-3);
         let mask = random::<B, D>(shape, device);
         let ours = fused.output.mul(mask.clone()).sum().backward();
         let theirs = expected.mul(mask).sum().backward();
         assert_close(x.grad(&ours).unwrap(), x.grad(&theirs).unwrap(), 1e-4);
-        assert_close(
-            gamma_full.grad(&ours).unwrap(),
-            gamma_full.grad(&theirs).unwrap(),
-            1e-3,
-        );
-        assert_close(
-            beta_full.grad(&ours).unwrap(),
-            beta_full.grad(&theirs).unwrap(),
-            1e-3,
-        );
+        assert_close(gamma_full.grad(&ours).unwrap(), gamma_full.grad(&theirs).unwrap(), 1e-3);
+        assert_close(beta_full.grad(&ours).unwrap(), beta_full.grad(&theirs).unwrap(), 1e-3);
         crate::test_support::assert_inactive_zero(gamma_full.grad(&ours).unwrap(), &[0..c]);
         crate::test_support::assert_inactive_zero(beta_full.grad(&ours).unwrap(), &[0..c]);
     }
@@ -605,13 +411,7 @@ mod tests {
     /// A slimmable BN's active channels: the parameters and running statistics are longer than
     /// the input's channels, and only their first channels are read and updated.
     fn full_length_parameters<B: AutodiffBackend>(device: &B::Device) {
-        matches_tensor_ops_with_gradients::<B, 4>(
-            [3, 4, 5, 5],
-            10,
-            1.5,
-            Activation::Identity,
-            device,
-        );
+        matches_tensor_ops_with_gradients::<B, 4>([3, 4, 5, 5], 10, 1.5, Activation::Identity, device);
         matches_tensor_ops_with_gradients::<B, 2>([16, 7], 9, 1.5, Activation::Identity, device);
     }
 
@@ -630,31 +430,15 @@ mod tests {
         let x = random::<B, 4>([3, 4, 5, 5], device).require_grad();
         let gamma_full = random::<B, 1>([10], device).require_grad();
         let beta_full = random::<B, 1>([10], device).require_grad();
-        let fused = batch_norm_train(
-            x.clone(),
-            gamma_full.clone().slice(0..4),
-            beta_full.clone().slice(0..4),
-            1e-5,
-            None,
-            Activation::Identity,
-        )
-        .unwrap_or_else(|_| panic!("no fused op"));
+        let fused = batch_norm_train(x.clone(), gamma_full.clone().slice(0..4), beta_full.clone().slice(0..4), 1e-5, None, Activation::Identity)
+            .unwrap_or_else(|_| panic!("no fused op"));
         assert!(fused.running.is_none());
-        let grads = fused
-            .output
-            .mul(random::<B, 4>([3, 4, 5, 5], device))
-            .sum()
-            .backward();
+        let grads = fused.output.mul(random::<B, 4>([3, 4, 5, 5], device)).sum().backward();
         crate::test_support::assert_inactive_zero(gamma_full.grad(&grads).unwrap(), &[0..4]);
         crate::test_support::assert_inactive_zero(beta_full.grad(&grads).unwrap(), &[0..4]);
     }
 
-    crate::test_support::backend_tests!(
-        matches_tensor_ops,
-        full_length_parameters,
-        activations_in_the_same_pass,
-        without_running_statistics
-    );
+    crate::test_support::backend_tests!(matches_tensor_ops, full_length_parameters, activations_in_the_same_pass, without_running_statistics);
 
     #[test]
     fn other_backends_and_dtypes_get_their_tensors_back() {

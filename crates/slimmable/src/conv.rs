@@ -10,11 +10,9 @@ use burn::tensor::module::conv2d;
 
 use crate::SlimError;
 use crate::depthwise::depthwise_conv2d;
-use crate::error::check_width;
 use crate::gemm_conv::gemm_conv2d_active;
-use crate::im2col::{
-    ConvGeometry, DepthwiseForm, conv_algorithm, conv2d_im2col, depthwise_conv2d_matmul, subsample,
-};
+use crate::im2col::{ConvGeometry, DepthwiseForm, conv2d_im2col, conv_algorithm, depthwise_conv2d_matmul, subsample};
+use crate::error::check_width;
 
 /// Configuration of a [`SlimConv2d`], built with [`SlimConv2dConfig::init`].
 ///
@@ -44,9 +42,7 @@ pub struct SlimConv2dConfig {
     #[config(default = true)]
     pub bias: bool,
     /// Initializer of the weight and bias (burn's default for `Conv2d`).
-    #[config(
-        default = "Initializer::KaimingUniform{gain: 0.5773502691896258, fan_out_only: false}"
-    )]
+    #[config(default = "Initializer::KaimingUniform{gain: 0.5773502691896258, fan_out_only: false}")]
     pub initializer: Initializer,
 }
 
@@ -105,19 +101,11 @@ impl SlimConv2dConfig {
         let k = self.kernel_size[0] * self.kernel_size[1];
         let fan_in = c_in / self.groups * k;
         let fan_out = c_out / self.groups * k;
-        let shape = [
-            c_out,
-            c_in / self.groups,
-            self.kernel_size[0],
-            self.kernel_size[1],
-        ];
-        let weight = self
-            .initializer
-            .init_with(shape, Some(fan_in), Some(fan_out), device);
-        let bias = self.bias.then(|| {
-            self.initializer
-                .init_with([c_out], Some(fan_in), Some(fan_out), device)
-        });
+        let shape = [c_out, c_in / self.groups, self.kernel_size[0], self.kernel_size[1]];
+        let weight = self.initializer.init_with(shape, Some(fan_in), Some(fan_out), device);
+        let bias = self
+            .bias
+            .then(|| self.initializer.init_with([c_out], Some(fan_in), Some(fan_out), device));
         SlimConv2d {
             weight,
             bias,
@@ -139,13 +127,7 @@ impl<B: Backend> SlimConv2d<B> {
 
     /// The spatial size `[height, width]` of the output for an input of size `input`.
     pub fn output_size(&self, input: [usize; 2]) -> [usize; 2] {
-        conv_output_size(
-            &self.padding,
-            self.kernel_size,
-            self.stride,
-            self.dilation,
-            input,
-        )
+        conv_output_size(&self.padding, self.kernel_size, self.stride, self.dilation, input)
     }
 
     /// Input channels per group (the full input width for a dense conv, 1 for a depthwise one).
@@ -161,17 +143,12 @@ impl<B: Backend> SlimConv2d<B> {
     /// The output width a grouped conv must have at `in_channels`; `None` for a dense conv,
     /// whose output width is free.
     pub fn tied_out_channels(&self, in_channels: usize) -> Option<usize> {
-        (self.groups > 1)
-            .then(|| in_channels / self.in_per_group() * (self.max_channels()[1] / self.groups))
+        (self.groups > 1).then(|| in_channels / self.in_per_group() * (self.max_channels()[1] / self.groups))
     }
 
     /// Checks that the layer can run with `in_channels` inputs and `out_channels` outputs and
     /// returns the number of groups at that width.
-    pub fn check_widths(
-        &self,
-        in_channels: usize,
-        out_channels: usize,
-    ) -> Result<usize, SlimError> {
+    pub fn check_widths(&self, in_channels: usize, out_channels: usize) -> Result<usize, SlimError> {
         let [in_max, out_max] = self.max_channels();
         check_width("input channels", in_channels, in_max)?;
         check_width("output channels", out_channels, out_max)?;
@@ -180,10 +157,7 @@ impl<B: Backend> SlimConv2d<B> {
         }
         let in_per_group = self.in_per_group();
         if !in_channels.is_multiple_of(in_per_group) {
-            return Err(SlimError::PartialGroup {
-                in_channels,
-                in_per_group,
-            });
+            return Err(SlimError::PartialGroup { in_channels, in_per_group });
         }
         let expected_out = self.tied_out_channels(in_channels).unwrap_or(out_channels);
         if out_channels != expected_out {
@@ -202,10 +176,7 @@ impl<B: Backend> SlimConv2d<B> {
     fn active_weight(&self, in_channels: usize, out_channels: usize) -> Tensor<B, 4> {
         let [in_max, out_max] = self.max_channels();
         let weight = self.weight.val();
-        match (
-            in_channels == in_max && out_channels == out_max,
-            self.groups,
-        ) {
+        match (in_channels == in_max && out_channels == out_max, self.groups) {
             (true, _) => weight,
             (false, 1) => weight.slice([0..out_channels, 0..in_channels]),
             (false, _) => weight.slice(0..out_channels),
@@ -214,12 +185,10 @@ impl<B: Backend> SlimConv2d<B> {
 
     /// The active bias at a width.
     fn active_bias(&self, out_channels: usize) -> Option<Tensor<B, 1>> {
-        self.bias
-            .as_ref()
-            .map(|bias| match out_channels == self.max_channels()[1] {
-                true => bias.val(),
-                false => bias.val().slice(0..out_channels),
-            })
+        self.bias.as_ref().map(|bias| match out_channels == self.max_channels()[1] {
+            true => bias.val(),
+            false => bias.val().slice(0..out_channels),
+        })
     }
 
     /// Applies the convolution with `out_channels` outputs; the input width is the input's
@@ -230,24 +199,13 @@ impl<B: Backend> SlimConv2d<B> {
     /// # Shapes
     /// - `input`: `[batch, in_channels, height, width]`, `in_channels ≤ max`
     /// - output: `[batch, out_channels, height_out, width_out]`
-    pub fn try_forward(
-        &self,
-        input: Tensor<B, 4>,
-        out_channels: usize,
-    ) -> Result<Tensor<B, 4>, SlimError> {
+    pub fn try_forward(&self, input: Tensor<B, 4>, out_channels: usize) -> Result<Tensor<B, 4>, SlimError> {
         let [_, in_channels, height, width] = input.dims();
         let groups = self.check_widths(in_channels, out_channels)?;
         let weight = || self.active_weight(in_channels, out_channels);
         let bias = self.active_bias(out_channels);
-        let (top, bottom) = same_or_explicit(
-            &self.padding,
-            0,
-            self.kernel_size[0],
-            self.stride[0],
-            height,
-        );
-        let (left, right) =
-            same_or_explicit(&self.padding, 1, self.kernel_size[1], self.stride[1], width);
+        let (top, bottom) = same_or_explicit(&self.padding, 0, self.kernel_size[0], self.stride[0], height);
+        let (left, right) = same_or_explicit(&self.padding, 1, self.kernel_size[1], self.stride[1], width);
         let geometry = ConvGeometry {
             kernel: self.kernel_size,
             stride: self.stride,
@@ -258,27 +216,16 @@ impl<B: Backend> SlimConv2d<B> {
         // A strided 1×1 conv without padding reads every `stride`-th pixel: it runs as a
         // stride-1 conv of those pixels. burn 0.21's cubecl backends (wgpu, CUDA) compute a
         // wrong input gradient for a strided 1×1 conv (`subsample`'s tests).
-        let pointwise_strided = self.kernel_size == [1, 1]
-            && self.stride != [1, 1]
-            && geometry.pad_start == [0, 0]
-            && geometry.pad_end == [0, 0];
+        let pointwise_strided = self.kernel_size == [1, 1] && self.stride != [1, 1] && geometry.pad_start == [0, 0] && geometry.pad_end == [0, 0];
         let (input, geometry) = match pointwise_strided && groups == 1 {
-            true => (
-                subsample(input, self.stride),
-                ConvGeometry {
-                    stride: [1, 1],
-                    ..geometry
-                },
-            ),
+            true => (subsample(input, self.stride), ConvGeometry { stride: [1, 1], ..geometry }),
             false => (input, geometry),
         };
         let algorithm = conv_algorithm();
         Ok(if self.is_depthwise() {
             match algorithm.depthwise() {
                 DepthwiseForm::Native => conv2d(input, weight(), bias, geometry.options(groups)),
-                DepthwiseForm::WeightedSum => {
-                    conv2d_im2col(input, weight(), bias, &geometry, groups)
-                }
+                DepthwiseForm::WeightedSum => conv2d_im2col(input, weight(), bias, &geometry, groups),
                 DepthwiseForm::Matmul => depthwise_conv2d_matmul(input, weight(), bias, &geometry),
                 DepthwiseForm::Kernel => depthwise_conv2d(input, weight(), bias, &geometry),
             }
@@ -300,11 +247,7 @@ impl<B: Backend> SlimConv2d<B> {
 
     /// A plain burn [`Conv2d`] holding copies of the active weights at a width: the deployed
     /// form of this layer in a subnet.
-    pub fn to_plain(
-        &self,
-        in_channels: usize,
-        out_channels: usize,
-    ) -> Result<Conv2d<B>, SlimError> {
+    pub fn to_plain(&self, in_channels: usize, out_channels: usize) -> Result<Conv2d<B>, SlimError> {
         let groups = self.check_widths(in_channels, out_channels)?;
         let weight = self.active_weight(in_channels, out_channels);
         let bias = self.active_bias(out_channels);
@@ -330,8 +273,7 @@ pub fn conv_output_size(
     input: [usize; 2],
 ) -> [usize; 2] {
     std::array::from_fn(|axis| {
-        let (before, after) =
-            same_or_explicit(padding, axis, kernel_size[axis], stride[axis], input[axis]);
+        let (before, after) = same_or_explicit(padding, axis, kernel_size[axis], stride[axis], input[axis]);
         let span = dilation[axis] * (kernel_size[axis] - 1) + 1;
         (input[axis] + before + after).saturating_sub(span) / stride[axis] + 1
     })
@@ -339,13 +281,7 @@ pub fn conv_output_size(
 
 /// Padding before and after along one spatial axis (`axis` 0 = height, 1 = width), computed as
 /// burn's own conv does.
-fn same_or_explicit(
-    padding: &PaddingConfig2d,
-    axis: usize,
-    kernel: usize,
-    stride: usize,
-    size: usize,
-) -> (usize, usize) {
+fn same_or_explicit(padding: &PaddingConfig2d, axis: usize, kernel: usize, stride: usize, size: usize) -> (usize, usize) {
     match padding {
         PaddingConfig2d::Valid => (0, 0),
         PaddingConfig2d::Explicit(top, left, bottom, right) => match axis {
@@ -354,11 +290,7 @@ fn same_or_explicit(
         },
         PaddingConfig2d::Same => {
             let out = size.div_ceil(stride);
-            let total = if out > 0 {
-                ((out - 1) * stride + kernel).saturating_sub(size)
-            } else {
-                0
-            };
+            let total = if out > 0 { ((out - 1) * stride + kernel).saturating_sub(size) } else { 0 };
             (total / 2, total - total / 2)
         }
     }
@@ -368,8 +300,8 @@ fn same_or_explicit(
 mod tests {
     use super::*;
     use crate::test_support::{assert_close, assert_inactive_zero, backend_tests, random};
-    use burn::tensor::Distribution;
     use burn::tensor::backend::AutodiffBackend;
+    use burn::tensor::Distribution;
 
     fn dense<B: Backend>(device: &B::Device) -> SlimConv2d<B> {
         SlimConv2dConfig::new([12, 16], [3, 3])
@@ -402,9 +334,7 @@ mod tests {
             assert_close(dw.forward(x.clone(), c), plain.forward(x), 1e-5);
         }
         // A grouped conv with 2 input and 4 output channels per group, widths by whole groups.
-        let grouped = SlimConv2dConfig::new([8, 16], [1, 1])
-            .with_groups(4)
-            .init::<B>(device);
+        let grouped = SlimConv2dConfig::new([8, 16], [1, 1]).with_groups(4).init::<B>(device);
         let x = random::<B, 4>([1, 4, 3, 3], device);
         let plain = grouped.to_plain(4, 8).unwrap();
         assert_eq!(plain.groups, 2);
@@ -416,11 +346,7 @@ mod tests {
         let (c_in, c_out) = (5, 9);
         let x = random::<B, 4>([2, c_in, 7, 6], device);
         let probe = random::<B, 4>([2, c_out, 4, 6], device);
-        let grads = conv
-            .forward(x.clone(), c_out)
-            .mul(probe.clone())
-            .sum()
-            .backward();
+        let grads = conv.forward(x.clone(), c_out).mul(probe.clone()).sum().backward();
         let grad_w = conv.weight.grad(&grads).unwrap();
         let grad_b = conv.bias.as_ref().unwrap().grad(&grads).unwrap();
         assert_eq!(grad_w.dims(), [16, 12, 3, 3]);
@@ -429,23 +355,12 @@ mod tests {
 
         let plain = conv.to_plain(c_in, c_out).unwrap();
         let plain_grads = plain.forward(x).mul(probe).sum().backward();
-        assert_close(
-            grad_w.slice([0..c_out, 0..c_in]),
-            plain.weight.grad(&plain_grads).unwrap(),
-            1e-5,
-        );
-        assert_close(
-            grad_b.slice(0..c_out),
-            plain.bias.unwrap().grad(&plain_grads).unwrap(),
-            1e-5,
-        );
+        assert_close(grad_w.slice([0..c_out, 0..c_in]), plain.weight.grad(&plain_grads).unwrap(), 1e-5);
+        assert_close(grad_b.slice(0..c_out), plain.bias.unwrap().grad(&plain_grads).unwrap(), 1e-5);
 
         // Depthwise: only the first c filters get a gradient.
         let dw = depthwise::<B>(device);
-        let grads = dw
-            .forward(random::<B, 4>([2, 4, 5, 5], device), 4)
-            .sum()
-            .backward();
+        let grads = dw.forward(random::<B, 4>([2, 4, 5, 5], device), 4).sum().backward();
         assert_inactive_zero(dw.weight.grad(&grads).unwrap(), &[0..4]);
     }
 
@@ -453,44 +368,20 @@ mod tests {
         let conv = dense::<B>(device);
         let x = random::<B, 4>([1, 4, 5, 5], device);
         let err = conv.try_forward(x.clone(), 0).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "a width of 0 output channels leaves the layer with no channels"
-        );
+        assert_eq!(err.to_string(), "a width of 0 output channels leaves the layer with no channels");
         let err = conv.try_forward(x, 17).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "17 output channels requested, but the layer was built with at most 16"
-        );
+        assert_eq!(err.to_string(), "17 output channels requested, but the layer was built with at most 16");
         let too_wide = Tensor::<B, 4>::random([1, 13, 5, 5], Distribution::Default, device);
         let err = conv.try_forward(too_wide, 8).unwrap_err();
-        assert!(
-            err.to_string().contains("13 input channels requested"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("13 input channels requested"), "{err}");
 
         let dw = depthwise::<B>(device);
-        let err = dw
-            .try_forward(random::<B, 4>([1, 6, 5, 5], device), 8)
-            .unwrap_err();
-        assert!(matches!(
-            err,
-            SlimError::GroupedWidthMismatch {
-                expected_out: 6,
-                ..
-            }
-        ));
-        assert!(
-            err.to_string()
-                .starts_with("depthwise conv: its output width follows its input width")
-        );
+        let err = dw.try_forward(random::<B, 4>([1, 6, 5, 5], device), 8).unwrap_err();
+        assert!(matches!(err, SlimError::GroupedWidthMismatch { expected_out: 6, .. }));
+        assert!(err.to_string().starts_with("depthwise conv: its output width follows its input width"));
     }
 
-    backend_tests!(
-        forward_matches_plain,
-        gradients_reach_only_the_active_slice,
-        bad_widths_are_clear_errors
-    );
+    backend_tests!(forward_matches_plain, gradients_reach_only_the_active_slice, bad_widths_are_clear_errors);
 
     #[test]
     #[should_panic(expected = "SlimConv2d: depthwise conv")]
@@ -502,10 +393,7 @@ mod tests {
 
     #[test]
     fn invalid_config_is_an_error() {
-        let err = SlimConv2dConfig::new([6, 8], [3, 3])
-            .with_groups(4)
-            .validate()
-            .unwrap_err();
+        let err = SlimConv2dConfig::new([6, 8], [3, 3]).with_groups(4).validate().unwrap_err();
         assert!(err.to_string().contains("not divisible by groups 4"));
     }
 }

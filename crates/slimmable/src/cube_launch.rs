@@ -8,35 +8,18 @@ use burn_cubecl::{CubeRuntime, FloatElement};
 use cubecl::{calculate_cube_count_elemwise, prelude::*};
 
 /// A new contiguous tensor of element `F` and `shape` on `like`'s device (uninitialised).
-pub(crate) fn empty_like<R: CubeRuntime, F: FloatElement>(
-    like: &CubeTensor<R>,
-    shape: &[usize],
-) -> CubeTensor<R> {
+pub(crate) fn empty_like<R: CubeRuntime, F: FloatElement>(like: &CubeTensor<R>, shape: &[usize]) -> CubeTensor<R> {
     let shape = Shape::from(shape.to_vec());
-    let buffer = like
-        .client
-        .empty(shape.num_elements() * core::mem::size_of::<F>());
-    CubeTensor::new_contiguous(
-        like.client.clone(),
-        like.device.clone(),
-        shape,
-        buffer,
-        F::dtype(),
-    )
+    let buffer = like.client.empty(shape.num_elements() * core::mem::size_of::<F>());
+    CubeTensor::new_contiguous(like.client.clone(), like.device.clone(), shape, buffer, F::dtype())
 }
 
 /// The cube count and size that launch one thread per vector of `vector_size` elements of
 /// `output` (1: one per element).
-pub(crate) fn elementwise_launch<R: CubeRuntime>(
-    output: &CubeTensor<R>,
-    vector_size: usize,
-) -> (CubeCount, CubeDim) {
+pub(crate) fn elementwise_launch<R: CubeRuntime>(output: &CubeTensor<R>, vector_size: usize) -> (CubeCount, CubeDim) {
     let elements = output.meta.num_elements() / vector_size.max(1);
     let cube_dim = CubeDim::new(&output.client, elements);
-    (
-        calculate_cube_count_elemwise(&output.client, elements, cube_dim),
-        cube_dim,
-    )
+    (calculate_cube_count_elemwise(&output.client, elements, cube_dim), cube_dim)
 }
 
 /// The widest vector the device loads in one access that `tensor` can be read with along
@@ -46,11 +29,7 @@ pub(crate) fn vector_size_along<R: CubeRuntime>(tensor: &CubeTensor<R>, axis: us
     let supported = tensor.client.io_optimized_vector_sizes(tensor.dtype.size());
     let strides = tensor.meta.strides();
     let size = cubecl::tensor_vector_size_parallel(supported, tensor.meta.shape(), strides, axis);
-    match strides
-        .iter()
-        .enumerate()
-        .all(|(at, &stride)| at == axis || stride % size == 0)
-    {
+    match strides.iter().enumerate().all(|(at, &stride)| at == axis || stride % size == 0) {
         true => size,
         false => 1,
     }

@@ -61,20 +61,11 @@ impl fmt::Display for SlimError {
             SlimError::ZeroWidth { what } => {
                 write!(f, "a width of 0 {what} leaves the layer with no channels")
             }
-            SlimError::AboveMaximum {
-                what,
-                requested,
-                maximum,
-            } => write!(
+            SlimError::AboveMaximum { what, requested, maximum } => write!(
                 f,
                 "{requested} {what} requested, but the layer was built with at most {maximum}"
             ),
-            SlimError::GroupedWidthMismatch {
-                in_channels,
-                out_channels,
-                expected_out,
-                in_per_group,
-            } => {
+            SlimError::GroupedWidthMismatch { in_channels, out_channels, expected_out, in_per_group } => {
                 if *in_per_group == 1 {
                     write!(
                         f,
@@ -91,10 +82,7 @@ impl fmt::Display for SlimError {
                     )
                 }
             }
-            SlimError::PartialGroup {
-                in_channels,
-                in_per_group,
-            } => write!(
+            SlimError::PartialGroup { in_channels, in_per_group } => write!(
                 f,
                 "grouped conv: {in_channels} input channels is not a whole number of groups \
                  of {in_per_group} channels"
@@ -115,20 +103,12 @@ impl fmt::Display for SlimError {
 impl std::error::Error for SlimError {}
 
 /// Checks that `requested` is a usable width for a layer whose maximum is `maximum`.
-pub(crate) fn check_width(
-    what: &'static str,
-    requested: usize,
-    maximum: usize,
-) -> Result<(), SlimError> {
+pub(crate) fn check_width(what: &'static str, requested: usize, maximum: usize) -> Result<(), SlimError> {
     if requested == 0 {
         return Err(SlimError::ZeroWidth { what });
     }
     if requested > maximum {
-        return Err(SlimError::AboveMaximum {
-            what,
-            requested,
-            maximum,
-        });
+        return Err(SlimError::AboveMaximum { what, requested, maximum });
     }
     Ok(())
 }

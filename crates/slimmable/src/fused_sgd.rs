@@ -38,9 +38,7 @@ pub struct FusedSgdConfig {
 
 impl FusedSgdConfig {
     /// The optimizer for module `M` on autodiff backend `B`.
-    pub fn init<B: AutodiffBackend, M: AutodiffModule<B>>(
-        &self,
-    ) -> OptimizerAdaptor<FusedSgd, M, B> {
+    pub fn init<B: AutodiffBackend, M: AutodiffModule<B>>(&self) -> OptimizerAdaptor<FusedSgd, M, B> {
         OptimizerAdaptor::from(self.build())
     }
 
@@ -101,18 +99,12 @@ impl<B: Backend> SimpleOptimizer<B> for FusedSgd {
             Ok(stepped) => stepped,
             Err((tensor, grad, velocity)) => self.tensor_op_step(lr, tensor, grad, velocity),
         };
-        let state = FusedSgdState {
-            momentum: velocity.map(|velocity| VelocityState { velocity }),
-        };
+        let state = FusedSgdState { momentum: velocity.map(|velocity| VelocityState { velocity }) };
         (tensor, Some(state))
     }
 
     fn to_device<const D: usize>(state: Self::State<D>, device: &B::Device) -> Self::State<D> {
-        FusedSgdState {
-            momentum: state.momentum.map(|m| VelocityState {
-                velocity: m.velocity.to_device(device),
-            }),
-        }
+        FusedSgdState { momentum: state.momentum.map(|m| VelocityState { velocity: m.velocity.to_device(device) }) }
     }
 }
 
@@ -137,10 +129,7 @@ impl FusedSgd {
         let mut new_velocity = None;
         if let Some(momentum) = self.momentum {
             let v = match velocity {
-                Some(v) => grad
-                    .clone()
-                    .mul_scalar(1.0 - self.dampening)
-                    .add(v.mul_scalar(momentum)),
+                Some(v) => grad.clone().mul_scalar(1.0 - self.dampening).add(v.mul_scalar(momentum)),
                 None => grad.clone(),
             };
             grad = match self.nesterov {
@@ -168,20 +157,11 @@ impl FusedSgd {
         #[cfg(feature = "cube")]
         {
             use burn::tensor::DType;
-            let f32_only = [Some(&tensor), Some(&grad), velocity.as_ref()]
-                .into_iter()
-                .flatten()
-                .all(|t| t.dtype() == DType::F32);
+            let f32_only = [Some(&tensor), Some(&grad), velocity.as_ref()].into_iter().flatten().all(|t| t.dtype() == DType::F32);
             if !f32_only {
                 return Err((tensor, grad, velocity));
             }
-            let op = cube::Step {
-                rule: self.clone(),
-                lr,
-                tensor,
-                grad,
-                velocity,
-            };
+            let op = cube::Step { rule: self.clone(), lr, tensor, grad, velocity };
             crate::type_match::on_cube(op).map_err(|op| (op.tensor, op.grad, op.velocity))
         }
         #[cfg(not(feature = "cube"))]
@@ -196,8 +176,8 @@ impl FusedSgd {
 mod cube {
     //! The kernel and its launch on `CubeBackend<R, f32, i32, BT>`.
 
-    use burn::tensor::backend::Backend;
     use burn::tensor::{Tensor as BurnTensor, TensorPrimitive};
+    use burn::tensor::backend::Backend;
     use burn_cubecl::kernel::into_contiguous;
     use burn_cubecl::tensor::CubeTensor;
     use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime};
@@ -265,29 +245,14 @@ mod cube {
 
         fn run<R: CubeRuntime, BT: BoolElement>(self) -> Self::Output {
             type K<R, BT> = CubeBackend<R, f32, i32, BT>;
-            fn into<B: Backend, R: CubeRuntime, BT: BoolElement, const D: usize>(
-                t: BurnTensor<B, D>,
-            ) -> CubeTensor<R> {
-                let t: BurnTensor<K<R, BT>, D> = same_type(t).unwrap_or_else(|_| {
-                    unreachable!("run is called only when B is CubeBackend<R, f32, i32, BT>")
-                });
+            fn into<B: Backend, R: CubeRuntime, BT: BoolElement, const D: usize>(t: BurnTensor<B, D>) -> CubeTensor<R> {
+                let t: BurnTensor<K<R, BT>, D> = same_type(t).unwrap_or_else(|_| unreachable!("run is called only when B is CubeBackend<R, f32, i32, BT>"));
                 into_contiguous(t.into_primitive().tensor())
             }
-            fn back<B: Backend, R: CubeRuntime, BT: BoolElement, const D: usize>(
-                t: CubeTensor<R>,
-            ) -> BurnTensor<B, D> {
-                same_type(BurnTensor::<K<R, BT>, D>::from_primitive(
-                    TensorPrimitive::Float(t),
-                ))
-                .unwrap_or_else(|_| unreachable!("B is CubeBackend<R, f32, i32, BT>"))
+            fn back<B: Backend, R: CubeRuntime, BT: BoolElement, const D: usize>(t: CubeTensor<R>) -> BurnTensor<B, D> {
+                same_type(BurnTensor::<K<R, BT>, D>::from_primitive(TensorPrimitive::Float(t))).unwrap_or_else(|_| unreachable!("B is CubeBackend<R, f32, i32, BT>"))
             }
-            let Step {
-                rule,
-                lr,
-                tensor,
-                grad,
-                velocity,
-            } = self;
+            let Step { rule, lr, tensor, grad, velocity } = self;
             let param = into::<B, R, BT, D>(tensor);
             let grad = into::<B, R, BT, D>(grad);
             let first = velocity.is_none();
@@ -321,10 +286,7 @@ mod cube {
                 first,
                 rule.nesterov,
             );
-            (
-                back::<B, R, BT, D>(param_out),
-                with_momentum.then(|| back::<B, R, BT, D>(velocity_out)),
-            )
+            (back::<B, R, BT, D>(param_out), with_momentum.then(|| back::<B, R, BT, D>(velocity_out)))
         }
     }
 }
@@ -341,26 +303,13 @@ mod tests {
     use burn::tensor::Distribution;
 
     /// The settings compared: plain SGD, decay alone, momentum with dampening, Nesterov with decay.
-    fn settings() -> Vec<(
-        &'static str,
-        Option<WeightDecayConfig>,
-        Option<MomentumConfig>,
-    )> {
-        let momentum = |dampening: f64, nesterov: bool| {
-            MomentumConfig::new()
-                .with_momentum(0.9)
-                .with_dampening(dampening)
-                .with_nesterov(nesterov)
-        };
+    fn settings() -> Vec<(&'static str, Option<WeightDecayConfig>, Option<MomentumConfig>)> {
+        let momentum = |dampening: f64, nesterov: bool| MomentumConfig::new().with_momentum(0.9).with_dampening(dampening).with_nesterov(nesterov);
         vec![
             ("plain", None, None),
             ("decay", Some(WeightDecayConfig::new(5e-2)), None),
             ("momentum", None, Some(momentum(0.1, false))),
-            (
-                "nesterov+decay",
-                Some(WeightDecayConfig::new(5e-2)),
-                Some(momentum(0.0, true)),
-            ),
+            ("nesterov+decay", Some(WeightDecayConfig::new(5e-2)), Some(momentum(0.0, true))),
         ]
     }
 
@@ -371,23 +320,13 @@ mod tests {
     /// Four steps of both optimizers from the same layer: the parameters agree after each,
     /// with the kernel and with the tensor-op update.
     fn agrees_with_burns_sgd<B: AutodiffBackend>(device: &B::Device) {
-        for ((name, decay, momentum), kernel) in settings()
-            .into_iter()
-            .flat_map(|s| [(s.clone(), true), (s, false)])
-        {
+        for ((name, decay, momentum), kernel) in settings().into_iter().flat_map(|s| [(s.clone(), true), (s, false)]) {
             let layer: Linear<B> = LinearConfig::new(5, 3).init(device);
             // Parameters are initialised lazily: once here, so that both copies start equal.
             let _ = (layer.weight.val(), layer.bias.as_ref().map(|b| b.val()));
             let x = Tensor::<B, 2>::random([7, 5], Distribution::Normal(0.0, 1.0), device);
-            let mut theirs = SgdConfig::new()
-                .with_weight_decay(decay.clone())
-                .with_momentum(momentum.clone())
-                .init::<B, Linear<B>>();
-            let mut ours = FusedSgdConfig::new()
-                .with_weight_decay(decay)
-                .with_momentum(momentum)
-                .with_kernel(kernel)
-                .init::<B, Linear<B>>();
+            let mut theirs = SgdConfig::new().with_weight_decay(decay.clone()).with_momentum(momentum.clone()).init::<B, Linear<B>>();
+            let mut ours = FusedSgdConfig::new().with_weight_decay(decay).with_momentum(momentum).with_kernel(kernel).init::<B, Linear<B>>();
             let (mut a, mut b) = (layer.clone(), layer);
             for step in 0..4 {
                 let grads_a = GradientsParams::from_grads(loss(&a, &x).backward(), &a);
@@ -399,12 +338,7 @@ mod tests {
                 // tensor ops' (1.06e-5 seen on an H200 for weights of a few units); a wrong
                 // term (decay 5e-2 at rate 0.05 moves a weight by 2.5e-3 of itself) is far larger.
                 assert_close_named(b.weight.val(), a.weight.val(), 1e-4, &what("weight"));
-                assert_close_named(
-                    b.bias.clone().unwrap().val(),
-                    a.bias.clone().unwrap().val(),
-                    1e-4,
-                    &what("bias"),
-                );
+                assert_close_named(b.bias.clone().unwrap().val(), a.bias.clone().unwrap().val(), 1e-4, &what("bias"));
             }
         }
     }
@@ -417,17 +351,13 @@ mod tests {
     #[cfg(feature = "test-wgpu")]
     #[test]
     fn agrees_with_burns_sgd_on_wgpu() {
-        agrees_with_burns_sgd::<burn::backend::Autodiff<crate::type_match::WgpuCube>>(
-            &Default::default(),
-        );
+        agrees_with_burns_sgd::<burn::backend::Autodiff<crate::type_match::WgpuCube>>(&Default::default());
     }
 
     #[cfg(feature = "test-cuda")]
     #[test]
     fn on_cuda_agrees_with_burns_sgd() {
-        agrees_with_burns_sgd::<burn::backend::Autodiff<crate::type_match::CudaCube>>(
-            &Default::default(),
-        );
+        agrees_with_burns_sgd::<burn::backend::Autodiff<crate::type_match::CudaCube>>(&Default::default());
     }
 
     /// A record of burn's `Sgd` (with momentum) loads into [`FusedSgd`], which then continues
@@ -436,60 +366,27 @@ mod tests {
     fn burns_record_loads_and_continues() {
         type B = NdArrayAd;
         let device = Default::default();
-        let momentum = || {
-            Some(
-                MomentumConfig::new()
-                    .with_momentum(0.9)
-                    .with_dampening(0.0)
-                    .with_nesterov(true),
-            )
-        };
+        let momentum = || Some(MomentumConfig::new().with_momentum(0.9).with_dampening(0.0).with_nesterov(true));
         let layer: Linear<B> = LinearConfig::new(4, 2).init(&device);
         let _ = (layer.weight.val(), layer.bias.as_ref().map(|b| b.val()));
         let x = Tensor::<B, 2>::random([6, 4], Distribution::Normal(0.0, 1.0), &device);
-        let step = |optimizer: &mut dyn FnMut(Linear<B>, GradientsParams) -> Linear<B>,
-                    layer: &Linear<B>| {
+        let step = |optimizer: &mut dyn FnMut(Linear<B>, GradientsParams) -> Linear<B>, layer: &Linear<B>| {
             let grads = GradientsParams::from_grads(loss(layer, &x).backward(), layer);
             optimizer(layer.clone(), grads)
         };
-        let mut theirs = SgdConfig::new()
-            .with_momentum(momentum())
-            .init::<B, Linear<B>>();
+        let mut theirs = SgdConfig::new().with_momentum(momentum()).init::<B, Linear<B>>();
         let layer = step(&mut |l, g| theirs.step(0.1, l, g), &layer);
         let recorder = BinBytesRecorder::<FullPrecisionSettings>::default();
-        let bytes = recorder
-            .record(theirs.to_record(), ())
-            .expect("burn's record serialises");
-        let record = recorder
-            .load(bytes, &device)
-            .expect("burn's Sgd record loads as FusedSgd's");
-        let mut ours = FusedSgdConfig::new()
-            .with_momentum(momentum())
-            .init::<B, Linear<B>>()
-            .load_record(record);
+        let bytes = recorder.record(theirs.to_record(), ()).expect("burn's record serialises");
+        let record = recorder.load(bytes, &device).expect("burn's Sgd record loads as FusedSgd's");
+        let mut ours = FusedSgdConfig::new().with_momentum(momentum()).init::<B, Linear<B>>().load_record(record);
         let expected = step(&mut |l, g| theirs.step(0.1, l, g), &layer);
         let resumed = step(&mut |l, g| ours.step(0.1, l, g), &layer);
-        assert_close_named(
-            resumed.weight.val(),
-            expected.weight.val(),
-            1e-6,
-            "the step after the loaded record",
-        );
+        assert_close_named(resumed.weight.val(), expected.weight.val(), 1e-6, "the step after the loaded record");
         // The loaded velocity counts: a fresh optimizer's step from the same point differs.
-        let mut fresh = FusedSgdConfig::new()
-            .with_momentum(momentum())
-            .init::<B, Linear<B>>();
+        let mut fresh = FusedSgdConfig::new().with_momentum(momentum()).init::<B, Linear<B>>();
         let restarted = step(&mut |l, g| fresh.step(0.1, l, g), &layer);
-        let gap: f32 = restarted
-            .weight
-            .val()
-            .sub(expected.weight.val())
-            .abs()
-            .max()
-            .into_scalar();
-        assert!(
-            gap > 1e-4,
-            "without the velocity the step should differ, by {gap}"
-        );
+        let gap: f32 = restarted.weight.val().sub(expected.weight.val()).abs().max().into_scalar();
+        assert!(gap > 1e-4, "without the velocity the step should differ, by {gap}");
     }
 }

@@ -36,8 +36,8 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
+use burn::tensor::Tensor;
 use burn::tensor::module::conv2d;
 
 use crate::im2col::{ConvGeometry, add_channel_bias, conv2d_im2col};
@@ -105,9 +105,7 @@ pub fn set_layout_copy_rows(rows: usize) -> Result<(), String> {
             LAYOUT_COPY_ROWS.store(rows, Ordering::Relaxed);
             Ok(())
         }
-        false => Err(format!(
-            "rows of threads per layout-copy tile: a power of two from 1 to 32, got {rows}"
-        )),
+        false => Err(format!("rows of threads per layout-copy tile: a power of two from 1 to 32, got {rows}")),
     }
 }
 
@@ -140,25 +138,23 @@ pub(crate) fn aligned(channels: usize, align: usize) -> usize {
     channels.div_ceil(align) * align
 }
 
-/// The default of [`set_gemm_min_channels`]: every dense conv, a network's 3-channel stem
-/// included, goes to the implicit-GEMM kernels (its channels padded to the alignment like any
-/// other's). Until session 20 stems took [`conv2d_im2col`] (eight was the minimum): 9 slices,
-/// 9 slice assignments and a batched product per pass, the same at every width.
-pub const DEFAULT_GEMM_MIN_CHANNELS: usize = 1;
+/// The default of [`set_gemm_min_channels`]: convs of fewer input channels (a network's stem,
+/// on RGB or grey images) take [`conv2d_im2col`]. On an H200 the bench net's 3-channel stem on
+/// the implicit-GEMM kernels (its channels padded to eight) made every width's pass 0.4–0.7 ms
+/// slower than by im2col (docs/BENCHMARKS.md, session 20).
+pub const DEFAULT_GEMM_MIN_CHANNELS: usize = 8;
 
 /// Convs with fewer input channels than this take [`conv2d_im2col`] instead of the GEMM kernels.
 static GEMM_MIN_CHANNELS: AtomicUsize = AtomicUsize::new(DEFAULT_GEMM_MIN_CHANNELS);
 
 /// Sends dense convs with fewer than `channels` input channels to [`conv2d_im2col`] rather than
-/// to the implicit-GEMM kernels (default [`DEFAULT_GEMM_MIN_CHANNELS`]: none). Process-wide.
+/// to the implicit-GEMM kernels (default [`DEFAULT_GEMM_MIN_CHANNELS`]; 1: every dense conv to
+/// the kernels, thin inputs padded like any other). Process-wide.
 ///
 /// # Panics
 /// If `channels` is 0.
 pub fn set_gemm_min_channels(channels: usize) {
-    assert!(
-        channels > 0,
-        "the GEMM path's minimum of input channels is at least 1"
-    );
+    assert!(channels > 0, "the GEMM path's minimum of input channels is at least 1");
     GEMM_MIN_CHANNELS.store(channels, Ordering::Relaxed);
 }
 
@@ -174,10 +170,11 @@ pub fn gemm_min_channels() -> usize {
 pub enum WgradOrder {
     /// Image batches outermost: the kernel positions of one image batch are neighbouring
     /// products, launched side by side, which read the same output-gradient rows and
-    /// overlapping input rows, so the GPU's L2 cache serves most of their loads. The default.
+    /// overlapping input rows. The default: on an H200 the bench net's passes were 0.5–1 %
+    /// faster (docs/BENCHMARKS.md, session 20).
     ImagesOuter,
-    /// Kernel positions outermost (until session 20): each product's operands are read from
-    /// memory again by every kernel position, `kh·kw` times in all.
+    /// Kernel positions outermost (until session 20): each image batch's operands are read
+    /// again by every kernel position, far apart in time.
     PositionsOuter,
 }
 
@@ -195,19 +192,10 @@ impl WgradOrder {
 
     /// The order named `name`; the error lists the accepted names.
     pub fn parse(name: &str) -> Result<Self, String> {
-        Self::ALL
-            .into_iter()
-            .find(|o| o.name() == name.trim())
-            .ok_or_else(|| {
-                let names: Vec<String> = Self::ALL
-                    .iter()
-                    .map(|o| format!("\"{}\"", o.name()))
-                    .collect();
-                format!(
-                    "unknown weight-gradient order \"{name}\"; accepted: {}",
-                    names.join(", ")
-                )
-            })
+        Self::ALL.into_iter().find(|o| o.name() == name.trim()).ok_or_else(|| {
+            let names: Vec<String> = Self::ALL.iter().map(|o| format!("\"{}\"", o.name())).collect();
+            format!("unknown weight-gradient order \"{name}\"; accepted: {}", names.join(", "))
+        })
     }
 }
 
@@ -247,8 +235,8 @@ pub fn has_implicit_gemm<B: Backend>() -> bool {
 /// A convolution of `x` `[n, c_in, h, w]` with `weight` `[c_out, c_in, kh, kw]` by the
 /// implicit-GEMM kernels where the backend has them ([`has_implicit_gemm`]) and the padding is
 /// the same on both sides of each axis; otherwise the backend's `conv2d`. A grouped weight
-/// goes to the backend's `conv2d`, an input of fewer than [`gemm_min_channels`] channels (none
-/// by default) to [`conv2d_im2col`].
+/// goes to the backend's `conv2d`, an input of fewer than [`gemm_min_channels`] channels to
+/// [`conv2d_im2col`].
 ///
 /// # Shapes
 /// - output: `[n, c_out, h_out, w_out]`
@@ -322,17 +310,9 @@ fn kernels<B: Backend>(
             Some(run) if x.dtype() == DType::F32 && weight.dtype() == DType::F32 => run,
             _ => return Err((x, weight)),
         };
-        match run(
-            x.into_primitive().tensor(),
-            weight.into_primitive().tensor(),
-            out_channels,
-            geometry,
-        ) {
+        match run(x.into_primitive().tensor(), weight.into_primitive().tensor(), out_channels, geometry) {
             Ok(out) => Ok(Tensor::from_primitive(Float(out))),
-            Err((x, weight)) => Err((
-                Tensor::from_primitive(Float(x)),
-                Tensor::from_primitive(Float(weight)),
-            )),
+            Err((x, weight)) => Err((Tensor::from_primitive(Float(x)), Tensor::from_primitive(Float(weight)))),
         }
     }
     #[cfg(not(feature = "cube"))]
@@ -364,20 +344,15 @@ mod cube {
     use super::FALLBACKS;
     use crate::gemm_kernel::launch;
     use crate::gemm_operands::{
-        as_float, batch_summed, channels_last_padded, fold_into, gemm_operands, leading_block,
-        nhwc_grown, strided_view, unfolded, unpadded,
+        as_float, batch_summed, channels_last_padded, fold_into, gemm_operands, leading_block, nhwc_grown, strided_view, unfolded, unpadded,
     };
     use crate::im2col::ConvGeometry;
     use crate::type_match::same_type;
 
     /// The op for tensors of one backend (input, weight, active filters, geometry): the
     /// output, or the tensors back.
-    pub(super) type Run<B> = fn(
-        FloatTensor<B>,
-        FloatTensor<B>,
-        usize,
-        &ConvGeometry,
-    ) -> Result<FloatTensor<B>, (FloatTensor<B>, FloatTensor<B>)>;
+    pub(super) type Run<B> =
+        fn(FloatTensor<B>, FloatTensor<B>, usize, &ConvGeometry) -> Result<FloatTensor<B>, (FloatTensor<B>, FloatTensor<B>)>;
 
     /// The op for `B` when `B` is burn's CUDA or wgpu backend in f32, with or without autodiff
     /// (not under burn's `fusion`, whose tensors are its own).
@@ -388,23 +363,15 @@ mod cube {
         {
             use crate::type_match::CudaCube;
             list.push((TypeId::of::<CudaCube>(), run_as::<B, CudaCube>));
-            list.push((
-                TypeId::of::<Autodiff<CudaCube>>(),
-                run_as::<B, Autodiff<CudaCube>>,
-            ));
+            list.push((TypeId::of::<Autodiff<CudaCube>>(), run_as::<B, Autodiff<CudaCube>>));
         }
         #[cfg(feature = "wgpu")]
         {
             use crate::type_match::WgpuCube;
             list.push((TypeId::of::<WgpuCube>(), run_as::<B, WgpuCube>));
-            list.push((
-                TypeId::of::<Autodiff<WgpuCube>>(),
-                run_as::<B, Autodiff<WgpuCube>>,
-            ));
+            list.push((TypeId::of::<Autodiff<WgpuCube>>(), run_as::<B, Autodiff<WgpuCube>>));
         }
-        list.into_iter()
-            .find(|(id, _)| *id == TypeId::of::<B>())
-            .map(|(_, run)| run)
+        list.into_iter().find(|(id, _)| *id == TypeId::of::<B>()).map(|(_, run)| run)
     }
 
     /// A backend with the op: the conv of `x` with the first `out_channels` filters of
@@ -429,9 +396,7 @@ mod cube {
             same_type(value).unwrap_or_else(|_| unreachable!("run_as is called only when K is B"))
         }
         let options = ConvOptions::new(geometry.stride, geometry.pad_start, geometry.dilation, 1);
-        K::gemm_conv(cast(x), cast(weight), out_channels, options)
-            .map(cast)
-            .map_err(|(x, w)| (cast(x), cast(w)))
+        K::gemm_conv(cast(x), cast(weight), out_channels, options).map(cast).map_err(|(x, w)| (cast(x), cast(w)))
     }
 
     /// The result of `gemm`, or `direct`'s when the GEMM kernels cannot take the shape.
@@ -446,9 +411,7 @@ mod cube {
         .unwrap_or_else(|err| panic!("burn's direct {what} kernel failed: {err:?}"))
     }
 
-    impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> GemmConv
-        for CubeBackend<R, F, I, BT>
-    {
+    impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> GemmConv for CubeBackend<R, F, I, BT> {
         fn gemm_conv(
             x: CubeTensor<R>,
             weight: CubeTensor<R>,
@@ -471,26 +434,15 @@ mod cube {
     #[derive(Debug)]
     struct GemmConvBackward;
 
-    impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement>
-        Backward<CubeBackend<R, F, I, BT>, 2> for GemmConvBackward
+    impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> Backward<CubeBackend<R, F, I, BT>, 2>
+        for GemmConvBackward
     {
         /// The input and the weight's active block as the kernels read them
         /// ([`gemm_operands`]: channels-last, channel counts aligned, in the operand format),
         /// the options, the true `[c_out, c_in]`, and the full weight's shape.
-        type State = (
-            CubeTensor<R>,
-            CubeTensor<R>,
-            ConvOptions<2>,
-            [usize; 2],
-            [usize; 4],
-        );
+        type State = (CubeTensor<R>, CubeTensor<R>, ConvOptions<2>, [usize; 2], [usize; 4]);
 
-        fn backward(
-            self,
-            ops: Ops<Self::State, 2>,
-            grads: &mut Gradients,
-            _checkpointer: &mut Checkpointer,
-        ) {
+        fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
             let [input_node, weight_node] = ops.parents;
             let (x, weight, options, [c_out, c_in], full_shape) = ops.state;
             let n = x.shape()[0];
@@ -500,51 +452,20 @@ mod cube {
             if let Some(node) = weight_node {
                 // The active block, full size: zeros for the padded channels and the inactive
                 // filters and channels alike.
-                let weight_grad = weight_grad::<R, F, I, BT>(
-                    x.clone(),
-                    grad.clone(),
-                    weight.shape().dims::<4>(),
-                    [c_out, c_in],
-                    full_shape,
-                    &options,
-                );
+                let weight_grad = weight_grad::<R, F, I, BT>(x.clone(), grad.clone(), weight.shape().dims::<4>(), [c_out, c_in], full_shape, &options);
                 grads.register::<CubeBackend<R, F, I, BT>>(node.id, weight_grad);
             }
             if let Some(node) = input_node {
                 let shape = x.shape();
                 let input_grad = match options.stride == [1, 1] {
                     true => {
-                        let gemm = launch::input_grad(
-                            grad.clone(),
-                            weight.clone(),
-                            shape.dims::<4>(),
-                            &options,
-                            F::dtype(),
-                        );
-                        let direct = || {
-                            conv_data_backward::<R, 2>(
-                                as_float::<R, F>(grad),
-                                as_float::<R, F>(weight),
-                                shape,
-                                options,
-                                ConvStrategy::Direct,
-                            )
-                        };
+                        let gemm = launch::input_grad(grad.clone(), weight.clone(), shape.dims::<4>(), &options, F::dtype());
+                        let direct = || conv_data_backward::<R, 2>(as_float::<R, F>(grad), as_float::<R, F>(weight), shape, options, ConvStrategy::Direct);
                         or_direct(gemm, direct, "input-gradient")
                     }
-                    false => strided_input_grad::<R, F, I, BT>(
-                        grad,
-                        weight,
-                        shape.dims::<4>(),
-                        c_in,
-                        &options,
-                        MAX_COLUMNS,
-                    ),
+                    false => strided_input_grad::<R, F, I, BT>(grad, weight, shape.dims::<4>(), c_in, &options, MAX_COLUMNS),
                 };
-                grads.register::<CubeBackend<R, F, I, BT>>(
-                    node.id,
-                    unpadded::<R, F>(input_grad, n, c_in),
-                );
+                grads.register::<CubeBackend<R, F, I, BT>>(node.id, unpadded::<R, F>(input_grad, n, c_in));
             }
         }
     }
@@ -565,23 +486,8 @@ mod cube {
         let [_, _, ho, wo] = grad.shape().dims::<4>();
         let grid = (h + 2 * options.padding[0]) * (w + 2 * options.padding[1]);
         match options.stride == [1, 1] && grid as f64 <= MAX_GRID_GROWTH * (ho * wo) as f64 {
-            true => weight_grad_shifted::<R, F>(
-                x,
-                grad,
-                weight_shape,
-                active,
-                full_shape,
-                options,
-                super::wgrad_order(),
-            ),
-            false => weight_grad_im2col::<R, F, I, BT>(
-                x,
-                grad,
-                weight_shape,
-                active,
-                full_shape,
-                options,
-            ),
+            true => weight_grad_shifted::<R, F>(x, grad, weight_shape, active, full_shape, options, super::wgrad_order()),
+            false => weight_grad_im2col::<R, F, I, BT>(x, grad, weight_shape, active, full_shape, options),
         }
     }
 
@@ -628,49 +534,24 @@ mod cube {
         let dy = nhwc_grown::<R, F>(grad, [n, hg, wg, c_out], [0, 0], dy_dtype);
         let batches = image_batches(n, c_out * c_in * kh * kw);
         let rows = n / batches * hg * wg;
-        let (dy_batch, x_batch, x_row, x_col) =
-            (rows * c_out, rows * c_in, dh * wg * c_in, dw * c_in);
+        let (dy_batch, x_batch, x_row, x_col) = (rows * c_out, rows * c_in, dh * wg * c_in, dw * c_in);
         // cubek launches the products in row-major order of their batch axes, the last fastest.
         let partials = match order {
             super::WgradOrder::ImagesOuter => {
                 // dYᵀ per batch: [batches, 1, 1, c_out, rows], column-major; the input's views
                 // [batches, kh, kw, rows, c_in]; the products [batches, kh, kw, c_out, c_in].
-                let lhs = strided_view(
-                    &dy,
-                    vec![batches, 1, 1, c_out, rows],
-                    vec![dy_batch, 0, 0, 1, c_out],
-                );
-                let rhs = strided_view(
-                    &padded,
-                    vec![batches, kh, kw, rows, c_in],
-                    vec![x_batch, x_row, x_col, c_in, 1],
-                );
+                let lhs = strided_view(&dy, vec![batches, 1, 1, c_out, rows], vec![dy_batch, 0, 0, 1, c_out]);
+                let rhs = strided_view(&padded, vec![batches, kh, kw, rows, c_in], vec![x_batch, x_row, x_col, c_in, 1]);
                 let products = products_f32::<R, F>(lhs, rhs);
                 let st = products.meta.strides().to_vec();
-                strided_view(
-                    &products,
-                    vec![batches, active[0], active[1], kh, kw],
-                    vec![st[0], st[3], st[4], st[1], st[2]],
-                )
+                strided_view(&products, vec![batches, active[0], active[1], kh, kw], vec![st[0], st[3], st[4], st[1], st[2]])
             }
             super::WgradOrder::PositionsOuter => {
-                let lhs = strided_view(
-                    &dy,
-                    vec![1, 1, batches, c_out, rows],
-                    vec![0, 0, dy_batch, 1, c_out],
-                );
-                let rhs = strided_view(
-                    &padded,
-                    vec![kh, kw, batches, rows, c_in],
-                    vec![x_row, x_col, x_batch, c_in, 1],
-                );
+                let lhs = strided_view(&dy, vec![1, 1, batches, c_out, rows], vec![0, 0, dy_batch, 1, c_out]);
+                let rhs = strided_view(&padded, vec![kh, kw, batches, rows, c_in], vec![x_row, x_col, x_batch, c_in, 1]);
                 let products = products_f32::<R, F>(lhs, rhs);
                 let st = products.meta.strides().to_vec();
-                strided_view(
-                    &products,
-                    vec![batches, active[0], active[1], kh, kw],
-                    vec![st[2], st[3], st[4], st[0], st[1]],
-                )
+                strided_view(&products, vec![batches, active[0], active[1], kh, kw], vec![st[2], st[3], st[4], st[0], st[1]])
             }
         };
         // Seen as [batches, c_out, c_in, kh, kw] (the active block), summed over the batches.
@@ -688,12 +569,7 @@ mod cube {
     /// H200 it came out wrong (max difference 88 from burn-ndarray's for a `[4, 16, 16, 16]`
     /// input and a `[32, 16, 3, 3]` weight; 47 for a 3-channel input), and burn's direct one
     /// computes it as a convolution whose kernel is the whole image (slow).
-    pub(super) fn weight_grad_im2col<
-        R: CubeRuntime,
-        F: FloatElement,
-        I: IntElement,
-        BT: BoolElement,
-    >(
+    pub(super) fn weight_grad_im2col<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement>(
         x: CubeTensor<R>,
         grad: CubeTensor<R>,
         weight_shape: [usize; 4],
@@ -713,44 +589,25 @@ mod cube {
         let k = kh * kw * c_in;
         // [n·h_out·w_out, kh·kw·c_in], kernel position major, as the weight [c_out, kh, kw, c_in]:
         // one pass of `unfold_kernel`, in the operand's own format.
-        let columns = Tensor::<CubeBackend<R, F, I, BT>, 2>::from_primitive(Float(
-            unfolded::<R, F>(x, &geometry),
-        ));
+        let columns = Tensor::<CubeBackend<R, F, I, BT>, 2>::from_primitive(Float(unfolded::<R, F>(x, &geometry)));
         let dy = Tensor::<CubeBackend<R, F, I, BT>, 4>::from_primitive(Float(grad));
         let batches = image_batches(n, c_out * k);
         let rows = n * ho * wo / batches;
         let columns = columns.reshape([batches, rows, k]);
-        let dy = dy
-            .permute([0, 2, 3, 1])
-            .reshape([batches, rows, c_out])
-            .swap_dims(1, 2);
+        let dy = dy.permute([0, 2, 3, 1]).reshape([batches, rows, c_out]).swap_dims(1, 2);
         // [batches, c_out, kh·kw·c_in], its active block seen as [batches, c_out, c_in, kh, kw].
-        let products = products_f32::<R, F>(
-            dy.into_primitive().tensor(),
-            columns.into_primitive().tensor(),
-        );
+        let products = products_f32::<R, F>(dy.into_primitive().tensor(), columns.into_primitive().tensor());
         let st = products.meta.strides().to_vec();
-        let partials = strided_view(
-            &products,
-            vec![batches, active[0], active[1], kh, kw],
-            vec![st[0], st[1], st[2], kw * c_in * st[2], c_in * st[2]],
-        );
+        let partials = strided_view(&products, vec![batches, active[0], active[1], kh, kw], vec![st[0], st[1], st[2], kw * c_in * st[2], c_in * st[2]]);
         batch_summed::<R, F>(partials, full_shape)
     }
 
     /// The batched matrix product `lhs · rhs` by cubek's matmul kernel
     /// ([`crate::wgrad_matmul`]), its sums and result in the backend's float `F` whatever the
     /// operands' format (f32 or bf16).
-    fn products_f32<R: CubeRuntime, F: FloatElement>(
-        lhs: CubeTensor<R>,
-        rhs: CubeTensor<R>,
-    ) -> CubeTensor<R> {
-        launch::products(lhs, rhs, F::dtype()).unwrap_or_else(|err| {
-            panic!(
-                "the weight gradient's matrix product ({}) failed: {err:?}",
-                crate::wgrad_matmul()
-            )
-        })
+    fn products_f32<R: CubeRuntime, F: FloatElement>(lhs: CubeTensor<R>, rhs: CubeTensor<R>) -> CubeTensor<R> {
+        launch::products(lhs, rhs, F::dtype())
+            .unwrap_or_else(|err| panic!("the weight gradient's matrix product ({}) failed: {err:?}", crate::wgrad_matmul()))
     }
 
     /// How many batches (a divisor of `n`) the images are split into so that the partial
@@ -762,18 +619,12 @@ mod cube {
     /// on an H200, docs/BENCHMARKS.md, session 16.)
     fn image_batches(n: usize, size: usize) -> usize {
         let most = ((1usize << 26) / size.max(1)).max(1);
-        largest_divisor_at_most(
-            n,
-            most.min(super::WGRAD_MAX_BATCHES.load(Ordering::Relaxed)),
-        )
+        largest_divisor_at_most(n, most.min(super::WGRAD_MAX_BATCHES.load(Ordering::Relaxed)))
     }
 
     /// The largest divisor of `n` that is at most `most` (1 at least).
     fn largest_divisor_at_most(n: usize, most: usize) -> usize {
-        (1..=n)
-            .rev()
-            .find(|d| n.is_multiple_of(*d) && *d <= most)
-            .unwrap_or(1)
+        (1..=n).rev().find(|d| n.is_multiple_of(*d) && *d <= most).unwrap_or(1)
     }
 
     /// The most values of columns [`strided_input_grad`] makes at once in the op: 64 Mi (256 MB
@@ -798,12 +649,7 @@ mod cube {
     ///
     /// The columns are made for at most `max_columns` values at a time (the op passes
     /// [`MAX_COLUMNS`]).
-    pub(super) fn strided_input_grad<
-        R: CubeRuntime,
-        F: FloatElement,
-        I: IntElement,
-        BT: BoolElement,
-    >(
+    pub(super) fn strided_input_grad<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement>(
         grad: CubeTensor<R>,
         weight: CubeTensor<R>,
         input_shape: [usize; 4],
@@ -819,20 +665,9 @@ mod cube {
         let weight = channels_last_padded::<R, F>(weight, c_out, c_in, dtype);
         let k = kh * kw * c_in;
         let rhs = strided_view(&weight, vec![1, c_out, k], vec![0, k, 1]);
-        let geometry = ConvGeometry {
-            kernel: [kh, kw],
-            stride: options.stride,
-            dilation: options.dilation,
-            pad_start: options.padding,
-            pad_end: options.padding,
-        };
+        let geometry = ConvGeometry { kernel: [kh, kw], stride: options.stride, dilation: options.dilation, pad_start: options.padding, pad_end: options.padding };
         let [_, _, h, w] = input_shape;
-        let output = empty_device_contiguous_dtype(
-            grad.client.clone(),
-            grad.device.clone(),
-            [n, channels, h, w].into(),
-            F::dtype(),
-        );
+        let output = empty_device_contiguous_dtype(grad.client.clone(), grad.device.clone(), [n, channels, h, w].into(), F::dtype());
         // Images a few at a time (a divisor of n, at most `max_columns` values of columns each):
         // the columns of all of them at once (600 MB for the 8-layer net's first strided conv at
         // batch 1024) would take a new 9 GB page of cubecl's memory pool on an H200, whose
@@ -841,26 +676,18 @@ mod cube {
         for first in (0..n).step_by(chunk) {
             // Images `first..first + chunk` of the output gradient: a view (its memory is
             // channels-last, images outermost) where the offset is aligned, else a copy.
-            let dy = Tensor::<CubeBackend<R, F, I, BT>, 4>::from_primitive(Float(grad.clone()))
-                .narrow(0, first, chunk);
-            let dy =
-                channels_last_padded::<R, F>(dy.into_primitive().tensor(), chunk, c_out, dtype);
+            let dy = Tensor::<CubeBackend<R, F, I, BT>, 4>::from_primitive(Float(grad.clone())).narrow(0, first, chunk);
+            let dy = channels_last_padded::<R, F>(dy.into_primitive().tensor(), chunk, c_out, dtype);
             let lhs = strided_view(&dy, vec![1, chunk * ho * wo, c_out], vec![0, c_out, 1]);
             let columns = products_f32::<R, F>(lhs, rhs.clone());
             let strides = columns.meta.strides().to_vec();
-            fold_into::<R, F>(
-                strided_view(&columns, vec![chunk * ho * wo, k], strides[1..].to_vec()),
-                &output,
-                first,
-                c_in,
-                &geometry,
-            );
+            fold_into::<R, F>(strided_view(&columns, vec![chunk * ho * wo, k], strides[1..].to_vec()), &output, first, c_in, &geometry);
         }
         output
     }
 
-    impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement, C: CheckpointStrategy>
-        GemmConv for Autodiff<CubeBackend<R, F, I, BT>, C>
+    impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement, C: CheckpointStrategy> GemmConv
+        for Autodiff<CubeBackend<R, F, I, BT>, C>
     {
         fn gemm_conv(
             x: FloatTensor<Self>,
@@ -870,10 +697,7 @@ mod cube {
         ) -> Result<FloatTensor<Self>, (FloatTensor<Self>, FloatTensor<Self>)> {
             let [n, c_in] = [x.primitive.shape()[0], x.primitive.shape()[1]];
             let full_shape = weight.primitive.shape().dims::<4>();
-            let (xl, wl) = gemm_operands::<R, F>(
-                x.primitive.clone(),
-                leading_block(&weight.primitive, c_out, c_in),
-            );
+            let (xl, wl) = gemm_operands::<R, F>(x.primitive.clone(), leading_block(&weight.primitive, c_out, c_in));
             let out = match launch::forward(xl.clone(), wl.clone(), &options, F::dtype()) {
                 Ok(out) => unpadded::<R, F>(out, n, c_out),
                 Err(_) => {
@@ -881,18 +705,10 @@ mod cube {
                     return Err((x, weight));
                 }
             };
-            Ok(
-                match GemmConvBackward
-                    .prepare::<C>([x.node.clone(), weight.node.clone()])
-                    .compute_bound()
-                    .stateful()
-                {
-                    OpsKind::Tracked(prep) => {
-                        prep.finish((xl, wl, options, [c_out, c_in], full_shape), out)
-                    }
-                    OpsKind::UnTracked(prep) => prep.finish(out),
-                },
-            )
+            Ok(match GemmConvBackward.prepare::<C>([x.node.clone(), weight.node.clone()]).compute_bound().stateful() {
+                OpsKind::Tracked(prep) => prep.finish((xl, wl, options, [c_out, c_in], full_shape), out),
+                OpsKind::UnTracked(prep) => prep.finish(out),
+            })
         }
     }
 }
@@ -943,67 +759,27 @@ mod spread_tests {
             let y = conv2d(x.clone(), w.clone(), None, options.clone());
             let dy = random::<NdArrayAd, 4>(y.dims(), &cpu);
             let expected = x.grad(&y.mul(dy.clone()).sum().backward()).unwrap();
-            let to_gpu = |t: &Tensor<NdArrayAd, 4>| {
-                Tensor::<G<R, BT>, 4>::from_data(t.to_data(), &gpu)
-                    .into_primitive()
-                    .tensor()
-            };
+            let to_gpu = |t: &Tensor<NdArrayAd, 4>| Tensor::<G<R, BT>, 4>::from_data(t.to_data(), &gpu).into_primitive().tensor();
             let expected = Tensor::<G<R, BT>, 4>::from_data(expected.into_data(), &gpu);
             // Row-major operands (made channels-last inside), then the operands as the op hands
             // them over: channels-last, channel counts rounded up to 4 with zeros.
-            let ours = strided_input_grad::<R, f32, i32, BT>(
-                to_gpu(&dy),
-                to_gpu(&w),
-                x_shape,
-                x_shape[1],
-                &options,
-                MAX_COLUMNS,
-            );
+            let ours = strided_input_grad::<R, f32, i32, BT>(to_gpu(&dy), to_gpu(&w), x_shape, x_shape[1], &options, MAX_COLUMNS);
             let ours = Tensor::<G<R, BT>, 4>::from_primitive(Float(ours));
             assert_eq!(ours.dims(), x_shape);
-            assert_close_named(
-                ours,
-                expected.clone(),
-                tolerance,
-                &format!("input gradient, x {x_shape:?}, {options:?}"),
-            );
+            assert_close_named(ours, expected.clone(), tolerance, &format!("input gradient, x {x_shape:?}, {options:?}"));
             let [n, c_in, h, w_in] = x_shape;
             let (c_out4, c_in4) = (w_shape[0].div_ceil(4) * 4, c_in.div_ceil(4) * 4);
             let dyp = channels_last_padded::<_, f32>(to_gpu(&dy), n, c_out4, DType::F32);
             let wp = channels_last_padded::<_, f32>(to_gpu(&w), c_out4, c_in4, DType::F32);
-            let ours = strided_input_grad::<R, f32, i32, BT>(
-                dyp.clone(),
-                wp.clone(),
-                [n, c_in4, h, w_in],
-                c_in,
-                &options,
-                MAX_COLUMNS,
-            );
+            let ours = strided_input_grad::<R, f32, i32, BT>(dyp.clone(), wp.clone(), [n, c_in4, h, w_in], c_in, &options, MAX_COLUMNS);
             let ours = Tensor::<G<R, BT>, 4>::from_primitive(Float(ours));
             assert_eq!(ours.dims(), x_shape, "the real channels only");
-            assert_close_named(
-                ours,
-                expected.clone(),
-                tolerance,
-                &format!("input gradient, padded channels, x {x_shape:?}, {options:?}"),
-            );
+            assert_close_named(ours, expected.clone(), tolerance, &format!("input gradient, padded channels, x {x_shape:?}, {options:?}"));
             // One image's columns at a time: the images' output gradients are views (or copies)
             // of the whole, each folded into its own image.
-            let ours = strided_input_grad::<R, f32, i32, BT>(
-                dyp,
-                wp,
-                [n, c_in4, h, w_in],
-                c_in,
-                &options,
-                1,
-            );
+            let ours = strided_input_grad::<R, f32, i32, BT>(dyp, wp, [n, c_in4, h, w_in], c_in, &options, 1);
             let ours = Tensor::<G<R, BT>, 4>::from_primitive(Float(ours));
-            assert_close_named(
-                ours,
-                expected,
-                tolerance,
-                &format!("input gradient, an image at a time, x {x_shape:?}, {options:?}"),
-            );
+            assert_close_named(ours, expected, tolerance, &format!("input gradient, an image at a time, x {x_shape:?}, {options:?}"));
         }
     }
 
@@ -1036,97 +812,37 @@ mod spread_tests {
             let expected = Tensor::<WgpuCube, 4>::from_data(expected.into_data(), &gpu);
             // NHWC memory seen as NCHW, as the op's `channels_last` makes it.
             let channels_last = |t: &Tensor<NdArrayAd, 4>| {
-                let nhwc = Tensor::<WgpuCube, 4>::from_data(
-                    t.clone().permute([0, 2, 3, 1]).into_data(),
-                    &gpu,
-                );
+                let nhwc = Tensor::<WgpuCube, 4>::from_data(t.clone().permute([0, 2, 3, 1]).into_data(), &gpu);
                 nhwc.permute([0, 3, 1, 2]).into_primitive().tensor()
             };
             let [c_out, c_in, kh, kw] = w_shape;
-            let unfolded = weight_grad_im2col::<_, f32, i32, u32>(
-                channels_last(&x),
-                channels_last(&dy),
-                w_shape,
-                [c_out, c_in],
-                w_shape,
-                &options,
-            );
+            let unfolded = weight_grad_im2col::<_, f32, i32, u32>(channels_last(&x), channels_last(&dy), w_shape, [c_out, c_in], w_shape, &options);
             let what = format!("x {x_shape:?}, {options:?}");
-            assert_close_named(
-                Tensor::<WgpuCube, 4>::from_primitive(Float(unfolded)),
-                expected.clone(),
-                1e-2,
-                &format!("unfolded weight gradient, {what}"),
-            );
+            assert_close_named(Tensor::<WgpuCube, 4>::from_primitive(Float(unfolded)), expected.clone(), 1e-2, &format!("unfolded weight gradient, {what}"));
             // The operands as the op hands them over: channel counts rounded up to 4, zeros
             // added; the gradient is the real block of a larger zero tensor (a slimmable conv's
             // whole weight).
             let padded = |t: &Tensor<NdArrayAd, 4>, rows: usize, channels: usize| {
-                let t = Tensor::<WgpuCube, 4>::from_data(t.to_data(), &gpu)
-                    .into_primitive()
-                    .tensor();
+                let t = Tensor::<WgpuCube, 4>::from_data(t.to_data(), &gpu).into_primitive().tensor();
                 channels_last_padded::<_, f32>(t, rows, channels, DType::F32)
             };
             let (c_out4, c_in4) = (c_out.div_ceil(4) * 4, c_in.div_ceil(4) * 4);
-            let (xp, dyp) = (
-                padded(&x, x_shape[0], c_in4),
-                padded(&dy, x_shape[0], c_out4),
-            );
+            let (xp, dyp) = (padded(&x, x_shape[0], c_in4), padded(&dy, x_shape[0], c_out4));
             let full = [c_out4 + 3, c_in4 + 2, kh, kw];
             let check = |dw: burn::tensor::ops::FloatTensor<WgpuCube>, name: &str| {
                 let dw = Tensor::<WgpuCube, 4>::from_primitive(Float(dw));
                 assert_eq!(dw.dims(), full, "{name}: the whole weight's shape");
-                assert_close_named(
-                    dw.clone().slice([0..c_out, 0..c_in]),
-                    expected.clone(),
-                    1e-2,
-                    &format!("{name}, padded channels, {what}"),
-                );
-                let rest = dw
-                    .slice_assign(
-                        [0..c_out, 0..c_in],
-                        Tensor::zeros([c_out, c_in, kh, kw], &gpu),
-                    )
-                    .abs()
-                    .sum()
-                    .into_scalar();
+                assert_close_named(dw.clone().slice([0..c_out, 0..c_in]), expected.clone(), 1e-2, &format!("{name}, padded channels, {what}"));
+                let rest = dw.slice_assign([0..c_out, 0..c_in], Tensor::zeros([c_out, c_in, kh, kw], &gpu)).abs().sum().into_scalar();
                 assert_eq!(rest, 0.0, "{name}: zeros outside the active block, {what}");
             };
-            let unfolded = weight_grad_im2col::<_, f32, i32, u32>(
-                xp.clone(),
-                dyp.clone(),
-                [c_out4, c_in4, kh, kw],
-                [c_out, c_in],
-                full,
-                &options,
-            );
+            let unfolded = weight_grad_im2col::<_, f32, i32, u32>(xp.clone(), dyp.clone(), [c_out4, c_in4, kh, kw], [c_out, c_in], full, &options);
             check(unfolded, "unfolded weight gradient");
             if stride == [1, 1] {
                 for order in WgradOrder::ALL {
-                    let shifted = weight_grad_shifted::<_, f32>(
-                        channels_last(&x),
-                        channels_last(&dy),
-                        w_shape,
-                        [c_out, c_in],
-                        w_shape,
-                        &options,
-                        order,
-                    );
-                    assert_close_named(
-                        Tensor::<WgpuCube, 4>::from_primitive(Float(shifted)),
-                        expected.clone(),
-                        1e-2,
-                        &format!("shifted-view weight gradient, {order:?}, {what}"),
-                    );
-                    let shifted = weight_grad_shifted::<_, f32>(
-                        xp.clone(),
-                        dyp.clone(),
-                        [c_out4, c_in4, kh, kw],
-                        [c_out, c_in],
-                        full,
-                        &options,
-                        order,
-                    );
+                    let shifted = weight_grad_shifted::<_, f32>(channels_last(&x), channels_last(&dy), w_shape, [c_out, c_in], w_shape, &options, order);
+                    assert_close_named(Tensor::<WgpuCube, 4>::from_primitive(Float(shifted)), expected.clone(), 1e-2, &format!("shifted-view weight gradient, {order:?}, {what}"));
+                    let shifted = weight_grad_shifted::<_, f32>(xp.clone(), dyp.clone(), [c_out4, c_in4, kh, kw], [c_out, c_in], full, &options, order);
                     check(shifted, &format!("shifted-view weight gradient, {order:?}"));
                 }
             }
@@ -1137,17 +853,10 @@ mod spread_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{
-        agrees_with_ndarray, agrees_with_tolerance, backend_tests, geometry, is_cuda,
-    };
+    use crate::test_support::{agrees_with_ndarray, agrees_with_tolerance, backend_tests, geometry, is_cuda};
     use burn::tensor::backend::AutodiffBackend;
 
-    fn ours<B: Backend>(
-        x: Tensor<B, 4>,
-        w: Tensor<B, 4>,
-        b: Option<Tensor<B, 1>>,
-        g: &ConvGeometry,
-    ) -> Tensor<B, 4> {
+    fn ours<B: Backend>(x: Tensor<B, 4>, w: Tensor<B, 4>, b: Option<Tensor<B, 1>>, g: &ConvGeometry) -> Tensor<B, 4> {
         gemm_conv2d(x, w, b, g)
     }
 
@@ -1155,10 +864,7 @@ mod tests {
     fn layout_copy_rows_outside_powers_of_two_up_to_32_are_errors() {
         for bad in [0, 3, 12, 64] {
             let err = set_layout_copy_rows(bad).unwrap_err();
-            assert!(
-                err.contains("power of two") && err.contains(&bad.to_string()),
-                "{err}"
-            );
+            assert!(err.contains("power of two") && err.contains(&bad.to_string()), "{err}");
         }
     }
 
@@ -1169,167 +875,58 @@ mod tests {
     const TOLERANCE: f32 = 0.05;
 
     fn gemm_conv_matches_the_backend_with_its_gradients<B: AutodiffBackend>(device: &B::Device) {
-        let agrees = |x: [usize; 4], w: [usize; 4], g: ConvGeometry| {
-            agrees_with_ndarray::<B>(x, w, g, device, TOLERANCE, ours)
-        };
-        agrees(
-            [2, 16, 8, 8],
-            [32, 16, 3, 3],
-            geometry(3, 1, 1, [1, 1], [1, 1]),
-        );
-        agrees(
-            [2, 16, 9, 9],
-            [24, 16, 3, 3],
-            geometry(3, 2, 1, [1, 1], [1, 1]),
-        );
-        agrees(
-            [2, 16, 8, 8],
-            [24, 16, 3, 3],
-            geometry(3, 2, 1, [1, 1], [1, 1]),
-        ); // even side
-        agrees(
-            [3, 3, 12, 12],
-            [16, 3, 3, 3],
-            geometry(3, 1, 1, [1, 1], [1, 1]),
-        ); // a stem: 3 channels padded
-        agrees(
-            [2, 3, 13, 13],
-            [16, 3, 3, 3],
-            geometry(3, 2, 1, [1, 1], [1, 1]),
-        ); // a strided stem (MobileNetV2's)
-        agrees(
-            [2, 20, 6, 6],
-            [12, 20, 1, 1],
-            geometry(1, 1, 1, [0, 0], [0, 0]),
-        ); // pointwise
-        agrees(
-            [2, 8, 7, 7],
-            [8, 8, 5, 5],
-            geometry(5, 1, 2, [4, 4], [4, 4]),
-        ); // dilated
-        agrees(
-            [3, 8, 12, 12],
-            [16, 8, 3, 3],
-            geometry(3, 1, 1, [1, 1], [1, 1]),
-        );
-        agrees(
-            [4, 16, 16, 16],
-            [32, 16, 3, 3],
-            geometry(3, 1, 1, [1, 1], [1, 1]),
-        );
+        let agrees = |x: [usize; 4], w: [usize; 4], g: ConvGeometry| agrees_with_ndarray::<B>(x, w, g, device, TOLERANCE, ours);
+        agrees([2, 16, 8, 8], [32, 16, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]));
+        agrees([2, 16, 9, 9], [24, 16, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1]));
+        agrees([2, 16, 8, 8], [24, 16, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1])); // even side
+        agrees([3, 3, 12, 12], [16, 3, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])); // stem: im2col
+        agrees([2, 20, 6, 6], [12, 20, 1, 1], geometry(1, 1, 1, [0, 0], [0, 0])); // pointwise
+        agrees([2, 8, 7, 7], [8, 8, 5, 5], geometry(5, 1, 2, [4, 4], [4, 4])); // dilated
+        agrees([3, 8, 12, 12], [16, 8, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]));
+        agrees([4, 16, 16, 16], [32, 16, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]));
         // Channel counts that are not multiples of the alignment: padded for the kernels.
-        agrees(
-            [2, 10, 8, 8],
-            [13, 10, 3, 3],
-            geometry(3, 1, 1, [1, 1], [1, 1]),
-        );
-        agrees(
-            [2, 11, 9, 9],
-            [6, 11, 3, 3],
-            geometry(3, 2, 1, [1, 1], [1, 1]),
-        );
-        agrees(
-            [2, 9, 6, 6],
-            [7, 9, 1, 1],
-            geometry(1, 1, 1, [0, 0], [0, 0]),
-        );
-        agrees(
-            [2, 16, 8, 8],
-            [13, 16, 3, 3],
-            geometry(3, 1, 1, [1, 1], [1, 1]),
-        ); // only the output channels padded
-        agrees(
-            [2, 10, 8, 8],
-            [16, 10, 3, 3],
-            geometry(3, 1, 1, [1, 1], [1, 1]),
-        ); // only the input channels padded
-        agrees(
-            [2, 16, 9, 9],
-            [13, 16, 3, 3],
-            geometry(3, 2, 1, [1, 1], [1, 1]),
-        );
+        agrees([2, 10, 8, 8], [13, 10, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]));
+        agrees([2, 11, 9, 9], [6, 11, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1]));
+        agrees([2, 9, 6, 6], [7, 9, 1, 1], geometry(1, 1, 1, [0, 0], [0, 0]));
+        agrees([2, 16, 8, 8], [13, 16, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])); // only the output channels padded
+        agrees([2, 10, 8, 8], [16, 10, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])); // only the input channels padded
+        agrees([2, 16, 9, 9], [13, 16, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1]));
         if is_cuda::<B>() {
             // A downsampling shortcut. Where the op falls back to burn's own conv (lavapipe),
             // burn's input gradient of it is wrong (`spread_tests`), so it is checked only here.
-            agrees(
-                [2, 16, 8, 8],
-                [24, 16, 1, 1],
-                geometry(1, 2, 1, [0, 0], [0, 0]),
-            );
+            agrees([2, 16, 8, 8], [24, 16, 1, 1], geometry(1, 2, 1, [0, 0], [0, 0]));
         }
         // `Same` padding and groups: the backend's conv2d, against itself.
-        agrees_with_tolerance::<B>(
-            [2, 6, 9, 9],
-            [8, 6, 3, 3],
-            geometry(3, 2, 1, [0, 0], [1, 1]),
-            1,
-            device,
-            TOLERANCE,
-            ours,
-        );
-        agrees_with_tolerance::<B>(
-            [2, 8, 6, 6],
-            [8, 4, 3, 3],
-            geometry(3, 1, 1, [1, 1], [1, 1]),
-            2,
-            device,
-            TOLERANCE,
-            ours,
-        );
+        agrees_with_tolerance::<B>([2, 6, 9, 9], [8, 6, 3, 3], geometry(3, 2, 1, [0, 0], [1, 1]), 1, device, TOLERANCE, ours);
+        agrees_with_tolerance::<B>([2, 8, 6, 6], [8, 4, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]), 2, device, TOLERANCE, ours);
     }
 
     /// A slimmable layer's tensors are channel slices of larger ones: the gradients reach only
     /// the active block of the full weight, whether the block is sliced out first
     /// ([`gemm_conv2d`]) or read in place ([`gemm_conv2d_active`]).
-    fn sliced_weights_get_gradients_only_in_the_active_block<B: AutodiffBackend>(
-        device: &B::Device,
-    ) {
+    fn sliced_weights_get_gradients_only_in_the_active_block<B: AutodiffBackend>(device: &B::Device) {
         use crate::test_support::{assert_close, assert_inactive_zero, random};
         let g = geometry(3, 1, 1, [1, 1], [1, 1]);
         let x_full = random::<B, 4>([2, 12, 8, 8], device).require_grad();
         let w_full = random::<B, 4>([16, 12, 3, 3], device).require_grad();
-        // 9 input channels and 10 output ones: neither aligned.
+        // 9 input channels (at least the default GEMM minimum) and 10 output ones: neither aligned.
         let x = || x_full.clone().slice([0..2, 0..9]);
         let w = || w_full.clone().slice([0..10, 0..9]);
         let native = conv2d(x(), w(), None, g.options(1));
         let mask = random::<B, 4>(native.dims(), device);
         let grads_native = native.clone().mul(mask.clone()).sum().backward();
-        for (form, ours) in [
-            ("sliced", gemm_conv2d(x(), w(), None, &g)),
-            (
-                "in place",
-                gemm_conv2d_active(x(), w_full.clone(), 10, None, &g),
-            ),
-        ] {
+        for (form, ours) in [("sliced", gemm_conv2d(x(), w(), None, &g)), ("in place", gemm_conv2d_active(x(), w_full.clone(), 10, None, &g))] {
             assert_close(ours.clone(), native.clone(), TOLERANCE);
             let grads = ours.mul(mask.clone()).sum().backward();
-            let w_grad = w_full
-                .grad(&grads)
-                .unwrap_or_else(|| panic!("{form}: no weight gradient"));
-            assert_eq!(
-                w_grad.dims(),
-                [16, 12, 3, 3],
-                "{form}: the gradient has the full weight's shape"
-            );
-            assert_close(
-                w_grad.clone(),
-                w_full.grad(&grads_native).unwrap(),
-                TOLERANCE,
-            );
+            let w_grad = w_full.grad(&grads).unwrap_or_else(|| panic!("{form}: no weight gradient"));
+            assert_eq!(w_grad.dims(), [16, 12, 3, 3], "{form}: the gradient has the full weight's shape");
+            assert_close(w_grad.clone(), w_full.grad(&grads_native).unwrap(), TOLERANCE);
             assert_inactive_zero(w_grad, &[0..10, 0..9, 0..3, 0..3]);
-            assert_close(
-                x_full.grad(&grads).unwrap(),
-                x_full.grad(&grads_native).unwrap(),
-                TOLERANCE,
-            );
+            assert_close(x_full.grad(&grads).unwrap(), x_full.grad(&grads_native).unwrap(), TOLERANCE);
         }
         // The whole weight in place is the plain conv.
         let whole = gemm_conv2d_active(x_full.clone(), w_full.clone(), 16, None, &g);
-        assert_close(
-            whole,
-            conv2d(x_full.clone(), w_full.clone(), None, g.options(1)),
-            TOLERANCE,
-        );
+        assert_close(whole, conv2d(x_full.clone(), w_full.clone(), None, g.options(1)), TOLERANCE);
     }
 
     /// Without autodiff (inference) the op gives the same output.
@@ -1360,56 +957,28 @@ mod tests {
         use crate::GemmKernel;
         use crate::test_support::CudaAd;
         let device = Default::default();
-        let names = std::env::var("AUTOSLIM_TEST_GEMM_KERNELS")
-            .unwrap_or_else(|_| crate::VERIFIED_GEMM_KERNELS.join(","));
-        let kernels: Vec<GemmKernel> = names
-            .split(',')
-            .map(|name| GemmKernel::parse(name).unwrap())
-            .collect();
+        let names = std::env::var("AUTOSLIM_TEST_GEMM_KERNELS").unwrap_or_else(|_| crate::VERIFIED_GEMM_KERNELS.join(","));
+        let kernels: Vec<GemmKernel> = names.split(',').map(|name| GemmKernel::parse(name).unwrap()).collect();
         let mut report = Vec::new();
         for kernel in kernels {
             crate::set_gemm_kernel(kernel);
             let before = implicit_gemm_fallbacks();
             let agrees = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                let agrees = |x: [usize; 4], w: [usize; 4], g: ConvGeometry| {
-                    agrees_with_ndarray::<CudaAd>(x, w, g, &device, TOLERANCE, ours)
-                };
-                agrees(
-                    [2, 16, 8, 8],
-                    [32, 16, 3, 3],
-                    geometry(3, 1, 1, [1, 1], [1, 1]),
-                );
-                agrees(
-                    [2, 16, 9, 9],
-                    [24, 16, 3, 3],
-                    geometry(3, 2, 1, [1, 1], [1, 1]),
-                );
-                agrees(
-                    [2, 10, 8, 8],
-                    [13, 10, 3, 3],
-                    geometry(3, 1, 1, [1, 1], [1, 1]),
-                );
+                let agrees = |x: [usize; 4], w: [usize; 4], g: ConvGeometry| agrees_with_ndarray::<CudaAd>(x, w, g, &device, TOLERANCE, ours);
+                agrees([2, 16, 8, 8], [32, 16, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]));
+                agrees([2, 16, 9, 9], [24, 16, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1]));
+                agrees([2, 10, 8, 8], [13, 10, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]));
             }))
             .is_ok();
             report.push((kernel.name(), agrees, implicit_gemm_fallbacks() - before));
         }
         crate::reset_gemm_kernel();
         for (name, agrees, fallbacks) in &report {
-            println!(
-                "{name:32} {} ({fallbacks} passes fell back)",
-                if *agrees { "agrees" } else { "DISAGREES" }
-            );
+            println!("{name:32} {} ({fallbacks} passes fell back)", if *agrees { "agrees" } else { "DISAGREES" });
         }
         // Kernels outside the verified list may be tried (the variable) and are only reported.
-        let wrong: Vec<&String> = report
-            .iter()
-            .filter(|r| !r.1 && crate::VERIFIED_GEMM_KERNELS.contains(&r.0.as_str()))
-            .map(|r| &r.0)
-            .collect();
-        assert!(
-            wrong.is_empty(),
-            "verified kernels whose results differ from burn-ndarray's: {wrong:?}"
-        );
+        let wrong: Vec<&String> = report.iter().filter(|r| !r.1 && crate::VERIFIED_GEMM_KERNELS.contains(&r.0.as_str())).map(|r| &r.0).collect();
+        assert!(wrong.is_empty(), "verified kernels whose results differ from burn-ndarray's: {wrong:?}");
     }
 
     /// Whether the op gives burn-ndarray's output and gradients on CUDA for every
@@ -1421,14 +990,7 @@ mod tests {
         let device = Default::default();
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             for (x, w, g) in cases {
-                agrees_with_ndarray::<CudaAd>(
-                    *x,
-                    *w,
-                    *g,
-                    &device,
-                    scaled_tolerance(tolerance, *w),
-                    ours,
-                );
+                agrees_with_ndarray::<CudaAd>(*x, *w, *g, &device, scaled_tolerance(tolerance, *w), ours);
             }
         }))
         .is_ok()
@@ -1454,74 +1016,30 @@ mod tests {
     #[cfg(feature = "test-cuda")]
     #[test]
     fn on_cuda_named_tilings_agree_with_ndarray() {
-        use crate::{
-            BF16_TILING, GemmColumns, GemmPrecision, GemmStages, GemmTiling, gemm_tiling_misses,
-            set_gemm_columns, set_gemm_precision, set_gemm_stages,
-        };
+        use crate::{BF16_TILING, GemmColumns, GemmPrecision, GemmStages, GemmTiling, gemm_tiling_misses, set_gemm_columns, set_gemm_precision, set_gemm_stages};
         let cases = [
-            (
-                [4, 16, 16, 16],
-                [32, 16, 3, 3],
-                geometry(3, 1, 1, [1, 1], [1, 1]),
-            ),
-            (
-                [2, 16, 9, 9],
-                [24, 16, 3, 3],
-                geometry(3, 2, 1, [1, 1], [1, 1]),
-            ), // strided, rows not a multiple of the stage
-            (
-                [2, 10, 8, 8],
-                [13, 10, 3, 3],
-                geometry(3, 1, 1, [1, 1], [1, 1]),
-            ), // padded channels
+            ([4, 16, 16, 16], [32, 16, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])),
+            ([2, 16, 9, 9], [24, 16, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1])), // strided, rows not a multiple of the stage
+            ([2, 10, 8, 8], [13, 10, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])), // padded channels
             // More output (and, for the input gradient, input) channels than one stage holds.
-            (
-                [2, 136, 6, 6],
-                [144, 136, 1, 1],
-                geometry(1, 1, 1, [0, 0], [0, 0]),
-            ),
-            (
-                [2, 40, 6, 6],
-                [152, 40, 3, 3],
-                geometry(3, 1, 1, [1, 1], [1, 1]),
-            ), // channels between powers of two
+            ([2, 136, 6, 6], [144, 136, 1, 1], geometry(1, 1, 1, [0, 0], [0, 0])),
+            ([2, 40, 6, 6], [152, 40, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])), // channels between powers of two
         ];
-        let names = std::env::var("AUTOSLIM_TEST_GEMM_TILINGS").unwrap_or_else(|_| {
-            format!(
-                "{},128x128x32/4,256x128x32/8+double,128x64x64/4,128x128x64/2x2+swizzle",
-                BF16_TILING.name()
-            )
-        });
-        let kernel = std::env::var("AUTOSLIM_TEST_GEMM_KERNEL")
-            .map_or(crate::GemmKernel::CUDA_DEFAULT, |name| {
-                crate::GemmKernel::parse(&name).unwrap()
-            });
+        let names = std::env::var("AUTOSLIM_TEST_GEMM_TILINGS").unwrap_or_else(|_| format!("{},128x128x32/4,256x128x32/8+double,128x64x64/4,128x128x64/2x2+swizzle", BF16_TILING.name()));
+        let kernel = std::env::var("AUTOSLIM_TEST_GEMM_KERNEL").map_or(crate::GemmKernel::CUDA_DEFAULT, |name| crate::GemmKernel::parse(&name).unwrap());
         crate::set_gemm_kernel(kernel);
         println!("kernel {}", kernel.name());
         let mut wrong = Vec::new();
         for name in names.split(',') {
             let tiling = GemmTiling::parse(name).unwrap();
-            for (precision, tolerance) in [
-                (GemmPrecision::Tf32, TOLERANCE),
-                (GemmPrecision::Bf16, 0.25),
-            ] {
+            for (precision, tolerance) in [(GemmPrecision::Tf32, TOLERANCE), (GemmPrecision::Bf16, 0.25)] {
                 set_gemm_stages(GemmStages::Fixed(tiling));
                 set_gemm_precision(precision);
                 let (misses, fallbacks) = (gemm_tiling_misses().0, implicit_gemm_fallbacks());
                 let agrees = agrees_on_cuda(&cases, tolerance);
-                let used =
-                    gemm_tiling_misses().0 == misses && implicit_gemm_fallbacks() == fallbacks;
-                let why = if used {
-                    String::new()
-                } else {
-                    format!("(not used: {:?})", gemm_tiling_misses().1)
-                };
-                println!(
-                    "{:24} {:5} {} {why}",
-                    tiling.name(),
-                    precision.name(),
-                    if agrees { "agrees" } else { "DISAGREES" }
-                );
+                let used = gemm_tiling_misses().0 == misses && implicit_gemm_fallbacks() == fallbacks;
+                let why = if used { String::new() } else { format!("(not used: {:?})", gemm_tiling_misses().1) };
+                println!("{:24} {:5} {} {why}", tiling.name(), precision.name(), if agrees { "agrees" } else { "DISAGREES" });
                 if !agrees || (!used && precision == GemmPrecision::Bf16) {
                     wrong.push(format!("{} {}", tiling.name(), precision.name()));
                 }
@@ -1535,12 +1053,7 @@ mod tests {
             let misses = gemm_tiling_misses().0;
             let agrees = agrees_on_cuda(&cases, 0.25);
             let used = gemm_tiling_misses().0 == misses;
-            println!(
-                "default, columns {:5} bf16 {} {}",
-                columns.name(),
-                if agrees { "agrees" } else { "DISAGREES" },
-                if used { "" } else { "(not used)" }
-            );
+            println!("default, columns {:5} bf16 {} {}", columns.name(), if agrees { "agrees" } else { "DISAGREES" }, if used { "" } else { "(not used)" });
             if !agrees || !used {
                 wrong.push(format!("default stages, columns {}", columns.name()));
             }
@@ -1549,35 +1062,19 @@ mod tests {
         // A swizzled stage on the cmma tile is refused before anything launches and the inferred
         // stage runs instead (right, and counted; unswizzled, this stage is cmma's bf16 default).
         crate::set_gemm_kernel(crate::GemmKernel::DEFAULT);
-        set_gemm_stages(GemmStages::Fixed(GemmTiling {
-            swizzle: true,
-            ..BF16_TILING
-        }));
+        set_gemm_stages(GemmStages::Fixed(GemmTiling { swizzle: true, ..BF16_TILING }));
         set_gemm_precision(GemmPrecision::Bf16);
         let misses = gemm_tiling_misses().0;
         let agrees = agrees_on_cuda(&cases, 0.25);
         let refused = gemm_tiling_misses().0 > misses;
-        println!(
-            "cmma with +swizzle: {} {}",
-            if agrees { "agrees" } else { "DISAGREES" },
-            if refused {
-                "(refused, as it should be)"
-            } else {
-                "(NOT refused)"
-            }
-        );
+        println!("cmma with +swizzle: {} {}", if agrees { "agrees" } else { "DISAGREES" }, if refused { "(refused, as it should be)" } else { "(NOT refused)" });
         if !agrees || !refused {
-            wrong.push(format!(
-                "cmma with +swizzle: agrees {agrees}, refused {refused}"
-            ));
+            wrong.push(format!("cmma with +swizzle: agrees {agrees}, refused {refused}"));
         }
         set_gemm_stages(GemmStages::Default);
         set_gemm_precision(GemmPrecision::Tf32);
         crate::reset_gemm_kernel();
-        assert!(
-            wrong.is_empty(),
-            "tilings that differ from burn-ndarray or were not used with bf16: {wrong:?}"
-        );
+        assert!(wrong.is_empty(), "tilings that differ from burn-ndarray or were not used with bf16: {wrong:?}");
     }
 
     /// Every weight-gradient matrix-product kernel ([`crate::WGRAD_MATMULS`]) gives
@@ -1587,71 +1084,41 @@ mod tests {
     #[cfg(feature = "test-cuda")]
     #[test]
     fn on_cuda_every_weight_gradient_kernel_agrees_with_ndarray() {
-        use crate::{
-            DEFAULT_WGRAD_MATMUL, GemmPrecision, WGRAD_MATMULS, gemm_tiling_misses,
-            set_gemm_precision, set_wgrad_matmul,
-        };
+        use crate::{DEFAULT_WGRAD_MATMUL, GemmPrecision, WGRAD_MATMULS, WgradStages, gemm_tiling_misses, set_gemm_precision, set_wgrad_matmul, set_wgrad_stages};
         let cases = [
-            (
-                [4, 16, 16, 16],
-                [32, 16, 3, 3],
-                geometry(3, 1, 1, [1, 1], [1, 1]),
-            ),
-            (
-                [2, 16, 9, 9],
-                [24, 16, 3, 3],
-                geometry(3, 2, 1, [1, 1], [1, 1]),
-            ),
-            (
-                [2, 10, 8, 8],
-                [13, 10, 3, 3],
-                geometry(3, 1, 1, [1, 1], [1, 1]),
-            ),
+            ([4, 16, 16, 16], [32, 16, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])),
+            ([2, 16, 9, 9], [24, 16, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1])),
+            ([2, 10, 8, 8], [13, 10, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])),
             // Channels between powers of two (a slimmable network's widths).
-            (
-                [2, 40, 8, 8],
-                [80, 40, 3, 3],
-                geometry(3, 1, 1, [1, 1], [1, 1]),
-            ),
-            (
-                [2, 40, 9, 9],
-                [152, 40, 3, 3],
-                geometry(3, 2, 1, [1, 1], [1, 1]),
-            ),
+            ([2, 40, 8, 8], [80, 40, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])),
+            ([2, 40, 9, 9], [152, 40, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1])),
+            // Fitted stages of 80 × 80 (shifted views) and of 128 × 104 (unfolded, 9 × 304).
+            ([2, 152, 8, 8], [152, 152, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])),
+            ([1, 304, 4, 4], [304, 304, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])),
         ];
         let mut wrong = Vec::new();
-        for name in WGRAD_MATMULS {
-            for (precision, tolerance) in [
-                (GemmPrecision::Tf32, TOLERANCE),
-                (GemmPrecision::Bf16, 0.25),
-            ] {
-                set_wgrad_matmul(name).unwrap();
-                set_gemm_precision(precision);
-                let misses = gemm_tiling_misses().0;
-                let agrees = agrees_on_cuda(&cases, tolerance);
-                let used = gemm_tiling_misses().0 == misses;
-                let why = if used {
-                    String::new()
-                } else {
-                    format!("(a stage refused: {:?})", gemm_tiling_misses().1)
-                };
-                println!(
-                    "{name:24} {:5} {} {why}",
-                    precision.name(),
-                    if agrees { "agrees" } else { "DISAGREES" }
-                );
-                if !agrees || !used {
-                    wrong.push(format!("{name} {}", precision.name()));
+        for stages in WgradStages::ALL {
+            set_wgrad_stages(stages);
+            for name in WGRAD_MATMULS {
+                for (precision, tolerance) in [(GemmPrecision::Tf32, TOLERANCE), (GemmPrecision::Bf16, 0.25)] {
+                    set_wgrad_matmul(name).unwrap();
+                    set_gemm_precision(precision);
+                    let misses = gemm_tiling_misses().0;
+                    let agrees = agrees_on_cuda(&cases, tolerance);
+                    let used = gemm_tiling_misses().0 == misses;
+                    let why = if used { String::new() } else { format!("(a stage refused: {:?})", gemm_tiling_misses().1) };
+                    println!("{name:24} {:5} {:8} {} {why}", precision.name(), stages.name(), if agrees { "agrees" } else { "DISAGREES" });
+                    if !agrees || !used {
+                        wrong.push(format!("{name} {} {}", precision.name(), stages.name()));
+                    }
                 }
             }
         }
-        // Back to the default, which the later tests of this process run with.
+        // Back to the defaults, which the later tests of this process run with.
+        set_wgrad_stages(WgradStages::Fitted);
         set_wgrad_matmul(DEFAULT_WGRAD_MATMUL).unwrap();
         set_gemm_precision(GemmPrecision::Tf32);
-        assert!(
-            wrong.is_empty(),
-            "weight-gradient kernels that differ from burn-ndarray: {wrong:?}"
-        );
+        assert!(wrong.is_empty(), "weight-gradient kernels that differ from burn-ndarray: {wrong:?}");
     }
 
     /// With bf16 operands ([`crate::GemmPrecision::Bf16`]) the op still gives burn-ndarray's
@@ -1671,71 +1138,23 @@ mod tests {
         let w = random::<CudaAd, 4>([32, 16, 3, 3], &device);
         set_gemm_precision(GemmPrecision::Bf16);
         let agreed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let agrees = |x: [usize; 4], w: [usize; 4], g: ConvGeometry| {
-                agrees_with_ndarray::<CudaAd>(
-                    x,
-                    w,
-                    g,
-                    &device,
-                    scaled_tolerance(BF16_TOLERANCE, w),
-                    ours,
-                )
-            };
-            agrees(
-                [2, 16, 8, 8],
-                [32, 16, 3, 3],
-                geometry(3, 1, 1, [1, 1], [1, 1]),
-            );
-            agrees(
-                [4, 16, 16, 16],
-                [32, 16, 3, 3],
-                geometry(3, 1, 1, [1, 1], [1, 1]),
-            );
-            agrees(
-                [2, 16, 9, 9],
-                [24, 16, 3, 3],
-                geometry(3, 2, 1, [1, 1], [1, 1]),
-            ); // strided
-            agrees(
-                [2, 10, 8, 8],
-                [13, 10, 3, 3],
-                geometry(3, 1, 1, [1, 1], [1, 1]),
-            ); // padded channels
-            agrees(
-                [2, 11, 9, 9],
-                [6, 11, 3, 3],
-                geometry(3, 2, 1, [1, 1], [1, 1]),
-            );
-            agrees(
-                [2, 20, 6, 6],
-                [12, 20, 1, 1],
-                geometry(1, 1, 1, [0, 0], [0, 0]),
-            ); // pointwise
-            agrees(
-                [2, 16, 8, 8],
-                [24, 16, 1, 1],
-                geometry(1, 2, 1, [0, 0], [0, 0]),
-            ); // downsampling shortcut
-            agrees(
-                [2, 8, 7, 7],
-                [8, 8, 5, 5],
-                geometry(5, 1, 2, [4, 4], [4, 4]),
-            ); // dilated
-            agrees(
-                [2, 40, 6, 6],
-                [152, 40, 3, 3],
-                geometry(3, 1, 1, [1, 1], [1, 1]),
-            ); // stages of 40 and 80 columns
+            let agrees = |x: [usize; 4], w: [usize; 4], g: ConvGeometry| agrees_with_ndarray::<CudaAd>(x, w, g, &device, scaled_tolerance(BF16_TOLERANCE, w), ours);
+            agrees([2, 16, 8, 8], [32, 16, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]));
+            agrees([4, 16, 16, 16], [32, 16, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]));
+            agrees([2, 16, 9, 9], [24, 16, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1])); // strided
+            agrees([2, 10, 8, 8], [13, 10, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])); // padded channels
+            agrees([2, 11, 9, 9], [6, 11, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1]));
+            agrees([2, 20, 6, 6], [12, 20, 1, 1], geometry(1, 1, 1, [0, 0], [0, 0])); // pointwise
+            agrees([2, 16, 8, 8], [24, 16, 1, 1], geometry(1, 2, 1, [0, 0], [0, 0])); // downsampling shortcut
+            agrees([2, 8, 7, 7], [8, 8, 5, 5], geometry(5, 1, 2, [4, 4], [4, 4])); // dilated
+            agrees([2, 40, 6, 6], [152, 40, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])); // stages of 40 and 80 columns
             gemm_conv2d(x.clone().inner(), w.clone().inner(), None, &g)
         }));
         set_gemm_precision(GemmPrecision::Tf32);
         let in_bf16 = agreed.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         let in_tf32 = gemm_conv2d(x.inner(), w.inner(), None, &g);
         let diff: f32 = in_bf16.sub(in_tf32).abs().max().into_scalar();
-        assert!(
-            diff > 1e-3 && diff < BF16_TOLERANCE,
-            "bf16 and TF32 outputs differ by {diff}: bf16 was not used, or is wrong"
-        );
+        assert!(diff > 1e-3 && diff < BF16_TOLERANCE, "bf16 and TF32 outputs differ by {diff}: bf16 was not used, or is wrong");
     }
 
     /// The backends that have the kernels are the cubecl ones this crate was built for.

@@ -51,10 +51,7 @@ pub struct GemmKernel {
 
 impl GemmKernel {
     /// What burn's `ConvStrategy::ImplicitGemm` runs: `simple_sync_cyclic/cmma`.
-    pub const BURN_DEFAULT: GemmKernel = GemmKernel {
-        algorithm: 0,
-        tile: 0,
-    };
+    pub const BURN_DEFAULT: GemmKernel = GemmKernel { algorithm: 0, tile: 0 };
 
     /// This crate's default on every runtime but CUDA: burn's.
     pub const DEFAULT: GemmKernel = GemmKernel::BURN_DEFAULT;
@@ -63,10 +60,7 @@ impl GemmKernel {
     /// tile): on an H200 the 8-layer bench net's sandwich step 2 % faster than with burn's
     /// (its plain step 0–3 %, its narrowest widths' passes 2–6 % slower; docs/BENCHMARKS.md,
     /// session 19). `mma` is a PTX instruction: other runtimes keep burn's.
-    pub const CUDA_DEFAULT: GemmKernel = GemmKernel {
-        algorithm: 0,
-        tile: 1,
-    };
+    pub const CUDA_DEFAULT: GemmKernel = GemmKernel { algorithm: 0, tile: 1 };
 
     /// This crate's default on the cubecl runtime named `runtime` (`"cuda"`, `"wgpu"`, …).
     pub fn default_for(runtime: &str) -> GemmKernel {
@@ -87,48 +81,29 @@ impl GemmKernel {
                 "on an H200 it matched burn-ndarray on three shapes and ran the 8-layer bench net 11 % faster, but failed to launch \
                  for some small shapes (\"Too many data will be loaded\"), which leaves the CUDA context broken"
             }
-            "simple_async_cyclic/cmma" => {
-                "on an H200 it matched burn-ndarray on three shapes only, and was slower than the default"
-            }
-            "simple_async_tma/cmma" => {
-                "on an H200 most of the 8-layer bench net's passes fell back from it to burn's direct kernel (8× slower)"
-            }
-            "simple_async_strided/mma" => {
-                "on an H200 its input gradient differed from burn-ndarray's by more than the tolerance"
-            }
-            _ if GEMM_ALGORITHMS[self.algorithm].starts_with("specialized") => {
-                "on an H200 the specialized kernels failed at run time"
-            }
+            "simple_async_cyclic/cmma" => "on an H200 it matched burn-ndarray on three shapes only, and was slower than the default",
+            "simple_async_tma/cmma" => "on an H200 most of the 8-layer bench net's passes fell back from it to burn's direct kernel (8× slower)",
+            "simple_async_strided/mma" => "on an H200 its input gradient differed from burn-ndarray's by more than the tolerance",
+            _ if GEMM_ALGORITHMS[self.algorithm].starts_with("specialized") => "on an H200 the specialized kernels failed at run time",
             _ => "it has not been checked against burn-ndarray on a GPU",
         };
-        Err(format!(
-            "implicit-GEMM kernel \"{name}\" is not one of the verified ones ({}): {known}",
-            VERIFIED_GEMM_KERNELS.join(", ")
-        ))
+        Err(format!("implicit-GEMM kernel \"{name}\" is not one of the verified ones ({}): {known}", VERIFIED_GEMM_KERNELS.join(", ")))
     }
 
     /// Every kernel, algorithm-major.
     pub fn all() -> impl Iterator<Item = GemmKernel> {
-        (0..GEMM_ALGORITHMS.len()).flat_map(|algorithm| {
-            (0..GEMM_TILES.len()).map(move |tile| GemmKernel { algorithm, tile })
-        })
+        (0..GEMM_ALGORITHMS.len()).flat_map(|algorithm| (0..GEMM_TILES.len()).map(move |tile| GemmKernel { algorithm, tile }))
     }
 
     /// The kernel's name, `algorithm/tile`.
     pub fn name(self) -> String {
-        format!(
-            "{}/{}",
-            GEMM_ALGORITHMS[self.algorithm], GEMM_TILES[self.tile]
-        )
+        format!("{}/{}", GEMM_ALGORITHMS[self.algorithm], GEMM_TILES[self.tile])
     }
 
     /// The kernel named `algorithm/tile`, or `algorithm` alone (with `cmma`); the error lists
     /// the accepted names.
     pub fn parse(name: &str) -> Result<GemmKernel, String> {
-        let (algorithm, tile) = name
-            .trim()
-            .split_once('/')
-            .unwrap_or((name.trim(), GEMM_TILES[0]));
+        let (algorithm, tile) = name.trim().split_once('/').unwrap_or((name.trim(), GEMM_TILES[0]));
         let algorithm = GEMM_ALGORITHMS.iter().position(|a| *a == algorithm);
         let tile = GEMM_TILES.iter().position(|t| *t == tile);
         match (algorithm, tile) {
@@ -151,10 +126,7 @@ const UNSET: usize = usize::MAX;
 /// process (default: [`GemmKernel::default_for`] the runtime). Any of the 18 can be set; see
 /// [`GemmKernel::check_verified`] for which are known to give right results.
 pub fn set_gemm_kernel(kernel: GemmKernel) {
-    SELECTED.store(
-        kernel.algorithm * GEMM_TILES.len() + kernel.tile,
-        Ordering::Relaxed,
-    );
+    SELECTED.store(kernel.algorithm * GEMM_TILES.len() + kernel.tile, Ordering::Relaxed);
 }
 
 /// Undoes [`set_gemm_kernel`]: each runtime runs its default again ([`GemmKernel::default_for`]).
@@ -167,24 +139,15 @@ pub fn reset_gemm_kernel() {
 pub fn gemm_kernel_for(runtime: &str) -> GemmKernel {
     match SELECTED.load(Ordering::Relaxed) {
         UNSET => GemmKernel::default_for(runtime),
-        index => GemmKernel {
-            algorithm: index / GEMM_TILES.len(),
-            tile: index % GEMM_TILES.len(),
-        },
+        index => GemmKernel { algorithm: index / GEMM_TILES.len(), tile: index % GEMM_TILES.len() },
     }
 }
 
 /// cubek's matrix-product kernels the weight gradient's products can run on (`algorithm/tile`).
 /// burn's `matmul` runs the first, `simple_cyclic/cmma` (single-buffered loads); the `double`
 /// ones load the next slice of the operands while the tensor cores work on the current one.
-pub const WGRAD_MATMULS: [&str; 6] = [
-    "simple_cyclic/cmma",
-    "simple_cyclic/mma",
-    "double_cyclic/cmma",
-    "double_cyclic/mma",
-    "ordered_double/cmma",
-    "double_tilewise/cmma",
-];
+pub const WGRAD_MATMULS: [&str; 6] =
+    ["simple_cyclic/cmma", "simple_cyclic/mma", "double_cyclic/cmma", "double_cyclic/mma", "ordered_double/cmma", "double_tilewise/cmma"];
 
 /// The default of [`set_wgrad_matmul`], `simple_cyclic/mma`: on an H200 the bench net's plain
 /// step took 50.1 ms with it against 54.4 ms with burn's `simple_cyclic/cmma` (bf16 operands,
@@ -197,15 +160,9 @@ static WGRAD_SELECTED: AtomicUsize = AtomicUsize::new(1);
 /// (default [`DEFAULT_WGRAD_MATMUL`]); the error lists the accepted names.
 pub fn set_wgrad_matmul(name: &str) -> Result<(), String> {
     let name = name.trim();
-    let index = WGRAD_MATMULS
-        .iter()
-        .position(|known| *known == name)
-        .ok_or_else(|| {
-            format!(
-                "unknown weight-gradient matrix-product kernel \"{name}\"; accepted: {}",
-                WGRAD_MATMULS.join(", ")
-            )
-        })?;
+    let index = WGRAD_MATMULS.iter().position(|known| *known == name).ok_or_else(|| {
+        format!("unknown weight-gradient matrix-product kernel \"{name}\"; accepted: {}", WGRAD_MATMULS.join(", "))
+    })?;
     WGRAD_SELECTED.store(index, Ordering::Relaxed);
     Ok(())
 }
@@ -213,6 +170,54 @@ pub fn set_wgrad_matmul(name: &str) -> Result<(), String> {
 /// The weight gradient's matrix-product kernel in use.
 pub fn wgrad_matmul() -> &'static str {
     WGRAD_MATMULS[WGRAD_SELECTED.load(Ordering::Relaxed)]
+}
+
+/// How the weight gradient's matrix products (and the strided input gradient's) split into
+/// stages, [`set_wgrad_stages`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WgradStages {
+    /// cubek's own choice from the problem (for a product of 152 × 152 channels, six stages of
+    /// 128 rows and 64 columns: 2.1 times its area).
+    Inferred,
+    /// Stages fitted to the product's rows and columns (`gemm_tiling::blueprint::fitted_product_blueprint`),
+    /// for the `simple_cyclic` kernels and bf16 operands; the others keep cubek's. Where cubek
+    /// refuses a fitted stage the inferred one runs, counted by
+    /// [`gemm_tiling_misses`](crate::gemm_tiling_misses).
+    Fitted,
+}
+
+impl WgradStages {
+    /// Both.
+    pub const ALL: [WgradStages; 2] = [WgradStages::Inferred, WgradStages::Fitted];
+
+    /// The name `AUTOSLIM_WGRAD_STAGES` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            WgradStages::Inferred => "inferred",
+            WgradStages::Fitted => "fitted",
+        }
+    }
+
+    /// The choice named `name`; the error lists the accepted names.
+    pub fn parse(name: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.name() == name.trim())
+            .ok_or_else(|| format!("unknown weight-gradient stages \"{name}\"; accepted: \"inferred\", \"fitted\""))
+    }
+}
+
+static WGRAD_STAGES: AtomicUsize = AtomicUsize::new(WgradStages::Fitted as usize);
+
+/// Chooses how the weight gradient's products split into stages (default
+/// [`WgradStages::Fitted`]). Process-wide.
+pub fn set_wgrad_stages(stages: WgradStages) {
+    WGRAD_STAGES.store(stages as usize, Ordering::Relaxed);
+}
+
+/// How the weight gradient's products split into stages now ([`set_wgrad_stages`]).
+pub fn wgrad_stages() -> WgradStages {
+    WgradStages::ALL[WGRAD_STAGES.load(Ordering::Relaxed)]
 }
 
 #[cfg(feature = "cube")]
@@ -228,16 +233,13 @@ pub(crate) mod launch {
     use cubecl::client::ComputeClient;
     use cubek::convolution::components::{ConvSetupError, Dimensionality};
     use cubek::convolution::definition::{BackwardDataBlueprint, ConvBlueprint, ForwardBlueprint};
-    use cubek::convolution::{
-        AcceleratedTileKind, ConvAlgorithm, ConvolutionArgs, ConvolutionInputs, Strategy,
-        launch_ref,
-    };
+    use cubek::convolution::{AcceleratedTileKind, ConvAlgorithm, ConvolutionArgs, ConvolutionInputs, Strategy, launch_ref};
     use cubek::matmul::components::tile::TileMatmulKind;
     use cubek::matmul::definition::{MatmulElems, MatmulGlobalElems, MatmulSetupError};
     use cubek::std::{InputBinding, MatrixLayout};
 
     use super::{GemmKernel, gemm_kernel_for};
-    use crate::gemm_tiling::blueprint::{Product, blueprint};
+    use crate::gemm_tiling::blueprint::{Product, blueprint, fitted_product_blueprint};
     use crate::gemm_tiling::{gemm_stages, note_tiling_miss};
     use crate::im2col::ConvGeometry;
 
@@ -255,22 +257,12 @@ pub(crate) mod launch {
     /// With f32 operands cubek 0.2 refuses every named stage: it turns f32 into TF32 registers
     /// only while inferring a stage itself, so a forced one asks for f32 tensor-core tiles,
     /// which do not exist (the CUDA tests print its reason).
-    fn strategy<R: CubeRuntime>(
-        kernel: GemmKernel,
-        client: &ComputeClient<R>,
-        operation: Operation,
-        product: Product,
-        dtypes: &MatmulElems,
-    ) -> Strategy {
+    fn strategy<R: CubeRuntime>(kernel: GemmKernel, client: &ComputeClient<R>, operation: Operation, product: Product, dtypes: &MatmulElems) -> Strategy {
         let inferred = inferred(kernel);
         let Some(tiling) = gemm_stages().tiling(dtypes.lhs_global == DType::BF16.into()) else {
             return inferred;
         };
-        let Strategy::Inferred {
-            algorithm,
-            tile_kind,
-        } = inferred
-        else {
+        let Strategy::Inferred { algorithm, tile_kind } = inferred else {
             return inferred;
         };
         let tile = match tile_kind {
@@ -281,20 +273,10 @@ pub(crate) mod launch {
             Ok(matmul) => {
                 let dimensionality = Dimensionality::Dim2;
                 let blueprint = match operation {
-                    Operation::Forward => ConvBlueprint::Forward(ForwardBlueprint {
-                        matmul,
-                        dimensionality,
-                        has_bias: false,
-                    }),
-                    Operation::BackwardData => ConvBlueprint::BackwardData(BackwardDataBlueprint {
-                        matmul,
-                        dimensionality,
-                    }),
+                    Operation::Forward => ConvBlueprint::Forward(ForwardBlueprint { matmul, dimensionality, has_bias: false }),
+                    Operation::BackwardData => ConvBlueprint::BackwardData(BackwardDataBlueprint { matmul, dimensionality }),
                 };
-                Strategy::Forced {
-                    algorithm,
-                    blueprint,
-                }
+                Strategy::Forced { algorithm, blueprint }
             }
             Err(why) => {
                 note_tiling_miss(&why);
@@ -318,10 +300,7 @@ pub(crate) mod launch {
             SpecializedTma,
         ][kernel.algorithm];
         let tile_kind = [AcceleratedTileKind::Cmma, AcceleratedTileKind::Mma][kernel.tile];
-        Strategy::Inferred {
-            algorithm,
-            tile_kind,
-        }
+        Strategy::Inferred { algorithm, tile_kind }
     }
 
     fn input<R: CubeRuntime>(tensor: CubeTensor<R>) -> InputBinding<R> {
@@ -329,24 +308,12 @@ pub(crate) mod launch {
         InputBinding::new(tensor.binding(), dtype.into())
     }
 
-    fn dtypes<R: CubeRuntime>(
-        lhs: &CubeTensor<R>,
-        rhs: &CubeTensor<R>,
-        out: &CubeTensor<R>,
-    ) -> MatmulElems {
-        MatmulElems::from_globals(&MatmulGlobalElems {
-            lhs: lhs.dtype.into(),
-            rhs: rhs.dtype.into(),
-            out: out.dtype.into(),
-        })
+    fn dtypes<R: CubeRuntime>(lhs: &CubeTensor<R>, rhs: &CubeTensor<R>, out: &CubeTensor<R>) -> MatmulElems {
+        MatmulElems::from_globals(&MatmulGlobalElems { lhs: lhs.dtype.into(), rhs: rhs.dtype.into(), out: out.dtype.into() })
     }
 
     fn args(options: &ConvOptions<2>) -> ConvolutionArgs<2> {
-        ConvolutionArgs {
-            stride: options.stride,
-            padding: options.padding,
-            dilation: options.dilation,
-        }
+        ConvolutionArgs { stride: options.stride, padding: options.padding, dilation: options.dilation }
     }
 
     /// The convolution of `x` `[n, c_in, h, w]` with `weight` `[c_out, c_in, kh, kw]`, both
@@ -361,37 +328,15 @@ pub(crate) mod launch {
     ) -> Result<CubeTensor<R>, ConvSetupError> {
         let [n, _, h, w] = x.meta.shape().dims::<4>();
         let [c_out, _, kh, kw] = weight.meta.shape().dims::<4>();
-        let geometry = ConvGeometry {
-            kernel: [kh, kw],
-            stride: options.stride,
-            dilation: options.dilation,
-            pad_start: options.padding,
-            pad_end: options.padding,
-        };
+        let geometry = ConvGeometry { kernel: [kh, kw], stride: options.stride, dilation: options.dilation, pad_start: options.padding, pad_end: options.padding };
         let [h_out, w_out] = geometry.output_size([h, w]);
         let (x, weight) = (permute_nchw_to_nhwc(x), permute_nchw_to_nhwc(weight));
-        let out = empty_device_dtype(
-            x.client.clone(),
-            x.device.clone(),
-            [n, h_out, w_out, c_out].into(),
-            out_dtype,
-        );
+        let out = empty_device_dtype(x.client.clone(), x.device.clone(), [n, h_out, w_out, c_out].into(), out_dtype);
         let (client, dtypes) = (x.client.clone(), dtypes(&x, &weight, &out));
         let kernel = gemm_kernel_for(R::name(&client));
-        let product = Product {
-            m: n * h_out * w_out,
-            n: c_out,
-            k: kh * kw * x.meta.shape()[3],
-            lhs: MatrixLayout::RowMajor,
-            rhs: MatrixLayout::ColMajor,
-        };
+        let product = Product { m: n * h_out * w_out, n: c_out, k: kh * kw * x.meta.shape()[3], lhs: MatrixLayout::RowMajor, rhs: MatrixLayout::ColMajor };
         let strategy = strategy(kernel, &client, Operation::Forward, product, &dtypes);
-        let inputs = || ConvolutionInputs::Forward {
-            input: input(x.clone()),
-            weight: input(weight.clone()),
-            bias: None,
-            out: out.clone().binding(),
-        };
+        let inputs = || ConvolutionInputs::Forward { input: input(x.clone()), weight: input(weight.clone()), bias: None, out: out.clone().binding() };
         launch_or_inferred(kernel, strategy, &client, inputs, options, dtypes)?;
         Ok(permute_nhwc_to_nchw(out))
     }
@@ -408,28 +353,13 @@ pub(crate) mod launch {
     ) -> Result<CubeTensor<R>, ConvSetupError> {
         let [n, c_in, h, w] = input_shape;
         let (grad, weight) = (permute_nchw_to_nhwc(grad), permute_nchw_to_nhwc(weight));
-        let in_grad = empty_device_dtype(
-            grad.client.clone(),
-            grad.device.clone(),
-            [n, h, w, c_in].into(),
-            out_dtype,
-        );
+        let in_grad = empty_device_dtype(grad.client.clone(), grad.device.clone(), [n, h, w, c_in].into(), out_dtype);
         let (client, dtypes) = (grad.client.clone(), dtypes(&grad, &weight, &in_grad));
         let kernel = gemm_kernel_for(R::name(&client));
         let [c_out, kh, kw, _] = weight.meta.shape().dims::<4>(); // channels-last: [c_out, kh, kw, c_in]
-        let product = Product {
-            m: n * h * w,
-            n: c_in,
-            k: kh * kw * c_out,
-            lhs: MatrixLayout::RowMajor,
-            rhs: MatrixLayout::RowMajor,
-        };
+        let product = Product { m: n * h * w, n: c_in, k: kh * kw * c_out, lhs: MatrixLayout::RowMajor, rhs: MatrixLayout::RowMajor };
         let strategy = strategy(kernel, &client, Operation::BackwardData, product, &dtypes);
-        let inputs = || ConvolutionInputs::BackwardData {
-            out_grad: input(grad.clone()),
-            weights: input(weight.clone()),
-            in_grad: in_grad.clone().binding(),
-        };
+        let inputs = || ConvolutionInputs::BackwardData { out_grad: input(grad.clone()), weights: input(weight.clone()), in_grad: in_grad.clone().binding() };
         launch_or_inferred(kernel, strategy, &client, inputs, options, dtypes)?;
         Ok(permute_nhwc_to_nchw(in_grad))
     }
@@ -458,11 +388,7 @@ pub(crate) mod launch {
     /// The batched matrix product `lhs · rhs` (batch axes broadcast), its sums and result in
     /// `out_dtype` whatever the operands' format, by the kernel [`super::wgrad_matmul`] names
     /// (burn's kernels where the device has no tile for it).
-    pub(crate) fn products<R: CubeRuntime>(
-        lhs: CubeTensor<R>,
-        rhs: CubeTensor<R>,
-        out_dtype: DType,
-    ) -> Result<CubeTensor<R>, MatmulSetupError> {
+    pub(crate) fn products<R: CubeRuntime>(lhs: CubeTensor<R>, rhs: CubeTensor<R>, out_dtype: DType) -> Result<CubeTensor<R>, MatmulSetupError> {
         use cubek::matmul::launch::Strategy as M;
         let strategy = match super::WGRAD_SELECTED.load(std::sync::atomic::Ordering::Relaxed) {
             0 => M::SimpleCyclicCmma(Default::default()),
@@ -474,37 +400,32 @@ pub(crate) mod launch {
         };
         let (lhs_shape, rhs_shape) = (lhs.meta.shape().clone(), rhs.meta.shape().clone());
         let rank = lhs_shape.len();
-        let mut shape: Vec<usize> = (0..rank - 2)
-            .map(|axis| lhs_shape[axis].max(rhs_shape[axis]))
-            .collect();
+        let mut shape: Vec<usize> = (0..rank - 2).map(|axis| lhs_shape[axis].max(rhs_shape[axis])).collect();
         shape.extend([lhs_shape[rank - 2], rhs_shape[rank - 1]]);
-        let out = empty_device_dtype(
-            lhs.client.clone(),
-            lhs.device.clone(),
-            shape.into(),
-            out_dtype,
-        );
+        let out = empty_device_dtype(lhs.client.clone(), lhs.device.clone(), shape.into(), out_dtype);
         let client = lhs.client.clone();
         // Each attempt with fresh element types: a launch may adjust them to its tile.
         let launch = |strategy: &M| {
             let mut elems = dtypes(&lhs, &rhs, &out);
-            cubek::matmul::launch::launch_ref(
-                strategy,
-                &client,
-                input(lhs.clone()),
-                input(rhs.clone()),
-                out.clone().binding(),
-                &mut elems,
-            )
+            cubek::matmul::launch::launch_ref(strategy, &client, input(lhs.clone()), input(rhs.clone()), out.clone().binding(), &mut elems)
         };
         // Where the device has no such tile (`mma` is CUDA's; lavapipe has no tensor cores at
         // all), burn's `cmma` kernel, then cubek's kernel without tensor cores, as burn's
         // `matmul` falls back.
-        let fallbacks = [
-            M::SimpleCyclicCmma(Default::default()),
-            M::SimpleUnit(Default::default()),
-        ];
-        let mut result = launch(&strategy);
+        let fallbacks = [M::SimpleCyclicCmma(Default::default()), M::SimpleUnit(Default::default())];
+        // A stage fitted to the product where asked and the kernel takes one; where cubek
+        // refuses it, the inferred one (counted).
+        let mut result = match fitted(&strategy, &lhs, &rhs, &out) {
+            Some(Ok(forced)) => launch(&forced).or_else(|err| {
+                note_tiling_miss(&format!("fitted product stage refused: {err:?}"));
+                launch(&strategy)
+            }),
+            Some(Err(why)) => {
+                note_tiling_miss(&why);
+                launch(&strategy)
+            }
+            None => launch(&strategy),
+        };
         for fallback in &fallbacks {
             match result {
                 Err(MatmulSetupError::Unavailable(_)) => result = launch(fallback),
@@ -513,6 +434,34 @@ pub(crate) mod launch {
         }
         result?;
         Ok(out)
+    }
+
+    /// `strategy` with a stage fitted to the product of `lhs` and `rhs`
+    /// ([`WgradStages::Fitted`](super::WgradStages)), or why none fits; `None` where not asked,
+    /// for a kernel other than `simple_cyclic`, or for operands other than bf16 (cubek 0.2
+    /// turns f32 into TF32 registers only for stages it infers).
+    fn fitted<R: CubeRuntime>(strategy: &cubek::matmul::launch::Strategy, lhs: &CubeTensor<R>, rhs: &CubeTensor<R>, out: &CubeTensor<R>) -> Option<Result<cubek::matmul::launch::Strategy, String>> {
+        use cubek::matmul::launch::Strategy as M;
+        use cubek::matmul::routines::BlueprintStrategy::Forced;
+        if super::wgrad_stages() != super::WgradStages::Fitted || lhs.dtype != DType::BF16 {
+            return None;
+        }
+        let tile = match strategy {
+            M::SimpleCyclicCmma(_) => TileMatmulKind::Cmma,
+            M::SimpleCyclicMma(_) => TileMatmulKind::Mma,
+            _ => return None,
+        };
+        let layout = |t: &CubeTensor<R>| match t.meta.strides().last() {
+            Some(1) => MatrixLayout::RowMajor,
+            _ => MatrixLayout::ColMajor,
+        };
+        let (ls, rs) = (lhs.meta.shape(), rhs.meta.shape());
+        let rank = ls.len();
+        let product = Product { m: ls[rank - 2], n: rs[rank - 1], k: ls[rank - 1], lhs: layout(lhs), rhs: layout(rhs) };
+        Some(fitted_product_blueprint(&lhs.client, tile, &product, &dtypes(lhs, rhs, out)).map(|blueprint| match tile {
+            TileMatmulKind::Mma => M::SimpleCyclicMma(Forced(blueprint)),
+            _ => M::SimpleCyclicCmma(Forced(blueprint)),
+        }))
     }
 }
 
@@ -526,64 +475,29 @@ mod tests {
             assert_eq!(GemmKernel::parse(&kernel.name()), Ok(kernel));
         }
         assert_eq!(GemmKernel::all().count(), 18);
-        assert_eq!(
-            GemmKernel::parse("specialized_tma"),
-            Ok(GemmKernel {
-                algorithm: 8,
-                tile: 0
-            })
-        );
+        assert_eq!(GemmKernel::parse("specialized_tma"), Ok(GemmKernel { algorithm: 8, tile: 0 }));
         assert_eq!(GemmKernel::BURN_DEFAULT.name(), "simple_sync_cyclic/cmma");
         assert_eq!(GemmKernel::DEFAULT.name(), "simple_sync_cyclic/cmma");
         assert_eq!(GemmKernel::CUDA_DEFAULT.name(), "simple_sync_cyclic/mma");
-        assert_eq!(
-            gemm_kernel_for("wgpu"),
-            GemmKernel::DEFAULT,
-            "the CUDA tests that set a kernel reset it"
-        );
+        assert_eq!(gemm_kernel_for("wgpu"), GemmKernel::DEFAULT, "the CUDA tests that set a kernel reset it");
         assert_eq!(gemm_kernel_for("cuda"), GemmKernel::CUDA_DEFAULT);
         for bad in ["fast", "simple_sync_cyclic/wmma", ""] {
             let err = GemmKernel::parse(bad).unwrap_err();
-            assert!(
-                err.contains(&format!("\"{bad}\"")) && err.contains("specialized_tma"),
-                "{err}"
-            );
+            assert!(err.contains(&format!("\"{bad}\"")) && err.contains("specialized_tma"), "{err}");
         }
     }
 
     #[test]
     fn only_the_verified_kernels_pass_the_check_and_the_others_say_why() {
-        let verified: Vec<String> = GemmKernel::all()
-            .filter(|k| k.check_verified().is_ok())
-            .map(GemmKernel::name)
-            .collect();
+        let verified: Vec<String> = GemmKernel::all().filter(|k| k.check_verified().is_ok()).map(GemmKernel::name).collect();
         assert_eq!(verified.len(), VERIFIED_GEMM_KERNELS.len());
-        assert!(
-            VERIFIED_GEMM_KERNELS
-                .iter()
-                .all(|name| verified.iter().any(|v| v == name))
-        );
-        assert!(
-            GemmKernel::DEFAULT.check_verified().is_ok()
-                && GemmKernel::CUDA_DEFAULT.check_verified().is_ok()
-        );
-        let err = GemmKernel::parse("specialized_tma/mma")
-            .unwrap()
-            .check_verified()
-            .unwrap_err();
-        assert!(
-            err.contains("\"specialized_tma/mma\"") && err.contains("failed at run time"),
-            "{err}"
-        );
-        let err = GemmKernel::parse("simple_sync_strided/mma")
-            .unwrap()
-            .check_verified()
-            .unwrap_err();
+        assert!(VERIFIED_GEMM_KERNELS.iter().all(|name| verified.iter().any(|v| v == name)));
+        assert!(GemmKernel::DEFAULT.check_verified().is_ok() && GemmKernel::CUDA_DEFAULT.check_verified().is_ok());
+        let err = GemmKernel::parse("specialized_tma/mma").unwrap().check_verified().unwrap_err();
+        assert!(err.contains("\"specialized_tma/mma\"") && err.contains("failed at run time"), "{err}");
+        let err = GemmKernel::parse("simple_sync_strided/mma").unwrap().check_verified().unwrap_err();
         assert!(err.contains("failed to launch"), "{err}");
-        let err = GemmKernel::parse("simple_sync_tilewise/mma")
-            .unwrap()
-            .check_verified()
-            .unwrap_err();
+        let err = GemmKernel::parse("simple_sync_tilewise/mma").unwrap().check_verified().unwrap_err();
         assert!(err.contains("not been checked"), "{err}");
     }
 }

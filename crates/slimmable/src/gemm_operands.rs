@@ -52,21 +52,9 @@ fn layout_copy_kernel<I: Numeric, O: Numeric>(
     #[comptime] thread_rows: usize,
 ) {
     let rows = output.shape(0);
-    let channels = if output_channels_inner {
-        output.shape(3)
-    } else {
-        output.shape(1)
-    };
-    let height = if output_channels_inner {
-        output.shape(1)
-    } else {
-        output.shape(2)
-    };
-    let width = if output_channels_inner {
-        output.shape(2)
-    } else {
-        output.shape(3)
-    };
+    let channels = if output_channels_inner { output.shape(3) } else { output.shape(1) };
+    let height = if output_channels_inner { output.shape(1) } else { output.shape(2) };
+    let width = if output_channels_inner { output.shape(2) } else { output.shape(3) };
     let pixels = height * width;
     let p0 = CUBE_POS_X as usize * TILE;
     let c0 = CUBE_POS_Y as usize * TILE;
@@ -85,30 +73,18 @@ fn layout_copy_kernel<I: Numeric, O: Numeric>(
             if same_grid {
                 // Pixel p of the output is pixel p of the input, whose rows are `w` pixels apart.
                 if p < pixels && row < input.shape(0) && c < input.shape(1) {
-                    value = O::cast_from(
-                        input[row * input.stride(0) + c * input.stride(1) + p * input.stride(3)],
-                    );
+                    value = O::cast_from(input[row * input.stride(0) + c * input.stride(1) + p * input.stride(3)]);
                 }
             } else {
                 // Output pixel (y, x) holds input pixel ((y − top) / step.0, (x − left) / step.1)
                 // where both divide exactly: `step − 1` zeros between input pixels.
                 let y = p / width;
                 let x = p % width;
-                let inside_y = y >= top
-                    && y < top + step.0 * input.shape(2)
-                    && (y - top).is_multiple_of(step.0);
-                let inside_x = x >= left
-                    && x < left + step.1 * input.shape(3)
-                    && (x - left).is_multiple_of(step.1);
-                if p < pixels && row < input.shape(0) && c < input.shape(1) && inside_y && inside_x
-                {
+                let inside_y = y >= top && y < top + step.0 * input.shape(2) && (y - top).is_multiple_of(step.0);
+                let inside_x = x >= left && x < left + step.1 * input.shape(3) && (x - left).is_multiple_of(step.1);
+                if p < pixels && row < input.shape(0) && c < input.shape(1) && inside_y && inside_x {
                     let (yi, xi) = ((y - top) / step.0, (x - left) / step.1);
-                    value = O::cast_from(
-                        input[row * input.stride(0)
-                            + c * input.stride(1)
-                            + yi * input.stride(2)
-                            + xi * input.stride(3)],
-                    );
+                    value = O::cast_from(input[row * input.stride(0) + c * input.stride(1) + yi * input.stride(2) + xi * input.stride(3)]);
                 }
             }
             tile[cl * (TILE + 1) + pl] = value;
@@ -121,11 +97,7 @@ fn layout_copy_kernel<I: Numeric, O: Numeric>(
             let pl = if output_channels_inner { a } else { tx };
             let (c, p) = (c0 + cl, p0 + pl);
             if c < channels && p < pixels {
-                let at = if output_channels_inner {
-                    (row * pixels + p) * channels + c
-                } else {
-                    (row * channels + c) * pixels + p
-                };
+                let at = if output_channels_inner { (row * pixels + p) * channels + c } else { (row * channels + c) * pixels + p };
                 output[at] = tile[cl * (TILE + 1) + pl];
             }
         }
@@ -168,16 +140,10 @@ fn unfold_kernel<E: Numeric, N: Size>(
     // Coordinates in the padded image; inside the input where at least the padding and below it.
     let y = oy * stride.0 + i * dilation.0;
     let x = ox * stride.1 + j * dilation.1;
-    let inside = y >= padding.0
-        && y < padding.0 + input.shape(2)
-        && x >= padding.1
-        && x < padding.1 + input.shape(3);
+    let inside = y >= padding.0 && y < padding.0 + input.shape(2) && x >= padding.1 && x < padding.1 + input.shape(3);
     let mut value = Vector::new(E::from_int(0));
     if inside {
-        let at = img * input.stride(0)
-            + ch * input.stride(1)
-            + (y - padding.0) * input.stride(2)
-            + (x - padding.1) * input.stride(3);
+        let at = img * input.stride(0) + ch * input.stride(1) + (y - padding.0) * input.stride(2) + (x - padding.1) * input.stride(3);
         value = input[at / input.vector_size()];
     }
     output[ABSOLUTE_POS] = value;
@@ -224,10 +190,7 @@ fn batch_sum_kernel<E: cubecl::prelude::Float>(partials: &Tensor<E>, output: &mu
         let o = row / (kw * kh);
         let (mut s0, mut s1, mut s2, mut s3) = (E::new(0.0), E::new(0.0), E::new(0.0), E::new(0.0));
         if o < active_out && i < active_in {
-            let base = o * partials.stride(1)
-                + i * partials.stride(2)
-                + ky * partials.stride(3)
-                + kx * partials.stride(4);
+            let base = o * partials.stride(1) + i * partials.stride(2) + ky * partials.stride(3) + kx * partials.stride(4);
             let mut b = ty;
             while b + 3 * split < batches {
                 s0 += partials[base + b * step];
@@ -260,9 +223,7 @@ fn batch_sum_kernel<E: cubecl::prelude::Float>(partials: &Tensor<E>, output: &mu
     }
     if active_out < output.shape(0) || active_in < inputs {
         let threads = CUBE_COUNT_X as usize * CUBE_COUNT_Y as usize * CUBE_DIM as usize;
-        let mut at = (CUBE_POS_Y as usize * CUBE_COUNT_X as usize + CUBE_POS_X as usize)
-            * CUBE_DIM as usize
-            + UNIT_POS as usize;
+        let mut at = (CUBE_POS_Y as usize * CUBE_COUNT_X as usize + CUBE_POS_X as usize) * CUBE_DIM as usize + UNIT_POS as usize;
         while at < output.len() {
             let plane = at / (kh * kw);
             if plane / inputs >= active_out || plane % inputs >= active_in {
@@ -280,139 +241,65 @@ fn batch_sum_kernel<E: cubecl::prelude::Float>(partials: &Tensor<E>, output: &mu
 ///
 /// # Panics
 /// If the block does not fit in `shape`.
-pub(crate) fn batch_summed<R: CubeRuntime, F: FloatElement>(
-    partials: CubeTensor<R>,
-    shape: [usize; 4],
-) -> CubeTensor<R> {
+pub(crate) fn batch_summed<R: CubeRuntime, F: FloatElement>(partials: CubeTensor<R>, shape: [usize; 4]) -> CubeTensor<R> {
     let [batches, c_out, c_in, kh, kw] = partials.meta.shape().dims::<5>();
     assert!(
         c_out <= shape[0] && c_in <= shape[1] && [kh, kw] == [shape[2], shape[3]],
         "batch_summed: a [{c_out}, {c_in}, {kh}, {kw}] block does not fit in {shape:?}"
     );
-    let output = empty_device_contiguous_dtype(
-        partials.client.clone(),
-        partials.device.clone(),
-        shape.into(),
-        partials.dtype,
-    );
+    let output = empty_device_contiguous_dtype(partials.client.clone(), partials.device.clone(), shape.into(), partials.dtype);
     if shape.iter().product::<usize>() == 0 {
         return output;
     }
     // Cubes over the active block only (one at least, for the zeros around an empty one).
     let rows = (c_out * kh * kw).max(1);
     let max = partials.client.properties().hardware.max_cube_count;
-    let count = CubeCount::new_2d(
-        c_in.div_ceil(TILE).max(1) as u32,
-        rows.min(max.1 as usize) as u32,
-    );
+    let count = CubeCount::new_2d(c_in.div_ceil(TILE).max(1) as u32, rows.min(max.1 as usize) as u32);
     // At least eight batches a thread: with one each (16 batches, the 8-layer net's widest
     // layer), a cube summed 512 values behind four rounds of shared-memory sums.
-    let split = (batches / 8)
-        .max(1)
-        .next_power_of_two()
-        .min(MAX_BATCH_SPLIT);
+    let split = (batches / 8).max(1).next_power_of_two().min(MAX_BATCH_SPLIT);
     let dim = CubeDim::new_2d(TILE as u32, split as u32);
-    let (client, input, out) = (
-        partials.client.clone(),
-        partials.clone().into_tensor_arg(),
-        output.clone().into_tensor_arg(),
-    );
+    let (client, input, out) = (partials.client.clone(), partials.clone().into_tensor_arg(), output.clone().into_tensor_arg());
     batch_sum_kernel::launch::<F, R>(&client, count, dim, input, out);
     output
 }
 
 /// `tensor`'s memory seen with `shape` and `strides` (no copy): the caller vouches that every
 /// index it reaches lies inside the memory.
-pub(crate) fn strided_view<R: CubeRuntime>(
-    tensor: &CubeTensor<R>,
-    shape: Vec<usize>,
-    strides: Vec<usize>,
-) -> CubeTensor<R> {
+pub(crate) fn strided_view<R: CubeRuntime>(tensor: &CubeTensor<R>, shape: Vec<usize>, strides: Vec<usize>) -> CubeTensor<R> {
     let metadata = cubecl::zspace::metadata::Metadata::new(shape, strides);
-    CubeTensor::new(
-        tensor.client.clone(),
-        tensor.handle.clone(),
-        metadata,
-        tensor.device.clone(),
-        tensor.dtype,
-    )
+    CubeTensor::new(tensor.client.clone(), tensor.handle.clone(), metadata, tensor.device.clone(), tensor.dtype)
 }
 
 /// The first `[rows, channels]` block of `tensor` `[d, c, h, w]` as a view of the same memory
 /// (the same strides, no copy): a slimmable conv's active weight, for a kernel that reads any
 /// strides.
-pub(crate) fn leading_block<R: CubeRuntime>(
-    tensor: &CubeTensor<R>,
-    rows: usize,
-    channels: usize,
-) -> CubeTensor<R> {
+pub(crate) fn leading_block<R: CubeRuntime>(tensor: &CubeTensor<R>, rows: usize, channels: usize) -> CubeTensor<R> {
     let [d, c, h, w] = tensor.meta.shape().dims::<4>();
-    assert!(
-        rows <= d && channels <= c,
-        "leading_block: [{rows}, {channels}] is not inside [{d}, {c}]"
-    );
-    strided_view(
-        tensor,
-        vec![rows, channels, h, w],
-        tensor.meta.strides().to_vec(),
-    )
+    assert!(rows <= d && channels <= c, "leading_block: [{rows}, {channels}] is not inside [{d}, {c}]");
+    strided_view(tensor, vec![rows, channels, h, w], tensor.meta.strides().to_vec())
 }
 
 /// The unfolded input of a conv as a contiguous `[n·h_out·w_out, kh·kw·c]` matrix
 /// ([`unfold_kernel`], one pass), of `tensor`'s element type (`F` or bf16).
-pub(crate) fn unfolded<R: CubeRuntime, F: FloatElement>(
-    tensor: CubeTensor<R>,
-    geometry: &ConvGeometry,
-) -> CubeTensor<R> {
+pub(crate) fn unfolded<R: CubeRuntime, F: FloatElement>(tensor: CubeTensor<R>, geometry: &ConvGeometry) -> CubeTensor<R> {
     let [n, c, h, w] = tensor.meta.shape().dims::<4>();
     let [kh, kw] = geometry.kernel;
     let [ho, wo] = geometry.output_size([h, w]);
-    assert!(
-        geometry.pad_start == geometry.pad_end,
-        "unfolded: symmetric padding only, got {geometry:?}"
-    );
-    let output = empty_device_contiguous_dtype(
-        tensor.client.clone(),
-        tensor.device.clone(),
-        [n, ho, wo, kh, kw, c].into(),
-        tensor.dtype,
-    );
+    assert!(geometry.pad_start == geometry.pad_end, "unfolded: symmetric padding only, got {geometry:?}");
+    let output = empty_device_contiguous_dtype(tensor.client.clone(), tensor.device.clone(), [n, ho, wo, kh, kw, c].into(), tensor.dtype);
     if output.meta.num_elements() == 0 {
         return burn_cubecl::ops::reshape(output, [n * ho * wo, kh * kw * c].into());
     }
     let vector_size = unfold_vector_size(&tensor);
     let (count, dim) = elementwise_launch(&output, vector_size);
-    let (client, input, out) = (
-        tensor.client.clone(),
-        tensor.clone().into_tensor_arg(),
-        output.clone().into_tensor_arg(),
-    );
+    let (client, input, out) = (tensor.client.clone(), tensor.clone().into_tensor_arg(), output.clone().into_tensor_arg());
     let stride = (geometry.stride[0], geometry.stride[1]);
     let dilation = (geometry.dilation[0], geometry.dilation[1]);
     let padding = (geometry.pad_start[0], geometry.pad_start[1]);
     match tensor.dtype == DType::BF16 {
-        false => unfold_kernel::launch::<F, R>(
-            &client,
-            count,
-            dim,
-            vector_size,
-            input,
-            out,
-            stride,
-            dilation,
-            padding,
-        ),
-        true => unfold_kernel::launch::<bf16, R>(
-            &client,
-            count,
-            dim,
-            vector_size,
-            input,
-            out,
-            stride,
-            dilation,
-            padding,
-        ),
+        false => unfold_kernel::launch::<F, R>(&client, count, dim, vector_size, input, out, stride, dilation, padding),
+        true => unfold_kernel::launch::<bf16, R>(&client, count, dim, vector_size, input, out, stride, dilation, padding),
     }
     burn_cubecl::ops::reshape(output, [n * ho * wo, kh * kw * c].into())
 }
@@ -472,15 +359,9 @@ fn fold_kernel<E: cubecl::prelude::Float>(
                             for j in 0..kernel.1 {
                                 if x >= j * dilation.1 {
                                     let from_x = x - j * dilation.1;
-                                    if from_x.is_multiple_of(stride.1) && from_x / stride.1 < w_out
-                                    {
+                                    if from_x.is_multiple_of(stride.1) && from_x / stride.1 < w_out {
                                         let ox = from_x / stride.1;
-                                        let at = row * columns.stride(0)
-                                            + oy * columns.stride(1)
-                                            + ox * columns.stride(2)
-                                            + i * columns.stride(3)
-                                            + j * columns.stride(4)
-                                            + c;
+                                        let at = row * columns.stride(0) + oy * columns.stride(1) + ox * columns.stride(2) + i * columns.stride(3) + j * columns.stride(4) + c;
                                         sum += columns[at];
                                     }
                                 }
@@ -525,77 +406,38 @@ pub(crate) fn fold_into<R: CubeRuntime, F: FloatElement>(
     let [rows, k] = columns.meta.shape().dims::<2>();
     let images = rows / (ho * wo).max(1);
     assert!(
-        rows == images * ho * wo
-            && first + images <= n
-            && k == kh * kw * channels
-            && channels >= c
-            && columns.meta.strides()[1] == 1,
+        rows == images * ho * wo && first + images <= n && k == kh * kw * channels && channels >= c && columns.meta.strides()[1] == 1,
         "fold_into: columns {:?} (strides {:?}) are not [m·{ho}·{wo}, {kh}·{kw}·{channels}] with unit channel stride for images {first}.. of {n}",
         columns.meta.shape(),
         columns.meta.strides()
     );
-    assert!(
-        geometry.pad_start == geometry.pad_end,
-        "fold_into: symmetric padding only, got {geometry:?}"
-    );
-    assert!(
-        output.is_contiguous(),
-        "fold_into: the output must be contiguous"
-    );
+    assert!(geometry.pad_start == geometry.pad_end, "fold_into: symmetric padding only, got {geometry:?}");
+    assert!(output.is_contiguous(), "fold_into: the output must be contiguous");
     if images * c * h * w == 0 {
         return;
     }
     let row = columns.meta.strides()[0];
-    let columns = strided_view(
-        &columns,
-        vec![images, ho, wo, kh, kw, channels],
-        vec![ho * wo * row, wo * row, row, kw * channels, channels, 1],
-    );
+    let columns = strided_view(&columns, vec![images, ho, wo, kh, kw, channels], vec![ho * wo * row, wo * row, row, kw * channels, channels, 1]);
     let max = columns.client.properties().hardware.max_cube_count;
     let tiles = [(h * w).div_ceil(TILE), c.div_ceil(TILE)];
     assert!(
         tiles[0] <= max.0 as usize && tiles[1] <= max.1 as usize,
         "fold_into: {h}×{w} pixels × {c} channels are more tiles than the device's cube counts {max:?}"
     );
-    let count = CubeCount::new_3d(
-        tiles[0] as u32,
-        tiles[1] as u32,
-        images.min(max.2 as usize) as u32,
-    );
+    let count = CubeCount::new_3d(tiles[0] as u32, tiles[1] as u32, images.min(max.2 as usize) as u32);
     let dim = CubeDim::new_2d(TILE as u32, TILE_ROWS as u32);
     let stride = (geometry.stride[0], geometry.stride[1]);
     let dilation = (geometry.dilation[0], geometry.dilation[1]);
     let padding = (geometry.pad_start[0], geometry.pad_start[1]);
-    let (client, input, out) = (
-        columns.client.clone(),
-        columns.clone().into_tensor_arg(),
-        output.clone().into_tensor_arg(),
-    );
-    fold_kernel::launch::<F, R>(
-        &client,
-        count,
-        dim,
-        input,
-        out,
-        first,
-        (kh, kw),
-        stride,
-        dilation,
-        padding,
-    );
+    let (client, input, out) = (columns.client.clone(), columns.clone().into_tensor_arg(), output.clone().into_tensor_arg());
+    fold_kernel::launch::<F, R>(&client, count, dim, input, out, first, (kh, kw), stride, dilation, padding);
 }
 
 /// The element type the GEMM kernels read on `client`: bf16 when [`GemmPrecision::Bf16`] is
 /// chosen and the device has it, else the backend's float `F`.
 pub(crate) fn operand_dtype<R: CubeRuntime, F: FloatElement>(client: &ComputeClient<R>) -> DType {
     match gemm_precision() {
-        GemmPrecision::Bf16
-            if client
-                .properties()
-                .supports_type(cubecl::ir::StorageType::from(DType::BF16)) =>
-        {
-            DType::BF16
-        }
+        GemmPrecision::Bf16 if client.properties().supports_type(cubecl::ir::StorageType::from(DType::BF16)) => DType::BF16,
         _ => F::dtype(),
     }
 }
@@ -619,12 +461,7 @@ pub(crate) fn channels_last_padded<R: CubeRuntime, F: FloatElement>(
     if rows == d && channels == c && dtype == tensor.dtype && is_channels_last(&tensor) {
         return tensor;
     }
-    permute_nhwc_to_nchw(nhwc_grown::<R, F>(
-        tensor,
-        [rows, h, w, channels],
-        [0, 0],
-        dtype,
-    ))
+    permute_nhwc_to_nchw(nhwc_grown::<R, F>(tensor, [rows, h, w, channels], [0, 0], dtype))
 }
 
 /// A new contiguous `[rows, height, width, channels]` tensor of `dtype` (`F` or bf16) holding
@@ -658,20 +495,10 @@ pub(crate) fn nhwc_spread<R: CubeRuntime, F: FloatElement>(
     let [d, c, h, w] = tensor.meta.shape().dims::<4>();
     let span = |size: usize, step: usize| step * (size.max(1) - 1) + 1;
     assert!(
-        rows >= d
-            && channels >= c
-            && height >= top + span(h, step[0])
-            && width >= left + span(w, step[1]),
+        rows >= d && channels >= c && height >= top + span(h, step[0]) && width >= left + span(w, step[1]),
         "nhwc_spread: [{rows}, {height}, {width}, {channels}] does not hold [{d}, {h}, {w}, {c}] at ({top}, {left}) with steps {step:?}"
     );
-    layout_copy::<R, F>(
-        tensor,
-        [rows, height, width, channels],
-        true,
-        [top, left],
-        step,
-        dtype,
-    )
+    layout_copy::<R, F>(tensor, [rows, height, width, channels], true, [top, left], step, dtype)
 }
 
 /// A new contiguous tensor of `dtype` (`F` or bf16) of `shape` in its memory order
@@ -692,12 +519,7 @@ fn layout_copy<R: CubeRuntime, F: FloatElement>(
     step: [usize; 2],
     dtype: DType,
 ) -> CubeTensor<R> {
-    let output = empty_device_contiguous_dtype(
-        tensor.client.clone(),
-        tensor.device.clone(),
-        shape.into(),
-        dtype,
-    );
+    let output = empty_device_contiguous_dtype(tensor.client.clone(), tensor.device.clone(), shape.into(), dtype);
     let (rows, channels, pixels) = match channels_inner {
         true => (shape[0], shape[3], shape[1] * shape[2]),
         false => (shape[0], shape[1], shape[2] * shape[3]),
@@ -711,37 +533,18 @@ fn layout_copy<R: CubeRuntime, F: FloatElement>(
         tiles[0] <= max.0 as usize && tiles[1] <= max.1 as usize,
         "layout_copy: {pixels} pixels × {channels} channels are more tiles than the device's cube counts {max:?}"
     );
-    let count = CubeCount::new_3d(
-        tiles[0] as u32,
-        tiles[1] as u32,
-        rows.min(max.2 as usize) as u32,
-    );
+    let count = CubeCount::new_3d(tiles[0] as u32, tiles[1] as u32, rows.min(max.2 as usize) as u32);
     let thread_rows = crate::gemm_conv::layout_copy_rows();
     let dim = CubeDim::new_2d(TILE as u32, thread_rows as u32);
     let input_channels_inner = tensor.meta.strides()[1] == 1;
     let same_grid = is_same_grid(&tensor, shape, channels_inner, [top, left], step);
-    let (client, input, out) = (
-        tensor.client.clone(),
-        tensor.clone().into_tensor_arg(),
-        output.clone().into_tensor_arg(),
-    );
-    let (step, l) = (
-        (step[0], step[1]),
-        (input_channels_inner, channels_inner, same_grid, thread_rows),
-    );
+    let (client, input, out) = (tensor.client.clone(), tensor.clone().into_tensor_arg(), output.clone().into_tensor_arg());
+    let (step, l) = ((step[0], step[1]), (input_channels_inner, channels_inner, same_grid, thread_rows));
     match (tensor.dtype == DType::BF16, dtype == DType::BF16) {
-        (false, false) => layout_copy_kernel::launch::<F, F, R>(
-            &client, count, dim, input, out, top, left, step, l.0, l.1, l.2, l.3,
-        ),
-        (false, true) => layout_copy_kernel::launch::<F, bf16, R>(
-            &client, count, dim, input, out, top, left, step, l.0, l.1, l.2, l.3,
-        ),
-        (true, false) => layout_copy_kernel::launch::<bf16, F, R>(
-            &client, count, dim, input, out, top, left, step, l.0, l.1, l.2, l.3,
-        ),
-        (true, true) => layout_copy_kernel::launch::<bf16, bf16, R>(
-            &client, count, dim, input, out, top, left, step, l.0, l.1, l.2, l.3,
-        ),
+        (false, false) => layout_copy_kernel::launch::<F, F, R>(&client, count, dim, input, out, top, left, step, l.0, l.1, l.2, l.3),
+        (false, true) => layout_copy_kernel::launch::<F, bf16, R>(&client, count, dim, input, out, top, left, step, l.0, l.1, l.2, l.3),
+        (true, false) => layout_copy_kernel::launch::<bf16, F, R>(&client, count, dim, input, out, top, left, step, l.0, l.1, l.2, l.3),
+        (true, true) => layout_copy_kernel::launch::<bf16, bf16, R>(&client, count, dim, input, out, top, left, step, l.0, l.1, l.2, l.3),
     }
     output
 }
@@ -751,13 +554,7 @@ fn layout_copy<R: CubeRuntime, F: FloatElement>(
 /// height and width, the input sits at the origin without gaps, and its rows of pixels are
 /// `w` pixels apart (contiguous NCHW, or channels-last: the layouts the GEMM convs copy between).
 /// Only the padded and spread copies of the weight and input gradients take the general path.
-fn is_same_grid<R: CubeRuntime>(
-    tensor: &CubeTensor<R>,
-    shape: [usize; 4],
-    channels_inner: bool,
-    at: [usize; 2],
-    step: [usize; 2],
-) -> bool {
+fn is_same_grid<R: CubeRuntime>(tensor: &CubeTensor<R>, shape: [usize; 4], channels_inner: bool, at: [usize; 2], step: [usize; 2]) -> bool {
     let [_, _, h, w] = tensor.meta.shape().dims::<4>();
     let strides = tensor.meta.strides();
     let grid = match channels_inner {
@@ -775,16 +572,9 @@ pub(crate) fn as_float<R: CubeRuntime, F: FloatElement>(tensor: CubeTensor<R>) -
 /// The first `rows` × `channels` block of `tensor` `[d, c, h, w]` (of `F`, any strides: the GEMM
 /// kernels' channels-last results), contiguous row-major ([`layout_copy_kernel`], one pass;
 /// no copy when it is all of a row-major tensor).
-pub(crate) fn unpadded<R: CubeRuntime, F: FloatElement>(
-    tensor: CubeTensor<R>,
-    rows: usize,
-    channels: usize,
-) -> CubeTensor<R> {
+pub(crate) fn unpadded<R: CubeRuntime, F: FloatElement>(tensor: CubeTensor<R>, rows: usize, channels: usize) -> CubeTensor<R> {
     let [d, c, h, w] = tensor.meta.shape().dims::<4>();
-    assert!(
-        rows <= d && channels <= c,
-        "unpadded: [{rows}, {channels}] is not inside [{d}, {c}]"
-    );
+    assert!(rows <= d && channels <= c, "unpadded: [{rows}, {channels}] is not inside [{d}, {c}]");
     if rows == d && channels == c && tensor.is_contiguous() {
         return tensor;
     }
@@ -795,19 +585,13 @@ pub(crate) fn unpadded<R: CubeRuntime, F: FloatElement>(
 /// The operands of the GEMM kernels: `x` and `weight` channels-last, with the channel counts
 /// rounded up to the alignment (`gemm_conv.rs`'s documentation says why), in the operand
 /// format.
-pub(crate) fn gemm_operands<R: CubeRuntime, F: FloatElement>(
-    x: CubeTensor<R>,
-    weight: CubeTensor<R>,
-) -> (CubeTensor<R>, CubeTensor<R>) {
+pub(crate) fn gemm_operands<R: CubeRuntime, F: FloatElement>(x: CubeTensor<R>, weight: CubeTensor<R>) -> (CubeTensor<R>, CubeTensor<R>) {
     let dtype = operand_dtype::<R, F>(&x.client);
     let align = operand_channel_align(dtype.size());
     let [n, c_in, _, _] = x.meta.shape().dims::<4>();
     let c_out = weight.meta.shape()[0];
     let (c_in, c_out) = (aligned(c_in, align), aligned(c_out, align));
-    (
-        channels_last_padded::<R, F>(x, n, c_in, dtype),
-        channels_last_padded::<R, F>(weight, c_out, c_in, dtype),
-    )
+    (channels_last_padded::<R, F>(x, n, c_in, dtype), channels_last_padded::<R, F>(weight, c_out, c_in, dtype))
 }
 
 #[cfg(all(test, any(feature = "test-wgpu", feature = "test-cuda")))]
@@ -823,140 +607,57 @@ mod tests {
     /// channels-last, from a row-major input, a channels-last one and a channel slice of a
     /// larger tensor (a strided view, as a slimmable layer's weight is); `tolerance` covers
     /// the rounding to `dtype`.
-    fn padded_copies_hold_the_tensor_then_zeros<R: CubeRuntime, BT: BoolElement>(
-        dtype: DType,
-        tolerance: f32,
-    ) {
+    fn padded_copies_hold_the_tensor_then_zeros<R: CubeRuntime, BT: BoolElement>(dtype: DType, tolerance: f32) {
         // One tile, and more than one along both the channels and the pixels (42 of 32 each way).
         for ([d, c, h, w], [rows, channels]) in [([3, 5, 4, 6], [4, 6]), ([3, 37, 6, 7], [4, 40])] {
             padded_copies_of_shape::<R, BT>([d, c, h, w], [rows, channels], dtype, tolerance);
         }
     }
 
-    fn padded_copies_of_shape<R: CubeRuntime, BT: BoolElement>(
-        [d, c, h, w]: [usize; 4],
-        [rows, channels]: [usize; 2],
-        dtype: DType,
-        tolerance: f32,
-    ) {
+    fn padded_copies_of_shape<R: CubeRuntime, BT: BoolElement>([d, c, h, w]: [usize; 4], [rows, channels]: [usize; 2], dtype: DType, tolerance: f32) {
         type B<R, BT> = CubeBackend<R, f32, i32, BT>;
         let (cpu, gpu) = (Default::default(), Default::default());
         let x = random::<NdArray, 4>([d, c, h, w], &cpu);
-        let larger = random::<NdArray, 4>([d + 1, c + 4, h, w], &cpu)
-            .slice_assign([0..d, 2..c + 2], x.clone());
+        let larger = random::<NdArray, 4>([d + 1, c + 4, h, w], &cpu).slice_assign([0..d, 2..c + 2], x.clone());
         let inputs = [
-            (
-                "row-major",
-                BurnTensor::<B<R, BT>, 4>::from_data(x.to_data(), &gpu),
-            ),
-            (
-                "channels-last",
-                BurnTensor::<B<R, BT>, 4>::from_data(
-                    x.clone().permute([0, 2, 3, 1]).into_data(),
-                    &gpu,
-                )
-                .permute([0, 3, 1, 2]),
-            ),
-            (
-                "sliced",
-                BurnTensor::<B<R, BT>, 4>::from_data(larger.into_data(), &gpu)
-                    .slice([0..d, 2..c + 2]),
-            ),
+            ("row-major", BurnTensor::<B<R, BT>, 4>::from_data(x.to_data(), &gpu)),
+            ("channels-last", BurnTensor::<B<R, BT>, 4>::from_data(x.clone().permute([0, 2, 3, 1]).into_data(), &gpu).permute([0, 3, 1, 2])),
+            ("sliced", BurnTensor::<B<R, BT>, 4>::from_data(larger.into_data(), &gpu).slice([0..d, 2..c + 2])),
         ];
         for (layout, input) in inputs {
             // Six or forty channels: lines of 24 or 160 (f32) bytes, 12 or 80 (bf16), which a
             // pitched layout would pad.
-            let padded = channels_last_padded::<R, f32>(
-                input.into_primitive().tensor(),
-                rows,
-                channels,
-                dtype,
-            );
+            let padded = channels_last_padded::<R, f32>(input.into_primitive().tensor(), rows, channels, dtype);
             assert_eq!(padded.dtype, dtype);
-            assert_eq!(
-                padded.meta.strides().to_vec(),
-                vec![h * w * channels, 1, w * channels, channels],
-                "contiguous channels-last memory of [{rows}, {channels}, {h}, {w}]"
-            );
-            let padded =
-                BurnTensor::<B<R, BT>, 4>::from_primitive(Float(as_float::<R, f32>(padded)));
+            assert_eq!(padded.meta.strides().to_vec(), vec![h * w * channels, 1, w * channels, channels], "contiguous channels-last memory of [{rows}, {channels}, {h}, {w}]");
+            let padded = BurnTensor::<B<R, BT>, 4>::from_primitive(Float(as_float::<R, f32>(padded)));
             assert_eq!(padded.dims(), [rows, channels, h, w]);
             let block = BurnTensor::<B<R, BT>, 4>::from_data(x.to_data(), &gpu);
-            assert_close_named(
-                padded.clone().slice([0..d, 0..c]),
-                block,
-                tolerance,
-                &format!("the tensor's block, {layout} input, {dtype:?}"),
-            );
-            let rest = padded
-                .clone()
-                .slice([0..d, c..channels])
-                .abs()
-                .sum()
-                .into_scalar()
-                + padded.slice([d..rows]).abs().sum().into_scalar();
-            assert_eq!(
-                rest, 0.0,
-                "the added channels and rows are zero ({layout} input, {dtype:?})"
-            );
+            assert_close_named(padded.clone().slice([0..d, 0..c]), block, tolerance, &format!("the tensor's block, {layout} input, {dtype:?}"));
+            let rest = padded.clone().slice([0..d, c..channels]).abs().sum().into_scalar() + padded.slice([d..rows]).abs().sum().into_scalar();
+            assert_eq!(rest, 0.0, "the added channels and rows are zero ({layout} input, {dtype:?})");
         }
         // Grown around the image too: the pixels at (1, 2), one more row and channel.
         let grown_shape = [rows, h + 3, w + 3, channels];
         let input = BurnTensor::<B<R, BT>, 4>::from_data(x.to_data(), &gpu);
-        let grown =
-            nhwc_grown::<R, f32>(input.into_primitive().tensor(), grown_shape, [1, 2], dtype);
-        assert_eq!(
-            grown.meta.strides().to_vec(),
-            vec![
-                (h + 3) * (w + 3) * channels,
-                (w + 3) * channels,
-                channels,
-                1
-            ],
-            "contiguous {grown_shape:?}"
-        );
+        let grown = nhwc_grown::<R, f32>(input.into_primitive().tensor(), grown_shape, [1, 2], dtype);
+        assert_eq!(grown.meta.strides().to_vec(), vec![(h + 3) * (w + 3) * channels, (w + 3) * channels, channels, 1], "contiguous {grown_shape:?}");
         let grown = BurnTensor::<B<R, BT>, 4>::from_primitive(Float(as_float::<R, f32>(grown)));
         let inner = grown.clone().slice([0..d, 1..h + 1, 2..w + 2, 0..c]);
-        assert_close_named(
-            inner.clone().permute([0, 3, 1, 2]),
-            BurnTensor::from_data(x.to_data(), &gpu),
-            tolerance,
-            &format!("the image inside the grown copy, {dtype:?}"),
-        );
-        let outside = grown
-            .slice_assign([0..d, 1..h + 1, 2..w + 2, 0..c], inner.zeros_like())
-            .abs()
-            .sum()
-            .into_scalar();
+        assert_close_named(inner.clone().permute([0, 3, 1, 2]), BurnTensor::from_data(x.to_data(), &gpu), tolerance, &format!("the image inside the grown copy, {dtype:?}"));
+        let outside = grown.slice_assign([0..d, 1..h + 1, 2..w + 2, 0..c], inner.zeros_like()).abs().sum().into_scalar();
         assert_eq!(outside, 0.0, "only zeros around the image ({dtype:?})");
         // Spread with a zero between pixels (steps 2 and 3), back again by a strided slice.
         let input = BurnTensor::<B<R, BT>, 4>::from_data(x.to_data(), &gpu);
         let spread_shape = [d, 2 * h + 1, 3 * w, c];
-        let spread = nhwc_spread::<R, f32>(
-            input.into_primitive().tensor(),
-            spread_shape,
-            [1, 0],
-            [2, 3],
-            dtype,
-        );
+        let spread = nhwc_spread::<R, f32>(input.into_primitive().tensor(), spread_shape, [1, 0], [2, 3], dtype);
         let spread = BurnTensor::<B<R, BT>, 4>::from_primitive(Float(as_float::<R, f32>(spread)));
         let picked = spread.clone().slice([0..d, 1..2 * h + 1, 0..3 * w]);
-        let picked = picked
-            .reshape([d, h, 2, w, 3, c])
-            .slice([0..d, 0..h, 0..1, 0..w, 0..1])
-            .reshape([d, h, w, c]);
-        assert_close_named(
-            picked.clone().permute([0, 3, 1, 2]),
-            BurnTensor::from_data(x.to_data(), &gpu),
-            tolerance,
-            &format!("the spread pixels, {dtype:?}"),
-        );
+        let picked = picked.reshape([d, h, 2, w, 3, c]).slice([0..d, 0..h, 0..1, 0..w, 0..1]).reshape([d, h, w, c]);
+        assert_close_named(picked.clone().permute([0, 3, 1, 2]), BurnTensor::from_data(x.to_data(), &gpu), tolerance, &format!("the spread pixels, {dtype:?}"));
         let total = spread.abs().sum().into_scalar();
         let kept = picked.abs().sum().into_scalar();
-        assert!(
-            (total - kept).abs() <= 1e-3 * total.max(1.0),
-            "only zeros between the spread pixels ({dtype:?}): {total} against {kept}"
-        );
+        assert!((total - kept).abs() <= 1e-3 * total.max(1.0), "only zeros between the spread pixels ({dtype:?}): {total} against {kept}");
     }
 
     /// The GEMM kernels' channels-last results back as row-major blocks ([`unpadded`]), across
@@ -967,33 +668,14 @@ mod tests {
         let x = random::<NdArray, 4>([4, 40, 6, 7], &cpu);
         let expected = x.clone().slice([0..3, 0..37]);
         let layouts = [
-            (
-                "channels-last",
-                BurnTensor::<B<R, BT>, 4>::from_data(
-                    x.clone().permute([0, 2, 3, 1]).into_data(),
-                    &gpu,
-                )
-                .permute([0, 3, 1, 2]),
-            ),
-            (
-                "row-major",
-                BurnTensor::<B<R, BT>, 4>::from_data(x.to_data(), &gpu),
-            ),
+            ("channels-last", BurnTensor::<B<R, BT>, 4>::from_data(x.clone().permute([0, 2, 3, 1]).into_data(), &gpu).permute([0, 3, 1, 2])),
+            ("row-major", BurnTensor::<B<R, BT>, 4>::from_data(x.to_data(), &gpu)),
         ];
         for (layout, tensor) in layouts {
             let block = unpadded::<R, f32>(tensor.into_primitive().tensor(), 3, 37);
-            assert_eq!(
-                block.meta.strides().to_vec(),
-                vec![37 * 42, 42, 7, 1],
-                "row-major [3, 37, 6, 7] from {layout}"
-            );
+            assert_eq!(block.meta.strides().to_vec(), vec![37 * 42, 42, 7, 1], "row-major [3, 37, 6, 7] from {layout}");
             let block = BurnTensor::<B<R, BT>, 4>::from_primitive(Float(block));
-            assert_close_named(
-                block,
-                BurnTensor::from_data(expected.to_data(), &gpu),
-                1e-6,
-                &format!("the block, from {layout}"),
-            );
+            assert_close_named(block, BurnTensor::from_data(expected.to_data(), &gpu), 1e-6, &format!("the block, from {layout}"));
         }
     }
 
@@ -1018,58 +700,23 @@ mod tests {
         type B<R, BT> = CubeBackend<R, f32, i32, BT>;
         let (cpu, gpu) = (Default::default(), Default::default());
         // (the partials' [o, i], the block's, the weight's)
-        let cases = [
-            ([5, 7], [3, 4], [6, 9]),
-            ([3, 41], [2, 40], [4, 70]),
-            ([4, 6], [4, 6], [4, 6]),
-        ];
+        let cases = [([5, 7], [3, 4], [6, 9]), ([3, 41], [2, 40], [4, 70]), ([4, 6], [4, 6], [4, 6])];
         for ([po, pi], [bo, bi], [o, i]) in cases {
             for batches in [1, 3, 70] {
                 let partials = random::<NdArray, 5>([batches, po, pi, 3, 2], &cpu);
-                let expected = partials
-                    .clone()
-                    .slice([0..batches, 0..bo, 0..bi])
-                    .sum_dim(0)
-                    .reshape([bo, bi, 3, 2]);
+                let expected = partials.clone().slice([0..batches, 0..bo, 0..bi]).sum_dim(0).reshape([bo, bi, 3, 2]);
                 let layouts = [
-                    (
-                        "row-major",
-                        BurnTensor::<B<R, BT>, 5>::from_data(partials.to_data(), &gpu),
-                    ),
-                    (
-                        "kernel-position major",
-                        BurnTensor::<B<R, BT>, 5>::from_data(
-                            partials.clone().permute([3, 4, 0, 1, 2]).into_data(),
-                            &gpu,
-                        )
-                        .permute([2, 3, 4, 0, 1]),
-                    ),
+                    ("row-major", BurnTensor::<B<R, BT>, 5>::from_data(partials.to_data(), &gpu)),
+                    ("kernel-position major", BurnTensor::<B<R, BT>, 5>::from_data(partials.clone().permute([3, 4, 0, 1, 2]).into_data(), &gpu).permute([2, 3, 4, 0, 1])),
                 ];
                 for (layout, tensor) in layouts {
                     let tensor = tensor.into_primitive().tensor();
-                    let block = strided_view(
-                        &tensor,
-                        vec![batches, bo, bi, 3, 2],
-                        tensor.meta.strides().to_vec(),
-                    );
-                    let summed =
-                        BurnTensor::<B<R, BT>, 4>::from_primitive(Float(batch_summed::<R, f32>(
-                            block,
-                            [o, i, 3, 2],
-                        )));
+                    let block = strided_view(&tensor, vec![batches, bo, bi, 3, 2], tensor.meta.strides().to_vec());
+                    let summed = BurnTensor::<B<R, BT>, 4>::from_primitive(Float(batch_summed::<R, f32>(block, [o, i, 3, 2])));
                     assert_eq!(summed.dims(), [o, i, 3, 2]);
                     let what = format!("[{bo}, {bi}] of [{o}, {i}], {batches} batches, {layout}");
-                    assert_close_named(
-                        summed.clone().slice([0..bo, 0..bi]),
-                        BurnTensor::from_data(expected.to_data(), &gpu),
-                        1e-4,
-                        &format!("the block's sums, {what}"),
-                    );
-                    let rest = summed
-                        .slice_assign([0..bo, 0..bi], BurnTensor::zeros([bo, bi, 3, 2], &gpu))
-                        .abs()
-                        .sum()
-                        .into_scalar();
+                    assert_close_named(summed.clone().slice([0..bo, 0..bi]), BurnTensor::from_data(expected.to_data(), &gpu), 1e-4, &format!("the block's sums, {what}"));
+                    let rest = summed.slice_assign([0..bo, 0..bi], BurnTensor::zeros([bo, bi, 3, 2], &gpu)).abs().sum().into_scalar();
                     assert_eq!(rest, 0.0, "zeros outside the block ({what})");
                 }
             }
@@ -1085,46 +732,12 @@ mod tests {
         type W = burn::backend::wgpu::WgpuRuntime;
         type B = CubeBackend<W, f32, i32, u32>;
         let gpu = Default::default();
-        let row_major = |shape: [usize; 4]| {
-            BurnTensor::<B, 4>::zeros(shape, &gpu)
-                .into_primitive()
-                .tensor()
-        };
-        let widest = unfold_vector_size(&channels_last_padded::<W, f32>(
-            row_major([2, 16, 5, 5]),
-            2,
-            16,
-            DType::F32,
-        ));
-        assert!(
-            widest > 1,
-            "a vector of channels from a channels-last copy, got {widest}"
-        );
-        assert_eq!(
-            unfold_vector_size(&channels_last_padded::<W, f32>(
-                row_major([2, 6, 5, 5]),
-                2,
-                6,
-                DType::F32
-            )) % 2,
-            0,
-            "6 channels: pairs at least"
-        );
-        assert_eq!(
-            unfold_vector_size(&channels_last_padded::<W, f32>(
-                row_major([2, 5, 5, 5]),
-                2,
-                5,
-                DType::F32
-            )),
-            1,
-            "5 channels"
-        );
-        assert_eq!(
-            unfold_vector_size(&row_major([2, 16, 5, 5])),
-            1,
-            "row-major: channels not innermost"
-        );
+        let row_major = |shape: [usize; 4]| BurnTensor::<B, 4>::zeros(shape, &gpu).into_primitive().tensor();
+        let widest = unfold_vector_size(&channels_last_padded::<W, f32>(row_major([2, 16, 5, 5]), 2, 16, DType::F32));
+        assert!(widest > 1, "a vector of channels from a channels-last copy, got {widest}");
+        assert_eq!(unfold_vector_size(&channels_last_padded::<W, f32>(row_major([2, 6, 5, 5]), 2, 6, DType::F32)) % 2, 0, "6 channels: pairs at least");
+        assert_eq!(unfold_vector_size(&channels_last_padded::<W, f32>(row_major([2, 5, 5, 5]), 2, 5, DType::F32)), 1, "5 channels");
+        assert_eq!(unfold_vector_size(&row_major([2, 16, 5, 5])), 1, "row-major: channels not innermost");
     }
 
     #[cfg(feature = "test-wgpu")]
@@ -1142,10 +755,7 @@ mod tests {
     #[cfg(feature = "test-wgpu")]
     #[test]
     fn padded_copies_on_wgpu() {
-        padded_copies_hold_the_tensor_then_zeros::<burn::backend::wgpu::WgpuRuntime, u32>(
-            DType::F32,
-            1e-6,
-        );
+        padded_copies_hold_the_tensor_then_zeros::<burn::backend::wgpu::WgpuRuntime, u32>(DType::F32, 1e-6);
     }
 
     /// The copies with one row of threads per tile (32 values per thread), and with 16 and 32
@@ -1167,9 +777,6 @@ mod tests {
     #[test]
     fn on_cuda_padded_copies_in_f32_and_bf16() {
         padded_copies_hold_the_tensor_then_zeros::<cubecl::cuda::CudaRuntime, u8>(DType::F32, 1e-6);
-        padded_copies_hold_the_tensor_then_zeros::<cubecl::cuda::CudaRuntime, u8>(
-            DType::BF16,
-            0.02,
-        );
+        padded_copies_hold_the_tensor_then_zeros::<cubecl::cuda::CudaRuntime, u8>(DType::BF16, 0.02);
     }
 }

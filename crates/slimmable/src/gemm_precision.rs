@@ -41,16 +41,10 @@ impl GemmPrecision {
     /// The precision of that name; the error lists the accepted ones.
     pub fn parse(name: &str) -> Result<GemmPrecision, String> {
         let name = name.trim();
-        Self::ALL
-            .into_iter()
-            .find(|p| p.name().eq_ignore_ascii_case(name))
-            .ok_or_else(|| {
-                let accepted: Vec<&str> = Self::ALL.iter().map(|p| p.name()).collect();
-                format!(
-                    "unknown GEMM precision \"{name}\"; accepted: {}",
-                    accepted.join(", ")
-                )
-            })
+        Self::ALL.into_iter().find(|p| p.name().eq_ignore_ascii_case(name)).ok_or_else(|| {
+            let accepted: Vec<&str> = Self::ALL.iter().map(|p| p.name()).collect();
+            format!("unknown GEMM precision \"{name}\"; accepted: {}", accepted.join(", "))
+        })
     }
 }
 
@@ -78,10 +72,7 @@ mod tests {
         }
         assert_eq!(GemmPrecision::parse(" BF16 "), Ok(GemmPrecision::Bf16));
         let err = GemmPrecision::parse("fp8").unwrap_err();
-        assert!(
-            err.contains("\"fp8\"") && err.contains("tf32, bf16"),
-            "{err}"
-        );
+        assert!(err.contains("\"fp8\"") && err.contains("tf32, bf16"), "{err}");
         assert_eq!(GemmPrecision::default(), GemmPrecision::Tf32);
     }
 }

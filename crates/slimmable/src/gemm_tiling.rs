@@ -57,16 +57,7 @@ impl GemmTiling {
     /// An `m × n × k` stage with `planes` warps along the rows, cubek's tile instruction,
     /// single-buffered and not swizzled.
     pub const fn new(m: u32, n: u32, k: u32, planes: u32) -> GemmTiling {
-        GemmTiling {
-            m,
-            n,
-            k,
-            planes,
-            column_planes: 1,
-            instruction: None,
-            double: false,
-            swizzle: false,
-        }
+        GemmTiling { m, n, k, planes, column_planes: 1, instruction: None, double: false, swizzle: false }
     }
 
     /// `MxNxK/PLANES` (or `/ROWSxCOLUMNS` warps), then `@TMxTNxTK` for a named tile
@@ -92,9 +83,7 @@ impl GemmTiling {
     pub fn parse(name: &str) -> Result<GemmTiling, String> {
         let name = name.trim();
         let bad = |why: &str| {
-            format!(
-                "GEMM tiling \"{name}\": {why}; expected MxNxK/PLANES[xCOLUMN_PLANES][@TMxTNxTK][+double][+swizzle], e.g. 128x128x64/4"
-            )
+            format!("GEMM tiling \"{name}\": {why}; expected MxNxK/PLANES[xCOLUMN_PLANES][@TMxTNxTK][+double][+swizzle], e.g. 128x128x64/4")
         };
         let mut parts = name.split('+');
         let shape = parts.next().unwrap_or_default();
@@ -114,9 +103,7 @@ impl GemmTiling {
         let number = |text: &str, what: &str| -> Result<u32, String> {
             match text.trim().parse::<u32>() {
                 Ok(value) if value > 0 && value.is_power_of_two() => Ok(value),
-                _ => Err(bad(&format!(
-                    "{what} \"{text}\" is not a positive power of two"
-                ))),
+                _ => Err(bad(&format!("{what} \"{text}\" is not a positive power of two"))),
             }
         };
         let three = |text: &str, what: &str| -> Result<[u32; 3], String> {
@@ -131,26 +118,10 @@ impl GemmTiling {
             Some((rows, columns)) => (number(rows, "PLANES")?, number(columns, "COLUMN_PLANES")?),
             None => (number(planes, "PLANES")?, 1),
         };
-        let instruction = instruction
-            .map(|tile| three(tile, "tile instruction"))
-            .transpose()?;
-        let tiling = GemmTiling {
-            m,
-            n,
-            k,
-            planes,
-            column_planes,
-            instruction,
-            double,
-            swizzle,
-        };
-        if tiling.planes * tiling.column_planes > 32
-            || tiling.m < tiling.planes
-            || tiling.n < tiling.column_planes
-        {
-            return Err(bad(
-                "at most 32 warps, PLANES at most M and COLUMN_PLANES at most N",
-            ));
+        let instruction = instruction.map(|tile| three(tile, "tile instruction")).transpose()?;
+        let tiling = GemmTiling { m, n, k, planes, column_planes, instruction, double, swizzle };
+        if tiling.planes * tiling.column_planes > 32 || tiling.m < tiling.planes || tiling.n < tiling.column_planes {
+            return Err(bad("at most 32 warps, PLANES at most M and COLUMN_PLANES at most N"));
         }
         Ok(tiling)
     }
@@ -204,16 +175,12 @@ static SELECTED: RwLock<GemmStages> = RwLock::new(GemmStages::Default);
 /// Chooses the stages of every [`gemm_conv2d`](crate::gemm_conv2d) kernel in this process
 /// (default [`GemmStages::Default`]).
 pub fn set_gemm_stages(stages: GemmStages) {
-    *SELECTED
-        .write()
-        .unwrap_or_else(|poisoned| poisoned.into_inner()) = stages;
+    *SELECTED.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = stages;
 }
 
 /// The stages in use.
 pub fn gemm_stages() -> GemmStages {
-    *SELECTED
-        .read()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    *SELECTED.read().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// How a named stage's columns fit a product's `n` (a conv's output channels, or its input
@@ -247,12 +214,8 @@ impl GemmColumns {
         match name.trim() {
             "" | "pow2" => Ok(GemmColumns::PowerOfTwo),
             text => match text.parse::<u32>() {
-                Ok(step) if step.is_power_of_two() && (8..=128).contains(&step) => {
-                    Ok(GemmColumns::Multiple(step))
-                }
-                _ => Err(format!(
-                    "GEMM stage columns \"{text}\": expected \"pow2\" or a multiple of columns, a power of two from 8 to 128"
-                )),
+                Ok(step) if step.is_power_of_two() && (8..=128).contains(&step) => Ok(GemmColumns::Multiple(step)),
+                _ => Err(format!("GEMM stage columns \"{text}\": expected \"pow2\" or a multiple of columns, a power of two from 8 to 128")),
             },
         }
     }
@@ -278,16 +241,12 @@ static COLUMNS: RwLock<GemmColumns> = RwLock::new(GemmColumns::PowerOfTwo);
 /// Chooses how the named stages' columns fit each product in this process (default
 /// [`GemmColumns::PowerOfTwo`]).
 pub fn set_gemm_columns(columns: GemmColumns) {
-    *COLUMNS
-        .write()
-        .unwrap_or_else(|poisoned| poisoned.into_inner()) = columns;
+    *COLUMNS.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = columns;
 }
 
 /// How the named stages' columns fit each product.
 pub fn gemm_columns() -> GemmColumns {
-    *COLUMNS
-        .read()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    *COLUMNS.read().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 static MISSES: AtomicUsize = AtomicUsize::new(0);
@@ -296,10 +255,7 @@ static FIRST_MISS: RwLock<Option<String>> = RwLock::new(None);
 /// How many kernel launches in this process ran cubek's inferred stage because the one
 /// [`gemm_stages`] named did not fit their product, and why the first one did not.
 pub fn gemm_tiling_misses() -> (usize, Option<String>) {
-    let first = FIRST_MISS
-        .read()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .clone();
+    let first = FIRST_MISS.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
     (MISSES.load(Ordering::Relaxed), first)
 }
 
@@ -307,9 +263,7 @@ pub fn gemm_tiling_misses() -> (usize, Option<String>) {
 #[cfg(feature = "cube")]
 pub(crate) fn note_tiling_miss(why: &str) {
     if MISSES.fetch_add(1, Ordering::Relaxed) == 0 {
-        *FIRST_MISS
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(why.to_string());
+        *FIRST_MISS.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(why.to_string());
     }
 }
 
@@ -319,19 +273,15 @@ pub(crate) mod blueprint {
 
     use cubecl::Runtime;
     use cubecl::client::ComputeClient;
-    use cubecl::ir::StorageType;
     use cubecl::zspace::Shape;
     use cubek::matmul::components::stage::PartitionBuffering;
     use cubek::matmul::components::tile::TileMatmulKind;
-    use cubek::matmul::definition::{
-        MatmulElems, MatmulProblem, TilingBlueprint, TilingScheme, adjust_dtypes,
-    };
+    use cubek::matmul::definition::{MatmulElems, MatmulProblem, TilingBlueprint, TilingScheme, adjust_dtypes};
+    use cubecl::ir::StorageType;
     use cubek::matmul::routines::{find_instruction_size, select_swizzle};
     use cubek::std::MatrixLayout;
-    use cubek::std::cube_count::{
-        CubeCountStrategy, GlobalOrder, HypercubeBlueprint, SmAllocation,
-    };
-    use cubek::std::{PartitionSize, StageSize, SwizzleModes};
+    use cubek::std::cube_count::{CubeCountStrategy, GlobalOrder, HypercubeBlueprint, SmAllocation};
+    use cubek::std::{PartitionSize, StageSize, SwizzleModes, TileSize};
 
     use super::GemmTiling;
 
@@ -353,6 +303,90 @@ pub(crate) mod blueprint {
         product: &Product,
         dtypes: &MatmulElems,
     ) -> Result<TilingBlueprint, String> {
+        let (problem, dtypes, instruction) = problem_and_instruction(client, tile, product, dtypes, tiling.instruction)?;
+        let (tm, tn, tk) = (instruction.m(), instruction.n(), instruction.k());
+        let n = super::gemm_columns().stage_columns(tiling.n, product.n as u32, tn * tiling.column_planes);
+        let what = tiling.name();
+        let divides = |size: u32, by: u32, axis: &str| match size.is_multiple_of(by) && size >= by {
+            true => Ok(size / by),
+            false => Err(format!("tiling {what}: {axis} {size} is not a multiple of {by}")),
+        };
+        let rows = divides(tiling.m, tiling.planes * tm, "rows per stage")?;
+        let cols = divides(n, tiling.column_planes * tn, "columns per stage")?;
+        let depth = divides(tiling.k, tk, "depth per stage")?;
+        let scheme = TilingScheme::builder()
+            .with_tile_size(instruction)
+            .with_partition_size(PartitionSize::new(rows, cols, depth))
+            .with_stage_size(StageSize::new(tiling.planes, tiling.column_planes, 1))
+            .build()
+            .map_err(|err| format!("tiling {what}: {err:?}"))?;
+        finish(client, tile, scheme, &problem, &dtypes, Finish { depth: tiling.k, swizzle: tiling.swizzle, double: tiling.double }, &what)
+    }
+
+    /// The most output rows or columns of a fitted product stage (as the named default's).
+    const FITTED_MOST: u32 = 128;
+    /// The most tensor-core tiles one warp of a fitted stage accumulates (4 registers each).
+    const FITTED_TILES_PER_WARP: u32 = 32;
+
+    /// A stage fitted to `product`, for the weight gradient's batched products, whose `m` and
+    /// `n` are channel counts such as 152 or 9 × 40 ([`fitted_stage`]: 152 × 152 in four stages
+    /// of 80 × 80, where cubek infers six of 128 rows and 64 columns, 2.1 times its area), 64
+    /// deep.
+    pub(crate) fn fitted_product_blueprint<R: Runtime>(client: &ComputeClient<R>, tile: TileMatmulKind, product: &Product, dtypes: &MatmulElems) -> Result<TilingBlueprint, String> {
+        let (problem, dtypes, instruction) = problem_and_instruction(client, tile, product, dtypes, None)?;
+        let (tm, tn, tk) = (instruction.m(), instruction.n(), instruction.k());
+        let what = format!("fitted stage for {} x {} of {tm}x{tn}x{tk} tiles", product.m, product.n);
+        let ([row_tiles, col_tiles], [planes, column_planes]) = fitted_stage([product.m, product.n], [tm, tn]).ok_or_else(|| format!("{what}: no split over at most four warps keeps each within {FITTED_TILES_PER_WARP} tiles"))?;
+        let depth = (64 / tk).max(1);
+        let scheme = TilingScheme::builder()
+            .with_tile_size(instruction)
+            .with_partition_size(PartitionSize::new(row_tiles / planes, col_tiles / column_planes, depth))
+            .with_stage_size(StageSize::new(planes, column_planes, 1))
+            .build()
+            .map_err(|err| format!("{what}: {err:?}"))?;
+        finish(client, tile, scheme, &problem, &dtypes, Finish { depth: depth * tk, swizzle: false, double: false }, &what)
+    }
+
+    /// A stage for a product of `sizes` (`[m, n]`) with tiles `tile` (`[tm, tn]`): its tiles
+    /// along each axis and its warps along each. Each axis splits evenly over the fewest stages
+    /// of at most [`FITTED_MOST`], rounded up to whole tiles (or to two or four, so that warps
+    /// divide them); of those, the one with the least padded area whose warps (up to four, each
+    /// within [`FITTED_TILES_PER_WARP`] tiles) divide it, the most warps first.
+    pub(crate) fn fitted_stage(sizes: [usize; 2], tile: [u32; 2]) -> Option<([u32; 2], [u32; 2])> {
+        let axis = |a: usize| {
+            let size = sizes[a].max(1) as u32;
+            let stages = size.div_ceil(FITTED_MOST);
+            let tiles = size.div_ceil(stages).div_ceil(tile[a]).max(1);
+            (stages * tile[a], [tiles, tiles.div_ceil(2) * 2, tiles.div_ceil(4) * 4])
+        };
+        let ((row_unit, rows), (col_unit, cols)) = (axis(0), axis(1));
+        let mut best: Option<(u32, u32, [u32; 2], [u32; 2])> = None;
+        for r in rows {
+            for c in cols {
+                let Some([p, q]) = [[4, 1], [2, 2], [1, 4], [2, 1], [1, 2], [1, 1]]
+                    .into_iter()
+                    .find(|[p, q]| r.is_multiple_of(*p) && c.is_multiple_of(*q) && (r / p) * (c / q) <= FITTED_TILES_PER_WARP)
+                else {
+                    continue;
+                };
+                let (area, warps) = (r * row_unit * c * col_unit, p * q);
+                if best.is_none_or(|(a, w, _, _)| (area, std::cmp::Reverse(warps)) < (a, std::cmp::Reverse(w))) {
+                    best = Some((area, warps, [r, c], [p, q]));
+                }
+            }
+        }
+        best.map(|(_, _, tiles, warps)| (tiles, warps))
+    }
+
+    /// cubek's problem for `product`, the operand formats the tile takes, and the tile
+    /// instruction (`forced` where named, else cubek's choice).
+    fn problem_and_instruction<R: Runtime>(
+        client: &ComputeClient<R>,
+        tile: TileMatmulKind,
+        product: &Product,
+        dtypes: &MatmulElems,
+        forced: Option<[u32; 3]>,
+    ) -> Result<(MatmulProblem, MatmulElems, TileSize), String> {
         let mut dtypes = dtypes.clone();
         adjust_dtypes(client, &mut dtypes, tile.requires_accelerator());
         let problem = MatmulProblem::from_parameters(
@@ -369,14 +403,8 @@ pub(crate) mod blueprint {
             dtypes.as_global_elems(),
             Default::default(),
         );
-        let registers = (
-            dtypes.lhs_register,
-            dtypes.rhs_register,
-            dtypes.acc_register,
-        );
-        let forced = tiling
-            .instruction
-            .map_or((None, None, None), |[m, n, k]| (Some(m), Some(n), Some(k)));
+        let registers = (dtypes.lhs_register, dtypes.rhs_register, dtypes.acc_register);
+        let forced = forced.map_or((None, None, None), |[m, n, k]| (Some(m), Some(n), Some(k)));
         let instruction = find_instruction_size(
             client,
             registers,
@@ -386,71 +414,43 @@ pub(crate) mod blueprint {
             |c, l, r, a| tile.supported_sizes(c, l, r, a),
         )
         .map_err(|err| format!("no tile instruction: {err:?}"))?;
-        let (tm, tn, tk) = (instruction.m(), instruction.n(), instruction.k());
-        let n = super::gemm_columns().stage_columns(
-            tiling.n,
-            product.n as u32,
-            tn * tiling.column_planes,
-        );
-        let what = tiling.name();
-        let divides = |size: u32, by: u32, axis: &str| match size.is_multiple_of(by) && size >= by {
-            true => Ok(size / by),
-            false => Err(format!(
-                "tiling {what}: {axis} {size} is not a multiple of {by}"
-            )),
-        };
-        let rows = divides(tiling.m, tiling.planes * tm, "rows per stage")?;
-        let cols = divides(n, tiling.column_planes * tn, "columns per stage")?;
-        let depth = divides(tiling.k, tk, "depth per stage")?;
-        let scheme = TilingScheme::builder()
-            .with_tile_size(instruction)
-            .with_partition_size(PartitionSize::new(rows, cols, depth))
-            .with_stage_size(StageSize::new(tiling.planes, tiling.column_planes, 1))
-            .build()
-            .map_err(|err| format!("tiling {what}: {err:?}"))?;
+        Ok((problem, dtypes, instruction))
+    }
+
+    /// What a stage's blueprint takes beside its scheme: its depth, and whether its stages are
+    /// swizzled and its tile fragments double-buffered.
+    struct Finish {
+        depth: u32,
+        swizzle: bool,
+        double: bool,
+    }
+
+    /// The blueprint of `scheme`, its cubes ordered as cubek orders them for its inferred
+    /// stages; `what` names the stage in errors.
+    fn finish<R: Runtime>(client: &ComputeClient<R>, tile: TileMatmulKind, scheme: TilingScheme, problem: &MatmulProblem, dtypes: &MatmulElems, options: Finish, what: &str) -> Result<TilingBlueprint, String> {
         // As cubek's conv kernels swizzle their inferred stages: by the stage's depth, for
         // operands read 16 bytes at a time.
-        let swizzle = match tiling.swizzle {
+        let swizzle = match options.swizzle {
             false => None,
-            true if tile != TileMatmulKind::Mma => {
-                return Err(format!("tiling {what}: swizzled stages need the mma tile"));
-            }
+            true if tile != TileMatmulKind::Mma => return Err(format!("tiling {what}: swizzled stages need the mma tile")),
             true => {
-                let depth = tiling.k as usize;
-                let mode =
-                    |elem: StorageType| select_swizzle(depth, elem, (16 / elem.size()).max(1));
-                Some(SwizzleModes {
-                    lhs: mode(dtypes.lhs_stage),
-                    rhs: mode(dtypes.rhs_stage),
-                    ..Default::default()
-                })
+                let depth = options.depth as usize;
+                let mode = |elem: StorageType| select_swizzle(depth, elem, (16 / elem.size()).max(1));
+                Some(SwizzleModes { lhs: mode(dtypes.lhs_stage), rhs: mode(dtypes.rhs_stage), ..Default::default() })
             }
         };
         // As cubek orders cubes for its inferred stages.
         let cube_count_strategy = match client.properties().hardware.num_streaming_multiprocessors {
-            Some(num_sms) => CubeCountStrategy::Sm {
-                num_sms,
-                sm_usage: SmAllocation::Exact,
-                cubes_first: true,
-            },
+            Some(num_sms) => CubeCountStrategy::Sm { num_sms, sm_usage: SmAllocation::Exact, cubes_first: true },
             None => CubeCountStrategy::FromProblem,
         };
-        let hypercube = HypercubeBlueprint::builder()
-            .global_order(GlobalOrder::SwizzleRow(4))
-            .cube_count_strategy(cube_count_strategy)
-            .build();
+        let hypercube = HypercubeBlueprint::builder().global_order(GlobalOrder::SwizzleRow(4)).cube_count_strategy(cube_count_strategy).build();
         let plane_dim = match client.properties().hardware.plane_size_max {
             0 => 32,
             size => size,
         };
-        let buffering = if tiling.double {
-            PartitionBuffering::Double
-        } else {
-            PartitionBuffering::Single
-        };
-        let mut builder = TilingBlueprint::builder(tile, scheme, plane_dim, &problem)
-            .partition_buffering(buffering)
-            .hypercube_blueprint(hypercube);
+        let buffering = if options.double { PartitionBuffering::Double } else { PartitionBuffering::Single };
+        let mut builder = TilingBlueprint::builder(tile, scheme, plane_dim, problem).partition_buffering(buffering).hypercube_blueprint(hypercube);
         if let Some(modes) = swizzle {
             builder = builder.shared_swizzle(modes);
         }
@@ -462,43 +462,47 @@ pub(crate) mod blueprint {
 mod tests {
     use super::*;
 
+    /// Fitted product stages for the bench net's channel counts, with the `mma` tile's 16 × 8
+    /// (rows × columns): little padding, and warps that divide the stage.
+    #[cfg(feature = "cube")]
+    #[test]
+    fn fitted_stages_pad_little_and_split_over_warps() {
+        use super::blueprint::fitted_stage;
+        let tile = [16, 8];
+        // 152 × 152 (width 7/12): four stages of 80 × 80, two warps along the columns.
+        assert_eq!(fitted_stage([152, 152], tile), Some(([5, 10], [1, 2])));
+        // 304 × 304: 3 × 3 stages of 128 × 104, four warps along the rows.
+        assert_eq!(fitted_stage([304, 304], tile), Some(([8, 13], [4, 1])));
+        // Powers of two keep 128 × 128 stages; a narrow product one small stage.
+        assert_eq!(fitted_stage([512, 4608], tile), Some(([8, 16], [4, 1])));
+        assert_eq!(fitted_stage([16, 16], tile), Some(([1, 2], [1, 2])));
+        for m in (16..=520).step_by(8) {
+            for n in [8, 40, 88, 152, 216, 304, 360, 1368, 2736] {
+                let ([r, c], [p, q]) = fitted_stage([m, n], tile).unwrap_or_else(|| panic!("no stage for {m} x {n}"));
+                assert!(r * 16 <= 128 && c * 8 <= 128, "{m} x {n}: a stage of {r} x {c} tiles");
+                assert!(r % p == 0 && c % q == 0 && p * q <= 4 && (r / p) * (c / q) <= 32, "{m} x {n}: warps {p} x {q} for {r} x {c} tiles");
+                let padded = |size: usize, tiles: u32, unit: u32| size.div_ceil((tiles * unit) as usize) * (tiles * unit) as usize;
+                let waste = (padded(m, r, 16) * padded(n, c, 8)) as f64 / (m * n) as f64;
+                assert!(waste < 2.0, "{m} x {n}: {waste:.2} times the product's area");
+            }
+        }
+    }
+
     #[test]
     fn names_round_trip_and_bad_ones_say_why() {
         assert_eq!(GemmStages::parse("inferred"), Ok(GemmStages::Inferred));
         assert_eq!(GemmStages::parse(" AUTO "), Ok(GemmStages::Inferred));
         assert_eq!(GemmStages::parse("default"), Ok(GemmStages::Default));
         let tiling = GemmTiling::new(128, 128, 32, 4);
-        assert_eq!(
-            GemmStages::parse("128x128x32/4"),
-            Ok(GemmStages::Fixed(tiling))
-        );
+        assert_eq!(GemmStages::parse("128x128x32/4"), Ok(GemmStages::Fixed(tiling)));
         assert_eq!(tiling.name(), "128x128x32/4");
-        let double = GemmTiling {
-            double: true,
-            ..tiling
-        };
+        let double = GemmTiling { double: true, ..tiling };
         assert_eq!(GemmTiling::parse(&double.name()), Ok(double));
-        assert_eq!(
-            GemmStages::parse(&BF16_TILING.name()),
-            Ok(GemmStages::Fixed(BF16_TILING))
-        );
-        let every = GemmTiling {
-            column_planes: 2,
-            instruction: Some([16, 16, 16]),
-            double: true,
-            swizzle: true,
-            ..GemmTiling::new(128, 128, 64, 2)
-        };
+        assert_eq!(GemmStages::parse(&BF16_TILING.name()), Ok(GemmStages::Fixed(BF16_TILING)));
+        let every = GemmTiling { column_planes: 2, instruction: Some([16, 16, 16]), double: true, swizzle: true, ..GemmTiling::new(128, 128, 64, 2) };
         assert_eq!(every.name(), "128x128x64/2x2@16x16x16+double+swizzle");
         assert_eq!(GemmTiling::parse(&every.name()), Ok(every));
-        assert_eq!(
-            GemmTiling::parse("128x128x64/4+swizzle+double"),
-            Ok(GemmTiling {
-                double: true,
-                swizzle: true,
-                ..BF16_TILING
-            })
-        );
+        assert_eq!(GemmTiling::parse("128x128x64/4+swizzle+double"), Ok(GemmTiling { double: true, swizzle: true, ..BF16_TILING }));
         for (bad, why) in [
             ("128x128x64/4+fast", "unknown option \"+fast\""),
             ("128x128x64/4@16x16", "tile instruction needs three sizes"),
@@ -512,90 +516,39 @@ mod tests {
             ("fast", "no /PLANES"),
         ] {
             let err = GemmStages::parse(bad).unwrap_err();
-            assert!(
-                err.contains(&format!("\"{bad}\""))
-                    && err.contains(why)
-                    && err.contains("inferred"),
-                "{bad}: {err}"
-            );
+            assert!(err.contains(&format!("\"{bad}\"")) && err.contains(why) && err.contains("inferred"), "{bad}: {err}");
         }
     }
 
     #[test]
     fn stage_columns_fit_the_product_as_named() {
         let pow2 = GemmColumns::PowerOfTwo;
-        for (n, expected) in [
-            (64, 64),
-            (40, 64),
-            (80, 128),
-            (152, 128),
-            (512, 128),
-            (3, 8),
-        ] {
+        for (n, expected) in [(64, 64), (40, 64), (80, 128), (152, 128), (512, 128), (3, 8)] {
             assert_eq!(pow2.stage_columns(128, n, 8), expected, "pow2, {n} columns");
         }
         let eights = GemmColumns::Multiple(8);
-        for (n, expected) in [
-            (64, 64),
-            (128, 128),
-            (256, 128),
-            (40, 40),
-            (80, 80),
-            (152, 80),
-            (304, 104),
-            (344, 120),
-            (3, 8),
-            (0, 8),
-        ] {
-            assert_eq!(
-                eights.stage_columns(128, n, 8),
-                expected,
-                "multiples of 8, {n} columns"
-            );
+        for (n, expected) in [(64, 64), (128, 128), (256, 128), (40, 40), (80, 80), (152, 80), (304, 104), (344, 120), (3, 8), (0, 8)] {
+            assert_eq!(eights.stage_columns(128, n, 8), expected, "multiples of 8, {n} columns");
         }
         for (n, expected) in [(40, 48), (88, 96), (120, 128), (152, 80), (304, 112)] {
-            assert_eq!(
-                GemmColumns::Multiple(16).stage_columns(128, n, 8),
-                expected,
-                "multiples of 16, {n} columns"
-            );
+            assert_eq!(GemmColumns::Multiple(16).stage_columns(128, n, 8), expected, "multiples of 16, {n} columns");
         }
-        assert_eq!(
-            GemmColumns::Multiple(8).stage_columns(128, 40, 16),
-            48,
-            "whole 16-wide tiles"
-        );
+        assert_eq!(GemmColumns::Multiple(8).stage_columns(128, 40, 16), 48, "whole 16-wide tiles");
         for n in 1..600 {
             for step in [8, 16, 32] {
                 let columns = GemmColumns::Multiple(step).stage_columns(128, n, 8);
                 let stages = n.div_ceil(columns);
-                assert!(
-                    columns.is_multiple_of(step)
-                        && columns <= 128
-                        && stages == n.div_ceil(128).max(1)
-                        && stages * columns < n + step * stages,
-                    "{n} by {step}: {columns}"
-                );
+                assert!(columns.is_multiple_of(step) && columns <= 128 && stages == n.div_ceil(128).max(1) && stages * columns < n + step * stages, "{n} by {step}: {columns}");
             }
         }
         assert_eq!(GemmColumns::parse("pow2"), Ok(GemmColumns::PowerOfTwo));
         assert_eq!(GemmColumns::parse(" 16 "), Ok(GemmColumns::Multiple(16)));
-        assert_eq!(
-            GemmColumns::parse(&GemmColumns::Multiple(32).name()),
-            Ok(GemmColumns::Multiple(32))
-        );
+        assert_eq!(GemmColumns::parse(&GemmColumns::Multiple(32).name()), Ok(GemmColumns::Multiple(32)));
         for bad in ["12", "4", "256", "fit", "-8"] {
             let err = GemmColumns::parse(bad).unwrap_err();
-            assert!(
-                err.contains(&format!("\"{bad}\"")) && err.contains("pow2"),
-                "{bad}: {err}"
-            );
+            assert!(err.contains(&format!("\"{bad}\"")) && err.contains("pow2"), "{bad}: {err}");
         }
-        assert_eq!(
-            gemm_columns(),
-            GemmColumns::PowerOfTwo,
-            "nothing in this test binary changes the columns off CUDA"
-        );
+        assert_eq!(gemm_columns(), GemmColumns::PowerOfTwo, "nothing in this test binary changes the columns off CUDA");
     }
 
     #[test]
@@ -604,15 +557,8 @@ mod tests {
         assert_eq!(GemmStages::Default.tiling(true), Some(BF16_TILING));
         assert_eq!(GemmStages::Default.tiling(false), None);
         assert_eq!(GemmStages::Inferred.tiling(true), None);
-        let tiling = GemmTiling {
-            double: true,
-            ..GemmTiling::new(64, 64, 32, 2)
-        };
+        let tiling = GemmTiling { double: true, ..GemmTiling::new(64, 64, 32, 2) };
         assert_eq!(GemmStages::Fixed(tiling).tiling(false), Some(tiling));
-        assert_eq!(
-            gemm_stages(),
-            GemmStages::Default,
-            "nothing in this test binary changes the stages off CUDA"
-        );
+        assert_eq!(gemm_stages(), GemmStages::Default, "nothing in this test binary changes the stages off CUDA");
     }
 }

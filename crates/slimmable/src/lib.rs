@@ -29,11 +29,11 @@
 mod activation;
 #[cfg(feature = "cube")]
 mod batch_norm_kernels;
+#[cfg(feature = "cube")]
+mod cube_launch;
 #[cfg(feature = "kernels")]
 mod batch_norm_op;
 mod conv;
-#[cfg(feature = "cube")]
-mod cube_launch;
 mod depthwise;
 mod error;
 mod fused_sgd;
@@ -58,31 +58,18 @@ pub use conv::{SlimConv2d, SlimConv2dConfig, conv_output_size};
 pub use depthwise::{depthwise_conv2d, has_depthwise_kernels};
 pub use error::SlimError;
 pub use fused_sgd::{FusedSgd, FusedSgdConfig, FusedSgdState, VelocityState};
-pub use gemm_conv::{
-    DEFAULT_CHANNEL_ALIGN, DEFAULT_GEMM_MIN_CHANNELS, DEFAULT_LAYOUT_COPY_ROWS,
-    DEFAULT_WGRAD_MAX_BATCHES, WgradOrder, gemm_channel_align, gemm_conv2d, gemm_conv2d_active,
-    gemm_min_channels, has_implicit_gemm, implicit_gemm_fallbacks, set_gemm_channel_align,
-    set_gemm_min_channels, set_layout_copy_rows, set_wgrad_max_batches, set_wgrad_order,
-    wgrad_order,
-};
-pub use gemm_kernel::{
-    DEFAULT_WGRAD_MATMUL, GEMM_ALGORITHMS, GEMM_TILES, GemmKernel, VERIFIED_GEMM_KERNELS,
-    WGRAD_MATMULS, gemm_kernel_for, reset_gemm_kernel, set_gemm_kernel, set_wgrad_matmul,
-    wgrad_matmul,
-};
+pub use gemm_kernel::{GEMM_ALGORITHMS, GEMM_TILES, GemmKernel, DEFAULT_WGRAD_MATMUL, VERIFIED_GEMM_KERNELS, WGRAD_MATMULS, WgradStages, gemm_kernel_for, reset_gemm_kernel, set_gemm_kernel, set_wgrad_matmul, set_wgrad_stages,
+    wgrad_matmul, wgrad_stages};
 pub use gemm_precision::{GemmPrecision, gemm_precision, set_gemm_precision};
-pub use gemm_tiling::{
-    BF16_TILING, GemmColumns, GemmStages, GemmTiling, gemm_columns, gemm_stages,
-    gemm_tiling_misses, set_gemm_columns, set_gemm_stages,
+pub use gemm_tiling::{BF16_TILING, GemmColumns, GemmStages, GemmTiling, gemm_columns, gemm_stages, gemm_tiling_misses, set_gemm_columns, set_gemm_stages};
+pub use gemm_conv::{
+    DEFAULT_CHANNEL_ALIGN, DEFAULT_GEMM_MIN_CHANNELS, DEFAULT_LAYOUT_COPY_ROWS, DEFAULT_WGRAD_MAX_BATCHES, WgradOrder, gemm_channel_align, gemm_conv2d, gemm_conv2d_active,
+    gemm_min_channels, has_implicit_gemm, implicit_gemm_fallbacks, set_gemm_channel_align, set_gemm_min_channels, set_layout_copy_rows, set_wgrad_max_batches,
+    set_wgrad_order, wgrad_order,
 };
-pub use im2col::{
-    ConvAlgorithm, ConvGeometry, DepthwiseForm, conv_algorithm, conv2d_im2col,
-    depthwise_conv2d_matmul, set_conv_algorithm, subsample,
-};
+pub use im2col::{ConvAlgorithm, ConvGeometry, DepthwiseForm, conv_algorithm, conv2d_im2col, depthwise_conv2d_matmul, set_conv_algorithm, subsample};
 pub use linear::{SlimLinear, SlimLinearConfig};
-pub use norm::{
-    NormMode, SlimBatchNorm, SlimBatchNormConfig, SwitchableBatchNorm, SwitchableBatchNormConfig,
-};
+pub use norm::{NormMode, SlimBatchNorm, SlimBatchNormConfig, SwitchableBatchNorm, SwitchableBatchNormConfig};
 pub use width::{channels_for_ratio, make_divisible};
 
 #[cfg(test)]
@@ -116,46 +103,24 @@ mod record_tests {
         let model = tiny::<NdArrayAd>(&device);
         // Parameters are initialised lazily: use every layer once, which also moves the
         // running statistics away from their initial values.
-        let _ = model
-            .conv
-            .forward(random::<NdArrayAd, 4>([1, 3, 4, 4], &device), 8);
-        let _ = model
-            .head
-            .forward(random::<NdArrayAd, 2>([1, 8], &device), 4);
-        let _ = model
-            .norm
-            .forward(random::<NdArrayAd, 4>([4, 5, 2, 2], &device).add_scalar(3.0));
-        let _ = model
-            .switchable
-            .forward(random::<NdArrayAd, 4>([4, 6, 2, 2], &device), 1);
+        let _ = model.conv.forward(random::<NdArrayAd, 4>([1, 3, 4, 4], &device), 8);
+        let _ = model.head.forward(random::<NdArrayAd, 2>([1, 8], &device), 4);
+        let _ = model.norm.forward(random::<NdArrayAd, 4>([4, 5, 2, 2], &device).add_scalar(3.0));
+        let _ = model.switchable.forward(random::<NdArrayAd, 4>([4, 6, 2, 2], &device), 1);
 
         let dir = std::env::temp_dir().join(format!("slimmable-record-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("tiny");
         let recorder = BinFileRecorder::<FullPrecisionSettings>::new();
         model.clone().save_file(&path, &recorder).unwrap();
-        let loaded = tiny::<NdArrayAd>(&device)
-            .load_file(&path, &recorder, &device)
-            .unwrap();
+        let loaded = tiny::<NdArrayAd>(&device).load_file(&path, &recorder, &device).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
 
         assert_close(loaded.conv.weight.val(), model.conv.weight.val(), 1e-12);
-        assert_close(
-            loaded.conv.bias.unwrap().val(),
-            model.conv.bias.unwrap().val(),
-            1e-12,
-        );
+        assert_close(loaded.conv.bias.unwrap().val(), model.conv.bias.unwrap().val(), 1e-12);
         assert_close(loaded.norm.gamma.val(), model.norm.gamma.val(), 1e-12);
-        assert_close(
-            loaded.norm.running_mean.value_sync(),
-            model.norm.running_mean.value_sync(),
-            1e-12,
-        );
-        assert_close(
-            loaded.norm.running_var.value_sync(),
-            model.norm.running_var.value_sync(),
-            1e-12,
-        );
+        assert_close(loaded.norm.running_mean.value_sync(), model.norm.running_mean.value_sync(), 1e-12);
+        assert_close(loaded.norm.running_var.value_sync(), model.norm.running_var.value_sync(), 1e-12);
         assert_close(
             loaded.switchable.norms[1].running_mean.value_sync(),
             model.switchable.norms[1].running_mean.value_sync(),

@@ -21,9 +21,7 @@ pub struct SlimLinearConfig {
     #[config(default = true)]
     pub bias: bool,
     /// Initializer of the weight and bias (burn's default for `Linear`).
-    #[config(
-        default = "Initializer::KaimingUniform{gain: 0.5773502691896258, fan_out_only: false}"
-    )]
+    #[config(default = "Initializer::KaimingUniform{gain: 0.5773502691896258, fan_out_only: false}")]
     pub initializer: Initializer,
 }
 
@@ -51,13 +49,8 @@ impl SlimLinearConfig {
             self.d_output
         );
         let (fan_in, fan_out) = (Some(self.d_input), Some(self.d_output));
-        let weight =
-            self.initializer
-                .init_with([self.d_input, self.d_output], fan_in, fan_out, device);
-        let bias = self.bias.then(|| {
-            self.initializer
-                .init_with([self.d_output], fan_in, fan_out, device)
-        });
+        let weight = self.initializer.init_with([self.d_input, self.d_output], fan_in, fan_out, device);
+        let bias = self.bias.then(|| self.initializer.init_with([self.d_output], fan_in, fan_out, device));
         SlimLinear { weight, bias }
     }
 }
@@ -68,11 +61,7 @@ impl<B: Backend> SlimLinear<B> {
         self.weight.dims()
     }
 
-    fn active_params(
-        &self,
-        d_input: usize,
-        d_output: usize,
-    ) -> Result<(Tensor<B, 2>, Option<Tensor<B, 1>>), SlimError> {
+    fn active_params(&self, d_input: usize, d_output: usize) -> Result<(Tensor<B, 2>, Option<Tensor<B, 1>>), SlimError> {
         let [in_max, out_max] = self.max_features();
         check_width("input features", d_input, in_max)?;
         check_width("output features", d_output, out_max)?;
@@ -92,11 +81,7 @@ impl<B: Backend> SlimLinear<B> {
     /// # Shapes
     /// - `input`: `[..., d_input]`, `d_input ≤ max`
     /// - output: `[..., d_output]`
-    pub fn try_forward<const D: usize>(
-        &self,
-        input: Tensor<B, D>,
-        d_output: usize,
-    ) -> Result<Tensor<B, D>, SlimError> {
+    pub fn try_forward<const D: usize>(&self, input: Tensor<B, D>, d_output: usize) -> Result<Tensor<B, D>, SlimError> {
         let d_input = input.dims()[D - 1];
         let (weight, bias) = self.active_params(d_input, d_output)?;
         Ok(linear(input, weight, bias))
@@ -134,11 +119,7 @@ mod tests {
         }
         // Any rank: [batch, tokens, features].
         let x = random::<B, 3>([2, 4, 9], device);
-        assert_close(
-            layer.forward(x.clone(), 5),
-            layer.to_plain(9, 5).unwrap().forward(x),
-            1e-5,
-        );
+        assert_close(layer.forward(x.clone(), 5), layer.to_plain(9, 5).unwrap().forward(x), 1e-5);
     }
 
     fn gradients_reach_only_the_active_slice<B: AutodiffBackend>(device: &B::Device) {
@@ -146,11 +127,7 @@ mod tests {
         let (d_in, d_out) = (13, 6);
         let x = random::<B, 2>([3, d_in], device);
         let probe = random::<B, 2>([3, d_out], device);
-        let grads = layer
-            .forward(x.clone(), d_out)
-            .mul(probe.clone())
-            .sum()
-            .backward();
+        let grads = layer.forward(x.clone(), d_out).mul(probe.clone()).sum().backward();
         let grad_w = layer.weight.grad(&grads).unwrap();
         let grad_b = layer.bias.as_ref().unwrap().grad(&grads).unwrap();
         assert_inactive_zero(grad_w.clone(), &[0..d_in, 0..d_out]);
@@ -158,50 +135,19 @@ mod tests {
 
         let plain = layer.to_plain(d_in, d_out).unwrap();
         let plain_grads = plain.forward(x).mul(probe).sum().backward();
-        assert_close(
-            grad_w.slice([0..d_in, 0..d_out]),
-            plain.weight.grad(&plain_grads).unwrap(),
-            1e-5,
-        );
-        assert_close(
-            grad_b.slice(0..d_out),
-            plain.bias.unwrap().grad(&plain_grads).unwrap(),
-            1e-5,
-        );
+        assert_close(grad_w.slice([0..d_in, 0..d_out]), plain.weight.grad(&plain_grads).unwrap(), 1e-5);
+        assert_close(grad_b.slice(0..d_out), plain.bias.unwrap().grad(&plain_grads).unwrap(), 1e-5);
     }
 
     fn bad_widths_are_clear_errors<B: AutodiffBackend>(device: &B::Device) {
         let layer = SlimLinearConfig::new(24, 10).init::<B>(device);
-        let err = layer
-            .try_forward(random::<B, 2>([2, 8], device), 0)
-            .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "a width of 0 output features leaves the layer with no channels"
-        );
-        let err = layer
-            .try_forward(random::<B, 2>([2, 25], device), 4)
-            .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "25 input features requested, but the layer was built with at most 24"
-        );
-        let err = layer
-            .try_forward(random::<B, 2>([2, 8], device), 11)
-            .unwrap_err();
-        assert!(matches!(
-            err,
-            SlimError::AboveMaximum {
-                requested: 11,
-                maximum: 10,
-                ..
-            }
-        ));
+        let err = layer.try_forward(random::<B, 2>([2, 8], device), 0).unwrap_err();
+        assert_eq!(err.to_string(), "a width of 0 output features leaves the layer with no channels");
+        let err = layer.try_forward(random::<B, 2>([2, 25], device), 4).unwrap_err();
+        assert_eq!(err.to_string(), "25 input features requested, but the layer was built with at most 24");
+        let err = layer.try_forward(random::<B, 2>([2, 8], device), 11).unwrap_err();
+        assert!(matches!(err, SlimError::AboveMaximum { requested: 11, maximum: 10, .. }));
     }
 
-    backend_tests!(
-        forward_matches_plain,
-        gradients_reach_only_the_active_slice,
-        bad_widths_are_clear_errors
-    );
+    backend_tests!(forward_matches_plain, gradients_reach_only_the_active_slice, bad_widths_are_clear_errors);
 }

@@ -68,10 +68,7 @@ pub struct SlimBatchNorm<B: Backend> {
 impl SlimBatchNormConfig {
     /// Builds the layer at its maximum width: γ = 1, β = 0, running mean 0 and variance 1.
     pub fn init<B: Backend>(&self, device: &B::Device) -> SlimBatchNorm<B> {
-        assert!(
-            self.num_features > 0,
-            "invalid layer config: BatchNorm needs at least one feature"
-        );
+        assert!(self.num_features > 0, "invalid layer config: BatchNorm needs at least one feature");
         SlimBatchNorm {
             gamma: Initializer::Ones.init([self.num_features], device),
             beta: Initializer::Zeros.init([self.num_features], device),
@@ -95,61 +92,36 @@ impl<B: Backend> SlimBatchNorm<B> {
     /// # Shapes
     /// - `input`: `[batch, channels, ...]` with `channels ≤ num_features`
     /// - output: same as the input
-    pub fn try_forward<const D: usize>(
-        &self,
-        input: Tensor<B, D>,
-    ) -> Result<Tensor<B, D>, SlimError> {
+    pub fn try_forward<const D: usize>(&self, input: Tensor<B, D>) -> Result<Tensor<B, D>, SlimError> {
         self.try_forward_mode(input, NormMode::Auto)
     }
 
     /// Normalises the input's channels with the statistics `mode` names.
-    pub fn try_forward_mode<const D: usize>(
-        &self,
-        input: Tensor<B, D>,
-        mode: NormMode,
-    ) -> Result<Tensor<B, D>, SlimError> {
+    pub fn try_forward_mode<const D: usize>(&self, input: Tensor<B, D>, mode: NormMode) -> Result<Tensor<B, D>, SlimError> {
         self.try_forward_activation(input, mode, Activation::Identity)
     }
 
     /// Normalises the input's channels with the statistics `mode` names, then applies
     /// `activation`: `activation.apply(self.try_forward_mode(input, mode)?)`, in the same pass
     /// where batch statistics are used on burn's cubecl backends ([`Activation`] says how).
-    pub fn try_forward_activation<const D: usize>(
-        &self,
-        input: Tensor<B, D>,
-        mode: NormMode,
-        activation: Activation,
-    ) -> Result<Tensor<B, D>, SlimError> {
+    pub fn try_forward_activation<const D: usize>(&self, input: Tensor<B, D>, mode: NormMode, activation: Activation) -> Result<Tensor<B, D>, SlimError> {
         match mode {
-            NormMode::Auto if B::ad_enabled(&input.device()) => {
-                self.batch_stats(input, Some(self.momentum), activation)
-            }
+            NormMode::Auto if B::ad_enabled(&input.device()) => self.batch_stats(input, Some(self.momentum), activation),
             NormMode::Auto => Ok(activation.apply(self.try_forward_running_stats(input)?)),
             NormMode::BatchStats => self.batch_stats(input, None, activation),
-            NormMode::Calibrate { step } => {
-                self.batch_stats(input, Some(1.0 / (step as f64 + 1.0)), activation)
-            }
+            NormMode::Calibrate { step } => self.batch_stats(input, Some(1.0 / (step as f64 + 1.0)), activation),
         }
     }
 
     /// [`try_forward_activation`](Self::try_forward_activation) that panics with the error's
     /// message.
-    pub fn forward_activation<const D: usize>(
-        &self,
-        input: Tensor<B, D>,
-        mode: NormMode,
-        activation: Activation,
-    ) -> Tensor<B, D> {
+    pub fn forward_activation<const D: usize>(&self, input: Tensor<B, D>, mode: NormMode, activation: Activation) -> Tensor<B, D> {
         self.try_forward_activation(input, mode, activation)
             .unwrap_or_else(|err| panic!("SlimBatchNorm: {err}"))
     }
 
     /// [`try_forward_mode`](Self::try_forward_mode) that panics with the error's message.
-    pub fn forward_mode<const D: usize>(
-        &self,
-        input: Tensor<B, D>,
-        mode: NormMode,
-    ) -> Tensor<B, D> {
+    pub fn forward_mode<const D: usize>(&self, input: Tensor<B, D>, mode: NormMode) -> Tensor<B, D> {
         self.try_forward_mode(input, mode)
             .unwrap_or_else(|err| panic!("SlimBatchNorm: {err}"))
     }
@@ -162,12 +134,7 @@ impl<B: Backend> SlimBatchNorm<B> {
 
     /// Normalises with the batch's statistics, then applies `activation`; with a momentum, also
     /// folds them into the active channels' running statistics.
-    fn batch_stats<const D: usize>(
-        &self,
-        input: Tensor<B, D>,
-        momentum: Option<f64>,
-        activation: Activation,
-    ) -> Result<Tensor<B, D>, SlimError> {
+    fn batch_stats<const D: usize>(&self, input: Tensor<B, D>, momentum: Option<f64>, activation: Activation) -> Result<Tensor<B, D>, SlimError> {
         let channels = self.check_input(&input)?;
         // One op for the statistics, the normalisation and the running statistics, reading the
         // full parameters (their gradients are zero beyond the active channels).
@@ -179,14 +146,7 @@ impl<B: Backend> SlimBatchNorm<B> {
                 var: self.running_var.value_sync().to_device(&device),
                 momentum,
             });
-            match crate::batch_norm_op::batch_norm_train(
-                input,
-                self.gamma.val(),
-                self.beta.val(),
-                self.epsilon,
-                running,
-                activation,
-            ) {
+            match crate::batch_norm_op::batch_norm_train(input, self.gamma.val(), self.beta.val(), self.epsilon, running, activation) {
                 Ok(fused) => {
                     if let Some((mean, var)) = fused.running {
                         self.running_mean.update(mean.detach());
@@ -202,35 +162,19 @@ impl<B: Backend> SlimBatchNorm<B> {
         let mut shape = [1; D];
         shape[1] = channels;
 
-        let per_channel = |t: Tensor<B, D>| {
-            t.swap_dims(0, 1)
-                .reshape([channels, flat])
-                .mean_dim(1)
-                .reshape(shape)
-        };
+        let per_channel = |t: Tensor<B, D>| t.swap_dims(0, 1).reshape([channels, flat]).mean_dim(1).reshape(shape);
         let mean = per_channel(input.clone());
         let var = per_channel(input.clone().sub(mean.clone()).square());
 
         if let Some(momentum) = momentum {
-            self.update_running(
-                &self.running_mean,
-                mean.clone().detach().reshape([channels]),
-                momentum,
-            );
-            self.update_running(
-                &self.running_var,
-                var.clone().detach().reshape([channels]),
-                momentum,
-            );
+            self.update_running(&self.running_mean, mean.clone().detach().reshape([channels]), momentum);
+            self.update_running(&self.running_var, var.clone().detach().reshape([channels]), momentum);
         }
         Ok(activation.apply(self.normalize(input, mean, var)))
     }
 
     /// Normalises with the running statistics of the active channels (inference).
-    pub fn try_forward_running_stats<const D: usize>(
-        &self,
-        input: Tensor<B, D>,
-    ) -> Result<Tensor<B, D>, SlimError> {
+    pub fn try_forward_running_stats<const D: usize>(&self, input: Tensor<B, D>) -> Result<Tensor<B, D>, SlimError> {
         let channels = self.check_input(&input)?;
         let device = input.device();
         let mut shape = [1; D];
@@ -282,12 +226,7 @@ impl<B: Backend> SlimBatchNorm<B> {
         Ok(channels)
     }
 
-    fn normalize<const D: usize>(
-        &self,
-        x: Tensor<B, D>,
-        mean: Tensor<B, D>,
-        var: Tensor<B, D>,
-    ) -> Tensor<B, D> {
+    fn normalize<const D: usize>(&self, x: Tensor<B, D>, mean: Tensor<B, D>, var: Tensor<B, D>) -> Tensor<B, D> {
         let channels = x.dims()[1];
         let mut shape = [1; D];
         shape[1] = channels;
@@ -307,18 +246,10 @@ impl<B: Backend> SlimBatchNorm<B> {
     }
 
     /// `running[0..c] = (1 - m) · running[0..c] + m · batch`; the other channels are untouched.
-    fn update_running(
-        &self,
-        state: &RunningState<Tensor<B, 1>>,
-        batch: Tensor<B, 1>,
-        momentum: f64,
-    ) {
+    fn update_running(&self, state: &RunningState<Tensor<B, 1>>, batch: Tensor<B, 1>, momentum: f64) {
         let channels = batch.dims()[0];
         let full = state.value_sync().to_device(&batch.device());
-        let blend = |old: Tensor<B, 1>| {
-            old.mul_scalar(1.0 - momentum)
-                .add(batch.mul_scalar(momentum))
-        };
+        let blend = |old: Tensor<B, 1>| old.mul_scalar(1.0 - momentum).add(batch.mul_scalar(momentum));
         let updated = match channels == self.num_features() {
             true => blend(full),
             false => {
@@ -356,44 +287,29 @@ pub struct SwitchableBatchNorm<B: Backend> {
 impl SwitchableBatchNormConfig {
     /// Builds `num_subnets` BatchNorms of `num_features` channels.
     pub fn init<B: Backend>(&self, device: &B::Device) -> SwitchableBatchNorm<B> {
-        assert!(
-            self.num_subnets > 0,
-            "invalid layer config: a switchable BatchNorm needs at least one subnet"
-        );
+        assert!(self.num_subnets > 0, "invalid layer config: a switchable BatchNorm needs at least one subnet");
         let one = SlimBatchNormConfig::new(self.num_features)
             .with_epsilon(self.epsilon)
             .with_momentum(self.momentum);
-        SwitchableBatchNorm {
-            norms: (0..self.num_subnets).map(|_| one.init(device)).collect(),
-        }
+        SwitchableBatchNorm { norms: (0..self.num_subnets).map(|_| one.init(device)).collect() }
     }
 }
 
 impl<B: Backend> SwitchableBatchNorm<B> {
     /// The BatchNorm of subnet `index`.
     pub fn norm(&self, index: usize) -> Result<&SlimBatchNorm<B>, SlimError> {
-        self.norms.get(index).ok_or(SlimError::SubnetIndex {
-            index,
-            num_subnets: self.norms.len(),
-        })
+        self.norms
+            .get(index)
+            .ok_or(SlimError::SubnetIndex { index, num_subnets: self.norms.len() })
     }
 
     /// Normalises with subnet `index`'s BatchNorm.
-    pub fn try_forward<const D: usize>(
-        &self,
-        input: Tensor<B, D>,
-        index: usize,
-    ) -> Result<Tensor<B, D>, SlimError> {
+    pub fn try_forward<const D: usize>(&self, input: Tensor<B, D>, index: usize) -> Result<Tensor<B, D>, SlimError> {
         self.norm(index)?.try_forward(input)
     }
 
     /// Normalises with subnet `index`'s BatchNorm and the statistics `mode` names.
-    pub fn try_forward_mode<const D: usize>(
-        &self,
-        input: Tensor<B, D>,
-        index: usize,
-        mode: NormMode,
-    ) -> Result<Tensor<B, D>, SlimError> {
+    pub fn try_forward_mode<const D: usize>(&self, input: Tensor<B, D>, index: usize, mode: NormMode) -> Result<Tensor<B, D>, SlimError> {
         self.norm(index)?.try_forward_mode(input, mode)
     }
 
@@ -406,19 +322,12 @@ impl<B: Backend> SwitchableBatchNorm<B> {
         mode: NormMode,
         activation: Activation,
     ) -> Result<Tensor<B, D>, SlimError> {
-        self.norm(index)?
-            .try_forward_activation(input, mode, activation)
+        self.norm(index)?.try_forward_activation(input, mode, activation)
     }
 
     /// [`try_forward_activation`](Self::try_forward_activation) that panics with the error's
     /// message.
-    pub fn forward_activation<const D: usize>(
-        &self,
-        input: Tensor<B, D>,
-        index: usize,
-        mode: NormMode,
-        activation: Activation,
-    ) -> Tensor<B, D> {
+    pub fn forward_activation<const D: usize>(&self, input: Tensor<B, D>, index: usize, mode: NormMode, activation: Activation) -> Tensor<B, D> {
         self.try_forward_activation(input, index, mode, activation)
             .unwrap_or_else(|err| panic!("SwitchableBatchNorm: {err}"))
     }
@@ -430,12 +339,7 @@ impl<B: Backend> SwitchableBatchNorm<B> {
     }
 
     /// [`try_forward_mode`](Self::try_forward_mode) that panics with the error's message.
-    pub fn forward_mode<const D: usize>(
-        &self,
-        input: Tensor<B, D>,
-        index: usize,
-        mode: NormMode,
-    ) -> Tensor<B, D> {
+    pub fn forward_mode<const D: usize>(&self, input: Tensor<B, D>, index: usize, mode: NormMode) -> Tensor<B, D> {
         self.try_forward_mode(input, index, mode)
             .unwrap_or_else(|err| panic!("SwitchableBatchNorm: {err}"))
     }
@@ -480,20 +384,14 @@ mod tests {
             // Training (autodiff): batch statistics, and the same running statistics afterwards.
             let slim = bn.clone();
             let plain = slim.to_plain(c).unwrap();
-            let x = random::<B, 4>([4, c, 3, 5], device)
-                .mul_scalar(3.0)
-                .add_scalar(1.0);
+            let x = random::<B, 4>([4, c, 3, 5], device).mul_scalar(3.0).add_scalar(1.0);
             assert_close(slim.forward(x.clone()), plain.forward(x.clone()), 1e-5);
             assert_close(
                 slim.running_mean.value_sync().slice(0..c),
                 plain.running_mean.value_sync(),
                 1e-5,
             );
-            assert_close(
-                slim.running_var.value_sync().slice(0..c),
-                plain.running_var.value_sync(),
-                1e-5,
-            );
+            assert_close(slim.running_var.value_sync().slice(0..c), plain.running_var.value_sync(), 1e-5);
 
             // Inference (inner backend): running statistics.
             let (slim, plain) = (bn.valid(), bn.to_plain(c).unwrap().valid());
@@ -502,17 +400,9 @@ mod tests {
         }
         // Rank 2 (BatchNorm1d over features) and rank 3.
         let x = random::<B, 2>([8, 5], device);
-        assert_close(
-            bn.clone().forward(x.clone()),
-            bn.to_plain(5).unwrap().forward(x),
-            1e-5,
-        );
+        assert_close(bn.clone().forward(x.clone()), bn.to_plain(5).unwrap().forward(x), 1e-5);
         let x = random::<B, 3>([8, 5, 4], device);
-        assert_close(
-            bn.clone().forward(x.clone()),
-            bn.to_plain(5).unwrap().forward(x),
-            1e-5,
-        );
+        assert_close(bn.clone().forward(x.clone()), bn.to_plain(5).unwrap().forward(x), 1e-5);
     }
 
     fn running_stats_of_inactive_channels_stay<B: AutodiffBackend>(device: &B::Device) {
@@ -537,16 +427,8 @@ mod tests {
         assert_inactive_zero(grad_beta.clone(), &[0..7]);
         let plain = bn.to_plain(7).unwrap();
         let plain_grads = plain.forward(x).mul(probe).sum().backward();
-        assert_close(
-            grad_gamma.slice([0..7]),
-            plain.gamma.grad(&plain_grads).unwrap(),
-            1e-5,
-        );
-        assert_close(
-            grad_beta.slice([0..7]),
-            plain.beta.grad(&plain_grads).unwrap(),
-            1e-5,
-        );
+        assert_close(grad_gamma.slice([0..7]), plain.gamma.grad(&plain_grads).unwrap(), 1e-5);
+        assert_close(grad_beta.slice([0..7]), plain.beta.grad(&plain_grads).unwrap(), 1e-5);
     }
 
     /// BN then an activation in one call equals the plain BN followed by the activation:
@@ -554,88 +436,39 @@ mod tests {
     /// inference.
     fn activation_equals_plain_then_activation<B: AutodiffBackend>(device: &B::Device) {
         use burn::tensor::activation::relu;
-        for (activation, plain_act) in [
-            (Activation::Relu, relu as fn(Tensor<B, 4>) -> Tensor<B, 4>),
-            (Activation::Relu6, |x: Tensor<B, 4>| x.clamp(0.0, 6.0)),
-        ] {
+        for (activation, plain_act) in [(Activation::Relu, relu as fn(Tensor<B, 4>) -> Tensor<B, 4>), (Activation::Relu6, |x: Tensor<B, 4>| x.clamp(0.0, 6.0))] {
             let bn = trained::<B>(device);
             let plain = bn.to_plain(9).unwrap();
             // Scaled so that ReLU6's upper bound is met too.
-            let x = random::<B, 4>([4, 9, 6, 5], device)
-                .mul_scalar(3.0)
-                .add_scalar(1.0)
-                .require_grad();
+            let x = random::<B, 4>([4, 9, 6, 5], device).mul_scalar(3.0).add_scalar(1.0).require_grad();
             let probe = random::<B, 4>([4, 9, 6, 5], device);
             let ours = bn.forward_activation(x.clone(), NormMode::Auto, activation);
             let theirs = plain_act(plain.forward(x.clone()));
             assert_close(ours.clone(), theirs.clone(), 1e-4);
-            let clamped: f32 = burn::tensor::ElementConversion::elem(
-                ours.clone()
-                    .lower_equal_elem(0.0)
-                    .float()
-                    .sum()
-                    .into_scalar(),
-            );
+            let clamped: f32 = burn::tensor::ElementConversion::elem(ours.clone().lower_equal_elem(0.0).float().sum().into_scalar());
             assert!(clamped > 0.0, "{activation:?}: some outputs are clamped");
-            let (ours, theirs) = (
-                ours.mul(probe.clone()).sum().backward(),
-                theirs.mul(probe).sum().backward(),
-            );
+            let (ours, theirs) = (ours.mul(probe.clone()).sum().backward(), theirs.mul(probe).sum().backward());
             assert_close(x.grad(&ours).unwrap(), x.grad(&theirs).unwrap(), 1e-4);
-            assert_close(
-                bn.gamma.grad(&ours).unwrap().slice([0..9]),
-                plain.gamma.grad(&theirs).unwrap(),
-                1e-4,
-            );
-            assert_close(
-                bn.beta.grad(&ours).unwrap().slice([0..9]),
-                plain.beta.grad(&theirs).unwrap(),
-                1e-4,
-            );
-            assert_close(
-                bn.running_mean.value_sync().slice(0..9),
-                plain.running_mean.value_sync(),
-                1e-5,
-            );
-            assert_close(
-                bn.running_var.value_sync().slice(0..9),
-                plain.running_var.value_sync(),
-                1e-5,
-            );
+            assert_close(bn.gamma.grad(&ours).unwrap().slice([0..9]), plain.gamma.grad(&theirs).unwrap(), 1e-4);
+            assert_close(bn.beta.grad(&ours).unwrap().slice([0..9]), plain.beta.grad(&theirs).unwrap(), 1e-4);
+            assert_close(bn.running_mean.value_sync().slice(0..9), plain.running_mean.value_sync(), 1e-5);
+            assert_close(bn.running_var.value_sync().slice(0..9), plain.running_var.value_sync(), 1e-5);
             // Inference: the running statistics, then the activation.
             let (slim, plain) = (bn.valid(), bn.to_plain(9).unwrap().valid());
             let x = x.inner();
-            assert_close(
-                slim.forward_activation(x.clone(), NormMode::Auto, activation),
-                activation.apply(plain.forward(x)),
-                1e-5,
-            );
+            assert_close(slim.forward_activation(x.clone(), NormMode::Auto, activation), activation.apply(plain.forward(x)), 1e-5);
         }
     }
 
     fn bad_widths_are_clear_errors<B: AutodiffBackend>(device: &B::Device) {
         let bn = trained::<B>(device);
-        let err = bn
-            .try_forward(random::<B, 4>([2, 17, 2, 2], device))
-            .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "17 channels requested, but the layer was built with at most 16"
-        );
+        let err = bn.try_forward(random::<B, 4>([2, 17, 2, 2], device)).unwrap_err();
+        assert_eq!(err.to_string(), "17 channels requested, but the layer was built with at most 16");
         let err = bn.to_plain(0).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "a width of 0 channels leaves the layer with no channels"
-        );
+        assert_eq!(err.to_string(), "a width of 0 channels leaves the layer with no channels");
         let switchable = SwitchableBatchNormConfig::new(16, 3).init::<B>(device);
-        let err = switchable
-            .try_forward(random::<B, 4>([2, 4, 2, 2], device), 3)
-            .unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("subnet index 3 requested, but it holds 3 subnets"),
-            "{err}"
-        );
+        let err = switchable.try_forward(random::<B, 4>([2, 4, 2, 2], device), 3).unwrap_err();
+        assert!(err.to_string().contains("subnet index 3 requested, but it holds 3 subnets"), "{err}");
     }
 
     fn switchable_keeps_one_set_per_subnet<B: AutodiffBackend>(device: &B::Device) {
@@ -645,14 +478,7 @@ mod tests {
         // Subnet 1 normalised like a plain BatchNorm of 8 channels, and only its statistics moved.
         let plain = BatchNormConfig::new(8).init::<B>(device);
         assert_close(out, plain.forward(x), 1e-5);
-        let moved = |i: usize| {
-            switchable.norms[i]
-                .running_mean
-                .value_sync()
-                .abs()
-                .sum()
-                .into_scalar()
-        };
+        let moved = |i: usize| switchable.norms[i].running_mean.value_sync().abs().sum().into_scalar();
         use burn::tensor::ElementConversion;
         assert_eq!(moved(0).elem::<f32>(), 0.0);
         assert!(moved(1).elem::<f32>() > 0.0);
@@ -662,14 +488,10 @@ mod tests {
     fn calibration_is_a_cumulative_average<B: AutodiffBackend>(device: &B::Device) {
         let mut bn = trained::<B>(device).valid();
         bn.reset_running_stats();
-        let batches: Vec<Tensor<B::InnerBackend, 2>> = (0..3)
-            .map(|i| random::<B, 2>([6, 16], device).add_scalar(i as f64).inner())
-            .collect();
+        let batches: Vec<Tensor<B::InnerBackend, 2>> =
+            (0..3).map(|i| random::<B, 2>([6, 16], device).add_scalar(i as f64).inner()).collect();
         for (step, batch) in batches.iter().enumerate() {
-            let _ = bn.forward_mode(
-                batch.clone().slice([0..6, 0..10]),
-                NormMode::Calibrate { step },
-            );
+            let _ = bn.forward_mode(batch.clone().slice([0..6, 0..10]), NormMode::Calibrate { step });
         }
         // Inference right after calibrating already uses all three batches (burn's
         // `RunningState::value` lags one update behind until synchronised).
@@ -679,10 +501,7 @@ mod tests {
         let _ = bn.running_var.value_sync();
         assert_close(right_after, bn.forward_mode(x, NormMode::Auto), 1e-6);
         // The running mean of the first 10 channels is the mean of the three batch means.
-        let expected = Tensor::cat(batches.clone(), 0)
-            .slice([0..18, 0..10])
-            .mean_dim(0)
-            .reshape([10]);
+        let expected = Tensor::cat(batches.clone(), 0).slice([0..18, 0..10]).mean_dim(0).reshape([10]);
         assert_close(bn.running_mean.value_sync().slice([0..10]), expected, 1e-5);
         assert_inactive_zero(bn.running_mean.value_sync(), &[0..10]);
 

@@ -24,28 +24,16 @@ pub fn random<B: Backend, const D: usize>(shape: [usize; D], device: &B::Device)
 
 /// Asserts the same shape and a max abs difference below `tolerance`.
 #[track_caller]
-pub fn assert_close<B: Backend, const D: usize>(
-    actual: Tensor<B, D>,
-    expected: Tensor<B, D>,
-    tolerance: f32,
-) {
+pub fn assert_close<B: Backend, const D: usize>(actual: Tensor<B, D>, expected: Tensor<B, D>, tolerance: f32) {
     assert_close_named(actual, expected, tolerance, "the tensors");
 }
 
 /// [`assert_close`], naming `what` is compared in the message.
 #[track_caller]
-pub fn assert_close_named<B: Backend, const D: usize>(
-    actual: Tensor<B, D>,
-    expected: Tensor<B, D>,
-    tolerance: f32,
-    what: &str,
-) {
+pub fn assert_close_named<B: Backend, const D: usize>(actual: Tensor<B, D>, expected: Tensor<B, D>, tolerance: f32, what: &str) {
     assert_eq!(actual.dims(), expected.dims(), "{what}: shapes differ");
     let diff: f32 = actual.sub(expected).abs().max().into_scalar().elem();
-    assert!(
-        diff < tolerance,
-        "{what}: max abs difference {diff} is not below {tolerance}"
-    );
+    assert!(diff < tolerance, "{what}: max abs difference {diff} is not below {tolerance}");
 }
 
 /// The tolerance of a comparison whose one side is computed by matrix products: 1e-4, or
@@ -62,20 +50,8 @@ pub fn is_cuda<B: Backend>() -> bool {
 }
 
 /// A square conv geometry: kernel, stride and dilation along both axes, explicit padding.
-pub fn geometry(
-    kernel: usize,
-    stride: usize,
-    dilation: usize,
-    pad: [usize; 2],
-    pad_end: [usize; 2],
-) -> ConvGeometry {
-    ConvGeometry {
-        kernel: [kernel; 2],
-        stride: [stride; 2],
-        dilation: [dilation; 2],
-        pad_start: pad,
-        pad_end,
-    }
+pub fn geometry(kernel: usize, stride: usize, dilation: usize, pad: [usize; 2], pad_end: [usize; 2]) -> ConvGeometry {
+    ConvGeometry { kernel: [kernel; 2], stride: [stride; 2], dilation: [dilation; 2], pad_start: pad, pad_end }
 }
 
 /// Asserts that the output, input gradient, weight gradient and bias gradient of `ours` and
@@ -105,43 +81,18 @@ pub fn agrees_with_tolerance<B: AutodiffBackend>(
     let x = random::<B, 4>(x_shape, device).require_grad();
     let weight = random::<B, 4>(w_shape, device).require_grad();
     let bias = random::<B, 1>([w_shape[0]], device).require_grad();
-    let native = conv2d(
-        x.clone(),
-        weight.clone(),
-        Some(bias.clone()),
-        g.options(groups),
-    );
+    let native = conv2d(x.clone(), weight.clone(), Some(bias.clone()), g.options(groups));
     let ours = ours(x.clone(), weight.clone(), Some(bias.clone()), &g);
     assert_eq!(ours.dims(), native.dims(), "{g:?}");
-    assert_close_named(
-        ours.clone(),
-        native.clone(),
-        tolerance,
-        &format!("output, {g:?}"),
-    );
+    assert_close_named(ours.clone(), native.clone(), tolerance, &format!("output, {g:?}"));
     // A loss that weighs every output differently.
     let mask = random::<B, 4>(native.dims(), device);
     let grads_native = native.mul(mask.clone()).sum().backward();
     let grads_ours = ours.mul(mask).sum().backward();
     let grad = |what: &str| format!("{what} gradient, x {x_shape:?}, weight {w_shape:?}, {g:?}");
-    assert_close_named(
-        x.grad(&grads_ours).unwrap(),
-        x.grad(&grads_native).unwrap(),
-        tolerance,
-        &grad("input"),
-    );
-    assert_close_named(
-        weight.grad(&grads_ours).unwrap(),
-        weight.grad(&grads_native).unwrap(),
-        10.0 * tolerance,
-        &grad("weight"),
-    );
-    assert_close_named(
-        bias.grad(&grads_ours).unwrap(),
-        bias.grad(&grads_native).unwrap(),
-        10.0 * tolerance,
-        &grad("bias"),
-    );
+    assert_close_named(x.grad(&grads_ours).unwrap(), x.grad(&grads_native).unwrap(), tolerance, &grad("input"));
+    assert_close_named(weight.grad(&grads_ours).unwrap(), weight.grad(&grads_native).unwrap(), 10.0 * tolerance, &grad("weight"));
+    assert_close_named(bias.grad(&grads_ours).unwrap(), bias.grad(&grads_native).unwrap(), 10.0 * tolerance, &grad("bias"));
 }
 
 /// Asserts that the output and the input, weight and bias gradients of `ours` on `B` agree
@@ -163,63 +114,29 @@ pub fn agrees_with_ndarray<B: AutodiffBackend>(
     let expected = conv2d(x.clone(), weight.clone(), Some(bias.clone()), g.options(1));
     let mask = random::<NdArrayAd, 4>(expected.dims(), &cpu);
     let to_b = |t: Tensor<NdArrayAd, 4>| Tensor::<B, 4>::from_data(t.into_data(), device);
-    let (xb, wb) = (
-        to_b(x.clone()).require_grad(),
-        to_b(weight.clone()).require_grad(),
-    );
+    let (xb, wb) = (to_b(x.clone()).require_grad(), to_b(weight.clone()).require_grad());
     let bb = Tensor::<B, 1>::from_data(bias.clone().into_data(), device).require_grad();
     let actual = ours(xb.clone(), wb.clone(), Some(bb.clone()), &g);
-    let to_cpu = |t: Tensor<B::InnerBackend, 4>| {
-        Tensor::<burn::backend::NdArray, 4>::from_data(t.into_data(), &cpu)
-    };
-    assert_close_named(
-        to_cpu(actual.clone().inner()),
-        expected.clone().inner(),
-        tolerance,
-        &format!("output, {g:?}"),
-    );
+    let to_cpu = |t: Tensor<B::InnerBackend, 4>| Tensor::<burn::backend::NdArray, 4>::from_data(t.into_data(), &cpu);
+    assert_close_named(to_cpu(actual.clone().inner()), expected.clone().inner(), tolerance, &format!("output, {g:?}"));
     let grads = actual.mul(to_b(mask.clone())).sum().backward();
     let grads_expected = expected.mul(mask).sum().backward();
-    let what = |what: &str| {
-        format!("{what} gradient against ndarray, x {x_shape:?}, weight {w_shape:?}, {g:?}")
-    };
-    assert_close_named(
-        to_cpu(xb.grad(&grads).unwrap()),
-        x.grad(&grads_expected).unwrap(),
-        tolerance,
-        &what("input"),
-    );
-    assert_close_named(
-        to_cpu(wb.grad(&grads).unwrap()),
-        weight.grad(&grads_expected).unwrap(),
-        10.0 * tolerance,
-        &what("weight"),
-    );
-    let bias_grad =
-        Tensor::<burn::backend::NdArray, 1>::from_data(bb.grad(&grads).unwrap().into_data(), &cpu);
-    assert_close_named(
-        bias_grad,
-        bias.grad(&grads_expected).unwrap(),
-        10.0 * tolerance,
-        &what("bias"),
-    );
+    let what = |what: &str| format!("{what} gradient against ndarray, x {x_shape:?}, weight {w_shape:?}, {g:?}");
+    assert_close_named(to_cpu(xb.grad(&grads).unwrap()), x.grad(&grads_expected).unwrap(), tolerance, &what("input"));
+    assert_close_named(to_cpu(wb.grad(&grads).unwrap()), weight.grad(&grads_expected).unwrap(), 10.0 * tolerance, &what("weight"));
+    let bias_grad = Tensor::<burn::backend::NdArray, 1>::from_data(bb.grad(&grads).unwrap().into_data(), &cpu);
+    assert_close_named(bias_grad, bias.grad(&grads_expected).unwrap(), 10.0 * tolerance, &what("bias"));
 }
 
 /// Asserts that every element outside the `active` block is exactly zero and that the block
 /// itself is not all zero (so the test could fail both ways).
-pub fn assert_inactive_zero<B: Backend, const D: usize>(
-    grad: Tensor<B, D>,
-    active: &[Range<usize>],
-) {
+pub fn assert_inactive_zero<B: Backend, const D: usize>(grad: Tensor<B, D>, active: &[Range<usize>]) {
     let block = grad.clone().slice(active);
     let block_abs: f32 = block.clone().abs().sum().into_scalar().elem();
     assert!(block_abs > 0.0, "the active block's gradient is all zero");
     let outside = grad.slice_assign(active, block.zeros_like());
     let outside_abs: f32 = outside.abs().max().into_scalar().elem();
-    assert_eq!(
-        outside_abs, 0.0,
-        "gradient outside the active block {active:?} is not zero"
-    );
+    assert_eq!(outside_abs, 0.0, "gradient outside the active block {active:?} is not zero");
 }
 
 /// Instantiates generic test functions `fn name<B: AutodiffBackend>(device: &B::Device)` on

@@ -20,9 +20,7 @@ pub(crate) fn same_type<S: 'static, T: 'static>(value: S) -> Result<T, S> {
         return Err(value);
     }
     let boxed: Box<dyn Any> = Box::new(value);
-    Ok(*boxed
-        .downcast::<T>()
-        .unwrap_or_else(|_| unreachable!("the type ids are equal")))
+    Ok(*boxed.downcast::<T>().unwrap_or_else(|_| unreachable!("the type ids are equal")))
 }
 
 /// An op written for any `Autodiff<I, C>`, holding tensors of `B`; [`on_autodiff`] calls
@@ -89,8 +87,7 @@ pub(crate) fn on_cube<B: Backend, O: CubeOp<B>>(op: O) -> Result<O::Output, O> {
 
 /// burn's wgpu backend in f32, without fusion.
 #[cfg(feature = "wgpu")]
-pub(crate) type WgpuCube =
-    burn_cubecl::CubeBackend<burn::backend::wgpu::WgpuRuntime, f32, i32, u32>;
+pub(crate) type WgpuCube = burn_cubecl::CubeBackend<burn::backend::wgpu::WgpuRuntime, f32, i32, u32>;
 /// burn's CUDA backend in f32, without fusion.
 #[cfg(feature = "cuda")]
 pub(crate) type CudaCube = burn_cubecl::CubeBackend<cubecl::cuda::CudaRuntime, f32, i32, u8>;

@@ -24,11 +24,7 @@ pub fn make_divisible(value: f64, divisor: usize, min_value: Option<usize>) -> u
 ///
 /// # Errors
 /// A ratio outside (0, 1] (or not finite), or a ratio that leaves no channels.
-pub fn channels_for_ratio(
-    max_channels: usize,
-    ratio: f64,
-    divisor: Option<usize>,
-) -> Result<usize, SlimError> {
+pub fn channels_for_ratio(max_channels: usize, ratio: f64, divisor: Option<usize>) -> Result<usize, SlimError> {
     if !(ratio.is_finite() && ratio > 0.0 && ratio <= 1.0) {
         return Err(SlimError::RatioOutOfRange { ratio });
     }
@@ -38,9 +34,7 @@ pub fn channels_for_ratio(
         Some(d) => make_divisible(exact, d, None).min(max_channels),
     };
     if channels == 0 {
-        return Err(SlimError::ZeroWidth {
-            what: "channels (the ratio rounds to nothing)",
-        });
+        return Err(SlimError::ZeroWidth { what: "channels (the ratio rounds to nothing)" });
     }
     Ok(channels)
 }

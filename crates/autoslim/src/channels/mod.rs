@@ -9,8 +9,5 @@ mod space;
 mod subnet;
 pub mod yaml;
 
-pub use space::{
-    ChannelError, ChannelGroup, ChannelSpace, ChannelSpaceBuilder, Channels, GroupId,
-    LayerChannels, LayerKind, Op, OpKind,
-};
+pub use space::{ChannelError, ChannelGroup, ChannelSpace, ChannelSpaceBuilder, Channels, GroupId, LayerChannels, LayerKind, Op, OpKind};
 pub use subnet::Subnet;

@@ -130,9 +130,7 @@ pub enum ChannelError {
         declared: String,
     },
     /// A grouped or depthwise conv whose input and output sit in different groups.
-    #[error(
-        "depthwise/grouped conv `{layer}` must read and write one channel group, but reads {input} and writes {output}"
-    )]
+    #[error("depthwise/grouped conv `{layer}` must read and write one channel group, but reads {input} and writes {output}")]
     GroupedAcrossGroups {
         /// The layer.
         layer: String,
@@ -198,9 +196,7 @@ impl ChannelSpace {
 
     /// The layers whose output is a group (the group's members).
     pub fn members(&self, group: GroupId) -> impl Iterator<Item = &LayerChannels> {
-        self.layers
-            .iter()
-            .filter(move |layer| layer.output == Channels::Group(group))
+        self.layers.iter().filter(move |layer| layer.output == Channels::Group(group))
     }
 }
 
@@ -219,21 +215,12 @@ pub struct ChannelSpaceBuilder {
 impl ChannelSpaceBuilder {
     /// Declares a group of `max_channels` channels.
     pub fn group(&mut self, name: impl Into<String>, max_channels: usize) -> GroupId {
-        self.groups.push(ChannelGroup {
-            name: name.into(),
-            max_channels,
-        });
+        self.groups.push(ChannelGroup { name: name.into(), max_channels });
         self.groups.len() - 1
     }
 
     /// Declares a conv reading `input` and writing `output`.
-    pub fn conv<B: Backend>(
-        &mut self,
-        name: &str,
-        conv: &SlimConv2d<B>,
-        input: Channels,
-        output: Channels,
-    ) -> &mut Self {
+    pub fn conv<B: Backend>(&mut self, name: &str, conv: &SlimConv2d<B>, input: Channels, output: Channels) -> &mut Self {
         let [raw_in, raw_out] = conv.max_channels();
         if conv.groups > 1 && input != output {
             self.errors.push(ChannelError::GroupedAcrossGroups {
@@ -255,46 +242,23 @@ impl ChannelSpaceBuilder {
     }
 
     /// Declares a BatchNorm normalising `channels`.
-    pub fn norm<B: Backend>(
-        &mut self,
-        name: &str,
-        norm: &SlimBatchNorm<B>,
-        channels: Channels,
-    ) -> &mut Self {
+    pub fn norm<B: Backend>(&mut self, name: &str, norm: &SlimBatchNorm<B>, channels: Channels) -> &mut Self {
         let n = norm.num_features();
         self.op(name, OpKind::Norm, channels, channels);
         self.layer(name, LayerKind::Norm, channels, channels, n, n)
     }
 
     /// Declares a switchable BatchNorm normalising `channels`.
-    pub fn switchable_norm<B: Backend>(
-        &mut self,
-        name: &str,
-        norm: &SwitchableBatchNorm<B>,
-        channels: Channels,
-    ) -> &mut Self {
+    pub fn switchable_norm<B: Backend>(&mut self, name: &str, norm: &SwitchableBatchNorm<B>, channels: Channels) -> &mut Self {
         let n = norm.num_features();
         self.op(name, OpKind::Norm, channels, channels);
         self.layer(name, LayerKind::Norm, channels, channels, n, n)
     }
 
     /// Declares a linear layer reading `input` and writing `output`.
-    pub fn linear<B: Backend>(
-        &mut self,
-        name: &str,
-        linear: &SlimLinear<B>,
-        input: Channels,
-        output: Channels,
-    ) -> &mut Self {
+    pub fn linear<B: Backend>(&mut self, name: &str, linear: &SlimLinear<B>, input: Channels, output: Channels) -> &mut Self {
         let [raw_in, raw_out] = linear.max_features();
-        self.op(
-            name,
-            OpKind::Linear {
-                bias: linear.bias.is_some(),
-            },
-            input,
-            output,
-        );
+        self.op(name, OpKind::Linear { bias: linear.bias.is_some() }, input, output);
         self.layer(name, LayerKind::Linear, input, output, raw_in, raw_out)
     }
 
@@ -311,19 +275,8 @@ impl ChannelSpaceBuilder {
     }
 
     /// Declares a windowed pooling of `channels` (`k×k`, stride `s`, padding `p` per side).
-    pub fn pool(
-        &mut self,
-        name: &str,
-        channels: Channels,
-        kernel: usize,
-        stride: usize,
-        padding: usize,
-    ) -> &mut Self {
-        let kind = OpKind::Pool {
-            kernel_size: [kernel, kernel],
-            stride: [stride, stride],
-            padding,
-        };
+    pub fn pool(&mut self, name: &str, channels: Channels, kernel: usize, stride: usize, padding: usize) -> &mut Self {
+        let kind = OpKind::Pool { kernel_size: [kernel, kernel], stride: [stride, stride], padding };
         self.op(name, kind, channels, channels);
         self
     }
@@ -342,21 +295,13 @@ impl ChannelSpaceBuilder {
     pub fn reads_input_of(&mut self, name: &str) -> &mut Self {
         match self.ops.iter().find(|op| op.name == name) {
             Some(op) => self.current = op.reads,
-            None => self
-                .errors
-                .push(ChannelError::UnknownLayer(name.to_string())),
+            None => self.errors.push(ChannelError::UnknownLayer(name.to_string())),
         }
         self
     }
 
     fn op(&mut self, name: &str, kind: OpKind, input: Channels, output: Channels) {
-        self.ops.push(Op {
-            name: name.to_string(),
-            kind,
-            input,
-            output,
-            reads: self.current,
-        });
+        self.ops.push(Op { name: name.to_string(), kind, input, output, reads: self.current });
         self.current = self.ops.len();
     }
 
@@ -370,18 +315,9 @@ impl ChannelSpaceBuilder {
         }
     }
 
-    fn layer(
-        &mut self,
-        name: &str,
-        kind: LayerKind,
-        input: Channels,
-        output: Channels,
-        raw_in: usize,
-        raw_out: usize,
-    ) -> &mut Self {
+    fn layer(&mut self, name: &str, kind: LayerKind, input: Channels, output: Channels, raw_in: usize, raw_out: usize) -> &mut Self {
         if self.layers.iter().any(|layer| layer.name == name) {
-            self.errors
-                .push(ChannelError::DuplicateLayer(name.to_string()));
+            self.errors.push(ChannelError::DuplicateLayer(name.to_string()));
         }
         for (side, channels, actual) in [("input", input, raw_in), ("output", output, raw_out)] {
             let declared = match channels {
@@ -390,55 +326,30 @@ impl ChannelSpaceBuilder {
                     Some(group) => group.max_channels,
                     None => {
                         let count = self.groups.len();
-                        self.errors.push(ChannelError::UnknownGroup {
-                            layer: name.to_string(),
-                            group: g,
-                            count,
-                        });
+                        self.errors.push(ChannelError::UnknownGroup { layer: name.to_string(), group: g, count });
                         continue;
                     }
                 },
             };
             if declared != actual {
                 let declared = self.describe(channels);
-                self.errors.push(ChannelError::SizeMismatch {
-                    layer: name.to_string(),
-                    side,
-                    actual,
-                    declared,
-                });
+                self.errors.push(ChannelError::SizeMismatch { layer: name.to_string(), side, actual, declared });
             }
         }
-        self.layers.push(LayerChannels {
-            name: name.to_string(),
-            kind,
-            input,
-            output,
-            raw_in,
-            raw_out,
-        });
+        self.layers.push(LayerChannels { name: name.to_string(), kind, input, output, raw_in, raw_out });
         self
     }
 
     /// Finishes the declaration; the first inconsistency found is the error.
     pub fn build(mut self) -> Result<ChannelSpace, ChannelError> {
         for (id, group) in self.groups.iter().enumerate() {
-            if !self
-                .layers
-                .iter()
-                .any(|layer| layer.output == Channels::Group(id))
-            {
-                self.errors
-                    .push(ChannelError::UnusedGroup(group.name.clone()));
+            if !self.layers.iter().any(|layer| layer.output == Channels::Group(id)) {
+                self.errors.push(ChannelError::UnusedGroup(group.name.clone()));
             }
         }
         match self.errors.into_iter().next() {
             Some(err) => Err(err),
-            None => Ok(ChannelSpace {
-                groups: self.groups,
-                layers: self.layers,
-                ops: self.ops,
-            }),
+            None => Ok(ChannelSpace { groups: self.groups, layers: self.layers, ops: self.ops }),
         }
     }
 }
@@ -472,9 +383,7 @@ mod tests {
     fn depthwise_conv_must_stay_in_its_group() {
         let device = Default::default();
         let stem = SlimConv2dConfig::new([3, 16], [3, 3]).init::<B>(&device);
-        let dw = SlimConv2dConfig::new([16, 16], [3, 3])
-            .with_groups(16)
-            .init::<B>(&device);
+        let dw = SlimConv2dConfig::new([16, 16], [3, 3]).with_groups(16).init::<B>(&device);
         let bn = SlimBatchNormConfig::new(16).init::<B>(&device);
         let mut space = ChannelSpace::builder();
         let g1 = space.group("a", 16);
@@ -483,11 +392,7 @@ mod tests {
         space.conv("dw", &dw, Channels::Group(g1), Channels::Group(g2));
         space.norm("dw.bn", &bn, Channels::Group(g2));
         let err = space.build().unwrap_err();
-        assert!(
-            err.to_string()
-                .starts_with("depthwise/grouped conv `dw` must read and write one channel group"),
-            "{err}"
-        );
+        assert!(err.to_string().starts_with("depthwise/grouped conv `dw` must read and write one channel group"), "{err}");
     }
 
     #[test]
@@ -508,9 +413,6 @@ mod tests {
     fn an_unused_group_is_an_error() {
         let mut space = ChannelSpace::builder();
         space.group("orphan", 8);
-        assert_eq!(
-            space.build().unwrap_err(),
-            ChannelError::UnusedGroup("orphan".into())
-        );
+        assert_eq!(space.build().unwrap_err(), ChannelError::UnusedGroup("orphan".into()));
     }
 }

@@ -35,39 +35,21 @@ impl Subnet {
                 ));
             }
         }
-        Ok(Self {
-            channels,
-            norm_set: 0,
-        })
+        Ok(Self { channels, norm_set: 0 })
     }
 
     /// Every group at full width.
     pub fn max(space: &ChannelSpace) -> Self {
-        Self {
-            channels: space
-                .groups()
-                .iter()
-                .map(|group| group.max_channels)
-                .collect(),
-            norm_set: 0,
-        }
+        Self { channels: space.groups().iter().map(|group| group.max_channels).collect(), norm_set: 0 }
     }
 
     /// Every group at the same width ratio.
-    pub fn uniform(
-        space: &ChannelSpace,
-        ratio: f64,
-        divisor: Option<usize>,
-    ) -> Result<Self, String> {
+    pub fn uniform(space: &ChannelSpace, ratio: f64, divisor: Option<usize>) -> Result<Self, String> {
         Self::from_ratios(space, &vec![ratio; space.groups().len()], divisor)
     }
 
     /// Each group at its own ratio.
-    pub fn from_ratios(
-        space: &ChannelSpace,
-        ratios: &[f64],
-        divisor: Option<usize>,
-    ) -> Result<Self, String> {
+    pub fn from_ratios(space: &ChannelSpace, ratios: &[f64], divisor: Option<usize>) -> Result<Self, String> {
         let channels = space
             .groups()
             .iter()

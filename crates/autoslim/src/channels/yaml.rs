@@ -71,9 +71,7 @@ pub enum ChannelFileError {
         raw: usize,
     },
     /// A width set on a side that is never slimmed.
-    #[error(
-        "layer `{layer}`: its {side} channels are fixed at {raw}, the file asks for {channels}"
-    )]
+    #[error("layer `{layer}`: its {side} channels are fixed at {raw}, the file asks for {channels}")]
     FixedChanged {
         /// The layer.
         layer: String,
@@ -85,9 +83,7 @@ pub enum ChannelFileError {
         raw: usize,
     },
     /// Two layers of one channel group with different widths.
-    #[error(
-        "layers `{first}` ({first_channels}) and `{second}` ({second_channels}) share channel group `{group}` but have different widths"
-    )]
+    #[error("layers `{first}` ({first_channels}) and `{second}` ({second_channels}) share channel group `{group}` but have different widths")]
     InconsistentGroup {
         /// The group.
         group: String,
@@ -136,15 +132,14 @@ impl Subnet {
 
     /// The subnet as MMRazor 0.x channel YAML.
     pub fn to_yaml(&self, space: &ChannelSpace) -> String {
-        serde_yaml_ng::to_string(&self.to_channel_cfg(space))
-            .expect("a map of plain numbers serialises")
+        serde_yaml_ng::to_string(&self.to_channel_cfg(space)).expect("a map of plain numbers serialises")
     }
 
     /// Reads a subnet of `space` from MMRazor 0.x channel YAML, checking every layer's name,
     /// raw widths and widths, and that the layers of a group agree.
     pub fn from_yaml(space: &ChannelSpace, text: &str) -> Result<Self, ChannelFileError> {
-        let file: BTreeMap<String, LayerEntry> = serde_yaml_ng::from_str(text)
-            .map_err(|err| ChannelFileError::Parse(err.to_string()))?;
+        let file: BTreeMap<String, LayerEntry> =
+            serde_yaml_ng::from_str(text).map_err(|err| ChannelFileError::Parse(err.to_string()))?;
         let unknown: Vec<String> = file
             .keys()
             .filter(|name| !space.layers().iter().any(|layer| &layer.name == *name))
@@ -153,10 +148,7 @@ impl Subnet {
         if !unknown.is_empty() {
             return Err(ChannelFileError::UnknownLayers(list(unknown.into_iter())));
         }
-        let missing = space
-            .layers()
-            .iter()
-            .filter(|layer| !file.contains_key(&layer.name));
+        let missing = space.layers().iter().filter(|layer| !file.contains_key(&layer.name));
         let missing: Vec<String> = missing.map(|layer| layer.name.clone()).collect();
         if !missing.is_empty() {
             return Err(ChannelFileError::MissingLayers(list(missing.into_iter())));
@@ -165,13 +157,7 @@ impl Subnet {
         let mut chosen: Vec<Option<(usize, String)>> = vec![None; space.groups().len()];
         for layer in space.layers() {
             let entry = &file[&layer.name];
-            let mut sides = vec![(
-                "out",
-                layer.output,
-                entry.out_channels,
-                entry.raw_out_channels,
-                layer.raw_out,
-            )];
+            let mut sides = vec![("out", layer.output, entry.out_channels, entry.raw_out_channels, layer.raw_out)];
             if layer.kind != LayerKind::Norm {
                 let (Some(channels), Some(raw)) = (entry.in_channels, entry.raw_in_channels) else {
                     return Err(ChannelFileError::Parse(format!(
@@ -184,29 +170,14 @@ impl Subnet {
             for (side, declared, channels, raw_file, raw_model) in sides {
                 let layer_name = layer.name.clone();
                 if raw_file != raw_model {
-                    return Err(ChannelFileError::RawMismatch {
-                        layer: layer_name,
-                        side,
-                        file: raw_file,
-                        model: raw_model,
-                    });
+                    return Err(ChannelFileError::RawMismatch { layer: layer_name, side, file: raw_file, model: raw_model });
                 }
                 if channels == 0 || channels > raw_model {
-                    return Err(ChannelFileError::OutOfRange {
-                        layer: layer_name,
-                        side,
-                        channels,
-                        raw: raw_model,
-                    });
+                    return Err(ChannelFileError::OutOfRange { layer: layer_name, side, channels, raw: raw_model });
                 }
                 match declared {
                     Channels::Fixed(raw) if channels != raw => {
-                        return Err(ChannelFileError::FixedChanged {
-                            layer: layer_name,
-                            side,
-                            channels,
-                            raw,
-                        });
+                        return Err(ChannelFileError::FixedChanged { layer: layer_name, side, channels, raw });
                     }
                     Channels::Fixed(_) => {}
                     Channels::Group(g) => match &chosen[g] {
@@ -247,12 +218,7 @@ mod tests {
         let fc = SlimLinearConfig::new(16, 10).init::<NdArray>(&device);
         let mut space = ChannelSpace::builder();
         let g = space.group("stem", 16);
-        space.conv(
-            "backbone.conv1.conv",
-            &conv,
-            Channels::Fixed(3),
-            Channels::Group(g),
-        );
+        space.conv("backbone.conv1.conv", &conv, Channels::Fixed(3), Channels::Group(g));
         space.norm("backbone.conv1.bn", &bn, Channels::Group(g));
         space.linear("head.fc", &fc, Channels::Group(g), Channels::Fixed(10));
         space.build().unwrap()
@@ -263,10 +229,7 @@ mod tests {
         let space = space();
         let subnet = Subnet::new(&space, vec![6]).unwrap();
         let yaml = subnet.to_yaml(&space);
-        assert!(
-            yaml.contains("backbone.conv1.bn:\n  out_channels: 6\n  raw_out_channels: 16\n"),
-            "{yaml}"
-        );
+        assert!(yaml.contains("backbone.conv1.bn:\n  out_channels: 6\n  raw_out_channels: 16\n"), "{yaml}");
         assert!(yaml.contains(
             "backbone.conv1.conv:\n  in_channels: 3\n  out_channels: 6\n  raw_in_channels: 3\n  raw_out_channels: 16\n"
         ));
@@ -282,41 +245,15 @@ mod tests {
             Subnet::from_yaml(&space, &renamed).unwrap_err().to_string(),
             "the channel file names layers this model does not have: `head.linear`"
         );
-        let raw = good.replace(
-            "raw_out_channels: 16\nbackbone.conv1.conv",
-            "raw_out_channels: 32\nbackbone.conv1.conv",
-        );
-        assert!(matches!(
-            Subnet::from_yaml(&space, &raw),
-            Err(ChannelFileError::RawMismatch {
-                file: 32,
-                model: 16,
-                ..
-            })
-        ));
-        let above = good.replacen(
-            "out_channels: 6\n  raw_out_channels: 16",
-            "out_channels: 17\n  raw_out_channels: 16",
-            1,
-        );
+        let raw = good.replace("raw_out_channels: 16\nbackbone.conv1.conv", "raw_out_channels: 32\nbackbone.conv1.conv");
+        assert!(matches!(Subnet::from_yaml(&space, &raw), Err(ChannelFileError::RawMismatch { file: 32, model: 16, .. })));
+        let above = good.replacen("out_channels: 6\n  raw_out_channels: 16", "out_channels: 17\n  raw_out_channels: 16", 1);
         assert_eq!(
             Subnet::from_yaml(&space, &above).unwrap_err().to_string(),
             "layer `backbone.conv1.bn`: out channels 17 must be in 1..=16"
         );
-        let split = good.replacen(
-            "out_channels: 6\n  raw_out_channels: 16",
-            "out_channels: 5\n  raw_out_channels: 16",
-            1,
-        );
-        assert!(
-            Subnet::from_yaml(&space, &split)
-                .unwrap_err()
-                .to_string()
-                .contains("share channel group `stem`")
-        );
-        assert!(matches!(
-            Subnet::from_yaml(&space, "[1, 2"),
-            Err(ChannelFileError::Parse(_))
-        ));
+        let split = good.replacen("out_channels: 6\n  raw_out_channels: 16", "out_channels: 5\n  raw_out_channels: 16", 1);
+        assert!(Subnet::from_yaml(&space, &split).unwrap_err().to_string().contains("share channel group `stem`"));
+        assert!(matches!(Subnet::from_yaml(&space, "[1, 2"), Err(ChannelFileError::Parse(_))));
     }
 }

@@ -29,11 +29,7 @@ pub struct ImageBatcher {
 impl ImageBatcher {
     /// Fashion-MNIST's statistics (mean 0.2860, std 0.3530).
     pub fn fashion_mnist() -> Self {
-        Self {
-            shape: [1, 28, 28],
-            mean: vec![0.2860],
-            std: vec![0.3530],
-        }
+        Self { shape: [1, 28, 28], mean: vec![0.2860], std: vec![0.3530] }
     }
 }
 

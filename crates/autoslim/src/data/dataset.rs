@@ -54,10 +54,7 @@ impl ImageDataset {
         if images.dims.len() != 3 {
             return Err(DataError::Invalid {
                 path: images_path,
-                message: format!(
-                    "expected images [count, rows, cols], got dimensions {:?}",
-                    images.dims
-                ),
+                message: format!("expected images [count, rows, cols], got dimensions {:?}", images.dims),
             });
         }
         if labels.dims.len() != 1 {
@@ -75,16 +72,10 @@ impl ImageDataset {
             });
         }
         if let Some(&bad) = labels.data.iter().find(|&&l| l > 9) {
-            return Err(DataError::Invalid {
-                path: labels_path,
-                message: format!("label {bad} is not a class 0..=9"),
-            });
+            return Err(DataError::Invalid { path: labels_path, message: format!("label {bad} is not a class 0..=9") });
         }
         Ok(Self {
-            source: Source::Memory {
-                pixels: Arc::new(images.data),
-                labels: Arc::new(labels.data),
-            },
+            source: Source::Memory { pixels: Arc::new(images.data), labels: Arc::new(labels.data) },
             indices: None,
             shape: [1, images.dims[1], images.dims[2]],
             num_classes: 10,
@@ -95,25 +86,10 @@ impl ImageDataset {
     /// crops to `size`×`size` covering at least `min_crop_scale` of the image, and flips) and
     /// `root/val/{class}/*` for evaluation (shorter side resized to `size / 0.875`, central
     /// crop). The validation split must have the training split's classes.
-    pub fn load_image_folder(
-        root: &Path,
-        size: usize,
-        min_crop_scale: f64,
-    ) -> Result<(Self, Self), DataError> {
-        let train = ImageFolder::open(
-            &root.join("train"),
-            Transform::Train {
-                size,
-                scale: (min_crop_scale, 1.0),
-            },
-            None,
-        )?;
+    pub fn load_image_folder(root: &Path, size: usize, min_crop_scale: f64) -> Result<(Self, Self), DataError> {
+        let train = ImageFolder::open(&root.join("train"), Transform::Train { size, scale: (min_crop_scale, 1.0) }, None)?;
         let resize = (size as f64 / 0.875).round() as usize;
-        let val = ImageFolder::open(
-            &root.join("val"),
-            Transform::Eval { size, resize },
-            Some(&train.classes),
-        )?;
+        let val = ImageFolder::open(&root.join("val"), Transform::Eval { size, resize }, Some(&train.classes))?;
         let dataset = |folder: ImageFolder| Self {
             shape: folder.shape(),
             num_classes: folder.classes.len(),
@@ -134,10 +110,7 @@ impl ImageDataset {
     /// The items at `indices` (in that order), sharing this dataset's memory.
     pub fn select(&self, indices: Vec<usize>) -> Self {
         let indices = indices.into_iter().map(|i| self.index(i)).collect();
-        Self {
-            indices: Some(Arc::new(indices)),
-            ..self.clone()
-        }
+        Self { indices: Some(Arc::new(indices)), ..self.clone() }
     }
 
     /// The first `n` items (all if fewer).
@@ -149,11 +122,7 @@ impl ImageDataset {
     /// by class, every class keeps its share.
     pub fn spread(&self, n: usize) -> Self {
         let len = self.len();
-        self.select(
-            (0..n.min(len))
-                .map(|i| i * len / n.min(len).max(1))
-                .collect(),
-        )
+        self.select((0..n.min(len)).map(|i| i * len / n.min(len).max(1)).collect())
     }
 
     fn index(&self, i: usize) -> usize {
@@ -170,10 +139,7 @@ impl Dataset<ImageItem> for ImageDataset {
         match &self.source {
             Source::Memory { pixels, labels } => {
                 let size: usize = self.shape.iter().product();
-                Some(ImageItem {
-                    pixels: pixels[i * size..(i + 1) * size].to_vec(),
-                    label: labels[i] as usize,
-                })
+                Some(ImageItem { pixels: pixels[i * size..(i + 1) * size].to_vec(), label: labels[i] as usize })
             }
             Source::Folder(folder) => Some(folder.load(i)),
         }
@@ -192,24 +158,17 @@ impl Dataset<ImageItem> for ImageDataset {
 #[derive(Debug, Clone)]
 enum Source {
     /// Pixels `[count, channels, height, width]` and labels, in memory.
-    Memory {
-        pixels: Arc<Vec<u8>>,
-        labels: Arc<Vec<u8>>,
-    },
+    Memory { pixels: Arc<Vec<u8>>, labels: Arc<Vec<u8>> },
     /// Files, decoded when read.
     Folder(Arc<ImageFolder>),
 }
 
 fn find(dir: &Path, stem: &str) -> Result<PathBuf, DataError> {
     let candidates = [dir.join(stem), dir.join(format!("{stem}.gz"))];
-    candidates
-        .iter()
-        .find(|p| p.is_file())
-        .cloned()
-        .ok_or_else(|| DataError::NotFound {
-            what: format!("`{stem}` (raw or .gz)"),
-            looked: dir.display().to_string(),
-        })
+    candidates.iter().find(|p| p.is_file()).cloned().ok_or_else(|| DataError::NotFound {
+        what: format!("`{stem}` (raw or .gz)"),
+        looked: dir.display().to_string(),
+    })
 }
 
 /// Where Debian's `dataset-fashion-mnist` package puts the full set.
@@ -225,14 +184,9 @@ pub fn default_fashion_mnist_dir() -> PathBuf {
 /// line saying which was chosen.
 pub fn locate_fashion_mnist(explicit: Option<&Path>) -> Result<(PathBuf, String), DataError> {
     let complete = |dir: &Path| {
-        [
-            "train-images-idx3-ubyte",
-            "train-labels-idx1-ubyte",
-            "t10k-images-idx3-ubyte",
-            "t10k-labels-idx1-ubyte",
-        ]
-        .iter()
-        .all(|stem| find(dir, stem).is_ok())
+        ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+            .iter()
+            .all(|stem| find(dir, stem).is_ok())
     };
     if let Some(dir) = explicit {
         return match complete(dir) {
@@ -248,17 +202,10 @@ pub fn locate_fashion_mnist(explicit: Option<&Path>) -> Result<(PathBuf, String)
     }
     let debian = Path::new(DEBIAN_FASHION_MNIST);
     if complete(debian) {
-        return Ok((
-            debian.to_path_buf(),
-            format!("data: full Fashion-MNIST from {DEBIAN_FASHION_MNIST}"),
-        ));
+        return Ok((debian.to_path_buf(), format!("data: full Fashion-MNIST from {DEBIAN_FASHION_MNIST}")));
     }
     let local = Path::new("data/fashion-mnist-subset");
-    let subset = if complete(local) {
-        local.to_path_buf()
-    } else {
-        default_fashion_mnist_dir()
-    };
+    let subset = if complete(local) { local.to_path_buf() } else { default_fashion_mnist_dir() };
     if complete(&subset) {
         return Ok((
             subset.clone(),
@@ -299,25 +246,13 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let src = default_fashion_mnist_dir();
         // Test images (1000) with training labels (4000).
-        std::fs::copy(
-            src.join("t10k-images-idx3-ubyte.gz"),
-            dir.join("train-images-idx3-ubyte.gz"),
-        )
-        .unwrap();
-        std::fs::copy(
-            src.join("train-labels-idx1-ubyte.gz"),
-            dir.join("train-labels-idx1-ubyte.gz"),
-        )
-        .unwrap();
+        std::fs::copy(src.join("t10k-images-idx3-ubyte.gz"), dir.join("train-images-idx3-ubyte.gz")).unwrap();
+        std::fs::copy(src.join("train-labels-idx1-ubyte.gz"), dir.join("train-labels-idx1-ubyte.gz")).unwrap();
         let err = ImageDataset::load_idx_dir(&dir, Split::Train).unwrap_err();
         assert!(err.to_string().contains("holds 1000 images but"), "{err}");
         assert!(err.to_string().contains("holds 4000 labels"), "{err}");
         let err = ImageDataset::load_idx_dir(&dir, Split::Test).unwrap_err();
-        assert!(
-            err.to_string()
-                .starts_with("`t10k-images-idx3-ubyte` (raw or .gz) not found; looked in"),
-            "{err}"
-        );
+        assert!(err.to_string().starts_with("`t10k-images-idx3-ubyte` (raw or .gz) not found; looked in"), "{err}");
         let err = locate_fashion_mnist(Some(&dir)).unwrap_err();
         assert!(err.to_string().contains("four IDX files"), "{err}");
         std::fs::remove_dir_all(dir).unwrap();

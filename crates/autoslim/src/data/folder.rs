@@ -46,22 +46,12 @@ impl Transform {
                 let (x, y, w, h) = random_crop_box(image.width(), image.height(), scale, rng);
                 let crop = crop_imm(image, x, y, w, h).to_image();
                 let out = resize(&crop, size as u32, size as u32, FilterType::Triangle);
-                if rng.random_bool(0.5) {
-                    flip_horizontal(&out)
-                } else {
-                    out
-                }
+                if rng.random_bool(0.5) { flip_horizontal(&out) } else { out }
             }
-            Transform::Eval {
-                size,
-                resize: short,
-            } => {
+            Transform::Eval { size, resize: short } => {
                 let (w, h) = (image.width() as f64, image.height() as f64);
                 let scale = short as f64 / w.min(h);
-                let (nw, nh) = (
-                    ((w * scale).round() as u32).max(size as u32),
-                    ((h * scale).round() as u32).max(size as u32),
-                );
+                let (nw, nh) = (((w * scale).round() as u32).max(size as u32), ((h * scale).round() as u32).max(size as u32));
                 let resized = resize(image, nw, nh, FilterType::Triangle);
                 let (x, y) = ((nw - size as u32) / 2, (nh - size as u32) / 2);
                 crop_imm(&resized, x, y, size as u32, size as u32).to_image()
@@ -73,12 +63,7 @@ impl Transform {
 /// A crop box `(x, y, w, h)` covering a random fraction in `scale` of the area with an aspect
 /// ratio in [3/4, 4/3] (log-uniform), as torchvision's `RandomResizedCrop`; after 10 failed
 /// draws, the central crop of the clamped ratio.
-fn random_crop_box(
-    width: u32,
-    height: u32,
-    scale: (f64, f64),
-    rng: &mut impl Rng,
-) -> (u32, u32, u32, u32) {
+fn random_crop_box(width: u32, height: u32, scale: (f64, f64), rng: &mut impl Rng) -> (u32, u32, u32, u32) {
     let area = (width * height) as f64;
     let (log_lo, log_hi) = ((3.0f64 / 4.0).ln(), (4.0f64 / 3.0).ln());
     for _ in 0..10 {
@@ -87,12 +72,7 @@ fn random_crop_box(
         let w = (target * ratio).sqrt().round() as u32;
         let h = (target / ratio).sqrt().round() as u32;
         if w > 0 && h > 0 && w <= width && h <= height {
-            return (
-                rng.random_range(0..=width - w),
-                rng.random_range(0..=height - h),
-                w,
-                h,
-            );
+            return (rng.random_range(0..=width - w), rng.random_range(0..=height - h), w, h);
         }
     }
     let ratio = width as f64 / height as f64;
@@ -129,20 +109,10 @@ impl ImageFolder {
     /// Every file's header is checked, in parallel; a file that is not a readable image is
     /// skipped with a warning naming it. A missing folder, a folder without class folders and a
     /// class without images are errors.
-    pub fn open(
-        root: &Path,
-        transform: Transform,
-        classes: Option<&[String]>,
-    ) -> Result<Self, DataError> {
-        let io = |source| DataError::Io {
-            path: root.to_path_buf(),
-            source,
-        };
+    pub fn open(root: &Path, transform: Transform, classes: Option<&[String]>) -> Result<Self, DataError> {
+        let io = |source| DataError::Io { path: root.to_path_buf(), source };
         if !root.is_dir() {
-            return Err(DataError::NotFound {
-                what: "the image folder".into(),
-                looked: root.display().to_string(),
-            });
+            return Err(DataError::NotFound { what: "the image folder".into(), looked: root.display().to_string() });
         }
         let mut found: Vec<String> = std::fs::read_dir(root)
             .map_err(io)?
@@ -154,8 +124,7 @@ impl ImageFolder {
         if found.is_empty() {
             return Err(DataError::Invalid {
                 path: root.to_path_buf(),
-                message: "holds no class folders; expected one sub-folder of images per class"
-                    .into(),
+                message: "holds no class folders; expected one sub-folder of images per class".into(),
             });
         }
         if let Some(expected) = classes
@@ -170,10 +139,7 @@ impl ImageFolder {
         for (label, class) in found.iter().enumerate() {
             let dir = root.join(class);
             let mut images: Vec<PathBuf> = std::fs::read_dir(&dir)
-                .map_err(|source| DataError::Io {
-                    path: dir.clone(),
-                    source,
-                })?
+                .map_err(|source| DataError::Io { path: dir.clone(), source })?
                 .filter_map(|entry| entry.ok().map(|e| e.path()))
                 .filter(|path| {
                     path.extension()
@@ -191,13 +157,7 @@ impl ImageFolder {
             }
             files.extend(readable.into_iter().map(|path| (path, label)));
         }
-        Ok(Self {
-            root: root.to_path_buf(),
-            classes: found,
-            files,
-            transform,
-            warned: AtomicUsize::new(0),
-        })
+        Ok(Self { root: root.to_path_buf(), classes: found, files, transform, warned: AtomicUsize::new(0) })
     }
 
     /// Number of images.
@@ -230,10 +190,7 @@ impl ImageFolder {
             match decode(path) {
                 Ok(image) => {
                     let out = self.transform.apply(&image, &mut rng);
-                    return ImageItem {
-                        pixels: to_chw(&out),
-                        label: *label,
-                    };
+                    return ImageItem { pixels: to_chw(&out), label: *label };
                 }
                 Err(err) => {
                     if self.warned.fetch_add(1, Ordering::Relaxed) < 100 {
@@ -254,9 +211,7 @@ fn decode(path: &Path) -> Result<RgbImage, String> {
 
 /// The files whose header reads as an image, checked on all cores; the others are reported.
 fn check_headers(files: Vec<PathBuf>) -> Vec<PathBuf> {
-    let threads = std::thread::available_parallelism()
-        .map_or(4, |n| n.get())
-        .min(16);
+    let threads = std::thread::available_parallelism().map_or(4, |n| n.get()).min(16);
     let chunk = files.len().div_ceil(threads).max(1);
     let verdicts: Vec<Vec<bool>> = std::thread::scope(|scope| {
         let handles: Vec<_> = files
@@ -278,16 +233,9 @@ fn check_headers(files: Vec<PathBuf>) -> Vec<PathBuf> {
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("header check thread"))
-            .collect()
+        handles.into_iter().map(|h| h.join().expect("header check thread")).collect()
     });
-    files
-        .into_iter()
-        .zip(verdicts.into_iter().flatten())
-        .filter_map(|(path, ok)| ok.then_some(path))
-        .collect()
+    files.into_iter().zip(verdicts.into_iter().flatten()).filter_map(|(path, ok)| ok.then_some(path)).collect()
 }
 
 /// `[3, h, w]` planes from an interleaved RGB image.
@@ -313,33 +261,14 @@ mod tests {
     }
 
     fn folder(name: &str) -> PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("autoslim-folder-{name}-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("autoslim-folder-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         for class in ["cat", "dog"] {
             std::fs::create_dir_all(dir.join(class)).unwrap();
         }
-        write_image(
-            &dir.join("cat/a.png"),
-            40,
-            30,
-            [200, 10, 10],
-            ImageFormat::Png,
-        );
-        write_image(
-            &dir.join("cat/b.jpg"),
-            30,
-            50,
-            [200, 10, 10],
-            ImageFormat::Jpeg,
-        );
-        write_image(
-            &dir.join("dog/c.JPEG"),
-            64,
-            64,
-            [10, 10, 200],
-            ImageFormat::Jpeg,
-        );
+        write_image(&dir.join("cat/a.png"), 40, 30, [200, 10, 10], ImageFormat::Png);
+        write_image(&dir.join("cat/b.jpg"), 30, 50, [200, 10, 10], ImageFormat::Jpeg);
+        write_image(&dir.join("dog/c.JPEG"), 64, 64, [10, 10, 200], ImageFormat::Jpeg);
         std::fs::write(dir.join("dog/notes.txt"), "not an image").unwrap();
         dir
     }
@@ -347,40 +276,18 @@ mod tests {
     #[test]
     fn jpeg_and_png_files_load_with_labels_transforms_and_shapes() {
         let dir = folder("ok");
-        let train = ImageFolder::open(
-            &dir,
-            Transform::Train {
-                size: 16,
-                scale: (0.08, 1.0),
-            },
-            None,
-        )
-        .unwrap();
+        let train = ImageFolder::open(&dir, Transform::Train { size: 16, scale: (0.08, 1.0) }, None).unwrap();
         assert_eq!(train.classes, ["cat", "dog"]);
         assert_eq!(train.len(), 3, "notes.txt is not an image");
         let item = train.load(2);
         assert_eq!((item.label, item.pixels.len()), (1, 3 * 16 * 16));
         // A blue image stays blue through crop, resize and flip (JPEG is lossy: roughly).
-        assert!(
-            item.pixels[..256].iter().all(|&r| r < 40)
-                && item.pixels[512..].iter().all(|&b| b > 170)
-        );
+        assert!(item.pixels[..256].iter().all(|&r| r < 40) && item.pixels[512..].iter().all(|&b| b > 170));
 
-        let eval = ImageFolder::open(
-            &dir,
-            Transform::Eval {
-                size: 24,
-                resize: 28,
-            },
-            Some(&train.classes),
-        )
-        .unwrap();
+        let eval = ImageFolder::open(&dir, Transform::Eval { size: 24, resize: 28 }, Some(&train.classes)).unwrap();
         let item = eval.load(0);
         assert_eq!((item.label, item.pixels.len()), (0, 3 * 24 * 24));
-        assert!(
-            item.pixels[..576].iter().all(|&r| r == 200),
-            "PNG decodes exactly"
-        );
+        assert!(item.pixels[..576].iter().all(|&r| r == 200), "PNG decodes exactly");
         std::fs::remove_dir_all(dir).unwrap();
     }
 
@@ -393,42 +300,19 @@ mod tests {
         let png = std::fs::read(dir.join("cat/a.png")).unwrap();
         std::fs::write(dir.join("cat/0truncated.png"), &png[..png.len() / 2]).unwrap();
         let data = ImageFolder::open(&dir, Transform::Eval { size: 8, resize: 8 }, None).unwrap();
-        assert_eq!(
-            data.len(),
-            4,
-            "broken.jpg is skipped; the truncated PNG has a good header"
-        );
+        assert_eq!(data.len(), 4, "broken.jpg is skipped; the truncated PNG has a good header");
         let first = data.load(0);
         assert_eq!(first.label, 0);
 
-        let err = ImageFolder::open(
-            &dir.join("missing"),
-            Transform::Eval { size: 8, resize: 8 },
-            None,
-        )
-        .unwrap_err();
-        assert!(
-            err.to_string()
-                .starts_with("the image folder not found; looked in"),
-            "{err}"
-        );
+        let err = ImageFolder::open(&dir.join("missing"), Transform::Eval { size: 8, resize: 8 }, None).unwrap_err();
+        assert!(err.to_string().starts_with("the image folder not found; looked in"), "{err}");
         std::fs::create_dir_all(dir.join("empty")).unwrap();
-        let err =
-            ImageFolder::open(&dir, Transform::Eval { size: 8, resize: 8 }, None).unwrap_err();
-        assert!(
-            err.to_string()
-                .ends_with("empty: class folder holds no readable JPEG or PNG image"),
-            "{err}"
-        );
+        let err = ImageFolder::open(&dir, Transform::Eval { size: 8, resize: 8 }, None).unwrap_err();
+        assert!(err.to_string().ends_with("empty: class folder holds no readable JPEG or PNG image"), "{err}");
         std::fs::remove_dir_all(dir.join("empty")).unwrap();
         let classes = vec!["cat".to_string()];
-        let err = ImageFolder::open(&dir, Transform::Eval { size: 8, resize: 8 }, Some(&classes))
-            .unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("has classes [\"cat\", \"dog\"], but the training split has [\"cat\"]"),
-            "{err}"
-        );
+        let err = ImageFolder::open(&dir, Transform::Eval { size: 8, resize: 8 }, Some(&classes)).unwrap_err();
+        assert!(err.to_string().contains("has classes [\"cat\", \"dog\"], but the training split has [\"cat\"]"), "{err}");
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -7,9 +7,7 @@ mod folder;
 mod idx;
 
 pub use batcher::{ImageBatch, ImageBatcher};
-pub use dataset::{
-    ImageDataset, ImageItem, Split, default_fashion_mnist_dir, locate_fashion_mnist,
-};
+pub use dataset::{ImageDataset, ImageItem, Split, default_fashion_mnist_dir, locate_fashion_mnist};
 pub use folder::{ImageFolder, Transform};
 pub use idx::{IdxArray, parse_idx, read_idx};
 
@@ -27,9 +25,7 @@ pub enum DataError {
         source: std::io::Error,
     },
     /// Not an IDX file of unsigned bytes.
-    #[error(
-        "{path} is not an IDX file of unsigned bytes: magic number {found:#010x}, expected 0x0000080N"
-    )]
+    #[error("{path} is not an IDX file of unsigned bytes: magic number {found:#010x}, expected 0x0000080N")]
     BadMagic {
         /// The file.
         path: PathBuf,

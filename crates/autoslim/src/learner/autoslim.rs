@@ -89,9 +89,7 @@ impl MemoryRelease {
             "never" => Ok(Self::Never),
             "step" => Ok(Self::EachStep),
             "pass" => Ok(Self::EachPass),
-            other => Err(format!(
-                "memory release \"{other}\": expected \"never\", \"step\" or \"pass\""
-            )),
+            other => Err(format!("memory release \"{other}\": expected \"never\", \"step\" or \"pass\"")),
         }
     }
 }
@@ -137,20 +135,11 @@ impl<B: Backend, M: SlimmableModel<B>> AutoSlim<B, M> {
     /// The subnets of the next step, in order (max first in supernet mode).
     pub fn next_subnets(&self) -> Vec<Subnet> {
         match &self.plan.mode {
-            TrainingMode::Supernet {
-                pruner,
-                num_samples,
-                ..
-            } => {
-                let mut rng = self
-                    .rng
-                    .lock()
-                    .expect("the width sampler's lock is never poisoned");
+            TrainingMode::Supernet { pruner, num_samples, .. } => {
+                let mut rng = self.rng.lock().expect("the width sampler's lock is never poisoned");
                 pruner.sandwich(self.model.space(), *num_samples, &mut *rng)
             }
-            TrainingMode::Retrain { subnets } => {
-                subnets.iter().map(|(_, subnet)| subnet.clone()).collect()
-            }
+            TrainingMode::Retrain { subnets } => subnets.iter().map(|(_, subnet)| subnet.clone()).collect(),
         }
     }
 
@@ -169,11 +158,7 @@ impl<B: Backend, M: SlimmableModel<B>> AutoSlim<B, M> {
         }
     }
 
-    fn cross_entropy(
-        &self,
-        logits: burn::tensor::Tensor<B, 2>,
-        targets: burn::tensor::Tensor<B, 1, burn::tensor::Int>,
-    ) -> burn::tensor::Tensor<B, 1> {
+    fn cross_entropy(&self, logits: burn::tensor::Tensor<B, 2>, targets: burn::tensor::Tensor<B, 1, burn::tensor::Int>) -> burn::tensor::Tensor<B, 1> {
         CrossEntropyLossConfig::new()
             .with_smoothing(self.plan.label_smoothing)
             .init(&logits.device())
@@ -203,36 +188,22 @@ where
             TrainingMode::Supernet { distiller, .. } => {
                 self.release_memory(&batch, MemoryRelease::EachStep);
                 // The max width learns from the labels...
-                let logits =
-                    self.model
-                        .forward_subnet(batch.images.clone(), &subnets[0], NormMode::Auto);
+                let logits = self.model.forward_subnet(batch.images.clone(), &subnets[0], NormMode::Auto);
                 let loss = self.cross_entropy(logits.clone(), batch.targets.clone());
                 losses.push(("max", &subnets[0], loss.clone()));
                 accumulator.accumulate(self, GradientsParams::from_grads(loss.backward(), self));
                 let teacher = logits.clone().detach();
-                entries.push(WidthEntry {
-                    label: "max".into(),
-                    logits: logits.detach(),
-                    loss: loss.detach(),
-                });
+                entries.push(WidthEntry { label: "max".into(), logits: logits.detach(), loss: loss.detach() });
 
                 // ...and the smaller widths from the max width's predictions.
                 for (i, subnet) in subnets.iter().enumerate().skip(1) {
                     self.release_memory(&batch, MemoryRelease::EachPass);
-                    let logits =
-                        self.model
-                            .forward_subnet(batch.images.clone(), subnet, NormMode::Auto);
-                    let loss =
-                        distiller.loss(logits.clone(), teacher.clone(), batch.targets.clone());
+                    let logits = self.model.forward_subnet(batch.images.clone(), subnet, NormMode::Auto);
+                    let loss = distiller.loss(logits.clone(), teacher.clone(), batch.targets.clone());
                     losses.push((if i == 1 { "min" } else { "random" }, subnet, loss.clone()));
-                    accumulator
-                        .accumulate(self, GradientsParams::from_grads(loss.backward(), self));
+                    accumulator.accumulate(self, GradientsParams::from_grads(loss.backward(), self));
                     if i == 1 {
-                        entries.push(WidthEntry {
-                            label: "min".into(),
-                            logits: logits.detach(),
-                            loss: loss.detach(),
-                        });
+                        entries.push(WidthEntry { label: "min".into(), logits: logits.detach(), loss: loss.detach() });
                     }
                 }
             }
@@ -240,38 +211,18 @@ where
                 // Every subnet learns from the labels, with its own BatchNorm set.
                 for (i, ((label, _), subnet)) in labelled.iter().zip(&subnets).enumerate() {
                     if labelled.len() > 1 {
-                        self.release_memory(
-                            &batch,
-                            if i == 0 {
-                                MemoryRelease::EachStep
-                            } else {
-                                MemoryRelease::EachPass
-                            },
-                        );
+                        self.release_memory(&batch, if i == 0 { MemoryRelease::EachStep } else { MemoryRelease::EachPass });
                     }
-                    let logits =
-                        self.model
-                            .forward_subnet(batch.images.clone(), subnet, NormMode::Auto);
+                    let logits = self.model.forward_subnet(batch.images.clone(), subnet, NormMode::Auto);
                     let loss = self.cross_entropy(logits.clone(), batch.targets.clone());
                     losses.push((label.as_str(), subnet, loss.clone()));
-                    accumulator
-                        .accumulate(self, GradientsParams::from_grads(loss.backward(), self));
-                    entries.push(WidthEntry {
-                        label: label.clone(),
-                        logits: logits.detach(),
-                        loss: loss.detach(),
-                    });
+                    accumulator.accumulate(self, GradientsParams::from_grads(loss.backward(), self));
+                    entries.push(WidthEntry { label: label.clone(), logits: logits.detach(), loss: loss.detach() });
                 }
             }
         }
         check_finite(losses, step);
-        TrainOutput {
-            grads: accumulator.grads(),
-            item: WidthOutputs {
-                entries,
-                targets: batch.targets,
-            },
-        }
+        TrainOutput { grads: accumulator.grads(), item: WidthOutputs { entries, targets: batch.targets } }
     }
 }
 
@@ -285,17 +236,12 @@ pub const NON_FINITE_LOSS: &str = "training stopped: the loss is not finite";
 fn check_finite<B: Backend>(losses: Vec<(&str, &Subnet, burn::tensor::Tensor<B, 1>)>, step: usize) {
     let Some(first) = losses.first() else { return };
     let device = first.2.device();
-    let values =
-        burn::tensor::Tensor::cat(losses.iter().map(|(_, _, loss)| loss.clone()).collect(), 0)
-            .into_data()
-            .convert::<f64>()
-            .into_vec::<f64>()
-            .unwrap_or_else(|err| panic!("reading the step's losses from {device:?}: {err:?}"));
-    if let Some(((width, subnet, _), value)) = losses
-        .iter()
-        .zip(values)
-        .find(|(_, value)| !value.is_finite())
-    {
+    let values = burn::tensor::Tensor::cat(losses.iter().map(|(_, _, loss)| loss.clone()).collect(), 0)
+        .into_data()
+        .convert::<f64>()
+        .into_vec::<f64>()
+        .unwrap_or_else(|err| panic!("reading the step's losses from {device:?}: {err:?}"));
+    if let Some(((width, subnet, _), value)) = losses.iter().zip(values).find(|(_, value)| !value.is_finite()) {
         panic!(
             "{NON_FINITE_LOSS} ({value}) at step {step}, width `{width}` (channels per group {:?}); \
              the newest checkpoint is from before it: lower the learning rate and --resume",
@@ -314,21 +260,12 @@ impl<B: Backend, M: SlimmableModel<B>> InferenceStep for AutoSlim<B, M> {
             .valid_subnets
             .iter()
             .map(|(label, subnet)| {
-                let logits =
-                    self.model
-                        .forward_subnet(batch.images.clone(), subnet, self.plan.valid_norm);
+                let logits = self.model.forward_subnet(batch.images.clone(), subnet, self.plan.valid_norm);
                 let loss = self.cross_entropy(logits.clone(), batch.targets.clone());
-                WidthEntry {
-                    label: label.clone(),
-                    logits,
-                    loss,
-                }
+                WidthEntry { label: label.clone(), logits, loss }
             })
             .collect();
-        WidthOutputs {
-            entries,
-            targets: batch.targets,
-        }
+        WidthOutputs { entries, targets: batch.targets }
     }
 }
 
@@ -353,10 +290,7 @@ mod tests {
         assert_eq!(MemoryRelease::parse("pass"), Ok(MemoryRelease::EachPass));
         assert_eq!(MemoryRelease::default(), MemoryRelease::EachStep);
         let err = MemoryRelease::parse("always").unwrap_err();
-        assert!(
-            err.contains("\"always\"") && err.contains("\"step\""),
-            "{err}"
-        );
+        assert!(err.contains("\"always\"") && err.contains("\"step\""), "{err}");
     }
 
     fn max_diff<const D: usize>(a: Tensor<NdArray, D>, b: Tensor<NdArray, D>) -> f64 {
@@ -369,22 +303,13 @@ mod tests {
         let flat2 = |p: &Param<Tensor<Ad, 2>>| (p.id, p.val().inner().flatten(0, 1));
         let flat1 = |p: &Param<Tensor<Ad, 1>>| (p.id, p.val().inner());
         let mut out: Vec<_> = model.convs.iter().map(|c| flat4(&c.weight)).collect();
-        out.extend(
-            model
-                .norms
-                .iter()
-                .flat_map(|n| [flat1(&n.norms[0].gamma), flat1(&n.norms[0].beta)]),
-        );
+        out.extend(model.norms.iter().flat_map(|n| [flat1(&n.norms[0].gamma), flat1(&n.norms[0].beta)]));
         out.push(flat2(&model.head.weight));
         out.push(flat1(model.head.bias.as_ref().unwrap()));
         out
     }
 
-    fn grad_of(
-        grads: &GradientsParams,
-        model: &SlimCnn<Ad>,
-        id: burn::module::ParamId,
-    ) -> Tensor<NdArray, 1> {
+    fn grad_of(grads: &GradientsParams, model: &SlimCnn<Ad>, id: burn::module::ParamId) -> Tensor<NdArray, 1> {
         // Find the param's rank by where it lives in the model.
         if model.convs.iter().any(|c| c.weight.id == id) {
             grads.get::<NdArray, 4>(id).unwrap().flatten(0, 3)
@@ -400,29 +325,14 @@ mod tests {
         let device = Default::default();
         <Ad as burn::tensor::backend::Backend>::seed(&device, 7);
         let model: SlimCnn<Ad> = SlimCnnConfig::new(vec![12, 24], vec![1, 2]).init(&device);
-        let data = ImageDataset::load_idx_dir(&default_fashion_mnist_dir(), Split::Train)
-            .unwrap()
-            .take(16);
-        let batch: ImageBatch<Ad> =
-            ImageBatcher::fashion_mnist().batch(data.iter().collect(), &device);
+        let data = ImageDataset::load_idx_dir(&default_fashion_mnist_dir(), Split::Train).unwrap().take(16);
+        let batch: ImageBatch<Ad> = ImageBatcher::fashion_mnist().batch(data.iter().collect(), &device);
         // Use every parameter once so that lazily initialised ones hold their values in clones.
-        let _ = model.forward_subnet(
-            batch.images.clone(),
-            &Subnet::max(model.space()),
-            NormMode::Auto,
-        );
+        let _ = model.forward_subnet(batch.images.clone(), &Subnet::max(model.space()), NormMode::Auto);
 
-        let distiller = SelfDistiller {
-            tau: 2.0,
-            loss_weight: 1.0,
-            ce_weight: 0.0,
-        };
+        let distiller = SelfDistiller { tau: 2.0, loss_weight: 1.0, ce_weight: 0.0 };
         let plan = StepPlan {
-            mode: TrainingMode::Supernet {
-                pruner: RatioPruner::autoslim_default(),
-                distiller: distiller.clone(),
-                num_samples: 4,
-            },
+            mode: TrainingMode::Supernet { pruner: RatioPruner::autoslim_default(), distiller: distiller.clone(), num_samples: 4 },
             label_smoothing: Some(0.1),
             valid_subnets: vec![],
             valid_norm: NormMode::BatchStats,
@@ -443,8 +353,7 @@ mod tests {
             .forward(logits.clone(), batch.targets.clone());
         for subnet in &subnets[1..] {
             let student = model.forward_subnet(batch.images.clone(), subnet, NormMode::Auto);
-            total =
-                total.add(distiller.loss(student, logits.clone().detach(), batch.targets.clone()));
+            total = total.add(distiller.loss(student, logits.clone().detach(), batch.targets.clone()));
         }
         let expected = GradientsParams::from_grads(total.backward(), &model);
 
@@ -464,65 +373,39 @@ mod tests {
         let stepped = optimizer.step(lr, learner, grads_for_step);
         for ((id, old), (_, new)) in before.into_iter().zip(params(&stepped.model)) {
             let g = grad_of(&expected, &model, id);
-            assert!(
-                max_diff(new, old.sub(g.mul_scalar(lr))) < 1e-6,
-                "parameter {id} did not take one SGD step"
-            );
+            assert!(max_diff(new, old.sub(g.mul_scalar(lr))) < 1e-6, "parameter {id} did not take one SGD step");
         }
     }
     #[test]
     fn a_joint_retraining_step_sums_the_subnets_losses_and_each_trains_its_own_batchnorm_set() {
         let device = Default::default();
         <Ad as burn::tensor::backend::Backend>::seed(&device, 3);
-        let model: SlimCnn<Ad> = SlimCnnConfig::new(vec![8, 16], vec![1, 2])
-            .with_norm_sets(2)
-            .init(&device);
-        let data = ImageDataset::load_idx_dir(&default_fashion_mnist_dir(), Split::Train)
-            .unwrap()
-            .take(12);
-        let batch: ImageBatch<Ad> =
-            ImageBatcher::fashion_mnist().batch(data.iter().collect(), &device);
+        let model: SlimCnn<Ad> = SlimCnnConfig::new(vec![8, 16], vec![1, 2]).with_norm_sets(2).init(&device);
+        let data = ImageDataset::load_idx_dir(&default_fashion_mnist_dir(), Split::Train).unwrap().take(12);
+        let batch: ImageBatch<Ad> = ImageBatcher::fashion_mnist().batch(data.iter().collect(), &device);
         let large = Subnet::new(model.space(), vec![8, 12]).unwrap();
-        let small = Subnet::new(model.space(), vec![4, 6])
-            .unwrap()
-            .with_norm_set(1);
+        let small = Subnet::new(model.space(), vec![4, 6]).unwrap().with_norm_set(1);
         // Use every parameter once so that lazily initialised ones hold their values in clones.
         for subnet in [&large, &small] {
             let _ = model.forward_subnet(batch.images.clone(), subnet, NormMode::Auto);
         }
         let plan = StepPlan {
-            mode: TrainingMode::Retrain {
-                subnets: vec![
-                    ("large".into(), large.clone()),
-                    ("small".into(), small.clone()),
-                ],
-            },
+            mode: TrainingMode::Retrain { subnets: vec![("large".into(), large.clone()), ("small".into(), small.clone())] },
             label_smoothing: None,
             valid_subnets: vec![],
             valid_norm: NormMode::Auto,
             memory_release: MemoryRelease::Never,
         };
         let output = TrainStep::step(&AutoSlim::new(model.clone(), plan, 0), batch.clone());
-        let labels: Vec<&str> = output
-            .item
-            .entries
-            .iter()
-            .map(|e| e.label.as_str())
-            .collect();
+        let labels: Vec<&str> = output.item.entries.iter().map(|e| e.label.as_str()).collect();
         assert_eq!(labels, ["large", "small"]);
 
         let ce = |subnet: &Subnet| {
             let logits = model.forward_subnet(batch.images.clone(), subnet, NormMode::Auto);
-            CrossEntropyLossConfig::new()
-                .init(&device)
-                .forward(logits, batch.targets.clone())
+            CrossEntropyLossConfig::new().init(&device).forward(logits, batch.targets.clone())
         };
         let grads_of = |loss: Tensor<Ad, 1>| GradientsParams::from_grads(loss.backward(), &model);
-        let (both, only_large, only_small) = (
-            grads_of(ce(&large).add(ce(&small))),
-            grads_of(ce(&large)),
-            grads_of(ce(&small)),
-        );
+        let (both, only_large, only_small) = (grads_of(ce(&large).add(ce(&small))), grads_of(ce(&large)), grads_of(ce(&small)));
         let got = output.grads;
 
         // Shared conv weights: the sum of both subnets' gradients.
@@ -533,33 +416,20 @@ mod tests {
         for (set, alone) in [(0, &only_large), (1, &only_small)] {
             let gamma = model.norms[1].norms[set].gamma.id;
             let got_gamma = got.get::<NdArray, 1>(gamma).unwrap();
-            assert!(
-                max_diff(got_gamma.clone(), alone.get::<NdArray, 1>(gamma).unwrap()) < 1e-6,
-                "set {set}"
-            );
-            assert!(
-                got_gamma.abs().sum().into_scalar().elem::<f64>() > 0.0,
-                "set {set} got no gradient"
-            );
+            assert!(max_diff(got_gamma.clone(), alone.get::<NdArray, 1>(gamma).unwrap()) < 1e-6, "set {set}");
+            assert!(got_gamma.abs().sum().into_scalar().elem::<f64>() > 0.0, "set {set} got no gradient");
         }
     }
 
     #[test]
-    #[should_panic(
-        expected = "training stopped: the loss is not finite (NaN) at step 1, width `max`"
-    )]
+    #[should_panic(expected = "training stopped: the loss is not finite (NaN) at step 1, width `max`")]
     fn a_non_finite_loss_stops_training_naming_the_step_and_the_width() {
         let device = Default::default();
         let mut model: SlimCnn<Ad> = SlimCnnConfig::new(vec![4, 8], vec![1, 2]).init(&device);
         // Diverged weights (NaN in images would vanish in the ReLUs).
-        model.head.weight =
-            Param::from_tensor(Tensor::full(model.head.weight.dims(), f32::NAN, &device));
+        model.head.weight = Param::from_tensor(Tensor::full(model.head.weight.dims(), f32::NAN, &device));
         let plan = StepPlan {
-            mode: TrainingMode::Supernet {
-                pruner: RatioPruner::autoslim_default(),
-                distiller: SelfDistiller::default(),
-                num_samples: 3,
-            },
+            mode: TrainingMode::Supernet { pruner: RatioPruner::autoslim_default(), distiller: SelfDistiller::default(), num_samples: 3 },
             label_smoothing: None,
             valid_subnets: vec![],
             valid_norm: NormMode::BatchStats,
@@ -567,10 +437,7 @@ mod tests {
         };
         let images = Tensor::<Ad, 4>::ones([2, 1, 8, 8], &device);
         let targets = Tensor::<Ad, 1, burn::tensor::Int>::from_ints([1, 2], &device);
-        let _ = TrainStep::step(
-            &AutoSlim::new(model, plan, 0),
-            ImageBatch { images, targets },
-        );
+        let _ = TrainStep::step(&AutoSlim::new(model, plan, 0), ImageBatch { images, targets });
     }
 
     #[test]
@@ -578,11 +445,7 @@ mod tests {
         let device = Default::default();
         let model: SlimCnn<Ad> = SlimCnnConfig::new(vec![12, 24], vec![1, 2]).init(&device);
         let plan = StepPlan {
-            mode: TrainingMode::Supernet {
-                pruner: RatioPruner::autoslim_default(),
-                distiller: SelfDistiller::default(),
-                num_samples: 4,
-            },
+            mode: TrainingMode::Supernet { pruner: RatioPruner::autoslim_default(), distiller: SelfDistiller::default(), num_samples: 4 },
             label_smoothing: None,
             valid_subnets: vec![],
             valid_norm: NormMode::BatchStats,

@@ -5,8 +5,7 @@ use std::sync::Arc;
 use burn::tensor::ElementConversion;
 use burn::train::metric::state::{FormatOptions, NumericMetricState};
 use burn::train::metric::{
-    Metric, MetricAttributes, MetricMetadata, MetricName, Numeric, NumericAttributes, NumericEntry,
-    SerializedEntry,
+    Metric, MetricAttributes, MetricMetadata, MetricName, Numeric, NumericAttributes, NumericEntry, SerializedEntry,
 };
 
 use super::output::WidthOutputsSync;
@@ -64,26 +63,13 @@ impl Metric for WidthMetric {
             .entries
             .iter()
             .find(|e| e.label == self.label)
-            .unwrap_or_else(|| {
-                panic!(
-                    "metric {} has no width labelled `{}` in the step's outputs",
-                    self.name, self.label
-                )
-            });
+            .unwrap_or_else(|| panic!("metric {} has no width labelled `{}` in the step's outputs", self.name, self.label));
         let [batch, _] = entry.logits.dims();
         let (value, format) = match self.kind {
             Kind::Accuracy => {
                 let predictions = entry.logits.clone().argmax(1).reshape([batch]);
-                let correct: i64 = predictions
-                    .equal(item.targets.clone())
-                    .int()
-                    .sum()
-                    .into_scalar()
-                    .elem();
-                (
-                    100.0 * correct as f64 / batch as f64,
-                    FormatOptions::new(self.name()).unit("%").precision(2),
-                )
+                let correct: i64 = predictions.equal(item.targets.clone()).int().sum().into_scalar().elem();
+                (100.0 * correct as f64 / batch as f64, FormatOptions::new(self.name()).unit("%").precision(2))
             }
             Kind::Loss => {
                 let loss: f64 = entry.loss.clone().into_scalar().elem();
@@ -102,11 +88,7 @@ impl Metric for WidthMetric {
             Kind::Accuracy => (Some("%".to_string()), true),
             Kind::Loss => (None, false),
         };
-        NumericAttributes {
-            unit,
-            higher_is_better,
-        }
-        .into()
+        NumericAttributes { unit, higher_is_better }.into()
     }
 }
 

@@ -3,8 +3,8 @@
 use burn::backend::Flex;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor};
-use burn::train::ItemLazy;
 use burn::train::metric::{AccuracyInput, Adaptor, LossInput};
+use burn::train::ItemLazy;
 
 /// One width's results in a step.
 #[derive(Debug, Clone)]
@@ -44,16 +44,11 @@ impl<B: Backend> ItemLazy for WidthOutputs<B> {
     type ItemSync = WidthOutputsSync;
 
     fn sync(self) -> WidthOutputsSync {
-        let targets =
-            Tensor::<Flex, 1, Int>::from_data(self.targets.into_data(), &Default::default());
+        let targets = Tensor::<Flex, 1, Int>::from_data(self.targets.into_data(), &Default::default());
         let entries: Vec<WidthEntry<Flex>> = self
             .entries
             .into_iter()
-            .map(|e| WidthEntry {
-                label: e.label,
-                logits: to_flex(e.logits),
-                loss: to_flex(e.loss),
-            })
+            .map(|e| WidthEntry { label: e.label, logits: to_flex(e.logits), loss: to_flex(e.loss) })
             .collect();
         WidthOutputsSync { entries, targets }
     }

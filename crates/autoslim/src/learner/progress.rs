@@ -34,18 +34,11 @@ impl ProgressRenderer {
         }
     }
 
-    fn record(
-        names: &HashMap<MetricId, String>,
-        values: &mut BTreeMap<String, String>,
-        state: MetricState,
-    ) {
+    fn record(names: &HashMap<MetricId, String>, values: &mut BTreeMap<String, String>, state: MetricState) {
         let entry = match state {
             MetricState::Generic(entry) | MetricState::Numeric(entry, _) => entry,
         };
-        let name = names
-            .get(&entry.metric_id)
-            .cloned()
-            .unwrap_or_else(|| format!("{:?}", entry.metric_id));
+        let name = names.get(&entry.metric_id).cloned().unwrap_or_else(|| format!("{:?}", entry.metric_id));
         // burn formats "epoch <running> <unit> - batch <current> <unit>": keep the running value.
         let formatted = entry.serialized_entry.formatted;
         let running = formatted.split(" - batch").next().unwrap_or(&formatted);
@@ -53,19 +46,13 @@ impl ProgressRenderer {
     }
 
     fn line(&mut self, split: &str, item: &TrainingProgress, force: bool) {
-        let Some(progress) = &item.progress else {
-            return;
-        };
+        let Some(progress) = &item.progress else { return };
         let done = progress.items_processed >= progress.items_total;
         if !(force || done || self.last_line.elapsed() >= self.every) {
             return;
         }
         self.last_line = Instant::now();
-        let values = if split == "train" {
-            &self.train
-        } else {
-            &self.valid
-        };
+        let values = if split == "train" { &self.train } else { &self.valid };
         let metrics: Vec<String> = values
             .iter()
             .filter(|(name, _)| !name.starts_with("Learning Rate") || split == "train")
@@ -113,10 +100,7 @@ impl MetricsRendererTraining for ProgressRenderer {
         }
     }
 
-    fn on_train_end(
-        &mut self,
-        _summary: Option<LearnerSummary>,
-    ) -> Result<(), Box<dyn core::error::Error>> {
+    fn on_train_end(&mut self, _summary: Option<LearnerSummary>) -> Result<(), Box<dyn core::error::Error>> {
         Ok(())
     }
 }

@@ -74,21 +74,12 @@ pub fn last_checkpoint(work_dir: &Path) -> Option<usize> {
 /// The epochs checkpointed in `work_dir/checkpoint` with all three files, in no order.
 fn checkpoints(work_dir: &Path) -> Vec<usize> {
     let dir = work_dir.join("checkpoint");
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Vec::new();
-    };
+    let Ok(entries) = std::fs::read_dir(&dir) else { return Vec::new() };
     entries
         .filter_map(|entry| {
             let name = entry.ok()?.file_name().into_string().ok()?;
-            let epoch: usize = name
-                .strip_prefix("model-")?
-                .strip_suffix(".mpk")?
-                .parse()
-                .ok()?;
-            ["optim", "scheduler"]
-                .iter()
-                .all(|kind| dir.join(format!("{kind}-{epoch}.mpk")).is_file())
-                .then_some(epoch)
+            let epoch: usize = name.strip_prefix("model-")?.strip_suffix(".mpk")?.parse().ok()?;
+            ["optim", "scheduler"].iter().all(|kind| dir.join(format!("{kind}-{epoch}.mpk")).is_file()).then_some(epoch)
         })
         .collect()
 }
@@ -120,16 +111,10 @@ where
     let checkpoint = if settings.resume {
         let (last, loaded) = newest_readable_checkpoint(&model, &settings.work_dir, device)?;
         if last >= settings.epochs {
-            println!(
-                "resume: the run already finished its {} epochs; loading checkpoint {last}",
-                settings.epochs
-            );
+            println!("resume: the run already finished its {} epochs; loading checkpoint {last}", settings.epochs);
             return Ok(loaded.valid());
         }
-        println!(
-            "resume: continuing after epoch {last} of {}",
-            settings.epochs
-        );
+        println!("resume: continuing after epoch {last} of {}", settings.epochs);
         Some(last)
     } else {
         None
@@ -181,14 +166,9 @@ where
     }
 
     let o = &settings.optimizer;
-    let momentum = (o.momentum > 0.0).then(|| {
-        MomentumConfig::new()
-            .with_momentum(o.momentum)
-            .with_dampening(0.0)
-            .with_nesterov(o.nesterov)
-    });
-    let weight_decay =
-        (o.weight_decay > 0.0).then(|| WeightDecayConfig::new(o.weight_decay as f32));
+    let momentum = (o.momentum > 0.0)
+        .then(|| MomentumConfig::new().with_momentum(o.momentum).with_dampening(0.0).with_nesterov(o.nesterov));
+    let weight_decay = (o.weight_decay > 0.0).then(|| WeightDecayConfig::new(o.weight_decay as f32));
     let scheduler = LrSchedule::new(o.decay, o.lr, o.min_lr, settings.epochs * steps_per_epoch)
         .map_err(|err| format!("learning-rate schedule: {err}"))?;
 
@@ -205,11 +185,7 @@ where
 /// The newest checkpoint whose model record loads, with the model it holds. A checkpoint
 /// that does not load (a run killed while writing it) is reported and passed over for the
 /// one before it (two are kept).
-fn newest_readable_checkpoint<B, M>(
-    model: &AutoSlim<B, M>,
-    work_dir: &Path,
-    device: &B::Device,
-) -> Result<(usize, AutoSlim<B, M>), String>
+fn newest_readable_checkpoint<B, M>(model: &AutoSlim<B, M>, work_dir: &Path, device: &B::Device) -> Result<(usize, AutoSlim<B, M>), String>
 where
     B: AutodiffBackend,
     M: SlimmableModel<B> + AutodiffModule<B>,
@@ -217,28 +193,16 @@ where
     let mut epochs = checkpoints(work_dir);
     epochs.sort_unstable_by(|a, b| b.cmp(a));
     if epochs.is_empty() {
-        return Err(format!(
-            "--resume: no checkpoint in {}",
-            work_dir.join("checkpoint").display()
-        ));
+        return Err(format!("--resume: no checkpoint in {}", work_dir.join("checkpoint").display()));
     }
     for epoch in epochs {
         let path = work_dir.join("checkpoint").join(format!("model-{epoch}"));
-        match model
-            .clone()
-            .load_file(&path, &CheckpointRecorder::new(), device)
-        {
+        match model.clone().load_file(&path, &CheckpointRecorder::new(), device) {
             Ok(loaded) => return Ok((epoch, loaded)),
-            Err(err) => eprintln!(
-                "warning: checkpoint {}.mpk does not load ({err}); trying the one before",
-                path.display()
-            ),
+            Err(err) => eprintln!("warning: checkpoint {}.mpk does not load ({err}); trying the one before", path.display()),
         }
     }
-    Err(format!(
-        "--resume: no checkpoint in {} loads",
-        work_dir.join("checkpoint").display()
-    ))
+    Err(format!("--resume: no checkpoint in {} loads", work_dir.join("checkpoint").display()))
 }
 
 /// The training images in a new order every epoch, the order a function of the seed and the
@@ -257,12 +221,7 @@ impl EpochShuffled {
     fn new(inner: ImageDataset, seed: u64, first_epoch: usize) -> Self {
         let served = std::sync::atomic::AtomicUsize::new(first_epoch * inner.len());
         let order = std::sync::Mutex::new((usize::MAX, Vec::new()));
-        Self {
-            inner,
-            seed,
-            served,
-            order,
-        }
+        Self { inner, seed, served, order }
     }
 }
 
@@ -274,14 +233,8 @@ impl Dataset<crate::data::ImageItem> for EpochShuffled {
         if index >= len {
             return None;
         }
-        let epoch = self
-            .served
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            / len;
-        let mut order = self
-            .order
-            .lock()
-            .expect("the order's lock is never poisoned");
+        let epoch = self.served.fetch_add(1, std::sync::atomic::Ordering::Relaxed) / len;
+        let mut order = self.order.lock().expect("the order's lock is never poisoned");
         if order.0 != epoch {
             let mut indices: Vec<usize> = (0..len).collect();
             let seed = self.seed ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);

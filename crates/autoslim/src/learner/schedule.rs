@@ -29,21 +29,12 @@ pub struct LrSchedule {
 
 impl LrSchedule {
     /// A schedule over `total` steps; `0 ≤ min < initial ≤ 1` and `total ≥ 1`.
-    pub fn new(
-        decay: Decay,
-        initial: LearningRate,
-        min: LearningRate,
-        total: usize,
-    ) -> Result<Self, String> {
+    pub fn new(decay: Decay, initial: LearningRate, min: LearningRate, total: usize) -> Result<Self, String> {
         if !(initial > 0.0 && initial <= 1.0) {
-            return Err(format!(
-                "the learning rate must be in (0, 1], got {initial}"
-            ));
+            return Err(format!("the learning rate must be in (0, 1], got {initial}"));
         }
         if !(min >= 0.0 && min < initial) {
-            return Err(format!(
-                "the final learning rate must be in [0, {initial}), got {min}"
-            ));
+            return Err(format!("the final learning rate must be in [0, {initial}), got {min}"));
         }
         if total == 0 {
             return Err("a schedule needs at least one step".into());
@@ -53,13 +44,7 @@ impl LrSchedule {
         {
             return Err(format!("the poly power must be positive, got {power}"));
         }
-        Ok(Self {
-            decay,
-            initial,
-            min,
-            total,
-            taken: 0,
-        })
+        Ok(Self { decay, initial, min, total, taken: 0 })
     }
 
     /// The learning rate at step `t` (counted from 0; past the end, `min`).
@@ -102,13 +87,7 @@ mod tests {
     fn cosine_and_poly_decay_from_the_initial_to_the_final_rate() {
         let mut cosine = LrSchedule::new(Decay::Cosine, 0.4, 0.0, 4).unwrap();
         let lrs: Vec<f64> = (0..5).map(|_| cosine.step()).collect();
-        let expected = [
-            0.4,
-            0.2 * (1.0 + std::f64::consts::FRAC_1_SQRT_2),
-            0.2,
-            0.2 * (1.0 - std::f64::consts::FRAC_1_SQRT_2),
-            0.0,
-        ];
+        let expected = [0.4, 0.2 * (1.0 + std::f64::consts::FRAC_1_SQRT_2), 0.2, 0.2 * (1.0 - std::f64::consts::FRAC_1_SQRT_2), 0.0];
         for (lr, e) in lrs.iter().zip(expected) {
             assert!((lr - e).abs() < 1e-12, "{lrs:?}");
         }
@@ -128,33 +107,15 @@ mod tests {
             run.step();
         }
         let record = run.to_record::<NdArray>();
-        let mut resumed = LrSchedule::new(Decay::Cosine, 0.1, 0.001, 10)
-            .unwrap()
-            .load_record::<NdArray>(record);
+        let mut resumed = LrSchedule::new(Decay::Cosine, 0.1, 0.001, 10).unwrap().load_record::<NdArray>(record);
         assert_eq!(resumed.step(), run.step());
     }
 
     #[test]
     fn bad_settings_are_errors() {
-        assert!(
-            LrSchedule::new(Decay::Cosine, 1.5, 0.0, 3)
-                .unwrap_err()
-                .contains("(0, 1]")
-        );
-        assert!(
-            LrSchedule::new(Decay::Cosine, 0.1, 0.2, 3)
-                .unwrap_err()
-                .contains("final learning rate")
-        );
-        assert!(
-            LrSchedule::new(Decay::Cosine, 0.1, 0.0, 0)
-                .unwrap_err()
-                .contains("at least one step")
-        );
-        assert!(
-            LrSchedule::new(Decay::Poly { power: 0.0 }, 0.1, 0.0, 3)
-                .unwrap_err()
-                .contains("power")
-        );
+        assert!(LrSchedule::new(Decay::Cosine, 1.5, 0.0, 3).unwrap_err().contains("(0, 1]"));
+        assert!(LrSchedule::new(Decay::Cosine, 0.1, 0.2, 3).unwrap_err().contains("final learning rate"));
+        assert!(LrSchedule::new(Decay::Cosine, 0.1, 0.0, 0).unwrap_err().contains("at least one step"));
+        assert!(LrSchedule::new(Decay::Poly { power: 0.0 }, 0.1, 0.0, 3).unwrap_err().contains("power"));
     }
 }

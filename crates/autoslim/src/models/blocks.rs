@@ -6,10 +6,7 @@ use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, PaddingConfig2d};
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
-use slimmable::{
-    Activation, NormMode, SlimConv2d, SlimConv2dConfig, SlimError, SwitchableBatchNorm,
-    SwitchableBatchNormConfig,
-};
+use slimmable::{Activation, NormMode, SlimConv2d, SlimConv2dConfig, SlimError, SwitchableBatchNorm, SwitchableBatchNormConfig};
 
 use crate::channels::{ChannelSpaceBuilder, Channels, Subnet};
 
@@ -44,20 +41,12 @@ pub struct ConvShape {
 impl ConvShape {
     /// A dense `k×k` conv.
     pub fn dense(kernel: usize, stride: usize) -> Self {
-        Self {
-            kernel,
-            stride,
-            depthwise: false,
-        }
+        Self { kernel, stride, depthwise: false }
     }
 
     /// A depthwise `k×k` conv.
     pub fn depthwise(kernel: usize, stride: usize) -> Self {
-        Self {
-            kernel,
-            stride,
-            depthwise: true,
-        }
+        Self { kernel, stride, depthwise: true }
     }
 }
 
@@ -134,20 +123,9 @@ impl<B: Backend> SlimConvBn<B> {
     }
 
     /// Conv, then BatchNorm and `activation` in one pass.
-    pub fn forward_activation(
-        &self,
-        x: Tensor<B, 4>,
-        subnet: &Subnet,
-        norm: NormMode,
-        activation: Activation,
-    ) -> Tensor<B, 4> {
+    pub fn forward_activation(&self, x: Tensor<B, 4>, subnet: &Subnet, norm: NormMode, activation: Activation) -> Tensor<B, 4> {
         let out = width(self.output, subnet);
-        self.bn.forward_activation(
-            self.conv.forward(x, out),
-            subnet.norm_set(),
-            norm,
-            activation,
-        )
+        self.bn.forward_activation(self.conv.forward(x, out), subnet.norm_set(), norm, activation)
     }
 
     /// The output side.
@@ -158,10 +136,7 @@ impl<B: Backend> SlimConvBn<B> {
     /// A plain copy at `subnet`, reading `c_in` channels.
     pub fn to_plain(&self, c_in: usize, subnet: &Subnet) -> Result<ConvBn<B>, SlimError> {
         let c_out = width(self.output, subnet);
-        Ok(ConvBn {
-            conv: self.conv.to_plain(c_in, c_out)?,
-            bn: self.bn.to_plain(subnet.norm_set(), c_out)?,
-        })
+        Ok(ConvBn { conv: self.conv.to_plain(c_in, c_out)?, bn: self.bn.to_plain(subnet.norm_set(), c_out)? })
     }
 }
 

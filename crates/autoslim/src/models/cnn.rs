@@ -8,8 +8,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
 use burn::tensor::module::adaptive_avg_pool2d;
 use slimmable::{
-    Activation, NormMode, SlimConv2d, SlimConv2dConfig, SlimLinear, SlimLinearConfig,
-    SwitchableBatchNorm, SwitchableBatchNormConfig,
+    Activation, NormMode, SlimConv2d, SlimConv2dConfig, SlimLinear, SlimLinearConfig, SwitchableBatchNorm, SwitchableBatchNormConfig,
 };
 
 use super::blocks::ConvBn;
@@ -92,13 +91,7 @@ impl SlimCnnConfig {
         let head = SlimLinearConfig::new(c_in, self.num_classes).init(device);
         space.linear("head.fc", &head, input, Channels::Fixed(self.num_classes));
         let space = space.build().map_err(|err| err.to_string())?;
-        Ok(SlimCnn {
-            convs,
-            norms,
-            head,
-            space,
-            num_classes: self.num_classes,
-        })
+        Ok(SlimCnn { convs, norms, head, space, num_classes: self.num_classes })
     }
 
     /// Builds the model.
@@ -115,21 +108,11 @@ impl<B: Backend> SlimmableModel<B> for SlimCnn<B> {
         &self.space
     }
 
-    fn forward_subnet(
-        &self,
-        images: Tensor<B, 4>,
-        subnet: &Subnet,
-        norm: NormMode,
-    ) -> Tensor<B, 2> {
+    fn forward_subnet(&self, images: Tensor<B, 4>, subnet: &Subnet, norm: NormMode) -> Tensor<B, 2> {
         let mut x = images;
         for (group, (conv, bn)) in self.convs.iter().zip(&self.norms).enumerate() {
             // BN and ReLU in one pass (`Activation`).
-            x = bn.forward_activation(
-                conv.forward(x, subnet.channels(group)),
-                subnet.norm_set(),
-                norm,
-                Activation::Relu,
-            );
+            x = bn.forward_activation(conv.forward(x, subnet.channels(group)), subnet.norm_set(), norm, Activation::Relu);
         }
         let x = adaptive_avg_pool2d(x, [1, 1]).flatten(1, 3);
         self.head.forward(x, self.num_classes)
@@ -154,6 +137,7 @@ pub struct PlainCnnBackbone<B: Backend> {
     pub layers: Vec<ConvBn<B>>,
 }
 
+
 /// The classifier of a [`PlainCnn`].
 #[derive(Module, Debug)]
 pub struct PlainCnnHead<B: Backend> {
@@ -170,8 +154,7 @@ impl SlimCnnConfig {
     /// into).
     pub fn init_plain<B: Backend>(&self, device: &B::Device) -> Result<PlainCnn<B>, String> {
         let slim = self.try_init::<B>(device)?;
-        slim.deploy(&Subnet::max(slim.space()))
-            .map_err(|err| err.to_string())
+        slim.deploy(&Subnet::max(slim.space())).map_err(|err| err.to_string())
     }
 }
 
@@ -194,9 +177,7 @@ impl<B: Backend> Deploy<B> for SlimCnn<B> {
         let channels = (0..self.convs.len()).map(|g| subnet.channels(g)).collect();
         let strides = self.convs.iter().map(|conv| conv.stride[0]).collect();
         let in_channels = self.convs[0].max_channels()[0];
-        SlimCnnConfig::new(channels, strides)
-            .with_in_channels(in_channels)
-            .with_num_classes(self.num_classes)
+        SlimCnnConfig::new(channels, strides).with_in_channels(in_channels).with_num_classes(self.num_classes)
     }
 
     fn deploy(&self, subnet: &Subnet) -> Result<PlainCnn<B>, slimmable::SlimError> {
@@ -204,17 +185,11 @@ impl<B: Backend> Deploy<B> for SlimCnn<B> {
         let mut c_in = self.convs[0].max_channels()[0];
         for (group, (conv, bn)) in self.convs.iter().zip(&self.norms).enumerate() {
             let c_out = subnet.channels(group);
-            layers.push(ConvBn {
-                conv: conv.to_plain(c_in, c_out)?,
-                bn: bn.to_plain(subnet.norm_set(), c_out)?,
-            });
+            layers.push(ConvBn { conv: conv.to_plain(c_in, c_out)?, bn: bn.to_plain(subnet.norm_set(), c_out)? });
             c_in = c_out;
         }
         let fc = self.head.to_plain(c_in, self.num_classes)?;
-        Ok(PlainCnn {
-            backbone: PlainCnnBackbone { layers },
-            head: PlainCnnHead { fc },
-        })
+        Ok(PlainCnn { backbone: PlainCnnBackbone { layers }, head: PlainCnnHead { fc } })
     }
 }
 
@@ -230,14 +205,11 @@ mod tests {
 
     fn trained_like() -> SlimCnn<B> {
         let device = Default::default();
-        let model = SlimCnnConfig::new(vec![8, 16], vec![1, 2])
-            .with_num_classes(5)
-            .init::<B>(&device);
+        let model = SlimCnnConfig::new(vec![8, 16], vec![1, 2]).with_num_classes(5).init::<B>(&device);
         // Give every BN running statistics that are not the initial 0/1.
         let subnet = Subnet::max(model.space());
         for step in 0..3 {
-            let images =
-                Tensor::<B, 4>::random([6, 1, 10, 10], Distribution::Normal(0.5, 2.0), &device);
+            let images = Tensor::<B, 4>::random([6, 1, 10, 10], Distribution::Normal(0.5, 2.0), &device);
             let _ = model.forward_subnet(images, &subnet, NormMode::Calibrate { step });
         }
         model
@@ -250,42 +222,24 @@ mod tests {
     #[test]
     fn a_deployed_subnet_computes_what_the_slimmable_model_computes_at_that_subnet() {
         let model = trained_like();
-        let images = Tensor::<B, 4>::random(
-            [4, 1, 10, 10],
-            Distribution::Normal(0.0, 1.0),
-            &Default::default(),
-        );
+        let images = Tensor::<B, 4>::random([4, 1, 10, 10], Distribution::Normal(0.0, 1.0), &Default::default());
         for channels in [vec![3, 10], vec![8, 16], vec![1, 1]] {
             let subnet = Subnet::new(model.space(), channels.clone()).unwrap();
             let plain = model.deploy(&subnet).unwrap();
-            let diff = max_abs_diff(
-                model.forward_subnet(images.clone(), &subnet, NormMode::Auto),
-                plain.forward(images.clone()),
-            );
+            let diff = max_abs_diff(model.forward_subnet(images.clone(), &subnet, NormMode::Auto), plain.forward(images.clone()));
             assert!(diff < 1e-4, "channels {channels:?}: max abs diff {diff}");
             // Physically smaller, and exactly the counted parameters.
-            assert_eq!(
-                plain.backbone.layers[1].conv.weight.dims(),
-                [channels[1], channels[0], 3, 3]
-            );
+            assert_eq!(plain.backbone.layers[1].conv.weight.dims(), [channels[1], channels[0], 3, 3]);
             let counted = count(model.space(), &subnet, [10, 10], Convention::Paper).params;
-            assert_eq!(
-                trainable_params(&plain) as u64,
-                counted,
-                "channels {channels:?}"
-            );
+            assert_eq!(trainable_params(&plain) as u64, counted, "channels {channels:?}");
         }
     }
 
     #[test]
     fn a_subnet_deploys_with_the_batchnorm_set_it_was_trained_with() {
         let device = Default::default();
-        let model = SlimCnnConfig::new(vec![8, 16], vec![1, 2])
-            .with_norm_sets(2)
-            .with_num_classes(5)
-            .init::<B>(&device);
-        let images =
-            |mean| Tensor::<B, 4>::random([6, 1, 10, 10], Distribution::Normal(mean, 1.0), &device);
+        let model = SlimCnnConfig::new(vec![8, 16], vec![1, 2]).with_norm_sets(2).with_num_classes(5).init::<B>(&device);
+        let images = |mean| Tensor::<B, 4>::random([6, 1, 10, 10], Distribution::Normal(mean, 1.0), &device);
         let first = Subnet::new(model.space(), vec![6, 12]).unwrap();
         let second = first.clone().with_norm_set(1);
         // Different statistics in the two sets.
@@ -294,24 +248,11 @@ mod tests {
         let x = images(1.0);
         for subnet in [&first, &second] {
             let plain = model.deploy(subnet).unwrap();
-            let diff = max_abs_diff(
-                model.forward_subnet(x.clone(), subnet, NormMode::Auto),
-                plain.forward(x.clone()),
-            );
-            assert!(
-                diff < 1e-4,
-                "set {}: max abs diff {diff}",
-                subnet.norm_set()
-            );
+            let diff = max_abs_diff(model.forward_subnet(x.clone(), subnet, NormMode::Auto), plain.forward(x.clone()));
+            assert!(diff < 1e-4, "set {}: max abs diff {diff}", subnet.norm_set());
         }
-        let (a, b) = (
-            model.deploy(&first).unwrap(),
-            model.deploy(&second).unwrap(),
-        );
-        assert!(
-            max_abs_diff(a.forward(x.clone()), b.forward(x)) > 1e-2,
-            "the two sets must differ"
-        );
+        let (a, b) = (model.deploy(&first).unwrap(), model.deploy(&second).unwrap());
+        assert!(max_abs_diff(a.forward(x.clone()), b.forward(x)) > 1e-2, "the two sets must differ");
         let out_of_range = first.with_norm_set(2);
         assert!(model.deploy(&out_of_range).is_err());
     }
@@ -330,20 +271,10 @@ mod tests {
         let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
         let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + len]).unwrap();
         let shape = |name: &str| header[name]["shape"].clone();
-        assert_eq!(
-            shape("backbone.layers.0.conv.weight"),
-            serde_json::json!([5, 1, 3, 3])
-        );
+        assert_eq!(shape("backbone.layers.0.conv.weight"), serde_json::json!([5, 1, 3, 3]));
         assert_eq!(shape("backbone.layers.1.bn.weight"), serde_json::json!([7]));
-        assert_eq!(
-            shape("backbone.layers.1.bn.running_var"),
-            serde_json::json!([7])
-        );
-        assert_eq!(
-            shape("head.fc.weight"),
-            serde_json::json!([5, 7]),
-            "PyTorch's [out, in]"
-        );
+        assert_eq!(shape("backbone.layers.1.bn.running_var"), serde_json::json!([7]));
+        assert_eq!(shape("head.fc.weight"), serde_json::json!([5, 7]), "PyTorch's [out, in]");
         assert!(header.get("backbone.layers.1.bn.gamma").is_none());
 
         // The burn record loads back into a model rebuilt from the saved config.
@@ -351,14 +282,9 @@ mod tests {
         let rebuilt = config
             .init_plain::<B>(&device)
             .unwrap()
-            .load_file(
-                files.record.with_extension(""),
-                &burn::record::NamedMpkFileRecorder::<burn::record::FullPrecisionSettings>::new(),
-                &device,
-            )
+            .load_file(files.record.with_extension(""), &burn::record::NamedMpkFileRecorder::<burn::record::FullPrecisionSettings>::new(), &device)
             .unwrap();
-        let images =
-            Tensor::<B, 4>::random([3, 1, 10, 10], Distribution::Normal(0.0, 1.0), &device);
+        let images = Tensor::<B, 4>::random([3, 1, 10, 10], Distribution::Normal(0.0, 1.0), &device);
         assert!(max_abs_diff(rebuilt.forward(images.clone()), plain.forward(images)) < 1e-6);
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -369,35 +295,19 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("autoslim-ckpt-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("model");
-        let recorder =
-            burn::record::NamedMpkFileRecorder::<burn::record::FullPrecisionSettings>::new();
+        let recorder = burn::record::NamedMpkFileRecorder::<burn::record::FullPrecisionSettings>::new();
         trained_like().save_file(&path, &recorder).unwrap();
         let path = path.with_extension("mpk");
 
-        let same = SlimCnnConfig::new(vec![8, 16], vec![1, 2])
-            .with_num_classes(5)
-            .init::<B>(&device);
+        let same = SlimCnnConfig::new(vec![8, 16], vec![1, 2]).with_num_classes(5).init::<B>(&device);
         assert!(crate::checkpoint::load(same, &path, &device).is_ok());
-        let other = SlimCnnConfig::new(vec![8, 12], vec![1, 2])
-            .with_num_classes(5)
-            .init::<B>(&device);
-        let err = crate::checkpoint::load(other, &path, &device)
-            .unwrap_err()
-            .to_string();
+        let other = SlimCnnConfig::new(vec![8, 12], vec![1, 2]).with_num_classes(5).init::<B>(&device);
+        let err = crate::checkpoint::load(other, &path, &device).unwrap_err().to_string();
         assert!(err.contains("is from another model: `convs.1.weight` has shape [16, 8, 3, 3] in the file but [12, 8, 3, 3]"), "{err}");
-        let deeper = SlimCnnConfig::new(vec![8, 16, 16], vec![1, 2, 1])
-            .with_num_classes(5)
-            .init::<B>(&device);
-        let err = crate::checkpoint::load(deeper, &path, &device)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("is not a record of this model") || err.contains("is from another model"),
-            "{err}"
-        );
-        let missing = crate::checkpoint::load(trained_like(), &dir.join("nope.mpk"), &device)
-            .unwrap_err()
-            .to_string();
+        let deeper = SlimCnnConfig::new(vec![8, 16, 16], vec![1, 2, 1]).with_num_classes(5).init::<B>(&device);
+        let err = crate::checkpoint::load(deeper, &path, &device).unwrap_err().to_string();
+        assert!(err.contains("is not a record of this model") || err.contains("is from another model"), "{err}");
+        let missing = crate::checkpoint::load(trained_like(), &dir.join("nope.mpk"), &device).unwrap_err().to_string();
         assert!(missing.ends_with("nope.mpk does not exist"), "{missing}");
         std::fs::remove_dir_all(&dir).unwrap();
     }

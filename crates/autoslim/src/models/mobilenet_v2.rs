@@ -22,26 +22,15 @@ use crate::deploy::{Classifier, Deploy};
 use crate::model::SlimmableModel;
 
 /// `(expand ratio, channels at ×1.0, blocks, stride of the first block)` of the seven stages.
-const STAGES: [(usize, usize, usize, usize); 7] = [
-    (1, 16, 1, 1),
-    (6, 24, 2, 2),
-    (6, 32, 3, 2),
-    (6, 64, 4, 2),
-    (6, 96, 3, 1),
-    (6, 160, 3, 2),
-    (6, 320, 1, 1),
-];
+const STAGES: [(usize, usize, usize, usize); 7] =
+    [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)];
 
 /// `value` rounded to the nearest multiple of `divisor`, never below `divisor` nor below 90 %
 /// of `value` (mmcv's `make_divisible`, which sets MobileNetV2's widths).
 pub fn make_divisible(value: f64, divisor: usize) -> usize {
     let d = divisor as f64;
     let rounded = (((value + d / 2.0) / d).floor() * d).max(d);
-    let rounded = if rounded < 0.9 * value {
-        rounded + d
-    } else {
-        rounded
-    };
+    let rounded = if rounded < 0.9 * value { rounded + d } else { rounded };
     rounded as usize
 }
 
@@ -117,15 +106,7 @@ pub struct SlimInvertedResidual<B: Backend> {
 
 impl<B: Backend> SlimMobileNetV2Backbone<B> {
     fn stages(&self) -> [&Vec<SlimInvertedResidual<B>>; 7] {
-        [
-            &self.layer1,
-            &self.layer2,
-            &self.layer3,
-            &self.layer4,
-            &self.layer5,
-            &self.layer6,
-            &self.layer7,
-        ]
+        [&self.layer1, &self.layer2, &self.layer3, &self.layer4, &self.layer5, &self.layer6, &self.layer7]
     }
 }
 
@@ -134,26 +115,17 @@ impl SlimMobileNetV2Config {
     pub fn widths(&self) -> (usize, [usize; 7], usize) {
         let stem = make_divisible(32.0 * self.widen_factor, 8);
         let stages = STAGES.map(|(_, c, _, _)| make_divisible(c as f64 * self.widen_factor, 8));
-        let last = if self.widen_factor > 1.0 {
-            (1280.0 * self.widen_factor) as usize
-        } else {
-            1280
-        };
+        let last = if self.widen_factor > 1.0 { (1280.0 * self.widen_factor) as usize } else { 1280 };
         (stem, stages, last)
     }
 
     /// Builds the model, declaring its channel groups.
     pub fn try_init<B: Backend>(&self, device: &B::Device) -> Result<SlimMobileNetV2<B>, String> {
         if !(self.widen_factor > 0.0 && self.widen_factor.is_finite()) {
-            return Err(format!(
-                "MobileNetV2 widen_factor must be positive, got {}",
-                self.widen_factor
-            ));
+            return Err(format!("MobileNetV2 widen_factor must be positive, got {}", self.widen_factor));
         }
         if self.in_channels == 0 || self.num_classes == 0 || self.norm_sets == 0 {
-            return Err(
-                "MobileNetV2 in_channels, num_classes and norm_sets must be positive".into(),
-            );
+            return Err("MobileNetV2 in_channels, num_classes and norm_sets must be positive".into());
         }
         let sets = self.norm_sets;
         let (stem_width, stage_widths, last_width) = self.widths();
@@ -174,9 +146,7 @@ impl SlimMobileNetV2Config {
         let mut input = stem;
         let mut input_width = stem_width;
         let mut stages: Vec<Vec<SlimInvertedResidual<B>>> = Vec::new();
-        for (s, (&(expand, _, blocks, first_stride), &out_width)) in
-            STAGES.iter().zip(&stage_widths).enumerate()
-        {
+        for (s, (&(expand, _, blocks, first_stride), &out_width)) in STAGES.iter().zip(&stage_widths).enumerate() {
             let stage_name = format!("backbone.layer{}", s + 1);
             let output = Channels::Group(space.group(stage_name.clone(), out_width));
             let mut stage = Vec::new();
@@ -188,61 +158,21 @@ impl SlimMobileNetV2Config {
                     input
                 } else {
                     let hidden_width = (input_width as f64 * expand as f64).round() as usize;
-                    let hidden =
-                        Channels::Group(space.group(format!("{name}.hidden"), hidden_width));
-                    conv.push(SlimConvBn::declare(
-                        &mut space,
-                        &format!("{name}.conv.0"),
-                        input,
-                        hidden,
-                        ConvShape::dense(1, 1),
-                        true,
-                        sets,
-                        device,
-                    ));
+                    let hidden = Channels::Group(space.group(format!("{name}.hidden"), hidden_width));
+                    conv.push(SlimConvBn::declare(&mut space, &format!("{name}.conv.0"), input, hidden, ConvShape::dense(1, 1), true, sets, device));
                     hidden
                 };
                 let k = conv.len();
-                conv.push(SlimConvBn::declare(
-                    &mut space,
-                    &format!("{name}.conv.{k}"),
-                    hidden,
-                    hidden,
-                    ConvShape::depthwise(3, stride),
-                    true,
-                    sets,
-                    device,
-                ));
-                conv.push(SlimConvBn::declare(
-                    &mut space,
-                    &format!("{name}.conv.{}", k + 1),
-                    hidden,
-                    output,
-                    ConvShape::dense(1, 1),
-                    false,
-                    sets,
-                    device,
-                ));
-                stage.push(SlimInvertedResidual {
-                    conv,
-                    residual: stride == 1 && input_width == out_width,
-                });
+                conv.push(SlimConvBn::declare(&mut space, &format!("{name}.conv.{k}"), hidden, hidden, ConvShape::depthwise(3, stride), true, sets, device));
+                conv.push(SlimConvBn::declare(&mut space, &format!("{name}.conv.{}", k + 1), hidden, output, ConvShape::dense(1, 1), false, sets, device));
+                stage.push(SlimInvertedResidual { conv, residual: stride == 1 && input_width == out_width });
                 input = output;
                 input_width = out_width;
             }
             stages.push(stage);
         }
         let last = Channels::Group(space.group("backbone.conv2", last_width));
-        let conv2 = SlimConvBn::declare(
-            &mut space,
-            "backbone.conv2",
-            input,
-            last,
-            ConvShape::dense(1, 1),
-            true,
-            sets,
-            device,
-        );
+        let conv2 = SlimConvBn::declare(&mut space, "backbone.conv2", input, last, ConvShape::dense(1, 1), true, sets, device);
         space.global_pool("neck.gap", last);
         let fc = SlimLinearConfig::new(last_width, self.num_classes).init(device);
         space.linear("head.fc", &fc, last, Channels::Fixed(self.num_classes));
@@ -261,12 +191,7 @@ impl SlimMobileNetV2Config {
             layer7: next(),
             conv2,
         };
-        Ok(SlimMobileNetV2 {
-            backbone,
-            head: SlimMobileNetV2Head { fc },
-            space,
-            config: self.clone(),
-        })
+        Ok(SlimMobileNetV2 { backbone, head: SlimMobileNetV2Head { fc }, space, config: self.clone() })
     }
 }
 
@@ -275,11 +200,7 @@ impl<B: Backend> SlimInvertedResidual<B> {
         let last = self.conv.len() - 1;
         let mut y = x.clone();
         for (k, layer) in self.conv.iter().enumerate() {
-            let activation = if k < last {
-                Activation::Relu6
-            } else {
-                Activation::Identity
-            };
+            let activation = if k < last { Activation::Relu6 } else { Activation::Identity };
             y = layer.forward_activation(y, subnet, norm, activation);
         }
         if self.residual { y.add(x) } else { y }
@@ -291,24 +212,15 @@ impl<B: Backend> SlimmableModel<B> for SlimMobileNetV2<B> {
         &self.space
     }
 
-    fn forward_subnet(
-        &self,
-        images: Tensor<B, 4>,
-        subnet: &Subnet,
-        norm: NormMode,
-    ) -> Tensor<B, 2> {
+    fn forward_subnet(&self, images: Tensor<B, 4>, subnet: &Subnet, norm: NormMode) -> Tensor<B, 2> {
         let backbone = &self.backbone;
-        let mut x = backbone
-            .conv1
-            .forward_activation(images, subnet, norm, Activation::Relu6);
+        let mut x = backbone.conv1.forward_activation(images, subnet, norm, Activation::Relu6);
         for stage in backbone.stages() {
             for block in stage {
                 x = block.forward(x, subnet, norm);
             }
         }
-        let x = backbone
-            .conv2
-            .forward_activation(x, subnet, norm, Activation::Relu6);
+        let x = backbone.conv2.forward_activation(x, subnet, norm, Activation::Relu6);
         let x = adaptive_avg_pool2d(x, [1, 1]).flatten(1, 3);
         let classes = self.head.fc.max_features()[1];
         self.head.fc.forward(x, classes)
@@ -367,9 +279,7 @@ impl<B: Backend> Classifier<B> for MobileNetV2<B> {
     fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
         let b = &self.backbone;
         let mut x = relu6(b.conv1.forward(images));
-        for stage in [
-            &b.layer1, &b.layer2, &b.layer3, &b.layer4, &b.layer5, &b.layer6, &b.layer7,
-        ] {
+        for stage in [&b.layer1, &b.layer2, &b.layer3, &b.layer4, &b.layer5, &b.layer6, &b.layer7] {
             for block in stage {
                 let last = block.conv.len() - 1;
                 let mut y = x.clone();
@@ -413,10 +323,7 @@ impl<B: Backend> Deploy<B> for SlimMobileNetV2<B> {
 
     fn plain_config(&self, subnet: &Subnet) -> Self::PlainConfig {
         let model = self.config.clone().with_norm_sets(1);
-        MobileNetV2Config {
-            model,
-            channels: subnet.as_slice().to_vec(),
-        }
+        MobileNetV2Config { model, channels: subnet.as_slice().to_vec() }
     }
 
     fn deploy(&self, subnet: &Subnet) -> Result<MobileNetV2<B>, SlimError> {
@@ -434,19 +341,13 @@ impl<B: Backend> Deploy<B> for SlimMobileNetV2<B> {
                     conv.push(layer.to_plain(c_in, subnet)?);
                     c_in = width(layer.output(), subnet);
                 }
-                blocks.push(InvertedResidual {
-                    conv,
-                    residual: block.residual,
-                });
+                blocks.push(InvertedResidual { conv, residual: block.residual });
             }
             stages.push(blocks);
         }
         let conv2 = b.conv2.to_plain(c_in, subnet)?;
         let c_last = width(b.conv2.output(), subnet);
-        let fc = self
-            .head
-            .fc
-            .to_plain(c_last, self.head.fc.max_features()[1])?;
+        let fc = self.head.fc.to_plain(c_last, self.head.fc.max_features()[1])?;
         let mut stages = stages.into_iter();
         let mut next = || stages.next().expect("seven stages");
         let backbone = MobileNetV2Backbone {
@@ -460,10 +361,7 @@ impl<B: Backend> Deploy<B> for SlimMobileNetV2<B> {
             layer7: next(),
             conv2,
         };
-        Ok(MobileNetV2 {
-            backbone,
-            head: MobileNetV2Head { fc },
-        })
+        Ok(MobileNetV2 { backbone, head: MobileNetV2Head { fc } })
     }
 }
 
@@ -478,9 +376,7 @@ mod tests {
     type B = NdArray;
 
     fn fixture(name: &str) -> String {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("fixtures/mmrazor-autoslim-mbv2")
-            .join(name);
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/mmrazor-autoslim-mbv2").join(name);
         std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
     }
 
@@ -491,21 +387,9 @@ mod tests {
     #[test]
     fn the_full_model_has_torchvisions_parameters_and_the_papers_flops() {
         let model = SlimMobileNetV2Config::new().init_for_test();
-        let cost = count(
-            model.space(),
-            &Subnet::max(model.space()),
-            [224, 224],
-            Convention::Paper,
-        );
-        assert_eq!(
-            cost.params, 3_504_872,
-            "torchvision's mobilenet_v2 has 3,504,872 parameters"
-        );
-        assert!(
-            (cost.flops as f64 / 1e6 - 300.8).abs() < 0.5,
-            "paper: 300M MACs, got {}",
-            cost.flops
-        );
+        let cost = count(model.space(), &Subnet::max(model.space()), [224, 224], Convention::Paper);
+        assert_eq!(cost.params, 3_504_872, "torchvision's mobilenet_v2 has 3,504,872 parameters");
+        assert!((cost.flops as f64 / 1e6 - 300.8).abs() < 0.5, "paper: 300M MACs, got {}", cost.flops);
         // Groups: stem, 7 stage outputs, 16 expanded blocks' hidden channels, last conv.
         assert_eq!(model.space().groups().len(), 1 + 7 + 16 + 1);
     }
@@ -513,57 +397,29 @@ mod tests {
     #[test]
     fn mmrazors_official_autoslim_files_load_count_run_and_deploy() {
         let device = Default::default();
-        let model = SlimMobileNetV2Config::new()
-            .with_widen_factor(1.5)
-            .try_init::<B>(&device)
-            .unwrap();
-        let images =
-            Tensor::<B, 4>::random([1, 3, 224, 224], Distribution::Normal(0.0, 1.0), &device);
+        let model = SlimMobileNetV2Config::new().with_widen_factor(1.5).try_init::<B>(&device).unwrap();
+        let images = Tensor::<B, 4>::random([1, 3, 224, 224], Distribution::Normal(0.0, 1.0), &device);
         for (file, paper_mflops, mmcv_label) in [
             ("AUTOSLIM_MBV2_220M_OFFICIAL.yaml", 207.0, 220.0),
             ("AUTOSLIM_MBV2_320M_OFFICIAL.yaml", 305.0, 320.0),
             ("AUTOSLIM_MBV2_530M_OFFICIAL.yaml", 505.0, 530.0),
         ] {
-            let subnet = Subnet::from_yaml(model.space(), &fixture(file))
-                .unwrap_or_else(|err| panic!("{file}: {err}"));
-            let paper =
-                count(model.space(), &subnet, [224, 224], Convention::Paper).flops as f64 / 1e6;
-            assert!(
-                (paper - paper_mflops).abs() < 1.0,
-                "{file}: {paper:.1}M paper FLOPs, expected {paper_mflops}M"
-            );
-            let mmcv =
-                count(model.space(), &subnet, [224, 224], Convention::Mmcv).flops as f64 / 1e6;
+            let subnet = Subnet::from_yaml(model.space(), &fixture(file)).unwrap_or_else(|err| panic!("{file}: {err}"));
+            let paper = count(model.space(), &subnet, [224, 224], Convention::Paper).flops as f64 / 1e6;
+            assert!((paper - paper_mflops).abs() < 1.0, "{file}: {paper:.1}M paper FLOPs, expected {paper_mflops}M");
+            let mmcv = count(model.space(), &subnet, [224, 224], Convention::Mmcv).flops as f64 / 1e6;
             println!("{file}: paper {paper:.2}M, mmcv {mmcv:.2}M");
-            assert!(
-                mmcv > paper && (mmcv - mmcv_label).abs() / mmcv_label < 0.03,
-                "{file}: {mmcv:.1}M mmcv FLOPs, labelled {mmcv_label}M"
-            );
+            assert!(mmcv > paper && (mmcv - mmcv_label).abs() / mmcv_label < 0.03, "{file}: {mmcv:.1}M mmcv FLOPs, labelled {mmcv_label}M");
             // Writing the subnet back gives MMRazor's file again.
-            assert_eq!(
-                subnet.to_yaml(model.space()).trim(),
-                fixture(file).trim(),
-                "{file}"
-            );
+            assert_eq!(subnet.to_yaml(model.space()).trim(), fixture(file).trim(), "{file}");
 
             let plain = model.deploy(&subnet).unwrap();
             let slim_logits = model.forward_subnet(images.clone(), &subnet, NormMode::Auto);
             assert_eq!(slim_logits.dims(), [1, 1000]);
             let diff = max_abs_diff(slim_logits, plain.forward(images.clone()));
             assert!(diff < 1e-4, "{file}: max abs diff {diff}");
-            assert_eq!(
-                trainable_params(&plain) as u64,
-                count(model.space(), &subnet, [224, 224], Convention::Paper).params
-            );
-            assert_eq!(
-                plain.backbone.layer2[1].conv[0].conv.weight.dims()[0],
-                subnet.channels(
-                    model
-                        .space()
-                        .group_by_name("backbone.layer2.1.hidden")
-                        .unwrap()
-                )
-            );
+            assert_eq!(trainable_params(&plain) as u64, count(model.space(), &subnet, [224, 224], Convention::Paper).params);
+            assert_eq!(plain.backbone.layer2[1].conv[0].conv.weight.dims()[0], subnet.channels(model.space().group_by_name("backbone.layer2.1.hidden").unwrap()));
         }
     }
 
@@ -577,24 +433,17 @@ mod tests {
             .with_small_input(true)
             .try_init::<B>(&device)
             .unwrap();
-        let images =
-            || Tensor::<B, 4>::random([4, 1, 28, 28], Distribution::Normal(0.3, 1.0), &device);
+        let images = || Tensor::<B, 4>::random([4, 1, 28, 28], Distribution::Normal(0.3, 1.0), &device);
         let subnet = Subnet::uniform(model.space(), 0.5, Some(8)).unwrap();
         for step in 0..2 {
             let _ = model.forward_subnet(images(), &subnet, NormMode::Calibrate { step });
         }
         let x = images();
         let plain = model.deploy(&subnet).unwrap();
-        let diff = max_abs_diff(
-            model.forward_subnet(x.clone(), &subnet, NormMode::Auto),
-            plain.forward(x.clone()),
-        );
+        let diff = max_abs_diff(model.forward_subnet(x.clone(), &subnet, NormMode::Auto), plain.forward(x.clone()));
         assert!(diff < 1e-4, "max abs diff {diff}");
         // The plain model rebuilds from its saved config.
-        let rebuilt = model
-            .plain_config(&subnet)
-            .init_plain::<B>(&device)
-            .unwrap();
+        let rebuilt = model.plain_config(&subnet).init_plain::<B>(&device).unwrap();
         assert_eq!(trainable_params(&rebuilt), trainable_params(&plain));
     }
 

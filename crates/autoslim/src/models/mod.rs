@@ -14,11 +14,10 @@ mod resnet;
 pub use blocks::{ConvBn, ConvShape, SlimConvBn, declare_conv, declare_norm, relu6, width};
 pub use cnn::{PlainCnn, PlainCnnBackbone, PlainCnnConfig, PlainCnnHead, SlimCnn, SlimCnnConfig};
 pub use mobilenet_v2::{
-    InvertedResidual, MobileNetV2, MobileNetV2Backbone, MobileNetV2Config, MobileNetV2Head,
-    SlimInvertedResidual, SlimMobileNetV2, SlimMobileNetV2Backbone, SlimMobileNetV2Config,
-    SlimMobileNetV2Head, make_divisible,
+    InvertedResidual, MobileNetV2, MobileNetV2Backbone, MobileNetV2Config, MobileNetV2Head, SlimInvertedResidual,
+    SlimMobileNetV2, SlimMobileNetV2Backbone, SlimMobileNetV2Config, SlimMobileNetV2Head, make_divisible,
 };
 pub use resnet::{
-    BasicBlock, Bottleneck, ResNet, ResNetBackbone, ResNetBlock, ResNetConfig, ResNetHead,
-    SlimResNet, SlimResNetBackbone, SlimResNetBlock, SlimResNetConfig, SlimResNetHead,
+    BasicBlock, Bottleneck, ResNet, ResNetBackbone, ResNetBlock, ResNetConfig, ResNetHead, SlimResNet, SlimResNetBackbone,
+    SlimResNetBlock, SlimResNetConfig, SlimResNetHead,
 };

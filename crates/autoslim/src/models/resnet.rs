@@ -20,9 +20,7 @@ use burn::tensor::Tensor;
 use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
 use burn::tensor::module::{adaptive_avg_pool2d, max_pool2d};
-use slimmable::{
-    Activation, NormMode, SlimConv2d, SlimError, SlimLinear, SlimLinearConfig, SwitchableBatchNorm,
-};
+use slimmable::{Activation, NormMode, SlimConv2d, SlimError, SlimLinear, SlimLinearConfig, SwitchableBatchNorm};
 
 use super::blocks::{ConvBn, ConvShape, declare_conv, declare_norm, width};
 use crate::channels::{ChannelSpace, ChannelSpaceBuilder, Channels, Subnet};
@@ -75,13 +73,7 @@ impl SlimResNetConfig {
             152 => imagenet(true, &[3, 8, 36, 3]),
             d if d >= 8 && (d - 2) % 6 == 0 => {
                 let n = (d - 2) / 6;
-                Layout {
-                    bottleneck: false,
-                    blocks: vec![n; 3],
-                    widths: vec![16, 32, 64],
-                    stem: 16,
-                    small_stem: true,
-                }
+                Layout { bottleneck: false, blocks: vec![n; 3], widths: vec![16, 32, 64], stem: 16, small_stem: true }
             }
             d => {
                 return Err(format!(
@@ -163,19 +155,8 @@ impl SlimResNetConfig {
         let sets = self.norm_sets;
         let mut space = ChannelSpace::builder();
         let stem = Channels::Group(space.group("backbone.conv1", layout.stem));
-        let shape = if layout.small_stem {
-            ConvShape::dense(3, 1)
-        } else {
-            ConvShape::dense(7, 2)
-        };
-        let conv1 = declare_conv(
-            &mut space,
-            "backbone.conv1",
-            Channels::Fixed(self.in_channels),
-            stem,
-            shape,
-            device,
-        );
+        let shape = if layout.small_stem { ConvShape::dense(3, 1) } else { ConvShape::dense(7, 2) };
+        let conv1 = declare_conv(&mut space, "backbone.conv1", Channels::Fixed(self.in_channels), stem, shape, device);
         let bn1 = declare_norm(&mut space, "backbone.bn1", stem, sets, device);
         space.activation("backbone.relu", stem);
         if !layout.small_stem {
@@ -199,18 +180,7 @@ impl SlimResNetConfig {
                 let stride = if j == 0 { first_stride } else { 1 };
                 let name = format!("{stage_name}.{j}");
                 let project = stride != 1 || input != output;
-                let block = SlimResNetBlock::declare(
-                    &mut space,
-                    &name,
-                    input,
-                    output,
-                    base,
-                    stride,
-                    layout.bottleneck,
-                    project,
-                    sets,
-                    device,
-                );
+                let block = SlimResNetBlock::declare(&mut space, &name, input, output, base, stride, layout.bottleneck, project, sets, device);
                 stage.push(block);
                 input = output;
                 input_width = out_width;
@@ -223,25 +193,10 @@ impl SlimResNetConfig {
         let space = space.build().map_err(|err| err.to_string())?;
 
         stages.resize_with(4, Vec::new);
-        let [layer1, layer2, layer3, layer4]: [Vec<SlimResNetBlock<B>>; 4] = stages
-            .try_into()
-            .map_err(|_| "at most four stages".to_string())?;
-        let backbone = SlimResNetBackbone {
-            conv1,
-            bn1,
-            layer1,
-            layer2,
-            layer3,
-            layer4,
-            stem,
-            max_pool: !layout.small_stem,
-        };
-        Ok(SlimResNet {
-            backbone,
-            head: SlimResNetHead { fc },
-            space,
-            config: self.clone(),
-        })
+        let [layer1, layer2, layer3, layer4]: [Vec<SlimResNetBlock<B>>; 4] =
+            stages.try_into().map_err(|_| "at most four stages".to_string())?;
+        let backbone = SlimResNetBackbone { conv1, bn1, layer1, layer2, layer3, layer4, stem, max_pool: !layout.small_stem };
+        Ok(SlimResNet { backbone, head: SlimResNetHead { fc }, space, config: self.clone() })
     }
 }
 
@@ -260,110 +215,48 @@ impl<B: Backend> SlimResNetBlock<B> {
         device: &B::Device,
     ) -> Self {
         let mid = Channels::Group(space.group(format!("{name}.conv1"), base));
-        let conv1_shape = if bottleneck {
-            ConvShape::dense(1, 1)
-        } else {
-            ConvShape::dense(3, stride)
-        };
-        let conv1 = declare_conv(
-            space,
-            &format!("{name}.conv1"),
-            input,
-            mid,
-            conv1_shape,
-            device,
-        );
+        let conv1_shape = if bottleneck { ConvShape::dense(1, 1) } else { ConvShape::dense(3, stride) };
+        let conv1 = declare_conv(space, &format!("{name}.conv1"), input, mid, conv1_shape, device);
         let bn1 = declare_norm(space, &format!("{name}.bn1"), mid, sets, device);
         space.activation(&format!("{name}.relu1"), mid);
         let (conv2, bn2, conv3, bn3, outputs) = if bottleneck {
             let mid2 = Channels::Group(space.group(format!("{name}.conv2"), base));
-            let conv2 = declare_conv(
-                space,
-                &format!("{name}.conv2"),
-                mid,
-                mid2,
-                ConvShape::dense(3, stride),
-                device,
-            );
+            let conv2 = declare_conv(space, &format!("{name}.conv2"), mid, mid2, ConvShape::dense(3, stride), device);
             let bn2 = declare_norm(space, &format!("{name}.bn2"), mid2, sets, device);
             space.activation(&format!("{name}.relu2"), mid2);
-            let conv3 = declare_conv(
-                space,
-                &format!("{name}.conv3"),
-                mid2,
-                output,
-                ConvShape::dense(1, 1),
-                device,
-            );
+            let conv3 = declare_conv(space, &format!("{name}.conv3"), mid2, output, ConvShape::dense(1, 1), device);
             let bn3 = declare_norm(space, &format!("{name}.bn3"), output, sets, device);
             (conv2, bn2, Some(conv3), Some(bn3), vec![mid, mid2, output])
         } else {
-            let conv2 = declare_conv(
-                space,
-                &format!("{name}.conv2"),
-                mid,
-                output,
-                ConvShape::dense(3, 1),
-                device,
-            );
+            let conv2 = declare_conv(space, &format!("{name}.conv2"), mid, output, ConvShape::dense(3, 1), device);
             let bn2 = declare_norm(space, &format!("{name}.bn2"), output, sets, device);
             (conv2, bn2, None, None, vec![mid, output])
         };
         let (downsample_conv, downsample_bn) = if project {
             space.reads_input_of(&format!("{name}.conv1"));
-            let conv = declare_conv(
-                space,
-                &format!("{name}.downsample.0"),
-                input,
-                output,
-                ConvShape::dense(1, stride),
-                device,
-            );
+            let conv = declare_conv(space, &format!("{name}.downsample.0"), input, output, ConvShape::dense(1, stride), device);
             let bn = declare_norm(space, &format!("{name}.downsample.1"), output, sets, device);
             (Some(conv), Some(bn))
         } else {
             (None, None)
         };
         space.activation(&format!("{name}.relu"), output);
-        Self {
-            conv1,
-            bn1,
-            conv2,
-            bn2,
-            conv3,
-            bn3,
-            downsample_conv,
-            downsample_bn,
-            outputs,
-        }
+        Self { conv1, bn1, conv2, bn2, conv3, bn3, downsample_conv, downsample_bn, outputs }
     }
 
     fn forward(&self, x: Tensor<B, 4>, subnet: &Subnet, norm: NormMode) -> Tensor<B, 4> {
         let set = subnet.norm_set();
         let w = |i: usize| width(self.outputs[i], subnet);
-        let mut y = self.bn1.forward_activation(
-            self.conv1.forward(x.clone(), w(0)),
-            set,
-            norm,
-            Activation::Relu,
-        );
+        let mut y = self.bn1.forward_activation(self.conv1.forward(x.clone(), w(0)), set, norm, Activation::Relu);
         // A bottleneck's middle BN is followed by a ReLU, a basic block's second by the sum.
-        let middle = if self.conv3.is_some() {
-            Activation::Relu
-        } else {
-            Activation::Identity
-        };
-        y = self
-            .bn2
-            .forward_activation(self.conv2.forward(y, w(1)), set, norm, middle);
+        let middle = if self.conv3.is_some() { Activation::Relu } else { Activation::Identity };
+        y = self.bn2.forward_activation(self.conv2.forward(y, w(1)), set, norm, middle);
         if let (Some(conv3), Some(bn3)) = (&self.conv3, &self.bn3) {
             y = bn3.forward_mode(conv3.forward(y, w(2)), set, norm);
         }
         let out = *self.outputs.last().expect("a block has convs");
         let shortcut = match (&self.downsample_conv, &self.downsample_bn) {
-            (Some(conv), Some(bn)) => {
-                bn.forward_mode(conv.forward(x, width(out, subnet)), set, norm)
-            }
+            (Some(conv), Some(bn)) => bn.forward_mode(conv.forward(x, width(out, subnet)), set, norm),
             _ => x,
         };
         relu(y.add(shortcut))
@@ -372,11 +265,7 @@ impl<B: Backend> SlimResNetBlock<B> {
     fn to_plain(&self, c_in: usize, subnet: &Subnet) -> Result<ResNetBlock<B>, SlimError> {
         let set = subnet.norm_set();
         let w = |i: usize| width(self.outputs[i], subnet);
-        let conv_bn = |conv: &SlimConv2d<B>,
-                       bn: &SwitchableBatchNorm<B>,
-                       c_in: usize,
-                       c_out: usize|
-         -> Result<(Conv2d<B>, BatchNorm<B>), SlimError> {
+        let conv_bn = |conv: &SlimConv2d<B>, bn: &SwitchableBatchNorm<B>, c_in: usize, c_out: usize| -> Result<(Conv2d<B>, BatchNorm<B>), SlimError> {
             Ok((conv.to_plain(c_in, c_out)?, bn.to_plain(set, c_out)?))
         };
         let (conv1, bn1) = conv_bn(&self.conv1, &self.bn1, c_in, w(0))?;
@@ -396,15 +285,7 @@ impl<B: Backend> SlimResNetBlock<B> {
             }
             _ => None,
         };
-        Ok(ResNetBlock {
-            conv1,
-            bn1,
-            conv2,
-            bn2,
-            conv3,
-            bn3,
-            downsample,
-        })
+        Ok(ResNetBlock { conv1, bn1, conv2, bn2, conv3, bn3, downsample })
     }
 }
 
@@ -424,20 +305,10 @@ impl<B: Backend> SlimmableModel<B> for SlimResNet<B> {
         &self.space
     }
 
-    fn forward_subnet(
-        &self,
-        images: Tensor<B, 4>,
-        subnet: &Subnet,
-        norm: NormMode,
-    ) -> Tensor<B, 2> {
+    fn forward_subnet(&self, images: Tensor<B, 4>, subnet: &Subnet, norm: NormMode) -> Tensor<B, 2> {
         let b = &self.backbone;
         let stem = width(b.stem, subnet);
-        let mut x = b.bn1.forward_activation(
-            b.conv1.forward(images, stem),
-            subnet.norm_set(),
-            norm,
-            Activation::Relu,
-        );
+        let mut x = b.bn1.forward_activation(b.conv1.forward(images, stem), subnet.norm_set(), norm, Activation::Relu);
         if b.max_pool {
             x = stem_pool(x);
         }
@@ -543,10 +414,7 @@ impl<B: Backend> Classifier<B> for ResNet<B> {
     }
 
     fn pytorch_renames() -> &'static [(&'static str, &'static str)] {
-        &[
-            (r"\.downsample\.conv\.", ".downsample.0."),
-            (r"\.downsample\.bn\.", ".downsample.1."),
-        ]
+        &[(r"\.downsample\.conv\.", ".downsample.0."), (r"\.downsample\.bn\.", ".downsample.1.")]
     }
 }
 
@@ -574,10 +442,7 @@ impl<B: Backend> Deploy<B> for SlimResNet<B> {
     type PlainConfig = ResNetConfig;
 
     fn plain_config(&self, subnet: &Subnet) -> Self::PlainConfig {
-        ResNetConfig {
-            model: self.config.clone().with_norm_sets(1),
-            channels: subnet.as_slice().to_vec(),
-        }
+        ResNetConfig { model: self.config.clone().with_norm_sets(1), channels: subnet.as_slice().to_vec() }
     }
 
     fn deploy(&self, subnet: &Subnet) -> Result<ResNet<B>, SlimError> {
@@ -586,10 +451,7 @@ impl<B: Backend> Deploy<B> for SlimResNet<B> {
         let conv1 = b.conv1.to_plain(self.config.in_channels, stem)?;
         let bn1 = b.bn1.to_plain(subnet.norm_set(), stem)?;
         let maxpool = b.max_pool.then(|| {
-            MaxPool2dConfig::new([3, 3])
-                .with_strides([2, 2])
-                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-                .init()
+            MaxPool2dConfig::new([3, 3]).with_strides([2, 2]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).init()
         });
         let mut c_in = stem;
         let mut stages = Vec::new();
@@ -602,21 +464,9 @@ impl<B: Backend> Deploy<B> for SlimResNet<B> {
             stages.push(blocks);
         }
         let fc = self.head.fc.to_plain(c_in, self.config.num_classes)?;
-        let [layer1, layer2, layer3, layer4]: [Vec<ResNetBlock<B>>; 4] =
-            stages.try_into().expect("four stages");
-        let backbone = ResNetBackbone {
-            conv1,
-            bn1,
-            maxpool,
-            layer1,
-            layer2,
-            layer3,
-            layer4,
-        };
-        Ok(ResNet {
-            backbone,
-            head: ResNetHead { fc },
-        })
+        let [layer1, layer2, layer3, layer4]: [Vec<ResNetBlock<B>>; 4] = stages.try_into().expect("four stages");
+        let backbone = ResNetBackbone { conv1, bn1, maxpool, layer1, layer2, layer3, layer4 };
+        Ok(ResNet { backbone, head: ResNetHead { fc } })
     }
 }
 
@@ -632,45 +482,23 @@ mod tests {
 
     fn full_cost(config: SlimResNetConfig, size: usize) -> (crate::cost::Cost, usize) {
         let model = config.try_init::<B>(&Default::default()).unwrap();
-        (
-            count(
-                model.space(),
-                &Subnet::max(model.space()),
-                [size, size],
-                Convention::Paper,
-            ),
-            model.space().groups().len(),
-        )
+        (count(model.space(), &Subnet::max(model.space()), [size, size], Convention::Paper), model.space().groups().len())
     }
 
     #[test]
     fn full_models_have_torchvisions_parameters_and_the_usual_flops() {
         let (r18, groups) = full_cost(SlimResNetConfig::new(18), 224);
         assert_eq!(r18.params, 11_689_512, "torchvision resnet18");
-        assert!(
-            (r18.flops as f64 / 1e9 - 1.81).abs() < 0.02,
-            "ResNet-18: 1.8G MACs, got {}",
-            r18.flops
-        );
+        assert!((r18.flops as f64 / 1e9 - 1.81).abs() < 0.02, "ResNet-18: 1.8G MACs, got {}", r18.flops);
         // Stem and stage 1 share a group (identity shortcuts); stages 2–4; one per block inside.
         assert_eq!(groups, 1 + 3 + 8);
         let (r50, groups) = full_cost(SlimResNetConfig::new(50), 224);
         assert_eq!(r50.params, 25_557_032, "torchvision resnet50");
-        assert!(
-            (r50.flops as f64 / 1e9 - 4.09).abs() < 0.03,
-            "ResNet-50: 4.1G MACs, got {}",
-            r50.flops
-        );
+        assert!((r50.flops as f64 / 1e9 - 4.09).abs() < 0.03, "ResNet-50: 4.1G MACs, got {}", r50.flops);
         assert_eq!(groups, 1 + 4 + 2 * 16);
         let (r56, _) = full_cost(SlimResNetConfig::new(56).with_num_classes(10), 32);
-        assert!(
-            (r56.flops as f64 / 1e6 - 126.0).abs() < 3.0,
-            "ResNet-56: ~125M MACs, got {}",
-            r56.flops
-        );
-        let err = SlimResNetConfig::new(21)
-            .try_init::<B>(&Default::default())
-            .unwrap_err();
+        assert!((r56.flops as f64 / 1e6 - 126.0).abs() < 3.0, "ResNet-56: ~125M MACs, got {}", r56.flops);
+        let err = SlimResNetConfig::new(21).try_init::<B>(&Default::default()).unwrap_err();
         assert!(err.contains("ResNet depth 21 is not supported"), "{err}");
     }
 
@@ -678,70 +506,38 @@ mod tests {
     fn subnets_deploy_exactly_with_mmcls_names_for_basic_and_bottleneck_blocks() {
         let device = Default::default();
         for (config, size) in [
-            (
-                SlimResNetConfig::new(20)
-                    .with_in_channels(1)
-                    .with_num_classes(10),
-                28,
-            ),
-            (
-                SlimResNetConfig::new(50)
-                    .with_num_classes(7)
-                    .with_small_input(true),
-                16,
-            ),
+            (SlimResNetConfig::new(20).with_in_channels(1).with_num_classes(10), 28),
+            (SlimResNetConfig::new(50).with_num_classes(7).with_small_input(true), 16),
             (SlimResNetConfig::new(18).with_num_classes(7), 64),
         ] {
             let depth = config.depth;
             let model = config.try_init::<B>(&device).unwrap();
             let c = config.in_channels;
-            let images = || {
-                Tensor::<B, 4>::random([3, c, size, size], Distribution::Normal(0.2, 1.0), &device)
-            };
-            let ratios: Vec<f64> = (0..model.space().groups().len())
-                .map(|g| [0.25, 0.5, 0.75, 1.0][g % 4])
-                .collect();
+            let images = || Tensor::<B, 4>::random([3, c, size, size], Distribution::Normal(0.2, 1.0), &device);
+            let ratios: Vec<f64> = (0..model.space().groups().len()).map(|g| [0.25, 0.5, 0.75, 1.0][g % 4]).collect();
             let subnet = Subnet::from_ratios(model.space(), &ratios, None).unwrap();
             for step in 0..2 {
                 let _ = model.forward_subnet(images(), &subnet, NormMode::Calibrate { step });
             }
             let plain = model.deploy(&subnet).unwrap();
             let x = images();
-            let diff = model
-                .forward_subnet(x.clone(), &subnet, NormMode::Auto)
-                .sub(plain.forward(x))
-                .abs()
-                .max()
-                .into_scalar();
+            let diff = model.forward_subnet(x.clone(), &subnet, NormMode::Auto).sub(plain.forward(x)).abs().max().into_scalar();
             assert!(diff < 1e-4, "ResNet-{depth}: max abs diff {diff}");
             let counted = count(model.space(), &subnet, [size, size], Convention::Paper).params;
             assert_eq!(trainable_params(&plain) as u64, counted, "ResNet-{depth}");
 
             // safetensors names are mmcls's: `downsample.0`/`.1`, `bn1.weight`.
-            let dir = std::env::temp_dir()
-                .join(format!("autoslim-resnet-{depth}-{}", std::process::id()));
+            let dir = std::env::temp_dir().join(format!("autoslim-resnet-{depth}-{}", std::process::id()));
             let files = save(&plain, &model.plain_config(&subnet), &dir.join("plain")).unwrap();
             let bytes = std::fs::read(&files.safetensors).unwrap();
             let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
             let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + len]).unwrap();
-            assert!(
-                header
-                    .get("backbone.layer2.0.downsample.0.weight")
-                    .is_some(),
-                "ResNet-{depth}: {header}"
-            );
-            assert!(
-                header
-                    .get("backbone.layer2.0.downsample.1.running_mean")
-                    .is_some()
-            );
+            assert!(header.get("backbone.layer2.0.downsample.0.weight").is_some(), "ResNet-{depth}: {header}");
+            assert!(header.get("backbone.layer2.0.downsample.1.running_mean").is_some());
             assert!(header.get("backbone.bn1.weight").is_some());
             let yaml = subnet.to_yaml(model.space());
             assert!(yaml.contains("backbone.layer2.0.downsample.0:"), "{yaml}");
-            let rebuilt = ResNetConfig::load(&files.config)
-                .unwrap()
-                .init_plain::<B>(&device)
-                .unwrap();
+            let rebuilt = ResNetConfig::load(&files.config).unwrap().init_plain::<B>(&device).unwrap();
             assert_eq!(trainable_params(&rebuilt), trainable_params(&plain));
             std::fs::remove_dir_all(dir).unwrap();
         }

@@ -6,8 +6,8 @@ use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::Checkpoi
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::{Autodiff, NodeId};
-use burn::tensor::TensorMetadata;
 use burn::tensor::backend::Backend;
+use burn::tensor::TensorMetadata;
 use burn::tensor::ops::FloatTensor;
 
 use crate::im2col::ConvGeometry;
@@ -15,11 +15,7 @@ use crate::im2col::ConvGeometry;
 /// A backend that computes a depthwise convolution (`weight` `[c, 1, kh, kw]`) in one op.
 pub(crate) trait DepthwiseForward: Backend {
     /// The convolution of `input` `[n, c, h, w]`: `[n, c, h_out, w_out]`, without bias.
-    fn depthwise_forward(
-        input: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        geometry: &ConvGeometry,
-    ) -> FloatTensor<Self>;
+    fn depthwise_forward(input: FloatTensor<Self>, weight: FloatTensor<Self>, geometry: &ConvGeometry) -> FloatTensor<Self>;
 }
 
 /// A backend that also has the two gradients of [`DepthwiseForward`]: what autodiff needs of
@@ -34,11 +30,7 @@ pub(crate) trait DepthwiseBackward: DepthwiseForward {
     ) -> FloatTensor<Self>;
 
     /// The gradient with respect to the weight, `[c, 1, kh, kw]`.
-    fn depthwise_weight_grad(
-        grad: FloatTensor<Self>,
-        input: FloatTensor<Self>,
-        geometry: &ConvGeometry,
-    ) -> FloatTensor<Self>;
+    fn depthwise_weight_grad(grad: FloatTensor<Self>, input: FloatTensor<Self>, geometry: &ConvGeometry) -> FloatTensor<Self>;
 }
 
 /// The backward step of the depthwise op, recorded in the autodiff graph.
@@ -49,39 +41,24 @@ impl<B: DepthwiseBackward> Backward<B, 2> for DepthwiseConvBackward {
     /// The input's and the weight's checkpoints, and the geometry.
     type State = (NodeId, NodeId, ConvGeometry);
 
-    fn backward(
-        self,
-        ops: Ops<Self::State, 2>,
-        grads: &mut Gradients,
-        checkpointer: &mut Checkpointer,
-    ) {
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
         let [input_node, weight_node] = ops.parents;
         let grad = grads.consume::<B>(&ops.node);
         let (input_id, weight_id, geometry) = ops.state;
         let input: FloatTensor<B> = checkpointer.retrieve_node_output(input_id);
         let weight: FloatTensor<B> = checkpointer.retrieve_node_output(weight_id);
         if let Some(node) = weight_node {
-            grads.register::<B>(
-                node.id,
-                B::depthwise_weight_grad(grad.clone(), input.clone(), &geometry),
-            );
+            grads.register::<B>(node.id, B::depthwise_weight_grad(grad.clone(), input.clone(), &geometry));
         }
         if let Some(node) = input_node {
             let input_shape = input.shape().dims::<4>();
-            grads.register::<B>(
-                node.id,
-                B::depthwise_input_grad(grad, weight, input_shape, &geometry),
-            );
+            grads.register::<B>(node.id, B::depthwise_input_grad(grad, weight, input_shape, &geometry));
         }
     }
 }
 
 impl<B: DepthwiseBackward, C: CheckpointStrategy> DepthwiseForward for Autodiff<B, C> {
-    fn depthwise_forward(
-        input: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        geometry: &ConvGeometry,
-    ) -> FloatTensor<Self> {
+    fn depthwise_forward(input: FloatTensor<Self>, weight: FloatTensor<Self>, geometry: &ConvGeometry) -> FloatTensor<Self> {
         match DepthwiseConvBackward
             .prepare::<C>([input.node.clone(), weight.node.clone()])
             .compute_bound()
@@ -93,11 +70,7 @@ impl<B: DepthwiseBackward, C: CheckpointStrategy> DepthwiseForward for Autodiff<
                 let output = B::depthwise_forward(input.primitive, weight.primitive, geometry);
                 prep.finish((input_id, weight_id, *geometry), output)
             }
-            OpsKind::UnTracked(prep) => prep.finish(B::depthwise_forward(
-                input.primitive,
-                weight.primitive,
-                geometry,
-            )),
+            OpsKind::UnTracked(prep) => prep.finish(B::depthwise_forward(input.primitive, weight.primitive, geometry)),
         }
     }
 }

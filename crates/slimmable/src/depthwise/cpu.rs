@@ -18,10 +18,7 @@ use crate::im2col::ConvGeometry;
 fn values(tensor: FloatTensor<NdArray>) -> (Vec<f32>, [usize; 4]) {
     let tensor = Tensor::<NdArray, 4>::from_primitive(TensorPrimitive::Float(tensor));
     let shape = tensor.dims();
-    let values = tensor
-        .into_data()
-        .into_vec::<f32>()
-        .expect("the dispatch admits f32 tensors only");
+    let values = tensor.into_data().into_vec::<f32>().expect("the dispatch admits f32 tensors only");
     (values, shape)
 }
 
@@ -34,25 +31,16 @@ fn tensor(values: Vec<f32>, shape: [usize; 4]) -> FloatTensor<NdArray> {
 /// The input position (row or column) that output position `out` reads at tap `tap`, if it
 /// lies inside the input (not in the padding).
 fn source(out: usize, tap: usize, axis: usize, g: &ConvGeometry, len: usize) -> Option<usize> {
-    (out * g.stride[axis] + tap * g.dilation[axis])
-        .checked_sub(g.pad_start[axis])
-        .filter(|&p| p < len)
+    (out * g.stride[axis] + tap * g.dilation[axis]).checked_sub(g.pad_start[axis]).filter(|&p| p < len)
 }
 
 /// Calls `f(input index, output index, tap index)` for every (output, tap) pair of one plane
 /// whose input position is inside the input.
-fn for_each_tap(
-    g: &ConvGeometry,
-    input: [usize; 2],
-    output: [usize; 2],
-    mut f: impl FnMut(usize, usize, usize),
-) {
+fn for_each_tap(g: &ConvGeometry, input: [usize; 2], output: [usize; 2], mut f: impl FnMut(usize, usize, usize)) {
     let [kh, kw] = g.kernel;
     for oy in 0..output[0] {
         for i in 0..kh {
-            let Some(row) = source(oy, i, 0, g, input[0]) else {
-                continue;
-            };
+            let Some(row) = source(oy, i, 0, g, input[0]) else { continue };
             for ox in 0..output[1] {
                 for j in 0..kw {
                     if let Some(col) = source(ox, j, 1, g, input[1]) {
@@ -65,25 +53,17 @@ fn for_each_tap(
 }
 
 impl DepthwiseForward for NdArray {
-    fn depthwise_forward(
-        input: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        g: &ConvGeometry,
-    ) -> FloatTensor<Self> {
+    fn depthwise_forward(input: FloatTensor<Self>, weight: FloatTensor<Self>, g: &ConvGeometry) -> FloatTensor<Self> {
         let (x, [n, c, h, w]) = values(input);
         let (weight, _) = values(weight);
         let [ho, wo] = g.output_size([h, w]);
         let taps = g.kernel[0] * g.kernel[1];
         let mut out = vec![0.0; n * c * ho * wo];
-        out.par_chunks_mut(ho * wo)
-            .enumerate()
-            .for_each(|(plane, out)| {
-                let x = &x[plane * h * w..][..h * w];
-                let k = &weight[(plane % c) * taps..][..taps];
-                for_each_tap(g, [h, w], [ho, wo], |src, dst, tap| {
-                    out[dst] += x[src] * k[tap]
-                });
-            });
+        out.par_chunks_mut(ho * wo).enumerate().for_each(|(plane, out)| {
+            let x = &x[plane * h * w..][..h * w];
+            let k = &weight[(plane % c) * taps..][..taps];
+            for_each_tap(g, [h, w], [ho, wo], |src, dst, tap| out[dst] += x[src] * k[tap]);
+        });
         tensor(out, [n, c, ho, wo])
     }
 }
@@ -99,42 +79,28 @@ impl DepthwiseBackward for NdArray {
         let (weight, _) = values(weight);
         let taps = g.kernel[0] * g.kernel[1];
         let mut input_grad = vec![0.0; n * c * h * w];
-        input_grad
-            .par_chunks_mut(h * w)
-            .enumerate()
-            .for_each(|(plane, input_grad)| {
-                let grad = &grad[plane * ho * wo..][..ho * wo];
-                let k = &weight[(plane % c) * taps..][..taps];
-                for_each_tap(g, [h, w], [ho, wo], |src, dst, tap| {
-                    input_grad[src] += grad[dst] * k[tap]
-                });
-            });
+        input_grad.par_chunks_mut(h * w).enumerate().for_each(|(plane, input_grad)| {
+            let grad = &grad[plane * ho * wo..][..ho * wo];
+            let k = &weight[(plane % c) * taps..][..taps];
+            for_each_tap(g, [h, w], [ho, wo], |src, dst, tap| input_grad[src] += grad[dst] * k[tap]);
+        });
         tensor(input_grad, [n, c, h, w])
     }
 
-    fn depthwise_weight_grad(
-        grad: FloatTensor<Self>,
-        input: FloatTensor<Self>,
-        g: &ConvGeometry,
-    ) -> FloatTensor<Self> {
+    fn depthwise_weight_grad(grad: FloatTensor<Self>, input: FloatTensor<Self>, g: &ConvGeometry) -> FloatTensor<Self> {
         let (grad, [_, _, ho, wo]) = values(grad);
         let (x, [n, c, h, w]) = values(input);
         let taps = g.kernel[0] * g.kernel[1];
         let mut weight_grad = vec![0.0; c * taps];
         // One channel per task, summing over the images: no two tasks write the same value.
-        weight_grad
-            .par_chunks_mut(taps)
-            .enumerate()
-            .for_each(|(channel, k)| {
-                for image in 0..n {
-                    let plane = image * c + channel;
-                    let x = &x[plane * h * w..][..h * w];
-                    let grad = &grad[plane * ho * wo..][..ho * wo];
-                    for_each_tap(g, [h, w], [ho, wo], |src, dst, tap| {
-                        k[tap] += grad[dst] * x[src]
-                    });
-                }
-            });
+        weight_grad.par_chunks_mut(taps).enumerate().for_each(|(channel, k)| {
+            for image in 0..n {
+                let plane = image * c + channel;
+                let x = &x[plane * h * w..][..h * w];
+                let grad = &grad[plane * ho * wo..][..ho * wo];
+                for_each_tap(g, [h, w], [ho, wo], |src, dst, tap| k[tap] += grad[dst] * x[src]);
+            }
+        });
         tensor(weight_grad, [c, 1, g.kernel[0], g.kernel[1]])
     }
 }

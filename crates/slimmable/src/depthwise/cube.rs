@@ -12,9 +12,7 @@
 
 use burn::tensor::ops::{FloatTensor, FloatTensorOps};
 use burn::tensor::{Shape, TensorMetadata};
-use burn_cubecl::{
-    BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement, tensor::CubeTensor,
-};
+use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement, tensor::CubeTensor};
 use cubecl::prelude::*;
 
 use super::backend::{DepthwiseBackward, DepthwiseForward};
@@ -168,8 +166,7 @@ fn weight_grad_kernel<F: Float>(
             for ox in 0..out_w {
                 let col = ox * geo.stride_w + j * geo.dilation_w;
                 if col >= geo.pad_w && col - geo.pad_w < in_w {
-                    sum += grad[grad_row + ox * grad.stride(3)]
-                        * input[in_row + (col - geo.pad_w) * input.stride(3)];
+                    sum += grad[grad_row + ox * grad.stride(3)] * input[in_row + (col - geo.pad_w) * input.stride(3)];
                 }
             }
         }
@@ -178,14 +175,7 @@ fn weight_grad_kernel<F: Float>(
 }
 
 fn strides_arg<R: CubeRuntime>(g: &ConvGeometry) -> Strides2dLaunch<R> {
-    Strides2dLaunch::new(
-        g.stride[0],
-        g.stride[1],
-        g.dilation[0],
-        g.dilation[1],
-        g.pad_start[0],
-        g.pad_start[1],
-    )
+    Strides2dLaunch::new(g.stride[0], g.stride[1], g.dilation[0], g.dilation[1], g.pad_start[0], g.pad_start[1])
 }
 
 fn dims4<R: CubeRuntime>(tensor: &CubeTensor<R>) -> [usize; 4] {
@@ -264,21 +254,13 @@ fn weight_grad_per_image<R: CubeRuntime, F: FloatElement>(
     partial
 }
 
-impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> DepthwiseForward
-    for CubeBackend<R, F, I, BT>
-{
-    fn depthwise_forward(
-        input: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        geometry: &ConvGeometry,
-    ) -> FloatTensor<Self> {
+impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> DepthwiseForward for CubeBackend<R, F, I, BT> {
+    fn depthwise_forward(input: FloatTensor<Self>, weight: FloatTensor<Self>, geometry: &ConvGeometry) -> FloatTensor<Self> {
         forward::<R, F>(input, weight, geometry)
     }
 }
 
-impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> DepthwiseBackward
-    for CubeBackend<R, F, I, BT>
-{
+impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> DepthwiseBackward for CubeBackend<R, F, I, BT> {
     fn depthwise_input_grad(
         grad: FloatTensor<Self>,
         weight: FloatTensor<Self>,
@@ -288,17 +270,10 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> DepthwiseB
         input_grad::<R, F>(grad, weight, input_shape, geometry)
     }
 
-    fn depthwise_weight_grad(
-        grad: FloatTensor<Self>,
-        input: FloatTensor<Self>,
-        geometry: &ConvGeometry,
-    ) -> FloatTensor<Self> {
+    fn depthwise_weight_grad(grad: FloatTensor<Self>, input: FloatTensor<Self>, geometry: &ConvGeometry) -> FloatTensor<Self> {
         let channels = input.shape().dims::<4>()[1];
         let per_image = weight_grad_per_image::<R, F>(grad, input, geometry);
         let summed = Self::float_sum_dim(per_image, 0);
-        Self::float_reshape(
-            summed,
-            Shape::new([channels, 1, geometry.kernel[0], geometry.kernel[1]]),
-        )
+        Self::float_reshape(summed, Shape::new([channels, 1, geometry.kernel[0], geometry.kernel[1]]))
     }
 }

@@ -9,13 +9,13 @@ use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
 
 use super::backend::DepthwiseForward;
-use crate::im2col::ConvGeometry;
 use crate::type_match::same_type;
+use crate::im2col::ConvGeometry;
 
-#[cfg(feature = "cuda")]
-use crate::type_match::CudaCube;
 #[cfg(feature = "wgpu")]
 use crate::type_match::WgpuCube;
+#[cfg(feature = "cuda")]
+use crate::type_match::CudaCube;
 
 /// One backend the kernels can run on: its depthwise op, for tensors of `B` that are its own.
 type Candidate<B> = fn(FloatTensor<B>, FloatTensor<B>, &ConvGeometry) -> FloatTensor<B>;
@@ -28,49 +28,30 @@ fn candidates<B: Backend>() -> Vec<(TypeId, Candidate<B>)> {
     {
         use burn::backend::{Autodiff, NdArray};
         list.push((TypeId::of::<NdArray>(), run_as::<B, NdArray>));
-        list.push((
-            TypeId::of::<Autodiff<NdArray>>(),
-            run_as::<B, Autodiff<NdArray>>,
-        ));
+        list.push((TypeId::of::<Autodiff<NdArray>>(), run_as::<B, Autodiff<NdArray>>));
     }
     #[cfg(feature = "wgpu")]
     {
         list.push((TypeId::of::<WgpuCube>(), run_as::<B, WgpuCube>));
-        list.push((
-            TypeId::of::<burn::backend::Autodiff<WgpuCube>>(),
-            run_as::<B, burn::backend::Autodiff<WgpuCube>>,
-        ));
+        list.push((TypeId::of::<burn::backend::Autodiff<WgpuCube>>(), run_as::<B, burn::backend::Autodiff<WgpuCube>>));
     }
     #[cfg(feature = "cuda")]
     {
         list.push((TypeId::of::<CudaCube>(), run_as::<B, CudaCube>));
-        list.push((
-            TypeId::of::<burn::backend::Autodiff<CudaCube>>(),
-            run_as::<B, burn::backend::Autodiff<CudaCube>>,
-        ));
+        list.push((TypeId::of::<burn::backend::Autodiff<CudaCube>>(), run_as::<B, burn::backend::Autodiff<CudaCube>>));
     }
     list
 }
 
 /// Whether backend `B` has the depthwise kernels.
 pub(crate) fn has_kernels<B: Backend>() -> bool {
-    candidates::<B>()
-        .iter()
-        .any(|(id, _)| *id == TypeId::of::<B>())
+    candidates::<B>().iter().any(|(id, _)| *id == TypeId::of::<B>())
 }
 
 /// Runs the depthwise op of backend `K`; called only when `K` is `B` itself.
-fn run_as<B: Backend, K: DepthwiseForward>(
-    input: FloatTensor<B>,
-    weight: FloatTensor<B>,
-    geometry: &ConvGeometry,
-) -> FloatTensor<B> {
+fn run_as<B: Backend, K: DepthwiseForward>(input: FloatTensor<B>, weight: FloatTensor<B>, geometry: &ConvGeometry) -> FloatTensor<B> {
     let mismatch = |_| unreachable!("run_as is called only when K is B");
-    let output = K::depthwise_forward(
-        same_type(input).unwrap_or_else(mismatch),
-        same_type(weight).unwrap_or_else(mismatch),
-        geometry,
-    );
+    let output = K::depthwise_forward(same_type(input).unwrap_or_else(mismatch), same_type(weight).unwrap_or_else(mismatch), geometry);
     same_type(output).unwrap_or_else(|_| unreachable!("run_as is called only when K is B"))
 }
 
@@ -84,10 +65,7 @@ pub(crate) fn try_kernels<B: Backend>(
     if input.dtype() != DType::F32 || weight.dtype() != DType::F32 {
         return Err((input, weight));
     }
-    match candidates::<B>()
-        .into_iter()
-        .find(|(id, _)| *id == TypeId::of::<B>())
-    {
+    match candidates::<B>().into_iter().find(|(id, _)| *id == TypeId::of::<B>()) {
         Some((_, run)) => Ok(run(input, weight, geometry)),
         None => Err((input, weight)),
     }

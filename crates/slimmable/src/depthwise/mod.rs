@@ -21,9 +21,9 @@ mod cube;
 #[cfg(feature = "kernels")]
 mod dispatch;
 
-use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use burn::tensor::module::conv2d;
+use burn::tensor::Tensor;
 
 use crate::im2col::{ConvGeometry, add_channel_bias, conv2d_im2col};
 
@@ -75,16 +75,9 @@ fn kernels<B: Backend>(
     #[cfg(feature = "kernels")]
     {
         use burn::tensor::TensorPrimitive::Float;
-        match dispatch::try_kernels::<B>(
-            x.into_primitive().tensor(),
-            weight.into_primitive().tensor(),
-            geometry,
-        ) {
+        match dispatch::try_kernels::<B>(x.into_primitive().tensor(), weight.into_primitive().tensor(), geometry) {
             Ok(out) => Ok(Tensor::from_primitive(Float(out))),
-            Err((x, weight)) => Err((
-                Tensor::from_primitive(Float(x)),
-                Tensor::from_primitive(Float(weight)),
-            )),
+            Err((x, weight)) => Err((Tensor::from_primitive(Float(x)), Tensor::from_primitive(Float(weight)))),
         }
     }
     #[cfg(not(feature = "kernels"))]
@@ -97,93 +90,29 @@ fn kernels<B: Backend>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{
-        NdArrayAd, agrees_with, assert_close, backend_tests, geometry, random,
-    };
+    use crate::test_support::{NdArrayAd, agrees_with, assert_close, backend_tests, geometry, random};
     use burn::tensor::backend::AutodiffBackend;
 
-    fn ours<B: Backend>(
-        x: Tensor<B, 4>,
-        w: Tensor<B, 4>,
-        b: Option<Tensor<B, 1>>,
-        g: &ConvGeometry,
-    ) -> Tensor<B, 4> {
+    fn ours<B: Backend>(x: Tensor<B, 4>, w: Tensor<B, 4>, b: Option<Tensor<B, 1>>, g: &ConvGeometry) -> Tensor<B, 4> {
         depthwise_conv2d(x, w, b, g)
     }
 
     fn depthwise_matches_the_backend_with_its_gradients<B: AutodiffBackend>(device: &B::Device) {
-        agrees_with::<B>(
-            [2, 5, 8, 8],
-            [5, 1, 3, 3],
-            geometry(3, 1, 1, [1, 1], [1, 1]),
-            5,
-            device,
-            ours,
-        );
-        agrees_with::<B>(
-            [2, 5, 9, 9],
-            [5, 1, 3, 3],
-            geometry(3, 2, 1, [1, 1], [1, 1]),
-            5,
-            device,
-            ours,
-        );
-        agrees_with::<B>(
-            [2, 6, 10, 9],
-            [6, 1, 3, 3],
-            geometry(3, 2, 1, [0, 0], [1, 1]),
-            6,
-            device,
-            ours,
-        ); // `Same`-style
-        agrees_with::<B>(
-            [3, 4, 7, 6],
-            [4, 1, 5, 5],
-            geometry(5, 1, 1, [2, 2], [2, 2]),
-            4,
-            device,
-            ours,
-        );
-        agrees_with::<B>(
-            [1, 3, 9, 9],
-            [3, 1, 3, 3],
-            geometry(3, 1, 2, [2, 2], [2, 2]),
-            3,
-            device,
-            ours,
-        ); // dilated
-        agrees_with::<B>(
-            [2, 3, 5, 5],
-            [3, 1, 3, 3],
-            geometry(3, 1, 1, [0, 0], [0, 0]),
-            3,
-            device,
-            ours,
-        ); // no padding
-        agrees_with::<B>(
-            [2, 4, 6, 6],
-            [8, 1, 3, 3],
-            geometry(3, 1, 1, [1, 1], [1, 1]),
-            4,
-            device,
-            ours,
-        ); // multiplier 2: conv2d
+        agrees_with::<B>([2, 5, 8, 8], [5, 1, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]), 5, device, ours);
+        agrees_with::<B>([2, 5, 9, 9], [5, 1, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1]), 5, device, ours);
+        agrees_with::<B>([2, 6, 10, 9], [6, 1, 3, 3], geometry(3, 2, 1, [0, 0], [1, 1]), 6, device, ours); // `Same`-style
+        agrees_with::<B>([3, 4, 7, 6], [4, 1, 5, 5], geometry(5, 1, 1, [2, 2], [2, 2]), 4, device, ours);
+        agrees_with::<B>([1, 3, 9, 9], [3, 1, 3, 3], geometry(3, 1, 2, [2, 2], [2, 2]), 3, device, ours); // dilated
+        agrees_with::<B>([2, 3, 5, 5], [3, 1, 3, 3], geometry(3, 1, 1, [0, 0], [0, 0]), 3, device, ours); // no padding
+        agrees_with::<B>([2, 4, 6, 6], [8, 1, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]), 4, device, ours); // multiplier 2: conv2d
         // Unequal strides and kernel sides.
-        let g = ConvGeometry {
-            kernel: [3, 1],
-            stride: [2, 1],
-            dilation: [1, 1],
-            pad_start: [1, 0],
-            pad_end: [0, 0],
-        };
+        let g = ConvGeometry { kernel: [3, 1], stride: [2, 1], dilation: [1, 1], pad_start: [1, 0], pad_end: [0, 0] };
         agrees_with::<B>([2, 3, 7, 5], [3, 1, 3, 1], g, 3, device, ours);
     }
 
     /// A slimmable layer's tensors are channel slices of larger ones: the kernels read them
     /// through their strides, and the gradients reach only the active channels.
-    fn sliced_tensors_give_the_gradients_of_the_native_conv<B: AutodiffBackend>(
-        device: &B::Device,
-    ) {
+    fn sliced_tensors_give_the_gradients_of_the_native_conv<B: AutodiffBackend>(device: &B::Device) {
         let g = geometry(3, 2, 1, [1, 1], [1, 1]);
         let x_full = random::<B, 4>([2, 8, 9, 9], device).require_grad();
         let w_full = random::<B, 4>([8, 1, 3, 3], device).require_grad();
@@ -196,16 +125,8 @@ mod tests {
         let mask = random::<B, 4>(native.dims(), device);
         let grads_native = native.mul(mask.clone()).sum().backward();
         let grads_ours = ours.mul(mask).sum().backward();
-        assert_close(
-            x_full.grad(&grads_ours).unwrap(),
-            x_full.grad(&grads_native).unwrap(),
-            1e-4,
-        );
-        assert_close(
-            w_full.grad(&grads_ours).unwrap(),
-            w_full.grad(&grads_native).unwrap(),
-            1e-3,
-        );
+        assert_close(x_full.grad(&grads_ours).unwrap(), x_full.grad(&grads_native).unwrap(), 1e-4);
+        assert_close(w_full.grad(&grads_ours).unwrap(), w_full.grad(&grads_native).unwrap(), 1e-3);
     }
 
     /// Without autodiff (inference) the kernel path gives the same output.
@@ -225,14 +146,8 @@ mod tests {
 
     #[test]
     fn kernels_run_on_the_backends_whose_feature_is_on() {
-        assert_eq!(
-            has_depthwise_kernels::<NdArrayAd>(),
-            cfg!(feature = "ndarray")
-        );
-        assert_eq!(
-            has_depthwise_kernels::<burn::backend::NdArray>(),
-            cfg!(feature = "ndarray")
-        );
+        assert_eq!(has_depthwise_kernels::<NdArrayAd>(), cfg!(feature = "ndarray"));
+        assert_eq!(has_depthwise_kernels::<burn::backend::NdArray>(), cfg!(feature = "ndarray"));
         // Not in f64.
         assert!(!has_depthwise_kernels::<burn::backend::NdArray<f64>>());
         #[cfg(feature = "test-wgpu")]
