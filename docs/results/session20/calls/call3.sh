@@ -18,7 +18,7 @@ wrap F ""
 wrap F-inferred "AUTOSLIM_WGRAD_STAGES=inferred"
 for v in F F-inferred F; do
   timeout 60 $DEV/$v bench --model conv8 --batch 1024 --iters 6 --warmup 2 --mode widths > /tmp/r/widths-$v.log 2>&1
-  echo "$v widths: exit $? $(grep -o 'width [0-9.]*: forward+backward [0-9.]* ms' /tmp/r/widths-$v.log | awk '{printf "%s=%s ", $2, $4; s+=$4} END {printf "sum=%.2f", s}') $(grep -o '"mode":"gemm_tiling_misses[^}]*' /tmp/r/widths-$v.log)"
+  echo "$v widths: exit $? $(grep -o 'width [0-9.]*: forward+backward [0-9.]* ms' /tmp/r/widths-$v.log | awk '{printf "%s=%s ", $2, $4; s+=$4} END {printf "sum=%.2f", s}') $(grep -o '[0-9]* kernel launches ran.*' /tmp/r/widths-$v.log | cut -c1-200)"
 done
 timeout 100 ncu --clock-control none --cache-control none --metrics gpu__time_duration.sum --csv --log-file /tmp/r/ncu-widths-F.csv \
   $DEV/F bench --model conv8 --batch 1024 --iters 1 --warmup 1 --mode widths > /tmp/r/ncu-widths-F.log 2>&1
