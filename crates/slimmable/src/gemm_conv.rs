@@ -1092,7 +1092,7 @@ mod tests {
             // Channels between powers of two (a slimmable network's widths).
             ([2, 40, 8, 8], [80, 40, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])),
             ([2, 40, 9, 9], [152, 40, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1])),
-            // Fitted stages of 80 × 80 (shifted views) and of 128 × 104 (unfolded, 9 × 304).
+            // Fitted stages of 96 × 96 (shifted views) and of 128 × 128 (unfolded, 9 × 304).
             ([2, 152, 8, 8], [152, 152, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])),
             ([1, 304, 4, 4], [304, 304, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])),
         ];

@@ -180,7 +180,7 @@ pub enum WgradStages {
     /// 128 rows and 64 columns: 2.1 times its area).
     Inferred,
     /// Stages fitted to the product's rows and columns (`gemm_tiling::blueprint::fitted_product_blueprint`),
-    /// for the `simple_cyclic` kernels and bf16 operands; the others keep cubek's. Where cubek
+    /// for the `simple_cyclic/mma` kernel (the default) and bf16 operands; the others keep cubek's. Where cubek
     /// refuses a fitted stage the inferred one runs, counted by
     /// [`gemm_tiling_misses`](crate::gemm_tiling_misses).
     Fitted,
@@ -438,7 +438,7 @@ pub(crate) mod launch {
 
     /// `strategy` with a stage fitted to the product of `lhs` and `rhs`
     /// ([`WgradStages::Fitted`](super::WgradStages)), or why none fits; `None` where not asked,
-    /// for a kernel other than `simple_cyclic`, or for operands other than bf16 (cubek 0.2
+    /// for a kernel other than `simple_cyclic/mma`, or for operands other than bf16 (cubek 0.2
     /// turns f32 into TF32 registers only for stages it infers).
     fn fitted<R: CubeRuntime>(strategy: &cubek::matmul::launch::Strategy, lhs: &CubeTensor<R>, rhs: &CubeTensor<R>, out: &CubeTensor<R>) -> Option<Result<cubek::matmul::launch::Strategy, String>> {
         use cubek::matmul::launch::Strategy as M;
@@ -446,11 +446,10 @@ pub(crate) mod launch {
         if super::wgrad_stages() != super::WgradStages::Fitted || lhs.dtype != DType::BF16 {
             return None;
         }
-        let tile = match strategy {
-            M::SimpleCyclicCmma(_) => TileMatmulKind::Cmma,
-            M::SimpleCyclicMma(_) => TileMatmulKind::Mma,
-            _ => return None,
-        };
+        // Only the `mma` tile: with `cmma` a fitted bf16 stage never finished on an H200
+        // (session 20's CUDA tests).
+        let M::SimpleCyclicMma(_) = strategy else { return None };
+        let tile = TileMatmulKind::Mma;
         let layout = |t: &CubeTensor<R>| match t.meta.strides().last() {
             Some(1) => MatrixLayout::RowMajor,
             _ => MatrixLayout::ColMajor,
@@ -458,10 +457,7 @@ pub(crate) mod launch {
         let (ls, rs) = (lhs.meta.shape(), rhs.meta.shape());
         let rank = ls.len();
         let product = Product { m: ls[rank - 2], n: rs[rank - 1], k: ls[rank - 1], lhs: layout(lhs), rhs: layout(rhs) };
-        Some(fitted_product_blueprint(&lhs.client, tile, &product, &dtypes(lhs, rhs, out)).map(|blueprint| match tile {
-            TileMatmulKind::Mma => M::SimpleCyclicMma(Forced(blueprint)),
-            _ => M::SimpleCyclicCmma(Forced(blueprint)),
-        }))
+        Some(fitted_product_blueprint(&lhs.client, tile, &product, &dtypes(lhs, rhs, out)).map(|blueprint| M::SimpleCyclicMma(Forced(blueprint))))
     }
 }
 
