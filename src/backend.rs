@@ -265,15 +265,18 @@ pub fn summary() -> String {
     let conv = slimmable::conv_algorithm();
     match conv.dense_as_gemm() {
         true => format!(
-            "{} ({} conv, {} kernel, {} stages, {} stage columns, {} weight-gradient products, {} operands, channels aligned to {})",
+            "{} ({} conv, {} kernel, {} stages, {} stage columns, {} weight-gradient products on {} stages, {}, {} operands, channels aligned to {}, stems of fewer than {} channels by im2col)",
             selected().name(),
             conv.name(),
             slimmable::gemm_kernel_for(selected().name()).name(),
             slimmable::gemm_stages().name(),
             slimmable::gemm_columns().name(),
             slimmable::wgrad_matmul(),
+            slimmable::wgrad_stages().name(),
+            slimmable::wgrad_order().name(),
             slimmable::gemm_precision().name(),
-            slimmable::gemm_channel_align()
+            slimmable::gemm_channel_align(),
+            slimmable::gemm_min_channels()
         ),
         false => format!("{} ({} conv)", selected().name(), conv.name()),
     }

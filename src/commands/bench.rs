@@ -229,7 +229,7 @@ where
     report(format!(r#""mode":"gemm_fallbacks","count":{fallbacks}"#));
     let (misses, why) = slimmable::gemm_tiling_misses();
     if let Some(why) = why {
-        println!("  {misses} kernel launches ran cubek's inferred stage instead of the one AUTOSLIM_GEMM_STAGES names; the first because {why}");
+        println!("  {misses} kernel launches ran cubek's inferred stage instead of the one AUTOSLIM_GEMM_STAGES names or AUTOSLIM_WGRAD_STAGES fits; the first because {why}");
     }
     Ok(())
 }

@@ -140,8 +140,8 @@ pub(crate) fn aligned(channels: usize, align: usize) -> usize {
 
 /// The default of [`set_gemm_min_channels`]: convs of fewer input channels (a network's stem,
 /// on RGB or grey images) take [`conv2d_im2col`]. On an H200 the bench net's 3-channel stem on
-/// the implicit-GEMM kernels (its channels padded to eight) made every width's pass 0.4–0.7 ms
-/// slower than by im2col (docs/BENCHMARKS.md, session 20).
+/// the implicit-GEMM kernels (its channels padded to eight) made its passes 0.1 ms (width 2/12)
+/// to 0.8 ms (full width) slower than by im2col (docs/BENCHMARKS.md, session 20).
 pub const DEFAULT_GEMM_MIN_CHANNELS: usize = 8;
 
 /// Convs with fewer input channels than this take [`conv2d_im2col`] instead of the GEMM kernels.

@@ -253,7 +253,9 @@ static MISSES: AtomicUsize = AtomicUsize::new(0);
 static FIRST_MISS: RwLock<Option<String>> = RwLock::new(None);
 
 /// How many kernel launches in this process ran cubek's inferred stage because the one
-/// [`gemm_stages`] named did not fit their product, and why the first one did not.
+/// [`gemm_stages`] named (or, for the weight gradient's products, the fitted one of
+/// [`WgradStages::Fitted`](crate::WgradStages)) did not fit their product, and why the first
+/// one did not.
 pub fn gemm_tiling_misses() -> (usize, Option<String>) {
     let first = FIRST_MISS.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
     (MISSES.load(Ordering::Relaxed), first)
