@@ -1,7 +1,8 @@
 //! The stages of the implicit-GEMM conv kernels and the kernel of their weight gradient: one
 //! slimmable 3×3 conv's forward and backward pass with bf16 operands, timed with cubek's
-//! inferred stage, with the default one and with a named one, and with two weight-gradient
-//! kernels; and how far their results are apart.
+//! inferred stage, with the default one and with a named one, with two weight-gradient
+//! kernels, and with the weight gradient's products on cubek's stages or on stages fitted to
+//! the channels; and how far their results are apart.
 //!
 //! ```sh
 //! cargo run --release --features cuda --example gemm_stages   # NVIDIA GPU
@@ -15,8 +16,10 @@
 //! the same order).
 //!
 //! `GemmStages::Default` gives bf16 operands a `128x128x64/4` stage (`slimmable::BF16_TILING`);
-//! the command line's `AUTOSLIM_GEMM_STAGES` and `AUTOSLIM_GEMM_WGRAD` set the same as
-//! `set_gemm_stages` and `set_wgrad_matmul` do here.
+//! `WgradStages::Fitted` (the default since session 20) fits the weight gradient's product stages
+//! to the channel counts (here 96 of 128, in and out: one stage of 96 × 96 per product). The
+//! command line's `AUTOSLIM_GEMM_STAGES`, `AUTOSLIM_GEMM_WGRAD` and `AUTOSLIM_WGRAD_STAGES` set
+//! the same as `set_gemm_stages`, `set_wgrad_matmul` and `set_wgrad_stages` do here.
 
 use std::time::Instant;
 
@@ -26,8 +29,8 @@ use burn::nn::PaddingConfig2d;
 use burn::tensor::backend::Backend as _;
 use burn::tensor::{Distribution, Tensor};
 use slimmable::{
-    ConvAlgorithm, GemmPrecision, GemmStages, GemmTiling, SlimConv2dConfig, gemm_tiling_misses, has_implicit_gemm, implicit_gemm_fallbacks, set_conv_algorithm,
-    set_gemm_precision, set_gemm_stages, set_wgrad_matmul,
+    ConvAlgorithm, GemmPrecision, GemmStages, GemmTiling, SlimConv2dConfig, WgradStages, gemm_tiling_misses, has_implicit_gemm, implicit_gemm_fallbacks,
+    set_conv_algorithm, set_gemm_precision, set_gemm_stages, set_wgrad_matmul, set_wgrad_stages,
 };
 
 type Train = Autodiff<Backend>;
@@ -44,15 +47,17 @@ fn main() {
     let x = images.slice([0..batch, 0..96]);
     let named = GemmTiling::parse("256x128x64/8").expect("a valid stage name");
     let settings = [
-        (GemmStages::Inferred, "simple_cyclic/cmma"),
-        (GemmStages::Default, "simple_cyclic/cmma"),
-        (GemmStages::Default, "simple_cyclic/mma"),
-        (GemmStages::Fixed(named), "simple_cyclic/mma"),
+        (GemmStages::Inferred, "simple_cyclic/cmma", WgradStages::Inferred),
+        (GemmStages::Default, "simple_cyclic/cmma", WgradStages::Inferred),
+        (GemmStages::Default, "simple_cyclic/mma", WgradStages::Inferred),
+        (GemmStages::Default, "simple_cyclic/mma", WgradStages::Fitted),
+        (GemmStages::Fixed(named), "simple_cyclic/mma", WgradStages::Fitted),
     ];
     let mut results: Vec<(Tensor<Backend, 4>, Tensor<Backend, 4>)> = Vec::new();
-    for (stages, wgrad) in settings {
+    for (stages, wgrad, products) in settings {
         set_gemm_stages(stages);
         set_wgrad_matmul(wgrad).expect("one of slimmable::WGRAD_MATMULS");
+        set_wgrad_stages(products);
         let pass = || {
             let out = conv.forward(x.clone(), 96);
             let grads = out.clone().sum().backward();
@@ -67,7 +72,7 @@ fn main() {
         }
         Backend::sync(&device).expect("the device runs");
         let ms = start.elapsed().as_secs_f64() * 1e3 / reps as f64;
-        println!("stages {:>14}, weight gradient {:>18}: {ms:6.2} ms per forward+backward", stages.name(), wgrad);
+        println!("stages {:>14}, weight gradient {:>18} on {:>8} stages: {ms:6.2} ms per forward+backward", stages.name(), wgrad, products.name());
         results.push(pass());
     }
     set_gemm_stages(GemmStages::default());
