@@ -328,16 +328,16 @@ pub(crate) mod blueprint {
     /// The most output rows or columns of a fitted product stage (as the named default's).
     const FITTED_MOST: u32 = 128;
     /// A fitted product stage's rows and columns are multiples of this: at most four sizes
-    /// along each axis, so that a sandwich step's random widths meet at most 16 stages (the
-    /// exact fit met 87 among the bench net's widths, each compiled in its first step:
-    /// seconds a step for the first hundreds of steps).
+    /// along each axis, so that a sandwich step's random widths meet at most 16 stages (fitted
+    /// to whole tiles, the bench net's widths met 87, each a kernel compiled when first met:
+    /// its sandwich steps took 4–6 s throughout session 20's call 3).
     const FITTED_STEP: u32 = 32;
     /// The most tensor-core tiles one warp of a fitted stage accumulates (4 registers each).
     const FITTED_TILES_PER_WARP: u32 = 32;
 
     /// A stage fitted to `product`, for the weight gradient's batched products, whose `m` and
     /// `n` are channel counts such as 152 or 9 × 40 ([`fitted_stage`]: 152 × 152 in four stages
-    /// of 80 × 80, where cubek infers six of 128 rows and 64 columns, 2.1 times its area), 64
+    /// of 96 × 96, where cubek infers six of 128 rows and 64 columns, 2.1 times its area), 64
     /// deep.
     pub(crate) fn fitted_product_blueprint<R: Runtime>(client: &ComputeClient<R>, tile: TileMatmulKind, product: &Product, dtypes: &MatmulElems) -> Result<TilingBlueprint, String> {
         let (problem, dtypes, instruction) = problem_and_instruction(client, tile, product, dtypes, None)?;
@@ -356,10 +356,10 @@ pub(crate) mod blueprint {
 
     /// A stage for a product of `sizes` (`[m, n]`) with tiles `tile` (`[tm, tn]`): its tiles
     /// along each axis and its warps along each. Each axis splits evenly over the fewest stages
-    /// of at most [`FITTED_MOST`], rounded up to a multiple of [`FITTED_STEP`] (or of whole
-    /// tiles' twice or four times that, so that warps divide them); of those, the one with the
-    /// least padded area whose warps (up to four, each within [`FITTED_TILES_PER_WARP`] tiles)
-    /// divide it, the most warps first.
+    /// of at most [`FITTED_MOST`], rounded up to a multiple of [`FITTED_STEP`], or further to an
+    /// even count of tiles or a multiple of four so that warps divide them; of those, the one
+    /// with the least padded area whose warps (up to four, each within
+    /// [`FITTED_TILES_PER_WARP`] tiles) divide it, the most warps first.
     pub(crate) fn fitted_stage(sizes: [usize; 2], tile: [u32; 2]) -> Option<([u32; 2], [u32; 2])> {
         let axis = |a: usize| {
             let size = sizes[a].max(1) as u32;
