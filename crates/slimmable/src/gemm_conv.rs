@@ -170,8 +170,8 @@ pub fn gemm_min_channels() -> usize {
 pub enum WgradOrder {
     /// Image batches outermost: the kernel positions of one image batch are neighbouring
     /// products, launched side by side, which read the same output-gradient rows and
-    /// overlapping input rows. The default: on an H200 the bench net's passes were 0.5–1 %
-    /// faster (docs/BENCHMARKS.md, session 20).
+    /// overlapping input rows. The default: on an H200 the bench net's passes were 0–1.2 %
+    /// faster, 0.9 % summed over its widths (docs/BENCHMARKS.md, session 20).
     ImagesOuter,
     /// Kernel positions outermost (until session 20): each image batch's operands are read
     /// again by every kernel position, far apart in time.
@@ -199,7 +199,7 @@ impl WgradOrder {
     }
 }
 
-static WGRAD_ORDER: AtomicUsize = AtomicUsize::new(0);
+static WGRAD_ORDER: AtomicUsize = AtomicUsize::new(WgradOrder::ImagesOuter as usize);
 
 /// Sets how stride-1 weight gradients order their products (default
 /// [`WgradOrder::ImagesOuter`]). Process-wide.
