@@ -212,19 +212,13 @@ pub fn gemm_min_channels(value: Option<&str>) -> Result<Option<usize>, String> {
 /// (`slimmable::set_wgrad_order`: `images-outer`, the default, or `positions-outer`); `None`
 /// when unset.
 pub fn wgrad_order(value: Option<&str>) -> Result<Option<slimmable::WgradOrder>, String> {
-    match value.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(name) => slimmable::WgradOrder::parse(name).map(Some).map_err(|err| format!("AUTOSLIM_WGRAD_ORDER: {err}")),
-    }
+    named("AUTOSLIM_WGRAD_ORDER", value, slimmable::WgradOrder::parse)
 }
 
 /// `AUTOSLIM_WGRAD_STAGES`'s value: how the weight gradient's products split into stages
 /// (`slimmable::set_wgrad_stages`: `fitted`, the default, or `inferred`); `None` when unset.
 pub fn wgrad_stages(value: Option<&str>) -> Result<Option<slimmable::WgradStages>, String> {
-    match value.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(name) => slimmable::WgradStages::parse(name).map(Some).map_err(|err| format!("AUTOSLIM_WGRAD_STAGES: {err}")),
-    }
+    named("AUTOSLIM_WGRAD_STAGES", value, slimmable::WgradStages::parse)
 }
 
 /// `AUTOSLIM_LAYOUT_COPY_ROWS`'s value: rows of threads per tile of the GEMM convs' layout
@@ -246,13 +240,19 @@ fn positive_whole(name: &str, what: &str, value: Option<&str>) -> Result<Option<
     }
 }
 
+/// The setting the environment variable `name` names, parsed by `parse`; `None` when unset or
+/// blank, and the error prefixed with the variable's name.
+fn named<T>(name: &str, value: Option<&str>, parse: impl FnOnce(&str) -> Result<T, String>) -> Result<Option<T>, String> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(text) => parse(text).map(Some).map_err(|err| format!("{name}: {err}")),
+    }
+}
+
 /// `AUTOSLIM_GEMM_PRECISION`'s value: the operand format of the implicit-GEMM convs
 /// (`slimmable::set_gemm_precision`: `tf32`, the default, or `bf16`); `None` when unset.
 pub fn gemm_precision(value: Option<&str>) -> Result<Option<slimmable::GemmPrecision>, String> {
-    match value.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(name) => slimmable::GemmPrecision::parse(name).map(Some).map_err(|err| format!("AUTOSLIM_GEMM_PRECISION: {err}")),
-    }
+    named("AUTOSLIM_GEMM_PRECISION", value, slimmable::GemmPrecision::parse)
 }
 
 /// The backend of this process ([`DEFAULT`] until [`configure`] chose one).
