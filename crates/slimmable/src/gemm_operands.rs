@@ -106,6 +106,43 @@ fn layout_copy_kernel<I: Numeric, O: Numeric>(
     }
 }
 
+/// `output` `[rows, height, width, channels]` (contiguous) is `input` `[d, c, h, w]` (channels
+/// innermost, every other stride a multiple of the vector) converted to `O`, its pixel `(y, x)`
+/// at `(top + step.0·y, left + step.1·x)`, zeros everywhere else: [`layout_copy_kernel`]'s
+/// result for a channels-last input, with one thread per vector of `N` channels of an output
+/// pixel (16 bytes of bf16). Channels-last to channels-last needs no transposition, and
+/// [`layout_copy_kernel`]'s tiles of 32 channels left half their threads idle on a narrow
+/// layer's 16: its padded copies for the weight gradient moved about 1 TB/s on an H200
+/// (docs/BENCHMARKS.md, session 21).
+#[cube(launch)]
+fn shift_kernel<I: Numeric, O: Numeric, N: Size>(
+    input: &Tensor<Vector<I, N>>,
+    output: &mut Tensor<Vector<O, N>>,
+    #[comptime] top: usize,
+    #[comptime] left: usize,
+    #[comptime] step: (usize, usize),
+) {
+    if ABSOLUTE_POS >= output.len() {
+        terminate!();
+    }
+    let vectors = output.shape(3) / output.vector_size();
+    let ch = (ABSOLUTE_POS % vectors) * output.vector_size();
+    let mut rest = ABSOLUTE_POS / vectors;
+    let x = rest % output.shape(2);
+    rest /= output.shape(2);
+    let y = rest % output.shape(1);
+    let row = rest / output.shape(1);
+    let inside_y = y >= top && y < top + step.0 * input.shape(2) && (y - top).is_multiple_of(step.0);
+    let inside_x = x >= left && x < left + step.1 * input.shape(3) && (x - left).is_multiple_of(step.1);
+    let mut value = Vector::new(O::from_int(0));
+    if row < input.shape(0) && ch < input.shape(1) && inside_y && inside_x {
+        let (yi, xi) = ((y - top) / step.0, (x - left) / step.1);
+        let at = row * input.stride(0) + ch * input.stride(1) + yi * input.stride(2) + xi * input.stride(3);
+        value = Vector::cast_from(input[at / input.vector_size()]);
+    }
+    output[ABSOLUTE_POS] = value;
+}
+
 /// `output` `[n, h_out, w_out, kh, kw, c]` (contiguous) is the unfolded input of a conv:
 /// element `(img, oy, ox, i, j, ch)` is `input[img, ch, oy·sh + i·dh − ph, ox·sw + j·dw − pw]`
 /// (`input` `[n, c, h, w]`, any strides), zero where that falls in the padding. Read as a
@@ -520,6 +557,24 @@ fn layout_copy<R: CubeRuntime, F: FloatElement>(
     dtype: DType,
 ) -> CubeTensor<R> {
     let output = empty_device_contiguous_dtype(tensor.client.clone(), tensor.device.clone(), shape.into(), dtype);
+    let vector_size = match channels_inner {
+        true => shift_vector_size(&tensor, shape[3], dtype),
+        false => 1,
+    };
+    if vector_size > 1 {
+        if output.meta.num_elements() > 0 {
+            let (count, dim) = elementwise_launch(&output, vector_size);
+            let (client, input, out) = (tensor.client.clone(), tensor.clone().into_tensor_arg(), output.clone().into_tensor_arg());
+            let step = (step[0], step[1]);
+            match (tensor.dtype == DType::BF16, dtype == DType::BF16) {
+                (false, false) => shift_kernel::launch::<F, F, R>(&client, count, dim, vector_size, input, out, top, left, step),
+                (false, true) => shift_kernel::launch::<F, bf16, R>(&client, count, dim, vector_size, input, out, top, left, step),
+                (true, false) => shift_kernel::launch::<bf16, F, R>(&client, count, dim, vector_size, input, out, top, left, step),
+                (true, true) => shift_kernel::launch::<bf16, bf16, R>(&client, count, dim, vector_size, input, out, top, left, step),
+            }
+        }
+        return output;
+    }
     let (rows, channels, pixels) = match channels_inner {
         true => (shape[0], shape[3], shape[1] * shape[2]),
         false => (shape[0], shape[1], shape[2] * shape[3]),
@@ -547,6 +602,20 @@ fn layout_copy<R: CubeRuntime, F: FloatElement>(
         (true, true) => layout_copy_kernel::launch::<bf16, bf16, R>(&client, count, dim, input, out, top, left, step, l.0, l.1, l.2, l.3),
     }
     output
+}
+
+/// The vector of channels [`shift_kernel`] moves a channels-last `tensor` `[d, c, h, w]` into
+/// a channels-last output of `channels` channels of `dtype` with (both counts and every other stride of the
+/// input multiples of it); 1 where the input is not channels-last, and the copy takes
+/// [`layout_copy_kernel`].
+pub(crate) fn shift_vector_size<R: CubeRuntime>(tensor: &CubeTensor<R>, channels: usize, dtype: DType) -> VectorSize {
+    // No wider than the output's element type is written in one access either.
+    let widest_out = tensor.client.io_optimized_vector_sizes(dtype.size()).max().unwrap_or(1);
+    let mut size = vector_size_along(tensor, 1).min(widest_out);
+    while size > 1 && !channels.is_multiple_of(size) {
+        size /= 2;
+    }
+    size
 }
 
 /// Whether [`layout_copy_kernel`] may read output pixel `p` as the input's pixel `p` at
@@ -608,8 +677,9 @@ mod tests {
     /// larger tensor (a strided view, as a slimmable layer's weight is); `tolerance` covers
     /// the rounding to `dtype`.
     fn padded_copies_hold_the_tensor_then_zeros<R: CubeRuntime, BT: BoolElement>(dtype: DType, tolerance: f32) {
-        // One tile, and more than one along both the channels and the pixels (42 of 32 each way).
-        for ([d, c, h, w], [rows, channels]) in [([3, 5, 4, 6], [4, 6]), ([3, 37, 6, 7], [4, 40])] {
+        // One tile, and more than one along both the channels and the pixels (42 of 32 each way);
+        // channels in whole vectors of four, grown to 16 and kept at 8.
+        for ([d, c, h, w], [rows, channels]) in [([3, 5, 4, 6], [4, 6]), ([3, 37, 6, 7], [4, 40]), ([3, 8, 4, 6], [4, 16]), ([2, 8, 5, 3], [2, 8])] {
             padded_copies_of_shape::<R, BT>([d, c, h, w], [rows, channels], dtype, tolerance);
         }
     }
@@ -634,30 +704,42 @@ mod tests {
             assert_eq!(padded.dims(), [rows, channels, h, w]);
             let block = BurnTensor::<B<R, BT>, 4>::from_data(x.to_data(), &gpu);
             assert_close_named(padded.clone().slice([0..d, 0..c]), block, tolerance, &format!("the tensor's block, {layout} input, {dtype:?}"));
-            let rest = padded.clone().slice([0..d, c..channels]).abs().sum().into_scalar() + padded.slice([d..rows]).abs().sum().into_scalar();
+            // (burn's kernels take no empty tensor: nothing to add where no channel or row is.)
+            let zeros = |t: BurnTensor<B<R, BT>, 4>| if t.shape().num_elements() == 0 { 0.0 } else { t.abs().sum().into_scalar() };
+            let rest = zeros(padded.clone().slice([0..d, c..channels])) + zeros(padded.slice([d..rows]));
             assert_eq!(rest, 0.0, "the added channels and rows are zero ({layout} input, {dtype:?})");
         }
-        // Grown around the image too: the pixels at (1, 2), one more row and channel.
-        let grown_shape = [rows, h + 3, w + 3, channels];
-        let input = BurnTensor::<B<R, BT>, 4>::from_data(x.to_data(), &gpu);
-        let grown = nhwc_grown::<R, f32>(input.into_primitive().tensor(), grown_shape, [1, 2], dtype);
-        assert_eq!(grown.meta.strides().to_vec(), vec![(h + 3) * (w + 3) * channels, (w + 3) * channels, channels, 1], "contiguous {grown_shape:?}");
-        let grown = BurnTensor::<B<R, BT>, 4>::from_primitive(Float(as_float::<R, f32>(grown)));
-        let inner = grown.clone().slice([0..d, 1..h + 1, 2..w + 2, 0..c]);
-        assert_close_named(inner.clone().permute([0, 3, 1, 2]), BurnTensor::from_data(x.to_data(), &gpu), tolerance, &format!("the image inside the grown copy, {dtype:?}"));
-        let outside = grown.slice_assign([0..d, 1..h + 1, 2..w + 2, 0..c], inner.zeros_like()).abs().sum().into_scalar();
-        assert_eq!(outside, 0.0, "only zeros around the image ({dtype:?})");
-        // Spread with a zero between pixels (steps 2 and 3), back again by a strided slice.
-        let input = BurnTensor::<B<R, BT>, 4>::from_data(x.to_data(), &gpu);
-        let spread_shape = [d, 2 * h + 1, 3 * w, c];
-        let spread = nhwc_spread::<R, f32>(input.into_primitive().tensor(), spread_shape, [1, 0], [2, 3], dtype);
-        let spread = BurnTensor::<B<R, BT>, 4>::from_primitive(Float(as_float::<R, f32>(spread)));
-        let picked = spread.clone().slice([0..d, 1..2 * h + 1, 0..3 * w]);
-        let picked = picked.reshape([d, h, 2, w, 3, c]).slice([0..d, 0..h, 0..1, 0..w, 0..1]).reshape([d, h, w, c]);
-        assert_close_named(picked.clone().permute([0, 3, 1, 2]), BurnTensor::from_data(x.to_data(), &gpu), tolerance, &format!("the spread pixels, {dtype:?}"));
-        let total = spread.abs().sum().into_scalar();
-        let kept = picked.abs().sum().into_scalar();
-        assert!((total - kept).abs() <= 1e-3 * total.max(1.0), "only zeros between the spread pixels ({dtype:?}): {total} against {kept}");
+        // Grown around the image and spread, from row-major memory (`layout_copy_kernel`) and
+        // from channels-last memory (`shift_kernel` where the channels make whole vectors).
+        let layouts = [
+            ("row-major", BurnTensor::<B<R, BT>, 4>::from_data(x.to_data(), &gpu)),
+            ("channels-last", BurnTensor::<B<R, BT>, 4>::from_data(x.clone().permute([0, 2, 3, 1]).into_data(), &gpu).permute([0, 3, 1, 2])),
+        ];
+        for (layout, input) in layouts {
+            let input = input.into_primitive().tensor();
+            let vectors = shift_vector_size(&input, channels, dtype) > 1;
+            assert_eq!(vectors, layout == "channels-last" && c % 4 == 0, "vectors of channels from {layout} memory of {c} channels into {channels}");
+            let what = format!("{layout} input, {dtype:?}");
+            // The pixels at (1, 2), one more row and channel.
+            let grown_shape = [rows, h + 3, w + 3, channels];
+            let grown = nhwc_grown::<R, f32>(input.clone(), grown_shape, [1, 2], dtype);
+            assert_eq!(grown.meta.strides().to_vec(), vec![(h + 3) * (w + 3) * channels, (w + 3) * channels, channels, 1], "contiguous {grown_shape:?}");
+            let grown = BurnTensor::<B<R, BT>, 4>::from_primitive(Float(as_float::<R, f32>(grown)));
+            let inner = grown.clone().slice([0..d, 1..h + 1, 2..w + 2, 0..c]);
+            assert_close_named(inner.clone().permute([0, 3, 1, 2]), BurnTensor::from_data(x.to_data(), &gpu), tolerance, &format!("the image inside the grown copy, {what}"));
+            let outside = grown.slice_assign([0..d, 1..h + 1, 2..w + 2, 0..c], inner.zeros_like()).abs().sum().into_scalar();
+            assert_eq!(outside, 0.0, "only zeros around the image ({what})");
+            // Spread with a zero between pixels (steps 2 and 3), back again by a strided slice.
+            let spread_shape = [d, 2 * h + 1, 3 * w, c];
+            let spread = nhwc_spread::<R, f32>(input, spread_shape, [1, 0], [2, 3], dtype);
+            let spread = BurnTensor::<B<R, BT>, 4>::from_primitive(Float(as_float::<R, f32>(spread)));
+            let picked = spread.clone().slice([0..d, 1..2 * h + 1, 0..3 * w]);
+            let picked = picked.reshape([d, h, 2, w, 3, c]).slice([0..d, 0..h, 0..1, 0..w, 0..1]).reshape([d, h, w, c]);
+            assert_close_named(picked.clone().permute([0, 3, 1, 2]), BurnTensor::from_data(x.to_data(), &gpu), tolerance, &format!("the spread pixels, {what}"));
+            let total = spread.abs().sum().into_scalar();
+            let kept = picked.abs().sum().into_scalar();
+            assert!((total - kept).abs() <= 1e-3 * total.max(1.0), "only zeros between the spread pixels ({what}): {total} against {kept}");
+        }
     }
 
     /// The GEMM kernels' channels-last results back as row-major blocks ([`unpadded`]), across
