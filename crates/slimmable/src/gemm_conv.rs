@@ -344,7 +344,7 @@ mod cube {
     use super::FALLBACKS;
     use crate::gemm_kernel::launch;
     use crate::gemm_operands::{
-        as_float, batch_summed, channels_last_padded, fold_into, gemm_operands, leading_block, nhwc_grown, strided_view, unfolded, unpadded,
+        as_float, batch_summed, channels_last_padded, fold_into, gemm_operands, gemm_operands_padded, leading_block, nhwc_grown, strided_view, unfolded, unpadded,
     };
     use crate::im2col::ConvGeometry;
     use crate::type_match::same_type;
@@ -438,32 +438,33 @@ mod cube {
         for GemmConvBackward
     {
         /// The input and the weight's active block as the kernels read them
-        /// ([`gemm_operands`]: channels-last, channel counts aligned, in the operand format),
-        /// the options, the true `[c_out, c_in]`, and the full weight's shape.
-        type State = (CubeTensor<R>, CubeTensor<R>, ConvOptions<2>, [usize; 2], [usize; 4]);
+        /// ([`gemm_operands`]: channels-last, channel counts aligned, in the operand format;
+        /// the input as [`SavedInput`] says), the options, the true `[c_out, c_in]`, and the
+        /// full weight's shape.
+        type State = (SavedInput<R>, CubeTensor<R>, ConvOptions<2>, [usize; 2], [usize; 4]);
 
         fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
             let [input_node, weight_node] = ops.parents;
-            let (x, weight, options, [c_out, c_in], full_shape) = ops.state;
-            let n = x.shape()[0];
+            let (saved, weight, options, [c_out, c_in], full_shape) = ops.state;
+            let shape = saved.input_shape(&options);
+            let n = shape[0];
             let grad = grads.consume::<CubeBackend<R, F, I, BT>>(&ops.node);
             // The output gradient as an operand like the forward pass's.
             let grad = channels_last_padded::<R, F>(grad, n, weight.shape()[0], weight.dtype);
             if let Some(node) = weight_node {
                 // The active block, full size: zeros for the padded channels and the inactive
                 // filters and channels alike.
-                let weight_grad = weight_grad::<R, F, I, BT>(x.clone(), grad.clone(), weight.shape().dims::<4>(), [c_out, c_in], full_shape, &options);
+                let weight_grad = weight_grad::<R, F, I, BT>(saved, grad.clone(), weight.shape().dims::<4>(), [c_out, c_in], full_shape, &options);
                 grads.register::<CubeBackend<R, F, I, BT>>(node.id, weight_grad);
             }
             if let Some(node) = input_node {
-                let shape = x.shape();
                 let input_grad = match options.stride == [1, 1] {
                     true => {
-                        let gemm = launch::input_grad(grad.clone(), weight.clone(), shape.dims::<4>(), &options, F::dtype());
-                        let direct = || conv_data_backward::<R, 2>(as_float::<R, F>(grad), as_float::<R, F>(weight), shape, options, ConvStrategy::Direct);
+                        let gemm = launch::input_grad(grad.clone(), weight.clone(), shape, &options, F::dtype());
+                        let direct = || conv_data_backward::<R, 2>(as_float::<R, F>(grad), as_float::<R, F>(weight), shape.into(), options, ConvStrategy::Direct);
                         or_direct(gemm, direct, "input-gradient")
                     }
-                    false => strided_input_grad::<R, F, I, BT>(grad, weight, shape.dims::<4>(), c_in, &options, MAX_COLUMNS),
+                    false => strided_input_grad::<R, F, I, BT>(grad, weight, shape, c_in, &options, MAX_COLUMNS),
                 };
                 grads.register::<CubeBackend<R, F, I, BT>>(node.id, unpadded::<R, F>(input_grad, n, c_in));
             }
@@ -475,19 +476,55 @@ mod cube {
     /// operands' `weight_shape` (channel counts aligned), the `active` `[c_out, c_in]` block is
     /// returned in a new zero tensor of `full_shape` (the slimmable conv's whole weight).
     fn weight_grad<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement>(
-        x: CubeTensor<R>,
+        saved: SavedInput<R>,
         grad: CubeTensor<R>,
         weight_shape: [usize; 4],
         active: [usize; 2],
         full_shape: [usize; 4],
         options: &ConvOptions<2>,
     ) -> CubeTensor<R> {
-        let [_, _, h, w] = x.shape().dims::<4>();
+        let [_, _, h, w] = saved.input_shape(options);
         let [_, _, ho, wo] = grad.shape().dims::<4>();
+        let order = super::wgrad_order();
+        match saved {
+            SavedInput::Padded(padded) => weight_grad_shifted::<R, F>(padded, true, grad, weight_shape, active, full_shape, options, order),
+            SavedInput::Plain(x) => match shifted_weight_grad(options, [h, w], [ho, wo]) {
+                true => weight_grad_shifted::<R, F>(x, false, grad, weight_shape, active, full_shape, options, order),
+                false => weight_grad_im2col::<R, F, I, BT>(x, grad, weight_shape, active, full_shape, options),
+            },
+        }
+    }
+
+    /// Whether a conv's weight gradient is [`weight_grad_shifted`]'s: stride 1, and its padded
+    /// image at most [`MAX_GRID_GROWTH`] times its output (`input` and `output` `[h, w]`).
+    fn shifted_weight_grad(options: &ConvOptions<2>, [h, w]: [usize; 2], [ho, wo]: [usize; 2]) -> bool {
         let grid = (h + 2 * options.padding[0]) * (w + 2 * options.padding[1]);
-        match options.stride == [1, 1] && grid as f64 <= MAX_GRID_GROWTH * (ho * wo) as f64 {
-            true => weight_grad_shifted::<R, F>(x, grad, weight_shape, active, full_shape, options, super::wgrad_order()),
-            false => weight_grad_im2col::<R, F, I, BT>(x, grad, weight_shape, active, full_shape, options),
+        options.stride == [1, 1] && grid as f64 <= MAX_GRID_GROWTH * (ho * wo) as f64
+    }
+
+    /// The input as the op keeps it for the backward pass, as the forward pass's kernel read it.
+    #[derive(Debug, Clone)]
+    enum SavedInput<R: CubeRuntime> {
+        /// `[n, c, h, w]` channels-last ([`gemm_operands`]).
+        Plain(CubeTensor<R>),
+        /// `[n, c, h + 2·ph, w + 2·pw]` channels-last with the conv's zero padding written in,
+        /// over the memory of `n + 1` such images (the last all zeros), as
+        /// [`weight_grad_shifted`] reads it: the forward kernel ran without padding over it, and
+        /// the backward pass makes no padded copy of its own (a pass over the input less; on
+        /// an H200, a 32×32 layer's copy moved at about 2 TB/s).
+        Padded(CubeTensor<R>),
+    }
+
+    impl<R: CubeRuntime> SavedInput<R> {
+        /// The shape of the conv's input (its channels aligned).
+        fn input_shape(&self, options: &ConvOptions<2>) -> [usize; 4] {
+            match self {
+                SavedInput::Plain(x) => x.shape().dims::<4>(),
+                SavedInput::Padded(x) => {
+                    let [n, c, hg, wg] = x.shape().dims::<4>();
+                    [n, c, hg - 2 * options.padding[0], wg - 2 * options.padding[1]]
+                }
+            }
         }
     }
 
@@ -511,9 +548,11 @@ mod cube {
     /// [`weight_grad_im2col`], `P` is split over image batches whose partial products are summed.
     /// It reads and writes about 1.1× the input, where unfolding writes `kh·kw` times it.
     /// `order` says which of the products' batch axes is outermost ([`super::WgradOrder`]).
+    /// With `x_padded`, `x` is that padded input already, as [`SavedInput::Padded`] holds it.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn weight_grad_shifted<R: CubeRuntime, F: FloatElement>(
         x: CubeTensor<R>,
+        x_padded: bool,
         grad: CubeTensor<R>,
         weight_shape: [usize; 4],
         active: [usize; 2],
@@ -526,11 +565,17 @@ mod cube {
         let [_, _, ho, wo] = grad.shape().dims::<4>();
         let [ph, pw] = options.padding;
         let [dh, dw] = options.dilation;
-        let (hg, wg) = (h + 2 * ph, w + 2 * pw);
+        let (hg, wg) = match x_padded {
+            true => (h, w),
+            false => (h + 2 * ph, w + 2 * pw),
+        };
         debug_assert!(ho <= hg && wo <= wg);
-        // Each a single pass of `layout_copy_kernel`, in the operands' own format.
+        // Each a single pass of `shift_kernel`, in the operands' own format.
         let (x_dtype, dy_dtype) = (x.dtype, grad.dtype);
-        let padded = nhwc_grown::<R, F>(x, [n + 1, hg, wg, c_in], [ph, pw], x_dtype);
+        let padded = match x_padded {
+            true => strided_view(&x, vec![n + 1, hg, wg, c_in], vec![hg * wg * c_in, wg * c_in, c_in, 1]),
+            false => nhwc_grown::<R, F>(x, [n + 1, hg, wg, c_in], [ph, pw], x_dtype),
+        };
         let dy = nhwc_grown::<R, F>(grad, [n, hg, wg, c_out], [0, 0], dy_dtype);
         let batches = image_batches(n, c_out * c_in * kh * kw);
         let rows = n / batches * hg * wg;
@@ -695,10 +740,24 @@ mod cube {
             c_out: usize,
             options: ConvOptions<2>,
         ) -> Result<FloatTensor<Self>, (FloatTensor<Self>, FloatTensor<Self>)> {
-            let [n, c_in] = [x.primitive.shape()[0], x.primitive.shape()[1]];
+            let [n, c_in, h, w] = x.primitive.shape().dims::<4>();
             let full_shape = weight.primitive.shape().dims::<4>();
-            let (xl, wl) = gemm_operands::<R, F>(x.primitive.clone(), leading_block(&weight.primitive, c_out, c_in));
-            let out = match launch::forward(xl.clone(), wl.clone(), &options, F::dtype()) {
+            let [kh, kw] = [full_shape[2], full_shape[3]];
+            let geometry = ConvGeometry { kernel: [kh, kw], stride: options.stride, dilation: options.dilation, pad_start: options.padding, pad_end: options.padding };
+            // The input padded once for both passes where the weight gradient reads it so.
+            let pre_padded = options.padding != [0, 0] && shifted_weight_grad(&options, [h, w], geometry.output_size([h, w]));
+            let (xl, wl, saved, forward_options) = match pre_padded {
+                true => {
+                    let (xl, wl) = gemm_operands_padded::<R, F>(x.primitive.clone(), leading_block(&weight.primitive, c_out, c_in), options.padding);
+                    let unpadded_options = ConvOptions::new(options.stride, [0, 0], options.dilation, 1);
+                    (xl.clone(), wl, SavedInput::Padded(xl), unpadded_options)
+                }
+                false => {
+                    let (xl, wl) = gemm_operands::<R, F>(x.primitive.clone(), leading_block(&weight.primitive, c_out, c_in));
+                    (xl.clone(), wl, SavedInput::Plain(xl), options.clone())
+                }
+            };
+            let out = match launch::forward(xl, wl.clone(), &forward_options, F::dtype()) {
                 Ok(out) => unpadded::<R, F>(out, n, c_out),
                 Err(_) => {
                     FALLBACKS.fetch_add(1, Ordering::Relaxed);
@@ -706,7 +765,7 @@ mod cube {
                 }
             };
             Ok(match GemmConvBackward.prepare::<C>([x.node.clone(), weight.node.clone()]).compute_bound().stateful() {
-                OpsKind::Tracked(prep) => prep.finish((xl, wl, options, [c_out, c_in], full_shape), out),
+                OpsKind::Tracked(prep) => prep.finish((saved, wl, options, [c_out, c_in], full_shape), out),
                 OpsKind::UnTracked(prep) => prep.finish(out),
             })
         }
@@ -840,9 +899,9 @@ mod spread_tests {
             check(unfolded, "unfolded weight gradient");
             if stride == [1, 1] {
                 for order in WgradOrder::ALL {
-                    let shifted = weight_grad_shifted::<_, f32>(channels_last(&x), channels_last(&dy), w_shape, [c_out, c_in], w_shape, &options, order);
+                    let shifted = weight_grad_shifted::<_, f32>(channels_last(&x), false, channels_last(&dy), w_shape, [c_out, c_in], w_shape, &options, order);
                     assert_close_named(Tensor::<WgpuCube, 4>::from_primitive(Float(shifted)), expected.clone(), 1e-2, &format!("shifted-view weight gradient, {order:?}, {what}"));
-                    let shifted = weight_grad_shifted::<_, f32>(xp.clone(), dyp.clone(), [c_out4, c_in4, kh, kw], [c_out, c_in], full, &options, order);
+                    let shifted = weight_grad_shifted::<_, f32>(xp.clone(), false, dyp.clone(), [c_out4, c_in4, kh, kw], [c_out, c_in], full, &options, order);
                     check(shifted, &format!("shifted-view weight gradient, {order:?}"));
                 }
             }

@@ -655,12 +655,28 @@ pub(crate) fn unpadded<R: CubeRuntime, F: FloatElement>(tensor: CubeTensor<R>, r
 /// rounded up to the alignment (`gemm_conv.rs`'s documentation says why), in the operand
 /// format.
 pub(crate) fn gemm_operands<R: CubeRuntime, F: FloatElement>(x: CubeTensor<R>, weight: CubeTensor<R>) -> (CubeTensor<R>, CubeTensor<R>) {
+    let (dtype, [c_out, c_in]) = operand_format::<R, F>(&x, &weight);
+    let n = x.meta.shape()[0];
+    (channels_last_padded::<R, F>(x, n, c_in, dtype), channels_last_padded::<R, F>(weight, c_out, c_in, dtype))
+}
+
+/// [`gemm_operands`] with the input's zero `padding` written in around its pixels:
+/// `[n, c, h + 2·ph, w + 2·pw]` channels-last, over contiguous memory of `n + 1` such images,
+/// the last all zeros (as the stride-1 weight gradient reads it). One pass, as the unpadded copy.
+pub(crate) fn gemm_operands_padded<R: CubeRuntime, F: FloatElement>(x: CubeTensor<R>, weight: CubeTensor<R>, padding: [usize; 2]) -> (CubeTensor<R>, CubeTensor<R>) {
+    let (dtype, [c_out, c_in]) = operand_format::<R, F>(&x, &weight);
+    let [n, _, h, w] = x.meta.shape().dims::<4>();
+    let (hg, wg) = (h + 2 * padding[0], w + 2 * padding[1]);
+    let grown = nhwc_grown::<R, F>(x, [n + 1, hg, wg, c_in], padding, dtype);
+    let view = strided_view(&grown, vec![n, c_in, hg, wg], vec![hg * wg * c_in, 1, wg * c_in, c_in]);
+    (view, channels_last_padded::<R, F>(weight, c_out, c_in, dtype))
+}
+
+/// The operands' element type and their aligned `[c_out, c_in]`.
+fn operand_format<R: CubeRuntime, F: FloatElement>(x: &CubeTensor<R>, weight: &CubeTensor<R>) -> (DType, [usize; 2]) {
     let dtype = operand_dtype::<R, F>(&x.client);
     let align = operand_channel_align(dtype.size());
-    let [n, c_in, _, _] = x.meta.shape().dims::<4>();
-    let c_out = weight.meta.shape()[0];
-    let (c_in, c_out) = (aligned(c_in, align), aligned(c_out, align));
-    (channels_last_padded::<R, F>(x, n, c_in, dtype), channels_last_padded::<R, F>(weight, c_out, c_in, dtype))
+    (dtype, [aligned(weight.meta.shape()[0], align), aligned(x.meta.shape()[1], align)])
 }
 
 #[cfg(all(test, any(feature = "test-wgpu", feature = "test-cuda")))]
