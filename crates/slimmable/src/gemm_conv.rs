@@ -344,7 +344,7 @@ mod cube {
     use super::FALLBACKS;
     use crate::gemm_kernel::launch;
     use crate::gemm_operands::{
-        as_float, batch_summed, channels_last_padded, fold_into, gemm_operands, gemm_operands_padded, leading_block, nhwc_grown, strided_view, unfolded, unpadded,
+        as_float, batch_summed, channels_last_in_grid, channels_last_padded, fold_into, gemm_operands, gemm_operands_padded, leading_block, nhwc_grown, strided_view, unfolded, unpadded,
     };
     use crate::im2col::ConvGeometry;
     use crate::type_match::same_type;
@@ -449,8 +449,16 @@ mod cube {
             let shape = saved.input_shape(&options);
             let n = shape[0];
             let grad = grads.consume::<CubeBackend<R, F, I, BT>>(&ops.node);
-            // The output gradient as an operand like the forward pass's.
-            let grad = channels_last_padded::<R, F>(grad, n, weight.shape()[0], weight.dtype);
+            // The output gradient as an operand like the forward pass's; beside a padded input,
+            // in memory of the padded input's pixel grid as the weight gradient's shifted views
+            // read it (zeros beyond the output's pixels), in the same one pass.
+            let grad = match &saved {
+                SavedInput::Padded(x) => {
+                    let [_, _, hg, wg] = x.shape().dims::<4>();
+                    channels_last_in_grid::<R, F>(grad, [hg, wg], weight.shape()[0], weight.dtype)
+                }
+                SavedInput::Plain(_) => channels_last_padded::<R, F>(grad, n, weight.shape()[0], weight.dtype),
+            };
             if let Some(node) = weight_node {
                 // The active block, full size: zeros for the padded channels and the inactive
                 // filters and channels alike.
@@ -548,7 +556,8 @@ mod cube {
     /// [`weight_grad_im2col`], `P` is split over image batches whose partial products are summed.
     /// It reads and writes about 1.1× the input, where unfolding writes `kh·kw` times it.
     /// `order` says which of the products' batch axes is outermost ([`super::WgradOrder`]).
-    /// With `x_padded`, `x` is that padded input already, as [`SavedInput::Padded`] holds it.
+    /// With `x_padded`, `x` is that padded input already, as [`SavedInput::Padded`] holds it,
+    /// and `grad` the output gradient in that grid's memory (`channels_last_in_grid`).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn weight_grad_shifted<R: CubeRuntime, F: FloatElement>(
         x: CubeTensor<R>,
@@ -572,11 +581,13 @@ mod cube {
         debug_assert!(ho <= hg && wo <= wg);
         // Each a single pass of `shift_kernel`, in the operands' own format.
         let (x_dtype, dy_dtype) = (x.dtype, grad.dtype);
-        let padded = match x_padded {
-            true => strided_view(&x, vec![n + 1, hg, wg, c_in], vec![hg * wg * c_in, wg * c_in, c_in, 1]),
-            false => nhwc_grown::<R, F>(x, [n + 1, hg, wg, c_in], [ph, pw], x_dtype),
+        let (padded, dy) = match x_padded {
+            true => (
+                strided_view(&x, vec![n + 1, hg, wg, c_in], vec![hg * wg * c_in, wg * c_in, c_in, 1]),
+                strided_view(&grad, vec![n, hg, wg, c_out], vec![hg * wg * c_out, wg * c_out, c_out, 1]),
+            ),
+            false => (nhwc_grown::<R, F>(x, [n + 1, hg, wg, c_in], [ph, pw], x_dtype), nhwc_grown::<R, F>(grad, [n, hg, wg, c_out], [0, 0], dy_dtype)),
         };
-        let dy = nhwc_grown::<R, F>(grad, [n, hg, wg, c_out], [0, 0], dy_dtype);
         let batches = image_batches(n, c_out * c_in * kh * kw);
         let rows = n / batches * hg * wg;
         let (dy_batch, x_batch, x_row, x_col) = (rows * c_out, rows * c_in, dh * wg * c_in, dw * c_in);

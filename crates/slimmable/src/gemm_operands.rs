@@ -501,6 +501,17 @@ pub(crate) fn channels_last_padded<R: CubeRuntime, F: FloatElement>(
     permute_nhwc_to_nchw(nhwc_grown::<R, F>(tensor, [rows, h, w, channels], [0, 0], dtype))
 }
 
+/// `tensor` `[d, c, h, w]` (of `F` or bf16, any strides) channels-last, as a `[d, channels, h,
+/// w]` view over new contiguous `[d, height, width, channels]` memory of `dtype`: zeros beyond
+/// its pixels (below and to the right) and its channels. One pass ([`nhwc_grown`]); the GEMM
+/// kernels read the view (they take any strides but the channels'), the stride-1 weight
+/// gradient's shifted views the memory.
+pub(crate) fn channels_last_in_grid<R: CubeRuntime, F: FloatElement>(tensor: CubeTensor<R>, [height, width]: [usize; 2], channels: usize, dtype: DType) -> CubeTensor<R> {
+    let [d, _, h, w] = tensor.meta.shape().dims::<4>();
+    let grown = nhwc_grown::<R, F>(tensor, [d, height, width, channels], [0, 0], dtype);
+    strided_view(&grown, vec![d, channels, h, w], vec![height * width * channels, 1, width * channels, channels])
+}
+
 /// A new contiguous `[rows, height, width, channels]` tensor of `dtype` (`F` or bf16) holding
 /// `tensor` `[d, c, h, w]` (of `F` or bf16, any strides) channels-last, its pixel `(y, x)` at
 /// `(y + top, x + left)`, zeros elsewhere: [`layout_copy_kernel`], one pass.
@@ -745,6 +756,12 @@ mod tests {
             assert_close_named(inner.clone().permute([0, 3, 1, 2]), BurnTensor::from_data(x.to_data(), &gpu), tolerance, &format!("the image inside the grown copy, {what}"));
             let outside = grown.slice_assign([0..d, 1..h + 1, 2..w + 2, 0..c], inner.zeros_like()).abs().sum().into_scalar();
             assert_eq!(outside, 0.0, "only zeros around the image ({what})");
+            // In a larger grid's memory, seen as the tensor.
+            let in_grid = channels_last_in_grid::<R, f32>(input.clone(), [h + 2, w + 1], channels, dtype);
+            assert_eq!(in_grid.meta.strides().to_vec(), vec![(h + 2) * (w + 1) * channels, 1, (w + 1) * channels, channels], "[{h} + 2, {w} + 1] grid");
+            let in_grid = BurnTensor::<B<R, BT>, 4>::from_primitive(Float(as_float::<R, f32>(in_grid)));
+            assert_eq!(in_grid.dims(), [d, channels, h, w]);
+            assert_close_named(in_grid.slice([0..d, 0..c]), BurnTensor::from_data(x.to_data(), &gpu), tolerance, &format!("the tensor in a larger grid, {what}"));
             // Spread with a zero between pixels (steps 2 and 3), back again by a strided slice.
             let spread_shape = [d, 2 * h + 1, 3 * w, c];
             let spread = nhwc_spread::<R, f32>(input, spread_shape, [1, 0], [2, 3], dtype);
