@@ -35,6 +35,7 @@ mod cube_launch;
 mod batch_norm_op;
 mod conv;
 mod depthwise;
+mod direct_conv;
 mod error;
 mod fused_sgd;
 mod gemm_conv;
