@@ -153,9 +153,6 @@ pub fn configure(name: Option<&str>) -> Result<BackendKind, String> {
     if let Some(channels) = gemm_min_channels(std::env::var("AUTOSLIM_GEMM_MIN_CHANNELS").ok().as_deref())? {
         slimmable::set_gemm_min_channels(channels);
     }
-    if let Some(stem) = stem_conv(std::env::var("AUTOSLIM_STEM_CONV").ok().as_deref())? {
-        slimmable::set_stem_conv(stem);
-    }
     if let Some(order) = wgrad_order(std::env::var("AUTOSLIM_WGRAD_ORDER").ok().as_deref())? {
         slimmable::set_wgrad_order(order);
     }
@@ -209,13 +206,6 @@ pub fn wgrad_max_batches(value: Option<&str>) -> Result<Option<usize>, String> {
 /// default 8); `None` when unset.
 pub fn gemm_min_channels(value: Option<&str>) -> Result<Option<usize>, String> {
     positive_whole("AUTOSLIM_GEMM_MIN_CHANNELS", "channels", value)
-}
-
-/// `AUTOSLIM_STEM_CONV`'s value: how convs of fewer channels than the GEMM threshold (stems)
-/// are computed (`slimmable::set_stem_conv`: `direct`, the default, or `im2col`); `None` when
-/// unset.
-pub fn stem_conv(value: Option<&str>) -> Result<Option<slimmable::StemConv>, String> {
-    named("AUTOSLIM_STEM_CONV", value, slimmable::StemConv::parse)
 }
 
 /// `AUTOSLIM_WGRAD_ORDER`'s value: how a stride-1 conv's weight gradient orders its products
@@ -275,7 +265,7 @@ pub fn summary() -> String {
     let conv = slimmable::conv_algorithm();
     match conv.dense_as_gemm() {
         true => format!(
-            "{} ({} conv, {} kernel, {} stages, {} stage columns, {} weight-gradient products on {} stages, {}, {} operands, channels aligned to {}, stems of fewer than {} channels by {})",
+            "{} ({} conv, {} kernel, {} stages, {} stage columns, {} weight-gradient products on {} stages, {}, {} operands, channels aligned to {}, stems of fewer than {} channels by im2col)",
             selected().name(),
             conv.name(),
             slimmable::gemm_kernel_for(selected().name()).name(),
@@ -286,8 +276,7 @@ pub fn summary() -> String {
             slimmable::wgrad_order().name(),
             slimmable::gemm_precision().name(),
             slimmable::gemm_channel_align(),
-            slimmable::gemm_min_channels(),
-            slimmable::stem_conv().name()
+            slimmable::gemm_min_channels()
         ),
         false => format!("{} ({} conv)", selected().name(), conv.name()),
     }
@@ -381,9 +370,6 @@ mod tests {
         assert_eq!(wgrad_stages(Some("")), Ok(None));
         assert_eq!(wgrad_stages(Some("inferred")), Ok(Some(slimmable::WgradStages::Inferred)));
         assert_eq!(wgrad_stages(Some("fitted")), Ok(Some(slimmable::WgradStages::Fitted)));
-        assert_eq!(stem_conv(Some(" im2col ")), Ok(Some(slimmable::StemConv::Im2col)));
-        let err = stem_conv(Some("fft")).unwrap_err();
-        assert!(err.contains("AUTOSLIM_STEM_CONV") && err.contains("\"fft\""), "{err}");
         let err = wgrad_stages(Some("best")).unwrap_err();
         assert!(err.contains("AUTOSLIM_WGRAD_STAGES") && err.contains("\"best\"") && err.contains("fitted"), "{err}");
     }

@@ -1,7 +1,7 @@
 //! A dense convolution of few input channels — a network's stem on RGB or grey images — by two
 //! direct kernels on burn's cubecl backends: the output with one thread per output value, and
-//! the weight gradient with a row of threads per kernel tap (partial sums per chunk of the
-//! batch's pixels, then added up as the GEMM convs' are). The input must need no gradient (an image batch): a
+//! the weight gradient with one sum per kernel tap in each thread (partial sums per image chunk,
+//! then added up as the GEMM convs' are). The input must need no gradient (an image batch): a
 //! stem's input never does; any other conv takes [`conv2d_im2col`](crate::conv2d_im2col).
 //!
 //! Why: the GEMM kernels read eight channels where a stem has three (the stem on them was
@@ -12,60 +12,14 @@
 //! Three input channels read from a 3×3 window are 27 products per output value: the kernels
 //! are bound by writing the output and reading the output gradient.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 
 use crate::im2col::ConvGeometry;
 
-/// How the GEMM conv path ([`gemm_conv2d`](crate::gemm_conv2d)) computes a conv of fewer input
-/// channels than [`gemm_min_channels`](crate::gemm_min_channels): a network's stem.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StemConv {
-    /// This module's direct kernels where they apply, im2col elsewhere (the default).
-    Direct,
-    /// [`conv2d_im2col`](crate::conv2d_im2col) always.
-    Im2col,
-}
-
-impl StemConv {
-    /// The name `AUTOSLIM_STEM_CONV` spells it with.
-    pub fn name(self) -> &'static str {
-        match self {
-            StemConv::Direct => "direct",
-            StemConv::Im2col => "im2col",
-        }
-    }
-
-    /// The choice of a [`name`](Self::name); the error lists the accepted names.
-    pub fn parse(name: &str) -> Result<StemConv, String> {
-        match name.trim() {
-            "direct" => Ok(StemConv::Direct),
-            "im2col" => Ok(StemConv::Im2col),
-            other => Err(format!("unknown stem conv \"{other}\"; accepted: \"direct\", \"im2col\"")),
-        }
-    }
-}
-
-static STEM_IM2COL: AtomicBool = AtomicBool::new(false);
-
-/// Chooses how stems are computed in this process (default [`StemConv::Direct`]).
-pub fn set_stem_conv(stem: StemConv) {
-    STEM_IM2COL.store(stem == StemConv::Im2col, Ordering::Relaxed);
-}
-
-/// How stems are computed now.
-pub fn stem_conv() -> StemConv {
-    match STEM_IM2COL.load(Ordering::Relaxed) {
-        true => StemConv::Im2col,
-        false => StemConv::Direct,
-    }
-}
-
-/// The most kernel taps (input channels × kernel positions) a direct conv takes: the
-/// weight-gradient kernel's cubes have a row of 32 threads per tap (at most 1 024 threads). A
-/// 3-channel 3×3 stem has 27.
+/// The most kernel taps (input channels × kernel positions) a direct conv takes: each thread of
+/// the weight-gradient kernel keeps a sum per tap in registers, and its cube adds them up in
+/// shared memory (`taps × 256` values). A 3-channel 3×3 stem has 27.
 pub const MAX_DIRECT_TAPS: usize = 32;
 
 /// The conv of `x` `[n, c_in, h, w]` with the active block of `weight` (its first
@@ -82,7 +36,7 @@ pub(crate) fn direct_conv2d_active<B: Backend>(
 ) -> Result<Tensor<B, 4>, (Tensor<B, 4>, Tensor<B, 4>)> {
     let [_, c_in, _, _] = x.dims();
     let [_, _, kh, kw] = weight.dims();
-    if stem_conv() == StemConv::Im2col || c_in * kh * kw > MAX_DIRECT_TAPS || geometry.pad_start != geometry.pad_end {
+    if c_in * kh * kw > MAX_DIRECT_TAPS || geometry.pad_start != geometry.pad_end {
         return Err((x, weight));
     }
     #[cfg(feature = "cube")]
@@ -123,14 +77,13 @@ pub(crate) mod cube {
 
     use crate::cube_launch::{elementwise_launch, empty_like};
     use crate::gemm_operands::batch_summed;
-    use super::MAX_DIRECT_TAPS;
     use crate::im2col::ConvGeometry;
     use crate::type_match::same_type;
 
-    /// Threads of a [`weight_grad_kernel`] cube along the pixels (one row per tap).
-    const LANES: usize = 32;
+    /// Threads per cube of [`weight_grad_kernel`].
+    const THREADS: usize = 256;
     /// Output pixels each thread of [`weight_grad_kernel`] adds up (a chunk of the batch's
-    /// pixels per cube: 2 Ki, 512 chunks for a batch of 1 024 32×32 images).
+    /// pixels per cube: 16 Ki, 64 chunks for a batch of 1 024 32×32 images).
     const PIXELS_PER_THREAD: usize = 64;
 
     /// `output` `[n, c_out, h_out, w_out]` (contiguous) is the conv of `input` `[n, channels, h,
@@ -176,64 +129,71 @@ pub(crate) mod cube {
         output[ABSOLUTE_POS] = sum;
     }
 
-    /// `partials` `[chunks, c_out, channels, kh, kw]` (contiguous): for cube `(co, chunk)`, the
+    /// `partials` `[chunks, c_out, channels, kh, kw]` (contiguous): for cube `(chunk, co)`, the
     /// weight gradient of filter `co` summed over the chunk's `per_chunk` output pixels of the
     /// batch (flat over images and pixels) — `grad[img, co, oy, ox] · input[img, ci, …]` at
-    /// each tap. Thread `(lane, tap)` sums its tap over every `LANES`-th pixel of the chunk (a
-    /// warp reads neighbouring pixels), and the cube adds its lanes' sums in shared memory.
-    /// The cubes of one chunk are neighbours (`co` fastest), so its input is read from L2.
+    /// each tap. Each thread sums every `THREADS`-th pixel of the chunk, one register per tap;
+    /// the cube adds the threads' sums through shared memory.
     #[cube(launch)]
     fn weight_grad_kernel<F: Float>(
         input: &Tensor<F>,
         grad: &Tensor<F>,
         partials: &mut Tensor<F>,
         per_chunk: usize,
+        #[comptime] channels: usize,
         #[comptime] kernel: (usize, usize),
         #[comptime] stride: (usize, usize),
         #[comptime] dilation: (usize, usize),
         #[comptime] padding: (usize, usize),
     ) {
-        let co = CUBE_POS_X as usize;
-        let chunk = CUBE_POS_Y as usize;
-        let lane = UNIT_POS_X as usize;
-        let tap = UNIT_POS_Y as usize;
-        let taps = CUBE_DIM_Y as usize;
-        // The tap's input channel and kernel position.
-        let j = tap % kernel.1;
-        let i = (tap / kernel.1) % kernel.0;
-        let ci = tap / (kernel.0 * kernel.1);
+        let taps = comptime!(channels * kernel.0 * kernel.1);
+        let chunk = CUBE_POS_X as usize;
+        let co = CUBE_POS_Y as usize;
         let (ho, wo) = (grad.shape(2), grad.shape(3));
         let pixels = ho * wo;
-        let end = min((chunk + 1) * per_chunk, grad.shape(0) * pixels);
-        let mut sum = F::new(0.0);
-        let mut p = chunk * per_chunk + lane;
+        let start = chunk * per_chunk;
+        let end = min(start + per_chunk, grad.shape(0) * pixels);
+        let mut sums = Array::<F>::new(taps);
+        #[unroll]
+        for t in 0..taps {
+            sums[t] = F::new(0.0);
+        }
+        let mut p = start + UNIT_POS as usize;
         while p < end {
             let img = p / pixels;
             let oy = (p % pixels) / wo;
             let ox = p % wo;
-            // Coordinates in the padded image; inside the input where at least the padding.
-            let y = oy * stride.0 + i * dilation.0;
-            let x = ox * stride.1 + j * dilation.1;
-            if y >= padding.0 && y < padding.0 + input.shape(2) && x >= padding.1 && x < padding.1 + input.shape(3) {
-                let g = grad[img * grad.stride(0) + co * grad.stride(1) + oy * grad.stride(2) + ox * grad.stride(3)];
-                sum += g * input[img * input.stride(0) + ci * input.stride(1) + (y - padding.0) * input.stride(2) + (x - padding.1) * input.stride(3)];
+            let g = grad[img * grad.stride(0) + co * grad.stride(1) + oy * grad.stride(2) + ox * grad.stride(3)];
+            #[unroll]
+            for ci in 0..channels {
+                #[unroll]
+                for i in 0..kernel.0 {
+                    #[unroll]
+                    for j in 0..kernel.1 {
+                        let y = oy * stride.0 + i * dilation.0;
+                        let x = ox * stride.1 + j * dilation.1;
+                        if y >= padding.0 && y < padding.0 + input.shape(2) && x >= padding.1 && x < padding.1 + input.shape(3) {
+                            let at = img * input.stride(0) + ci * input.stride(1) + (y - padding.0) * input.stride(2) + (x - padding.1) * input.stride(3);
+                            sums[(ci * kernel.0 + i) * kernel.1 + j] += g * input[at];
+                        }
+                    }
+                }
             }
-            p += LANES;
+            p += THREADS;
         }
-        let mut shared = SharedMemory::<F>::new(LANES * MAX_DIRECT_TAPS);
-        shared[tap * LANES + lane] = sum;
+        let mut shared = SharedMemory::<F>::new(taps * THREADS);
+        #[unroll]
+        for t in 0..taps {
+            shared[t * THREADS + UNIT_POS as usize] = sums[t];
+        }
         sync_cube();
-        let mut half = CUBE_DIM_X as usize / 2; // LANES, as a runtime value to halve
-        while half > 0 {
-            if lane < half {
-                let other = shared[tap * LANES + lane + half];
-                shared[tap * LANES + lane] += other;
+        let t = UNIT_POS as usize;
+        if t < taps {
+            let mut sum = F::new(0.0);
+            for k in 0..THREADS {
+                sum += shared[t * THREADS + k];
             }
-            sync_cube();
-            half /= 2;
-        }
-        if lane == 0 {
-            partials[(chunk * grad.shape(1) + co) * taps + tap] = shared[tap * LANES];
+            partials[(chunk * grad.shape(1) + co) * taps + t] = sum;
         }
     }
 
@@ -260,18 +220,18 @@ pub(crate) mod cube {
         let c_in = x.meta.shape()[1];
         let [n, c_out, ho, wo] = grad.meta.shape().dims::<4>();
         let [kh, kw] = [full_shape[2], full_shape[3]];
-        let per_chunk = LANES * PIXELS_PER_THREAD;
+        let per_chunk = THREADS * PIXELS_PER_THREAD;
         let chunks = (n * ho * wo).div_ceil(per_chunk).max(1);
         if c_out == 0 || n * ho * wo == 0 {
             // No filter or no pixel: nothing to sum.
             return burn_cubecl::ops::numeric::zeros_client::<R>(x.client.clone(), x.device.clone(), full_shape.into(), F::dtype());
         }
         let partials = empty_like::<R, F>(&x, &[chunks, c_out, c_in, kh, kw]);
-        let count = CubeCount::new_2d(c_out as u32, chunks as u32);
-        let dim = CubeDim::new_2d(LANES as u32, (c_in * kh * kw) as u32);
+        let count = CubeCount::new_2d(chunks as u32, c_out as u32);
+        let dim = CubeDim::new_1d(THREADS as u32);
         let (client, input, dy, out) = (x.client.clone(), x.into_tensor_arg(), grad.into_tensor_arg(), partials.clone().into_tensor_arg());
         let (kernel, stride, dilation, padding) = ((kh, kw), (g.stride[0], g.stride[1]), (g.dilation[0], g.dilation[1]), (g.pad_start[0], g.pad_start[1]));
-        weight_grad_kernel::launch::<F, R>(&client, count, dim, input, dy, out, per_chunk, kernel, stride, dilation, padding);
+        weight_grad_kernel::launch::<F, R>(&client, count, dim, input, dy, out, per_chunk, c_in, kernel, stride, dilation, padding);
         batch_summed::<R, F>(partials, full_shape)
     }
 
@@ -415,16 +375,6 @@ mod tests {
         assert!(direct_conv2d_active(x, w, 4, &geometry(3, 1, 1, [1, 1], [1, 1])).is_err(), "an input that needs a gradient takes im2col");
         let (x, w) = (random::<B, 4>([2, 4, 6, 6], device), random::<B, 4>([4, 4, 3, 3], device));
         assert!(direct_conv2d_active(x, w, 4, &geometry(3, 1, 1, [1, 1], [1, 1])).is_err(), "36 taps are more than MAX_DIRECT_TAPS");
-    }
-
-    #[test]
-    fn stem_conv_names_round_trip_and_unknown_ones_are_named_errors() {
-        for stem in [StemConv::Direct, StemConv::Im2col] {
-            assert_eq!(StemConv::parse(stem.name()), Ok(stem));
-        }
-        let err = StemConv::parse("winograd").unwrap_err();
-        assert!(err.contains("\"winograd\"") && err.contains("direct") && err.contains("im2col"), "{err}");
-        assert_eq!(stem_conv(), StemConv::Direct, "nothing in this test binary changes it");
     }
 
     #[cfg(feature = "test-wgpu")]
