@@ -40,7 +40,6 @@ use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 use burn::tensor::module::conv2d;
 
-use crate::direct_conv::direct_conv2d_active;
 use crate::im2col::{ConvGeometry, add_channel_bias, conv2d_im2col};
 
 static FALLBACKS: AtomicUsize = AtomicUsize::new(0);
@@ -287,10 +286,7 @@ pub fn gemm_conv2d_active<B: Backend>(
         return conv2d(x, block(weight), bias, geometry.options(1));
     }
     if c_in < gemm_min_channels() {
-        return match direct_conv2d_active(x, weight, out_channels, geometry) {
-            Ok(out) => add_channel_bias(out, bias),
-            Err((x, weight)) => conv2d_im2col(x, block(weight), bias, geometry, 1),
-        };
+        return conv2d_im2col(x, block(weight), bias, geometry, 1);
     }
     match kernels(x, weight, out_channels, geometry) {
         Ok(out) => add_channel_bias(out, bias),

@@ -35,7 +35,6 @@ mod cube_launch;
 mod batch_norm_op;
 mod conv;
 mod depthwise;
-mod direct_conv;
 mod error;
 mod fused_sgd;
 mod gemm_conv;
