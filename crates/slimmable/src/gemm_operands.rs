@@ -633,7 +633,10 @@ pub(crate) fn shift_vector_size<R: CubeRuntime>(tensor: &CubeTensor<R>, channels
 /// `p · stride(3)` (its `same_grid` path: no division per value): the output has the input's
 /// height and width, the input sits at the origin without gaps, and its rows of pixels are
 /// `w` pixels apart (contiguous NCHW, or channels-last: the layouts the GEMM convs copy between).
-/// Only the padded and spread copies of the weight and input gradients take the general path.
+/// The general path is taken by row-major inputs copied into a larger grid: a stride-1 conv's
+/// input into its padded grid (`gemm_operands_padded`) and its output gradient into that grid
+/// (`channels_last_in_grid`); on an H200 the former's first 32×32 layer took 254 µs at full
+/// width against 184 µs for the same copy without padding (session 21).
 fn is_same_grid<R: CubeRuntime>(tensor: &CubeTensor<R>, shape: [usize; 4], channels_inner: bool, at: [usize; 2], step: [usize; 2]) -> bool {
     let [_, _, h, w] = tensor.meta.shape().dims::<4>();
     let strides = tensor.meta.strides();
