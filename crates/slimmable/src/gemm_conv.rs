@@ -638,13 +638,7 @@ mod cube {
     ) -> CubeTensor<R> {
         let [c_out, c_in, kh, kw] = weight_shape;
         let [n, _, ho, wo] = grad.shape().dims::<4>();
-        let geometry = ConvGeometry {
-            kernel: [kh, kw],
-            stride: options.stride,
-            dilation: options.dilation,
-            pad_start: options.padding,
-            pad_end: options.padding,
-        };
+        let geometry = ConvGeometry::from_options([kh, kw], options);
         let k = kh * kw * c_in;
         // [n·h_out·w_out, kh·kw·c_in], kernel position major, as the weight [c_out, kh, kw, c_in]:
         // one pass of `unfold_kernel`, in the operand's own format.
@@ -724,7 +718,7 @@ mod cube {
         let weight = channels_last_padded::<R, F>(weight, c_out, c_in, dtype);
         let k = kh * kw * c_in;
         let rhs = strided_view(&weight, vec![1, c_out, k], vec![0, k, 1]);
-        let geometry = ConvGeometry { kernel: [kh, kw], stride: options.stride, dilation: options.dilation, pad_start: options.padding, pad_end: options.padding };
+        let geometry = ConvGeometry::from_options([kh, kw], options);
         let [_, _, h, w] = input_shape;
         let output = empty_device_contiguous_dtype(grad.client.clone(), grad.device.clone(), [n, channels, h, w].into(), F::dtype());
         // Images a few at a time (a divisor of n, at most `max_columns` values of columns each):
@@ -757,7 +751,7 @@ mod cube {
             let [n, c_in, h, w] = x.primitive.shape().dims::<4>();
             let full_shape = weight.primitive.shape().dims::<4>();
             let [kh, kw] = [full_shape[2], full_shape[3]];
-            let geometry = ConvGeometry { kernel: [kh, kw], stride: options.stride, dilation: options.dilation, pad_start: options.padding, pad_end: options.padding };
+            let geometry = ConvGeometry::from_options([kh, kw], &options);
             // The input padded once for both passes where the weight gradient reads it so.
             let pre_padded = options.padding != [0, 0] && shifted_weight_grad(&options, [h, w], geometry.output_size([h, w]));
             let (xl, wl, saved, forward_options) = match pre_padded {

@@ -328,7 +328,7 @@ pub(crate) mod launch {
     ) -> Result<CubeTensor<R>, ConvSetupError> {
         let [n, _, h, w] = x.meta.shape().dims::<4>();
         let [c_out, _, kh, kw] = weight.meta.shape().dims::<4>();
-        let geometry = ConvGeometry { kernel: [kh, kw], stride: options.stride, dilation: options.dilation, pad_start: options.padding, pad_end: options.padding };
+        let geometry = ConvGeometry::from_options([kh, kw], options);
         let [h_out, w_out] = geometry.output_size([h, w]);
         let (x, weight) = (permute_nchw_to_nhwc(x), permute_nchw_to_nhwc(weight));
         let out = empty_device_dtype(x.client.clone(), x.device.clone(), [n, h_out, w_out, c_out].into(), out_dtype);

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Slice, Tensor, TensorData};
 use burn::tensor::module::conv2d;
-use burn::tensor::ops::PaddedConvOptions;
+use burn::tensor::ops::{ConvOptions, PaddedConvOptions};
 
 /// How [`SlimConv2d`](crate::SlimConv2d) computes its convolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,6 +179,11 @@ impl ConvGeometry {
     /// The same convolution as burn's options, for the native path.
     pub fn options(&self, groups: usize) -> PaddedConvOptions<2> {
         PaddedConvOptions::asymmetric(self.stride, self.pad_start, self.pad_end, self.dilation, groups)
+    }
+
+    /// The geometry of a `kernel` `[height, width]` conv with burn's (symmetric) `options`.
+    pub fn from_options(kernel: [usize; 2], options: &ConvOptions<2>) -> ConvGeometry {
+        ConvGeometry { kernel, stride: options.stride, dilation: options.dilation, pad_start: options.padding, pad_end: options.padding }
     }
 }
 
