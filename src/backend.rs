@@ -171,6 +171,9 @@ pub fn configure(name: Option<&str>) -> Result<BackendKind, String> {
     if let Ok(value) = std::env::var("AUTOSLIM_GEMM_STAGES") {
         slimmable::set_gemm_stages(slimmable::GemmStages::parse(&value).map_err(|err| format!("AUTOSLIM_GEMM_STAGES: {err}"))?);
     }
+    if let Ok(value) = std::env::var("AUTOSLIM_GEMM_CHECKS") {
+        slimmable::set_gemm_checks(slimmable::GemmChecks::parse(&value).map_err(|err| format!("AUTOSLIM_GEMM_CHECKS: {err}"))?);
+    }
     if let Ok(value) = std::env::var("AUTOSLIM_GEMM_COLUMNS") {
         slimmable::set_gemm_columns(slimmable::GemmColumns::parse(&value).map_err(|err| format!("AUTOSLIM_GEMM_COLUMNS: {err}"))?);
     }
@@ -265,12 +268,13 @@ pub fn summary() -> String {
     let conv = slimmable::conv_algorithm();
     match conv.dense_as_gemm() {
         true => format!(
-            "{} ({} conv, {} kernel, {} stages, {} stage columns, {} weight-gradient products on {} stages, {}, {} operands, channels aligned to {}, stems of fewer than {} channels by im2col)",
+            "{} ({} conv, {} kernel, {} stages, {} stage columns, bounds checks {}, {} weight-gradient products on {} stages, {}, {} operands, channels aligned to {}, stems of fewer than {} channels by im2col)",
             selected().name(),
             conv.name(),
             slimmable::gemm_kernel_for(selected().name()).name(),
             slimmable::gemm_stages().name(),
             slimmable::gemm_columns().name(),
+            slimmable::gemm_checks().name(),
             slimmable::wgrad_matmul(),
             slimmable::wgrad_stages().name(),
             slimmable::wgrad_order().name(),

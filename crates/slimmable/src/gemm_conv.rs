@@ -1073,6 +1073,48 @@ mod tests {
         tolerance * (terms / 144.0).sqrt().max(1.0)
     }
 
+    /// Convs whose products meet the stages' edges: rows, columns and depth that are, and are
+    /// not, multiples of a stage's.
+    #[cfg(feature = "test-cuda")]
+    fn stage_cases() -> [([usize; 4], [usize; 4], ConvGeometry); 5] {
+        [
+            ([4, 16, 16, 16], [32, 16, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])),
+            ([2, 16, 9, 9], [24, 16, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1])), // strided, rows not a multiple of the stage
+            ([2, 10, 8, 8], [13, 10, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])), // padded channels
+            // More output (and, for the input gradient, input) channels than one stage holds.
+            ([2, 136, 6, 6], [144, 136, 1, 1], geometry(1, 1, 1, [0, 0], [0, 0])),
+            ([2, 40, 6, 6], [152, 40, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])), // channels between powers of two
+        ]
+    }
+
+    /// With more bounds checks compiled in than the products need ([`crate::GemmChecks`]'s
+    /// `Always` and `AllOrNone`) the default stages and the weight gradient's fitted ones give
+    /// burn-ndarray's output and gradients, with bf16 and TF32 operands, and are really used (no
+    /// bf16 launch fell back to an inferred stage). CUDA only; the checks are process-wide and
+    /// put back.
+    #[cfg(feature = "test-cuda")]
+    #[test]
+    fn on_cuda_extra_bounds_checks_agree_with_ndarray() {
+        use crate::{GemmChecks, GemmPrecision, GemmStages, gemm_tiling_misses, set_gemm_checks, set_gemm_precision, set_gemm_stages};
+        set_gemm_stages(GemmStages::Default);
+        let mut wrong = Vec::new();
+        for checks in [GemmChecks::Always, GemmChecks::AllOrNone] {
+            set_gemm_checks(checks);
+            for (precision, tolerance) in [(GemmPrecision::Bf16, 0.25), (GemmPrecision::Tf32, TOLERANCE)] {
+                set_gemm_precision(precision);
+                let misses = gemm_tiling_misses().0;
+                let agrees = agrees_on_cuda(&stage_cases(), tolerance);
+                let used = gemm_tiling_misses().0 == misses;
+                println!("checks {:11} {:5} {} {}", checks.name(), precision.name(), if agrees { "agrees" } else { "DISAGREES" }, if used { "" } else { "(not used)" });
+                if !agrees || (!used && precision == GemmPrecision::Bf16) {
+                    wrong.push(format!("{} {}", checks.name(), precision.name()));
+                }
+            }
+        }
+        set_gemm_checks(GemmChecks::AsNeeded);
+        assert!(wrong.is_empty(), "wrong with extra bounds checks: {wrong:?}");
+    }
+
     /// Named stage shapes ([`crate::GemmTiling`]) give burn-ndarray's output and gradients in
     /// both operand formats, and with bf16 operands they are really used (no launch ran cubek's
     /// inferred stage instead, none fell back to burn's direct kernel); with f32 ones cubek may
@@ -1084,14 +1126,7 @@ mod tests {
     #[test]
     fn on_cuda_named_tilings_agree_with_ndarray() {
         use crate::{BF16_TILING, GemmColumns, GemmPrecision, GemmStages, GemmTiling, gemm_tiling_misses, set_gemm_columns, set_gemm_precision, set_gemm_stages};
-        let cases = [
-            ([4, 16, 16, 16], [32, 16, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])),
-            ([2, 16, 9, 9], [24, 16, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1])), // strided, rows not a multiple of the stage
-            ([2, 10, 8, 8], [13, 10, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])), // padded channels
-            // More output (and, for the input gradient, input) channels than one stage holds.
-            ([2, 136, 6, 6], [144, 136, 1, 1], geometry(1, 1, 1, [0, 0], [0, 0])),
-            ([2, 40, 6, 6], [152, 40, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])), // channels between powers of two
-        ];
+        let cases = stage_cases();
         let names = std::env::var("AUTOSLIM_TEST_GEMM_TILINGS").unwrap_or_else(|_| format!("{},128x128x32/4,256x128x32/8+double,128x64x64/4,128x128x64/2x2+swizzle", BF16_TILING.name()));
         let kernel = std::env::var("AUTOSLIM_TEST_GEMM_KERNEL").map_or(crate::GemmKernel::CUDA_DEFAULT, |name| crate::GemmKernel::parse(&name).unwrap());
         crate::set_gemm_kernel(kernel);

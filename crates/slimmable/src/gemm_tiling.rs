@@ -249,6 +249,68 @@ pub fn gemm_columns() -> GemmColumns {
     *COLUMNS.read().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Which bounds checks the named and fitted stages compile in. cubek compiles a check on the
+/// rows, the columns and the depth only where the product's size is not a multiple of the
+/// stage's, so one stage shape makes up to eight kernels, each compiled (NVRTC, then the CUDA
+/// driver) the first time a product needs it: about 1.1 s each for the bf16 conv kernels on an
+/// H200, and in the 8-layer bench net's first sandwich step 62 kernels of this kind, 37 when
+/// every check is on (docs/BENCHMARKS.md, session 22).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GemmChecks {
+    /// A check only where the product needs it (cubek's choice).
+    #[default]
+    AsNeeded,
+    /// Every check where the product needs any, none where it needs none: two kernels per
+    /// stage shape, and the products that fit their stages (a full-width net's, with channel
+    /// counts that are powers of two) run as fast as with [`GemmChecks::AsNeeded`].
+    AllOrNone,
+    /// Every check, whatever the product: one kernel per stage shape.
+    Always,
+}
+
+impl GemmChecks {
+    /// `needed` or `always`.
+    pub fn name(self) -> &'static str {
+        match self {
+            GemmChecks::AsNeeded => "needed",
+            GemmChecks::AllOrNone => "all-or-none",
+            GemmChecks::Always => "always",
+        }
+    }
+
+    /// `needed`, `all-or-none` or `always`; the error says what is accepted.
+    pub fn parse(name: &str) -> Result<GemmChecks, String> {
+        match name.trim() {
+            "" | "needed" => Ok(GemmChecks::AsNeeded),
+            "all-or-none" => Ok(GemmChecks::AllOrNone),
+            "always" => Ok(GemmChecks::Always),
+            other => Err(format!("GEMM bounds checks \"{other}\": expected \"needed\", \"all-or-none\" or \"always\"")),
+        }
+    }
+
+    /// The checks `[m, n, k]` a stage compiles in, for the checks its product needs.
+    pub fn applied(self, needed: [bool; 3]) -> [bool; 3] {
+        match self {
+            GemmChecks::AsNeeded => needed,
+            GemmChecks::AllOrNone => [needed.contains(&true); 3],
+            GemmChecks::Always => [true; 3],
+        }
+    }
+}
+
+static CHECKS: RwLock<GemmChecks> = RwLock::new(GemmChecks::AsNeeded);
+
+/// Chooses the bounds checks of the named and fitted stages in this process (default
+/// [`GemmChecks::AsNeeded`]).
+pub fn set_gemm_checks(checks: GemmChecks) {
+    *CHECKS.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = checks;
+}
+
+/// The bounds checks of the named and fitted stages.
+pub fn gemm_checks() -> GemmChecks {
+    *CHECKS.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 static MISSES: AtomicUsize = AtomicUsize::new(0);
 static FIRST_MISS: RwLock<Option<String>> = RwLock::new(None);
 
@@ -463,7 +525,10 @@ pub(crate) mod blueprint {
         if let Some(modes) = swizzle {
             builder = builder.shared_swizzle(modes);
         }
-        Ok(builder.build())
+        let mut blueprint = builder.build();
+        let needed = [blueprint.check_m_bounds, blueprint.check_n_bounds, blueprint.check_k_bounds];
+        [blueprint.check_m_bounds, blueprint.check_n_bounds, blueprint.check_k_bounds] = super::gemm_checks().applied(needed);
+        Ok(blueprint)
     }
 }
 
@@ -499,6 +564,25 @@ mod tests {
             }
         }
         assert!(stages.len() <= 16, "{} stage shapes: {stages:?}", stages.len());
+    }
+
+    #[test]
+    fn each_choice_compiles_in_the_checks_it_names() {
+        let (none, k_only) = ([false; 3], [false, false, true]);
+        assert_eq!(GemmChecks::AsNeeded.applied(k_only), k_only);
+        assert_eq!(GemmChecks::AllOrNone.applied(k_only), [true; 3]);
+        assert_eq!(GemmChecks::AllOrNone.applied(none), none);
+        assert_eq!(GemmChecks::Always.applied(none), [true; 3]);
+    }
+
+    #[test]
+    fn check_names_round_trip_and_bad_ones_say_why() {
+        for checks in [GemmChecks::AsNeeded, GemmChecks::AllOrNone, GemmChecks::Always] {
+            assert_eq!(GemmChecks::parse(checks.name()), Ok(checks));
+        }
+        assert_eq!(GemmChecks::parse(" "), Ok(GemmChecks::AsNeeded));
+        let err = GemmChecks::parse("sometimes").unwrap_err();
+        assert!(err.contains("\"sometimes\"") && err.contains("\"always\""), "{err}");
     }
 
     #[test]

@@ -61,7 +61,7 @@ pub use fused_sgd::{FusedSgd, FusedSgdConfig, FusedSgdState, VelocityState};
 pub use gemm_kernel::{GEMM_ALGORITHMS, GEMM_TILES, GemmKernel, DEFAULT_WGRAD_MATMUL, VERIFIED_GEMM_KERNELS, WGRAD_MATMULS, WgradStages, gemm_kernel_for, reset_gemm_kernel, set_gemm_kernel, set_wgrad_matmul, set_wgrad_stages,
     wgrad_matmul, wgrad_stages};
 pub use gemm_precision::{GemmPrecision, gemm_precision, set_gemm_precision};
-pub use gemm_tiling::{BF16_TILING, GemmColumns, GemmStages, GemmTiling, gemm_columns, gemm_stages, gemm_tiling_misses, set_gemm_columns, set_gemm_stages};
+pub use gemm_tiling::{BF16_TILING, GemmChecks, GemmColumns, GemmStages, GemmTiling, gemm_checks, gemm_columns, gemm_stages, gemm_tiling_misses, set_gemm_checks, set_gemm_columns, set_gemm_stages};
 pub use gemm_conv::{
     DEFAULT_CHANNEL_ALIGN, DEFAULT_GEMM_MIN_CHANNELS, DEFAULT_LAYOUT_COPY_ROWS, DEFAULT_WGRAD_MAX_BATCHES, WgradOrder, gemm_channel_align, gemm_conv2d, gemm_conv2d_active,
     gemm_min_channels, has_implicit_gemm, implicit_gemm_fallbacks, set_gemm_channel_align, set_gemm_min_channels, set_layout_copy_rows, set_wgrad_max_batches,
