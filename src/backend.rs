@@ -192,6 +192,21 @@ pub fn configure(name: Option<&str>) -> Result<BackendKind, String> {
     Ok(kind)
 }
 
+/// Chooses the bounds checks of the implicit-GEMM convs' stages for a run, unless
+/// `AUTOSLIM_GEMM_CHECKS` chose them: every check (`always`) for a run that meets many widths
+/// (supernet training, the search, the sandwich and widths benchmarks), where each width's
+/// channel counts would otherwise make kernels of their own to compile; the checks each
+/// product needs (`needed`, the fastest kernels) for a run of one width. On an H200 `always`
+/// took the 8-layer bench net's first sandwich step from 71 to 41 s on an empty kernel cache,
+/// and its next five steps from 27 to 6.6 s, for 2.8 % more GPU time summed over the widths
+/// (docs/BENCHMARKS.md, session 22).
+pub fn choose_gemm_checks(many_widths: bool) {
+    if std::env::var("AUTOSLIM_GEMM_CHECKS").is_ok_and(|value| !value.trim().is_empty()) {
+        return;
+    }
+    slimmable::set_gemm_checks(if many_widths { slimmable::GemmChecks::Always } else { slimmable::GemmChecks::AsNeeded });
+}
+
 /// `AUTOSLIM_GEMM_ALIGN`'s value: the multiple the implicit-GEMM convs round channel counts up
 /// to (`slimmable::set_gemm_channel_align`; 1 turns it off); `None` when unset.
 pub fn gemm_channel_align(value: Option<&str>) -> Result<Option<usize>, String> {

@@ -94,6 +94,7 @@ where
     let pruner = RatioPruner::new(ratios.clone(), settings.divisor, Sampling::PerGroup).map_err(anyhow::Error::msg)?;
     let space = model.space().clone();
     let sync = || T::sync(&device).map_err(|e| anyhow::anyhow!("device error: {e:?}"));
+    backend::choose_gemm_checks(settings.modes.iter().any(|mode| mode == "sandwich" || mode == "widths"));
     let common = format!(
         r#""backend":"{}","model":"{}","batch":{},"divisor":{}"#,
         backend::summary(),

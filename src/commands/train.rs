@@ -120,6 +120,7 @@ where
     let started = Instant::now();
     let device: <T as burn::tensor::backend::BackendTypes>::Device = Default::default();
     let (train_set, test_set, batcher, note) = load_data(config)?;
+    backend::choose_gemm_checks(!config.retraining);
     println!("backend: {}; {note}", backend::summary());
 
     let space = model.space().clone();
