@@ -262,9 +262,13 @@ pub enum GemmChecks {
     AsNeeded,
     /// Every check where the product needs any, none where it needs none: two kernels per
     /// stage shape, and the products that fit their stages (a full-width net's, with channel
-    /// counts that are powers of two) run as fast as with [`GemmChecks::AsNeeded`].
+    /// counts that are powers of two) run as fast as with [`GemmChecks::AsNeeded`]. On an H200:
+    /// the bench net's first sandwich step 59 s on an empty cache (71 s with `AsNeeded`), its
+    /// passes summed over the widths 1.5 % slower.
     AllOrNone,
-    /// Every check, whatever the product: one kernel per stage shape.
+    /// Every check, whatever the product: one kernel per stage shape. On an H200: the bench
+    /// net's first sandwich step 41 s on an empty cache, its passes summed over the widths 2.8 %
+    /// slower (5 % at full width).
     Always,
 }
 
