@@ -202,10 +202,19 @@ pub fn configure(name: Option<&str>) -> Result<BackendKind, String> {
 /// a 1.9 % slower sandwich step once every kernel is compiled (docs/BENCHMARKS.md, session 22).
 /// MobileNetV2 meets no such kernels (its matrix products are burn's), so it is unchanged.
 pub fn choose_gemm_checks(many_widths: bool) {
-    if std::env::var("AUTOSLIM_GEMM_CHECKS").is_ok_and(|value| !value.trim().is_empty()) {
-        return;
+    if let Some(checks) = gemm_checks_for(many_widths, std::env::var("AUTOSLIM_GEMM_CHECKS").ok().as_deref()) {
+        slimmable::set_gemm_checks(checks);
     }
-    slimmable::set_gemm_checks(if many_widths { slimmable::GemmChecks::Always } else { slimmable::GemmChecks::AsNeeded });
+}
+
+/// The checks [`choose_gemm_checks`] sets for a run of `many_widths`, given
+/// `AUTOSLIM_GEMM_CHECKS`'s value: none where the variable names them ([`configure`] set them).
+pub fn gemm_checks_for(many_widths: bool, setting: Option<&str>) -> Option<slimmable::GemmChecks> {
+    match setting.map(str::trim) {
+        Some(value) if !value.is_empty() => None,
+        _ if many_widths => Some(slimmable::GemmChecks::Always),
+        _ => Some(slimmable::GemmChecks::AsNeeded),
+    }
 }
 
 /// `AUTOSLIM_GEMM_ALIGN`'s value: the multiple the implicit-GEMM convs round channel counts up
@@ -336,6 +345,16 @@ macro_rules! with_backend {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn runs_of_many_widths_get_every_check_unless_the_variable_names_them() {
+        use slimmable::GemmChecks;
+        assert_eq!(gemm_checks_for(true, None), Some(GemmChecks::Always));
+        assert_eq!(gemm_checks_for(false, None), Some(GemmChecks::AsNeeded));
+        assert_eq!(gemm_checks_for(true, Some(" ")), Some(GemmChecks::Always));
+        assert_eq!(gemm_checks_for(true, Some("needed")), None);
+        assert_eq!(gemm_checks_for(false, Some("always")), None);
+    }
 
     #[test]
     fn a_backend_not_compiled_in_or_unknown_is_a_named_error() {

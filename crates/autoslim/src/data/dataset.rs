@@ -130,8 +130,10 @@ impl ImageDataset {
     }
 }
 
-impl Dataset<ImageItem> for ImageDataset {
-    fn get(&self, index: usize) -> Option<ImageItem> {
+impl ImageDataset {
+    /// Item `index`, any random augmentation of an image folder's training transform drawn
+    /// from `seed` ([`Dataset::get`] draws it from the index).
+    pub fn get_seeded(&self, index: usize, seed: u64) -> Option<ImageItem> {
         if index >= self.len() {
             return None;
         }
@@ -141,8 +143,14 @@ impl Dataset<ImageItem> for ImageDataset {
                 let size: usize = self.shape.iter().product();
                 Some(ImageItem { pixels: pixels[i * size..(i + 1) * size].to_vec(), label: labels[i] as usize })
             }
-            Source::Folder(folder) => Some(folder.load(i)),
+            Source::Folder(folder) => Some(folder.load(i, seed)),
         }
+    }
+}
+
+impl Dataset<ImageItem> for ImageDataset {
+    fn get(&self, index: usize) -> Option<ImageItem> {
+        self.get_seeded(index, index as u64)
     }
 
     fn len(&self) -> usize {

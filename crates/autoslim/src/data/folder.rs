@@ -181,10 +181,12 @@ impl ImageFolder {
         [3, size, size]
     }
 
-    /// Decodes and transforms image `index`. An image that fails to decode is skipped with a
-    /// warning naming it, and the next readable one is returned in its place.
-    pub fn load(&self, index: usize) -> ImageItem {
-        let mut rng = rand::rng();
+    /// Decodes and transforms image `index`, the random crop and flip of a training transform
+    /// drawn from `seed` (the same seed, the same item: a seeded run can be repeated and
+    /// resumed exactly). An image that fails to decode is skipped with a warning naming it, and
+    /// the next readable one is returned in its place.
+    pub fn load(&self, index: usize, seed: u64) -> ImageItem {
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed);
         for offset in 0..self.files.len() {
             let (path, label) = &self.files[(index + offset) % self.files.len()];
             match decode(path) {
@@ -279,15 +281,34 @@ mod tests {
         let train = ImageFolder::open(&dir, Transform::Train { size: 16, scale: (0.08, 1.0) }, None).unwrap();
         assert_eq!(train.classes, ["cat", "dog"]);
         assert_eq!(train.len(), 3, "notes.txt is not an image");
-        let item = train.load(2);
+        let item = train.load(2, 0);
         assert_eq!((item.label, item.pixels.len()), (1, 3 * 16 * 16));
         // A blue image stays blue through crop, resize and flip (JPEG is lossy: roughly).
         assert!(item.pixels[..256].iter().all(|&r| r < 40) && item.pixels[512..].iter().all(|&b| b > 170));
 
         let eval = ImageFolder::open(&dir, Transform::Eval { size: 24, resize: 28 }, Some(&train.classes)).unwrap();
-        let item = eval.load(0);
+        let item = eval.load(0, 0);
         assert_eq!((item.label, item.pixels.len()), (0, 3 * 24 * 24));
         assert!(item.pixels[..576].iter().all(|&r| r == 200), "PNG decodes exactly");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_training_item_is_a_function_of_its_seed() {
+        let dir = folder("seeded");
+        // A picture with a bright left edge: a crop or flip moves it.
+        let mut image = RgbImage::from_pixel(48, 40, Rgb([20, 20, 20]));
+        for y in 0..40 {
+            for x in 0..6 {
+                image.put_pixel(x, y, Rgb([250, 250, 250]));
+            }
+        }
+        image.save_with_format(dir.join("cat/edge.png"), ImageFormat::Png).unwrap();
+        let train = ImageFolder::open(&dir, Transform::Train { size: 16, scale: (0.08, 1.0) }, None).unwrap();
+        let edge = train.files.iter().position(|(path, _)| path.ends_with("edge.png")).unwrap();
+        assert_eq!(train.load(edge, 7).pixels, train.load(edge, 7).pixels, "the same seed, the same crop and flip");
+        let distinct: std::collections::HashSet<Vec<u8>> = (0..16).map(|seed| train.load(edge, seed).pixels).collect();
+        assert!(distinct.len() > 4, "other seeds, other crops: {} distinct items of 16", distinct.len());
         std::fs::remove_dir_all(dir).unwrap();
     }
 
@@ -301,7 +322,7 @@ mod tests {
         std::fs::write(dir.join("cat/0truncated.png"), &png[..png.len() / 2]).unwrap();
         let data = ImageFolder::open(&dir, Transform::Eval { size: 8, resize: 8 }, None).unwrap();
         assert_eq!(data.len(), 4, "broken.jpg is skipped; the truncated PNG has a good header");
-        let first = data.load(0);
+        let first = data.load(0, 0);
         assert_eq!(first.label, 0);
 
         let err = ImageFolder::open(&dir.join("missing"), Transform::Eval { size: 8, resize: 8 }, None).unwrap_err();

@@ -205,9 +205,9 @@ where
     Err(format!("--resume: no checkpoint in {} loads", work_dir.join("checkpoint").display()))
 }
 
-/// The training images in a new order every epoch, the order a function of the seed and the
-/// epoch alone — unlike burn's shuffling, whose state lives in the data loader and is lost
-/// when a run is killed. The epoch is counted from the items served: every epoch reads each
+/// The training images in a new order every epoch, the order (and each item's random
+/// augmentation) a function of the seed and the epoch alone — unlike burn's shuffling, whose
+/// state lives in the data loader and is lost when a run is killed. The epoch is counted from the items served: every epoch reads each
 /// item once.
 struct EpochShuffled {
     inner: ImageDataset,
@@ -243,7 +243,10 @@ impl Dataset<crate::data::ImageItem> for EpochShuffled {
         }
         let item = order.1[index];
         drop(order);
-        self.inner.get(item)
+        // Augmentations drawn from the seed, the epoch and the item, like the order: the same
+        // in a repeated or resumed run, whichever loader thread reads the item.
+        let augmentation = (self.seed ^ (epoch as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03)).wrapping_add((item as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        self.inner.get_seeded(item, augmentation)
     }
 
     fn len(&self) -> usize {
