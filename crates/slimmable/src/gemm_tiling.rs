@@ -252,9 +252,9 @@ pub fn gemm_columns() -> GemmColumns {
 /// Which bounds checks the named and fitted stages compile in. cubek compiles a check on the
 /// rows, the columns and the depth only where the product's size is not a multiple of the
 /// stage's, so one stage shape makes up to eight kernels, each compiled (NVRTC, then the CUDA
-/// driver) the first time a product needs it: about 1.1 s each for the bf16 conv kernels on an
-/// H200, and in the 8-layer bench net's first sandwich step 62 kernels of this kind, 37 when
-/// every check is on (docs/BENCHMARKS.md, session 22).
+/// driver) the first time a product needs it: about 1.1 s each for the bf16 kernels on an H200,
+/// and the 8-layer bench net's first sandwich step compiled 51 of them, 28 with every check on
+/// (docs/BENCHMARKS.md, session 22). cubek's inferred stages (f32 operands) keep its choice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum GemmChecks {
     /// A check only where the product needs it (cubek's choice).
@@ -273,7 +273,7 @@ pub enum GemmChecks {
 }
 
 impl GemmChecks {
-    /// `needed` or `always`.
+    /// `needed`, `all-or-none` or `always`.
     pub fn name(self) -> &'static str {
         match self {
             GemmChecks::AsNeeded => "needed",
