@@ -59,9 +59,7 @@ root = "{root}"
 image_size = 32
 min_crop_scale = 0.5
 batch_size = 20
-# One loader thread: burn's loader hands out its workers' batches in the order they finish, so
-# with two the batches' order, and the 36-image accuracy asserted below, can change between runs.
-num_workers = 1
+num_workers = 2
 [optimizer]
 type = "SGD"
 lr = 0.05

@@ -1,15 +1,17 @@
 //! Data: IDX files (MNIST, Fashion-MNIST), image folders (JPEG/PNG, one folder per class),
-//! the image dataset over both, and its batcher.
+//! the image dataset over both, its batcher, and a loader that keeps batches in order.
 
 mod batcher;
 mod dataset;
 mod folder;
 mod idx;
+mod loader;
 
 pub use batcher::{ImageBatch, ImageBatcher};
 pub use dataset::{ImageDataset, ImageItem, Split, default_fashion_mnist_dir, locate_fashion_mnist};
 pub use folder::{ImageFolder, Transform};
 pub use idx::{IdxArray, parse_idx, read_idx};
+pub use loader::OrderedLoader;
 
 use std::path::PathBuf;
 

@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use burn::data::dataloader::DataLoaderBuilder;
 use burn::data::dataset::Dataset;
 use burn::module::{AutodiffModule, Module};
 use burn::optim::decay::WeightDecayConfig;
@@ -20,7 +19,7 @@ use super::autoslim::{AutoSlim, TrainingMode};
 use super::metrics::WidthMetric;
 use super::progress::ProgressRenderer;
 use super::schedule::{Decay, LrSchedule};
-use crate::data::{ImageBatcher, ImageDataset};
+use crate::data::{ImageBatcher, ImageDataset, OrderedLoader};
 use crate::model::SlimmableModel;
 
 /// SGD with momentum and a learning rate decaying over the whole run.
@@ -122,20 +121,14 @@ where
     B::seed(device, settings.seed);
     let steps_per_epoch = train.len().div_ceil(settings.batch_size);
     let shuffled = EpochShuffled::new(train.clone(), settings.seed, checkpoint.unwrap_or(0));
-    let train_loader = DataLoaderBuilder::new(batcher.clone())
-        .batch_size(settings.batch_size)
-        .num_workers(settings.num_workers)
-        .build(shuffled);
+    let train_loader = OrderedLoader::new(shuffled, batcher.clone(), settings.batch_size, settings.num_workers, device.clone()).into_arc();
     if let Some(epoch) = checkpoint {
         // Replay the sandwich widths of the epochs already trained (the shuffle of an epoch
         // depends on its number alone), so that the resumed run continues exactly as the
         // uninterrupted one would.
         model.skip_steps(epoch * steps_per_epoch);
     }
-    let valid_loader = DataLoaderBuilder::new(batcher)
-        .batch_size(settings.batch_size)
-        .num_workers(settings.num_workers)
-        .build(valid);
+    let valid_loader = OrderedLoader::new(valid, batcher, settings.batch_size, settings.num_workers, device.clone()).into_arc();
 
     let mut training = SupervisedTraining::new(&settings.work_dir, train_loader, valid_loader)
         .metrics((AccuracyMetric::new(), LossMetric::new()))
