@@ -1,15 +1,13 @@
 //! [`OrderedLoader`]: a data loader whose threads read items in parallel and whose batches
 //! come out in the dataset's order.
 //!
-//! burn's multi-thread loader hands out its threads' batches in the order they finish, and
-//! each thread builds its batches on the device itself. So with more than one thread a seeded
-//! run's batch order, and with it every later bit, depended on thread timing (the zoo test's
-//! 36-image accuracy moved between runs), and on CUDA tensors were made from loader threads
-//! (which crashed cubecl-cuda, docs/RESULTS.md). Here batch `j` is read by thread
-//! `j % threads` and taken from that thread's queue in turn, and the batch is made on the
-//! training thread: the same batches in the same order whatever the number of threads.
-//! burn's `DataLoaderBuilder` has no ordering option, hence this type (one file, no crate does
-//! it for burn's traits).
+//! burn's multi-thread loader hands out its threads' batches in the order they finish, so with
+//! more than one thread a seeded run's batch order, and with it every later bit, depended on
+//! thread timing (the zoo test's 36-image accuracy moved between runs). Here batch `j` is read
+//! and batched by thread `j % threads` (as in burn's loader, each thread makes its batches'
+//! tensors) and taken from that thread's queue in turn: the same batches in the same order
+//! whatever the number of threads. burn's `DataLoaderBuilder` has no ordering option, hence
+//! this type (one file; no crate does it for burn's traits).
 
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, sync_channel};
@@ -25,7 +23,7 @@ use burn::tensor::backend::Backend;
 const QUEUED_PER_THREAD: usize = 2;
 
 /// Batches of `batch_size` consecutive items of a dataset (the last may be shorter), in order;
-/// `threads` threads read the items (0: the training thread reads them).
+/// `threads` threads read and batch them (0: the training thread does).
 pub struct OrderedLoader<B: Backend, I, O> {
     dataset: Arc<dyn Dataset<I>>,
     batcher: Arc<dyn Batcher<B, I, O>>,
@@ -66,13 +64,14 @@ impl<B: Backend, I: Clone + Send + Sync + 'static, O: Send + 'static> DataLoader
         let (receivers, workers) = (0..threads)
             .map(|first| {
                 let (sender, receiver) = sync_channel(QUEUED_PER_THREAD);
-                let (dataset, batch_size) = (self.dataset.clone(), self.batch_size);
+                let (dataset, batcher, batch_size, device) = (self.dataset.clone(), self.batcher.clone(), self.batch_size, self.device.clone());
                 let worker = std::thread::Builder::new()
                     .name(format!("loader-{first}"))
                     .spawn(move || {
                         for batch in (first..batches).step_by(threads) {
+                            let items = read_batch(dataset.as_ref(), batch, batch_size);
                             // The iterator was dropped: stop.
-                            if sender.send(read_batch(dataset.as_ref(), batch, batch_size)).is_err() {
+                            if sender.send(batcher.batch(items, &device)).is_err() {
                                 return;
                             }
                         }
@@ -103,7 +102,7 @@ struct OrderedIter<'a, B: Backend, I, O> {
     loader: &'a OrderedLoader<B, I, O>,
     batches: usize,
     next: usize,
-    receivers: Vec<Receiver<Vec<I>>>,
+    receivers: Vec<Receiver<O>>,
     workers: Vec<JoinHandle<()>>,
 }
 
@@ -114,12 +113,12 @@ impl<B: Backend, I, O> Iterator for OrderedIter<'_, B, I, O> {
         if self.next >= self.batches {
             return None;
         }
-        let items = match self.receivers.len() {
-            0 => read_batch(self.loader.dataset.as_ref(), self.next, self.loader.batch_size),
+        let batch = match self.receivers.len() {
+            0 => self.loader.batcher.batch(read_batch(self.loader.dataset.as_ref(), self.next, self.loader.batch_size), &self.loader.device),
             threads => self.receivers[self.next % threads].recv().expect("a loader thread panicked"),
         };
         self.next += 1;
-        Some(self.loader.batcher.batch(items, &self.loader.device))
+        Some(batch)
     }
 }
 
