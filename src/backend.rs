@@ -194,9 +194,10 @@ pub fn configure(name: Option<&str>) -> Result<BackendKind, String> {
 
 /// Chooses the bounds checks of the implicit-GEMM convs' stages for a run, unless
 /// `AUTOSLIM_GEMM_CHECKS` chose them: every check (`always`) for a run that meets many widths
-/// (supernet training, the search, the sandwich and widths benchmarks), where each width's
-/// channel counts would otherwise make kernels of their own to compile; the checks each
-/// product needs (`needed`, the fastest kernels) for a run of one width. On an H200 `always`
+/// (supernet training, the search, an evaluation of several subnets, the sandwich and widths
+/// benchmarks), where each width's channel counts would otherwise make kernels of their own to
+/// compile; the checks each product needs (`needed`, the fastest kernels) for a run of one
+/// width. On an H200 `always`
 /// took the 8-layer bench net's first sandwich step from 71 to 41 s on an empty kernel cache
 /// and its next six steps from 40 to 6.6 s, for 2.8 % more GPU time summed over the widths and
 /// a 1.9 % slower sandwich step once every kernel is compiled (docs/BENCHMARKS.md, session 22).
