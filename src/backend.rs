@@ -197,10 +197,10 @@ pub fn configure(name: Option<&str>) -> Result<BackendKind, String> {
 /// (supernet training, the search, an evaluation of several subnets, the sandwich and widths
 /// benchmarks), where each width's channel counts would otherwise make kernels of their own to
 /// compile; the checks each product needs (`needed`, the fastest kernels) for a run of one
-/// width. On an H200 `always`
-/// took the 8-layer bench net's first sandwich step from 71 to 41 s on an empty kernel cache
-/// and its next six steps from 40 to 6.6 s, for 2.8 % more GPU time summed over the widths and
-/// a 1.9 % slower sandwich step once every kernel is compiled (docs/BENCHMARKS.md, session 22).
+/// width. On an H200 `always` took the 8-layer bench net's first sandwich step from 71 to 41 s
+/// on an empty kernel cache and its next six steps from 40 to 6.6 s, for 2.8 % more GPU time
+/// summed over the widths and a 1.9 % slower sandwich step once every kernel is compiled
+/// (docs/BENCHMARKS.md, session 22).
 /// MobileNetV2 meets no such kernels (its matrix products are burn's), so it is unchanged.
 pub fn choose_gemm_checks(many_widths: bool) {
     if let Some(checks) = gemm_checks_for(many_widths, std::env::var("AUTOSLIM_GEMM_CHECKS").ok().as_deref()) {

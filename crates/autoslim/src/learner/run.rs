@@ -200,8 +200,8 @@ where
 
 /// The training images in a new order every epoch, the order (and each item's random
 /// augmentation) a function of the seed and the epoch alone — unlike burn's shuffling, whose
-/// state lives in the data loader and is lost when a run is killed. The epoch is counted from the items served: every epoch reads each
-/// item once.
+/// state lives in the data loader and is lost when a run is killed. The epoch is counted from
+/// the items served: every epoch reads each item once.
 struct EpochShuffled {
     inner: ImageDataset,
     seed: u64,
