@@ -29,6 +29,9 @@ WARMUP=${WARMUP:-3}
 DIVISOR=${DIVISOR:-}
 TIMEOUT=${TIMEOUT:-240}
 PEERS=${PEERS:-pytorch}
+# The warm-up processes (src/warm_up.rs) would count in the GPU-wide memory sampled below: off
+# unless set (time them on their own, on an empty kernel cache).
+export AUTOSLIM_WARM_UP=${AUTOSLIM_WARM_UP:-off}
 HERE=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$OUT_DIR"
 RESULTS="$OUT_DIR/results.jsonl"

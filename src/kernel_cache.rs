@@ -121,8 +121,25 @@ pub fn configure() -> KernelCache {
             },
         }
     };
+    // A warm-up process measures its autotuning while others share the GPU: its results go
+    // to a scratch directory that the run drops (crate::warm_up).
+    if let Some(scratch) = std::env::var_os(crate::warm_up::SCRATCH_ENV) {
+        config.autotune.cache = CacheConfig::File(PathBuf::from(scratch));
+    }
     CubeClRuntimeConfig::set(config);
+    let _ = CONFIGURED.set(outcome.clone());
     outcome
+}
+
+static CONFIGURED: std::sync::OnceLock<KernelCache> = std::sync::OnceLock::new();
+
+/// The directory of this process's kernel cache, once [`configure`] made one (`None`: no
+/// cache, a cache where the user's cubecl config says, or not configured).
+pub fn dir() -> Option<PathBuf> {
+    match CONFIGURED.get() {
+        Some(KernelCache::Dir(dir, _)) => Some(dir.clone()),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -7,3 +7,4 @@ pub mod files;
 #[cfg(feature = "host-profile")]
 pub mod host_profile;
 pub mod kernel_cache;
+pub mod warm_up;

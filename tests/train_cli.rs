@@ -138,3 +138,25 @@ fn a_non_finite_loss_stops_training_naming_step_and_width_and_the_checkpoints_st
     assert_eq!(std::fs::read(run.join("model.mpk")).unwrap(), model, "the trained model changed");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The warm-up processes (src/warm_up.rs): asked for on the CPU backend, two copies of the run
+/// each pass their share of the widths and exit; the run then trains as usual. A bad count is an error that names the variable.
+#[test]
+fn warm_up_processes_run_their_widths_before_training_and_a_bad_count_is_named() {
+    let dir = work_dir("warm-up");
+    let config = config(&dir, "");
+    let out = binary().env("AUTOSLIM_WARM_UP", "2").args(["train", "--config", config.to_str().unwrap(), "--epochs", "1"]).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    // 3 steps of max, min and a random width, then the uniform widths not drawn yet.
+    assert!(text.contains("warm-up: compiling the kernels of ") && text.contains(" widths in 2 processes"), "{text}");
+    assert!(text.contains("warm-up: 2 of 2 processes finished"), "{text}");
+    assert!(text.find("warm-up: 2 of 2").unwrap() < text.find("[epoch 1/1] train").unwrap(), "{text}");
+    assert!(dir.join("run/checkpoint/model-1.mpk").is_file(), "{text}");
+
+    let out = binary().env("AUTOSLIM_WARM_UP", "many").args(["bench", "--model", "conv8", "--batch", "1", "--iters", "1", "--mode", "plain"]).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success());
+    assert!(text.contains("AUTOSLIM_WARM_UP: \"many\" is neither \"off\" nor a number of processes"), "{text}");
+    std::fs::remove_dir_all(dir).unwrap();
+}

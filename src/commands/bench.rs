@@ -26,7 +26,7 @@ use burn::tensor::{Distribution, Int, Tensor};
 use burn::train::TrainStep;
 use slimmable::NormMode;
 
-use crate::backend;
+use crate::{backend, warm_up};
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -114,12 +114,34 @@ where
         .with_momentum(Some(MomentumConfig::new().with_momentum(0.9).with_dampening(0.0).with_nesterov(true)))
         .with_weight_decay(Some(WeightDecayConfig::new(5e-4)))
         .init::<T, AutoSlim<T, M>>();
+    let memory_release = crate::backend::memory_release().map_err(anyhow::Error::msg)?;
+    let plan = |training: TrainingMode| StepPlan { mode: training, label_smoothing: None, valid_subnets: Vec::new(), valid_norm: NormMode::Auto, memory_release };
+    let sandwich = || TrainingMode::Supernet { pruner: pruner.clone(), distiller: SelfDistiller::default(), num_samples: 4 };
+
+    // The widths the modes meet first, for the warm-up processes (crate::warm_up).
+    let mut upcoming: Vec<Subnet> = Vec::new();
+    for mode in &settings.modes {
+        let subnets = match mode.as_str() {
+            "plain" => vec![Subnet::max(&space)],
+            "sandwich" => AutoSlim::<T, M>::new(model.clone(), plan(sandwich()), settings.seed).upcoming_subnets(warm_up::STEPS),
+            "widths" => ratios.iter().rev().map(|&r| Subnet::uniform(&space, r, settings.divisor)).collect::<Result<_, _>>().map_err(anyhow::Error::msg)?,
+            other => bail!("--mode: unknown mode \"{other}\"; accepted: \"plain\", \"sandwich\", \"widths\""),
+        };
+        subnets.into_iter().for_each(|s| if !upcoming.contains(&s) { upcoming.push(s) });
+    }
+    if let Some(shard) = warm_up::Shard::current().map_err(anyhow::Error::msg)? {
+        return warm_up::compile_share(shard, &model, &upcoming, settings.batch, image, classes);
+    }
+    if let Some(warm) = warm_up::start(upcoming.len(), crate::kernel_cache::dir().as_deref()).map_err(anyhow::Error::msg)? {
+        warm.finish();
+    }
+
     let mut first_step = true;
     let mut current = Some(model);
     for mode in &settings.modes {
         let training = match mode.as_str() {
             "plain" => TrainingMode::Retrain { subnets: vec![("max".into(), Subnet::max(&space))] },
-            "sandwich" => TrainingMode::Supernet { pruner: pruner.clone(), distiller: SelfDistiller::default(), num_samples: 4 },
+            "sandwich" => sandwich(),
             "widths" => {
                 let model = current.take().expect("the model is put back after each mode");
                 let ce = CrossEntropyLossConfig::new().init(&device);
@@ -157,11 +179,9 @@ where
                 current = Some(model);
                 continue;
             }
-            other => bail!("--mode: unknown mode \"{other}\"; accepted: \"plain\", \"sandwich\", \"widths\""),
+            other => unreachable!("mode \"{other}\" was checked above"),
         };
-        let memory_release = crate::backend::memory_release().map_err(anyhow::Error::msg)?;
-        let plan = StepPlan { mode: training, label_smoothing: None, valid_subnets: Vec::new(), valid_norm: NormMode::Auto, memory_release };
-        let mut learner = AutoSlim::new(current.take().expect("the model is put back after each mode"), plan, settings.seed);
+        let mut learner = AutoSlim::new(current.take().expect("the model is put back after each mode"), plan(training), settings.seed);
         let mut step = |learner: AutoSlim<T, M>| {
             let output = TrainStep::step(&learner, batch.clone());
             let grads: GradientsParams = output.grads;

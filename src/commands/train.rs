@@ -22,7 +22,7 @@ use super::common::{EvalData, describe_norm, eval_norm, read_subnet, with_model}
 use super::export::deploy_checked;
 use burn::tensor::backend::AutodiffBackend;
 
-use crate::backend;
+use crate::{backend, warm_up};
 use crate::files::{write_atomic, write_atomic_with};
 
 /// Loads the config's dataset: (train, test, batcher, a line saying where it came from).
@@ -82,6 +82,15 @@ pub fn load_data(config: &Config) -> Result<(ImageDataset, ImageDataset, ImageBa
     Ok((train, test, batcher, note))
 }
 
+/// The `[channels, height, width]` of the config's images, without reading them (what
+/// [`load_data`]'s batcher makes).
+fn image_shape(config: &Config) -> [usize; 3] {
+    match &config.data.folder {
+        Some(folder) => [3, folder.image_size, folder.image_size],
+        None => [1, 28, 28],
+    }
+}
+
 /// Runs `autoslim train`: supernet training, or (with `retraining = true`) retraining the
 /// subnets of `subnet_files` from scratch. Several subnets are retrained jointly, each with its
 /// own set of switchable BatchNorms, and every retrained subnet is deployed as a plain model
@@ -119,10 +128,7 @@ where
 {
     let started = Instant::now();
     let device: <T as burn::tensor::backend::BackendTypes>::Device = Default::default();
-    let (train_set, test_set, batcher, note) = load_data(config)?;
     backend::choose_gemm_checks(!config.retraining);
-    println!("backend: {}; {note}", backend::summary());
-
     let space = model.space().clone();
     let pruner = &config.pruner;
     let (mode, valid_subnets, valid_norm) = match (config.retraining, subnet_files.is_empty()) {
@@ -155,6 +161,15 @@ where
     let plan = StepPlan { mode, label_smoothing: config.label_smoothing, valid_subnets, valid_norm, memory_release };
     // A resumed run replays the sampler's draws of the epochs it skips (learner::train).
     let wrapped = AutoSlim::new(model, plan, config.seed);
+    let upcoming = wrapped.upcoming_subnets(warm_up::STEPS);
+    let (batch, classes) = (config.data.batch_size, config.architecture.num_classes());
+    if let Some(shard) = warm_up::Shard::current().map_err(anyhow::Error::msg)? {
+        return warm_up::compile_share(shard, &wrapped.model, &upcoming, batch, image_shape(config), classes);
+    }
+    let (train_set, test_set, batcher, note) = load_data(config)?;
+    debug_assert_eq!(batcher.shape, image_shape(config));
+    println!("backend: {}; {note}", backend::summary());
+    let warm = warm_up::start(upcoming.len(), crate::kernel_cache::dir().as_deref()).map_err(anyhow::Error::msg)?;
     println!(
         "model: {} parameters, {} channel groups; {} epochs of {} images, batch {}",
         Module::num_params(&wrapped.model),
@@ -163,6 +178,10 @@ where
         train_set.len(),
         config.data.batch_size
     );
+
+    if let Some(warm) = warm {
+        warm.finish();
+    }
 
     let settings = RunSettings {
         work_dir: config.work_dir.clone(),

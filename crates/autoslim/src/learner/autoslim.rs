@@ -143,6 +143,30 @@ impl<B: Backend, M: SlimmableModel<B>> AutoSlim<B, M> {
         }
     }
 
+    /// The subnets of the next `steps` steps, without drawing them (the sampler is not
+    /// advanced), then, in supernet mode, each uniform width of the pruner's ratios; each
+    /// subnet once, in that order. What [`compile_passes`](super::compile_passes) warms up
+    /// ahead of a run.
+    pub fn upcoming_subnets(&self, steps: usize) -> Vec<Subnet> {
+        let mut subnets: Vec<Subnet> = Vec::new();
+        let mut add = |subnet: Subnet| {
+            if !subnets.contains(&subnet) {
+                subnets.push(subnet);
+            }
+        };
+        match &self.plan.mode {
+            TrainingMode::Supernet { pruner, num_samples, .. } => {
+                let mut rng = self.rng.lock().expect("the width sampler's lock is never poisoned").clone();
+                for _ in 0..steps {
+                    pruner.sandwich(self.model.space(), *num_samples, &mut rng).into_iter().for_each(&mut add);
+                }
+                pruner.ratios().iter().rev().for_each(|&ratio| add(pruner.uniform_subnet(self.model.space(), ratio)));
+            }
+            TrainingMode::Retrain { subnets } => subnets.iter().for_each(|(_, subnet)| add(subnet.clone())),
+        }
+        subnets
+    }
+
     /// Hands the device's free memory pages back before a pass, when the plan's
     /// [`StepPlan::memory_release`] asks for it at this point: `at` is
     /// [`MemoryRelease::EachStep`] before a step's first pass, [`MemoryRelease::EachPass`]
@@ -460,5 +484,42 @@ mod tests {
         for _ in 0..3 {
             assert_eq!(resumed.next_subnets(), uninterrupted.next_subnets());
         }
+    }
+
+    #[test]
+    fn upcoming_subnets_are_the_next_steps_draws_then_the_uniform_widths_without_drawing() {
+        let device = Default::default();
+        let model: SlimCnn<Ad> = SlimCnnConfig::new(vec![12, 24], vec![1, 2]).init(&device);
+        let pruner = RatioPruner::autoslim_default();
+        let plan = StepPlan {
+            mode: TrainingMode::Supernet { pruner: pruner.clone(), distiller: SelfDistiller::default(), num_samples: 4 },
+            label_smoothing: None,
+            valid_subnets: vec![],
+            valid_norm: NormMode::BatchStats,
+            memory_release: MemoryRelease::Never,
+        };
+        let learner = AutoSlim::new(model.clone(), plan.clone(), 9);
+        let upcoming = learner.upcoming_subnets(3);
+        // The sampler did not move: the next three steps draw what was listed, in order.
+        let mut drawn: Vec<Subnet> = Vec::new();
+        for _ in 0..3 {
+            for subnet in learner.next_subnets() {
+                if !drawn.contains(&subnet) {
+                    drawn.push(subnet);
+                }
+            }
+        }
+        assert_eq!(&upcoming[..drawn.len()], &drawn[..]);
+        // Then every uniform width not drawn yet, each subnet once.
+        let space = &model.space().clone();
+        for &ratio in pruner.ratios() {
+            assert!(upcoming.contains(&pruner.uniform_subnet(space, ratio)), "ratio {ratio}");
+        }
+        for (i, subnet) in upcoming.iter().enumerate() {
+            assert!(!upcoming[..i].contains(subnet), "{subnet:?} listed twice");
+        }
+        assert!(upcoming.len() > drawn.len());
+        let retrain = StepPlan { mode: TrainingMode::Retrain { subnets: vec![("a".into(), pruner.min_subnet(space))] }, ..plan };
+        assert_eq!(AutoSlim::new(model, retrain, 9).upcoming_subnets(5), vec![pruner.min_subnet(space)]);
     }
 }

@@ -8,6 +8,7 @@ mod output;
 mod progress;
 mod run;
 mod schedule;
+mod warm_up;
 
 pub use autoslim::{AutoSlim, MemoryRelease, StepPlan, TrainingMode};
 pub use metrics::WidthMetric;
@@ -15,3 +16,4 @@ pub use output::{WidthEntry, WidthOutputs, WidthOutputsSync};
 pub use progress::ProgressRenderer;
 pub use run::{OptimizerSettings, RunSettings, last_checkpoint, train};
 pub use schedule::{Decay, LrSchedule};
+pub use warm_up::compile_passes;

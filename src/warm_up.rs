@@ -1,0 +1,274 @@
+//! Compiling a run's GPU kernels ahead of its first step, in several processes at once.
+//!
+//! cubecl compiles a kernel the first time it runs, one after another on the training thread
+//! (NVRTC, then the CUDA driver), and a slimmable network meets new kernels at every new width:
+//! on an H200 with an empty kernel cache, the 8-layer bench net's first sandwich step spent 41–49
+//! s compiling and MobileNetV2's 56–84 s (docs/BENCHMARKS.md, session 22). Compilation is CPU
+//! work, and a GPU machine has cores to spare, so before training a run that meets several
+//! widths starts a few copies of itself (the same binary, arguments and environment, plus
+//! [`SHARD_ENV`]); each runs a forward and backward pass of its share of the run's first widths
+//! ([`autoslim::learner::AutoSlim::upcoming_subnets`], [`autoslim::learner::compile_passes`]) and
+//! exits. They all write to the on-disk kernel cache ([`crate::kernel_cache`]), whose file is
+//! locked for each write, and the run then finds its kernels there.
+//!
+//! | `AUTOSLIM_WARM_UP` | processes |
+//! | --- | --- |
+//! | unset or empty | on CUDA with a kernel cache: half the cores, at most [`MAX_AUTO`] and one per width; else none |
+//! | `off` or `0` | none |
+//! | a number `N` | `N` (at most one per width), on any backend |
+//!
+//! Fewer than two processes would gain nothing over compiling in the run itself, so then none
+//! start. A finished warm-up leaves a marker in the cache directory, named by a hash of the
+//! binary, its arguments and the `AUTOSLIM_*`, `CUBECL_*` and `CUDA_*` variables, and the same
+//! command does not warm up again. A process that fails costs only time: the run compiles what
+//! is missing, as without a warm-up, and the failure is printed.
+//!
+//! Each process holds a model and one pass's tensors on the GPU, which is why the automatic
+//! count stops at [`MAX_AUTO`] (MobileNetV2-224 at batch 128 peaks near 17 GB a process).
+//! Their autotuning results (burn's matrix products) are measured while the others share the
+//! GPU, so they go to a scratch directory and are dropped; the kernels they compiled stay.
+
+use std::ffi::OsString;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The variable that sets the number of warm-up processes (see the module documentation).
+pub const ENV: &str = "AUTOSLIM_WARM_UP";
+
+/// The variable a warm-up process is started with: `INDEX/COUNT`, its share of the widths.
+pub const SHARD_ENV: &str = "AUTOSLIM_WARM_UP_SHARD";
+
+/// The training steps whose widths are warmed up (besides each uniform width).
+pub const STEPS: usize = 3;
+
+/// The most processes started without [`ENV`].
+pub const MAX_AUTO: usize = 6;
+
+/// The subdirectory of the kernel cache with the warm-up's markers and scratch files.
+pub const SUBDIR: &str = "warm-up";
+
+/// One warm-up process's share: the widths `j` with `j % count == index`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// This process's number, from 0.
+    pub index: usize,
+    /// How many processes share the widths.
+    pub count: usize,
+}
+
+impl Shard {
+    /// `INDEX/COUNT`, as [`SHARD_ENV`] holds it; the error says what is wrong.
+    pub fn parse(text: &str) -> Result<Shard, String> {
+        let bad = || format!("{SHARD_ENV}: \"{text}\" is not INDEX/COUNT with INDEX < COUNT (it is set by autoslim for its warm-up processes)");
+        let (index, count) = text.trim().split_once('/').ok_or_else(bad)?;
+        let index: usize = index.trim().parse().map_err(|_| bad())?;
+        let count: usize = count.trim().parse().map_err(|_| bad())?;
+        if index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// This process's share when it is a warm-up process, from [`SHARD_ENV`].
+    pub fn current() -> Result<Option<Shard>, String> {
+        match std::env::var(SHARD_ENV) {
+            Ok(text) if !text.trim().is_empty() => Shard::parse(&text).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// The items of this share.
+    pub fn share<T: Clone>(&self, items: &[T]) -> Vec<T> {
+        items.iter().skip(self.index).step_by(self.count).cloned().collect()
+    }
+}
+
+/// How many warm-up processes to start for `passes` widths: `setting` is [`ENV`]'s value,
+/// `automatic` whether the backend compiles kernels into an on-disk cache, `cores` the
+/// machine's. 0 when none should start; the error names a bad setting.
+pub fn processes(setting: Option<&str>, automatic: bool, cores: usize, passes: usize) -> Result<usize, String> {
+    let wanted = match setting.map(str::trim) {
+        None | Some("") if automatic => (cores / 2).min(MAX_AUTO),
+        None | Some("") | Some("off") => 0,
+        Some(text) => text.parse::<usize>().map_err(|_| format!("{ENV}: \"{text}\" is neither \"off\" nor a number of processes"))?,
+    };
+    let count = wanted.min(passes);
+    Ok(if count < 2 { 0 } else { count })
+}
+
+/// The marker of a finished warm-up of this command in `dir`: a hash of the binary (path, size,
+/// modification time), the arguments and the settings in the environment.
+pub fn marker(dir: &Path, exe: &Path, args: &[OsString], env: &[(OsString, OsString)]) -> PathBuf {
+    let mut hasher = DefaultHasher::new();
+    exe.hash(&mut hasher);
+    if let Ok(meta) = std::fs::metadata(exe) {
+        meta.len().hash(&mut hasher);
+        meta.modified().ok().hash(&mut hasher);
+    }
+    args.hash(&mut hasher);
+    let mut settings: Vec<&(OsString, OsString)> = env
+        .iter()
+        .filter(|(name, _)| {
+            let name = name.to_string_lossy();
+            name != SHARD_ENV && ["AUTOSLIM_", "CUBECL_", "CUDA_"].iter().any(|prefix| name.starts_with(prefix))
+        })
+        .collect();
+    settings.sort();
+    settings.hash(&mut hasher);
+    dir.join(SUBDIR).join(format!("{:016x}.done", hasher.finish()))
+}
+
+/// A warm-up under way: its processes, started by [`start`], waited for by [`WarmUp::finish`].
+pub struct WarmUp {
+    done: mpsc::Receiver<(usize, std::io::Result<std::process::Output>, Duration)>,
+    count: usize,
+    started: Instant,
+    marker: Option<PathBuf>,
+    scratch: Option<PathBuf>,
+}
+
+/// Starts the warm-up processes for a run of `passes` widths, when [`processes`] says so and no
+/// marker shows this command warmed up before; prints what it does. `kernel_dir` is the kernel
+/// cache's directory ([`crate::kernel_cache::dir`]; `None`: no cache, so nothing is started
+/// unless [`ENV`] asks).
+pub fn start(passes: usize, kernel_dir: Option<&Path>) -> Result<Option<WarmUp>, String> {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let setting = std::env::var(ENV).ok();
+    let count = processes(setting.as_deref(), kernel_dir.is_some(), cores, passes)?;
+    if count == 0 {
+        return Ok(None);
+    }
+    let exe = std::env::current_exe().map_err(|err| format!("warm-up: cannot find this program's path: {err}"))?;
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    let marker = kernel_dir.map(|dir| marker(dir, &exe, &args, &env));
+    if let Some(marker) = marker.as_ref().filter(|m| m.is_file()) {
+        println!("warm-up: skipped, this command's kernels were compiled before ({})", marker.display());
+        return Ok(None);
+    }
+    let scratch = kernel_dir.map(|dir| dir.join(SUBDIR).join(format!("autotune-{}", std::process::id())));
+    println!("warm-up: compiling the kernels of {passes} widths in {count} processes ({ENV}=off turns this off)");
+    let (sender, done) = mpsc::channel();
+    for index in 0..count {
+        let mut command = Command::new(&exe);
+        command.args(&args).env(SHARD_ENV, format!("{index}/{count}")).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+        if let Some(scratch) = &scratch {
+            command.env(SCRATCH_ENV, scratch);
+        }
+        let sender = sender.clone();
+        let started = Instant::now();
+        let child = command.spawn().map_err(|err| format!("warm-up: cannot start {}: {err}", exe.display()))?;
+        std::thread::spawn(move || {
+            let _ = sender.send((index, child.wait_with_output(), started.elapsed()));
+        });
+    }
+    Ok(Some(WarmUp { done, count, started: Instant::now(), marker, scratch }))
+}
+
+/// Set for warm-up processes: where their autotuning results go (dropped afterwards).
+pub const SCRATCH_ENV: &str = "AUTOSLIM_WARM_UP_SCRATCH";
+
+impl WarmUp {
+    /// Waits for every process, printing each as it ends (a failed one with the end of its
+    /// error output), then writes the marker when all succeeded.
+    pub fn finish(self) {
+        let mut failed = 0;
+        for _ in 0..self.count {
+            let Ok((index, result, took)) = self.done.recv() else { break };
+            match result {
+                Ok(output) if output.status.success() => {
+                    println!("warm-up: process {}/{} done in {:.1} s", index + 1, self.count, took.as_secs_f64());
+                }
+                Ok(output) => {
+                    failed += 1;
+                    let err = String::from_utf8_lossy(&output.stderr);
+                    let tail: Vec<&str> = err.lines().rev().take(6).collect::<Vec<_>>().into_iter().rev().collect();
+                    println!("warm-up: process {}/{} failed ({}); the run compiles what it left:\n  {}", index + 1, self.count, output.status, tail.join("\n  "));
+                }
+                Err(err) => {
+                    failed += 1;
+                    println!("warm-up: process {}/{} could not be waited for: {err}", index + 1, self.count);
+                }
+            }
+        }
+        if let Some(scratch) = &self.scratch {
+            let _ = std::fs::remove_dir_all(scratch);
+        }
+        println!("warm-up: {} of {} processes finished in {:.1} s", self.count - failed, self.count, self.started.elapsed().as_secs_f64());
+        if failed == 0 {
+            if let Some(marker) = &self.marker {
+                // A marker that cannot be written only means the next run warms up again.
+                let _ = marker.parent().map(std::fs::create_dir_all);
+                let _ = std::fs::write(marker, format!("{}\n", std::env::args().collect::<Vec<_>>().join(" ")));
+            }
+        }
+    }
+}
+
+/// In a warm-up process: runs a forward and backward pass of `shard`'s share of `subnets` (the
+/// run's [`AutoSlim::upcoming_subnets`](autoslim::learner::AutoSlim::upcoming_subnets)) at the
+/// run's batch shape. The command then ends without training or writing anything.
+pub fn compile_share<B, M>(shard: Shard, model: &M, subnets: &[autoslim::channels::Subnet], batch: usize, image: [usize; 3], classes: usize) -> anyhow::Result<()>
+where
+    B: burn::tensor::backend::AutodiffBackend,
+    M: autoslim::model::SlimmableModel<B>,
+{
+    let share = shard.share(subnets);
+    autoslim::learner::compile_passes::<B, M>(model, &share, batch, image, classes).map_err(anyhow::Error::msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_parse_and_split_the_widths_between_them() {
+        assert_eq!(Shard::parse("1/3"), Ok(Shard { index: 1, count: 3 }));
+        for bad in ["3/3", "1", "a/2", "1/0", ""] {
+            let err = Shard::parse(bad).unwrap_err();
+            assert!(err.contains(SHARD_ENV) && err.contains(&format!("\"{bad}\"")), "{err}");
+        }
+        let items: Vec<usize> = (0..7).collect();
+        let shares: Vec<Vec<usize>> = (0..3).map(|index| Shard { index, count: 3 }.share(&items)).collect();
+        assert_eq!(shares, vec![vec![0, 3, 6], vec![1, 4], vec![2, 5]]);
+    }
+
+    #[test]
+    fn the_process_count_follows_the_variable_then_the_backend_and_cores() {
+        // Unset: half the cores, at most MAX_AUTO and one per width, where kernels are cached.
+        assert_eq!(processes(None, true, 16, 20), Ok(MAX_AUTO));
+        assert_eq!(processes(Some(""), true, 8, 20), Ok(4));
+        assert_eq!(processes(None, true, 16, 3), Ok(3));
+        assert_eq!(processes(None, false, 16, 20), Ok(0));
+        // One process (one width, or two cores) gains nothing over the run itself.
+        assert_eq!(processes(None, true, 16, 1), Ok(0));
+        assert_eq!(processes(None, true, 2, 20), Ok(0));
+        // Set: that many, on any backend, still at most one per width.
+        assert_eq!(processes(Some("3"), false, 2, 20), Ok(3));
+        assert_eq!(processes(Some(" 12 "), true, 16, 5), Ok(5));
+        assert_eq!(processes(Some("off"), true, 16, 20), Ok(0));
+        assert_eq!(processes(Some("0"), true, 16, 20), Ok(0));
+        let err = processes(Some("many"), true, 16, 20).unwrap_err();
+        assert!(err.contains(ENV) && err.contains("\"many\""), "{err}");
+    }
+
+    #[test]
+    fn the_marker_changes_with_the_arguments_and_settings_but_not_other_variables() {
+        let dir = Path::new("/cache");
+        let exe = Path::new("/bin/autoslim-test-none");
+        let args = |list: &[&str]| list.iter().map(OsString::from).collect::<Vec<_>>();
+        let env = |list: &[(&str, &str)]| list.iter().map(|(n, v)| (OsString::from(n), OsString::from(v))).collect::<Vec<_>>();
+        let base = marker(dir, exe, &args(&["bench", "--model", "conv8"]), &env(&[("AUTOSLIM_GEMM_PRECISION", "bf16"), ("HOME", "/h")]));
+        assert!(base.starts_with("/cache/warm-up") && base.extension().is_some_and(|e| e == "done"), "{}", base.display());
+        // Order of the variables, unrelated variables and the shard do not matter...
+        let same = marker(dir, exe, &args(&["bench", "--model", "conv8"]), &env(&[("TERM", "x"), (SHARD_ENV, "0/2"), ("AUTOSLIM_GEMM_PRECISION", "bf16")]));
+        assert_eq!(base, same);
+        // ...the arguments and the settings do.
+        assert_ne!(base, marker(dir, exe, &args(&["bench", "--model", "mobilenet_v2"]), &env(&[("AUTOSLIM_GEMM_PRECISION", "bf16")])));
+        assert_ne!(base, marker(dir, exe, &args(&["bench", "--model", "conv8"]), &env(&[("AUTOSLIM_GEMM_PRECISION", "tf32")])));
+        assert_ne!(base, marker(dir, exe, &args(&["bench", "--model", "conv8"]), &env(&[("AUTOSLIM_GEMM_PRECISION", "bf16"), ("CUDA_VISIBLE_DEVICES", "1")])));
+    }
+}
