@@ -58,15 +58,19 @@ impl BackendKind {
     ///   img/s with kernel-matmul against 76–88 with burn's own conv, whose grouped weight
     ///   gradient launches one conv per channel (docs/BENCHMARKS.md, 2026-12-02). These kernels
     ///   compile once per shape class, which is why the CUDA build keeps compiled kernels on
-    ///   disk ([`crate::kernel_cache`]).
+    ///   disk ([`crate::kernel_cache`]). With bf16 operands (`AUTOSLIM_GEMM_PRECISION=bf16`):
+    ///   gemm-all, the 1×1 convs too on the implicit-GEMM kernels, in bf16 and without
+    ///   autotuning: on an H200, MobileNetV2-224's plain step 2 559 against 2 322 img/s and its
+    ///   sandwich step 930 against 860 (docs/BENCHMARKS.md, session 23).
     /// - wgpu: depthwise-kernel: the depthwise kernels, and burn's conv for dense convs (no
     ///   compilation cache exists for wgpu in cubecl 0.10, so the matrix products' many kernel
     ///   variants would be compiled again by every run). As im2col, the 8-layer bench net ran
     ///   4× slower than burn's conv on an H100.
-    pub fn default_conv(self) -> slimmable::ConvAlgorithm {
+    pub fn default_conv(self, precision: slimmable::GemmPrecision) -> slimmable::ConvAlgorithm {
         match self {
             BackendKind::Ndarray => slimmable::ConvAlgorithm::Im2col,
             BackendKind::Wgpu => slimmable::ConvAlgorithm::DepthwiseKernel,
+            BackendKind::Cuda if precision == slimmable::GemmPrecision::Bf16 => slimmable::ConvAlgorithm::GemmAll,
             BackendKind::Cuda => slimmable::ConvAlgorithm::KernelGemm,
         }
     }
@@ -132,15 +136,16 @@ pub fn memory_release() -> Result<autoslim::learner::MemoryRelease, String> {
 }
 
 /// Chooses the backend of this process (`None`: [`DEFAULT`]) and sets the convolution algorithm
-/// of slimmable convs: the backend's [`BackendKind::default_conv`], or
+/// of slimmable convs: the backend's [`BackendKind::default_conv`] for the operand precision, or
 /// `AUTOSLIM_CONV` from the environment (one of [`slimmable::ConvAlgorithm::name`]'s names).
 pub fn configure(name: Option<&str>) -> Result<BackendKind, String> {
     let kind = match name {
         None | Some("") => DEFAULT,
         Some(name) => BackendKind::parse(name).map_err(|err| format!("--backend: {err}"))?,
     };
+    let precision = gemm_precision(std::env::var("AUTOSLIM_GEMM_PRECISION").ok().as_deref())?;
     let algorithm = match std::env::var("AUTOSLIM_CONV").ok().as_deref() {
-        None | Some("") => kind.default_conv(),
+        None | Some("") => kind.default_conv(precision.unwrap_or_default()),
         Some(name) => slimmable::ConvAlgorithm::parse(name).map_err(|err| format!("AUTOSLIM_CONV: {err}"))?,
     };
     slimmable::set_conv_algorithm(algorithm);
@@ -162,7 +167,7 @@ pub fn configure(name: Option<&str>) -> Result<BackendKind, String> {
     if let Some(rows) = layout_copy_rows(std::env::var("AUTOSLIM_LAYOUT_COPY_ROWS").ok().as_deref())? {
         slimmable::set_layout_copy_rows(rows).map_err(|err| format!("AUTOSLIM_LAYOUT_COPY_ROWS: {err}"))?;
     }
-    if let Some(precision) = gemm_precision(std::env::var("AUTOSLIM_GEMM_PRECISION").ok().as_deref())? {
+    if let Some(precision) = precision {
         slimmable::set_gemm_precision(precision);
     }
     if let Some(name) = std::env::var("AUTOSLIM_GEMM_WGRAD").ok().filter(|name| !name.trim().is_empty()) {
@@ -193,15 +198,15 @@ pub fn configure(name: Option<&str>) -> Result<BackendKind, String> {
 }
 
 /// Chooses the bounds checks of the implicit-GEMM convs' stages for a run, unless
-/// `AUTOSLIM_GEMM_CHECKS` chose them: every check (`always`) for a run that meets many widths
-/// (supernet training, the search, an evaluation of several subnets, the sandwich and widths
-/// benchmarks), where each width's channel counts would otherwise make kernels of their own to
-/// compile; the checks each product needs (`needed`, the fastest kernels) for a run of one
-/// width. On an H200 `always` took the 8-layer bench net's first sandwich step from 71 to 41 s
-/// on an empty kernel cache and its next six steps from 40 to 6.6 s, for 2.8 % more GPU time
-/// summed over the widths and a 1.9 % slower sandwich step once every kernel is compiled
-/// (docs/BENCHMARKS.md, session 22).
-/// MobileNetV2 meets no such kernels (its matrix products are burn's), so it is unchanged.
+/// `AUTOSLIM_GEMM_CHECKS` chose them: every check along the channel sizes (`channels`) for a run
+/// that meets many widths (supernet training, the search, an evaluation of several subnets, the
+/// sandwich and widths benchmarks), where each width's channel counts would otherwise make
+/// kernels of their own to compile; the checks each product needs (`needed`, the fastest
+/// kernels) for a run of one width. On an H200 every check (`always`) took the 8-layer bench
+/// net's first sandwich step from 71 to 41 s on an empty kernel cache and its next six steps
+/// from 40 to 6.6 s (session 22); `channels` compiles as few kernels and costs 0.6 % over
+/// `needed` summed over the 11 widths' passes where `always` costs 3.0 % (docs/BENCHMARKS.md,
+/// session 23).
 pub fn choose_gemm_checks(many_widths: bool) {
     if let Some(checks) = gemm_checks_for(many_widths, std::env::var("AUTOSLIM_GEMM_CHECKS").ok().as_deref()) {
         slimmable::set_gemm_checks(checks);
@@ -213,7 +218,7 @@ pub fn choose_gemm_checks(many_widths: bool) {
 pub fn gemm_checks_for(many_widths: bool, setting: Option<&str>) -> Option<slimmable::GemmChecks> {
     match setting.map(str::trim) {
         Some(value) if !value.is_empty() => None,
-        _ if many_widths => Some(slimmable::GemmChecks::Always),
+        _ if many_widths => Some(slimmable::GemmChecks::Channels),
         _ => Some(slimmable::GemmChecks::AsNeeded),
     }
 }
@@ -348,13 +353,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn runs_of_many_widths_get_every_check_unless_the_variable_names_them() {
+    fn runs_of_many_widths_get_the_channels_checks_unless_the_variable_names_them() {
         use slimmable::GemmChecks;
-        assert_eq!(gemm_checks_for(true, None), Some(GemmChecks::Always));
+        assert_eq!(gemm_checks_for(true, None), Some(GemmChecks::Channels));
         assert_eq!(gemm_checks_for(false, None), Some(GemmChecks::AsNeeded));
-        assert_eq!(gemm_checks_for(true, Some(" ")), Some(GemmChecks::Always));
+        assert_eq!(gemm_checks_for(true, Some(" ")), Some(GemmChecks::Channels));
         assert_eq!(gemm_checks_for(true, Some("needed")), None);
         assert_eq!(gemm_checks_for(false, Some("always")), None);
+    }
+
+    #[test]
+    fn cuda_puts_every_dense_conv_on_the_gemm_kernels_only_with_bf16_operands() {
+        use slimmable::{ConvAlgorithm, GemmPrecision};
+        assert_eq!(BackendKind::Cuda.default_conv(GemmPrecision::Bf16), ConvAlgorithm::GemmAll);
+        assert_eq!(BackendKind::Cuda.default_conv(GemmPrecision::Tf32), ConvAlgorithm::KernelGemm);
+        for precision in GemmPrecision::ALL {
+            assert_eq!(BackendKind::Ndarray.default_conv(precision), ConvAlgorithm::Im2col);
+            assert_eq!(BackendKind::Wgpu.default_conv(precision), ConvAlgorithm::DepthwiseKernel);
+        }
     }
 
     #[test]

@@ -1088,7 +1088,7 @@ mod tests {
     }
 
     /// With more bounds checks compiled in than the products need ([`crate::GemmChecks`]'s
-    /// `Always` and `AllOrNone`) the default stages and the weight gradient's fitted ones give
+    /// `Always`, `AllOrNone` and `Channels`) the default stages and the weight gradient's fitted ones give
     /// burn-ndarray's output and gradients, with bf16 and TF32 operands, and are really used (no
     /// bf16 launch fell back to an inferred stage). CUDA only; the checks are process-wide and
     /// put back.
@@ -1098,7 +1098,7 @@ mod tests {
         use crate::{GemmChecks, GemmPrecision, GemmStages, gemm_tiling_misses, set_gemm_checks, set_gemm_precision, set_gemm_stages};
         set_gemm_stages(GemmStages::Default);
         let mut wrong = Vec::new();
-        for checks in [GemmChecks::Always, GemmChecks::AllOrNone] {
+        for checks in [GemmChecks::Always, GemmChecks::AllOrNone, GemmChecks::Channels] {
             set_gemm_checks(checks);
             for (precision, tolerance) in [(GemmPrecision::Bf16, 0.25), (GemmPrecision::Tf32, TOLERANCE)] {
                 set_gemm_precision(precision);

@@ -270,34 +270,43 @@ pub enum GemmChecks {
     /// net's first sandwich step 41 s on an empty cache, its passes summed over the widths 2.8 %
     /// slower (5 % at full width).
     Always,
+    /// Every check along the sizes that change with the width (a conv's columns and depth, the
+    /// channels; a weight-gradient product's rows and columns), the others as the product needs
+    /// (a conv's rows, the positions; a weight-gradient product's depth): as few kernels as
+    /// [`GemmChecks::Always`] for a run's widths, without the checks that never vary with them.
+    Channels,
 }
 
 impl GemmChecks {
-    /// `needed`, `all-or-none` or `always`.
+    /// `needed`, `all-or-none`, `always` or `channels`.
     pub fn name(self) -> &'static str {
         match self {
             GemmChecks::AsNeeded => "needed",
             GemmChecks::AllOrNone => "all-or-none",
             GemmChecks::Always => "always",
+            GemmChecks::Channels => "channels",
         }
     }
 
-    /// `needed`, `all-or-none` or `always`; the error says what is accepted.
+    /// `needed`, `all-or-none`, `always` or `channels`; the error says what is accepted.
     pub fn parse(name: &str) -> Result<GemmChecks, String> {
         match name.trim() {
             "" | "needed" => Ok(GemmChecks::AsNeeded),
             "all-or-none" => Ok(GemmChecks::AllOrNone),
             "always" => Ok(GemmChecks::Always),
-            other => Err(format!("GEMM bounds checks \"{other}\": expected \"needed\", \"all-or-none\" or \"always\"")),
+            "channels" => Ok(GemmChecks::Channels),
+            other => Err(format!("GEMM bounds checks \"{other}\": expected \"needed\", \"all-or-none\", \"always\" or \"channels\"")),
         }
     }
 
-    /// The checks `[m, n, k]` a stage compiles in, for the checks its product needs.
-    pub fn applied(self, needed: [bool; 3]) -> [bool; 3] {
+    /// The checks `[m, n, k]` a stage compiles in, for the checks its product needs; `channel`
+    /// says which of the product's sizes are channel counts (or multiples of one).
+    pub fn applied(self, needed: [bool; 3], channel: [bool; 3]) -> [bool; 3] {
         match self {
             GemmChecks::AsNeeded => needed,
             GemmChecks::AllOrNone => [needed.contains(&true); 3],
             GemmChecks::Always => [true; 3],
+            GemmChecks::Channels => [0, 1, 2].map(|axis| needed[axis] || channel[axis]),
         }
     }
 }
@@ -388,7 +397,7 @@ pub(crate) mod blueprint {
             .with_stage_size(StageSize::new(tiling.planes, tiling.column_planes, 1))
             .build()
             .map_err(|err| format!("tiling {what}: {err:?}"))?;
-        finish(client, tile, scheme, &problem, &dtypes, Finish { depth: tiling.k, swizzle: tiling.swizzle, double: tiling.double }, &what)
+        finish(client, tile, scheme, &problem, &dtypes, Finish { depth: tiling.k, swizzle: tiling.swizzle, double: tiling.double, channel: [false, true, true] }, &what)
     }
 
     /// The most output rows or columns of a fitted product stage (as the named default's).
@@ -417,7 +426,7 @@ pub(crate) mod blueprint {
             .with_stage_size(StageSize::new(planes, column_planes, 1))
             .build()
             .map_err(|err| format!("{what}: {err:?}"))?;
-        finish(client, tile, scheme, &problem, &dtypes, Finish { depth: depth * tk, swizzle: false, double: false }, &what)
+        finish(client, tile, scheme, &problem, &dtypes, Finish { depth: depth * tk, swizzle: false, double: false, channel: [true, true, false] }, &what)
     }
 
     /// A stage for a product of `sizes` (`[m, n]`) with tiles `tile` (`[tm, tn]`): its tiles
@@ -498,6 +507,8 @@ pub(crate) mod blueprint {
         depth: u32,
         swizzle: bool,
         double: bool,
+        /// Which of `[m, n, k]` are channel counts ([`super::GemmChecks::applied`]).
+        channel: [bool; 3],
     }
 
     /// The blueprint of `scheme`, its cubes ordered as cubek orders them for its inferred
@@ -531,7 +542,7 @@ pub(crate) mod blueprint {
         }
         let mut blueprint = builder.build();
         let needed = [blueprint.check_m_bounds, blueprint.check_n_bounds, blueprint.check_k_bounds];
-        [blueprint.check_m_bounds, blueprint.check_n_bounds, blueprint.check_k_bounds] = super::gemm_checks().applied(needed);
+        [blueprint.check_m_bounds, blueprint.check_n_bounds, blueprint.check_k_bounds] = super::gemm_checks().applied(needed, options.channel);
         Ok(blueprint)
     }
 }
@@ -572,16 +583,24 @@ mod tests {
 
     #[test]
     fn each_choice_compiles_in_the_checks_it_names() {
-        let (none, k_only) = ([false; 3], [false, false, true]);
-        assert_eq!(GemmChecks::AsNeeded.applied(k_only), k_only);
-        assert_eq!(GemmChecks::AllOrNone.applied(k_only), [true; 3]);
-        assert_eq!(GemmChecks::AllOrNone.applied(none), none);
-        assert_eq!(GemmChecks::Always.applied(none), [true; 3]);
+        let (none, m_only, k_only) = ([false; 3], [true, false, false], [false, false, true]);
+        // A conv's columns and depth are channels; a weight-gradient product's rows and columns.
+        let (conv, wgrad) = ([false, true, true], [true, true, false]);
+        for channel in [conv, wgrad] {
+            assert_eq!(GemmChecks::AsNeeded.applied(k_only, channel), k_only);
+            assert_eq!(GemmChecks::AllOrNone.applied(k_only, channel), [true; 3]);
+            assert_eq!(GemmChecks::AllOrNone.applied(none, channel), none);
+            assert_eq!(GemmChecks::Always.applied(none, channel), [true; 3]);
+        }
+        assert_eq!(GemmChecks::Channels.applied(none, conv), conv);
+        assert_eq!(GemmChecks::Channels.applied(m_only, conv), [true; 3]);
+        assert_eq!(GemmChecks::Channels.applied(none, wgrad), wgrad);
+        assert_eq!(GemmChecks::Channels.applied(k_only, wgrad), [true; 3]);
     }
 
     #[test]
     fn check_names_round_trip_and_bad_ones_say_why() {
-        for checks in [GemmChecks::AsNeeded, GemmChecks::AllOrNone, GemmChecks::Always] {
+        for checks in [GemmChecks::AsNeeded, GemmChecks::AllOrNone, GemmChecks::Always, GemmChecks::Channels] {
             assert_eq!(GemmChecks::parse(checks.name()), Ok(checks));
         }
         assert_eq!(GemmChecks::parse(" "), Ok(GemmChecks::AsNeeded));
