@@ -21,18 +21,23 @@
 //! start. A finished warm-up leaves a marker in the cache directory, named by a hash of the
 //! binary, its arguments and the `AUTOSLIM_*`, `CUBECL_*` and `CUDA_*` variables, and the same
 //! command does not warm up again. A process that fails costs only time: the run compiles what
-//! is missing, as without a warm-up, and the failure is printed.
+//! is missing, as without a warm-up, and the failure is printed; one still running after
+//! [`TIMEOUT`] is stopped.
+//!
+//! On an H200 (16 cores, 6 processes; docs/BENCHMARKS.md, session 23) the first sandwich step on
+//! empty caches came down from 41.4 to 21.8–23.9 s for the 8-layer bench net and to 25.7–28.3 s
+//! for MobileNetV2-224 (56–84 s without), and `autoslim train` of the MobileNetV2 Fashion-MNIST
+//! config (2 epochs on the shipped subset) from 97 to 75 s, with identical results.
 //!
 //! Each process holds a model and one pass's tensors on the GPU, which is why the automatic
-//! count stops at [`MAX_AUTO`] (MobileNetV2-224 at batch 128 peaks near 17 GB a process).
+//! count stops at [`MAX_AUTO`] (six MobileNetV2-224 processes at batch 128 took 58–76 GB).
 //! Their autotuning results (burn's matrix products) are measured while the others share the
 //! GPU, so they go to a scratch directory and are dropped; the kernels they compiled stay.
 
 use std::ffi::OsString;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The variable that sets the number of warm-up processes (see the module documentation).
@@ -121,14 +126,27 @@ pub fn marker(dir: &Path, exe: &Path, args: &[OsString], env: &[(OsString, OsStr
     dir.join(SUBDIR).join(format!("{:016x}.done", hasher.finish()))
 }
 
-/// A warm-up under way: its processes, started by [`start`], waited for by [`WarmUp::finish`].
+/// A warm-up under way: its processes, started by [`start`], waited for by [`WarmUp::finish`]
+/// (dropped unfinished, it stops them).
 pub struct WarmUp {
-    done: mpsc::Receiver<(usize, std::io::Result<std::process::Output>, Duration)>,
-    count: usize,
+    processes: Vec<Option<Process>>,
     started: Instant,
     marker: Option<PathBuf>,
     scratch: Option<PathBuf>,
 }
+
+/// One warm-up process and the thread that reads its error output.
+struct Process {
+    child: Child,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+/// How long [`WarmUp::finish`] waits for its processes before it stops them: the run then
+/// compiles what they left.
+pub const TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Set for warm-up processes: where their autotuning results go (dropped afterwards).
+pub const SCRATCH_ENV: &str = "AUTOSLIM_WARM_UP_SCRATCH";
 
 /// Starts the warm-up processes for a run of `passes` widths, when [`processes`] says so and no
 /// marker shows this command warmed up before; prints what it does. `kernel_dir` is the kernel
@@ -151,59 +169,84 @@ pub fn start(passes: usize, kernel_dir: Option<&Path>) -> Result<Option<WarmUp>,
     }
     let scratch = kernel_dir.map(|dir| dir.join(SUBDIR).join(format!("autotune-{}", std::process::id())));
     println!("warm-up: compiling the kernels of {passes} widths in {count} processes ({ENV}=off turns this off)");
-    let (sender, done) = mpsc::channel();
+    // Made before the first spawn, so that a failed spawn drops (stops) those already started.
+    let mut warm = WarmUp { processes: Vec::with_capacity(count), started: Instant::now(), marker, scratch };
     for index in 0..count {
         let mut command = Command::new(&exe);
         command.args(&args).env(SHARD_ENV, format!("{index}/{count}")).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
-        if let Some(scratch) = &scratch {
+        if let Some(scratch) = &warm.scratch {
             command.env(SCRATCH_ENV, scratch);
         }
-        let sender = sender.clone();
-        let started = Instant::now();
-        let child = command.spawn().map_err(|err| format!("warm-up: cannot start {}: {err}", exe.display()))?;
-        std::thread::spawn(move || {
-            let _ = sender.send((index, child.wait_with_output(), started.elapsed()));
+        let mut child = command.spawn().map_err(|err| format!("warm-up: cannot start {}: {err}", exe.display()))?;
+        let mut pipe = child.stderr.take().expect("stderr is piped");
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut pipe, &mut text);
+            text
         });
+        warm.processes.push(Some(Process { child, stderr }));
     }
-    Ok(Some(WarmUp { done, count, started: Instant::now(), marker, scratch }))
+    Ok(Some(warm))
 }
 
-/// Set for warm-up processes: where their autotuning results go (dropped afterwards).
-pub const SCRATCH_ENV: &str = "AUTOSLIM_WARM_UP_SCRATCH";
-
 impl WarmUp {
-    /// Waits for every process, printing each as it ends (a failed one with the end of its
-    /// error output), then writes the marker when all succeeded.
-    pub fn finish(self) {
+    /// Waits for every process (at most [`TIMEOUT`], then stops the rest), printing each as it
+    /// ends (a failed one with the end of its error output), then writes the marker when all
+    /// succeeded.
+    pub fn finish(mut self) {
+        let count = self.processes.len();
         let mut failed = 0;
-        for _ in 0..self.count {
-            let Ok((index, result, took)) = self.done.recv() else { break };
-            match result {
-                Ok(output) if output.status.success() => {
-                    println!("warm-up: process {}/{} done in {:.1} s", index + 1, self.count, took.as_secs_f64());
-                }
-                Ok(output) => {
-                    failed += 1;
-                    let err = String::from_utf8_lossy(&output.stderr);
-                    let tail: Vec<&str> = err.lines().rev().take(6).collect::<Vec<_>>().into_iter().rev().collect();
-                    println!("warm-up: process {}/{} failed ({}); the run compiles what it left:\n  {}", index + 1, self.count, output.status, tail.join("\n  "));
-                }
-                Err(err) => {
-                    failed += 1;
-                    println!("warm-up: process {}/{} could not be waited for: {err}", index + 1, self.count);
+        while self.processes.iter().any(Option::is_some) {
+            let timed_out = self.started.elapsed() > TIMEOUT;
+            for (index, slot) in self.processes.iter_mut().enumerate() {
+                let Some(process) = slot else { continue };
+                let status = match process.child.try_wait() {
+                    Ok(None) if !timed_out => continue,
+                    Ok(None) => {
+                        let _ = process.child.kill();
+                        Err(format!("still running after {} s, stopped", TIMEOUT.as_secs()))
+                    }
+                    Ok(Some(status)) => Ok(status),
+                    Err(err) => Err(format!("could not be waited for: {err}")),
+                };
+                let Process { mut child, stderr } = slot.take().expect("matched above");
+                let _ = child.wait();
+                let stderr = stderr.join().unwrap_or_default();
+                let took = self.started.elapsed().as_secs_f64();
+                match status {
+                    Ok(status) if status.success() => println!("warm-up: process {}/{count} done in {took:.1} s", index + 1),
+                    failed_with => {
+                        failed += 1;
+                        let why = failed_with.map_or_else(|why| why, |status| status.to_string());
+                        let tail: Vec<&str> = stderr.lines().rev().take(6).collect::<Vec<_>>().into_iter().rev().collect();
+                        println!("warm-up: process {}/{count} failed ({why}); the run compiles what it left:\n  {}", index + 1, tail.join("\n  "));
+                    }
                 }
             }
+            std::thread::sleep(Duration::from_millis(20));
         }
-        if let Some(scratch) = &self.scratch {
-            let _ = std::fs::remove_dir_all(scratch);
-        }
-        println!("warm-up: {} of {} processes finished in {:.1} s", self.count - failed, self.count, self.started.elapsed().as_secs_f64());
+        println!("warm-up: {} of {count} processes finished in {:.1} s", count - failed, self.started.elapsed().as_secs_f64());
         if failed == 0 {
             if let Some(marker) = &self.marker {
                 // A marker that cannot be written only means the next run warms up again.
                 let _ = marker.parent().map(std::fs::create_dir_all);
                 let _ = std::fs::write(marker, format!("{}\n", std::env::args().collect::<Vec<_>>().join(" ")));
             }
+        }
+    }
+}
+
+impl Drop for WarmUp {
+    /// Stops the processes still running (an unfinished warm-up: an error or a panic between
+    /// [`start`] and [`WarmUp::finish`]) and removes the scratch directory.
+    fn drop(&mut self) {
+        for process in self.processes.iter_mut().filter_map(Option::take) {
+            let Process { mut child, .. } = process;
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if let Some(scratch) = &self.scratch {
+            let _ = std::fs::remove_dir_all(scratch);
         }
     }
 }
