@@ -226,12 +226,10 @@ impl WarmUp {
             std::thread::sleep(Duration::from_millis(20));
         }
         println!("warm-up: {} of {count} processes finished in {:.1} s", count - failed, self.started.elapsed().as_secs_f64());
-        if failed == 0 {
-            if let Some(marker) = &self.marker {
-                // A marker that cannot be written only means the next run warms up again.
-                let _ = marker.parent().map(std::fs::create_dir_all);
-                let _ = std::fs::write(marker, format!("{}\n", std::env::args().collect::<Vec<_>>().join(" ")));
-            }
+        if let Some(marker) = self.marker.as_ref().filter(|_| failed == 0) {
+            // A marker that cannot be written only means the next run warms up again.
+            let _ = marker.parent().map(std::fs::create_dir_all);
+            let _ = std::fs::write(marker, format!("{}\n", std::env::args().collect::<Vec<_>>().join(" ")));
         }
     }
 }
