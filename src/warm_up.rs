@@ -131,6 +131,7 @@ pub fn marker(dir: &Path, exe: &Path, args: &[OsString], env: &[(OsString, OsStr
 pub struct WarmUp {
     processes: Vec<Option<Process>>,
     started: Instant,
+    timeout: Duration,
     marker: Option<PathBuf>,
     scratch: Option<PathBuf>,
 }
@@ -169,42 +170,54 @@ pub fn start(passes: usize, kernel_dir: Option<&Path>) -> Result<Option<WarmUp>,
     }
     let scratch = kernel_dir.map(|dir| dir.join(SUBDIR).join(format!("autotune-{}", std::process::id())));
     println!("warm-up: compiling the kernels of {passes} widths in {count} processes ({ENV}=off turns this off)");
-    // Made before the first spawn, so that a failed spawn drops (stops) those already started.
-    let mut warm = WarmUp { processes: Vec::with_capacity(count), started: Instant::now(), marker, scratch };
-    for index in 0..count {
-        let mut command = Command::new(&exe);
-        command.args(&args).env(SHARD_ENV, format!("{index}/{count}")).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
-        if let Some(scratch) = &warm.scratch {
-            command.env(SCRATCH_ENV, scratch);
-        }
-        let mut child = command.spawn().map_err(|err| format!("warm-up: cannot start {}: {err}", exe.display()))?;
-        let mut pipe = child.stderr.take().expect("stderr is piped");
-        let stderr = std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = std::io::Read::read_to_string(&mut pipe, &mut text);
-            text
-        });
-        warm.processes.push(Some(Process { child, stderr }));
-    }
-    Ok(Some(warm))
+    let commands: Vec<Command> = (0..count)
+        .map(|index| {
+            let mut command = Command::new(&exe);
+            command.args(&args).env(SHARD_ENV, format!("{index}/{count}"));
+            if let Some(scratch) = &scratch {
+                command.env(SCRATCH_ENV, scratch);
+            }
+            command
+        })
+        .collect();
+    WarmUp::spawn(commands, marker, scratch).map(Some)
 }
 
 impl WarmUp {
+    /// Starts `commands` (stdin and stdout closed, stderr read by a thread each). If one cannot
+    /// start, those already started are stopped and the error names the program.
+    fn spawn(commands: impl IntoIterator<Item = Command>, marker: Option<PathBuf>, scratch: Option<PathBuf>) -> Result<WarmUp, String> {
+        // Made before the first spawn, so that a failed spawn drops (stops) those already started.
+        let mut warm = WarmUp { processes: Vec::new(), started: Instant::now(), timeout: TIMEOUT, marker, scratch };
+        for mut command in commands {
+            command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+            let mut child = command.spawn().map_err(|err| format!("warm-up: cannot start {}: {err}", command.get_program().to_string_lossy()))?;
+            let mut pipe = child.stderr.take().expect("stderr is piped");
+            let stderr = std::thread::spawn(move || {
+                let mut text = String::new();
+                let _ = std::io::Read::read_to_string(&mut pipe, &mut text);
+                text
+            });
+            warm.processes.push(Some(Process { child, stderr }));
+        }
+        Ok(warm)
+    }
+
     /// Waits for every process (at most [`TIMEOUT`], then stops the rest), printing each as it
     /// ends (a failed one with the end of its error output), then writes the marker when all
-    /// succeeded.
-    pub fn finish(mut self) {
+    /// succeeded. Returns how many failed.
+    pub fn finish(mut self) -> usize {
         let count = self.processes.len();
         let mut failed = 0;
         while self.processes.iter().any(Option::is_some) {
-            let timed_out = self.started.elapsed() > TIMEOUT;
+            let timed_out = self.started.elapsed() > self.timeout;
             for (index, slot) in self.processes.iter_mut().enumerate() {
                 let Some(process) = slot else { continue };
                 let status = match process.child.try_wait() {
                     Ok(None) if !timed_out => continue,
                     Ok(None) => {
                         let _ = process.child.kill();
-                        Err(format!("still running after {} s, stopped", TIMEOUT.as_secs()))
+                        Err(format!("still running after {:.0} s, stopped", self.timeout.as_secs_f64()))
                     }
                     Ok(Some(status)) => Ok(status),
                     Err(err) => Err(format!("could not be waited for: {err}")),
@@ -231,6 +244,7 @@ impl WarmUp {
             let _ = marker.parent().map(std::fs::create_dir_all);
             let _ = std::fs::write(marker, format!("{}\n", std::env::args().collect::<Vec<_>>().join(" ")));
         }
+        failed
     }
 }
 
@@ -294,6 +308,44 @@ mod tests {
         assert_eq!(processes(Some("0"), true, 16, 20), Ok(0));
         let err = processes(Some("many"), true, 16, 20).unwrap_err();
         assert!(err.contains(ENV) && err.contains("\"many\""), "{err}");
+    }
+
+    fn shell(script: &str) -> Command {
+        let mut command = Command::new("sh");
+        command.args(["-c", script]);
+        command
+    }
+
+    #[test]
+    fn a_failed_process_is_counted_and_the_marker_is_written_only_when_all_succeed() {
+        let dir = std::env::temp_dir().join(format!("autoslim-warm-up-test-{}", std::process::id()));
+        let marker = dir.join(SUBDIR).join("x.done");
+        let warm = WarmUp::spawn([shell("exit 0"), shell("echo boom >&2; exit 3")], Some(marker.clone()), None).unwrap();
+        assert_eq!(warm.finish(), 1);
+        assert!(!marker.exists());
+        let warm = WarmUp::spawn([shell("exit 0"), shell("echo fine >&2")], Some(marker.clone()), None).unwrap();
+        assert_eq!(warm.finish(), 0);
+        assert!(marker.is_file());
+        std::fs::remove_dir_all(dir).unwrap();
+        let err = WarmUp::spawn([Command::new("/nonexistent/autoslim")], None, None).err().unwrap();
+        assert!(err.contains("cannot start /nonexistent/autoslim"), "{err}");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_process_past_the_timeout_or_left_unfinished_is_stopped() {
+        let alive = |pid: u32| Path::new(&format!("/proc/{pid}")).exists();
+        let mut warm = WarmUp::spawn([shell("exit 0"), shell("exec sleep 60")], None, None).unwrap();
+        warm.timeout = Duration::from_millis(300);
+        let pid = warm.processes[1].as_ref().unwrap().child.id();
+        assert_eq!(warm.finish(), 1);
+        assert!(!alive(pid));
+        // Dropped unfinished (an error between `start` and `finish`): stopped and reaped.
+        let warm = WarmUp::spawn([shell("exec sleep 60")], None, None).unwrap();
+        let pid = warm.processes[0].as_ref().unwrap().child.id();
+        assert!(alive(pid));
+        drop(warm);
+        assert!(!alive(pid));
     }
 
     #[test]
