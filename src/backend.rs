@@ -170,6 +170,9 @@ pub fn configure(name: Option<&str>) -> Result<BackendKind, String> {
     if let Some(precision) = precision {
         slimmable::set_gemm_precision(precision);
     }
+    if let Some(precision) = activation_precision(std::env::var("AUTOSLIM_ACTIVATIONS").ok().as_deref())? {
+        slimmable::set_activation_precision(precision);
+    }
     if let Some(name) = std::env::var("AUTOSLIM_GEMM_WGRAD").ok().filter(|name| !name.trim().is_empty()) {
         slimmable::set_wgrad_matmul(&name).map_err(|err| format!("AUTOSLIM_GEMM_WGRAD: {err}"))?;
     }
@@ -289,6 +292,13 @@ pub fn gemm_precision(value: Option<&str>) -> Result<Option<slimmable::GemmPreci
     named("AUTOSLIM_GEMM_PRECISION", value, slimmable::GemmPrecision::parse)
 }
 
+/// `AUTOSLIM_ACTIVATIONS`'s value: the number format of the activations the GEMM convs hand on
+/// (`slimmable::set_activation_precision`: `f32`, the default, or `bf16`, which takes effect
+/// with bf16 operands); `None` when unset.
+pub fn activation_precision(value: Option<&str>) -> Result<Option<slimmable::ActivationPrecision>, String> {
+    named("AUTOSLIM_ACTIVATIONS", value, slimmable::ActivationPrecision::parse)
+}
+
 /// The backend of this process ([`DEFAULT`] until [`configure`] chose one).
 pub fn selected() -> BackendKind {
     *SELECTED.get().unwrap_or(&DEFAULT)
@@ -299,7 +309,7 @@ pub fn summary() -> String {
     let conv = slimmable::conv_algorithm();
     match conv.dense_as_gemm() {
         true => format!(
-            "{} ({} conv, {} kernel, {} stages, {} stage columns, bounds checks {}, {} weight-gradient products on {} stages, {}, {} operands, channels aligned to {}, stems of fewer than {} channels by im2col)",
+            "{} ({} conv, {} kernel, {} stages, {} stage columns, bounds checks {}, {} weight-gradient products on {} stages, {}, {} operands, {} activations, channels aligned to {}, stems of fewer than {} channels by im2col)",
             selected().name(),
             conv.name(),
             slimmable::gemm_kernel_for(selected().name()).name(),
@@ -310,6 +320,7 @@ pub fn summary() -> String {
             slimmable::wgrad_stages().name(),
             slimmable::wgrad_order().name(),
             slimmable::gemm_precision().name(),
+            slimmable::activation_precision().name(),
             slimmable::gemm_channel_align(),
             slimmable::gemm_min_channels()
         ),
@@ -383,6 +394,15 @@ mod tests {
         }
         assert_eq!(BackendKind::parse("ndarray"), Ok(BackendKind::Ndarray));
         assert!(DEFAULT.is_compiled());
+    }
+
+    #[test]
+    fn the_activation_precision_is_f32_or_bf16_by_name() {
+        assert_eq!(activation_precision(None), Ok(None));
+        assert_eq!(activation_precision(Some("bf16")), Ok(Some(slimmable::ActivationPrecision::Bf16)));
+        assert_eq!(activation_precision(Some(" F32 ")), Ok(Some(slimmable::ActivationPrecision::F32)));
+        let err = activation_precision(Some("half")).unwrap_err();
+        assert!(err.starts_with("AUTOSLIM_ACTIVATIONS") && err.contains("\"half\""), "{err}");
     }
 
     #[test]

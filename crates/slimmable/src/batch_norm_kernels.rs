@@ -28,7 +28,9 @@ use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::{CubeRuntime, FloatElement};
 use cubecl::prelude::*;
 
-use crate::cube_launch::{elementwise_launch, empty_like, vector_size_along};
+use burn::tensor::{DType, bf16};
+
+use crate::cube_launch::{elementwise_launch, empty_like, empty_of, vector_size_along};
 
 /// Threads per cube of [`channel_partials_kernel`] (a power of two: the tree sum halves it).
 const BLOCK: usize = 256;
@@ -70,9 +72,9 @@ fn lanes_sum<F: Float, N: Size>(v: Vector<F, N>) -> F {
 /// has fewer pixels than a cube has threads, `BLOCK / m` images side by side: each thread works
 /// out where it starts once (two divisions), not per value.
 #[cube(launch)]
-fn channel_partials_kernel<F: Float, N: Size>(
-    first: &Tensor<Vector<F, N>>,
-    second: &Tensor<Vector<F, N>>,
+fn channel_partials_kernel<F: Float, A: Float, N: Size>(
+    first: &Tensor<Vector<A, N>>,
+    second: &Tensor<Vector<A, N>>,
     centre: &Tensor<F>,
     sum_u: &mut Tensor<F>,
     sum_v: &mut Tensor<F>,
@@ -96,7 +98,7 @@ fn channel_partials_kernel<F: Float, N: Size>(
     let side_by_side = max(BLOCK / m, 1);
     let lane_image = unit / m;
     let first_pixel = unit % m;
-    let shift = if gradient { Vector::new(centre[c]) } else { Vector::new(first[c * m][0]) };
+    let shift = if gradient { Vector::new(centre[c]) } else { Vector::new(F::cast_from(first[c * m][0])) };
     let mut u = Vector::<F, N>::new(F::new(0.0));
     let mut v = Vector::<F, N>::new(F::new(0.0));
     // The threads beyond the last whole image of a row of images side by side sit out.
@@ -107,14 +109,15 @@ fn channel_partials_kernel<F: Float, N: Size>(
         while pixel < m {
             let at = base + pixel;
             if gradient {
-                let mut g = first[at];
+                let mut g = Vector::<F, N>::cast_from(first[at]);
+                let x = Vector::<F, N>::cast_from(second[at]);
                 if clamped {
-                    g = passed(g, second[at], centre, c, channels, low.get::<F>(), high.get::<F>());
+                    g = passed(g, x, centre, c, channels, low.get::<F>(), high.get::<F>());
                 }
                 u += g;
-                v += g * (second[at] - shift);
+                v += g * (x - shift);
             } else {
-                let d = first[at] - shift;
+                let d = Vector::<F, N>::cast_from(first[at]) - shift;
                 u += d;
                 v += d * d;
             }
@@ -161,8 +164,8 @@ fn segment_total<F: Float>(sums: &Tensor<F>, c: usize) -> F {
 /// coefficients; with `running`, the running statistics after this batch,
 /// `(1 − momentum) · old + momentum · batch`, the inactive channels' copied.
 #[cube(launch)]
-fn stats_finish_kernel<F: Float>(
-    x: &Tensor<F>,
+fn stats_finish_kernel<F: Float, A: Float>(
+    x: &Tensor<A>,
     sum_d: &Tensor<F>,
     sum_d2: &Tensor<F>,
     gamma: &Tensor<F>,
@@ -187,7 +190,7 @@ fn stats_finish_kernel<F: Float>(
         let b = segment_total(sum_d2, c);
         let count = F::cast_from(x.shape(0) * m);
         let offset = a / count;
-        let mean = x[c * m] + offset;
+        let mean = F::cast_from(x[c * m]) + offset;
         let var = max(b / count - offset * offset, F::new(0.0));
         let inv_std = F::new(1.0) / F::sqrt(var + epsilon.get::<F>());
         let scale = gamma[c] * inv_std;
@@ -252,10 +255,10 @@ fn grad_finish_kernel<F: Float>(
 /// thread), `scale` and `shift` rows 3 and 4 of `stats` `[5, c]`; with `clamped`, clamped to
 /// `[low, high]`.
 #[cube(launch)]
-fn channel_affine_kernel<F: Float, N: Size>(
-    x: &Tensor<Vector<F, N>>,
+fn channel_affine_kernel<F: Float, A: Float, N: Size>(
+    x: &Tensor<Vector<A, N>>,
     stats: &Tensor<F>,
-    out: &mut Tensor<Vector<F, N>>,
+    out: &mut Tensor<Vector<A, N>>,
     low: InputScalar,
     high: InputScalar,
     #[comptime] clamped: bool,
@@ -265,11 +268,11 @@ fn channel_affine_kernel<F: Float, N: Size>(
     }
     let channels = out.shape(1);
     let c = (ABSOLUTE_POS * out.vector_size() / out.shape(2)) % channels;
-    let y = x[ABSOLUTE_POS] * Vector::new(stats[3 * channels + c]) + Vector::new(stats[4 * channels + c]);
+    let y = Vector::<F, N>::cast_from(x[ABSOLUTE_POS]) * Vector::new(stats[3 * channels + c]) + Vector::new(stats[4 * channels + c]);
     if clamped {
-        out[ABSOLUTE_POS] = min(max(y, Vector::new(low.get::<F>())), Vector::new(high.get::<F>()));
+        out[ABSOLUTE_POS] = Vector::cast_from(min(max(y, Vector::new(low.get::<F>())), Vector::new(high.get::<F>())));
     } else {
-        out[ABSOLUTE_POS] = y;
+        out[ABSOLUTE_POS] = Vector::cast_from(y);
     }
 }
 
@@ -278,12 +281,12 @@ fn channel_affine_kernel<F: Float, N: Size>(
 /// back through the clamp ([`passed`], with the statistics `stats` `[5, c]`).
 #[cube(launch)]
 #[allow(clippy::too_many_arguments)]
-fn channel_affine2_kernel<F: Float, N: Size>(
-    dy: &Tensor<Vector<F, N>>,
-    x: &Tensor<Vector<F, N>>,
+fn channel_affine2_kernel<F: Float, A: Float, N: Size>(
+    dy: &Tensor<Vector<A, N>>,
+    x: &Tensor<Vector<A, N>>,
     coefficients: &Tensor<F>,
     stats: &Tensor<F>,
-    out: &mut Tensor<Vector<F, N>>,
+    out: &mut Tensor<Vector<A, N>>,
     low: InputScalar,
     high: InputScalar,
     #[comptime] clamped: bool,
@@ -293,12 +296,12 @@ fn channel_affine2_kernel<F: Float, N: Size>(
     }
     let channels = out.shape(1);
     let c = (ABSOLUTE_POS * out.vector_size() / out.shape(2)) % channels;
-    let xv = x[ABSOLUTE_POS];
-    let mut g = dy[ABSOLUTE_POS];
+    let xv = Vector::<F, N>::cast_from(x[ABSOLUTE_POS]);
+    let mut g = Vector::<F, N>::cast_from(dy[ABSOLUTE_POS]);
     if clamped {
         g = passed(g, xv, stats, c, channels, low.get::<F>(), high.get::<F>());
     }
-    out[ABSOLUTE_POS] = g * Vector::new(coefficients[c]) + xv * Vector::new(coefficients[channels + c]) + Vector::new(coefficients[2 * channels + c]);
+    out[ABSOLUTE_POS] = Vector::cast_from(g * Vector::new(coefficients[c]) + xv * Vector::new(coefficients[channels + c]) + Vector::new(coefficients[2 * channels + c]));
 }
 
 /// The vector size the elementwise and partial-sum kernels read `[n, c, m]` tensors with (all
@@ -332,7 +335,11 @@ fn partial_sums<R: CubeRuntime, F: FloatElement>(
     let [n, c, m] = first.meta.shape().dims::<3>();
     let segments = segment_count(n, m);
     let (u, v) = (empty_like::<R, F>(first, &[c, segments]), empty_like::<R, F>(first, &[c, segments]));
-    channel_partials_kernel::launch::<F, R>(
+    let launch = match first.dtype == DType::BF16 {
+        true => channel_partials_kernel::launch::<F, bf16, R>,
+        false => channel_partials_kernel::launch::<F, F, R>,
+    };
+    launch(
         &first.client,
         CubeCount::new_2d(segments as u32, c as u32),
         CubeDim::new_1d(BLOCK as u32),
@@ -407,7 +414,11 @@ pub(crate) fn batch_stats<R: CubeRuntime, F: FloatElement>(
         None => ((gamma.clone(), gamma.clone()), None, 0.0),
     };
     let (new_mean, new_var) = new.clone().unwrap_or_else(|| (stats.clone(), stats.clone()));
-    stats_finish_kernel::launch::<F, R>(
+    let launch = match x.dtype == DType::BF16 {
+        true => stats_finish_kernel::launch::<F, bf16, R>,
+        false => stats_finish_kernel::launch::<F, F, R>,
+    };
+    launch(
         &x.client,
         count,
         dim,
@@ -431,12 +442,16 @@ pub(crate) fn batch_stats<R: CubeRuntime, F: FloatElement>(
 /// `x · scale[c] + shift[c]` for `x` `[n, c, m]` contiguous, with [`batch_stats`]'s statistics,
 /// clamped to `bounds` when given (the activation after the BatchNorm).
 pub(crate) fn channel_affine<R: CubeRuntime, F: FloatElement>(x: &CubeTensor<R>, stats: &CubeTensor<R>, bounds: Option<(f64, f64)>) -> CubeTensor<R> {
-    let out = empty_like::<R, F>(x, &x.meta.shape().dims::<3>());
+    let out = empty_of(x, &x.meta.shape().dims::<3>(), x.dtype);
     let vector_size = plane_vector_size(x);
     let (count, dim) = elementwise_launch(&out, vector_size);
     let [low, high] = scalar_bounds::<F>(bounds);
     let (input, stats_arg, out_arg) = (x.clone().into_tensor_arg(), stats.clone().into_tensor_arg(), out.clone().into_tensor_arg());
-    channel_affine_kernel::launch::<F, R>(&x.client, count, dim, vector_size, input, stats_arg, out_arg, low, high, bounds.is_some());
+    let launch = match x.dtype == DType::BF16 {
+        true => channel_affine_kernel::launch::<F, bf16, R>,
+        false => channel_affine_kernel::launch::<F, F, R>,
+    };
+    launch(&x.client, count, dim, vector_size, input, stats_arg, out_arg, low, high, bounds.is_some());
     out
 }
 
@@ -452,7 +467,11 @@ pub(crate) fn batch_norm_grads<R: CubeRuntime, F: FloatElement>(
     gamma: CubeTensor<R>,
     bounds: Option<(f64, f64)>,
 ) -> [CubeTensor<R>; 3] {
-    let dy = into_contiguous(dy);
+    // In `x`'s type: the kernels read both as one.
+    let dy = match dy.dtype == x.dtype {
+        true => into_contiguous(dy),
+        false => burn_cubecl::kernel::cast(into_contiguous(dy), x.dtype),
+    };
     let [n, c, m] = dy.meta.shape().dims::<3>();
     let gamma = into_contiguous(gamma);
     let full = gamma.meta.shape().num_elements();
@@ -476,10 +495,14 @@ pub(crate) fn batch_norm_grads<R: CubeRuntime, F: FloatElement>(
         grad_beta.clone().into_tensor_arg(),
         InputScalar::new((n * m) as f64, F::dtype()),
     );
-    let out = empty_like::<R, F>(&dy, &[n, c, m]);
+    let out = empty_of(&dy, &[n, c, m], x.dtype);
     let (count, dim) = elementwise_launch(&out, vector_size);
     let [low, high] = scalar_bounds::<F>(bounds);
-    channel_affine2_kernel::launch::<F, R>(
+    let launch = match x.dtype == DType::BF16 {
+        true => channel_affine2_kernel::launch::<F, bf16, R>,
+        false => channel_affine2_kernel::launch::<F, F, R>,
+    };
+    launch(
         &dy.client,
         count,
         dim,

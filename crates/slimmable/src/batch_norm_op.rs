@@ -49,7 +49,9 @@ pub(crate) struct RunningUpdate<B: Backend> {
 /// autodiff op, normalising with the first `c` values of `gamma` and `beta` (full parameters,
 /// at least `c` long; their gradients are full length, zero beyond `c`), and with `running`,
 /// giving the running statistics after this batch. When `B` is burn's autodiff over a backend
-/// this crate recognises and the tensors are f32; otherwise `x` back.
+/// this crate recognises, `x` is f32 or bf16 (the output and `x`'s gradient are of `x`'s type:
+/// [`ActivationPrecision`](crate::ActivationPrecision)) and the parameters f32; otherwise `x`
+/// back.
 pub(crate) fn batch_norm_train<B: Backend, const D: usize>(
     x: Tensor<B, D>,
     gamma: Tensor<B, 1>,
@@ -58,7 +60,7 @@ pub(crate) fn batch_norm_train<B: Backend, const D: usize>(
     running: Option<RunningUpdate<B>>,
     activation: Activation,
 ) -> Result<BatchNormOutput<B, D>, Tensor<B, D>> {
-    if [x.dtype(), gamma.dtype(), beta.dtype()].iter().any(|&dtype| dtype != DType::F32) || D < 2 {
+    if !matches!(x.dtype(), DType::F32 | DType::BF16) || [gamma.dtype(), beta.dtype()].iter().any(|&dtype| dtype != DType::F32) || D < 2 {
         return Err(x);
     }
     let dims = x.dims();
@@ -159,6 +161,8 @@ fn forward_inner<I: Backend>(
             }
         }
     };
+    // The tensor ops in the parameters' type (a bf16 input cast; its gradient comes back f32).
+    let x = crate::with_dtype(x, gamma.dtype());
     let [n, c, m] = x.dims();
     let full = gamma.dims()[0];
     let (gamma, beta) = (gamma.slice(0..c), beta.slice(0..c));

@@ -2,16 +2,22 @@
 //! `gemm_operands.rs`) share: new output tensors, the launch geometry of one thread per output
 //! element, and the vector size a tensor is read with along one axis.
 
-use burn::tensor::Shape;
+use burn::tensor::{DType, Shape};
 use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::{CubeRuntime, FloatElement};
 use cubecl::{calculate_cube_count_elemwise, prelude::*};
 
 /// A new contiguous tensor of element `F` and `shape` on `like`'s device (uninitialised).
 pub(crate) fn empty_like<R: CubeRuntime, F: FloatElement>(like: &CubeTensor<R>, shape: &[usize]) -> CubeTensor<R> {
+    empty_of(like, shape, F::dtype())
+}
+
+/// A new contiguous tensor of elements of `dtype` and `shape` on `like`'s device
+/// (uninitialised).
+pub(crate) fn empty_of<R: CubeRuntime>(like: &CubeTensor<R>, shape: &[usize], dtype: DType) -> CubeTensor<R> {
     let shape = Shape::from(shape.to_vec());
-    let buffer = like.client.empty(shape.num_elements() * core::mem::size_of::<F>());
-    CubeTensor::new_contiguous(like.client.clone(), like.device.clone(), shape, buffer, F::dtype())
+    let buffer = like.client.empty(shape.num_elements() * dtype.size());
+    CubeTensor::new_contiguous(like.client.clone(), like.device.clone(), shape, buffer, dtype)
 }
 
 /// The cube count and size that launch one thread per vector of `vector_size` elements of

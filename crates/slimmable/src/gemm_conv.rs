@@ -43,6 +43,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 use burn::tensor::module::conv2d;
 
+use crate::activation_precision::with_dtype;
 use crate::im2col::{ConvGeometry, add_channel_bias, conv2d_im2col};
 
 static FALLBACKS: AtomicUsize = AtomicUsize::new(0);
@@ -285,15 +286,17 @@ pub fn gemm_conv2d_active<B: Backend>(
         true => weight,
         false => weight.slice([0..out_channels, 0..c_in]),
     };
+    // The other paths take the input in the weight's type (a bf16 activation cast back).
+    let dtype = weight.dtype();
     if geometry.pad_start != geometry.pad_end {
-        return conv2d(x, block(weight), bias, geometry.options(1));
+        return conv2d(with_dtype(x, dtype), block(weight), bias, geometry.options(1));
     }
     if c_in < gemm_min_channels() {
-        return conv2d_im2col(x, block(weight), bias, geometry, 1);
+        return conv2d_im2col(with_dtype(x, dtype), block(weight), bias, geometry, 1);
     }
     match kernels(x, weight, out_channels, geometry) {
         Ok(out) => add_channel_bias(out, bias),
-        Err((x, weight)) => conv2d(x, block(weight), bias, geometry.options(1)),
+        Err((x, weight)) => conv2d(with_dtype(x, dtype), block(weight), bias, geometry.options(1)),
     }
 }
 
@@ -310,7 +313,8 @@ fn kernels<B: Backend>(
         use burn::tensor::DType;
         use burn::tensor::TensorPrimitive::Float;
         let run = match cube::dispatch::<B>() {
-            Some(run) if x.dtype() == DType::F32 && weight.dtype() == DType::F32 => run,
+            // The input f32, or bf16 from a conv before it (`ActivationPrecision`).
+            Some(run) if matches!(x.dtype(), DType::F32 | DType::BF16) && weight.dtype() == DType::F32 => run,
             _ => return Err((x, weight)),
         };
         match run(x.into_primitive().tensor(), weight.into_primitive().tensor(), out_channels, geometry) {
@@ -338,7 +342,7 @@ mod cube {
     use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
     use burn::tensor::backend::Backend;
     use burn::tensor::ops::{ConvOptions, FloatTensor};
-    use burn::tensor::{Tensor, TensorMetadata, TensorPrimitive::Float};
+    use burn::tensor::{DType, Tensor, TensorMetadata, TensorPrimitive::Float};
     use burn_cubecl::kernel::conv::{ConvStrategy, conv_data_backward};
     use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
     use burn_cubecl::tensor::CubeTensor;
@@ -347,7 +351,7 @@ mod cube {
     use super::FALLBACKS;
     use crate::gemm_kernel::launch;
     use crate::gemm_operands::{
-        as_float, batch_summed, channels_last_in_grid, channels_last_padded, fold_into, gemm_operands, gemm_operands_padded, leading_block, nhwc_grown, strided_view, unfolded, unpadded,
+        activation_dtype, as_float, batch_summed, channels_last_in_grid, channels_last_padded, fold_into, gemm_operands, gemm_operands_padded, leading_block, nhwc_grown, strided_view, unfolded, unpadded,
     };
     use crate::im2col::ConvGeometry;
     use crate::type_match::same_type;
@@ -423,7 +427,8 @@ mod cube {
         ) -> Result<CubeTensor<R>, (CubeTensor<R>, CubeTensor<R>)> {
             let [n, c_in] = [x.shape()[0], x.shape()[1]];
             let (xl, wl) = gemm_operands::<R, F>(x.clone(), leading_block(&weight, c_out, c_in));
-            match launch::forward(xl, wl, &options, F::dtype()) {
+            let out_dtype = activation_dtype::<R, F>(&x.client);
+            match launch::forward(xl, wl, &options, out_dtype) {
                 Ok(out) => Ok(unpadded::<R, F>(out, n, c_out)),
                 Err(_) => {
                     FALLBACKS.fetch_add(1, Ordering::Relaxed);
@@ -442,13 +447,13 @@ mod cube {
     {
         /// The input and the weight's active block as the kernels read them
         /// ([`gemm_operands`]: channels-last, channel counts aligned, in the operand format;
-        /// the input as [`SavedInput`] says), the options, the true `[c_out, c_in]`, and the
-        /// full weight's shape.
-        type State = (SavedInput<R>, CubeTensor<R>, ConvOptions<2>, [usize; 2], [usize; 4]);
+        /// the input as [`SavedInput`] says), the options, the true `[c_out, c_in]`, the
+        /// full weight's shape, and the input's element type (its gradient's).
+        type State = (SavedInput<R>, CubeTensor<R>, ConvOptions<2>, [usize; 2], [usize; 4], DType);
 
         fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
             let [input_node, weight_node] = ops.parents;
-            let (saved, weight, options, [c_out, c_in], full_shape) = ops.state;
+            let (saved, weight, options, [c_out, c_in], full_shape, input_dtype) = ops.state;
             let shape = saved.input_shape(&options);
             let n = shape[0];
             let grad = grads.consume::<CubeBackend<R, F, I, BT>>(&ops.node);
@@ -471,11 +476,16 @@ mod cube {
             if let Some(node) = input_node {
                 let input_grad = match options.stride == [1, 1] {
                     true => {
-                        let gemm = launch::input_grad(grad.clone(), weight.clone(), shape, &options, F::dtype());
+                        let gemm = launch::input_grad(grad.clone(), weight.clone(), shape, &options, input_dtype);
                         let direct = || conv_data_backward::<R, 2>(as_float::<R, F>(grad), as_float::<R, F>(weight), shape.into(), options, ConvStrategy::Direct);
                         or_direct(gemm, direct, "input-gradient")
                     }
                     false => strided_input_grad::<R, F, I, BT>(grad, weight, shape, c_in, &options, MAX_COLUMNS),
+                };
+                // In the input's type (the direct kernel and the fold write `F`).
+                let input_grad = match input_grad.dtype == input_dtype {
+                    true => input_grad,
+                    false => burn_cubecl::kernel::cast(input_grad, input_dtype),
                 };
                 grads.register::<CubeBackend<R, F, I, BT>>(node.id, unpadded::<R, F>(input_grad, n, c_in));
             }
@@ -765,7 +775,8 @@ mod cube {
                     (xl.clone(), wl, SavedInput::Plain(xl), options.clone())
                 }
             };
-            let out = match launch::forward(xl, wl.clone(), &forward_options, F::dtype()) {
+            let input_dtype = x.primitive.dtype;
+            let out = match launch::forward(xl, wl.clone(), &forward_options, activation_dtype::<R, F>(&x.primitive.client)) {
                 Ok(out) => unpadded::<R, F>(out, n, c_out),
                 Err(_) => {
                     FALLBACKS.fetch_add(1, Ordering::Relaxed);
@@ -773,7 +784,7 @@ mod cube {
                 }
             };
             Ok(match GemmConvBackward.prepare::<C>([x.node.clone(), weight.node.clone()]).compute_bound().stateful() {
-                OpsKind::Tracked(prep) => prep.finish((saved, wl, options, [c_out, c_in], full_shape), out),
+                OpsKind::Tracked(prep) => prep.finish((saved, wl, options, [c_out, c_in], full_shape, input_dtype), out),
                 OpsKind::UnTracked(prep) => prep.finish(out),
             })
         }

@@ -479,6 +479,16 @@ pub(crate) fn operand_dtype<R: CubeRuntime, F: FloatElement>(client: &ComputeCli
     }
 }
 
+/// The element type of the activations a GEMM conv hands on (its output, its input's
+/// gradient): bf16 where [`ActivationPrecision::Bf16`](crate::ActivationPrecision) is chosen and
+/// the operands are bf16 ([`operand_dtype`]), else the backend's float `F`.
+pub(crate) fn activation_dtype<R: CubeRuntime, F: FloatElement>(client: &ComputeClient<R>) -> DType {
+    match crate::activation_precision() {
+        crate::ActivationPrecision::Bf16 if operand_dtype::<R, F>(client) == DType::BF16 => DType::BF16,
+        _ => F::dtype(),
+    }
+}
+
 /// Whether `tensor` `[d, c, h, w]` is laid out channels-last and contiguous (a permuted view of
 /// contiguous `[d, h, w, c]` memory).
 fn is_channels_last<R: CubeRuntime>(tensor: &CubeTensor<R>) -> bool {

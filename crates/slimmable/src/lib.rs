@@ -27,6 +27,7 @@
 #![cfg_attr(test, allow(clippy::single_range_in_vec_init))]
 
 mod activation;
+mod activation_precision;
 #[cfg(feature = "cube")]
 mod batch_norm_kernels;
 #[cfg(feature = "cube")]
@@ -54,6 +55,7 @@ mod width;
 mod test_support;
 
 pub use activation::Activation;
+pub use activation_precision::{ActivationPrecision, activation_precision, residual_add, set_activation_precision, with_dtype};
 pub use conv::{SlimConv2d, SlimConv2dConfig, conv_output_size};
 pub use depthwise::{depthwise_conv2d, has_depthwise_kernels};
 pub use error::SlimError;

@@ -84,6 +84,8 @@ impl<B: Backend> SlimLinear<B> {
     pub fn try_forward<const D: usize>(&self, input: Tensor<B, D>, d_output: usize) -> Result<Tensor<B, D>, SlimError> {
         let d_input = input.dims()[D - 1];
         let (weight, bias) = self.active_params(d_input, d_output)?;
+        // In the weight's type (a bf16 activation cast back: `ActivationPrecision`).
+        let input = crate::with_dtype(input, weight.dtype());
         Ok(linear(input, weight, bias))
     }
 

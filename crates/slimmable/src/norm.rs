@@ -157,6 +157,8 @@ impl<B: Backend> SlimBatchNorm<B> {
                 Err(input) => input,
             }
         };
+        // The tensor ops in the parameters' type (a bf16 activation cast back to f32).
+        let input = crate::with_dtype(input, self.gamma.val().dtype());
         let dims = input.dims();
         let flat = dims[0] * dims[2..].iter().product::<usize>();
         let mut shape = [1; D];
@@ -176,6 +178,8 @@ impl<B: Backend> SlimBatchNorm<B> {
     /// Normalises with the running statistics of the active channels (inference).
     pub fn try_forward_running_stats<const D: usize>(&self, input: Tensor<B, D>) -> Result<Tensor<B, D>, SlimError> {
         let channels = self.check_input(&input)?;
+        // In the statistics' type (a bf16 activation cast back to f32).
+        let input = crate::with_dtype(input, self.gamma.val().dtype());
         let device = input.device();
         let mut shape = [1; D];
         shape[1] = channels;

@@ -203,7 +203,7 @@ impl<B: Backend> SlimInvertedResidual<B> {
             let activation = if k < last { Activation::Relu6 } else { Activation::Identity };
             y = layer.forward_activation(y, subnet, norm, activation);
         }
-        if self.residual { y.add(x) } else { y }
+        if self.residual { slimmable::residual_add(y, x) } else { y }
     }
 }
 
@@ -289,7 +289,7 @@ impl<B: Backend> Classifier<B> for MobileNetV2<B> {
                         y = relu6(y);
                     }
                 }
-                x = if block.residual { y.add(x) } else { y };
+                x = if block.residual { slimmable::residual_add(y, x) } else { y };
             }
         }
         let x = relu6(b.conv2.forward(x));

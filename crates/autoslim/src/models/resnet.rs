@@ -259,7 +259,7 @@ impl<B: Backend> SlimResNetBlock<B> {
             (Some(conv), Some(bn)) => bn.forward_mode(conv.forward(x, width(out, subnet)), set, norm),
             _ => x,
         };
-        relu(y.add(shortcut))
+        relu(slimmable::residual_add(y, shortcut))
     }
 
     fn to_plain(&self, c_in: usize, subnet: &Subnet) -> Result<ResNetBlock<B>, SlimError> {
@@ -393,7 +393,7 @@ impl<B: Backend> ResNetBlock<B> {
             Some(downsample) => downsample.forward(x),
             None => x,
         };
-        relu(y.add(shortcut))
+        relu(slimmable::residual_add(y, shortcut))
     }
 }
 
