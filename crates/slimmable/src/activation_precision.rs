@@ -131,7 +131,8 @@ mod on_gpu {
 
     /// What one run gives: the logits, the gradients of the input, of both convs' weights, of
     /// the first BatchNorm's γ and of the head's weight (all as f32), and the element types of
-    /// the activations after each conv and each BatchNorm.
+    /// the activations after each conv and each BatchNorm. The loss probes the logits and the
+    /// last BatchNorm's output.
     struct Run<B: AutodiffBackend> {
         logits: Tensor<B::InnerBackend, 2>,
         grads: Vec<(&'static str, Tensor<B::InnerBackend, 2>)>,
@@ -151,6 +152,11 @@ mod on_gpu {
         let bn2 = SlimBatchNormConfig::new(40).init::<B>(device);
         let head = SlimLinearConfig::new(40, 10).init::<B>(device);
         let probe = random::<B, 2>([4, 10], device);
+        // A probe of every output value of the last BatchNorm too: through the pooling alone,
+        // its gradient would be constant over each image's plane, and BatchNorm's backward
+        // pass would cancel it to almost nothing (the f32 and bf16 runs then differ by a third
+        // of the input gradient's largest value, on a gradient of rounding errors).
+        let probe_planes = random::<B, 4>([4, 32, 4, 4], device);
 
         set_activation_precision(precision);
         let y1 = gemm_conv2d_active(x.clone(), w1.clone(), 24, None, &geometry(3, 1, 1, [1, 1], [1, 1]));
@@ -162,7 +168,8 @@ mod on_gpu {
         let logits = head.forward(pooled, 10);
         set_activation_precision(ActivationPrecision::F32);
 
-        let grads = logits.clone().mul(probe).sum().backward();
+        let loss = logits.clone().mul(probe).sum().add(with_dtype(z2.clone(), DType::F32).mul(probe_planes).sum());
+        let grads = loss.backward();
         let flat = |t: Tensor<B::InnerBackend, 4>| t.flatten::<2>(1, 3);
         let input_grad = x.grad(&grads).expect("the input has a gradient");
         Run {

@@ -444,6 +444,50 @@ mod tests {
 
     crate::test_support::backend_tests!(matches_tensor_ops, full_length_parameters, activations_in_the_same_pass, without_running_statistics);
 
+    /// A bf16 input (a conv's output with bf16 activations, `ActivationPrecision`): the output
+    /// and the input's gradient are bf16 and equal the f32 op's on the same values within
+    /// bf16's rounding of what the kernels write (the statistics and arithmetic are f32 in
+    /// both); γ's and β's gradients are f32 and agree closely.
+    #[cfg(feature = "test-cuda")]
+    #[test]
+    fn on_cuda_a_bf16_input_gives_a_bf16_output_and_gradient_equal_to_the_f32_ones() {
+        use crate::test_support::{CudaAd, assert_close_named};
+        use burn::tensor::FloatDType;
+        let device = Default::default();
+        let max = |t: Tensor<CudaAd, 4>| -> f32 { t.abs().max().into_scalar() };
+        for activation in [Activation::Identity, Activation::Relu] {
+            for (shape, offset) in [([4, 6, 5, 3], 1.5), ([12, 2, 32, 32], 1.5), ([8, 16, 8, 8], 50.0)] {
+                let x = random::<CudaAd, 4>(shape, &device).mul_scalar(3.0).add_scalar(offset).cast(FloatDType::BF16).detach();
+                let (x16, x32) = (x.clone().require_grad(), x.cast(FloatDType::F32).require_grad());
+                let params = |seed: f64| random::<CudaAd, 1>([shape[1] + 2], &device).add_scalar(seed);
+                let (gamma, beta) = (params(1.0), params(0.0));
+                let (g16, b16) = (gamma.clone().require_grad(), beta.clone().require_grad());
+                let (g32, b32) = (gamma.require_grad(), beta.require_grad());
+                // bf16 values: the bf16 output's gradient (the probe cast back) is exact.
+                let probe = random::<CudaAd, 4>(shape, &device).cast(FloatDType::BF16).cast(FloatDType::F32);
+                let out16 = batch_norm_train(x16.clone(), g16.clone(), b16.clone(), 1e-5, None, activation).unwrap_or_else(|_| panic!("no fused op for bf16"));
+                let out32 = batch_norm_train(x32.clone(), g32.clone(), b32.clone(), 1e-5, None, activation).unwrap_or_else(|_| panic!("no fused op"));
+                assert_eq!(out16.output.dtype(), DType::BF16, "{shape:?}");
+                let out16 = out16.output.cast(FloatDType::F32);
+                let what = format!("{activation:?} of {shape:?}");
+                assert_close_named(out16.clone(), out32.output.clone(), 0.01 * max(out32.output.clone()), &format!("the output, {what}"));
+                let grads16 = out16.mul(probe.clone()).sum().backward();
+                let grads32 = out32.output.mul(probe).sum().backward();
+                let dx16 = x16.grad(&grads16).expect("the bf16 input has a gradient");
+                assert_eq!(dx16.dtype(), DType::BF16, "{what}");
+                let dx32 = x32.grad(&grads32).unwrap();
+                let scale = dx32.clone().abs().max().into_scalar();
+                assert_close_named(dx16.cast(FloatDType::F32), dx32, 0.01 * scale, &format!("the input's gradient, {what}"));
+                for (ours, theirs, name) in [(g16, g32, "γ"), (b16, b32, "β")] {
+                    let (ours, theirs) = (ours.grad(&grads16).unwrap(), theirs.grad(&grads32).unwrap());
+                    assert_eq!(ours.dtype(), DType::F32);
+                    let scale: f32 = theirs.clone().abs().max().into_scalar();
+                    assert_close_named(ours, theirs, 1e-3 * scale.max(1.0), &format!("{name}'s gradient, {what}"));
+                }
+            }
+        }
+    }
+
     #[test]
     fn other_backends_and_dtypes_get_their_tensors_back() {
         let device = Default::default();
