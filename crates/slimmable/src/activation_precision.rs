@@ -119,7 +119,7 @@ mod tests {
 
 #[cfg(all(test, any(feature = "test-wgpu", feature = "test-cuda")))]
 mod on_gpu {
-    //! A small net of GEMM convs, BatchNorm + ReLU, pooling and a linear head, run with f32 and
+    //! A small net of GEMM convs, BatchNorm, pooling and a linear head, run with f32 and
     //! with bf16 activations: on CUDA the activations between the layers are bf16 and the
     //! logits and gradients agree with the f32 run within bf16's rounding; on lavapipe (no
     //! bf16) they stay f32.
@@ -160,10 +160,13 @@ mod on_gpu {
 
         set_activation_precision(precision);
         let y1 = gemm_conv2d_active(x.clone(), w1.clone(), 24, None, &geometry(3, 1, 1, [1, 1], [1, 1]));
-        let z1 = bn1.forward_activation(y1.clone(), NormMode::Auto, Activation::Relu);
+        // No clamp: where a value near a ReLU's edge rounds to the other side in one run, its
+        // gradient differs by the whole upstream value (BatchNorm's own test covers the clamp
+        // with bf16 inputs).
+        let z1 = bn1.forward_activation(y1.clone(), NormMode::Auto, Activation::Identity);
         // Strided: its input gradient is a product and a fold, written f32 and cast.
         let y2 = gemm_conv2d_active(z1.clone(), w2.clone(), 32, None, &geometry(3, 2, 1, [1, 1], [1, 1]));
-        let z2 = bn2.forward_activation(y2.clone(), NormMode::Auto, Activation::Relu);
+        let z2 = bn2.forward_activation(y2.clone(), NormMode::Auto, Activation::Identity);
         let pooled = adaptive_avg_pool2d(z2.clone(), [1, 1]).flatten::<2>(1, 3);
         let logits = head.forward(pooled, 10);
         set_activation_precision(ActivationPrecision::F32);
