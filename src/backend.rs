@@ -51,27 +51,27 @@ impl BackendKind {
     ///
     /// - ndarray: im2col. burn-ndarray's conv input gradient is a scalar loop (85 s for one
     ///   ResNet-20 sandwich step on 64 images; a few seconds as im2col).
-    /// - CUDA: kernel-gemm, this crate's depthwise kernels, 1×1 convs as cubecl's matrix
-    ///   product, and the other dense convs by burn's implicit-GEMM kernels on the tensor cores
+    /// - CUDA: gemm-all, this crate's depthwise kernels and every dense conv (1×1 ones too) on
+    ///   burn's implicit-GEMM kernels on the tensor cores
     ///   (`slimmable::gemm_conv2d`). On an H200 the 8-layer bench net's plain step ran 6× faster
     ///   than with burn's direct conv (kernel-matmul), and MobileNetV2-small trained at 444
     ///   img/s with kernel-matmul against 76–88 with burn's own conv, whose grouped weight
     ///   gradient launches one conv per channel (docs/BENCHMARKS.md, 2026-12-02). These kernels
     ///   compile once per shape class, which is why the CUDA build keeps compiled kernels on
-    ///   disk ([`crate::kernel_cache`]). With bf16 operands (`AUTOSLIM_GEMM_PRECISION=bf16`):
-    ///   gemm-all, the 1×1 convs too on the implicit-GEMM kernels, in bf16 and without
-    ///   autotuning: on an H200, MobileNetV2-224's plain step 2 559 against 2 322 img/s and its
-    ///   sandwich step 930 against 860 (docs/BENCHMARKS.md, session 23).
+    ///   disk ([`crate::kernel_cache`]). The 1×1 convs on these kernels rather than as cubecl's
+    ///   matrix product (kernel-gemm) need no autotuning: on an H200, with bf16 operands
+    ///   MobileNetV2-224's plain step ran 2 559 against 2 322 img/s and its sandwich step 930
+    ///   against 860 (docs/BENCHMARKS.md, session 23); with TF32 its cold first sandwich step
+    ///   took 22.7 s against 34.1 s and a sandwich step 154 against ~165 ms (session 24).
     /// - wgpu: depthwise-kernel: the depthwise kernels, and burn's conv for dense convs (no
     ///   compilation cache exists for wgpu in cubecl 0.10, so the matrix products' many kernel
     ///   variants would be compiled again by every run). As im2col, the 8-layer bench net ran
     ///   4× slower than burn's conv on an H100.
-    pub fn default_conv(self, precision: slimmable::GemmPrecision) -> slimmable::ConvAlgorithm {
+    pub fn default_conv(self) -> slimmable::ConvAlgorithm {
         match self {
             BackendKind::Ndarray => slimmable::ConvAlgorithm::Im2col,
             BackendKind::Wgpu => slimmable::ConvAlgorithm::DepthwiseKernel,
-            BackendKind::Cuda if precision == slimmable::GemmPrecision::Bf16 => slimmable::ConvAlgorithm::GemmAll,
-            BackendKind::Cuda => slimmable::ConvAlgorithm::KernelGemm,
+            BackendKind::Cuda => slimmable::ConvAlgorithm::GemmAll,
         }
     }
 
@@ -136,7 +136,7 @@ pub fn memory_release() -> Result<autoslim::learner::MemoryRelease, String> {
 }
 
 /// Chooses the backend of this process (`None`: [`DEFAULT`]) and sets the convolution algorithm
-/// of slimmable convs: the backend's [`BackendKind::default_conv`] for the operand precision, or
+/// of slimmable convs: the backend's [`BackendKind::default_conv`], or
 /// `AUTOSLIM_CONV` from the environment (one of [`slimmable::ConvAlgorithm::name`]'s names).
 pub fn configure(name: Option<&str>) -> Result<BackendKind, String> {
     let kind = match name {
@@ -145,7 +145,7 @@ pub fn configure(name: Option<&str>) -> Result<BackendKind, String> {
     };
     let precision = gemm_precision(std::env::var("AUTOSLIM_GEMM_PRECISION").ok().as_deref())?;
     let algorithm = match std::env::var("AUTOSLIM_CONV").ok().as_deref() {
-        None | Some("") => kind.default_conv(precision.unwrap_or_default()),
+        None | Some("") => kind.default_conv(),
         Some(name) => slimmable::ConvAlgorithm::parse(name).map_err(|err| format!("AUTOSLIM_CONV: {err}"))?,
     };
     slimmable::set_conv_algorithm(algorithm);
@@ -374,14 +374,12 @@ mod tests {
     }
 
     #[test]
-    fn cuda_puts_every_dense_conv_on_the_gemm_kernels_only_with_bf16_operands() {
-        use slimmable::{ConvAlgorithm, GemmPrecision};
-        assert_eq!(BackendKind::Cuda.default_conv(GemmPrecision::Bf16), ConvAlgorithm::GemmAll);
-        assert_eq!(BackendKind::Cuda.default_conv(GemmPrecision::Tf32), ConvAlgorithm::KernelGemm);
-        for precision in GemmPrecision::ALL {
-            assert_eq!(BackendKind::Ndarray.default_conv(precision), ConvAlgorithm::Im2col);
-            assert_eq!(BackendKind::Wgpu.default_conv(precision), ConvAlgorithm::DepthwiseKernel);
-        }
+    fn cuda_puts_every_dense_conv_on_the_gemm_kernels() {
+        use slimmable::ConvAlgorithm;
+        assert_eq!(BackendKind::Cuda.default_conv(), ConvAlgorithm::GemmAll);
+        assert_eq!(BackendKind::Ndarray.default_conv(), ConvAlgorithm::Im2col);
+        assert_eq!(BackendKind::Wgpu.default_conv(), ConvAlgorithm::DepthwiseKernel);
+        assert!(ConvAlgorithm::GemmAll.dense_as_gemm());
     }
 
     #[test]
