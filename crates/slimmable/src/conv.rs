@@ -222,11 +222,12 @@ impl<B: Backend> SlimConv2d<B> {
             false => (input, geometry),
         };
         let algorithm = conv_algorithm();
-        // Every path but the GEMM op's takes the input in the weight's type (a bf16 activation
-        // cast back: `ActivationPrecision`).
+        // Every path but the GEMM op's and the depthwise kernels' takes the input in the
+        // weight's type (a bf16 activation cast back: `ActivationPrecision`).
         let dtype = self.weight.val().dtype();
         let gemm = !self.is_depthwise() && !algorithm.dense_as_matmul(geometry.kernel, geometry.stride) && algorithm.dense_as_gemm() && groups == 1;
-        let input = match gemm {
+        let depthwise_kernel = self.is_depthwise() && algorithm.depthwise() == DepthwiseForm::Kernel;
+        let input = match gemm || depthwise_kernel {
             true => input,
             false => crate::with_dtype(input, dtype),
         };

@@ -52,7 +52,13 @@ impl<B: DepthwiseBackward> Backward<B, 2> for DepthwiseConvBackward {
         }
         if let Some(node) = input_node {
             let input_shape = input.shape().dims::<4>();
-            grads.register::<B>(node.id, B::depthwise_input_grad(grad, weight, input_shape, &geometry));
+            let input_grad = B::depthwise_input_grad(grad, weight, input_shape, &geometry);
+            // In the input's type (a bf16 activation's gradient is bf16).
+            let input_grad = match input_grad.dtype() == input.dtype() {
+                true => input_grad,
+                false => B::float_cast(input_grad, input.dtype().into()),
+            };
+            grads.register::<B>(node.id, input_grad);
         }
     }
 }

@@ -7,16 +7,17 @@
 //!   the per-image partial sums are then added by the backend's own reduction.
 //!
 //! Tensors are read through their strides (a slimmable layer's inputs are often channel
-//! slices); outputs are contiguous. All three take the geometry of [`ConvGeometry`]: the
+//! slices); outputs are contiguous. The activations (input, output and their gradients) are f32
+//! or bf16 (`ActivationPrecision`), the weight and its gradient f32; every sum is f32. All three take the geometry of [`ConvGeometry`]: the
 //! padding before each axis is explicit, the padding after it is implied by the output size.
 
 use burn::tensor::ops::{FloatTensor, FloatTensorOps};
-use burn::tensor::{Shape, TensorMetadata};
+use burn::tensor::{DType, Shape, TensorMetadata, bf16};
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement, tensor::CubeTensor};
 use cubecl::prelude::*;
 
 use super::backend::{DepthwiseBackward, DepthwiseForward};
-use crate::cube_launch::{elementwise_launch, empty_like};
+use crate::cube_launch::{elementwise_launch, empty_like, empty_of};
 use crate::im2col::ConvGeometry;
 
 /// The runtime part of a geometry as the kernels take it.
@@ -31,10 +32,10 @@ struct Strides2d {
 }
 
 #[cube(launch)]
-fn forward_kernel<F: Float>(
-    input: &Tensor<F>,
+fn forward_kernel<F: Float, A: Float>(
+    input: &Tensor<A>,
     weight: &Tensor<F>,
-    output: &mut Tensor<F>,
+    output: &mut Tensor<A>,
     geo: &Strides2d,
     #[comptime] kernel_h: usize,
     #[comptime] kernel_w: usize,
@@ -65,13 +66,13 @@ fn forward_kernel<F: Float>(
             for j in 0..kernel_w {
                 let col = ox * geo.stride_w + j * geo.dilation_w;
                 if col >= geo.pad_w && col - geo.pad_w < in_w {
-                    sum += input[in_row + (col - geo.pad_w) * input.stride(3)]
+                    sum += F::cast_from(input[in_row + (col - geo.pad_w) * input.stride(3)])
                         * weight[w_base + i * weight.stride(2) + j * weight.stride(3)];
                 }
             }
         }
     }
-    output[ABSOLUTE_POS] = sum;
+    output[ABSOLUTE_POS] = A::cast_from(sum);
 }
 
 /// The stride is comptime (1 or 2 in practice): the test of which output positions read an
@@ -79,10 +80,10 @@ fn forward_kernel<F: Float>(
 /// kernel twice as slow as the forward one (MobileNetV2 on an H200, docs/BENCHMARKS.md
 /// session 14).
 #[cube(launch)]
-fn input_grad_kernel<F: Float>(
-    grad: &Tensor<F>,
+fn input_grad_kernel<F: Float, A: Float>(
+    grad: &Tensor<A>,
     weight: &Tensor<F>,
-    input_grad: &mut Tensor<F>,
+    input_grad: &mut Tensor<A>,
     geo: &Strides2d,
     #[comptime] kernel_h: usize,
     #[comptime] kernel_w: usize,
@@ -120,7 +121,7 @@ fn input_grad_kernel<F: Float>(
                     if col >= shift_w && (col - shift_w).is_multiple_of(stride.1) {
                         let ox = (col - shift_w) / stride.1;
                         if ox < out_w {
-                            sum += grad[grad_base + oy * grad.stride(2) + ox * grad.stride(3)]
+                            sum += F::cast_from(grad[grad_base + oy * grad.stride(2) + ox * grad.stride(3)])
                                 * weight[w_base + i * weight.stride(2) + j * weight.stride(3)];
                         }
                     }
@@ -128,13 +129,13 @@ fn input_grad_kernel<F: Float>(
             }
         }
     }
-    input_grad[ABSOLUTE_POS] = sum;
+    input_grad[ABSOLUTE_POS] = A::cast_from(sum);
 }
 
 #[cube(launch)]
-fn weight_grad_kernel<F: Float>(
-    grad: &Tensor<F>,
-    input: &Tensor<F>,
+fn weight_grad_kernel<F: Float, A: Float>(
+    grad: &Tensor<A>,
+    input: &Tensor<A>,
     partial: &mut Tensor<F>,
     geo: &Strides2d,
     #[comptime] kernel_w: usize,
@@ -166,7 +167,7 @@ fn weight_grad_kernel<F: Float>(
             for ox in 0..out_w {
                 let col = ox * geo.stride_w + j * geo.dilation_w;
                 if col >= geo.pad_w && col - geo.pad_w < in_w {
-                    sum += grad[grad_row + ox * grad.stride(3)] * input[in_row + (col - geo.pad_w) * input.stride(3)];
+                    sum += F::cast_from(grad[grad_row + ox * grad.stride(3)]) * F::cast_from(input[in_row + (col - geo.pad_w) * input.stride(3)]);
                 }
             }
         }
@@ -191,9 +192,13 @@ fn forward<R: CubeRuntime, F: FloatElement>(
 ) -> CubeTensor<R> {
     let [n, c, h, w] = dims4(&input);
     let [ho, wo] = geometry.output_size([h, w]);
-    let output = empty_like::<R, F>(&input, &[n, c, ho, wo]);
+    let output = empty_of(&input, &[n, c, ho, wo], input.dtype);
     let (count, dim) = elementwise_launch(&output, 1);
-    forward_kernel::launch::<F, R>(
+    let launch = match input.dtype == DType::BF16 {
+        true => forward_kernel::launch::<F, bf16, R>,
+        false => forward_kernel::launch::<F, F, R>,
+    };
+    launch(
         &output.client,
         count,
         dim,
@@ -214,9 +219,13 @@ fn input_grad<R: CubeRuntime, F: FloatElement>(
     input_shape: [usize; 4],
     geometry: &ConvGeometry,
 ) -> CubeTensor<R> {
-    let input_grad = empty_like::<R, F>(&grad, &input_shape);
+    let input_grad = empty_of(&grad, &input_shape, grad.dtype);
     let (count, dim) = elementwise_launch(&input_grad, 1);
-    input_grad_kernel::launch::<F, R>(
+    let launch = match grad.dtype == DType::BF16 {
+        true => input_grad_kernel::launch::<F, bf16, R>,
+        false => input_grad_kernel::launch::<F, F, R>,
+    };
+    launch(
         &input_grad.client,
         count,
         dim,
@@ -239,9 +248,18 @@ fn weight_grad_per_image<R: CubeRuntime, F: FloatElement>(
     geometry: &ConvGeometry,
 ) -> CubeTensor<R> {
     let [n, c, _, _] = dims4(&input);
+    // Both activations of one type for the kernel.
+    let grad = match grad.dtype == input.dtype {
+        true => grad,
+        false => burn_cubecl::kernel::cast(grad, input.dtype),
+    };
     let partial = empty_like::<R, F>(&input, &[n, c, geometry.kernel[0] * geometry.kernel[1]]);
     let (count, dim) = elementwise_launch(&partial, 1);
-    weight_grad_kernel::launch::<F, R>(
+    let launch = match input.dtype == DType::BF16 {
+        true => weight_grad_kernel::launch::<F, bf16, R>,
+        false => weight_grad_kernel::launch::<F, F, R>,
+    };
+    launch(
         &partial.client,
         count,
         dim,

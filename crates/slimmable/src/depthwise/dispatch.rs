@@ -43,6 +43,17 @@ fn candidates<B: Backend>() -> Vec<(TypeId, Candidate<B>)> {
     list
 }
 
+/// Whether `B` is one of the cubecl backends, whose kernels also take bf16 activations.
+fn takes_bf16<B: Backend>() -> bool {
+    #[allow(unused_mut)]
+    let mut cube: Vec<TypeId> = Vec::new();
+    #[cfg(feature = "wgpu")]
+    cube.extend([TypeId::of::<WgpuCube>(), TypeId::of::<burn::backend::Autodiff<WgpuCube>>()]);
+    #[cfg(feature = "cuda")]
+    cube.extend([TypeId::of::<CudaCube>(), TypeId::of::<burn::backend::Autodiff<CudaCube>>()]);
+    cube.contains(&TypeId::of::<B>())
+}
+
 /// Whether backend `B` has the depthwise kernels.
 pub(crate) fn has_kernels<B: Backend>() -> bool {
     candidates::<B>().iter().any(|(id, _)| *id == TypeId::of::<B>())
@@ -56,13 +67,19 @@ fn run_as<B: Backend, K: DepthwiseForward>(input: FloatTensor<B>, weight: FloatT
 }
 
 /// The depthwise convolution by this crate's kernels when backend `B` has them and the tensors
-/// are f32; otherwise the tensors back, untouched.
+/// are f32 (the input bf16 too on the cubecl backends: `ActivationPrecision`); otherwise the
+/// tensors back, untouched.
 pub(crate) fn try_kernels<B: Backend>(
     input: FloatTensor<B>,
     weight: FloatTensor<B>,
     geometry: &ConvGeometry,
 ) -> Result<FloatTensor<B>, (FloatTensor<B>, FloatTensor<B>)> {
-    if input.dtype() != DType::F32 || weight.dtype() != DType::F32 {
+    let input_ok = match input.dtype() {
+        DType::F32 => true,
+        DType::BF16 => takes_bf16::<B>(),
+        _ => false,
+    };
+    if !input_ok || weight.dtype() != DType::F32 {
         return Err((input, weight));
     }
     match candidates::<B>().into_iter().find(|(id, _)| *id == TypeId::of::<B>()) {

@@ -56,12 +56,14 @@ pub fn depthwise_conv2d<B: Backend>(
 ) -> Tensor<B, 4> {
     let [_, c, _, _] = x.dims();
     let [c_out, in_per_group, _, _] = weight.dims();
+    // The other paths take the input in the weight's type (a bf16 activation cast back).
+    let dtype = weight.dtype();
     if c_out != c || in_per_group != 1 {
-        return conv2d(x, weight, bias, geometry.options(c));
+        return conv2d(crate::with_dtype(x, dtype), weight, bias, geometry.options(c));
     }
     match kernels(x, weight, geometry) {
         Ok(out) => add_channel_bias(out, bias),
-        Err((x, weight)) => conv2d_im2col(x, weight, bias, geometry, c),
+        Err((x, weight)) => conv2d_im2col(crate::with_dtype(x, dtype), weight, bias, geometry, c),
     }
 }
 
@@ -136,6 +138,44 @@ mod tests {
         let w = random::<B::InnerBackend, 4>([4, 1, 3, 3], device);
         let native = conv2d(x.clone(), w.clone(), None, g.options(4));
         assert_close(depthwise_conv2d(x, w, None, &g), native, 1e-4);
+    }
+
+    /// A bf16 input (`ActivationPrecision`): the output and the input's gradient are bf16 and
+    /// equal the kernels' on the same values in f32 within bf16's rounding of what they write;
+    /// the weight's gradient is f32 and agrees closely (its sums are f32 in both). Strided and
+    /// sliced inputs too.
+    #[cfg(feature = "test-cuda")]
+    #[test]
+    fn on_cuda_a_bf16_input_gives_a_bf16_output_and_gradient_equal_to_the_f32_ones() {
+        use crate::test_support::{CudaAd, assert_close_named};
+        use burn::tensor::{DType, FloatDType};
+        let device = Default::default();
+        for (shape, g) in [([4, 16, 8, 8], geometry(3, 1, 1, [1, 1], [1, 1])), ([4, 24, 9, 9], geometry(3, 2, 1, [1, 1], [1, 1]))] {
+            let c = shape[1];
+            let x = random::<CudaAd, 4>(shape, &device).cast(FloatDType::BF16).detach();
+            // A channel slice, as a slimmable layer reads.
+            let (x16, x32) = (x.clone().require_grad(), x.cast(FloatDType::F32).require_grad());
+            let w = random::<CudaAd, 4>([c + 4, 1, 3, 3], &device);
+            let (w16, w32) = (w.clone().require_grad(), w.require_grad());
+            let active = c - 3;
+            let out16 = depthwise_conv2d(x16.clone().slice([0..shape[0], 0..active]), w16.clone().slice(0..active), None, &g);
+            let out32 = depthwise_conv2d(x32.clone().slice([0..shape[0], 0..active]), w32.clone().slice(0..active), None, &g);
+            assert_eq!(out16.dtype(), DType::BF16, "{shape:?}");
+            let out16 = out16.cast(FloatDType::F32);
+            let largest = |t: Tensor<CudaAd, 4>| -> f32 { t.abs().max().into_scalar() };
+            assert_close_named(out16.clone(), out32.clone(), 0.01 * largest(out32.clone()), "the output");
+            let probe = random::<CudaAd, 4>(out32.dims(), &device).cast(FloatDType::BF16).cast(FloatDType::F32);
+            let (grads16, grads32) = (out16.mul(probe.clone()).sum().backward(), out32.mul(probe).sum().backward());
+            let dx16 = x16.grad(&grads16).unwrap();
+            assert_eq!(dx16.dtype(), DType::BF16);
+            let dx32 = x32.grad(&grads32).unwrap();
+            let scale: f32 = dx32.clone().abs().max().into_scalar();
+            assert_close_named(dx16.cast(FloatDType::F32), dx32, 0.01 * scale, "the input's gradient");
+            let (dw16, dw32) = (w16.grad(&grads16).unwrap(), w32.grad(&grads32).unwrap());
+            assert_eq!(dw16.dtype(), DType::F32);
+            let scale: f32 = dw32.clone().abs().max().into_scalar();
+            assert_close_named(dw16, dw32, 1e-3 * scale, "the weight's gradient");
+        }
     }
 
     backend_tests!(
