@@ -140,24 +140,42 @@ mod on_gpu {
         input_grad_dtype: DType,
     }
 
-    fn run<B: AutodiffBackend>(precision: ActivationPrecision, device: &B::Device) -> Run<B> {
-        let seeded = |seed: u64| {
-            B::seed(device, seed);
-        };
-        seeded(7);
-        let x = random::<B, 4>([4, 16, 8, 8], device).require_grad();
-        let w1 = random::<B, 4>([24, 16, 3, 3], device).mul_scalar(0.1).require_grad();
-        let w2 = random::<B, 4>([40, 24, 3, 3], device).mul_scalar(0.1).require_grad();
-        let bn1 = SlimBatchNormConfig::new(24).init::<B>(device);
-        let bn2 = SlimBatchNormConfig::new(40).init::<B>(device);
-        let head = SlimLinearConfig::new(40, 10).init::<B>(device);
-        let probe = random::<B, 2>([4, 10], device);
-        // A probe of every output value of the last BatchNorm too: through the pooling alone,
-        // its gradient would be constant over each image's plane, and BatchNorm's backward
-        // pass would cancel it to almost nothing (the f32 and bf16 runs then differ by a third
-        // of the input gradient's largest value, on a gradient of rounding errors).
-        let probe_planes = random::<B, 4>([4, 32, 4, 4], device);
+    /// The net's inputs, weights and probes, made once for both runs (seeding the backend's
+    /// generator would not do: tests running beside this one draw from it too).
+    struct Net<B: AutodiffBackend> {
+        x: Tensor<B, 4>,
+        w1: Tensor<B, 4>,
+        w2: Tensor<B, 4>,
+        bn1: crate::SlimBatchNorm<B>,
+        bn2: crate::SlimBatchNorm<B>,
+        head: crate::SlimLinear<B>,
+        probe: Tensor<B, 2>,
+        probe_planes: Tensor<B, 4>,
+    }
 
+    impl<B: AutodiffBackend> Net<B> {
+        fn new(device: &B::Device) -> Self {
+            Net {
+                x: random::<B, 4>([4, 16, 8, 8], device).require_grad(),
+                w1: random::<B, 4>([24, 16, 3, 3], device).mul_scalar(0.1).require_grad(),
+                w2: random::<B, 4>([40, 24, 3, 3], device).mul_scalar(0.1).require_grad(),
+                bn1: SlimBatchNormConfig::new(24).init::<B>(device),
+                bn2: SlimBatchNormConfig::new(40).init::<B>(device),
+                head: SlimLinearConfig::new(40, 10).init::<B>(device),
+                probe: random::<B, 2>([4, 10], device),
+                // A probe of every output value of the last BatchNorm too: through the pooling
+                // alone, its gradient would be constant over each image's plane, and
+                // BatchNorm's backward pass would cancel it to almost nothing (the f32 and bf16
+                // runs then differ by a third of the input gradient's largest value, on a
+                // gradient of rounding errors).
+                probe_planes: random::<B, 4>([4, 32, 4, 4], device),
+            }
+        }
+    }
+
+    fn run<B: AutodiffBackend>(net: &Net<B>, precision: ActivationPrecision) -> Run<B> {
+        let Net { x, w1, w2, bn1, bn2, head, probe, probe_planes } = net;
+        let (probe, probe_planes) = (probe.clone(), probe_planes.clone());
         set_activation_precision(precision);
         let y1 = gemm_conv2d_active(x.clone(), w1.clone(), 24, None, &geometry(3, 1, 1, [1, 1], [1, 1]));
         // No clamp: where a value near a ReLU's edge rounds to the other side in one run, its
@@ -193,7 +211,8 @@ mod on_gpu {
     /// tests run on one thread, and on lavapipe neither takes effect.
     fn both<B: AutodiffBackend>(device: &B::Device) -> (Run<B>, Run<B>) {
         set_gemm_precision(GemmPrecision::Bf16);
-        let runs = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (run::<B>(ActivationPrecision::F32, device), run::<B>(ActivationPrecision::Bf16, device))));
+        let net = Net::<B>::new(device);
+        let runs = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (run(&net, ActivationPrecision::F32), run(&net, ActivationPrecision::Bf16))));
         set_gemm_precision(GemmPrecision::Tf32);
         set_activation_precision(ActivationPrecision::F32);
         runs.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
