@@ -48,11 +48,7 @@ impl ActivationPrecision {
 
     /// The precision of that name; the error lists the accepted ones.
     pub fn parse(name: &str) -> Result<ActivationPrecision, String> {
-        let name = name.trim();
-        Self::ALL.into_iter().find(|p| p.name().eq_ignore_ascii_case(name)).ok_or_else(|| {
-            let accepted: Vec<&str> = Self::ALL.iter().map(|p| p.name()).collect();
-            format!("unknown activation precision \"{name}\"; accepted: {}", accepted.join(", "))
-        })
+        crate::named::by_name(&Self::ALL, Self::name, "activation precision", name)
     }
 }
 

@@ -40,11 +40,7 @@ impl GemmPrecision {
 
     /// The precision of that name; the error lists the accepted ones.
     pub fn parse(name: &str) -> Result<GemmPrecision, String> {
-        let name = name.trim();
-        Self::ALL.into_iter().find(|p| p.name().eq_ignore_ascii_case(name)).ok_or_else(|| {
-            let accepted: Vec<&str> = Self::ALL.iter().map(|p| p.name()).collect();
-            format!("unknown GEMM precision \"{name}\"; accepted: {}", accepted.join(", "))
-        })
+        crate::named::by_name(&Self::ALL, Self::name, "GEMM precision", name)
     }
 }
 

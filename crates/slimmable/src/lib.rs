@@ -46,6 +46,7 @@ mod gemm_precision;
 mod gemm_tiling;
 mod im2col;
 mod linear;
+mod named;
 mod norm;
 #[cfg(feature = "kernels")]
 mod type_match;
