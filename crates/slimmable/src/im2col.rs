@@ -257,7 +257,10 @@ pub(crate) fn add_channel_bias<B: Backend>(out: Tensor<B, 4>, bias: Option<Tenso
     match bias {
         Some(bias) => {
             let channels = bias.dims()[0];
-            out.add(bias.reshape([1, channels, 1, 1]))
+            // In the output's type (a bf16 activation: `ActivationPrecision`); burn's binary
+            // kernels would read an f32 bias as the output's type.
+            let dtype = out.dtype();
+            out.add(crate::with_dtype(bias, dtype).reshape([1, channels, 1, 1]))
         }
         None => out,
     }
@@ -356,6 +359,27 @@ mod tests {
     fn agrees<B: AutodiffBackend>(x_shape: [usize; 4], w_shape: [usize; 4], g: ConvGeometry, groups: usize, device: &B::Device) {
         let tolerance = matmul_tolerance::<B>(0.02);
         agrees_with_tolerance::<B>(x_shape, w_shape, g, groups, device, tolerance, |x, w, b, g| conv2d_im2col(x, w, b, g, groups));
+    }
+
+    /// A bias is added in the output's type, and its gradient comes back in its own (f32)
+    /// type: here an f64 output stands in for a bf16 activation (ndarray has no bf16).
+    #[test]
+    fn a_bias_is_added_in_the_outputs_type() {
+        use crate::test_support::{NdArrayAd, assert_close, random};
+        use burn::tensor::DType;
+        let device = Default::default();
+        let out = random::<NdArrayAd, 4>([2, 3, 4, 4], &device);
+        let bias = random::<NdArrayAd, 1>([3], &device).require_grad();
+        let wide = crate::with_dtype(out.clone(), DType::F64);
+        let sum = add_channel_bias(wide, Some(bias.clone()));
+        assert_eq!(sum.dtype(), DType::F64);
+        let expected = out.add(bias.clone().reshape([1, 3, 1, 1]));
+        assert_close(crate::with_dtype(sum.clone(), DType::F32), expected, 1e-6);
+        let grads = sum.sum().backward();
+        let grad = bias.grad(&grads).expect("the bias takes part in the sum");
+        assert_eq!(grad.dtype(), DType::F32);
+        // Each bias value is added to 2 images × 16 pixels.
+        assert_close(grad, Tensor::full([3], 32.0, &device), 1e-9);
     }
 
     fn dense_convs_match_the_backend_with_their_gradients<B: AutodiffBackend>(device: &B::Device) {
