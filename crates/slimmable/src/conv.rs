@@ -222,18 +222,15 @@ impl<B: Backend> SlimConv2d<B> {
             false => (input, geometry),
         };
         let algorithm = conv_algorithm();
-        // Every path but the GEMM op's and the depthwise kernels' takes the input in the
-        // weight's type (a bf16 activation cast back: `ActivationPrecision`).
-        let dtype = self.weight.val().dtype();
-        let gemm = !self.is_depthwise() && !algorithm.dense_as_matmul(geometry.kernel, geometry.stride) && algorithm.dense_as_gemm() && groups == 1;
-        let depthwise_kernel = self.is_depthwise() && algorithm.depthwise() == DepthwiseForm::Kernel;
-        let input = match gemm || depthwise_kernel {
-            true => input,
-            false => crate::with_dtype(input, dtype),
+        // burn's own conv takes the input in the weight's type (a bf16 activation cast back:
+        // `ActivationPrecision`); this crate's convs take either.
+        let native = |input: Tensor<B, 4>, weight: Tensor<B, 4>| {
+            let dtype = weight.dtype();
+            conv2d(crate::with_dtype(input, dtype), weight, bias.clone(), geometry.options(groups))
         };
         Ok(if self.is_depthwise() {
             match algorithm.depthwise() {
-                DepthwiseForm::Native => conv2d(input, weight(), bias, geometry.options(groups)),
+                DepthwiseForm::Native => native(input, weight()),
                 DepthwiseForm::WeightedSum => conv2d_im2col(input, weight(), bias, &geometry, groups),
                 DepthwiseForm::Matmul => depthwise_conv2d_matmul(input, weight(), bias, &geometry),
                 DepthwiseForm::Kernel => depthwise_conv2d(input, weight(), bias, &geometry),
@@ -244,7 +241,7 @@ impl<B: Backend> SlimConv2d<B> {
             // The full weight: the GEMM op reads the active block in place.
             gemm_conv2d_active(input, self.weight.val(), out_channels, bias, &geometry)
         } else {
-            conv2d(input, weight(), bias, geometry.options(groups))
+            native(input, weight())
         })
     }
 

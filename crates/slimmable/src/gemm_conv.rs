@@ -286,13 +286,13 @@ pub fn gemm_conv2d_active<B: Backend>(
         true => weight,
         false => weight.slice([0..out_channels, 0..c_in]),
     };
-    // The other paths take the input in the weight's type (a bf16 activation cast back).
+    // burn's conv takes the input in the weight's type (a bf16 activation cast back).
     let dtype = weight.dtype();
     if geometry.pad_start != geometry.pad_end {
         return conv2d(with_dtype(x, dtype), block(weight), bias, geometry.options(1));
     }
     if c_in < gemm_min_channels() {
-        return conv2d_im2col(with_dtype(x, dtype), block(weight), bias, geometry, 1);
+        return conv2d_im2col(x, block(weight), bias, geometry, 1);
     }
     match kernels(x, weight, out_channels, geometry) {
         Ok(out) => add_channel_bias(out, bias),

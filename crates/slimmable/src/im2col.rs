@@ -281,6 +281,8 @@ pub fn conv2d_im2col<B: Backend>(
     geometry: &ConvGeometry,
     groups: usize,
 ) -> Tensor<B, 4> {
+    // In the weight's type (a bf16 activation cast back: `ActivationPrecision`).
+    let x = crate::with_dtype(x, weight.dtype());
     let [n, c_in, h, w] = x.dims();
     let [c_out, in_per_group, kh, kw] = weight.dims();
     let depthwise = groups == c_in && in_per_group == 1 && c_out == c_in;
@@ -334,6 +336,8 @@ pub fn depthwise_conv2d_matmul<B: Backend>(
     bias: Option<Tensor<B, 1>>,
     geometry: &ConvGeometry,
 ) -> Tensor<B, 4> {
+    // In the weight's type (a bf16 activation cast back: `ActivationPrecision`).
+    let x = crate::with_dtype(x, weight.dtype());
     let [n, c, h, w] = x.dims();
     let [c_out, in_per_group, kh, kw] = weight.dims();
     if c_out != c || in_per_group != 1 {

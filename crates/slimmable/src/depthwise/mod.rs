@@ -56,14 +56,14 @@ pub fn depthwise_conv2d<B: Backend>(
 ) -> Tensor<B, 4> {
     let [_, c, _, _] = x.dims();
     let [c_out, in_per_group, _, _] = weight.dims();
-    // The other paths take the input in the weight's type (a bf16 activation cast back).
-    let dtype = weight.dtype();
     if c_out != c || in_per_group != 1 {
+        // burn's conv takes the input in the weight's type (a bf16 activation cast back).
+        let dtype = weight.dtype();
         return conv2d(crate::with_dtype(x, dtype), weight, bias, geometry.options(c));
     }
     match kernels(x, weight, geometry) {
         Ok(out) => add_channel_bias(out, bias),
-        Err((x, weight)) => conv2d_im2col(crate::with_dtype(x, dtype), weight, bias, geometry, c),
+        Err((x, weight)) => conv2d_im2col(x, weight, bias, geometry, c),
     }
 }
 
