@@ -3,6 +3,7 @@
 //! output, and the training run that ties them to burn's own training loop.
 
 mod autoslim;
+mod lanes;
 mod metrics;
 mod output;
 mod progress;
@@ -11,6 +12,7 @@ mod schedule;
 mod warm_up;
 
 pub use autoslim::{AutoSlim, MemoryRelease, StepPlan, TrainingMode};
+pub use lanes::{Waves, run_side_by_side};
 pub use metrics::WidthMetric;
 pub use output::{WidthEntry, WidthOutputs, WidthOutputsSync};
 pub use progress::ProgressRenderer;
