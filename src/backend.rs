@@ -150,19 +150,6 @@ pub fn memory_release() -> Result<autoslim::learner::MemoryRelease, String> {
     }
 }
 
-/// How many of a sandwich step's narrower passes run side by side
-/// ([`autoslim::learner::StepPlan::lanes`]): `AUTOSLIM_LANES`, a whole number from 1 (unset:
-/// 1, one after another) to 8; anything else is an error that names the variable.
-pub fn lanes() -> Result<usize, String> {
-    match std::env::var("AUTOSLIM_LANES").ok().as_deref().map(str::trim) {
-        None | Some("") => Ok(1),
-        Some(text) => match text.parse::<usize>() {
-            Ok(lanes @ 1..=8) => Ok(lanes),
-            _ => Err(format!("AUTOSLIM_LANES: \"{text}\" is not a number of lanes from 1 to 8")),
-        },
-    }
-}
-
 /// Chooses the backend of this process (`None`: [`DEFAULT`]) and sets the convolution algorithm
 /// of slimmable convs: the backend's [`BackendKind::default_conv`], or
 /// `AUTOSLIM_CONV` from the environment (one of [`slimmable::ConvAlgorithm::name`]'s names).

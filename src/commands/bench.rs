@@ -82,7 +82,7 @@ pub fn bench<T: AutodiffBackend>(settings: &BenchSettings) -> Result<()> {
 fn run<T, M>(model: M, settings: &BenchSettings, image: [usize; 3], classes: usize, started: Instant) -> Result<()>
 where
     T: AutodiffBackend,
-    M: SlimmableModel<T> + AutodiffModule<T> + 'static,
+    M: SlimmableModel<T> + AutodiffModule<T>,
     M::InnerModule: SlimmableModel<T::InnerBackend>,
 {
     let device: <T as burn::tensor::backend::BackendTypes>::Device = Default::default();
@@ -115,8 +115,7 @@ where
         .with_weight_decay(Some(WeightDecayConfig::new(5e-4)))
         .init::<T, AutoSlim<T, M>>();
     let memory_release = crate::backend::memory_release().map_err(anyhow::Error::msg)?;
-    let lanes = crate::backend::lanes().map_err(anyhow::Error::msg)?;
-    let plan = |training: TrainingMode| StepPlan { mode: training, label_smoothing: None, valid_subnets: Vec::new(), valid_norm: NormMode::Auto, memory_release, lanes };
+    let plan = |training: TrainingMode| StepPlan { mode: training, label_smoothing: None, valid_subnets: Vec::new(), valid_norm: NormMode::Auto, memory_release };
     let sandwich = || TrainingMode::Supernet { pruner: pruner.clone(), distiller: SelfDistiller::default(), num_samples: 4 };
 
     // The widths the modes meet first, for the warm-up processes (crate::warm_up).

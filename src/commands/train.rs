@@ -158,8 +158,7 @@ where
         TrainingMode::Supernet { .. } => None,
     };
     let memory_release = crate::backend::memory_release().map_err(anyhow::Error::msg)?;
-    let lanes = crate::backend::lanes().map_err(anyhow::Error::msg)?;
-    let plan = StepPlan { mode, label_smoothing: config.label_smoothing, valid_subnets, valid_norm, memory_release, lanes };
+    let plan = StepPlan { mode, label_smoothing: config.label_smoothing, valid_subnets, valid_norm, memory_release };
     // A resumed run replays the sampler's draws of the epochs it skips (learner::train).
     let wrapped = AutoSlim::new(model, plan, config.seed);
     let upcoming = wrapped.upcoming_subnets(warm_up::STEPS);

@@ -48,9 +48,6 @@ pub struct Cost {
     pub flops: u64,
     /// Trainable parameters (BatchNorm running statistics excluded, as PyTorch counts them).
     pub params: u64,
-    /// Values the operations write for one image (every op's output, whatever the
-    /// convention): what a training pass keeps for its backward pass scales with it.
-    pub activations: u64,
 }
 
 /// Counts the FLOPs and parameters of `subnet` of `space` on one `[channels, height, width]`
@@ -113,7 +110,6 @@ pub fn count(space: &ChannelSpace, subnet: &Subnet, input: [usize; 2], conventio
                 conv_output_size(&padding, *kernel_size, *stride, [1, 1], read)
             }
         };
-        cost.activations += area(written) * c_out;
         maps.push(written);
     }
     cost
@@ -217,16 +213,6 @@ mod tests {
         //          stem.bn     relu     dw.bn        pw bias    pool
         assert_eq!(mmcv.flops - paper.flops, extra as u64);
         assert_eq!(mmcv.params, paper.params);
-    }
-
-    #[test]
-    fn activations_count_every_ops_output_values_at_the_subnets_widths() {
-        let space = space();
-        // stem, stem.bn, stem.relu, dw, dw.bn: a channels of 16×16; pw: b of 16×16; pool: b; fc: 10.
-        let values = |a: u64, b: u64| 5 * 256 * a + 256 * b + b + 10;
-        assert_eq!(count(&space, &Subnet::max(&space), [32, 32], Convention::Paper).activations, values(8, 16));
-        let half = Subnet::new(&space, vec![4, 8]).unwrap();
-        assert_eq!(count(&space, &half, [32, 32], Convention::Mmcv).activations, values(4, 8));
     }
 
     #[test]

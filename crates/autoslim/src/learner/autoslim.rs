@@ -13,7 +13,6 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use slimmable::NormMode;
 
-use super::lanes::{Waves, run_side_by_side};
 use super::output::{WidthEntry, WidthOutputs};
 use crate::channels::Subnet;
 use crate::data::ImageBatch;
@@ -60,11 +59,6 @@ pub struct StepPlan {
     /// When the device's memory pool hands its free pages back during a step with several
     /// passes ([`MemoryRelease`]).
     pub memory_release: MemoryRelease,
-    /// How many of a sandwich step's narrower passes may run side by side (1: one after
-    /// another, the default). With more, the passes after the max width's are grouped into
-    /// waves ([`super::lanes::Waves`]) whose passes are queued at once from as many threads
-    /// (one CUDA stream each), keeping together no more than the max width's pass keeps.
-    pub lanes: usize,
 }
 
 /// When a step with several widths' passes asks the device's memory pool to hand its free
@@ -196,74 +190,10 @@ impl<B: Backend, M: SlimmableModel<B>> AutoSlim<B, M> {
     }
 }
 
-impl<B, M> AutoSlim<B, M>
-where
-    B: AutodiffBackend,
-    M: SlimmableModel<B> + AutodiffModule<B> + 'static,
-    M::InnerModule: SlimmableModel<B::InnerBackend>,
-{
-    /// The passes after the max width's (`subnets[1..]`), in [`Waves`] of at most
-    /// [`StepPlan::lanes`] passes queued at once from as many threads; each adds its loss to
-    /// `losses` and its gradients to `accumulator`. Returns the min width's entry. A pass on a
-    /// worker thread runs a fork of the model (the same parameters, their own autodiff graph),
-    /// whose gradients carry the same parameter ids.
-    fn narrow_passes_side_by_side<'s>(
-        &self,
-        batch: &ImageBatch<B>,
-        subnets: &'s [Subnet],
-        teacher: &burn::tensor::Tensor<B, 2>,
-        distiller: &SelfDistiller,
-        losses: &mut Vec<(&'s str, &'s Subnet, burn::tensor::Tensor<B, 1>)>,
-        accumulator: &mut GradientsAccumulator<Self>,
-    ) -> WidthEntry<B> {
-        let [_, _, h, w] = batch.images.dims();
-        let kept = |subnet: &Subnet| crate::cost::count(self.model.space(), subnet, [h, w], crate::cost::Convention::Paper).activations;
-        let sizes: Vec<u64> = subnets[1..].iter().map(kept).collect();
-        let waves = Waves::pack(&sizes, self.plan.lanes, kept(&subnets[0]));
-        let device = batch.images.device();
-        let mut min_entry = None;
-        for (k, wave) in waves.0.iter().enumerate() {
-            self.release_memory(batch, if k == 0 { MemoryRelease::EachStep } else { MemoryRelease::EachPass });
-            let jobs: Vec<Box<dyn FnOnce() -> NarrowPass<B> + Send>> = wave
-                .iter()
-                .enumerate()
-                .map(|(lane, &pass)| {
-                    let model = match lane {
-                        0 => self.model.clone(),
-                        _ => self.model.clone().fork(&device),
-                    };
-                    let (subnet, images, targets, teacher, distiller, device) =
-                        (subnets[pass + 1].clone(), batch.images.clone(), batch.targets.clone(), teacher.clone(), distiller.clone(), device.clone());
-                    let release = lane > 0 && self.plan.memory_release != MemoryRelease::Never;
-                    Box::new(move || {
-                        let logits = model.forward_subnet(images, &subnet, NormMode::Auto);
-                        let loss = distiller.loss(logits.clone(), teacher, targets);
-                        let grads = GradientsParams::from_grads(loss.backward(), &model);
-                        if release {
-                            // This thread's memory pool, its pages free once the pass is queued.
-                            B::memory_cleanup(&device);
-                        }
-                        NarrowPass { logits: logits.detach(), loss: loss.detach(), grads }
-                    }) as Box<dyn FnOnce() -> NarrowPass<B> + Send>
-                })
-                .collect();
-            for (&pass, result) in wave.iter().zip(run_side_by_side(jobs)) {
-                let i = pass + 1;
-                losses.push((if i == 1 { "min" } else { "random" }, &subnets[i], result.loss.clone()));
-                accumulator.accumulate(self, result.grads);
-                if i == 1 {
-                    min_entry = Some(WidthEntry { label: "min".into(), logits: result.logits, loss: result.loss });
-                }
-            }
-        }
-        min_entry.expect("a sandwich step has a min width")
-    }
-}
-
 impl<B, M> TrainStep for AutoSlim<B, M>
 where
     B: AutodiffBackend,
-    M: SlimmableModel<B> + AutodiffModule<B> + 'static,
+    M: SlimmableModel<B> + AutodiffModule<B>,
     M::InnerModule: SlimmableModel<B::InnerBackend>,
 {
     type Input = ImageBatch<B>;
@@ -290,19 +220,14 @@ where
                 entries.push(WidthEntry { label: "max".into(), logits: logits.detach(), loss: loss.detach() });
 
                 // ...and the smaller widths from the max width's predictions.
-                if self.plan.lanes > 1 {
-                    let min_entry = self.narrow_passes_side_by_side(&batch, &subnets, &teacher, distiller, &mut losses, &mut accumulator);
-                    entries.push(min_entry);
-                } else {
-                    for (i, subnet) in subnets.iter().enumerate().skip(1) {
-                        self.release_memory(&batch, MemoryRelease::EachPass);
-                        let logits = self.model.forward_subnet(batch.images.clone(), subnet, NormMode::Auto);
-                        let loss = distiller.loss(logits.clone(), teacher.clone(), batch.targets.clone());
-                        losses.push((if i == 1 { "min" } else { "random" }, subnet, loss.clone()));
-                        accumulator.accumulate(self, GradientsParams::from_grads(loss.backward(), self));
-                        if i == 1 {
-                            entries.push(WidthEntry { label: "min".into(), logits: logits.detach(), loss: loss.detach() });
-                        }
+                for (i, subnet) in subnets.iter().enumerate().skip(1) {
+                    self.release_memory(&batch, MemoryRelease::EachPass);
+                    let logits = self.model.forward_subnet(batch.images.clone(), subnet, NormMode::Auto);
+                    let loss = distiller.loss(logits.clone(), teacher.clone(), batch.targets.clone());
+                    losses.push((if i == 1 { "min" } else { "random" }, subnet, loss.clone()));
+                    accumulator.accumulate(self, GradientsParams::from_grads(loss.backward(), self));
+                    if i == 1 {
+                        entries.push(WidthEntry { label: "min".into(), logits: logits.detach(), loss: loss.detach() });
                     }
                 }
             }
@@ -323,13 +248,6 @@ where
         check_finite(losses, step);
         TrainOutput { grads: accumulator.grads(), item: WidthOutputs { entries, targets: batch.targets } }
     }
-}
-
-/// What a pass on a lane hands back: its detached logits and loss, and its gradients.
-struct NarrowPass<B: AutodiffBackend> {
-    logits: burn::tensor::Tensor<B, 2>,
-    loss: burn::tensor::Tensor<B, 1>,
-    grads: GradientsParams,
 }
 
 /// The message a non-finite loss stops training with.
@@ -444,7 +362,6 @@ mod tests {
             valid_norm: NormMode::BatchStats,
             // Releases before every pass (a no-op on ndarray): the step's arithmetic is the same.
             memory_release: MemoryRelease::EachPass,
-            lanes: 1,
         };
         let learner = AutoSlim::new(model.clone(), plan.clone(), 11);
         let output = TrainStep::step(&learner, batch.clone());
@@ -483,46 +400,6 @@ mod tests {
             assert!(max_diff(new, old.sub(g.mul_scalar(lr))) < 1e-6, "parameter {id} did not take one SGD step");
         }
     }
-
-    #[test]
-    fn narrow_passes_side_by_side_give_the_sequential_steps_gradients_and_entries() {
-        let device = Default::default();
-        <Ad as burn::tensor::backend::Backend>::seed(&device, 5);
-        let model: SlimCnn<Ad> = SlimCnnConfig::new(vec![12, 24], vec![1, 2]).init(&device);
-        let data = ImageDataset::load_idx_dir(&default_fashion_mnist_dir(), Split::Train).unwrap().take(16);
-        let batch: ImageBatch<Ad> = ImageBatcher::fashion_mnist().batch(data.iter().collect(), &device);
-        let _ = model.forward_subnet(batch.images.clone(), &Subnet::max(model.space()), NormMode::Auto);
-        let plan = |lanes| StepPlan {
-            mode: TrainingMode::Supernet { pruner: RatioPruner::autoslim_default(), distiller: SelfDistiller::default(), num_samples: 5 },
-            label_smoothing: None,
-            valid_subnets: vec![],
-            valid_norm: NormMode::BatchStats,
-            memory_release: MemoryRelease::EachStep,
-            lanes,
-        };
-        let sequential = TrainStep::step(&AutoSlim::new(model.clone(), plan(1), 21), batch.clone());
-        let learner = AutoSlim::new(model.clone(), plan(3), 21);
-        // The waves really hold several passes: the three narrower passes fit beside each other
-        // for this seed's widths, or at least two do.
-        let subnets = AutoSlim::new(model.clone(), plan(3), 21).next_subnets();
-        let [_, _, h, w] = batch.images.dims();
-        let kept = |s: &Subnet| crate::cost::count(model.space(), s, [h, w], crate::cost::Convention::Paper).activations;
-        let waves = Waves::pack(&subnets[1..].iter().map(kept).collect::<Vec<_>>(), 3, kept(&subnets[0]));
-        assert!(waves.0.iter().any(|wave| wave.len() > 1), "{waves:?}");
-        let side_by_side = TrainStep::step(&learner, batch.clone());
-        for (id, _) in params(&model) {
-            let (a, b) = (grad_of(&side_by_side.grads, &model, id), grad_of(&sequential.grads, &model, id));
-            assert!(a.clone().abs().sum().into_scalar().elem::<f64>() > 0.0);
-            assert!(max_diff(a, b) < 1e-5, "gradients of {id} differ");
-        }
-        let labels = |out: &WidthOutputs<Ad>| out.entries.iter().map(|e| e.label.clone()).collect::<Vec<_>>();
-        assert_eq!(labels(&side_by_side.item), vec!["max", "min"]);
-        assert_eq!(labels(&sequential.item), labels(&side_by_side.item));
-        for (a, b) in side_by_side.item.entries.iter().zip(&sequential.item.entries) {
-            assert!(max_diff(a.logits.clone().inner(), b.logits.clone().inner()) < 1e-5);
-        }
-    }
-
     #[test]
     fn a_joint_retraining_step_sums_the_subnets_losses_and_each_trains_its_own_batchnorm_set() {
         let device = Default::default();
@@ -542,7 +419,6 @@ mod tests {
             valid_subnets: vec![],
             valid_norm: NormMode::Auto,
             memory_release: MemoryRelease::Never,
-            lanes: 1,
         };
         let output = TrainStep::step(&AutoSlim::new(model.clone(), plan, 0), batch.clone());
         let labels: Vec<&str> = output.item.entries.iter().map(|e| e.label.as_str()).collect();
@@ -582,7 +458,6 @@ mod tests {
             valid_subnets: vec![],
             valid_norm: NormMode::BatchStats,
             memory_release: MemoryRelease::Never,
-            lanes: 1,
         };
         let images = Tensor::<Ad, 4>::ones([2, 1, 8, 8], &device);
         let targets = Tensor::<Ad, 1, burn::tensor::Int>::from_ints([1, 2], &device);
@@ -599,7 +474,6 @@ mod tests {
             valid_subnets: vec![],
             valid_norm: NormMode::BatchStats,
             memory_release: MemoryRelease::Never,
-            lanes: 1,
         };
         let uninterrupted = AutoSlim::new(model.clone(), plan.clone(), 5);
         for _ in 0..7 {
@@ -623,7 +497,6 @@ mod tests {
             valid_subnets: vec![],
             valid_norm: NormMode::BatchStats,
             memory_release: MemoryRelease::Never,
-            lanes: 1,
         };
         let learner = AutoSlim::new(model.clone(), plan.clone(), 9);
         let upcoming = learner.upcoming_subnets(3);

@@ -3,7 +3,6 @@
 //! output, and the training run that ties them to burn's own training loop.
 
 mod autoslim;
-mod lanes;
 mod metrics;
 mod output;
 mod progress;
@@ -12,7 +11,6 @@ mod schedule;
 mod warm_up;
 
 pub use autoslim::{AutoSlim, MemoryRelease, StepPlan, TrainingMode};
-pub use lanes::{Waves, run_side_by_side};
 pub use metrics::WidthMetric;
 pub use output::{WidthEntry, WidthOutputs, WidthOutputsSync};
 pub use progress::ProgressRenderer;
