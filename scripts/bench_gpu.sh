@@ -5,7 +5,7 @@
 #   BIN=artifacts/autoslim scripts/bench_gpu.sh [OUT_DIR]
 #
 # Each (tool, model, step) runs in its own process, so that its time to the first step and its
-# peak GPU memory (nvidia-smi, sampled every 50 ms: the whole process, CUDA context included)
+# peak GPU memory (nvidia-smi, sampled every 50 ms: the whole process, CUDA context included; and, for burn on CUDA, the most its memory pool held at a step's end)
 # are its own. The ratios are printed last and written to OUT_DIR/summary.md.
 #
 # Environment: MODELS ("conv8 mobilenet_v2"), MODES ("plain sandwich widths"), ITERS, WARMUP,
@@ -97,17 +97,19 @@ out = []
 for model in sorted({m for m, _ in by}):
     tools = sorted({t for m, t in by if m == model}, key=lambda t: (not t.startswith("pytorch"), t))
     out.append(f"\n### {model}\n")
-    out.append("| tool | plain img/s | sandwich img/s | sandwich / plain time | first step (s) | peak MiB plain | peak MiB sandwich | sandwich vs PyTorch |")
-    out.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    out.append("| tool | plain img/s | sandwich img/s | sandwich / plain time | first step (s) | peak MiB plain | peak MiB sandwich | pool MiB plain / sandwich | sandwich vs PyTorch |")
+    out.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     peer = get(model, "pytorch", "sandwich", "img_per_s")
     for t in tools:
         p, s = get(model, t, "plain", "img_per_s"), get(model, t, "sandwich", "img_per_s")
         first = get(model, t, "first_step", "s")
         mp, ms = get(model, t, "peak_mem_plain", "mib"), get(model, t, "peak_mem_sandwich", "mib")
         f = lambda x, d=0: "—" if x is None else f"{x:.{d}f}"
+        pp, ps = get(model, t, "reserved_plain", "mib"), get(model, t, "reserved_sandwich", "mib")
         ratio = f(p / s, 2) if p and s else "—"
         vs = f(s / peer, 3) + "×" if s and peer else "—"
-        out.append(f"| {t} | {f(p)} | {f(s)} | {ratio} | {f(first, 1)} | {f(mp)} | {f(ms)} | {vs} |")
+        pool = f"{f(pp)} / {f(ps)}" if pp or ps else "—"
+        out.append(f"| {t} | {f(p)} | {f(s)} | {ratio} | {f(first, 1)} | {f(mp)} | {f(ms)} | {pool} | {vs} |")
     widths = {t: {r["ratio"]: r["ms"] for r in by[(model, t)].get("width", [])} for t in tools}
     if any(widths.values()):
         have = [t for t in tools if widths[t]]

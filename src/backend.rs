@@ -141,7 +141,7 @@ static SELECTED: OnceLock<BackendKind> = OnceLock::new();
 
 /// When a training step hands the device's free memory back
 /// ([`autoslim::learner::StepPlan::memory_release`]): `AUTOSLIM_RELEASE_MEMORY`, one of
-/// `never`, `step` (unset: the default) or `pass`; anything else is an error that names the
+/// `never`, `step` (unset: the default), `widest` or `pass`; anything else is an error that names the
 /// variable.
 pub fn memory_release() -> Result<autoslim::learner::MemoryRelease, String> {
     match std::env::var("AUTOSLIM_RELEASE_MEMORY").ok().as_deref().map(str::trim) {
@@ -311,6 +311,19 @@ pub fn gemm_precision(value: Option<&str>) -> Result<Option<slimmable::GemmPreci
 /// with bf16 operands); `None` when unset.
 pub fn activation_precision(value: Option<&str>) -> Result<Option<slimmable::ActivationPrecision>, String> {
     named("AUTOSLIM_ACTIVATIONS", value, slimmable::ActivationPrecision::parse)
+}
+
+/// Bytes of device memory cubecl's pool holds for the calling thread (the pages it took from
+/// the driver, free or not) on the CUDA backend; `None` on the others. What a step's peak
+/// memory is made of, without the CUDA context nvidia-smi counts too.
+pub fn reserved_memory() -> Option<u64> {
+    #[cfg(feature = "cuda")]
+    if selected() == BackendKind::Cuda {
+        use cubecl::Runtime;
+        let client = cubecl::cuda::CudaRuntime::client(&Default::default());
+        return client.memory_usage().ok().map(|usage| usage.bytes_reserved);
+    }
+    None
 }
 
 /// The backend of this process ([`DEFAULT`] until [`configure`] chose one).

@@ -208,12 +208,16 @@ where
         let profile = crate::host_profile::HostProfile::start(mode)?;
         let t = Instant::now();
         let mut queued = std::time::Duration::ZERO;
+        // The most memory cubecl's pool held at the end of a timed step (CUDA): a step's
+        // releases come before its passes, so what a step took is still held when it ends.
+        let mut reserved = None;
         for _ in 0..settings.iters {
             let s = Instant::now();
             learner = step(learner);
             queued += s.elapsed();
             sync()?;
             let step_ms = s.elapsed().as_secs_f64() * 1e3;
+            reserved = reserved.max(backend::reserved_memory());
             // One line per step, so that cubecl's logs (compilation, memory pages), when
             // turned on, show which step met what.
             println!("  {mode} step {}: {step_ms:.1} ms", steps_ms.len() + 1);
@@ -235,6 +239,11 @@ where
             let tflops = 6.0 * macs as f64 * settings.batch as f64 / (median_ms / 1e3) / 1e12;
             println!("  plain step arithmetic: {tflops:.2} TFLOP/s (6 FLOPs per multiply-accumulate and image, median step)");
             report(format!(r#""mode":"plain_tflops","tflops":{tflops:.3}"#));
+        }
+        if let Some(bytes) = reserved {
+            let mib = bytes as f64 / (1u64 << 20) as f64;
+            println!("  {mode} step: cubecl's memory pool held at most {mib:.0} MiB at a step's end");
+            report(format!(r#""mode":"reserved_{mode}","mib":{mib:.1}"#));
         }
         let steps: Vec<String> = steps_ms.iter().map(|ms| format!("{ms:.1}")).collect();
         report(format!(

@@ -78,6 +78,9 @@ pub enum MemoryRelease {
     /// Once per step, before its first (widest) pass: the default.
     #[default]
     EachStep,
+    /// Before the step's first (widest) pass and again after it, before the narrower passes:
+    /// they take pages of their own sizes instead of adding them to the widest pass's.
+    AroundWidest,
     /// Before every pass: the least memory, the slowest step.
     EachPass,
 }
@@ -88,8 +91,9 @@ impl MemoryRelease {
         match name.trim() {
             "never" => Ok(Self::Never),
             "step" => Ok(Self::EachStep),
+            "widest" => Ok(Self::AroundWidest),
             "pass" => Ok(Self::EachPass),
-            other => Err(format!("memory release \"{other}\": expected \"never\", \"step\" or \"pass\"")),
+            other => Err(format!("memory release \"{other}\": expected \"never\", \"step\", \"widest\" or \"pass\"")),
         }
     }
 }
@@ -167,14 +171,13 @@ impl<B: Backend, M: SlimmableModel<B>> AutoSlim<B, M> {
         subnets
     }
 
-    /// Hands the device's free memory pages back before a pass, when the plan's
-    /// [`StepPlan::memory_release`] asks for it at this point: `at` is
-    /// [`MemoryRelease::EachStep`] before a step's first pass, [`MemoryRelease::EachPass`]
-    /// before a later one.
-    fn release_memory(&self, batch: &ImageBatch<B>, at: MemoryRelease) {
+    /// Hands the device's free memory pages back before the step's pass number `pass` (0 the
+    /// first), when the plan's [`StepPlan::memory_release`] asks for it there.
+    fn release_memory(&self, batch: &ImageBatch<B>, pass: usize) {
         let release = match self.plan.memory_release {
             MemoryRelease::Never => false,
-            MemoryRelease::EachStep => at == MemoryRelease::EachStep,
+            MemoryRelease::EachStep => pass == 0,
+            MemoryRelease::AroundWidest => pass <= 1,
             MemoryRelease::EachPass => true,
         };
         if release {
@@ -210,7 +213,7 @@ where
 
         match &self.plan.mode {
             TrainingMode::Supernet { distiller, .. } => {
-                self.release_memory(&batch, MemoryRelease::EachStep);
+                self.release_memory(&batch, 0);
                 // The max width learns from the labels...
                 let logits = self.model.forward_subnet(batch.images.clone(), &subnets[0], NormMode::Auto);
                 let loss = self.cross_entropy(logits.clone(), batch.targets.clone());
@@ -221,7 +224,7 @@ where
 
                 // ...and the smaller widths from the max width's predictions.
                 for (i, subnet) in subnets.iter().enumerate().skip(1) {
-                    self.release_memory(&batch, MemoryRelease::EachPass);
+                    self.release_memory(&batch, i);
                     let logits = self.model.forward_subnet(batch.images.clone(), subnet, NormMode::Auto);
                     let loss = distiller.loss(logits.clone(), teacher.clone(), batch.targets.clone());
                     losses.push((if i == 1 { "min" } else { "random" }, subnet, loss.clone()));
@@ -235,7 +238,7 @@ where
                 // Every subnet learns from the labels, with its own BatchNorm set.
                 for (i, ((label, _), subnet)) in labelled.iter().zip(&subnets).enumerate() {
                     if labelled.len() > 1 {
-                        self.release_memory(&batch, if i == 0 { MemoryRelease::EachStep } else { MemoryRelease::EachPass });
+                        self.release_memory(&batch, i);
                     }
                     let logits = self.model.forward_subnet(batch.images.clone(), subnet, NormMode::Auto);
                     let loss = self.cross_entropy(logits.clone(), batch.targets.clone());
@@ -311,10 +314,11 @@ mod tests {
     fn memory_release_names_parse_and_a_bad_one_is_named() {
         assert_eq!(MemoryRelease::parse("never"), Ok(MemoryRelease::Never));
         assert_eq!(MemoryRelease::parse(" step "), Ok(MemoryRelease::EachStep));
+        assert_eq!(MemoryRelease::parse("widest"), Ok(MemoryRelease::AroundWidest));
         assert_eq!(MemoryRelease::parse("pass"), Ok(MemoryRelease::EachPass));
         assert_eq!(MemoryRelease::default(), MemoryRelease::EachStep);
         let err = MemoryRelease::parse("always").unwrap_err();
-        assert!(err.contains("\"always\"") && err.contains("\"step\""), "{err}");
+        assert!(err.contains("\"always\"") && err.contains("\"widest\""), "{err}");
     }
 
     fn max_diff<const D: usize>(a: Tensor<NdArray, D>, b: Tensor<NdArray, D>) -> f64 {
