@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use autoslim::channels::Subnet;
-use autoslim::cost::{Convention, Short, count};
+use autoslim::cost::{Convention, Short, count, sandwich_ideal};
 use autoslim::data::ImageBatch;
 use autoslim::distiller::SelfDistiller;
 use autoslim::learner::{AutoSlim, StepPlan, TrainingMode};
@@ -109,6 +109,16 @@ where
     let macs = count(&space, &Subnet::max(&space), [h, w], Convention::Paper).flops;
     println!("  full width: {} multiply-accumulates per image (forward)", Short(macs));
     report(format!(r#""mode":"macs","macs_per_image":{macs}"#));
+    if settings.modes.iter().any(|mode| mode == "sandwich") {
+        // What the sandwich/plain ratio would be if a pass's time scaled with its arithmetic,
+        // or with the values it writes (what bounds the copies, normalisation, activations).
+        let ideal = sandwich_ideal(&space, &pruner, 4, [h, w], 2000, settings.seed);
+        println!(
+            "  a sandwich step over a plain one, if time followed the arithmetic: {:.2}×; the values written: {:.2}× (expected over 2000 draws)",
+            ideal.arithmetic, ideal.values
+        );
+        report(format!(r#""mode":"sandwich_ideal","arithmetic":{:.4},"values":{:.4}"#, ideal.arithmetic, ideal.values));
+    }
 
     let mut optimizer = slimmable::FusedSgdConfig::new()
         .with_momentum(Some(MomentumConfig::new().with_momentum(0.9).with_dampening(0.0).with_nesterov(true)))
