@@ -112,7 +112,7 @@ for model in sorted({m for m, _ in by}):
         out.append(f"| {t} | {f(p)} | {f(s)} | {ratio} | {f(first, 1)} | {f(mp)} | {f(ms)} | {pool} | {vs} |")
     ideal = next((r for t in tools for r in by[(model, t)].get("sandwich_ideal", [])), None)
     if ideal:
-        out.append(f"\nA sandwich step over a plain one if time followed the arithmetic: {ideal['arithmetic']:.2}×; the values written: {ideal['values']:.2}× (burn's widths; expected).")
+        out.append(f"\nA sandwich step over a plain one if time followed the arithmetic: {ideal['arithmetic']:.2f}×; the values written: {ideal['values']:.2f}× (burn's widths; expected).")
     widths = {t: {r["ratio"]: r["ms"] for r in by[(model, t)].get("width", [])} for t in tools}
     if any(widths.values()):
         have = [t for t in tools if widths[t]]
