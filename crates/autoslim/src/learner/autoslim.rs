@@ -86,6 +86,16 @@ pub enum MemoryRelease {
 }
 
 impl MemoryRelease {
+    /// Whether the pages go back before a step's pass number `pass` (0 the first, the widest).
+    pub fn before_pass(self, pass: usize) -> bool {
+        match self {
+            Self::Never => false,
+            Self::EachStep => pass == 0,
+            Self::AroundWidest => pass <= 1,
+            Self::EachPass => true,
+        }
+    }
+
     /// `never`, `step` or `pass`.
     pub fn parse(name: &str) -> Result<Self, String> {
         match name.trim() {
@@ -174,13 +184,7 @@ impl<B: Backend, M: SlimmableModel<B>> AutoSlim<B, M> {
     /// Hands the device's free memory pages back before the step's pass number `pass` (0 the
     /// first), when the plan's [`StepPlan::memory_release`] asks for it there.
     fn release_memory(&self, batch: &ImageBatch<B>, pass: usize) {
-        let release = match self.plan.memory_release {
-            MemoryRelease::Never => false,
-            MemoryRelease::EachStep => pass == 0,
-            MemoryRelease::AroundWidest => pass <= 1,
-            MemoryRelease::EachPass => true,
-        };
-        if release {
+        if self.plan.memory_release.before_pass(pass) {
             B::memory_cleanup(&batch.images.device());
         }
     }
@@ -311,12 +315,17 @@ mod tests {
     type Ad = Autodiff<NdArray>;
 
     #[test]
-    fn memory_release_names_parse_and_a_bad_one_is_named() {
+    fn memory_release_names_parse_a_bad_one_is_named_and_each_says_before_which_passes() {
         assert_eq!(MemoryRelease::parse("never"), Ok(MemoryRelease::Never));
         assert_eq!(MemoryRelease::parse(" step "), Ok(MemoryRelease::EachStep));
         assert_eq!(MemoryRelease::parse("widest"), Ok(MemoryRelease::AroundWidest));
         assert_eq!(MemoryRelease::parse("pass"), Ok(MemoryRelease::EachPass));
         assert_eq!(MemoryRelease::default(), MemoryRelease::EachStep);
+        let before = |release: MemoryRelease| (0..4).map(|pass| release.before_pass(pass)).collect::<Vec<_>>();
+        assert_eq!(before(MemoryRelease::Never), [false; 4]);
+        assert_eq!(before(MemoryRelease::EachStep), [true, false, false, false]);
+        assert_eq!(before(MemoryRelease::AroundWidest), [true, true, false, false]);
+        assert_eq!(before(MemoryRelease::EachPass), [true; 4]);
         let err = MemoryRelease::parse("always").unwrap_err();
         assert!(err.contains("\"always\"") && err.contains("\"widest\""), "{err}");
     }
