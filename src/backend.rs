@@ -170,6 +170,9 @@ pub fn configure(name: Option<&str>) -> Result<BackendKind, String> {
     if let Some(most) = wgrad_max_batches(std::env::var("AUTOSLIM_WGRAD_MAX_BATCHES").ok().as_deref())? {
         slimmable::set_wgrad_max_batches(most);
     }
+    if let Some(threads) = depthwise_wgrad_threads(std::env::var("AUTOSLIM_DEPTHWISE_WGRAD_THREADS").ok().as_deref())? {
+        slimmable::set_depthwise_wgrad_threads(threads);
+    }
     if let Some(channels) = gemm_min_channels(std::env::var("AUTOSLIM_GEMM_MIN_CHANNELS").ok().as_deref())? {
         slimmable::set_gemm_min_channels(channels);
     }
@@ -249,6 +252,16 @@ pub fn gemm_channel_align(value: Option<&str>) -> Result<Option<usize>, String> 
 /// split into (`slimmable::set_wgrad_max_batches`, default 256); `None` when unset.
 pub fn wgrad_max_batches(value: Option<&str>) -> Result<Option<usize>, String> {
     positive_whole("AUTOSLIM_WGRAD_MAX_BATCHES", "batches", value)
+}
+
+/// `AUTOSLIM_DEPTHWISE_WGRAD_THREADS`'s value: the threads the depthwise weight gradient's
+/// kernel aims for by splitting the output rows into bands
+/// (`slimmable::set_depthwise_wgrad_threads`; 0, the default, keeps one band); `None` when
+/// unset.
+pub fn depthwise_wgrad_threads(value: Option<&str>) -> Result<Option<usize>, String> {
+    named("AUTOSLIM_DEPTHWISE_WGRAD_THREADS", value, |text| {
+        text.parse::<usize>().map_err(|_| format!("expected a whole number of threads (0: one band of rows); got \"{text}\""))
+    })
 }
 
 /// `AUTOSLIM_GEMM_MIN_CHANNELS`'s value: the fewest input channels a dense conv needs for the
@@ -467,6 +480,10 @@ mod tests {
         let err = gemm_min_channels(Some("0")).unwrap_err();
         assert!(err.contains("AUTOSLIM_GEMM_MIN_CHANNELS") && err.contains("\"0\""), "{err}");
         assert_eq!(gemm_min_channels(Some("1")), Ok(Some(1)));
+        assert_eq!(depthwise_wgrad_threads(Some("0")), Ok(Some(0)));
+        assert_eq!(depthwise_wgrad_threads(Some("262144")), Ok(Some(262_144)));
+        let err = depthwise_wgrad_threads(Some("lots")).unwrap_err();
+        assert!(err.contains("AUTOSLIM_DEPTHWISE_WGRAD_THREADS") && err.contains("\"lots\""), "{err}");
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //!
 //! - forward: one thread per output element, summing its `kh·kw` taps;
 //! - input gradient: one thread per input element, summing the output gradients that read it;
-//! - weight gradient: one thread per (image, channel, tap), summing over the output positions;
-//!   the per-image partial sums are then added by the backend's own reduction.
+//! - weight gradient: one thread per (image, band of output rows, channel, tap), summing over
+//!   the band's output positions ([`super::set_depthwise_wgrad_threads`]; one band by
+//!   default); the partial sums are then added by the backend's own reduction.
 //!
 //! Tensors are read through their strides (a slimmable layer's inputs are often channel
 //! slices); outputs are contiguous. The activations (input, output and their gradients) are f32
@@ -140,15 +141,19 @@ fn weight_grad_kernel<F: Float, A: Float>(
     geo: &Strides2d,
     #[comptime] kernel_w: usize,
 ) {
-    // `partial` is [n, c, kh·kw]: one sum per image, channel and tap.
+    // `partial` is [n·bands, c, kh·kw]: one sum per image, band of output rows, channel and
+    // tap; the bands split the output rows evenly (the last may be short, or empty).
     if ABSOLUTE_POS >= partial.len() {
         terminate!();
     }
     let taps = partial.shape(2);
     let channels = partial.shape(1);
+    let bands = partial.shape(0) / grad.shape(0);
     let tap = ABSOLUTE_POS % taps;
     let c = (ABSOLUTE_POS / taps) % channels;
-    let n = ABSOLUTE_POS / (taps * channels);
+    let image_band = ABSOLUTE_POS / (taps * channels);
+    let n = image_band / bands;
+    let band = image_band % bands;
     let i = tap / kernel_w;
     let j = tap % kernel_w;
     let out_h = grad.shape(2);
@@ -157,9 +162,15 @@ fn weight_grad_kernel<F: Float, A: Float>(
     let in_w = input.shape(3);
     let grad_base = n * grad.stride(0) + c * grad.stride(1);
     let in_base = n * input.stride(0) + c * input.stride(1);
+    let band_rows = (out_h + bands - 1) / bands;
+    let first_row = band * band_rows;
+    let mut end_row = first_row + band_rows;
+    if end_row > out_h {
+        end_row = out_h;
+    }
 
     let mut sum = F::new(0.0);
-    for oy in 0..out_h {
+    for oy in first_row..end_row {
         let row = oy * geo.stride_h + i * geo.dilation_h;
         if row >= geo.pad_h && row - geo.pad_h < in_h {
             let in_row = in_base + (row - geo.pad_h) * input.stride(2);
@@ -240,20 +251,22 @@ fn input_grad<R: CubeRuntime, F: FloatElement>(
     input_grad
 }
 
-/// The gradient of [`forward`] with respect to its weight, per image: `[n, c, kh·kw]` (the
-/// caller sums over the images).
+/// The gradient of [`forward`] with respect to its weight, per image and band of output rows:
+/// `[n·bands, c, kh·kw]` (the caller sums over the first axis).
 fn weight_grad_per_image<R: CubeRuntime, F: FloatElement>(
     grad: CubeTensor<R>,
     input: CubeTensor<R>,
     geometry: &ConvGeometry,
 ) -> CubeTensor<R> {
     let [n, c, _, _] = dims4(&input);
+    let taps = geometry.kernel[0] * geometry.kernel[1];
+    let bands = super::wgrad_row_bands(n * c * taps, dims4(&grad)[2], super::depthwise_wgrad_threads());
     // Both activations of one type for the kernel.
     let grad = match grad.dtype == input.dtype {
         true => grad,
         false => burn_cubecl::kernel::cast(grad, input.dtype),
     };
-    let partial = empty_like::<R, F>(&input, &[n, c, geometry.kernel[0] * geometry.kernel[1]]);
+    let partial = empty_like::<R, F>(&input, &[n * bands, c, taps]);
     let (count, dim) = elementwise_launch(&partial, 1);
     let launch = match input.dtype == DType::BF16 {
         true => weight_grad_kernel::launch::<F, bf16, R>,

@@ -21,11 +21,46 @@ mod cube;
 #[cfg(feature = "kernels")]
 mod dispatch;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use burn::tensor::backend::Backend;
 use burn::tensor::module::conv2d;
 use burn::tensor::Tensor;
 
 use crate::im2col::{ConvGeometry, add_channel_bias, conv2d_im2col};
+
+/// The threads the GPU weight gradient of [`depthwise_conv2d`] aims for
+/// ([`set_depthwise_wgrad_threads`]); 0: one thread per image, channel and tap.
+static WGRAD_THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// Sets how many threads the GPU kernels' depthwise weight gradient aims for: each thread sums
+/// one image's, channel's and tap's products over a band of output rows instead of all of them,
+/// in as many bands (at most one per row) as bring the threads up to `threads`; the bands'
+/// sums are then added with the images'. 0 (the default) keeps one band, one thread per image,
+/// channel and tap. Process-wide.
+///
+/// Why: that one-band kernel loops over a whole output map per thread, so it takes as long at
+/// a narrow width (fewer channels, fewer threads) as at full width: in MobileNetV2-224 at batch
+/// 128 on an H200 it took 4.7 ms of a 3/12 pass against 6.4 ms of a full one (cubecl's
+/// profile, docs/BENCHMARKS.md, session 25). Not yet timed on a GPU, hence off by default.
+pub fn set_depthwise_wgrad_threads(threads: usize) {
+    WGRAD_THREADS.store(threads, Ordering::Relaxed);
+}
+
+/// What [`set_depthwise_wgrad_threads`] set.
+pub fn depthwise_wgrad_threads() -> usize {
+    WGRAD_THREADS.load(Ordering::Relaxed)
+}
+
+/// The bands of output rows the weight gradient's `sums` (images × channels × taps) are split
+/// into over `rows` output rows so that the threads reach `threads` (0: one band): at least one,
+/// at most one per row.
+pub(crate) fn wgrad_row_bands(sums: usize, rows: usize, threads: usize) -> usize {
+    match threads {
+        0 => 1,
+        _ => threads.div_ceil(sums.max(1)).clamp(1, rows.max(1)),
+    }
+}
 
 /// Whether [`depthwise_conv2d`] runs this crate's kernels on backend `B`: burn's wgpu, CUDA
 /// and ndarray backends in f32 (with or without autodiff) when this crate's feature of that
@@ -178,7 +213,32 @@ mod tests {
         }
     }
 
+    /// With the weight gradient in bands of rows (down to one row per thread, and bands of
+    /// several rows whose last is short), every gradient still equals the backend's.
+    fn banded_weight_gradients_match_the_backend<B: AutodiffBackend>(device: &B::Device) {
+        let before = depthwise_wgrad_threads();
+        // Few threads wanted: 2 images × 5 channels × 9 taps = 90 sums; 200 threads make 3
+        // bands of 3, 3 and 2 of the 8 rows; a large target makes one band per row.
+        for threads in [200, 1 << 20] {
+            set_depthwise_wgrad_threads(threads);
+            agrees_with::<B>([2, 5, 8, 8], [5, 1, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]), 5, device, ours);
+            agrees_with::<B>([2, 6, 10, 9], [6, 1, 3, 3], geometry(3, 2, 1, [0, 0], [1, 1]), 6, device, ours);
+        }
+        set_depthwise_wgrad_threads(before);
+    }
+
+    #[test]
+    fn row_bands_reach_the_threads_without_exceeding_the_rows() {
+        assert_eq!(wgrad_row_bands(90, 8, 0), 1);
+        assert_eq!(wgrad_row_bands(90, 8, 200), 3);
+        assert_eq!(wgrad_row_bands(90, 8, 1 << 20), 8);
+        assert_eq!(wgrad_row_bands(1 << 20, 112, 1 << 18), 1);
+        // MobileNetV2-224's first depthwise conv at 3/12 and batch 128: 128 × 8 × 9 sums.
+        assert_eq!(wgrad_row_bands(128 * 8 * 9, 112, 1 << 18), 29);
+    }
+
     backend_tests!(
+        banded_weight_gradients_match_the_backend,
         depthwise_matches_the_backend_with_its_gradients,
         sliced_tensors_give_the_gradients_of_the_native_conv,
         inference_matches_the_backend
