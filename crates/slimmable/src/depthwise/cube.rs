@@ -162,7 +162,7 @@ fn weight_grad_kernel<F: Float, A: Float>(
     let in_w = input.shape(3);
     let grad_base = n * grad.stride(0) + c * grad.stride(1);
     let in_base = n * input.stride(0) + c * input.stride(1);
-    let band_rows = (out_h + bands - 1) / bands;
+    let band_rows = out_h.div_ceil(bands);
     let first_row = band * band_rows;
     let mut end_row = first_row + band_rows;
     if end_row > out_h {
