@@ -55,6 +55,7 @@ pub fn depthwise_wgrad_threads() -> usize {
 /// The bands of output rows the weight gradient's `sums` (images × channels × taps) are split
 /// into over `rows` output rows so that the threads reach `threads` (0: one band): at least one,
 /// at most one per row.
+#[cfg(any(feature = "cube", test))]
 pub(crate) fn wgrad_row_bands(sums: usize, rows: usize, threads: usize) -> usize {
     match threads {
         0 => 1,

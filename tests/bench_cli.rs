@@ -1,0 +1,50 @@
+//! End to end: `autoslim bench` on the CPU backend times a sandwich step of the 8-layer bench
+//! net and prints, as `scripts/bench_gpu.sh` reads them, the step's figures and the ratio a
+//! sandwich step would have against a plain one if its time followed the arithmetic or the
+//! values its passes write; a bad memory-release setting is an error that names the variable.
+
+mod common;
+
+use common::binary;
+
+/// The `RESULT {json}` line of `mode`, parsed.
+fn result(text: &str, mode: &str) -> serde_json::Value {
+    let line = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("RESULT "))
+        .find(|json| json.contains(&format!("\"mode\":\"{mode}\"")))
+        .unwrap_or_else(|| panic!("no RESULT line of mode {mode}:\n{text}"));
+    serde_json::from_str(line).unwrap_or_else(|err| panic!("RESULT line of mode {mode} is not JSON ({err}): {line}"))
+}
+
+#[test]
+fn bench_prints_the_sandwich_step_and_its_ideal_ratios() {
+    let out = binary()
+        .env("AUTOSLIM_WARM_UP", "off")
+        .args(["bench", "--model", "conv8", "--batch", "2", "--iters", "1", "--warmup", "0", "--mode", "sandwich"])
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    let step = result(&text, "sandwich");
+    assert!(step["img_per_s"].as_f64().unwrap() > 0.0, "{text}");
+    // Per-group widths from 2/12 to 12/12, max, min and two random (DESIGN.md: about 1.71 by
+    // arithmetic); each pass writes values in proportion to its channels: 1 + 2/12 + 2 · 7/12.
+    let ideal = result(&text, "sandwich_ideal");
+    let (arithmetic, values) = (ideal["arithmetic"].as_f64().unwrap(), ideal["values"].as_f64().unwrap());
+    assert!((1.65..1.78).contains(&arithmetic), "{text}");
+    assert!((2.25..2.42).contains(&values), "{text}");
+    assert!(text.contains("if time followed the arithmetic: 1.7"), "{text}");
+}
+
+#[test]
+fn an_unknown_memory_release_is_named_with_the_accepted_ones() {
+    let out = binary()
+        .env("AUTOSLIM_RELEASE_MEMORY", "sometimes")
+        .args(["bench", "--model", "conv8", "--batch", "1", "--iters", "1", "--mode", "sandwich"])
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("AUTOSLIM_RELEASE_MEMORY") && text.contains("\"sometimes\"") && text.contains("\"widest\""), "{text}");
+}
