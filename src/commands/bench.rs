@@ -49,6 +49,9 @@ pub struct BenchSettings {
     pub seed: u64,
 }
 
+/// Passes of the benchmark's sandwich step: max, min and two random widths (DESIGN.md).
+const SANDWICH_PASSES: usize = 4;
+
 /// Runs the benchmark of `settings`, printing one `RESULT` line per figure.
 pub fn bench<T: AutodiffBackend>(settings: &BenchSettings) -> Result<()> {
     let started = Instant::now();
@@ -112,7 +115,7 @@ where
     if settings.modes.iter().any(|mode| mode == "sandwich") {
         // What the sandwich/plain ratio would be if a pass's time scaled with its arithmetic,
         // or with the values it writes (what bounds the copies, normalisation, activations).
-        let ideal = sandwich_ideal(&space, &pruner, 4, [h, w], 2000, settings.seed);
+        let ideal = sandwich_ideal(&space, &pruner, SANDWICH_PASSES, [h, w], 2000, settings.seed);
         println!(
             "  a sandwich step over a plain one, if time followed the arithmetic: {:.2}×; the values written: {:.2}× (expected over 2000 draws)",
             ideal.arithmetic, ideal.values
@@ -126,7 +129,7 @@ where
         .init::<T, AutoSlim<T, M>>();
     let memory_release = crate::backend::memory_release().map_err(anyhow::Error::msg)?;
     let plan = |training: TrainingMode| StepPlan { mode: training, label_smoothing: None, valid_subnets: Vec::new(), valid_norm: NormMode::Auto, memory_release };
-    let sandwich = || TrainingMode::Supernet { pruner: pruner.clone(), distiller: SelfDistiller::default(), num_samples: 4 };
+    let sandwich = || TrainingMode::Supernet { pruner: pruner.clone(), distiller: SelfDistiller::default(), num_samples: SANDWICH_PASSES };
 
     // The widths the modes meet first, for the warm-up processes (crate::warm_up).
     let mut upcoming: Vec<Subnet> = Vec::new();

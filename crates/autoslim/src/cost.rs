@@ -138,17 +138,17 @@ pub struct SandwichIdeal {
 pub fn sandwich_ideal(space: &ChannelSpace, pruner: &RatioPruner, num_samples: usize, input: [usize; 2], draws: usize, seed: u64) -> SandwichIdeal {
     use rand::SeedableRng;
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let draws = draws.max(1);
     let max = count(space, &Subnet::max(space), input, Convention::Paper);
     let (mut arithmetic, mut values) = (0.0, 0.0);
-    for _ in 0..draws.max(1) {
+    for _ in 0..draws {
         for subnet in pruner.sandwich(space, num_samples, &mut rng) {
             let cost = count(space, &subnet, input, Convention::Paper);
             arithmetic += cost.flops as f64 / max.flops as f64;
             values += cost.activations as f64 / max.activations as f64;
         }
     }
-    let draws = draws.max(1) as f64;
-    SandwichIdeal { arithmetic: arithmetic / draws, values: values / draws }
+    SandwichIdeal { arithmetic: arithmetic / draws as f64, values: values / draws as f64 }
 }
 
 /// A FLOPs or parameter count written short: `505.4M`, `12.3K`, `1.20G`.

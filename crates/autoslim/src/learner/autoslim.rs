@@ -96,7 +96,7 @@ impl MemoryRelease {
         }
     }
 
-    /// `never`, `step` or `pass`.
+    /// `never`, `step`, `widest` or `pass`.
     pub fn parse(name: &str) -> Result<Self, String> {
         match name.trim() {
             "never" => Ok(Self::Never),
