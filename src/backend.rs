@@ -256,8 +256,8 @@ pub fn wgrad_max_batches(value: Option<&str>) -> Result<Option<usize>, String> {
 
 /// `AUTOSLIM_DEPTHWISE_WGRAD_THREADS`'s value: the threads the depthwise weight gradient's
 /// kernel aims for by splitting the output rows into bands
-/// (`slimmable::set_depthwise_wgrad_threads`; 0, the default, keeps one band); `None` when
-/// unset.
+/// (`slimmable::set_depthwise_wgrad_threads`; 0 keeps one band; default
+/// `slimmable::DEFAULT_DEPTHWISE_WGRAD_THREADS`); `None` when unset.
 pub fn depthwise_wgrad_threads(value: Option<&str>) -> Result<Option<usize>, String> {
     named("AUTOSLIM_DEPTHWISE_WGRAD_THREADS", value, |text| {
         text.parse::<usize>().map_err(|_| format!("expected a whole number of threads (0: one band of rows); got \"{text}\""))

@@ -217,6 +217,7 @@ mod on_gpu {
     #[cfg(feature = "test-cuda")]
     #[test]
     fn on_cuda_bf16_activations_pass_between_the_layers_and_agree_with_f32_ones() {
+        let _settings = crate::test_support::changing_settings();
         let device = Default::default();
         let (f32_run, bf16_run) = both::<crate::test_support::CudaAd>(&device);
         assert_eq!(f32_run.dtypes, [DType::F32; 4]);
@@ -237,6 +238,7 @@ mod on_gpu {
     #[cfg(feature = "test-wgpu")]
     #[test]
     fn without_bf16_on_the_device_activations_stay_f32() {
+        let _settings = crate::test_support::using_settings();
         let device = Default::default();
         let (f32_run, bf16_run) = both::<crate::test_support::WgpuAd>(&device);
         assert_eq!(bf16_run.dtypes, [DType::F32; 4]);

@@ -451,6 +451,7 @@ mod tests {
     #[cfg(feature = "test-cuda")]
     #[test]
     fn on_cuda_a_bf16_input_gives_a_bf16_output_and_gradient_equal_to_the_f32_ones() {
+        let _settings = crate::test_support::using_settings();
         use crate::test_support::{CudaAd, assert_close_named};
         use burn::tensor::FloatDType;
         let device = Default::default();
@@ -490,6 +491,7 @@ mod tests {
 
     #[test]
     fn other_backends_and_dtypes_get_their_tensors_back() {
+        let _settings = crate::test_support::using_settings();
         let device = Default::default();
         // Without autodiff there is nothing to fuse for.
         let x = random::<burn::backend::NdArray, 4>([2, 3, 2, 2], &device);

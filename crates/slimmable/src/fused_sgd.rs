@@ -351,12 +351,14 @@ mod tests {
     #[cfg(feature = "test-wgpu")]
     #[test]
     fn agrees_with_burns_sgd_on_wgpu() {
+        let _settings = crate::test_support::using_settings();
         agrees_with_burns_sgd::<burn::backend::Autodiff<crate::type_match::WgpuCube>>(&Default::default());
     }
 
     #[cfg(feature = "test-cuda")]
     #[test]
     fn on_cuda_agrees_with_burns_sgd() {
+        let _settings = crate::test_support::using_settings();
         agrees_with_burns_sgd::<burn::backend::Autodiff<crate::type_match::CudaCube>>(&Default::default());
     }
 

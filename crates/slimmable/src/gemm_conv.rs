@@ -808,6 +808,7 @@ mod spread_tests {
     #[cfg(feature = "test-wgpu")]
     #[test]
     fn strided_input_gradient_equals_burn_ndarrays() {
+        let _settings = crate::test_support::using_settings();
         strided_input_gradient_on::<burn::backend::wgpu::WgpuRuntime, u32>(1e-3);
     }
 
@@ -815,6 +816,7 @@ mod spread_tests {
     #[cfg(feature = "test-cuda")]
     #[test]
     fn on_cuda_strided_input_gradient_equals_burn_ndarrays() {
+        let _settings = crate::test_support::using_settings();
         strided_input_gradient_on::<cubecl::cuda::CudaRuntime, u8>(0.05);
     }
 
@@ -866,6 +868,7 @@ mod spread_tests {
     #[cfg(feature = "test-wgpu")]
     #[test]
     fn weight_gradients_by_matrix_products_equal_burn_ndarrays() {
+        let _settings = crate::test_support::using_settings();
         use super::WgradOrder;
         use super::cube::{weight_grad_im2col, weight_grad_shifted};
         use crate::type_match::WgpuCube;
@@ -1025,13 +1028,14 @@ mod tests {
 
     /// Every verified implicit-GEMM kernel ([`crate::VERIFIED_GEMM_KERNELS`]) gives
     /// burn-ndarray's output and gradients, or falls back to burn's direct kernel (counted, and
-    /// correct). CUDA only, on one test thread: the kernel is process-wide.
+    /// correct). CUDA only; holds the settings (the kernel is process-wide).
     /// `AUTOSLIM_TEST_GEMM_KERNELS` (names, comma-separated) tries others instead; those
     /// outside the verified list are reported, not asserted. A kernel that fails at run time
     /// leaves the CUDA context broken for every later one: try such kernels one per process.
     #[cfg(feature = "test-cuda")]
     #[test]
     fn on_cuda_every_gemm_kernel_agrees_with_ndarray() {
+        let _settings = crate::test_support::changing_settings();
         use crate::GemmKernel;
         use crate::test_support::CudaAd;
         let device = Default::default();
@@ -1106,6 +1110,7 @@ mod tests {
     #[cfg(feature = "test-cuda")]
     #[test]
     fn on_cuda_extra_bounds_checks_agree_with_ndarray() {
+        let _settings = crate::test_support::changing_settings();
         use crate::{GemmChecks, GemmPrecision, GemmStages, gemm_tiling_misses, set_gemm_checks, set_gemm_precision, set_gemm_stages};
         set_gemm_stages(GemmStages::Default);
         let mut wrong = Vec::new();
@@ -1130,12 +1135,13 @@ mod tests {
     /// both operand formats, and with bf16 operands they are really used (no launch ran cubek's
     /// inferred stage instead, none fell back to burn's direct kernel); with f32 ones cubek may
     /// refuse them, and the op then runs the inferred stage (reported, with cubek's reason).
-    /// CUDA only, on one test thread: the stages are process-wide.
+    /// CUDA only; holds the settings (the stages are process-wide).
     /// `AUTOSLIM_TEST_GEMM_TILINGS` (names, comma-separated) tries others, on the kernel
     /// `AUTOSLIM_TEST_GEMM_KERNEL` names (default [`crate::GemmKernel::CUDA_DEFAULT`]).
     #[cfg(feature = "test-cuda")]
     #[test]
     fn on_cuda_named_tilings_agree_with_ndarray() {
+        let _settings = crate::test_support::changing_settings();
         use crate::{BF16_TILING, GemmColumns, GemmPrecision, GemmStages, GemmTiling, gemm_tiling_misses, set_gemm_columns, set_gemm_precision, set_gemm_stages};
         let cases = stage_cases();
         let names = std::env::var("AUTOSLIM_TEST_GEMM_TILINGS").unwrap_or_else(|_| format!("{},128x128x32/4,256x128x32/8+double,128x64x64/4,128x128x64/2x2+swizzle", BF16_TILING.name()));
@@ -1192,11 +1198,12 @@ mod tests {
 
     /// Every weight-gradient matrix-product kernel ([`crate::WGRAD_MATMULS`]) gives
     /// burn-ndarray's gradients, over shifted views (stride 1) and over the unfolded input
-    /// (stride 2), in both operand formats. CUDA only, on one test thread: the kernel is
-    /// process-wide.
+    /// (stride 2), in both operand formats. CUDA only; holds the settings (the kernel is
+    /// process-wide).
     #[cfg(feature = "test-cuda")]
     #[test]
     fn on_cuda_every_weight_gradient_kernel_agrees_with_ndarray() {
+        let _settings = crate::test_support::changing_settings();
         use crate::{DEFAULT_WGRAD_MATMUL, GemmPrecision, WGRAD_MATMULS, WgradStages, gemm_tiling_misses, set_gemm_precision, set_wgrad_matmul, set_wgrad_stages};
         let cases = [
             ([4, 16, 16, 16], [32, 16, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])),
@@ -1238,10 +1245,11 @@ mod tests {
     /// output and gradients within bf16's rounding (8-bit mantissa: about 0.2 % of each operand,
     /// over up to 9·c_in products summed in f32; the shapes' outputs are about 12 in size), and
     /// it does run in bf16: its output differs from the TF32 one by more than TF32's rounding
-    /// would. CUDA only, on one test thread: the precision is process-wide.
+    /// would. CUDA only; holds the settings (the precision is process-wide).
     #[cfg(feature = "test-cuda")]
     #[test]
     fn on_cuda_bf16_operands_agree_with_ndarray_within_their_rounding() {
+        let _settings = crate::test_support::changing_settings();
         use crate::test_support::{CudaAd, random};
         use crate::{GemmPrecision, set_gemm_precision};
         const BF16_TOLERANCE: f32 = 0.25;

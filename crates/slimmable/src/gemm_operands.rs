@@ -810,12 +810,14 @@ mod tests {
     #[cfg(feature = "test-wgpu")]
     #[test]
     fn unpadded_blocks_on_wgpu() {
+        let _settings = crate::test_support::using_settings();
         unpadded_blocks_are_row_major::<burn::backend::wgpu::WgpuRuntime, u32>();
     }
 
     #[cfg(feature = "test-cuda")]
     #[test]
     fn on_cuda_unpadded_blocks() {
+        let _settings = crate::test_support::using_settings();
         unpadded_blocks_are_row_major::<cubecl::cuda::CudaRuntime, u8>();
     }
 
@@ -871,18 +873,21 @@ mod tests {
     #[cfg(feature = "test-wgpu")]
     #[test]
     fn batch_sums_on_wgpu() {
+        let _settings = crate::test_support::using_settings();
         batch_sums_fill_the_block_and_zeros_elsewhere::<burn::backend::wgpu::WgpuRuntime, u32>();
     }
 
     #[cfg(feature = "test-cuda")]
     #[test]
     fn on_cuda_batch_sums() {
+        let _settings = crate::test_support::using_settings();
         batch_sums_fill_the_block_and_zeros_elsewhere::<cubecl::cuda::CudaRuntime, u8>();
     }
 
     #[cfg(feature = "test-wgpu")]
     #[test]
     fn padded_copies_on_wgpu() {
+        let _settings = crate::test_support::using_settings();
         padded_copies_hold_the_tensor_then_zeros::<burn::backend::wgpu::WgpuRuntime, u32>(DType::F32, 1e-6);
     }
 
@@ -892,6 +897,7 @@ mod tests {
     #[cfg(feature = "test-wgpu")]
     #[test]
     fn copies_with_any_rows_of_threads_on_wgpu() {
+        let _settings = crate::test_support::changing_settings();
         type W = burn::backend::wgpu::WgpuRuntime;
         for rows in [1, 16, 32, crate::DEFAULT_LAYOUT_COPY_ROWS] {
             crate::set_layout_copy_rows(rows).unwrap();
@@ -904,6 +910,7 @@ mod tests {
     #[cfg(feature = "test-cuda")]
     #[test]
     fn on_cuda_padded_copies_in_f32_and_bf16() {
+        let _settings = crate::test_support::using_settings();
         padded_copies_hold_the_tensor_then_zeros::<cubecl::cuda::CudaRuntime, u8>(DType::F32, 1e-6);
         padded_copies_hold_the_tensor_then_zeros::<cubecl::cuda::CudaRuntime, u8>(DType::BF16, 0.02);
     }

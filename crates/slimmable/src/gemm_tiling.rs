@@ -675,6 +675,7 @@ mod tests {
 
     #[test]
     fn the_default_names_a_stage_for_bf16_only() {
+        let _settings = crate::test_support::using_settings();
         assert_eq!(GemmStages::default(), GemmStages::Default);
         assert_eq!(GemmStages::Default.tiling(true), Some(BF16_TILING));
         assert_eq!(GemmStages::Default.tiling(false), None);

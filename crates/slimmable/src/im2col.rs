@@ -436,6 +436,7 @@ mod tests {
 
     #[test]
     fn the_algorithm_is_a_process_wide_setting() {
+        let _settings = crate::test_support::changing_settings();
         // The only test that changes it; it restores the default.
         assert_eq!(conv_algorithm(), ConvAlgorithm::Native);
         set_conv_algorithm(ConvAlgorithm::Im2col);

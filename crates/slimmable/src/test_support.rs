@@ -1,6 +1,7 @@
 //! Helpers shared by the layer tests: backends, random inputs and comparisons.
 
 use std::ops::Range;
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::module::conv2d;
@@ -16,6 +17,25 @@ pub type WgpuAd = burn::backend::Autodiff<burn::backend::Wgpu>;
 /// The NVIDIA test backend (run on a GPU machine, not in CI).
 #[cfg(feature = "test-cuda")]
 pub type CudaAd = burn::backend::Autodiff<crate::type_match::CudaCube>;
+
+/// The crate's process-wide settings (the GEMM kernel, its stages and precision, the
+/// activations' precision, the conv algorithm, …) are shared by every test of one process, and
+/// the harness runs tests on parallel threads: a test that changes one would change it under
+/// another test's feet (on CUDA, where several GEMM stages tried by one test are wrong on
+/// purpose, that made seven tests fail). So a test that changes a setting holds
+/// [`changing_settings`] while it runs, and one that runs the layers on a GPU holds
+/// [`using_settings`] (every [`backend_tests!`] test does).
+static SETTINGS: RwLock<()> = RwLock::new(());
+
+/// Shared hold on the process-wide settings: none changes while the guard lives.
+pub fn using_settings() -> RwLockReadGuard<'static, ()> {
+    SETTINGS.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Sole hold on the process-wide settings, for a test that changes them (and puts them back).
+pub fn changing_settings() -> RwLockWriteGuard<'static, ()> {
+    SETTINGS.write().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// A tensor of standard-normal values.
 pub fn random<B: Backend, const D: usize>(shape: [usize; D], device: &B::Device) -> Tensor<B, D> {
@@ -140,38 +160,38 @@ pub fn assert_inactive_zero<B: Backend, const D: usize>(grad: Tensor<B, D>, acti
 }
 
 /// Instantiates generic test functions `fn name<B: AutodiffBackend>(device: &B::Device)` on
-/// ndarray, on wgpu when the `test-wgpu` feature is on, and on CUDA with `test-cuda`.
+/// ndarray, on wgpu when the `test-wgpu` feature is on, and on CUDA with `test-cuda`, each
+/// holding [`using_settings`]; those listed after `; changing_settings:` hold
+/// [`changing_settings`] instead.
 macro_rules! backend_tests {
-    ($($name:ident),+ $(,)?) => {
+    ($($name:ident),+ $(,)? $(; changing_settings: $($changing:ident),+ $(,)?)?) => {
         mod on_ndarray {
-            $(
-                #[test]
-                fn $name() {
-                    let device = Default::default();
-                    super::$name::<crate::test_support::NdArrayAd>(&device);
-                }
-            )+
+            $( $crate::test_support::backend_test!(NdArrayAd, $name, using_settings); )+
+            $($( $crate::test_support::backend_test!(NdArrayAd, $changing, changing_settings); )+)?
         }
         #[cfg(feature = "test-wgpu")]
         mod on_wgpu {
-            $(
-                #[test]
-                fn $name() {
-                    let device = Default::default();
-                    super::$name::<crate::test_support::WgpuAd>(&device);
-                }
-            )+
+            $( $crate::test_support::backend_test!(WgpuAd, $name, using_settings); )+
+            $($( $crate::test_support::backend_test!(WgpuAd, $changing, changing_settings); )+)?
         }
         #[cfg(feature = "test-cuda")]
         mod on_cuda {
-            $(
-                #[test]
-                fn $name() {
-                    let device = Default::default();
-                    super::$name::<crate::test_support::CudaAd>(&device);
-                }
-            )+
+            $( $crate::test_support::backend_test!(CudaAd, $name, using_settings); )+
+            $($( $crate::test_support::backend_test!(CudaAd, $changing, changing_settings); )+)?
         }
     };
 }
+
+/// One test of [`backend_tests!`]: `super::name` on `backend`, holding the settings by `hold`.
+macro_rules! backend_test {
+    ($backend:ident, $name:ident, $hold:ident) => {
+        #[test]
+        fn $name() {
+            let _settings = $crate::test_support::$hold();
+            let device = Default::default();
+            super::$name::<$crate::test_support::$backend>(&device);
+        }
+    };
+}
+pub(crate) use backend_test;
 pub(crate) use backend_tests;
