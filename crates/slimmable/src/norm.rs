@@ -2,7 +2,7 @@
 //! [`SwitchableBatchNorm`] (one set per fixed subnet).
 
 use burn::config::Config;
-use burn::module::{Initializer, Module, Param, RunningState};
+use burn::module::{Initializer, Module, ModuleMapper, Param, RunningState};
 use burn::nn::BatchNorm;
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
@@ -149,8 +149,8 @@ impl<B: Backend> SlimBatchNorm<B> {
             match crate::batch_norm_op::batch_norm_train(input, self.gamma.val(), self.beta.val(), self.epsilon, running, activation) {
                 Ok(fused) => {
                     if let Some((mean, var)) = fused.running {
-                        self.running_mean.update(mean.detach());
-                        self.running_var.update(var.detach());
+                        replace_running(&self.running_mean, mean.detach());
+                        replace_running(&self.running_var, var.detach());
                     }
                     return Ok(fused.output);
                 }
@@ -261,8 +261,30 @@ impl<B: Backend> SlimBatchNorm<B> {
                 full.slice_assign(0..channels, active)
             }
         };
-        state.update(updated.detach());
+        replace_running(state, updated.detach());
     }
+}
+
+/// Makes `value` the running statistic `state` holds.
+///
+/// burn's `RunningState::update` keeps each thread's update apart and averages them the next
+/// time the value is read (`value_sync`), by a tensor division even when one thread updated it:
+/// one more kernel launch per statistic and pass (104 of a MobileNetV2 pass's ~990 on CUDA;
+/// docs/BENCHMARKS.md, session 25). A slimmable network's running statistics are updated by the
+/// thread that runs its passes, so the value is set instead, through the module mapper (which
+/// writes the state's value shared with every clone of it); where several threads trained one
+/// module, the last one's update would stand rather than their average.
+fn replace_running<B: Backend>(state: &RunningState<Tensor<B, 1>>, value: Tensor<B, 1>) {
+    /// Maps the one float tensor of a running state to the value it holds.
+    struct Replace<B: Backend>(Option<Tensor<B, 1>>);
+    impl<B: Backend> ModuleMapper<B> for Replace<B> {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+            let (id, old, mapper) = param.consume();
+            let value = self.0.take().expect("a running state maps one tensor");
+            Param::from_mapped_value(id, value.reshape(old.shape()), mapper)
+        }
+    }
+    let _ = state.clone().map(&mut Replace(Some(value)));
 }
 
 /// Configuration of a [`SwitchableBatchNorm`].
@@ -420,6 +442,23 @@ mod tests {
         assert_inactive_zero(after_var.sub(before_var), &[0..6]);
     }
 
+    /// A training pass sets the running statistics outright: their plain `value()` (which skips
+    /// burn's averaging of pending updates) already holds what burn's BatchNorm reaches after
+    /// `value_sync`, in this module and in its clones, over two passes in a row.
+    fn running_stats_are_set_without_pending_updates<B: AutodiffBackend>(device: &B::Device) {
+        let bn = trained::<B>(device);
+        let plain = bn.to_plain(16).unwrap();
+        let clone = bn.clone();
+        for _ in 0..2 {
+            let x = random::<B, 4>([4, 16, 3, 3], device).mul_scalar(2.0).add_scalar(1.0);
+            let _ = (bn.forward(x.clone()), plain.forward(x));
+            for held in [&bn, &clone] {
+                assert_close(held.running_mean.value(), plain.running_mean.value_sync(), 1e-5);
+                assert_close(held.running_var.value(), plain.running_var.value_sync(), 1e-5);
+            }
+        }
+    }
+
     fn gradients_reach_only_the_active_slice<B: AutodiffBackend>(device: &B::Device) {
         let bn = trained::<B>(device);
         let x = random::<B, 4>([4, 7, 3, 3], device);
@@ -528,6 +567,7 @@ mod tests {
         calibration_is_a_cumulative_average,
         forward_matches_plain,
         running_stats_of_inactive_channels_stay,
+        running_stats_are_set_without_pending_updates,
         gradients_reach_only_the_active_slice,
         activation_equals_plain_then_activation,
         bad_widths_are_clear_errors,
