@@ -349,7 +349,7 @@ pub fn summary() -> String {
     let conv = slimmable::conv_algorithm();
     match conv.dense_as_gemm() {
         true => format!(
-            "{} ({} conv, {} kernel, {} stages, {} stage columns, bounds checks {}, {} weight-gradient products on {} stages, {}, {} operands, {} activations, channels aligned to {}, stems of fewer than {} channels by im2col)",
+            "{} ({} conv, {} kernel, {} stages, {} stage columns, bounds checks {}, {} weight-gradient products on {} stages, {}, {} operands, {} activations, channels aligned to {}, stems of fewer than {} channels by im2col, depthwise weight gradient {})",
             selected().name(),
             conv.name(),
             slimmable::gemm_kernel_for(selected().name()).name(),
@@ -362,7 +362,11 @@ pub fn summary() -> String {
             slimmable::gemm_precision().name(),
             slimmable::activation_precision().name(),
             slimmable::gemm_channel_align(),
-            slimmable::gemm_min_channels()
+            slimmable::gemm_min_channels(),
+            match slimmable::depthwise_wgrad_threads() {
+                0 => "in one band".to_string(),
+                threads => format!("in bands for {threads} threads"),
+            }
         ),
         false => format!("{} ({} conv)", selected().name(), conv.name()),
     }
