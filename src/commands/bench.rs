@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use autoslim::channels::Subnet;
+use autoslim::config::DEFAULT_NUM_SAMPLES;
 use autoslim::cost::{Convention, Short, count, sandwich_ideal};
 use autoslim::data::ImageBatch;
 use autoslim::distiller::SelfDistiller;
@@ -48,9 +49,6 @@ pub struct BenchSettings {
     /// Seed of the sandwich step's random widths.
     pub seed: u64,
 }
-
-/// Passes of the benchmark's sandwich step: max, min and two random widths (DESIGN.md).
-const SANDWICH_PASSES: usize = 4;
 
 /// Runs the benchmark of `settings`, printing one `RESULT` line per figure.
 pub fn bench<T: AutodiffBackend>(settings: &BenchSettings) -> Result<()> {
@@ -115,7 +113,7 @@ where
     if settings.modes.iter().any(|mode| mode == "sandwich") {
         // What the sandwich/plain ratio would be if a pass's time scaled with its arithmetic,
         // or with the values it writes (what bounds the copies, normalisation, activations).
-        let ideal = sandwich_ideal(&space, &pruner, SANDWICH_PASSES, [h, w], 2000, settings.seed);
+        let ideal = sandwich_ideal(&space, &pruner, DEFAULT_NUM_SAMPLES, [h, w], 2000, settings.seed);
         println!(
             "  a sandwich step over a plain one, if time followed the arithmetic: {:.2}×; the values written: {:.2}× (expected over 2000 draws)",
             ideal.arithmetic, ideal.values
@@ -129,7 +127,7 @@ where
         .init::<T, AutoSlim<T, M>>();
     let memory_release = crate::backend::memory_release().map_err(anyhow::Error::msg)?;
     let plan = |training: TrainingMode| StepPlan { mode: training, label_smoothing: None, valid_subnets: Vec::new(), valid_norm: NormMode::Auto, memory_release };
-    let sandwich = || TrainingMode::Supernet { pruner: pruner.clone(), distiller: SelfDistiller::default(), num_samples: SANDWICH_PASSES };
+    let sandwich = || TrainingMode::Supernet { pruner: pruner.clone(), distiller: SelfDistiller::default(), num_samples: DEFAULT_NUM_SAMPLES };
 
     // The widths the modes meet first, for the warm-up processes (crate::warm_up).
     let mut upcoming: Vec<Subnet> = Vec::new();

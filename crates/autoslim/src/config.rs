@@ -130,8 +130,12 @@ struct AlgorithmFields {
     distiller: Option<toml::Table>,
 }
 
+/// Passes of a sandwich step when a config does not say (`num_sample_training`): the max
+/// width, the min width and two random ones, as MMRazor's AutoSlim (DESIGN.md).
+pub const DEFAULT_NUM_SAMPLES: usize = 4;
+
 fn default_num_samples() -> usize {
-    4
+    DEFAULT_NUM_SAMPLES
 }
 
 #[derive(Debug, Deserialize)]

@@ -4,8 +4,9 @@
 //! - forward: one thread per output element, summing its `kh·kw` taps;
 //! - input gradient: one thread per input element, summing the output gradients that read it;
 //! - weight gradient: one thread per (image, band of output rows, channel, tap), summing over
-//!   the band's output positions (as many bands as bring the threads up to
-//!   [`super::set_depthwise_wgrad_threads`]' target); the partial sums are then added by the backend's own reduction.
+//!   the band's output positions (as many bands as bring the threads up to the target of
+//!   [`super::set_depthwise_wgrad_threads`]); the partial sums are then added by the backend's
+//!   own reduction.
 //!
 //! Tensors are read through their strides (a slimmable layer's inputs are often channel
 //! slices); outputs are contiguous. The activations (input, output and their gradients) are f32
