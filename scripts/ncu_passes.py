@@ -3,11 +3,14 @@
 
     ncu --clock-control none --cache-control none --metrics gpu__time_duration.sum --csv \
         --log-file widths.csv autoslim bench --model conv8 --iters 1 --warmup 1 --mode widths
-    scripts/ncu_passes.py widths.csv[.gz] [FORWARD_KERNELS]
+    scripts/ncu_passes.py widths.csv[.gz] [RATIOS] [FORWARD_KERNELS]
 
-Each width runs one warm-up and one timed pass; a pass is found by its forward average pool
-(`adaptive_avg_pool2d_direct`), FORWARD_KERNELS launches after its first (84 for conv8 with
-its 3-channel stem by im2col). Prints, for each timed pass, the GPU time of each kind of
+Each width runs one warm-up and one timed pass (any model, any `--ratio` list); a pass is found
+by its forward average pool (`adaptive_avg_pool2d_direct`), FORWARD_KERNELS launches after its
+first. Without FORWARD_KERNELS, each width's count is worked out from the pools' positions: a
+width's two passes have the same length, each pass starts where the one before it ends, and the
+last ends the log (the first kernel of every pass is printed, to check). RATIOS: the bench's
+`--ratio` list, comma-separated (default 2/12,3/12,…,12/12), the last being full width. Prints, for each timed pass, the GPU time of each kind of
 kernel, then the GEMM kernels split into the conv's forward pass, its input gradient, the
 weight gradient's products and the strided input gradient's products, beside what each would
 take if it scaled from the full-width pass with the width squared.
@@ -41,14 +44,35 @@ def kind(name):
     return name.split("_kernel")[0]
 
 
+def eval_ratio(text):
+    top, _, bottom = text.partition("/")
+    return float(top) / float(bottom or 1)
+
+
+def forward_counts(pools, total):
+    """Each width's launches before its pool, from the pools' positions (see the module doc)."""
+    n = len(pools) // 2
+    lengths = [pools[2 * w + 1] - pools[2 * w] for w in range(n)]
+    counts = [0] * n
+    counts[-1] = pools[-1] + lengths[-1] - total
+    for w in range(n - 2, -1, -1):
+        counts[w] = counts[w + 1] + pools[2 * w + 1] + lengths[w] - pools[2 * w + 2]
+    return counts
+
+
 def main():
     seq = kernels(sys.argv[1])
-    forward = int(sys.argv[2]) if len(sys.argv) > 2 else 84
     pools = [i for i, (n, _) in enumerate(seq) if n.startswith("adaptive_avg_pool2d_direct")]
-    starts = [p - forward for p in pools] + [len(seq)]
+    ratios = [eval_ratio(r) for r in sys.argv[2].split(",")] if len(sys.argv) > 2 else [k / 12 for k in range(2, 13)]
+    counts = [int(sys.argv[3])] * (len(pools) // 2) if len(sys.argv) > 3 else forward_counts(pools, len(seq))
+    starts = [p - counts[k // 2] for k, p in enumerate(pools)] + [len(seq)]
     passes = [seq[starts[k]:starts[k + 1]] for k in range(1, len(pools), 2)]
     n = len(passes)
-    widths = [f"{k + 12 - n + 1}/12" for k in range(n)]
+    if n != len(ratios):
+        sys.exit(f"{n} timed passes in the log, {len(ratios)} ratios given")
+    widths = [f"{r:.3f}" for r in ratios]
+    for w, k in zip(widths, range(1, len(pools), 2)):
+        print(f"{w}: {counts[k // 2]} launches before the pool; starts with {seq[starts[k]][0]}, follows {seq[starts[k] - 1][0]}")
     totals = [collections.Counter() for _ in passes]
     for t, p in zip(totals, passes):
         for name, us in p:
@@ -59,7 +83,7 @@ def main():
         print(f"{w:6} {len(p):4} {sum(t.values()):9.0f} " + " ".join(f"{t[k]:12.0f}" for k in kinds))
     parts = ["conv forward", "conv input grad", "wgrad products", "strided igrad products"]
     gemm = []
-    for p in passes:
+    for p, forward in zip(passes, counts):
         g = collections.Counter()
         for i, (name, us) in enumerate(p):
             if not name.startswith("matmul_entry_lhs_bf16"):
@@ -70,8 +94,7 @@ def main():
         gemm.append(g)
     print("\nGEMM µs per pass (measured / from full width by width²)")
     print("width  " + " ".join(f"{p:>24}" for p in parts))
-    for k, (w, g) in enumerate(zip(widths, gemm)):
-        r = (k + 12 - n + 1) / 12
+    for r, w, g in zip(ratios, widths, gemm):
         print(f"{w:6} " + " ".join(f"{g[p]:11.0f} / {gemm[-1][p] * r * r:10.0f}" for p in parts))
 
 

@@ -152,6 +152,10 @@ enum Command {
         /// Seed of the sandwich step's random widths (the same seed meets the same widths).
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// The widths mode's uniform width ratios (numbers or fractions such as 2/12); default
+        /// 2/12, 3/12 … 12/12.
+        #[arg(long, num_args = 1..)]
+        ratio: Vec<String>,
     },
     /// Write the channel configuration (MMRazor YAML) of a uniform-width subnet of the
     /// config's model: every channel group at `--ratio`.
@@ -238,9 +242,9 @@ fn run<T: burn::tensor::backend::AutodiffBackend>(command: Command) -> Result<()
             let config = load_config(&config, None, data_dir, None)?;
             commands::eval::<T::InnerBackend>(&config, &checkpoint, &subnet, &ratio).context("eval")
         }
-        Command::Bench { model, batch, iters, warmup, mode, divisor, seed } => {
+        Command::Bench { model, batch, iters, warmup, mode, divisor, seed, ratio } => {
             anyhow::ensure!(batch > 0 && iters > 0, "--batch and --iters must be at least 1");
-            commands::bench::<T>(&commands::BenchSettings { model, batch, iters, warmup, modes: mode, divisor, seed }).context("bench")
+            commands::bench::<T>(&commands::BenchSettings { model, batch, iters, warmup, modes: mode, divisor, seed, width_ratios: ratio }).context("bench")
         }
         Command::Subnet { config, ratio, out } => {
             let config = Config::load(&config)?;

@@ -1,7 +1,8 @@
 //! End to end: `autoslim bench` on the CPU backend times a sandwich step of the 8-layer bench
 //! net and prints, as `scripts/bench_gpu.sh` reads them, the step's figures and the ratio a
 //! sandwich step would have against a plain one if its time followed the arithmetic or the
-//! values its passes write; a bad memory-release setting is an error that names the variable.
+//! values its passes write; the widths mode times the widths asked for; a bad memory-release
+//! setting or width is an error that names it.
 
 mod common;
 
@@ -47,4 +48,32 @@ fn an_unknown_memory_release_is_named_with_the_accepted_ones() {
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(!out.status.success(), "{text}");
     assert!(text.contains("AUTOSLIM_RELEASE_MEMORY") && text.contains("\"sometimes\"") && text.contains("\"widest\""), "{text}");
+}
+
+#[test]
+fn the_widths_mode_times_the_ratios_asked_for_and_names_a_bad_one() {
+    let out = binary()
+        .env("AUTOSLIM_WARM_UP", "off")
+        .args(["bench", "--model", "conv8", "--batch", "2", "--iters", "1", "--warmup", "0", "--mode", "widths", "--ratio", "2/12", "1"])
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    let timed: Vec<f64> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("RESULT "))
+        .map(|json| serde_json::from_str::<serde_json::Value>(json).unwrap())
+        .filter(|result| result["mode"] == "width")
+        .map(|result| result["ratio"].as_f64().unwrap())
+        .collect();
+    assert_eq!(timed, vec![0.1667, 1.0], "{text}");
+
+    let out = binary()
+        .env("AUTOSLIM_WARM_UP", "off")
+        .args(["bench", "--model", "conv8", "--batch", "1", "--iters", "1", "--mode", "widths", "--ratio", "1.5"])
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("--ratio 1.5"), "{text}");
 }

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use autoslim::channels::Subnet;
-use autoslim::config::DEFAULT_NUM_SAMPLES;
+use autoslim::config::{DEFAULT_NUM_SAMPLES, parse_ratio};
 use autoslim::cost::{Convention, Short, count, sandwich_ideal};
 use autoslim::data::ImageBatch;
 use autoslim::distiller::SelfDistiller;
@@ -48,6 +48,9 @@ pub struct BenchSettings {
     pub divisor: Option<usize>,
     /// Seed of the sandwich step's random widths.
     pub seed: u64,
+    /// The widths mode's width ratios (numbers or fractions such as `2/12`); empty: 2/12,
+    /// 3/12 … 12/12, the sandwich step's choices.
+    pub width_ratios: Vec<String>,
 }
 
 /// Runs the benchmark of `settings`, printing one `RESULT` line per figure.
@@ -93,6 +96,10 @@ where
     let batch = ImageBatch { images, targets };
     let ratios: Vec<f64> = (2..=12).map(|i| i as f64 / 12.0).collect();
     let pruner = RatioPruner::new(ratios.clone(), settings.divisor, Sampling::PerGroup).map_err(anyhow::Error::msg)?;
+    let width_ratios: Vec<f64> = match settings.width_ratios.is_empty() {
+        true => ratios.clone(),
+        false => settings.width_ratios.iter().map(|text| parse_ratio(text).map_err(|e| anyhow::anyhow!("--ratio {text}: {e}"))).collect::<Result<_>>()?,
+    };
     let space = model.space().clone();
     let sync = || T::sync(&device).map_err(|e| anyhow::anyhow!("device error: {e:?}"));
     backend::choose_gemm_checks(settings.modes.iter().any(|mode| mode == "sandwich" || mode == "widths"));
@@ -135,7 +142,7 @@ where
         let subnets = match mode.as_str() {
             "plain" => vec![Subnet::max(&space)],
             "sandwich" => AutoSlim::<T, M>::new(model.clone(), plan(sandwich()), settings.seed).upcoming_subnets(warm_up::STEPS),
-            "widths" => ratios.iter().rev().map(|&r| Subnet::uniform(&space, r, settings.divisor)).collect::<Result<_, _>>().map_err(anyhow::Error::msg)?,
+            "widths" => width_ratios.iter().rev().map(|&r| Subnet::uniform(&space, r, settings.divisor)).collect::<Result<_, _>>().map_err(anyhow::Error::msg)?,
             other => bail!("--mode: unknown mode \"{other}\"; accepted: \"plain\", \"sandwich\", \"widths\""),
         };
         subnets.into_iter().for_each(|s| if !upcoming.contains(&s) { upcoming.push(s) });
@@ -156,7 +163,7 @@ where
             "widths" => {
                 let model = current.take().expect("the model is put back after each mode");
                 let ce = CrossEntropyLossConfig::new().init(&device);
-                for &ratio in &ratios {
+                for &ratio in &width_ratios {
                     let subnet = Subnet::uniform(&space, ratio, settings.divisor).map_err(anyhow::Error::msg)?;
                     let pass = || {
                         let logits = model.forward_subnet(batch.images.clone(), &subnet, NormMode::Auto);
