@@ -264,8 +264,8 @@ pub fn depthwise_wgrad_threads(value: Option<&str>) -> Result<Option<usize>, Str
     })
 }
 
-/// `AUTOSLIM_GEMM_MIN_CHANNELS`'s value: the fewest input channels a dense conv needs for the
-/// implicit-GEMM kernels, thinner ones taking im2col (`slimmable::set_gemm_min_channels`,
+/// `AUTOSLIM_GEMM_MIN_CHANNELS`'s value: the fewest input channels a dense conv larger than 1×1
+/// needs for the implicit-GEMM kernels, thinner ones taking im2col (`slimmable::set_gemm_min_channels`,
 /// default 8); `None` when unset.
 pub fn gemm_min_channels(value: Option<&str>) -> Result<Option<usize>, String> {
     positive_whole("AUTOSLIM_GEMM_MIN_CHANNELS", "channels", value)
@@ -349,7 +349,7 @@ pub fn summary() -> String {
     let conv = slimmable::conv_algorithm();
     match conv.dense_as_gemm() {
         true => format!(
-            "{} ({} conv, {} kernel, {} stages, {} stage columns, bounds checks {}, {} weight-gradient products on {} stages, {}, {} operands, {} activations, channels aligned to {}, stems of fewer than {} channels by im2col, depthwise weight gradient {})",
+            "{} ({} conv, {} kernel, {} stages, {} stage columns, bounds checks {}, {} weight-gradient products on {} stages, {}, {} operands, {} activations, channels aligned to {}, convs larger than 1×1 of fewer than {} channels by im2col, depthwise weight gradient {})",
             selected().name(),
             conv.name(),
             slimmable::gemm_kernel_for(selected().name()).name(),

@@ -142,18 +142,22 @@ pub(crate) fn aligned(channels: usize, align: usize) -> usize {
     channels.div_ceil(align) * align
 }
 
-/// The default of [`set_gemm_min_channels`]: convs of fewer input channels (a network's stem,
-/// on RGB or grey images) take [`conv2d_im2col`]. On an H200 the bench net's 3-channel stem on
-/// the implicit-GEMM kernels (its channels padded to eight) made its passes 0.1 ms (width 2/12)
-/// to 0.8 ms (full width) slower than by im2col (docs/BENCHMARKS.md, session 20).
+/// The default of [`set_gemm_min_channels`]: convs with a kernel larger than 1×1 and fewer
+/// input channels (a network's stem, on RGB or grey images) take [`conv2d_im2col`]. On an H200
+/// the bench net's 3-channel stem on the implicit-GEMM kernels (its channels padded to eight)
+/// made its passes 0.1 ms (width 2/12) to 0.8 ms (full width) slower than by im2col
+/// (docs/BENCHMARKS.md, session 20). Pointwise convs take the kernels at any width: by im2col,
+/// MobileNetV2-224's thin pointwise convs at 2/12 (3 to 5 input channels at 112² and 56²) cost
+/// 3 ms of burn's f32 products a pass (session 27).
 pub const DEFAULT_GEMM_MIN_CHANNELS: usize = 8;
 
-/// Convs with fewer input channels than this take [`conv2d_im2col`] instead of the GEMM kernels.
+/// Convs (larger than 1×1) with fewer input channels than this take [`conv2d_im2col`].
 static GEMM_MIN_CHANNELS: AtomicUsize = AtomicUsize::new(DEFAULT_GEMM_MIN_CHANNELS);
 
-/// Sends dense convs with fewer than `channels` input channels to [`conv2d_im2col`] rather than
-/// to the implicit-GEMM kernels (default [`DEFAULT_GEMM_MIN_CHANNELS`]; 1: every dense conv to
-/// the kernels, thin inputs padded like any other). Process-wide.
+/// Sends dense convs with a kernel larger than 1×1 and fewer than `channels` input channels to
+/// [`conv2d_im2col`] rather than to the implicit-GEMM kernels (default
+/// [`DEFAULT_GEMM_MIN_CHANNELS`]; 1: every dense conv to the kernels, thin inputs padded like
+/// any other). Pointwise convs always take the kernels. Process-wide.
 ///
 /// # Panics
 /// If `channels` is 0.
@@ -162,8 +166,8 @@ pub fn set_gemm_min_channels(channels: usize) {
     GEMM_MIN_CHANNELS.store(channels, Ordering::Relaxed);
 }
 
-/// The fewest input channels a dense conv needs for the implicit-GEMM kernels now
-/// ([`set_gemm_min_channels`]).
+/// The fewest input channels a dense conv larger than 1×1 needs for the implicit-GEMM kernels
+/// now ([`set_gemm_min_channels`]).
 pub fn gemm_min_channels() -> usize {
     GEMM_MIN_CHANNELS.load(Ordering::Relaxed)
 }
@@ -239,8 +243,8 @@ pub fn has_implicit_gemm<B: Backend>() -> bool {
 /// A convolution of `x` `[n, c_in, h, w]` with `weight` `[c_out, c_in, kh, kw]` by the
 /// implicit-GEMM kernels where the backend has them ([`has_implicit_gemm`]) and the padding is
 /// the same on both sides of each axis; otherwise the backend's `conv2d`. A grouped weight
-/// goes to the backend's `conv2d`, an input of fewer than [`gemm_min_channels`] channels to
-/// [`conv2d_im2col`].
+/// goes to the backend's `conv2d`, a kernel larger than 1×1 on fewer than
+/// [`gemm_min_channels`] input channels to [`conv2d_im2col`].
 ///
 /// # Shapes
 /// - output: `[n, c_out, h_out, w_out]`
@@ -291,7 +295,7 @@ pub fn gemm_conv2d_active<B: Backend>(
     if geometry.pad_start != geometry.pad_end {
         return conv2d(with_dtype(x, dtype), block(weight), bias, geometry.options(1));
     }
-    if c_in < gemm_min_channels() {
+    if c_in < gemm_min_channels() && geometry.kernel != [1, 1] {
         return conv2d_im2col(x, block(weight), bias, geometry, 1);
     }
     match kernels(x, weight, out_channels, geometry) {
@@ -962,6 +966,8 @@ mod tests {
         agrees([2, 16, 8, 8], [24, 16, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1])); // even side
         agrees([3, 3, 12, 12], [16, 3, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])); // stem: im2col
         agrees([2, 20, 6, 6], [12, 20, 1, 1], geometry(1, 1, 1, [0, 0], [0, 0])); // pointwise
+        agrees([2, 3, 6, 6], [12, 3, 1, 1], geometry(1, 1, 1, [0, 0], [0, 0])); // thin pointwise: kernels, padded
+        agrees([2, 5, 7, 7], [3, 5, 1, 1], geometry(1, 1, 1, [0, 0], [0, 0])); // thin both sides
         agrees([2, 8, 7, 7], [8, 8, 5, 5], geometry(5, 1, 2, [4, 4], [4, 4])); // dilated
         agrees([3, 8, 12, 12], [16, 8, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]));
         agrees([4, 16, 16, 16], [32, 16, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]));
@@ -1266,6 +1272,8 @@ mod tests {
             agrees([2, 10, 8, 8], [13, 10, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])); // padded channels
             agrees([2, 11, 9, 9], [6, 11, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1]));
             agrees([2, 20, 6, 6], [12, 20, 1, 1], geometry(1, 1, 1, [0, 0], [0, 0])); // pointwise
+        agrees([2, 3, 6, 6], [12, 3, 1, 1], geometry(1, 1, 1, [0, 0], [0, 0])); // thin pointwise: kernels, padded
+        agrees([2, 5, 7, 7], [3, 5, 1, 1], geometry(1, 1, 1, [0, 0], [0, 0])); // thin both sides
             agrees([2, 16, 8, 8], [24, 16, 1, 1], geometry(1, 2, 1, [0, 0], [0, 0])); // downsampling shortcut
             agrees([2, 8, 7, 7], [8, 8, 5, 5], geometry(5, 1, 2, [4, 4], [4, 4])); // dilated
             agrees([2, 40, 6, 6], [152, 40, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1])); // stages of 40 and 80 columns

@@ -5,8 +5,8 @@
 //! - input gradient: one thread per input element, summing the output gradients that read it;
 //! - weight gradient: one thread per (image, band of output rows, channel, tap), summing over
 //!   the band's output positions (as many bands as bring the threads up to the target of
-//!   [`super::set_depthwise_wgrad_threads`]); the partial sums are then added by the backend's
-//!   own reduction.
+//!   [`super::set_depthwise_wgrad_threads`]); the partial sums, laid out channel and tap first,
+//!   are then added by the backend's own reduction over their contiguous last axis.
 //!
 //! Tensors are read through their strides (a slimmable layer's inputs are often channel
 //! slices); outputs are contiguous. The activations (input, output and their gradients) are f32
@@ -142,14 +142,17 @@ fn weight_grad_kernel<F: Float, A: Float>(
     geo: &Strides2d,
     #[comptime] kernel_w: usize,
 ) {
-    // `partial` is [n·bands, c, kh·kw]: one sum per image, band of output rows, channel and
-    // tap; the bands split the output rows evenly (the last may be short, or empty).
+    // `partial` is [c, kh·kw, n·bands]: one sum per channel, tap, image and band of output rows;
+    // the bands split the output rows evenly (the last may be short, or empty). Neighbouring
+    // threads take neighbouring taps (they read the same rows), and the sums to be added lie
+    // side by side, for the reduction that follows.
     if ABSOLUTE_POS >= partial.len() {
         terminate!();
     }
-    let taps = partial.shape(2);
-    let channels = partial.shape(1);
-    let bands = partial.shape(0) / grad.shape(0);
+    let taps = partial.shape(1);
+    let channels = partial.shape(0);
+    let image_bands = partial.shape(2);
+    let bands = image_bands / grad.shape(0);
     let tap = ABSOLUTE_POS % taps;
     let c = (ABSOLUTE_POS / taps) % channels;
     let image_band = ABSOLUTE_POS / (taps * channels);
@@ -184,7 +187,7 @@ fn weight_grad_kernel<F: Float, A: Float>(
             }
         }
     }
-    partial[ABSOLUTE_POS] = sum;
+    partial[(c * taps + tap) * image_bands + image_band] = sum;
 }
 
 fn strides_arg<R: CubeRuntime>(g: &ConvGeometry) -> Strides2dLaunch<R> {
@@ -253,7 +256,7 @@ fn input_grad<R: CubeRuntime, F: FloatElement>(
 }
 
 /// The gradient of [`forward`] with respect to its weight, per image and band of output rows:
-/// `[n·bands, c, kh·kw]` (the caller sums over the first axis).
+/// `[c, kh·kw, n·bands]` (the caller sums over the last axis).
 fn weight_grad_per_image<R: CubeRuntime, F: FloatElement>(
     grad: CubeTensor<R>,
     input: CubeTensor<R>,
@@ -267,7 +270,7 @@ fn weight_grad_per_image<R: CubeRuntime, F: FloatElement>(
         true => grad,
         false => burn_cubecl::kernel::cast(grad, input.dtype),
     };
-    let partial = empty_like::<R, F>(&input, &[n * bands, c, taps]);
+    let partial = empty_like::<R, F>(&input, &[c, taps, n * bands]);
     let (count, dim) = elementwise_launch(&partial, 1);
     let launch = match input.dtype == DType::BF16 {
         true => weight_grad_kernel::launch::<F, bf16, R>,
@@ -305,7 +308,9 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> DepthwiseB
     fn depthwise_weight_grad(grad: FloatTensor<Self>, input: FloatTensor<Self>, geometry: &ConvGeometry) -> FloatTensor<Self> {
         let channels = input.shape().dims::<4>()[1];
         let per_image = weight_grad_per_image::<R, F>(grad, input, geometry);
-        let summed = Self::float_sum_dim(per_image, 0);
+        // Over the last, contiguous axis: burn's reduction gives each sum a cube of threads
+        // (over the first axis it gave each of the few sums one thread: ~50 µs a layer).
+        let summed = Self::float_sum_dim(per_image, 2);
         Self::float_reshape(summed, Shape::new([channels, 1, geometry.kernel[0], geometry.kernel[1]]))
     }
 }
