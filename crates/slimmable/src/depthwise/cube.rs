@@ -14,7 +14,7 @@
 //! padding before each axis is explicit, the padding after it is implied by the output size.
 
 use burn::tensor::ops::{FloatTensor, FloatTensorOps};
-use burn::tensor::{DType, Shape, Slice, TensorMetadata, bf16};
+use burn::tensor::{DType, Shape, TensorMetadata, bf16};
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement, tensor::CubeTensor};
 use cubecl::prelude::*;
 
@@ -140,19 +140,19 @@ fn weight_grad_kernel<F: Float, A: Float>(
     input: &Tensor<A>,
     partial: &mut Tensor<F>,
     geo: &Strides2d,
-    bands: usize,
     #[comptime] kernel_w: usize,
 ) {
-    // `partial` is [c, kh·kw, ≥ n·bands]: one sum per channel, tap, image and band of output
-    // rows; the bands split the output rows evenly (the last may be short, or empty).
-    // Neighbouring threads take neighbouring taps (they read the same rows), and the sums to be
-    // added lie side by side, for the reduction that follows.
-    let taps = partial.shape(1);
-    let channels = partial.shape(0);
-    let image_bands = grad.shape(0) * bands;
-    if ABSOLUTE_POS >= channels * taps * image_bands {
+    // `partial` is [c, kh·kw, n·bands]: one sum per channel, tap, image and band of output rows;
+    // the bands split the output rows evenly (the last may be short, or empty). Neighbouring
+    // threads take neighbouring taps (they read the same rows), and the sums to be added lie
+    // side by side, for the reduction that follows.
+    if ABSOLUTE_POS >= partial.len() {
         terminate!();
     }
+    let taps = partial.shape(1);
+    let channels = partial.shape(0);
+    let image_bands = partial.shape(2);
+    let bands = image_bands / grad.shape(0);
     let tap = ABSOLUTE_POS % taps;
     let c = (ABSOLUTE_POS / taps) % channels;
     let image_band = ABSOLUTE_POS / (taps * channels);
@@ -187,7 +187,7 @@ fn weight_grad_kernel<F: Float, A: Float>(
             }
         }
     }
-    partial[(c * taps + tap) * partial.stride(1) + image_band] = sum;
+    partial[(c * taps + tap) * image_bands + image_band] = sum;
 }
 
 fn strides_arg<R: CubeRuntime>(g: &ConvGeometry) -> Strides2dLaunch<R> {
@@ -256,13 +256,12 @@ fn input_grad<R: CubeRuntime, F: FloatElement>(
 }
 
 /// The gradient of [`forward`] with respect to its weight, per image and band of output rows:
-/// `[c, kh·kw, padded]` with the sums in the first `n·bands` of each row (returned with it;
-/// the caller sums them), the rows padded to [`padded_row`].
+/// `[c, kh·kw, n·bands]` (the caller sums over the last axis).
 fn weight_grad_per_image<R: CubeRuntime, F: FloatElement>(
     grad: CubeTensor<R>,
     input: CubeTensor<R>,
     geometry: &ConvGeometry,
-) -> (CubeTensor<R>, usize) {
+) -> CubeTensor<R> {
     let [n, c, _, _] = dims4(&input);
     let taps = geometry.kernel[0] * geometry.kernel[1];
     let bands = super::wgrad_row_bands(n * c * taps, dims4(&grad)[2], super::depthwise_wgrad_threads());
@@ -271,7 +270,7 @@ fn weight_grad_per_image<R: CubeRuntime, F: FloatElement>(
         true => grad,
         false => burn_cubecl::kernel::cast(grad, input.dtype),
     };
-    let partial = empty_like::<R, F>(&input, &[c, taps, padded_row(n * bands)]);
+    let partial = empty_like::<R, F>(&input, &[c, taps, n * bands]);
     let (count, dim) = elementwise_launch(&partial, 1);
     let launch = match input.dtype == DType::BF16 {
         true => weight_grad_kernel::launch::<F, bf16, R>,
@@ -285,20 +284,9 @@ fn weight_grad_per_image<R: CubeRuntime, F: FloatElement>(
         input.into_tensor_arg(),
         partial.clone().into_tensor_arg(),
         strides_arg(geometry),
-        bands,
         geometry.kernel[1],
     );
-    (partial, n * bands)
-}
-
-/// The length of a row of the weight gradient's partial sums holding `sums`: whole 32-byte
-/// sectors, an odd number of them. The threads of a warp write one sum to each of up to 32
-/// rows; rows a large power of two of bytes apart sent those writes to a few memory
-/// partitions (MobileNetV2-224 at 2/12: 45 rows of 5 888 sums, the layer's gradient 5× slower
-/// than with the sums written side by side; docs/BENCHMARKS.md, session 27).
-fn padded_row(sums: usize) -> usize {
-    let sectors = sums.div_ceil(8);
-    (sectors | 1) * 8
+    partial
 }
 
 impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> DepthwiseForward for CubeBackend<R, F, I, BT> {
@@ -319,28 +307,10 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> DepthwiseB
 
     fn depthwise_weight_grad(grad: FloatTensor<Self>, input: FloatTensor<Self>, geometry: &ConvGeometry) -> FloatTensor<Self> {
         let channels = input.shape().dims::<4>()[1];
-        let (padded, sums) = weight_grad_per_image::<R, F>(grad, input, geometry);
-        let [rows, taps] = [padded.shape().dims::<3>()[0], padded.shape().dims::<3>()[1]];
-        let per_image = Self::float_slice(padded, &[Slice::from(0..rows), Slice::from(0..taps), Slice::from(0..sums)]);
+        let per_image = weight_grad_per_image::<R, F>(grad, input, geometry);
         // Over the last, contiguous axis: burn's reduction gives each sum a cube of threads
         // (over the first axis it gave each of the few sums one thread: ~50 µs a layer).
         let summed = Self::float_sum_dim(per_image, 2);
         Self::float_reshape(summed, Shape::new([channels, 1, geometry.kernel[0], geometry.kernel[1]]))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::padded_row;
-
-    #[test]
-    fn padded_rows_hold_the_sums_in_an_odd_number_of_sectors() {
-        for sums in [1, 7, 8, 9, 16, 45, 128, 5888, 5889] {
-            let row = padded_row(sums);
-            assert!(row >= sums && row < sums + 16, "{sums} sums: row of {row}");
-            assert_eq!(row % 8, 0, "{sums} sums: row of {row} is not whole sectors");
-            assert_eq!((row / 8) % 2, 1, "{sums} sums: row of {row} is an even number of sectors");
-        }
-        assert_eq!(padded_row(5888), 5896);
     }
 }
