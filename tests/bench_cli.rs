@@ -8,6 +8,13 @@ mod common;
 
 use common::binary;
 
+/// Runs `autoslim bench ARGS` with the environment variable `env` set: whether it succeeded, and
+/// its output (stdout and stderr).
+fn bench(env: (&str, &str), args: &[&str]) -> (bool, String) {
+    let out = binary().env(env.0, env.1).arg("bench").args(args).output().unwrap();
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
 /// The `RESULT {json}` line of `mode`, parsed.
 fn result(text: &str, mode: &str) -> serde_json::Value {
     let line = text
@@ -20,13 +27,8 @@ fn result(text: &str, mode: &str) -> serde_json::Value {
 
 #[test]
 fn bench_prints_the_sandwich_step_and_its_ideal_ratios() {
-    let out = binary()
-        .env("AUTOSLIM_WARM_UP", "off")
-        .args(["bench", "--model", "conv8", "--batch", "2", "--iters", "1", "--warmup", "0", "--mode", "sandwich"])
-        .output()
-        .unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{text}");
+    let (success, text) = bench(("AUTOSLIM_WARM_UP", "off"), &["--model", "conv8", "--batch", "2", "--iters", "1", "--warmup", "0", "--mode", "sandwich"]);
+    assert!(success, "{text}");
     let step = result(&text, "sandwich");
     assert!(step["img_per_s"].as_f64().unwrap() > 0.0, "{text}");
     // Per-group widths from 2/12 to 12/12, max, min and two random (DESIGN.md: about 1.71 by
@@ -40,25 +42,15 @@ fn bench_prints_the_sandwich_step_and_its_ideal_ratios() {
 
 #[test]
 fn an_unknown_memory_release_is_named_with_the_accepted_ones() {
-    let out = binary()
-        .env("AUTOSLIM_RELEASE_MEMORY", "sometimes")
-        .args(["bench", "--model", "conv8", "--batch", "1", "--iters", "1", "--mode", "sandwich"])
-        .output()
-        .unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(!out.status.success(), "{text}");
+    let (success, text) = bench(("AUTOSLIM_RELEASE_MEMORY", "sometimes"), &["--model", "conv8", "--batch", "1", "--iters", "1", "--mode", "sandwich"]);
+    assert!(!success, "{text}");
     assert!(text.contains("AUTOSLIM_RELEASE_MEMORY") && text.contains("\"sometimes\"") && text.contains("\"widest\""), "{text}");
 }
 
 #[test]
 fn the_widths_mode_times_the_ratios_asked_for_and_names_a_bad_one() {
-    let out = binary()
-        .env("AUTOSLIM_WARM_UP", "off")
-        .args(["bench", "--model", "conv8", "--batch", "2", "--iters", "1", "--warmup", "0", "--mode", "widths", "--ratio", "2/12", "1"])
-        .output()
-        .unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{text}");
+    let (success, text) = bench(("AUTOSLIM_WARM_UP", "off"), &["--model", "conv8", "--batch", "2", "--iters", "1", "--warmup", "0", "--mode", "widths", "--ratio", "2/12", "1"]);
+    assert!(success, "{text}");
     let timed: Vec<f64> = text
         .lines()
         .filter_map(|line| line.strip_prefix("RESULT "))
@@ -68,12 +60,7 @@ fn the_widths_mode_times_the_ratios_asked_for_and_names_a_bad_one() {
         .collect();
     assert_eq!(timed, vec![0.1667, 1.0], "{text}");
 
-    let out = binary()
-        .env("AUTOSLIM_WARM_UP", "off")
-        .args(["bench", "--model", "conv8", "--batch", "1", "--iters", "1", "--mode", "widths", "--ratio", "1.5"])
-        .output()
-        .unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(!out.status.success(), "{text}");
+    let (success, text) = bench(("AUTOSLIM_WARM_UP", "off"), &["--model", "conv8", "--batch", "1", "--iters", "1", "--mode", "widths", "--ratio", "1.5"]);
+    assert!(!success, "{text}");
     assert!(text.contains("--ratio 1.5"), "{text}");
 }
