@@ -308,8 +308,9 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> DepthwiseB
     fn depthwise_weight_grad(grad: FloatTensor<Self>, input: FloatTensor<Self>, geometry: &ConvGeometry) -> FloatTensor<Self> {
         let channels = input.shape().dims::<4>()[1];
         let per_image = weight_grad_per_image::<R, F>(grad, input, geometry);
-        // Over the last, contiguous axis: burn's reduction gives each sum a cube of threads
-        // (over the first axis it gave each of the few sums one thread: ~50 µs a layer).
+        // Along the last, contiguous axis: along the first, burn's reduction of these few long
+        // columns took up to 50 µs a layer on an H200, and the whole weight gradient twice as
+        // long at full width (docs/BENCHMARKS.md, session 27).
         let summed = Self::float_sum_dim(per_image, 2);
         Self::float_reshape(summed, Shape::new([channels, 1, geometry.kernel[0], geometry.kernel[1]]))
     }
