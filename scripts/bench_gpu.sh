@@ -5,7 +5,7 @@
 #   BIN=artifacts/autoslim scripts/bench_gpu.sh [OUT_DIR]
 #
 # Each (tool, model, step) runs in its own process, so that its time to the first step and its
-# peak GPU memory (nvidia-smi, sampled every 50 ms: the whole process, CUDA context included; and, for burn on CUDA, the most its memory pool held at a step's end)
+# peak GPU memory (nvidia-smi, sampled every 50 ms: the whole process, CUDA context included; and, for burn on CUDA, the most cubecl's pool held at a step's end and the high-water mark of CUDA's own pool over the timed steps)
 # are its own. The ratios are printed last and written to OUT_DIR/summary.md.
 #
 # Environment: MODELS ("conv8 mobilenet_v2"), MODES ("plain sandwich widths"), ITERS, WARMUP,
@@ -97,8 +97,8 @@ out = []
 for model in sorted({m for m, _ in by}):
     tools = sorted({t for m, t in by if m == model}, key=lambda t: (not t.startswith("pytorch"), t))
     out.append(f"\n### {model}\n")
-    out.append("| tool | plain img/s | sandwich img/s | sandwich / plain time | first step (s) | peak MiB plain | peak MiB sandwich | pool MiB plain / sandwich | sandwich vs PyTorch |")
-    out.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    out.append("| tool | plain img/s | sandwich img/s | sandwich / plain time | first step (s) | peak MiB plain | peak MiB sandwich | pool MiB plain / sandwich | CUDA pool peak MiB plain / sandwich | sandwich vs PyTorch |")
+    out.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     peer = get(model, "pytorch", "sandwich", "img_per_s")
     for t in tools:
         p, s = get(model, t, "plain", "img_per_s"), get(model, t, "sandwich", "img_per_s")
@@ -109,7 +109,9 @@ for model in sorted({m for m, _ in by}):
         ratio = f(p / s, 2) if p and s else "—"
         vs = f(s / peer, 3) + "×" if s and peer else "—"
         pool = f"{f(pp)} / {f(ps)}" if pp or ps else "—"
-        out.append(f"| {t} | {f(p)} | {f(s)} | {ratio} | {f(first, 1)} | {f(mp)} | {f(ms)} | {pool} | {vs} |")
+        cp, cs = get(model, t, "cuda_pool_plain", "mib"), get(model, t, "cuda_pool_sandwich", "mib")
+        cuda_pool = f"{f(cp)} / {f(cs)}" + (f" ({cs / cp:.3f})" if cp and cs else "") if cp or cs else "—"
+        out.append(f"| {t} | {f(p)} | {f(s)} | {ratio} | {f(first, 1)} | {f(mp)} | {f(ms)} | {pool} | {cuda_pool} | {vs} |")
     ideal = next((r for t in tools for r in by[(model, t)].get("sandwich_ideal", [])), None)
     if ideal:
         out.append(f"\nA sandwich step over a plain one if time followed the arithmetic: {ideal['arithmetic']:.2f}×; the values written: {ideal['values']:.2f}× (burn's widths; expected).")

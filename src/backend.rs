@@ -339,6 +339,38 @@ pub fn reserved_memory() -> Option<u64> {
     None
 }
 
+/// The most bytes CUDA's stream-ordered memory pool of device 0 has held since the last call
+/// with `reset` (or since the process started), then, with `reset`, that mark set back to what
+/// the pool holds now. cubecl takes its pages from this pool (`cuMemAllocAsync`), so this is the
+/// device memory a stretch of steps needed at its peak, every page counted whenever it was
+/// taken (nvidia-smi samples it, with the context, every 50 ms). `None` off CUDA, or if the
+/// driver does not answer.
+pub fn cuda_pool_peak(reset: bool) -> Option<u64> {
+    #[cfg(feature = "cuda")]
+    if selected() == BackendKind::Cuda {
+        use cudarc::driver::sys;
+        // SAFETY: the driver was initialised by cubecl's CUDA client (the steps before this
+        // call ran on it); the device is CUDA's ordinal 0, as cubecl's default device; the
+        // attribute calls write one u64 through a valid pointer.
+        unsafe {
+            let device = cudarc::driver::result::device::get(0).ok()?;
+            let pool = cudarc::driver::result::device::get_mem_pool(device).ok()?;
+            let mut high = 0u64;
+            let attribute = sys::CUmemPool_attribute::CU_MEMPOOL_ATTR_RESERVED_MEM_HIGH;
+            if sys::cuMemPoolGetAttribute(pool, attribute, (&mut high as *mut u64).cast()) != sys::CUresult::CUDA_SUCCESS {
+                return None;
+            }
+            if reset {
+                let mut zero = 0u64;
+                sys::cuMemPoolSetAttribute(pool, attribute, (&mut zero as *mut u64).cast());
+            }
+            return Some(high);
+        }
+    }
+    let _ = reset;
+    None
+}
+
 /// The backend of this process ([`DEFAULT`] until [`configure`] chose one).
 pub fn selected() -> BackendKind {
     *SELECTED.get().unwrap_or(&DEFAULT)

@@ -229,6 +229,9 @@ where
         // The most memory cubecl's pool held at the end of a timed step (CUDA): a step's
         // releases come before its passes, so what a step took is still held when it ends.
         let mut reserved = None;
+        // The high-water mark of CUDA's memory pool, from here over the timed steps (what it
+        // was before: the warm-up steps and the first one).
+        let before_timed = backend::cuda_pool_peak(true);
         for _ in 0..settings.iters {
             let s = Instant::now();
             learner = step(learner);
@@ -262,6 +265,11 @@ where
             let mib = bytes as f64 / (1u64 << 20) as f64;
             println!("  {mode} step: cubecl's memory pool held at most {mib:.0} MiB at a step's end");
             report(format!(r#""mode":"reserved_{mode}","mib":{mib:.1}"#));
+        }
+        if let (Some(before), Some(timed)) = (before_timed, backend::cuda_pool_peak(false)) {
+            let [before, timed] = [before, timed].map(|bytes| bytes as f64 / (1u64 << 20) as f64);
+            println!("  {mode} step: CUDA's memory pool peaked at {timed:.0} MiB over the timed steps ({before:.0} MiB before them)");
+            report(format!(r#""mode":"cuda_pool_{mode}","mib":{timed:.1},"before_mib":{before:.1}"#));
         }
         let steps: Vec<String> = steps_ms.iter().map(|ms| format!("{ms:.1}")).collect();
         report(format!(
