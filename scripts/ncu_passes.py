@@ -10,8 +10,8 @@ by its forward average pool (`adaptive_avg_pool2d_direct`), FORWARD_KERNELS laun
 first. Without FORWARD_KERNELS, each width's count is worked out from the pools' positions: a
 width's two passes have the same length, each pass starts where the one before it ends, and the
 last ends the log (the first kernel of every pass is printed, to check). RATIOS: the bench's
-`--ratio` list, comma-separated (default 2/12,3/12,…,12/12), the last being full width. Prints, for each timed pass, the GPU time of each kind of
-kernel, then the GEMM kernels split into the conv's forward pass, its input gradient, the
+`--ratio` list, comma-separated (default 2/12,3/12,…,12/12), the last being full width.
+Prints, for each timed pass, the GPU time of each kind of kernel, then the GEMM kernels split into the conv's forward pass, its input gradient, the
 weight gradient's products and the strided input gradient's products, beside what each would
 take if it scaled from the full-width pass with the width squared.
 """

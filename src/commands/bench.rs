@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use autoslim::channels::Subnet;
-use autoslim::config::{DEFAULT_NUM_SAMPLES, parse_ratio};
+use autoslim::config::DEFAULT_NUM_SAMPLES;
 use autoslim::cost::{Convention, Short, count, sandwich_ideal};
 use autoslim::data::ImageBatch;
 use autoslim::distiller::SelfDistiller;
@@ -27,6 +27,7 @@ use burn::tensor::{Distribution, Int, Tensor};
 use burn::train::TrainStep;
 use slimmable::NormMode;
 
+use super::common::ratio_arg;
 use crate::{backend, warm_up};
 
 /// What to measure.
@@ -98,7 +99,7 @@ where
     let pruner = RatioPruner::new(ratios.clone(), settings.divisor, Sampling::PerGroup).map_err(anyhow::Error::msg)?;
     let width_ratios: Vec<f64> = match settings.width_ratios.is_empty() {
         true => ratios.clone(),
-        false => settings.width_ratios.iter().map(|text| parse_ratio(text).map_err(|e| anyhow::anyhow!("--ratio {text}: {e}"))).collect::<Result<_>>()?,
+        false => settings.width_ratios.iter().map(|text| ratio_arg(text)).collect::<Result<_>>()?,
     };
     let space = model.space().clone();
     let sync = || T::sync(&device).map_err(|e| anyhow::anyhow!("device error: {e:?}"));

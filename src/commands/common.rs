@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use autoslim::channels::{ChannelSpace, Subnet};
-use autoslim::config::Config;
+use autoslim::config::{Config, parse_ratio};
 use autoslim::model::SlimmableModel;
 use burn::module::Module;
 use autoslim::data::{ImageBatch, ImageBatcher, ImageDataset};
@@ -127,4 +127,10 @@ impl<B: Backend> EvalData<B> {
     pub fn image_size(&self) -> [usize; 2] {
         [self.batcher.shape[1], self.batcher.shape[2]]
     }
+}
+
+/// A `--ratio` argument (a number or a fraction such as `6/12`) as a width ratio; a bad one is
+/// an error that names it.
+pub(super) fn ratio_arg(text: &str) -> Result<f64> {
+    parse_ratio(text).map_err(|e| anyhow::anyhow!("--ratio {text}: {e}"))
 }

@@ -4,13 +4,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use autoslim::channels::Subnet;
-use autoslim::config::{Config, parse_ratio};
+use autoslim::config::Config;
 use autoslim::cost::{Convention, Short, count};
 use autoslim::eval::evaluate;
 use autoslim::model::SlimmableModel;
 use burn::data::dataset::Dataset;
 
-use super::common::{EvalData, describe_norm, eval_norm, load_checkpoint, read_subnet, with_model};
+use super::common::{EvalData, describe_norm, eval_norm, load_checkpoint, ratio_arg, read_subnet, with_model};
 use burn::tensor::backend::Backend;
 
 use crate::backend;
@@ -34,7 +34,7 @@ fn eval_model<B: Backend, M: SlimmableModel<B>>(
         subnets.push((file.display().to_string(), read_subnet(&space, file)?));
     }
     for text in ratios {
-        let ratio = parse_ratio(text).map_err(|e| anyhow::anyhow!("--ratio {text}: {e}"))?;
+        let ratio = ratio_arg(text)?;
         subnets.push((format!("ratio {text}"), Subnet::uniform(&space, ratio, config.pruner.divisor()).map_err(anyhow::Error::msg)?));
     }
     if subnets.is_empty() {

@@ -274,8 +274,8 @@ impl<B: Backend> SlimBatchNorm<B> {
 /// thread that runs its passes, so the value is set instead, through the module mapper (which
 /// writes the state's value shared with every clone of it); where several threads trained one
 /// module, the last one's update would stand rather than their average. On an H200 (session 26)
-/// the steps ran at the same speed within their spread, and conv8's sandwich step peaked at
-/// 1.014–1.021× its plain step's memory where the averaging build peaked at 1.134×.
+/// the steps ran at the same speed within their spread; the lower conv8 sandwich peak measured
+/// then was nvidia-smi's, which varies between runs (session 27).
 fn replace_running<B: Backend>(state: &RunningState<Tensor<B, 1>>, value: Tensor<B, 1>) {
     /// Maps the one float tensor of a running state to the value it holds.
     struct Replace<B: Backend>(Option<Tensor<B, 1>>);
