@@ -39,16 +39,16 @@ pub const DEFAULT_DEPTHWISE_WGRAD_THREADS: usize = 262_144;
 /// ([`set_depthwise_wgrad_threads`]); 0: one thread per image, channel and tap.
 static WGRAD_THREADS: AtomicUsize = AtomicUsize::new(DEFAULT_DEPTHWISE_WGRAD_THREADS);
 
-/// Sets how many threads the GPU kernels' depthwise weight gradient aims for: each thread sums
-/// one image's, channel's and tap's products over a band of output rows instead of all of them,
-/// in as many bands (at most one per row) as bring the threads up to `threads`; the bands'
-/// sums are then added with the images'. 0 keeps one band, one thread per image, channel and
-/// tap; the default is [`DEFAULT_DEPTHWISE_WGRAD_THREADS`]. Process-wide.
+/// Sets how many threads the GPU kernels' depthwise weight gradient aims for: each channel's
+/// output rows (all images') are split into as many chunks as bring the threads (a cube of
+/// 256 per chunk and channel) up to `threads`, at most one chunk per row; the chunks' sums are
+/// then added. 0 keeps one chunk, one cube per channel; the default is
+/// [`DEFAULT_DEPTHWISE_WGRAD_THREADS`]. Process-wide.
 ///
-/// Why: that one-band kernel loops over a whole output map per thread, so it takes as long at
-/// a narrow width (fewer channels, fewer threads) as at full width: in MobileNetV2-224 at batch
-/// 128 on an H200 it took 4.7 ms of a 3/12 pass against 6.4 ms of a full one (cubecl's
-/// profile, docs/BENCHMARKS.md, session 25).
+/// Why: with one cube per channel a narrow width (fewer channels) leaves most of the GPU idle
+/// while each cube walks every image; a kernel of one thread per image, channel and tap took 4.7
+/// ms of a 3/12 MobileNetV2-224 pass at batch 128 on an H200 against 6.4 ms of a full one
+/// (cubecl's profile, docs/BENCHMARKS.md, session 25).
 pub fn set_depthwise_wgrad_threads(threads: usize) {
     WGRAD_THREADS.store(threads, Ordering::Relaxed);
 }
@@ -58,15 +58,12 @@ pub fn depthwise_wgrad_threads() -> usize {
     WGRAD_THREADS.load(Ordering::Relaxed)
 }
 
-/// The bands of output rows the weight gradient's `sums` (images × channels × taps) are split
-/// into over `rows` output rows so that the threads reach `threads` (0: one band): at least one,
-/// at most one per row.
+/// The chunks each of `channels` channels' `rows` output rows (images × rows) are split into
+/// for cubes of `block` threads to reach `threads` (0: one chunk): at least one, at most one
+/// per row.
 #[cfg(any(feature = "cube", test))]
-pub(crate) fn wgrad_row_bands(sums: usize, rows: usize, threads: usize) -> usize {
-    match threads {
-        0 => 1,
-        _ => threads.div_ceil(sums.max(1)).clamp(1, rows.max(1)),
-    }
+pub(crate) fn wgrad_chunks(channels: usize, rows: usize, block: usize, threads: usize) -> usize {
+    threads.div_ceil((block * channels).max(1)).clamp(1, rows.max(1))
 }
 
 /// Whether [`depthwise_conv2d`] runs this crate's kernels on backend `B`: burn's wgpu, CUDA
@@ -148,6 +145,10 @@ mod tests {
         agrees_with::<B>([3, 4, 7, 6], [4, 1, 5, 5], geometry(5, 1, 1, [2, 2], [2, 2]), 4, device, ours);
         agrees_with::<B>([1, 3, 9, 9], [3, 1, 3, 3], geometry(3, 1, 2, [2, 2], [2, 2]), 3, device, ours); // dilated
         agrees_with::<B>([2, 3, 5, 5], [3, 1, 3, 3], geometry(3, 1, 1, [0, 0], [0, 0]), 3, device, ours); // no padding
+        // Rows of several four-position segments, the last short; padding past the taps' reach.
+        agrees_with::<B>([2, 3, 5, 19], [3, 1, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]), 3, device, ours);
+        agrees_with::<B>([2, 3, 7, 19], [3, 1, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1]), 3, device, ours);
+        agrees_with::<B>([1, 2, 6, 11], [2, 1, 3, 3], geometry(3, 1, 1, [3, 3], [3, 3]), 2, device, ours);
         agrees_with::<B>([2, 4, 6, 6], [8, 1, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]), 4, device, ours); // multiplier 2: conv2d
         // Unequal strides and kernel sides.
         let g = ConvGeometry { kernel: [3, 1], stride: [2, 1], dilation: [1, 1], pad_start: [1, 0], pad_end: [0, 0] };
@@ -220,14 +221,14 @@ mod tests {
         }
     }
 
-    /// With the weight gradient in one band of rows (a thread per image, channel and tap), in
-    /// bands down to one row per thread, and in bands of several rows whose last is short,
-    /// every gradient equals the backend's. (The other tests run with the default target.)
-    fn banded_weight_gradients_match_the_backend<B: AutodiffBackend>(device: &B::Device) {
+    /// With the weight gradient in one chunk of rows per channel, in chunks down to one row,
+    /// and in chunks of several rows (of several images) whose last is short, every gradient
+    /// equals the backend's. (The other tests run with the default target.)
+    fn chunked_weight_gradients_match_the_backend<B: AutodiffBackend>(device: &B::Device) {
         let before = depthwise_wgrad_threads();
-        // Few threads wanted: 2 images × 5 channels × 9 taps = 90 sums; 200 threads make 3
-        // bands of 3, 3 and 2 of the 8 rows; a large target makes one band per row; 0 one band.
-        for threads in [0, 200, 1 << 20] {
+        // [2, 5, 8, 8]: 16 output rows per channel; 3 000 threads make 3 chunks of 6, 6 and 4
+        // rows; [2, 6, 10, 9] stride 2: 10 rows, 2 chunks of 5; a large target one row each.
+        for threads in [0, 3_000, 1 << 20] {
             set_depthwise_wgrad_threads(threads);
             agrees_with::<B>([2, 5, 8, 8], [5, 1, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]), 5, device, ours);
             agrees_with::<B>([2, 6, 10, 9], [6, 1, 3, 3], geometry(3, 2, 1, [0, 0], [1, 1]), 6, device, ours);
@@ -236,20 +237,22 @@ mod tests {
     }
 
     #[test]
-    fn row_bands_reach_the_threads_without_exceeding_the_rows() {
-        assert_eq!(wgrad_row_bands(90, 8, 0), 1);
-        assert_eq!(wgrad_row_bands(90, 8, 200), 3);
-        assert_eq!(wgrad_row_bands(90, 8, 1 << 20), 8);
-        assert_eq!(wgrad_row_bands(1 << 20, 112, 1 << 18), 1);
-        // MobileNetV2-224's first depthwise conv at 3/12 and batch 128: 128 × 8 × 9 sums.
-        assert_eq!(wgrad_row_bands(128 * 8 * 9, 112, 1 << 18), 29);
+    fn chunks_reach_the_threads_without_exceeding_the_rows() {
+        assert_eq!(wgrad_chunks(5, 16, 256, 0), 1);
+        // 3 000 threads in cubes of 256: 3 chunks of 5 channels, 2 of 6.
+        assert_eq!(wgrad_chunks(5, 16, 256, 3_000), 3);
+        assert_eq!(wgrad_chunks(6, 16, 256, 3_000), 2);
+        assert_eq!(wgrad_chunks(5, 16, 256, 1 << 20), 16);
+        assert_eq!(wgrad_chunks(1_280, 896, 256, 1 << 18), 1);
+        // MobileNetV2-224's first depthwise conv at 2/12 and batch 128: 5 channels, 128 × 112 rows.
+        assert_eq!(wgrad_chunks(5, 128 * 112, 256, 1 << 18), 205);
     }
 
     backend_tests!(
         depthwise_matches_the_backend_with_its_gradients,
         sliced_tensors_give_the_gradients_of_the_native_conv,
         inference_matches_the_backend;
-        changing_settings: banded_weight_gradients_match_the_backend
+        changing_settings: chunked_weight_gradients_match_the_backend
     );
 
     #[test]
