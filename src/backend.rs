@@ -396,8 +396,8 @@ pub fn summary() -> String {
             slimmable::gemm_channel_align(),
             slimmable::gemm_min_channels(),
             match slimmable::depthwise_wgrad_threads() {
-                0 => "in one band".to_string(),
-                threads => format!("in bands for {threads} threads"),
+                0 => "in one chunk per channel".to_string(),
+                threads => format!("in chunks of rows for {threads} threads"),
             }
         ),
         false => format!("{} ({} conv)", selected().name(), conv.name()),

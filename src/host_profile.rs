@@ -21,6 +21,7 @@ const TOP: usize = 45;
 /// A running profile, written by [`HostProfile::finish`].
 pub struct HostProfile {
     guard: pprof::ProfilerGuard<'static>,
+    states: crate::thread_states::ThreadStates,
     prefix: PathBuf,
     label: String,
 }
@@ -34,11 +35,13 @@ impl HostProfile {
             .blocklist(&["libc", "libgcc", "pthread", "vdso"])
             .build()
             .context("AUTOSLIM_HOST_PROFILE: the sampling profiler could not start")?;
-        Ok(Some(Self { guard, prefix: prefix.into(), label: label.to_string() }))
+        let states = crate::thread_states::ThreadStates::start(std::time::Duration::from_micros(100));
+        Ok(Some(Self { guard, states, prefix: prefix.into(), label: label.to_string() }))
     }
 
     /// Stops sampling and writes `PREFIX-LABEL.svg` (flame graph) and `PREFIX-LABEL.txt`
-    /// (samples per thread; the functions with the most samples, inclusive and self).
+    /// (samples per thread; the functions with the most samples, inclusive and self; what each
+    /// thread did over wall-clock time, `thread_states`).
     pub fn finish(self) -> Result<()> {
         let report = self.guard.report().build().context("host profile: building the report")?;
         let base = format!("{}-{}", self.prefix.display(), self.label);
@@ -49,7 +52,7 @@ impl HostProfile {
             let names = frames.frames.iter().flat_map(|symbols| symbols.iter().map(|s| short_name(&s.name())));
             (frames.thread_name.clone(), names.collect::<Vec<_>>(), count.max(0) as u64)
         });
-        let summary = summarize(stacks);
+        let summary = format!("{}\n{}", summarize(stacks), self.states.finish());
         std::fs::write(format!("{base}.txt"), &summary).with_context(|| format!("writing {base}.txt"))?;
         println!("  host profile of the {} steps written to {base}.svg and {base}.txt", self.label);
         Ok(())

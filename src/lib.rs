@@ -6,5 +6,7 @@ pub mod commands;
 pub mod files;
 #[cfg(feature = "host-profile")]
 pub mod host_profile;
+#[cfg(feature = "host-profile")]
+pub mod thread_states;
 pub mod kernel_cache;
 pub mod warm_up;

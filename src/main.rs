@@ -8,6 +8,13 @@ use clap::{Args, Parser, Subcommand};
 use autoslim::config::Config;
 use autoslim_cli::{commands, with_backend};
 
+/// mimalloc instead of glibc's allocator: each op of a training step allocates and frees
+/// small objects on two threads (burn's autodiff graph, cubecl's launch requests and their
+/// server), and the host's time per op is what bounds a narrow pass (docs/BENCHMARKS.md,
+/// session 28).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "autoslim", version, about = "Slimmable networks and AutoSlim on burn")]
 struct Cli {
