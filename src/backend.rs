@@ -255,12 +255,12 @@ pub fn wgrad_max_batches(value: Option<&str>) -> Result<Option<usize>, String> {
 }
 
 /// `AUTOSLIM_DEPTHWISE_WGRAD_THREADS`'s value: the threads the depthwise weight gradient's
-/// kernel aims for by splitting the output rows into bands
-/// (`slimmable::set_depthwise_wgrad_threads`; 0 keeps one band; default
+/// kernel aims for by splitting each channel's output rows into chunks
+/// (`slimmable::set_depthwise_wgrad_threads`; 0 keeps one chunk; default
 /// `slimmable::DEFAULT_DEPTHWISE_WGRAD_THREADS`); `None` when unset.
 pub fn depthwise_wgrad_threads(value: Option<&str>) -> Result<Option<usize>, String> {
     named("AUTOSLIM_DEPTHWISE_WGRAD_THREADS", value, |text| {
-        text.parse::<usize>().map_err(|_| format!("expected a whole number of threads (0: one band of rows); got \"{text}\""))
+        text.parse::<usize>().map_err(|_| format!("expected a whole number of threads (0: one chunk of rows per channel); got \"{text}\""))
     })
 }
 

@@ -30,12 +30,12 @@ use super::backend::{DepthwiseBackward, DepthwiseForward};
 use crate::cube_launch::{empty_like, empty_of};
 use crate::im2col::ConvGeometry;
 
-/// The runtime part of a geometry as the kernels take it (the column stride is comptime).
+/// The runtime part of a geometry as the kernels take it (the column stride and dilation are
+/// comptime).
 #[derive(CubeLaunch, CubeType, Clone, Copy)]
 struct Strides2d {
     stride_h: usize,
     dilation_h: usize,
-    dilation_w: usize,
     pad_h: usize,
     pad_w: usize,
 }
@@ -144,11 +144,36 @@ fn forward_kernel<F: Float, A: Float>(
     }
 }
 
+/// Adds tap weight `w` times the output gradient at column `(col − shift_w) / stride_w` of
+/// `grad_row` to `sums[k]` when `reaches` and that column is inside the output (the load reads a
+/// valid address either way).
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn add_tap<F: Float, A: Float>(
+    sums: &mut Array<F>,
+    k: usize,
+    grad: &Tensor<A>,
+    grad_row: usize,
+    col: usize,
+    shift_w: usize,
+    reaches: bool,
+    w: F,
+    #[comptime] stride_w: usize,
+) {
+    let ok = reaches && (col - shift_w) / stride_w < grad.shape(3);
+    let at = grad_row + select(ok, (col - shift_w) / stride_w, 0) * grad.stride(3);
+    sums[k] += select(ok, F::cast_from(grad[at]), F::new(0.0)) * w;
+}
+
 /// `ROW_SEGMENT` input positions of a row per thread, each summing the output gradients that
-/// read it (a strided conv's: a stride-1 one runs `forward_kernel` flipped). The stride is
+/// read it (a strided conv's: a stride-1 one runs `forward_kernel` flipped). The strides are
 /// comptime (1 or 2 in practice): the test of which output positions read an input element
-/// divides by it at every tap, and a division by a runtime value made the one-element kernel
+/// divides by them at every tap, and a division by a runtime value made the one-element kernel
 /// twice as slow as the forward one (MobileNetV2 on an H200, docs/BENCHMARKS.md session 14).
+/// `cols` is `(stride_w, dilation_w, pad_w % stride_w)`: when the stride divides `ROW_SEGMENT`,
+/// every thread's first column is a multiple of it, so which taps reach which of its four
+/// positions is known when the kernel compiles, and a tap that does not is never loaded (at
+/// stride 2, 6 loads of 36 remain).
 #[cube(launch)]
 fn input_grad_kernel<F: Float, A: Float>(
     grad: &Tensor<A>,
@@ -157,7 +182,8 @@ fn input_grad_kernel<F: Float, A: Float>(
     geo: &Strides2d,
     #[comptime] kernel_h: usize,
     #[comptime] kernel_w: usize,
-    #[comptime] stride: (usize, usize),
+    #[comptime] stride_h: usize,
+    #[comptime] cols: (usize, usize, usize),
 ) {
     let in_w = input_grad.shape(3);
     let in_h = input_grad.shape(2);
@@ -173,7 +199,6 @@ fn input_grad_kernel<F: Float, A: Float>(
     let c = (in_row / in_h) % channels;
     let n = in_row / (in_h * channels);
     let out_h = grad.shape(2);
-    let out_w = grad.shape(3);
     let grad_base = n * grad.stride(0) + c * grad.stride(1);
     let w_base = c * weight.stride(0);
     // This row's position in the padded input.
@@ -188,18 +213,25 @@ fn input_grad_kernel<F: Float, A: Float>(
     for i in 0..kernel_h {
         // Output row `oy` reads padded row `oy·stride + i·dilation`.
         let shift_h = i * geo.dilation_h;
-        let row_ok = row >= shift_h && (row - shift_h).is_multiple_of(stride.0) && (row - shift_h) / stride.0 < out_h;
-        let grad_row = grad_base + select(row_ok, (row - shift_h) / stride.0, 0) * grad.stride(2);
+        let row_ok = row >= shift_h && (row - shift_h).is_multiple_of(stride_h) && (row - shift_h) / stride_h < out_h;
+        let grad_row = grad_base + select(row_ok, (row - shift_h) / stride_h, 0) * grad.stride(2);
         #[unroll]
         for j in 0..kernel_w {
             let w = weight[w_base + i * weight.stride(2) + j * weight.stride(3)];
-            let shift_w = j * geo.dilation_w;
+            let shift_w = j * cols.1;
             #[unroll]
             for k in 0..ROW_SEGMENT {
                 let col = ix0 + k + geo.pad_w;
-                let ok = row_ok && col >= shift_w && (col - shift_w).is_multiple_of(stride.1) && (col - shift_w) / stride.1 < out_w;
-                let at = grad_row + select(ok, (col - shift_w) / stride.1, 0) * grad.stride(3);
-                sums[k] += select(ok, F::cast_from(grad[at]), F::new(0.0)) * w;
+                if comptime!(ROW_SEGMENT % cols.0 == 0) {
+                    // The thread's first column is a multiple of the stride: whether tap `j`
+                    // reaches position `k` is known here, and a tap that does not is not compiled.
+                    if (k + comptime!(cols.2 + cols.0 * kernel_w * cols.1) - shift_w).is_multiple_of(cols.0) {
+                        add_tap::<F, A>(&mut sums, k, grad, grad_row, col, shift_w, row_ok && col >= shift_w, w, cols.0);
+                    }
+                } else {
+                    let divides = (col - shift_w).is_multiple_of(cols.0);
+                    add_tap::<F, A>(&mut sums, k, grad, grad_row, col, shift_w, row_ok && col >= shift_w && divides, w, cols.0);
+                }
             }
         }
     }
@@ -296,7 +328,7 @@ fn weight_grad_kernel<F: Float, A: Float>(
 }
 
 fn strides_arg<R: CubeRuntime>(g: &ConvGeometry) -> Strides2dLaunch<R> {
-    Strides2dLaunch::new(g.stride[0], g.dilation[0], g.dilation[1], g.pad_start[0], g.pad_start[1])
+    Strides2dLaunch::new(g.stride[0], g.dilation[0], g.pad_start[0], g.pad_start[1])
 }
 
 fn dims4<R: CubeRuntime>(tensor: &CubeTensor<R>) -> [usize; 4] {
@@ -369,7 +401,7 @@ fn input_grad<R: CubeRuntime, F: FloatElement>(
     // Stride 1: the forward kernel over the output gradient with the weight flipped, padded by
     // what the taps reach beyond the input less the input's own padding.
     if geometry.stride == [1, 1] && pad_h <= (kh - 1) * dh && pad_w <= (kw - 1) * dw {
-        let flipped = Strides2dLaunch::new(1, dh, dw, (kh - 1) * dh - pad_h, (kw - 1) * dw - pad_w);
+        let flipped = Strides2dLaunch::new(1, dh, (kh - 1) * dh - pad_h, (kw - 1) * dw - pad_w);
         let out_size = [input_shape[2], input_shape[3]];
         return forward_into::<R, F>(grad, weight, out_size, flipped, geometry.kernel, (1, dw), true);
     }
@@ -389,7 +421,8 @@ fn input_grad<R: CubeRuntime, F: FloatElement>(
         strides_arg(geometry),
         kh,
         kw,
-        (geometry.stride[0], geometry.stride[1]),
+        geometry.stride[0],
+        (geometry.stride[1], dw, pad_w % geometry.stride[1]),
     );
     input_grad
 }

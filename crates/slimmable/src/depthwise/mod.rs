@@ -32,7 +32,9 @@ use crate::im2col::{ConvGeometry, add_channel_bias, conv2d_im2col};
 /// The default of [`set_depthwise_wgrad_threads`]: on an H200, MobileNetV2-224's sandwich step
 /// at batch 128 ran 5 % faster with it than with one band (920 → 967–974 img/s), its plain step
 /// 3 % faster, and each width's pass 1–5 % (docs/BENCHMARKS.md, session 26; 1 048 576 was slower
-/// than either at the narrow widths).
+/// than either at the narrow widths). Those figures are of the kernel before session 28's (a
+/// thread per image, band of rows, channel and tap); the rewritten one (a cube of 256 per
+/// channel and chunk of rows) keeps the target, not re-tuned.
 pub const DEFAULT_DEPTHWISE_WGRAD_THREADS: usize = 262_144;
 
 /// The threads the GPU weight gradient of [`depthwise_conv2d`] aims for
@@ -149,6 +151,8 @@ mod tests {
         agrees_with::<B>([2, 3, 5, 19], [3, 1, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]), 3, device, ours);
         agrees_with::<B>([2, 3, 7, 19], [3, 1, 3, 3], geometry(3, 2, 1, [1, 1], [1, 1]), 3, device, ours);
         agrees_with::<B>([1, 2, 6, 11], [2, 1, 3, 3], geometry(3, 1, 1, [3, 3], [3, 3]), 2, device, ours);
+        // A stride that does not divide the four positions of a thread (their taps found at run time).
+        agrees_with::<B>([2, 3, 10, 11], [3, 1, 3, 3], geometry(3, 3, 1, [1, 1], [1, 1]), 3, device, ours);
         agrees_with::<B>([2, 4, 6, 6], [8, 1, 3, 3], geometry(3, 1, 1, [1, 1], [1, 1]), 4, device, ours); // multiplier 2: conv2d
         // Unequal strides and kernel sides.
         let g = ConvGeometry { kernel: [3, 1], stride: [2, 1], dilation: [1, 1], pad_start: [1, 0], pad_end: [0, 0] };
