@@ -222,7 +222,7 @@ fn input_grad_kernel<F: Float, A: Float>(
             #[unroll]
             for k in 0..ROW_SEGMENT {
                 let col = ix0 + k + geo.pad_w;
-                if comptime!(ROW_SEGMENT % cols.0 == 0) {
+                if comptime!(ROW_SEGMENT.is_multiple_of(cols.0)) {
                     // The thread's first column is a multiple of the stride: whether tap `j`
                     // reaches position `k` is known here, and a tap that does not is not compiled.
                     if (k + comptime!(cols.2 + cols.0 * kernel_w * cols.1) - shift_w).is_multiple_of(cols.0) {
