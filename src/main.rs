@@ -150,7 +150,8 @@ enum Command {
         /// Untimed steps before each measurement.
         #[arg(long, default_value_t = 3)]
         warmup: usize,
-        /// What to measure, in order: plain, sandwich, widths.
+        /// What to measure, in order: plain, sandwich, widths; and host (the host's cost of one
+        /// tensor op: an allocation, a launch, an autodiff op), first.
         #[arg(long, num_args = 1.., default_values_t = ["plain".to_string(), "sandwich".to_string(), "widths".to_string()])]
         mode: Vec<String>,
         /// Round every width to a multiple of this (8 aligns widths for GPUs).

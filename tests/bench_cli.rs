@@ -64,3 +64,24 @@ fn the_widths_mode_times_the_ratios_asked_for_and_names_a_bad_one() {
     assert!(!success, "{text}");
     assert!(text.contains("--ratio 1.5"), "{text}");
 }
+
+#[test]
+fn the_host_mode_prints_the_cost_of_each_kind_of_op() {
+    let (success, text) = bench(("AUTOSLIM_WARM_UP", "off"), &["--mode", "host"]);
+    assert!(success, "{text}");
+    let costs: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("RESULT "))
+        .map(|json| serde_json::from_str(json).unwrap())
+        .filter(|r: &serde_json::Value| r["mode"] == "host_cost")
+        .collect();
+    let cases: Vec<&str> = costs.iter().map(|r| r["case"].as_str().unwrap()).collect();
+    assert_eq!(cases, ["allocation", "launch in place", "op with a new output", "autodiff op, forward and backward"], "{text}");
+    for cost in &costs {
+        let (queued, done) = (cost["queued_us"].as_f64().unwrap(), cost["us"].as_f64().unwrap());
+        // Queuing is part of the whole: both from one start, the whole read after the sync.
+        assert!(queued > 0.0 && done >= queued, "{text}");
+    }
+    // Only the host mode was asked for: no model was built or timed.
+    assert!(!text.contains("channel groups"), "{text}");
+}

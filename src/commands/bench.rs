@@ -43,7 +43,8 @@ pub struct BenchSettings {
     pub iters: usize,
     /// Untimed steps before each measurement.
     pub warmup: usize,
-    /// `plain`, `sandwich`, `widths` (any of them).
+    /// `plain`, `sandwich`, `widths`, `host` (any of them; `host`, the host's cost of one tensor
+    /// op, first: `host_costs.rs`).
     pub modes: Vec<String>,
     /// Channel divisor of the widths (`None`: exact `round(C·r)`; 8: multiples of 8).
     pub divisor: Option<usize>,
@@ -54,10 +55,22 @@ pub struct BenchSettings {
     pub width_ratios: Vec<String>,
 }
 
+/// Ops per case of the `host` mode (`host_costs.rs`).
+const HOST_COST_OPS: usize = 20_000;
+
 /// Runs the benchmark of `settings`, printing one `RESULT` line per figure.
 pub fn bench<T: AutodiffBackend>(settings: &BenchSettings) -> Result<()> {
     let started = Instant::now();
     let device: <T as burn::tensor::backend::BackendTypes>::Device = Default::default();
+    if settings.modes.iter().any(|mode| mode == "host") {
+        let report = |fields: String| println!(r#"RESULT {{"backend":"{}",{fields}}}"#, backend::summary());
+        super::host_costs::host_costs::<T>(&device, HOST_COST_OPS, &report)?;
+        if settings.modes.iter().all(|mode| mode == "host") {
+            return Ok(());
+        }
+        let modes = settings.modes.iter().filter(|mode| *mode != "host").cloned().collect();
+        return bench::<T>(&BenchSettings { modes, ..settings.clone() });
+    }
     match settings.model.as_str() {
         "conv8" => {
             let model = SlimCnnConfig::new(vec![64, 64, 128, 128, 256, 256, 512, 512], vec![1, 1, 2, 1, 2, 1, 2, 1])
@@ -144,7 +157,7 @@ where
             "plain" => vec![Subnet::max(&space)],
             "sandwich" => AutoSlim::<T, M>::new(model.clone(), plan(sandwich()), settings.seed).upcoming_subnets(warm_up::STEPS),
             "widths" => width_ratios.iter().rev().map(|&r| Subnet::uniform(&space, r, settings.divisor)).collect::<Result<_, _>>().map_err(anyhow::Error::msg)?,
-            other => bail!("--mode: unknown mode \"{other}\"; accepted: \"plain\", \"sandwich\", \"widths\""),
+            other => bail!("--mode: unknown mode \"{other}\"; accepted: \"plain\", \"sandwich\", \"widths\", \"host\""),
         };
         subnets.into_iter().for_each(|s| if !upcoming.contains(&s) { upcoming.push(s) });
     }

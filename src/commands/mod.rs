@@ -3,6 +3,7 @@
 mod bench;
 mod common;
 mod eval;
+mod host_costs;
 mod export;
 mod search;
 mod subnet;
