@@ -22,13 +22,8 @@ const VALUES: usize = 256;
 /// Ops per autodiff graph in the `autodiff` case (then one backward pass).
 const GRAPH_OPS: usize = 100;
 
-/// One measured case: microseconds per op for the calling thread to queue it, and in all (up to
-/// the device's end of the last op).
-struct Cost {
-    name: &'static str,
-    queued_us: f64,
-    total_us: f64,
-}
+/// A measured case: its name, and what runs its ops (as many as asked).
+type Case<'a> = (&'static str, Box<dyn FnMut(usize) + 'a>);
 
 /// Measures each case over `ops` ops (after `ops / 10` untimed ones), prints a line per case and
 /// one `RESULT` line each through `report`.
@@ -36,7 +31,7 @@ pub fn host_costs<T: AutodiffBackend>(device: &T::Device, ops: usize, report: &d
     let ops = ops.max(GRAPH_OPS);
     let sync = || T::sync(device).map_err(|e| anyhow::anyhow!("device error: {e:?}"));
     let x = Tensor::<T::InnerBackend, 1>::random([VALUES], Distribution::Normal(0.0, 1.0), device);
-    let mut cases: Vec<(&'static str, Box<dyn FnMut(usize)>)> = vec![
+    let mut cases: Vec<Case> = vec![
         // A new buffer, dropped at once.
         ("allocation", Box::new(|n| (0..n).for_each(|_| drop(Tensor::<T::InnerBackend, 1>::empty([VALUES], device))))),
         // An op on a tensor nothing else holds: burn's cubecl backends write in place, one launch.
@@ -78,9 +73,11 @@ pub fn host_costs<T: AutodiffBackend>(device: &T::Device, ops: usize, report: &d
         run(ops);
         let queued = start.elapsed();
         sync()?;
-        let cost = Cost { name, queued_us: per_op(queued, ops), total_us: per_op(start.elapsed(), ops) };
-        println!("  {:<34} {:>7.2} µs / {:>7.2} µs", cost.name, cost.queued_us, cost.total_us);
-        report(format!(r#""mode":"host_cost","case":"{}","queued_us":{:.3},"us":{:.3}"#, cost.name, cost.queued_us, cost.total_us));
+        // Microseconds per op for the calling thread to queue it, and in all (to the device's end
+        // of the last op).
+        let (queued_us, done_us) = (per_op(queued, ops), per_op(start.elapsed(), ops));
+        println!("  {name:<34} {queued_us:>7.2} µs / {done_us:>7.2} µs");
+        report(format!(r#""mode":"host_cost","case":"{name}","queued_us":{queued_us:.3},"us":{done_us:.3}"#));
     }
     Ok(())
 }
