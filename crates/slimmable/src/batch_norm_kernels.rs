@@ -1,5 +1,5 @@
-//! BatchNorm's batch-statistics pass on burn's cubecl backends (CUDA, wgpu) in three kernels per
-//! direction, the per-channel arithmetic included:
+//! BatchNorm's batch-statistics pass on burn's cubecl backends (CUDA, wgpu) in two or three
+//! kernels per direction, the per-channel arithmetic included:
 //!
 //! - forward: [`channel_partials_kernel`] (each cube: the sums of `x − K` and `(x − K)²` over
 //!   one segment of one channel, `K` the channel's first value), [`stats_finish_kernel`] (one
@@ -10,6 +10,10 @@
 //!   [`grad_finish_kernel`] (the coefficients of `dx`, and `dγ`, `dβ` over the full parameter
 //!   length, zero beyond the active channels), then [`channel_affine2_kernel`]
 //!   (`dx = dy · a[c] + x · b[c] + d[c]`).
+//!
+//! Where a channel has few values (at most [`ONE_CUBE_MAX`]: small images, or a small batch),
+//! one cube sums each channel whole and finishes it in the same launch
+//! ([`channel_stats_kernel`], [`channel_grad_stats_kernel`]): two kernels per direction.
 //!
 //! An activation that is a clamp (ReLU, ReLU6: [`crate::Activation`]) rides along: the forward
 //! pass clamps where it writes, and the backward pass zeroes `dy` where the pre-activation,
@@ -38,6 +42,13 @@ const BLOCK: usize = 256;
 /// segments a channel is split into ([`stats_finish_kernel`] adds them one thread per channel).
 const SEGMENT_MIN: usize = 8 * BLOCK;
 const MAX_SEGMENTS: usize = 128;
+/// The most values a channel has (images × pixels) for one cube to sum them all and finish the
+/// channel's statistics (or its gradients' coefficients) in the same launch
+/// ([`channel_stats_kernel`], [`channel_grad_stats_kernel`]; 128 values a thread): one launch a
+/// direction fewer. Every launch is a request to cubecl's server thread, and a narrow MobileNetV2
+/// pass is bound by that host work (docs/BENCHMARKS.md, session 28); at batch 128, its 14² and
+/// 7² layers (34 of its 52 BatchNorms) are under this.
+pub(crate) const ONE_CUBE_MAX: usize = 128 * BLOCK;
 
 /// The output gradient `dy` (a vector of pixels of channel `c`) of a BatchNorm followed by a
 /// clamp to `[low, high]`, passed back through the clamp: `dy` where the pre-activation
@@ -61,39 +72,36 @@ fn lanes_sum<F: Float, N: Size>(v: Vector<F, N>) -> F {
     total
 }
 
-/// Per (segment, channel) of `first` `[n, c, m]` (contiguous): the sums of `u` and `v` over the
-/// segment's values, into `sum_u` and `sum_v` `[c, segments]` (cube `(s, c)`; a segment is a
-/// run of whole images). Forward (`gradient` false): `u = x − K`, `v = u²`, `K` the channel's
-/// first value. Backward: `first` is `dy`, `second` is `x`, `centre` the statistics `[5, c]`,
-/// `u = dy`, `v = dy · (x − mean[c])`; with `clamped`, `dy` first passed back through the clamp
-/// ([`passed`]).
+/// The sums of `u` and `v` over images `start..end` of channel `c` of `first` `[n, c, m]`
+/// (contiguous), by the cube's `BLOCK` threads together, left in `shared_u[0]` and
+/// `shared_v[0]` for every thread. Forward (`gradient` false): `u = x − K`, `v = u²`, `K` the
+/// channel's first value. Backward: `first` is `dy`, `second` is `x`, `centre` the statistics
+/// `[5, c]`, `u = dy`, `v = dy · (x − mean[c])`; with `clamped`, `dy` first passed back through
+/// the clamp ([`passed`]).
 ///
 /// The threads walk a channel's plane of each image `BLOCK` pixels at a time, or, when an image
 /// has fewer pixels than a cube has threads, `BLOCK / m` images side by side: each thread works
 /// out where it starts once (two divisions), not per value.
-#[cube(launch)]
-fn channel_partials_kernel<F: Float, A: Float, N: Size>(
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn cube_channel_sums<F: Float, A: Float, N: Size>(
     first: &Tensor<Vector<A, N>>,
     second: &Tensor<Vector<A, N>>,
     centre: &Tensor<F>,
-    sum_u: &mut Tensor<F>,
-    sum_v: &mut Tensor<F>,
-    low: InputScalar,
-    high: InputScalar,
+    c: usize,
+    start: usize,
+    end: usize,
+    low: F,
+    high: F,
+    shared_u: &mut SharedMemory<F>,
+    shared_v: &mut SharedMemory<F>,
     #[comptime] gradient: bool,
     #[comptime] clamped: bool,
 ) {
-    let segment = CUBE_POS_X as usize;
-    let c = CUBE_POS_Y as usize;
     let unit = UNIT_POS as usize;
     let channels = first.shape(1);
-    let images = first.shape(0);
     // A plane's length in vectors (the launch picks a vector size that divides it).
     let m = first.shape(2) / first.vector_size();
-    let segments = sum_u.shape(1);
-    let per_segment = images.div_ceil(segments);
-    let start = segment * per_segment;
-    let end = min(start + per_segment, images);
     // Images side by side, and this thread's image among them and its first vector.
     let side_by_side = max(BLOCK / m, 1);
     let lane_image = unit / m;
@@ -112,7 +120,7 @@ fn channel_partials_kernel<F: Float, A: Float, N: Size>(
                 let mut g = Vector::<F, N>::cast_from(first[at]);
                 let x = Vector::<F, N>::cast_from(second[at]);
                 if clamped {
-                    g = passed(g, x, centre, c, channels, low.get::<F>(), high.get::<F>());
+                    g = passed(g, x, centre, c, channels, low, high);
                 }
                 u += g;
                 v += g * (x - shift);
@@ -125,8 +133,6 @@ fn channel_partials_kernel<F: Float, A: Float, N: Size>(
         }
         image += side_by_side;
     }
-    let mut shared_u = SharedMemory::<F>::new(BLOCK);
-    let mut shared_v = SharedMemory::<F>::new(BLOCK);
     shared_u[unit] = lanes_sum(u);
     shared_v[unit] = lanes_sum(v);
     sync_cube();
@@ -141,7 +147,34 @@ fn channel_partials_kernel<F: Float, A: Float, N: Size>(
         sync_cube();
         half /= 2;
     }
-    if unit == 0 {
+}
+
+/// Per (segment, channel) of `first` `[n, c, m]` (contiguous): [`cube_channel_sums`] over the
+/// segment's images, into `sum_u` and `sum_v` `[c, segments]` (cube `(s, c)`; a segment is a
+/// run of whole images).
+#[cube(launch)]
+fn channel_partials_kernel<F: Float, A: Float, N: Size>(
+    first: &Tensor<Vector<A, N>>,
+    second: &Tensor<Vector<A, N>>,
+    centre: &Tensor<F>,
+    sum_u: &mut Tensor<F>,
+    sum_v: &mut Tensor<F>,
+    low: InputScalar,
+    high: InputScalar,
+    #[comptime] gradient: bool,
+    #[comptime] clamped: bool,
+) {
+    let segment = CUBE_POS_X as usize;
+    let c = CUBE_POS_Y as usize;
+    let images = first.shape(0);
+    let segments = sum_u.shape(1);
+    let per_segment = images.div_ceil(segments);
+    let start = segment * per_segment;
+    let end = min(start + per_segment, images);
+    let mut shared_u = SharedMemory::<F>::new(BLOCK);
+    let mut shared_v = SharedMemory::<F>::new(BLOCK);
+    cube_channel_sums(first, second, centre, c, start, end, low.get::<F>(), high.get::<F>(), &mut shared_u, &mut shared_v, gradient, clamped);
+    if UNIT_POS == 0 {
         sum_u[c * segments + segment] = shared_u[0];
         sum_v[c * segments + segment] = shared_v[0];
     }
@@ -159,10 +192,49 @@ fn segment_total<F: Float>(sums: &Tensor<F>, c: usize) -> F {
     total
 }
 
+/// Active channel `c`'s statistics (of `active`) from `a = Σ(x − K)` and `b = Σ(x − K)²` over
+/// its `count` values, `K` its first value `first`, into the rows of `stats` `[5, active]`:
+/// mean, biased variance, `1/σ`, the affine's scale `γ/σ` and shift `β − μγ/σ`; with `running`,
+/// the running statistics after this batch, `(1 − momentum) · old + momentum · batch`.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn finish_stats<F: Float>(
+    c: usize,
+    a: F,
+    b: F,
+    first: F,
+    count: F,
+    gamma: &Tensor<F>,
+    beta: &Tensor<F>,
+    running_mean: &Tensor<F>,
+    running_var: &Tensor<F>,
+    stats: &mut Tensor<F>,
+    new_mean: &mut Tensor<F>,
+    new_var: &mut Tensor<F>,
+    epsilon: F,
+    momentum: F,
+    #[comptime] running: bool,
+) {
+    let active = stats.shape(1);
+    let offset = a / count;
+    let mean = first + offset;
+    let var = max(b / count - offset * offset, F::new(0.0));
+    let inv_std = F::new(1.0) / F::sqrt(var + epsilon);
+    let scale = gamma[c] * inv_std;
+    stats[c] = mean;
+    stats[active + c] = var;
+    stats[2 * active + c] = inv_std;
+    stats[3 * active + c] = scale;
+    stats[4 * active + c] = beta[c] - mean * scale;
+    if running {
+        new_mean[c] = (F::new(1.0) - momentum) * running_mean[c] + momentum * mean;
+        new_var[c] = (F::new(1.0) - momentum) * running_var[c] + momentum * var;
+    }
+}
+
 /// One thread per channel of the full parameters (`gamma.len()`): for the active channels
-/// (`c < sums.shape(0)`) the batch statistics from the segment sums, and the affine's
-/// coefficients; with `running`, the running statistics after this batch,
-/// `(1 − momentum) · old + momentum · batch`, the inactive channels' copied.
+/// (`c < sums.shape(0)`) [`finish_stats`] from the segment sums; with `running`, the inactive
+/// channels' running statistics copied.
 #[cube(launch)]
 fn stats_finish_kernel<F: Float, A: Float>(
     x: &Tensor<A>,
@@ -183,39 +255,97 @@ fn stats_finish_kernel<F: Float, A: Float>(
     if c >= gamma.len() {
         terminate!();
     }
-    let active = sum_d.shape(0);
-    if c < active {
+    if c < sum_d.shape(0) {
         let m = x.shape(2);
-        let a = segment_total(sum_d, c);
-        let b = segment_total(sum_d2, c);
         let count = F::cast_from(x.shape(0) * m);
-        let offset = a / count;
-        let mean = F::cast_from(x[c * m]) + offset;
-        let var = max(b / count - offset * offset, F::new(0.0));
-        let inv_std = F::new(1.0) / F::sqrt(var + epsilon.get::<F>());
-        let scale = gamma[c] * inv_std;
-        // Rows of `stats` [5, active]: mean, variance, 1/σ, scale, shift.
-        stats[c] = mean;
-        stats[active + c] = var;
-        stats[2 * active + c] = inv_std;
-        stats[3 * active + c] = scale;
-        stats[4 * active + c] = beta[c] - mean * scale;
-        if running {
-            let w = momentum.get::<F>();
-            new_mean[c] = (F::new(1.0) - w) * running_mean[c] + w * mean;
-            new_var[c] = (F::new(1.0) - w) * running_var[c] + w * var;
-        }
+        let (a, b) = (segment_total(sum_d, c), segment_total(sum_d2, c));
+        finish_stats(c, a, b, F::cast_from(x[c * m]), count, gamma, beta, running_mean, running_var, stats, new_mean, new_var, epsilon.get::<F>(), momentum.get::<F>(), running);
     } else if running {
         new_mean[c] = running_mean[c];
         new_var[c] = running_var[c];
     }
 }
 
-/// One thread per channel of the full parameters (`gamma.len()`): from `Σ dy` and
-/// `S = Σ dy · (x − μ)` of the active channels, with `s = 1/σ` and `N` values per channel,
-/// the coefficients of `dx = dy · a + x · b + d` (`a = γs`, `b = −γs³S/N`,
-/// `d = −a·Σdy/N − b·μ`, rows of `coefficients` `[3, active]`), and `dγ = s·S`, `dβ = Σ dy`
-/// (zero for the inactive channels).
+/// The inactive channel this thread of cube `cube` handles, in a launch of [`one_cube_launch`]
+/// over `active` active channels: the cubes after the active channels' take `BLOCK` inactive
+/// channels each, a thread each (the caller tests it against the parameters' length).
+#[cube]
+fn inactive_channel(cube: usize, active: usize) -> usize {
+    active + (cube - active) * BLOCK + UNIT_POS as usize
+}
+
+/// One cube per active channel (`c < x.shape(1)`): the sums of [`cube_channel_sums`] over the
+/// whole batch, then [`finish_stats`] by the first thread; with `running`, the inactive
+/// channels' running statistics copied by the cubes after them ([`inactive_channel`]). [`channel_partials_kernel`] and [`stats_finish_kernel`] in one launch,
+/// for channels few enough values for one cube ([`ONE_CUBE_MAX`]).
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)]
+fn channel_stats_kernel<F: Float, A: Float, N: Size>(
+    x: &Tensor<Vector<A, N>>,
+    gamma: &Tensor<F>,
+    beta: &Tensor<F>,
+    running_mean: &Tensor<F>,
+    running_var: &Tensor<F>,
+    stats: &mut Tensor<F>,
+    new_mean: &mut Tensor<F>,
+    new_var: &mut Tensor<F>,
+    epsilon: InputScalar,
+    momentum: InputScalar,
+    #[comptime] running: bool,
+) {
+    let c = CUBE_POS_X as usize;
+    if c < x.shape(1) {
+        let mut shared_u = SharedMemory::<F>::new(BLOCK);
+        let mut shared_v = SharedMemory::<F>::new(BLOCK);
+        let zero = F::new(0.0);
+        cube_channel_sums(x, x, stats, c, 0, x.shape(0), zero, zero, &mut shared_u, &mut shared_v, false, false);
+        if UNIT_POS == 0 {
+            let m = x.shape(2) / x.vector_size();
+            let count = F::cast_from(x.shape(0) * x.shape(2));
+            let first = F::cast_from(x[c * m][0]);
+            finish_stats(c, shared_u[0], shared_v[0], first, count, gamma, beta, running_mean, running_var, stats, new_mean, new_var, epsilon.get::<F>(), momentum.get::<F>(), running);
+        }
+    } else if running {
+        let inactive = inactive_channel(c, x.shape(1));
+        if inactive < gamma.len() {
+            new_mean[inactive] = running_mean[inactive];
+            new_var[inactive] = running_var[inactive];
+        }
+    }
+}
+
+/// Active channel `c`'s gradients (of `active`) from `g = Σ dy` and `h = S = Σ dy · (x − μ)`
+/// over its `n` values, with the statistics `stats` `[5, active]` (`s = 1/σ`): the coefficients
+/// of `dx = dy · a + x · b + d` (`a = γs`, `b = −γs³S/N`, `d = −a·Σdy/N − b·μ`, rows of
+/// `coefficients` `[3, active]`), and `dγ = s·S`, `dβ = Σ dy`.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn finish_grads<F: Float>(
+    c: usize,
+    g: F,
+    h: F,
+    n: F,
+    stats: &Tensor<F>,
+    gamma: &Tensor<F>,
+    coefficients: &mut Tensor<F>,
+    grad_gamma: &mut Tensor<F>,
+    grad_beta: &mut Tensor<F>,
+) {
+    let active = coefficients.shape(1);
+    let mean = stats[c];
+    let s = stats[2 * active + c];
+    let a = gamma[c] * s;
+    let b = F::new(0.0) - a * s * s * h / n;
+    coefficients[c] = a;
+    coefficients[active + c] = b;
+    coefficients[2 * active + c] = F::new(0.0) - a * g / n - b * mean;
+    grad_gamma[c] = s * h;
+    grad_beta[c] = g;
+}
+
+/// One thread per channel of the full parameters (`gamma.len()`): for the active channels
+/// [`finish_grads`] from the segment sums of `Σ dy` and `Σ dy · (x − μ)` over `count` values;
+/// `dγ`, `dβ` zero for the inactive channels.
 #[cube(launch)]
 fn grad_finish_kernel<F: Float>(
     sum_dy: &Tensor<F>,
@@ -231,23 +361,49 @@ fn grad_finish_kernel<F: Float>(
     if c >= gamma.len() {
         terminate!();
     }
-    let active = sum_dy.shape(0);
-    if c < active {
-        let g = segment_total(sum_dy, c);
-        let h = segment_total(sum_dy_xc, c);
-        let n = count.get::<F>();
-        let mean = stats[c];
-        let s = stats[2 * active + c];
-        let a = gamma[c] * s;
-        let b = F::new(0.0) - a * s * s * h / n;
-        coefficients[c] = a;
-        coefficients[active + c] = b;
-        coefficients[2 * active + c] = F::new(0.0) - a * g / n - b * mean;
-        grad_gamma[c] = s * h;
-        grad_beta[c] = g;
+    if c < sum_dy.shape(0) {
+        let (g, h) = (segment_total(sum_dy, c), segment_total(sum_dy_xc, c));
+        finish_grads(c, g, h, count.get::<F>(), stats, gamma, coefficients, grad_gamma, grad_beta);
     } else {
         grad_gamma[c] = F::new(0.0);
         grad_beta[c] = F::new(0.0);
+    }
+}
+
+/// One cube per active channel (`c < dy.shape(1)`): the sums of [`cube_channel_sums`]
+/// (backward, through the clamp with `clamped`) over the whole batch, then [`finish_grads`] by
+/// the first thread; `dγ`, `dβ` zero for the inactive channels, set by the cubes after them
+/// ([`inactive_channel`]). [`channel_partials_kernel`] and [`grad_finish_kernel`] in one
+/// launch, for channels few enough values for one cube ([`ONE_CUBE_MAX`]).
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)]
+fn channel_grad_stats_kernel<F: Float, A: Float, N: Size>(
+    dy: &Tensor<Vector<A, N>>,
+    x: &Tensor<Vector<A, N>>,
+    stats: &Tensor<F>,
+    gamma: &Tensor<F>,
+    coefficients: &mut Tensor<F>,
+    grad_gamma: &mut Tensor<F>,
+    grad_beta: &mut Tensor<F>,
+    low: InputScalar,
+    high: InputScalar,
+    #[comptime] clamped: bool,
+) {
+    let c = CUBE_POS_X as usize;
+    if c < dy.shape(1) {
+        let mut shared_u = SharedMemory::<F>::new(BLOCK);
+        let mut shared_v = SharedMemory::<F>::new(BLOCK);
+        cube_channel_sums(dy, x, stats, c, 0, dy.shape(0), low.get::<F>(), high.get::<F>(), &mut shared_u, &mut shared_v, true, clamped);
+        if UNIT_POS == 0 {
+            let n = F::cast_from(dy.shape(0) * dy.shape(2));
+            finish_grads(c, shared_u[0], shared_v[0], n, stats, gamma, coefficients, grad_gamma, grad_beta);
+        }
+    } else {
+        let inactive = inactive_channel(c, dy.shape(1));
+        if inactive < gamma.len() {
+            grad_gamma[inactive] = F::new(0.0);
+            grad_beta[inactive] = F::new(0.0);
+        }
     }
 }
 
@@ -363,6 +519,13 @@ fn scalar_bounds<F: FloatElement>(bounds: Option<(f64, f64)>) -> [InputScalar; 2
     [InputScalar::new(low, F::dtype()), InputScalar::new(high, F::dtype())]
 }
 
+/// The cubes of [`channel_stats_kernel`] and [`channel_grad_stats_kernel`]: one per active
+/// channel of `active`, then one per `BLOCK` inactive channels of the parameters' `full` (a cube
+/// each made a width-2/12 pass a third slower on lavapipe, where most channels are inactive).
+fn one_cube_launch(active: usize, full: usize) -> CubeCount {
+    CubeCount::new_1d((active + (full - active).div_ceil(BLOCK)) as u32)
+}
+
 /// One thread per channel of a full parameter of `channels` values.
 fn per_channel_launch<R: CubeRuntime>(like: &CubeTensor<R>, channels: usize) -> (CubeCount, CubeDim) {
     let cube_dim = CubeDim::new(&like.client, channels);
@@ -397,14 +560,12 @@ pub(crate) fn batch_stats<R: CubeRuntime, F: FloatElement>(
     running: Option<Running<R>>,
 ) -> BatchStats<R> {
     let x = into_contiguous(x);
-    let [_, c, _] = x.meta.shape().dims::<3>();
+    let [n, c, m] = x.meta.shape().dims::<3>();
     let (gamma, beta) = (into_contiguous(gamma), into_contiguous(beta));
     let full = gamma.meta.shape().num_elements();
-    let (sum_d, sum_d2) = partial_sums::<R, F>(&x, &x, &x, false, None, plane_vector_size(&x));
     let stats = empty_like::<R, F>(&x, &[5, c]);
-    let (count, dim) = per_channel_launch(&x, full);
     let dtype = F::dtype();
-    // Without running statistics the kernel neither reads nor writes them (comptime): any
+    // Without running statistics the kernels neither read nor write them (comptime): any
     // tensors stand in.
     let (old, new, momentum) = match running {
         Some(r) => {
@@ -414,6 +575,22 @@ pub(crate) fn batch_stats<R: CubeRuntime, F: FloatElement>(
         None => ((gamma.clone(), gamma.clone()), None, 0.0),
     };
     let (new_mean, new_var) = new.clone().unwrap_or_else(|| (stats.clone(), stats.clone()));
+    let [epsilon, momentum] = [epsilon, momentum].map(|value| InputScalar::new(value, dtype));
+    if n * m <= ONE_CUBE_MAX {
+        let launch = match x.dtype == DType::BF16 {
+            true => channel_stats_kernel::launch::<F, bf16, R>,
+            false => channel_stats_kernel::launch::<F, F, R>,
+        };
+        #[rustfmt::skip]
+        launch(
+            &x.client, one_cube_launch(c, full), CubeDim::new_1d(BLOCK as u32), plane_vector_size(&x),
+            x.clone().into_tensor_arg(), gamma.into_tensor_arg(), beta.into_tensor_arg(), old.0.into_tensor_arg(), old.1.into_tensor_arg(),
+            stats.clone().into_tensor_arg(), new_mean.into_tensor_arg(), new_var.into_tensor_arg(), epsilon, momentum, new.is_some(),
+        );
+        return BatchStats { x, stats, running: new };
+    }
+    let (sum_d, sum_d2) = partial_sums::<R, F>(&x, &x, &x, false, None, plane_vector_size(&x));
+    let (count, dim) = per_channel_launch(&x, full);
     let launch = match x.dtype == DType::BF16 {
         true => stats_finish_kernel::launch::<F, bf16, R>,
         false => stats_finish_kernel::launch::<F, F, R>,
@@ -432,8 +609,8 @@ pub(crate) fn batch_stats<R: CubeRuntime, F: FloatElement>(
         stats.clone().into_tensor_arg(),
         new_mean.into_tensor_arg(),
         new_var.into_tensor_arg(),
-        InputScalar::new(epsilon, dtype),
-        InputScalar::new(momentum, dtype),
+        epsilon,
+        momentum,
         new.is_some(),
     );
     BatchStats { x, stats, running: new }
@@ -478,26 +655,39 @@ pub(crate) fn batch_norm_grads<R: CubeRuntime, F: FloatElement>(
     // The first row of `stats` is the mean: the kernel reads `centre[c]`.
     // One vector size for both passes over `dy` and `x`.
     let vector_size = plane_vector_size(&dy).min(plane_vector_size(x));
-    let (sum_dy, sum_dy_xc) = partial_sums::<R, F>(&dy, x, stats, true, bounds, vector_size);
     let coefficients = empty_like::<R, F>(&dy, &[3, c]);
     let (grad_gamma, grad_beta) = (empty_like::<R, F>(&dy, &[full]), empty_like::<R, F>(&dy, &[full]));
-    let (count, dim) = per_channel_launch(&dy, full);
-    grad_finish_kernel::launch::<F, R>(
-        &dy.client,
-        count,
-        dim,
-        sum_dy.into_tensor_arg(),
-        sum_dy_xc.into_tensor_arg(),
-        stats.clone().into_tensor_arg(),
-        gamma.into_tensor_arg(),
-        coefficients.clone().into_tensor_arg(),
-        grad_gamma.clone().into_tensor_arg(),
-        grad_beta.clone().into_tensor_arg(),
-        InputScalar::new((n * m) as f64, F::dtype()),
-    );
+    let [low, high] = scalar_bounds::<F>(bounds);
+    if n * m <= ONE_CUBE_MAX {
+        let launch = match x.dtype == DType::BF16 {
+            true => channel_grad_stats_kernel::launch::<F, bf16, R>,
+            false => channel_grad_stats_kernel::launch::<F, F, R>,
+        };
+        #[rustfmt::skip]
+        launch(
+            &dy.client, one_cube_launch(c, full), CubeDim::new_1d(BLOCK as u32), vector_size,
+            dy.clone().into_tensor_arg(), x.clone().into_tensor_arg(), stats.clone().into_tensor_arg(), gamma.into_tensor_arg(),
+            coefficients.clone().into_tensor_arg(), grad_gamma.clone().into_tensor_arg(), grad_beta.clone().into_tensor_arg(), low, high, bounds.is_some(),
+        );
+    } else {
+        let (sum_dy, sum_dy_xc) = partial_sums::<R, F>(&dy, x, stats, true, bounds, vector_size);
+        let (count, dim) = per_channel_launch(&dy, full);
+        grad_finish_kernel::launch::<F, R>(
+            &dy.client,
+            count,
+            dim,
+            sum_dy.into_tensor_arg(),
+            sum_dy_xc.into_tensor_arg(),
+            stats.clone().into_tensor_arg(),
+            gamma.into_tensor_arg(),
+            coefficients.clone().into_tensor_arg(),
+            grad_gamma.clone().into_tensor_arg(),
+            grad_beta.clone().into_tensor_arg(),
+            InputScalar::new((n * m) as f64, F::dtype()),
+        );
+    }
     let out = empty_of(&dy, &[n, c, m], x.dtype);
     let (count, dim) = elementwise_launch(&out, vector_size);
-    let [low, high] = scalar_bounds::<F>(bounds);
     let launch = match x.dtype == DType::BF16 {
         true => channel_affine2_kernel::launch::<F, bf16, R>,
         false => channel_affine2_kernel::launch::<F, F, R>,

@@ -410,6 +410,15 @@ mod tests {
         matches_tensor_ops_with_gradients::<B, 4>([300, 2, 5, 5], 2, 1.5, none, device);
         // Far from zero: the sums are shifted, so the variance does not cancel away.
         matches_tensor_ops_with_gradients::<B, 4>([4, 3, 16, 16], 3, 200.0, none, device);
+        // Over `ONE_CUBE_MAX` values a channel (the kernels' segments and finishing launches;
+        // the shapes above are under it, one cube a channel): planes of 2 304 values, 20
+        // segments of one image; and planes of 25 values, ten images side by side in a cube.
+        for shape in [[20, 2, 48, 48], [1400, 2, 5, 5]] {
+            #[cfg(feature = "cube")]
+            assert!(shape[0] * shape[2] * shape[3] > crate::batch_norm_kernels::ONE_CUBE_MAX);
+            matches_tensor_ops_with_gradients::<B, 4>(shape, 2, 1.5, none, device);
+            matches_tensor_ops_with_gradients::<B, 4>(shape, 3, 1.5, Activation::Relu6, device);
+        }
     }
 
     /// A slimmable BN's active channels: the parameters and running statistics are longer than
@@ -417,6 +426,8 @@ mod tests {
     fn full_length_parameters<B: AutodiffBackend>(device: &B::Device) {
         matches_tensor_ops_with_gradients::<B, 4>([3, 4, 5, 5], 10, 1.5, Activation::Identity, device);
         matches_tensor_ops_with_gradients::<B, 2>([16, 7], 9, 1.5, Activation::Identity, device);
+        // More inactive channels than a cube has threads: several cubes of them.
+        matches_tensor_ops_with_gradients::<B, 4>([3, 4, 5, 5], 600, 1.5, Activation::Identity, device);
     }
 
     /// ReLU and ReLU6 in the op: outputs clamped, gradients zero where they were, the
