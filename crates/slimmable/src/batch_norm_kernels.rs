@@ -47,7 +47,7 @@ const MAX_SEGMENTS: usize = 128;
 /// ([`channel_stats_kernel`], [`channel_grad_stats_kernel`]; 128 values a thread): one launch a
 /// direction fewer. Every launch is a request to cubecl's server thread, and a narrow MobileNetV2
 /// pass is bound by that host work (docs/BENCHMARKS.md, session 28); at batch 128, its 14² and
-/// 7² layers (34 of its 52 BatchNorms) are under this.
+/// 7² layers (33 of its 52 BatchNorms) are under this.
 pub(crate) const ONE_CUBE_MAX: usize = 128 * BLOCK;
 
 /// The output gradient `dy` (a vector of pixels of channel `c`) of a BatchNorm followed by a
@@ -276,8 +276,9 @@ fn inactive_channel(cube: usize, active: usize) -> usize {
 
 /// One cube per active channel (`c < x.shape(1)`): the sums of [`cube_channel_sums`] over the
 /// whole batch, then [`finish_stats`] by the first thread; with `running`, the inactive
-/// channels' running statistics copied by the cubes after them ([`inactive_channel`]). [`channel_partials_kernel`] and [`stats_finish_kernel`] in one launch,
-/// for channels few enough values for one cube ([`ONE_CUBE_MAX`]).
+/// channels' running statistics copied by the cubes after them ([`inactive_channel`]).
+/// [`channel_partials_kernel`] and [`stats_finish_kernel`] in one launch, for channels few
+/// enough values for one cube ([`ONE_CUBE_MAX`]).
 #[cube(launch)]
 #[allow(clippy::too_many_arguments)]
 fn channel_stats_kernel<F: Float, A: Float, N: Size>(
