@@ -9,7 +9,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::module::conv2d;
 
 use crate::SlimError;
-use crate::depthwise::depthwise_conv2d;
+use crate::depthwise::depthwise_conv2d_active;
 use crate::gemm_conv::gemm_conv2d_active;
 use crate::im2col::{ConvGeometry, DepthwiseForm, conv2d_im2col, conv_algorithm, depthwise_conv2d_matmul, subsample};
 use crate::error::check_width;
@@ -233,7 +233,8 @@ impl<B: Backend> SlimConv2d<B> {
                 DepthwiseForm::Native => native(input, weight()),
                 DepthwiseForm::WeightedSum => conv2d_im2col(input, weight(), bias, &geometry, groups),
                 DepthwiseForm::Matmul => depthwise_conv2d_matmul(input, weight(), bias, &geometry),
-                DepthwiseForm::Kernel => depthwise_conv2d(input, weight(), bias, &geometry),
+                // The full weight: the op reads the active channels in place.
+                DepthwiseForm::Kernel => depthwise_conv2d_active(input, self.weight.val(), bias, &geometry),
             }
         } else if algorithm.dense_as_matmul(geometry.kernel, geometry.stride) {
             conv2d_im2col(input, weight(), bias, &geometry, groups)

@@ -58,7 +58,7 @@ mod test_support;
 pub use activation::Activation;
 pub use activation_precision::{ActivationPrecision, activation_precision, residual_add, set_activation_precision, with_dtype};
 pub use conv::{SlimConv2d, SlimConv2dConfig, conv_output_size};
-pub use depthwise::{DEFAULT_DEPTHWISE_WGRAD_THREADS, depthwise_conv2d, depthwise_wgrad_threads, has_depthwise_kernels, set_depthwise_wgrad_threads};
+pub use depthwise::{DEFAULT_DEPTHWISE_WGRAD_THREADS, depthwise_conv2d, depthwise_conv2d_active, depthwise_wgrad_threads, has_depthwise_kernels, set_depthwise_wgrad_threads};
 pub use error::SlimError;
 pub use fused_sgd::{FusedSgd, FusedSgdConfig, FusedSgdState, VelocityState};
 pub use gemm_kernel::{GEMM_ALGORITHMS, GEMM_TILES, GemmKernel, DEFAULT_WGRAD_MATMUL, VERIFIED_GEMM_KERNELS, WGRAD_MATMULS, WgradStages, gemm_kernel_for, reset_gemm_kernel, set_gemm_kernel, set_wgrad_matmul, set_wgrad_stages,

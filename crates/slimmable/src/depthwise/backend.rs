@@ -12,7 +12,8 @@ use burn::tensor::ops::FloatTensor;
 
 use crate::im2col::ConvGeometry;
 
-/// A backend that computes a depthwise convolution (`weight` `[c, 1, kh, kw]`) in one op.
+/// A backend that computes a depthwise convolution (`weight` `[c_max, 1, kh, kw]`, its first
+/// `c` channels read) in one op.
 pub(crate) trait DepthwiseForward: Backend {
     /// The convolution of `input` `[n, c, h, w]`: `[n, c, h_out, w_out]`, without bias.
     fn depthwise_forward(input: FloatTensor<Self>, weight: FloatTensor<Self>, geometry: &ConvGeometry) -> FloatTensor<Self>;
@@ -29,8 +30,9 @@ pub(crate) trait DepthwiseBackward: DepthwiseForward {
         geometry: &ConvGeometry,
     ) -> FloatTensor<Self>;
 
-    /// The gradient with respect to the weight, `[c, 1, kh, kw]`.
-    fn depthwise_weight_grad(grad: FloatTensor<Self>, input: FloatTensor<Self>, geometry: &ConvGeometry) -> FloatTensor<Self>;
+    /// The gradient with respect to the weight, `[channels, 1, kh, kw]`: the weight's full
+    /// length (at least the input's `c` channels), zero beyond the first `c`.
+    fn depthwise_weight_grad(grad: FloatTensor<Self>, input: FloatTensor<Self>, geometry: &ConvGeometry, channels: usize) -> FloatTensor<Self>;
 }
 
 /// The backward step of the depthwise op, recorded in the autodiff graph.
@@ -48,7 +50,8 @@ impl<B: DepthwiseBackward> Backward<B, 2> for DepthwiseConvBackward {
         let input: FloatTensor<B> = checkpointer.retrieve_node_output(input_id);
         let weight: FloatTensor<B> = checkpointer.retrieve_node_output(weight_id);
         if let Some(node) = weight_node {
-            grads.register::<B>(node.id, B::depthwise_weight_grad(grad.clone(), input.clone(), &geometry));
+            let channels = weight.shape().dims::<4>()[0];
+            grads.register::<B>(node.id, B::depthwise_weight_grad(grad.clone(), input.clone(), &geometry, channels));
         }
         if let Some(node) = input_node {
             let input_shape = input.shape().dims::<4>();

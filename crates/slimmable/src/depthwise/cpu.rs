@@ -87,13 +87,14 @@ impl DepthwiseBackward for NdArray {
         tensor(input_grad, [n, c, h, w])
     }
 
-    fn depthwise_weight_grad(grad: FloatTensor<Self>, input: FloatTensor<Self>, g: &ConvGeometry) -> FloatTensor<Self> {
+    fn depthwise_weight_grad(grad: FloatTensor<Self>, input: FloatTensor<Self>, g: &ConvGeometry, channels: usize) -> FloatTensor<Self> {
         let (grad, [_, _, ho, wo]) = values(grad);
         let (x, [n, c, h, w]) = values(input);
         let taps = g.kernel[0] * g.kernel[1];
-        let mut weight_grad = vec![0.0; c * taps];
+        // Zero beyond the input's channels.
+        let mut weight_grad = vec![0.0; channels * taps];
         // One channel per task, summing over the images: no two tasks write the same value.
-        weight_grad.par_chunks_mut(taps).enumerate().for_each(|(channel, k)| {
+        weight_grad[..c * taps].par_chunks_mut(taps).enumerate().for_each(|(channel, k)| {
             for image in 0..n {
                 let plane = image * c + channel;
                 let x = &x[plane * h * w..][..h * w];
@@ -101,6 +102,6 @@ impl DepthwiseBackward for NdArray {
                 for_each_tap(g, [h, w], [ho, wo], |src, dst, tap| k[tap] += grad[dst] * x[src]);
             }
         });
-        tensor(weight_grad, [c, 1, g.kernel[0], g.kernel[1]])
+        tensor(weight_grad, [channels, 1, g.kernel[0], g.kernel[1]])
     }
 }

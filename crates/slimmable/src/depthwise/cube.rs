@@ -8,9 +8,9 @@
 //!   gradients that read them;
 //! - weight gradient: one cube per channel and chunk of output rows (as many chunks as bring
 //!   the threads up to the target of [`super::set_depthwise_wgrad_threads`]), each thread
-//!   keeping one sum per tap over its row segments, the cube adding its threads'; the chunks'
-//!   sums, laid out channel and tap first, are then added by the backend's own reduction over
-//!   their contiguous last axis.
+//!   keeping one sum per tap over its row segments, the cube adding its threads'; then one
+//!   thread per value of the weight's gradient, full length (a slimmable layer's weight has more
+//!   channels than the input: zeros beyond them), adds its chunks' sums.
 //!
 //! Every load reads a valid address and the padding's zeros are selected after it, so a
 //! thread's loads issue together rather than each behind its bounds test.
@@ -20,14 +20,14 @@
 //! or bf16 (`ActivationPrecision`), the weight and its gradient f32; every sum is f32. All three take the geometry of [`ConvGeometry`]: the
 //! padding before each axis is explicit, the padding after it is implied by the output size.
 
-use burn::tensor::ops::{FloatTensor, FloatTensorOps};
-use burn::tensor::{DType, Shape, TensorMetadata, bf16};
+use burn::tensor::ops::FloatTensor;
+use burn::tensor::{DType, bf16};
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement, tensor::CubeTensor};
 use cubecl::calculate_cube_count_elemwise;
 use cubecl::prelude::*;
 
 use super::backend::{DepthwiseBackward, DepthwiseForward};
-use crate::cube_launch::{empty_like, empty_of};
+use crate::cube_launch::{elementwise_launch, empty_like, empty_of};
 use crate::im2col::ConvGeometry;
 
 /// The runtime part of a geometry as the kernels take it (the column stride and dilation are
@@ -245,8 +245,8 @@ fn input_grad_kernel<F: Float, A: Float>(
 
 /// One cube per (chunk of output rows, channel): its threads walk the chunk's rows
 /// `ROW_SEGMENT` outputs at a time, each keeping one sum per tap, and the cube adds its
-/// threads' sums. `partial` is `[c, kh·kw, chunks]` (the caller sums its last axis); the
-/// chunks split the `n · out_h` output rows evenly (the last may be short, or empty).
+/// threads' sums. `partial` is `[c, kh·kw, chunks]` ([`chunk_sum_kernel`] adds its last axis);
+/// the chunks split the `n · out_h` output rows evenly (the last may be short, or empty).
 #[cube(launch)]
 fn weight_grad_kernel<F: Float, A: Float>(
     grad: &Tensor<A>,
@@ -261,6 +261,7 @@ fn weight_grad_kernel<F: Float, A: Float>(
     let c = CUBE_POS_Y as usize;
     let unit = UNIT_POS as usize;
     let chunks = partial.shape(2);
+    let taps = comptime!(kernel_h * kernel_w);
     let out_h = grad.shape(2);
     let out_w = grad.shape(3);
     let segments = out_w.div_ceil(ROW_SEGMENT);
@@ -268,7 +269,6 @@ fn weight_grad_kernel<F: Float, A: Float>(
     let per_chunk = rows.div_ceil(chunks);
     let first_row = min(chunk * per_chunk, rows);
     let end_row = min(first_row + per_chunk, rows);
-    let taps = comptime!(kernel_h * kernel_w);
 
     let mut sums = Array::<F>::new(taps);
     #[unroll]
@@ -325,6 +325,26 @@ fn weight_grad_kernel<F: Float, A: Float>(
         }
         sync_cube();
     }
+}
+
+/// One thread per value of `weight_grad` `[c_max · kh·kw]` (a weight of `c_max` channels): the
+/// sum of its chunks' partial sums `partial` `[c, kh·kw, chunks]` for the input's `c` channels,
+/// zero beyond. The weight's gradient full length in one launch: burn's reduction and a zero
+/// tensor with a slice assignment (a sliced weight's backward) were three.
+#[cube(launch)]
+fn chunk_sum_kernel<F: Float>(partial: &Tensor<F>, weight_grad: &mut Tensor<F>) {
+    let at = ABSOLUTE_POS;
+    if at >= weight_grad.len() {
+        terminate!();
+    }
+    let chunks = partial.shape(2);
+    let mut sum = F::new(0.0);
+    if at < partial.shape(0) * partial.shape(1) {
+        for k in 0..chunks {
+            sum += partial[at * chunks + k];
+        }
+    }
+    weight_grad[at] = sum;
 }
 
 fn strides_arg<R: CubeRuntime>(g: &ConvGeometry) -> Strides2dLaunch<R> {
@@ -427,12 +447,14 @@ fn input_grad<R: CubeRuntime, F: FloatElement>(
     input_grad
 }
 
-/// The gradient of [`forward`] with respect to its weight, per chunk of output rows:
-/// `[c, kh·kw, chunks]` (the caller sums over the last axis).
-fn weight_grad_per_chunk<R: CubeRuntime, F: FloatElement>(
+/// The gradient of [`forward`] with respect to its weight of `channels` channels, at least the
+/// input's, zero beyond them: `[channels, 1, kh, kw]`, by [`weight_grad_kernel`] per chunk of
+/// output rows, then [`chunk_sum_kernel`].
+fn weight_grad<R: CubeRuntime, F: FloatElement>(
     grad: CubeTensor<R>,
     input: CubeTensor<R>,
     geometry: &ConvGeometry,
+    channels: usize,
 ) -> CubeTensor<R> {
     let [n, c, out_h, _] = dims4(&grad);
     let taps = geometry.kernel[0] * geometry.kernel[1];
@@ -459,7 +481,10 @@ fn weight_grad_per_chunk<R: CubeRuntime, F: FloatElement>(
         geometry.kernel[1],
         (geometry.stride[1], geometry.dilation[1]),
     );
-    partial
+    let weight_grad = empty_like::<R, F>(&partial, &[channels, 1, geometry.kernel[0], geometry.kernel[1]]);
+    let (count, dim) = elementwise_launch(&weight_grad, 1);
+    chunk_sum_kernel::launch::<F, R>(&weight_grad.client, count, dim, partial.into_tensor_arg(), weight_grad.clone().into_tensor_arg());
+    weight_grad
 }
 
 impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> DepthwiseForward for CubeBackend<R, F, I, BT> {
@@ -478,13 +503,7 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> DepthwiseB
         input_grad::<R, F>(grad, weight, input_shape, geometry)
     }
 
-    fn depthwise_weight_grad(grad: FloatTensor<Self>, input: FloatTensor<Self>, geometry: &ConvGeometry) -> FloatTensor<Self> {
-        let channels = input.shape().dims::<4>()[1];
-        let per_chunk = weight_grad_per_chunk::<R, F>(grad, input, geometry);
-        // Along the last, contiguous axis: along the first, burn's reduction of these few long
-        // columns took up to 50 µs a layer on an H200, and the whole weight gradient twice as
-        // long at full width (docs/BENCHMARKS.md, session 27).
-        let summed = Self::float_sum_dim(per_chunk, 2);
-        Self::float_reshape(summed, Shape::new([channels, 1, geometry.kernel[0], geometry.kernel[1]]))
+    fn depthwise_weight_grad(grad: FloatTensor<Self>, input: FloatTensor<Self>, geometry: &ConvGeometry, channels: usize) -> FloatTensor<Self> {
+        weight_grad::<R, F>(grad, input, geometry, channels)
     }
 }

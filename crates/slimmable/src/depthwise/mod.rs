@@ -4,7 +4,7 @@
 //! Why: burn-cubecl 0.21 computes a grouped conv's weight gradient with one conv launch per
 //! group (`conv_weight_backward_fallback`; its implicit-GEMM kernels reject `groups != 1`), so
 //! one MobileNetV2 sandwich step launches about 16 000 convs (docs/BENCHMARKS.md); here each
-//! pass is one kernel launch (two for the weight gradient: per-image sums, then their sum).
+//! pass is one kernel launch (two for the weight gradient: per-chunk sums, then their sum).
 //! burn-ndarray runs a grouped conv as one small conv per group.
 //!
 //! - `backend`: the op as two backend traits, and its autodiff backward step;
@@ -102,9 +102,39 @@ pub fn depthwise_conv2d<B: Backend>(
         let dtype = weight.dtype();
         return conv2d(crate::with_dtype(x, dtype), weight, bias, geometry.options(c));
     }
+    depthwise_conv2d_active(x, weight, bias, geometry)
+}
+
+/// A depthwise convolution of `x` `[n, c, h, w]` with the first `c` channels of `weight` (a
+/// slimmable depthwise conv at a width). As [`depthwise_conv2d`] with `weight.slice(0..c)`,
+/// but where this crate's kernels run ([`has_depthwise_kernels`]) they read those channels from
+/// `weight` in place and write `weight`'s gradient full length (zero beyond `c`): no zero
+/// tensor and slice assignment backward (two launches a layer and pass on a GPU).
+///
+/// # Shapes
+/// - `weight`: `[c_max, 1, kh, kw]`, `c ≤ c_max`; `bias`: `[c]`
+/// - output: `[n, c, h_out, w_out]`
+///
+/// # Panics
+/// If `weight` is not depthwise (`[_, 1, _, _]`) or has fewer than `c` channels.
+pub fn depthwise_conv2d_active<B: Backend>(
+    x: Tensor<B, 4>,
+    weight: Tensor<B, 4>,
+    bias: Option<Tensor<B, 1>>,
+    geometry: &ConvGeometry,
+) -> Tensor<B, 4> {
+    let [_, c, _, _] = x.dims();
+    let [c_max, in_per_group, _, _] = weight.dims();
+    assert!(in_per_group == 1 && c <= c_max, "depthwise_conv2d_active: a weight of shape {:?} has no depthwise filter for each of the input's {c} channels", weight.dims());
     match kernels(x, weight, geometry) {
         Ok(out) => add_channel_bias(out, bias),
-        Err((x, weight)) => conv2d_im2col(x, weight, bias, geometry, c),
+        Err((x, weight)) => {
+            let weight = match c < c_max {
+                true => weight.slice(0..c),
+                false => weight,
+            };
+            conv2d_im2col(x, weight, bias, geometry, c)
+        }
     }
 }
 
@@ -176,6 +206,38 @@ mod tests {
         let grads_ours = ours.mul(mask).sum().backward();
         assert_close(x_full.grad(&grads_ours).unwrap(), x_full.grad(&grads_native).unwrap(), 1e-4);
         assert_close(w_full.grad(&grads_ours).unwrap(), w_full.grad(&grads_native).unwrap(), 1e-3);
+    }
+
+    /// A full weight with more channels than the input (a slimmable layer's): the active
+    /// channels' conv and gradients equal the native conv's on the sliced weight, the weight's
+    /// gradient full length with zeros beyond (596 inactive filters: several cubes of them on a
+    /// GPU), with the weight gradient in one chunk and in several.
+    fn the_active_channels_of_a_full_weight_give_the_native_gradients<B: AutodiffBackend>(device: &B::Device) {
+        let before = depthwise_wgrad_threads();
+        for (threads, g) in [(0, geometry(3, 1, 1, [1, 1], [1, 1])), (3_000, geometry(3, 2, 1, [1, 1], [1, 1]))] {
+            set_depthwise_wgrad_threads(threads);
+            let x = random::<B, 4>([2, 5, 9, 9], device).require_grad();
+            let w_full = random::<B, 4>([601, 1, 3, 3], device).require_grad();
+            let native = conv2d(x.clone(), w_full.clone().slice(0..5), None, g.options(5));
+            let ours = depthwise_conv2d_active(x.clone(), w_full.clone(), None, &g);
+            assert_close(ours.clone(), native.clone(), 1e-4);
+            let mask = random::<B, 4>(native.dims(), device);
+            let grads_native = native.mul(mask.clone()).sum().backward();
+            let grads_ours = ours.mul(mask).sum().backward();
+            assert_close(x.grad(&grads_ours).unwrap(), x.grad(&grads_native).unwrap(), 1e-4);
+            let w_grad = w_full.grad(&grads_ours).unwrap();
+            assert_eq!(w_grad.dims(), [601, 1, 3, 3]);
+            assert_close(w_grad, w_full.grad(&grads_native).unwrap(), 1e-3);
+            crate::test_support::assert_inactive_zero(w_full.grad(&grads_ours).unwrap(), &[0..5]);
+        }
+        set_depthwise_wgrad_threads(before);
+    }
+
+    #[test]
+    #[should_panic(expected = "no depthwise filter for each of the input's 5 channels")]
+    fn a_weight_with_fewer_channels_than_the_input_is_refused() {
+        let device = Default::default();
+        let _ = depthwise_conv2d_active(random::<NdArrayAd, 4>([1, 5, 4, 4], &device), random::<NdArrayAd, 4>([4, 1, 3, 3], &device), None, &geometry(3, 1, 1, [1, 1], [1, 1]));
     }
 
     /// Without autodiff (inference) the kernel path gives the same output.
@@ -256,7 +318,7 @@ mod tests {
         depthwise_matches_the_backend_with_its_gradients,
         sliced_tensors_give_the_gradients_of_the_native_conv,
         inference_matches_the_backend;
-        changing_settings: chunked_weight_gradients_match_the_backend
+        changing_settings: chunked_weight_gradients_match_the_backend, the_active_channels_of_a_full_weight_give_the_native_gradients
     );
 
     #[test]
