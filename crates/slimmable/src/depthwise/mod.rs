@@ -117,6 +117,26 @@ pub fn depthwise_conv2d<B: Backend>(
 ///
 /// # Panics
 /// If `weight` is not depthwise (`[_, 1, _, _]`) or has fewer than `c` channels.
+///
+/// # Example
+/// ```
+/// use burn::backend::{Autodiff, NdArray};
+/// use burn::tensor::{Distribution, Tensor};
+/// use slimmable::{ConvGeometry, depthwise_conv2d_active};
+///
+/// type B = Autodiff<NdArray>;
+/// let device = Default::default();
+/// // A layer's full weight of 32 filters; at this width its input has 8 channels.
+/// let weight = Tensor::<B, 4>::random([32, 1, 3, 3], Distribution::Normal(0.0, 1.0), &device).require_grad();
+/// let x = Tensor::<B, 4>::random([2, 8, 10, 10], Distribution::Normal(0.0, 1.0), &device);
+/// let same = ConvGeometry { kernel: [3, 3], stride: [1, 1], dilation: [1, 1], pad_start: [1, 1], pad_end: [1, 1] };
+/// let y = depthwise_conv2d_active(x, weight.clone(), None, &same);
+/// assert_eq!(y.dims(), [2, 8, 10, 10]);
+/// // The weight's gradient is full length, zero beyond the 8 filters used.
+/// let grad = weight.grad(&y.sum().backward()).unwrap();
+/// assert_eq!(grad.dims(), [32, 1, 3, 3]);
+/// assert_eq!(grad.slice(8..32).abs().sum().into_scalar(), 0.0);
+/// ```
 pub fn depthwise_conv2d_active<B: Backend>(
     x: Tensor<B, 4>,
     weight: Tensor<B, 4>,
