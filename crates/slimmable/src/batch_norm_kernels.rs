@@ -552,7 +552,8 @@ pub(crate) struct BatchStats<R: CubeRuntime> {
 
 /// The batch statistics per channel of `x` `[n, c, m]` for the first `c` channels of `gamma` and
 /// `beta` (full parameters, at least `c` long), and with `running`, the running statistics
-/// after this batch (the inactive channels' unchanged). Two launches.
+/// after this batch (the inactive channels' unchanged). Two launches; one where a channel has at
+/// most [`ONE_CUBE_MAX`] values.
 pub(crate) fn batch_stats<R: CubeRuntime, F: FloatElement>(
     x: CubeTensor<R>,
     gamma: CubeTensor<R>,
@@ -582,7 +583,6 @@ pub(crate) fn batch_stats<R: CubeRuntime, F: FloatElement>(
             true => channel_stats_kernel::launch::<F, bf16, R>,
             false => channel_stats_kernel::launch::<F, F, R>,
         };
-        #[rustfmt::skip]
         launch(
             &x.client, one_cube_launch(c, full), CubeDim::new_1d(BLOCK as u32), plane_vector_size(&x),
             x.clone().into_tensor_arg(), gamma.into_tensor_arg(), beta.into_tensor_arg(), old.0.into_tensor_arg(), old.1.into_tensor_arg(),
@@ -637,7 +637,7 @@ pub(crate) fn channel_affine<R: CubeRuntime, F: FloatElement>(x: &CubeTensor<R>,
 /// contiguous), with [`batch_stats`]'s statistics and the full `gamma`: `dx` `[n, c, m]`, and
 /// `dγ`, `dβ` as long as `gamma` (zero beyond the first `c`). With `bounds`, `dy` is the
 /// gradient after a clamp to them (the activation), passed back through it first. Three
-/// launches.
+/// launches; two where a channel has at most [`ONE_CUBE_MAX`] values.
 pub(crate) fn batch_norm_grads<R: CubeRuntime, F: FloatElement>(
     dy: CubeTensor<R>,
     x: &CubeTensor<R>,
@@ -664,7 +664,6 @@ pub(crate) fn batch_norm_grads<R: CubeRuntime, F: FloatElement>(
             true => channel_grad_stats_kernel::launch::<F, bf16, R>,
             false => channel_grad_stats_kernel::launch::<F, F, R>,
         };
-        #[rustfmt::skip]
         launch(
             &dy.client, one_cube_launch(c, full), CubeDim::new_1d(BLOCK as u32), vector_size,
             dy.clone().into_tensor_arg(), x.clone().into_tensor_arg(), stats.clone().into_tensor_arg(), gamma.into_tensor_arg(),
