@@ -20,6 +20,8 @@ use burn::tensor::{Int, Slice, Tensor, TensorData};
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::{ConvOptions, PaddedConvOptions};
 
+use crate::im2col_columns::kernel_columns;
+
 /// How [`SlimConv2d`](crate::SlimConv2d) computes its convolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConvAlgorithm {
@@ -307,18 +309,33 @@ pub fn conv2d_im2col<B: Backend>(
             .expect("a kernel has at least one position")
     } else {
         let k = kh * kw * c_in;
-        // Views concatenated along channels: [n, kh·kw·c_in, ho·wo], kernel position major.
-        let mut views = shifted_views(x, geometry);
-        let columns = match views.len() {
-            1 => views.pop().expect("one view"), // a pointwise conv reads its input as is
-            _ => Tensor::cat(views, 1),
+        // Views concatenated along channels: [n, kh·kw·c_in, ho·wo], kernel position major; by
+        // one kernel where no gradient flows back to the input (a stem on its images) and there
+        // is more than one view (a pointwise conv's columns are its input, reshaped).
+        let by_kernel = match kh * kw > 1 {
+            true => kernel_columns(x, geometry),
+            false => Err(x),
         };
-        let columns = columns.reshape([n, k, ho * wo]);
+        let columns = by_kernel.unwrap_or_else(|x| view_columns(x, geometry));
         // The weight in the same order: [1, c_out, kh·kw·c_in].
         let matrix = weight.permute([0, 2, 3, 1]).reshape([1, c_out, k]);
         matrix.matmul(columns).reshape([n, c_out, ho, wo])
     };
     add_channel_bias(out, bias)
+}
+
+/// The columns of `x` `[n, c, h, w]` for a conv of `geometry` by tensor ops: its shifted views
+/// concatenated along the channels, `[n, kh·kw·c, h_out·w_out]`, kernel position major.
+pub(crate) fn view_columns<B: Backend>(x: Tensor<B, 4>, geometry: &ConvGeometry) -> Tensor<B, 3> {
+    let [n, c, h, w] = x.dims();
+    let [kh, kw] = geometry.kernel;
+    let [ho, wo] = geometry.output_size([h, w]);
+    let mut views = shifted_views(x, geometry);
+    let columns = match views.len() {
+        1 => views.pop().expect("one view"), // a pointwise conv reads its input as is
+        _ => Tensor::cat(views, 1),
+    };
+    columns.reshape([n, kh * kw * c, ho * wo])
 }
 
 /// A depthwise convolution (`weight` `[c, 1, kh, kw]`, one group per channel of `x`

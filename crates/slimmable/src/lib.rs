@@ -45,6 +45,7 @@ mod gemm_operands;
 mod gemm_precision;
 mod gemm_tiling;
 mod im2col;
+mod im2col_columns;
 mod linear;
 mod named;
 mod norm;

@@ -1,0 +1,253 @@
+//! The column matrix of [`conv2d_im2col`](crate::conv2d_im2col) written by one kernel on
+//! burn's cubecl backends, for an input no gradient flows back to: a network's stem on its
+//! images.
+//!
+//! Why: by tensor ops the columns are a padded copy of the input, a strided slice per kernel
+//! position, a concatenation (an empty tensor and a slice assignment per position), and on
+//! CUDA one more copy of the whole matrix — cubecl pads each innermost row of a new tensor to
+//! a multiple of 512 bytes, so the concatenation of 112-pixel rows cannot be seen as one
+//! `[n, k, pixels]` matrix without copying it. MobileNetV2-224's 3-channel stem at batch 128
+//! spent 21 launches and about 0.74 ms of GPU time a pass on that, at every width (Nsight
+//! Compute on an H200, docs/BENCHMARKS.md, session 28's log read in session 30). Here it is
+//! one launch writing the contiguous matrix. The kernel has no backward pass: an input that
+//! needs its gradient keeps the tensor-op path.
+
+use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
+
+use crate::im2col::ConvGeometry;
+
+/// The columns of `x` `[n, c, h, w]` for a conv of `geometry`: `[n, kh·kw·c, h_out·w_out]`,
+/// row `(i·kw + j)·c + ch` holding channel `ch` read at kernel position `(i, j)` for every
+/// output pixel (zero in the padding) — the order of `conv2d_im2col`'s concatenated views. By
+/// the kernel where `x` is f32, needs no gradient, and lives on burn's wgpu or CUDA backend
+/// (with or without autodiff); otherwise `x` back, untouched.
+pub(crate) fn kernel_columns<B: Backend>(x: Tensor<B, 4>, geometry: &ConvGeometry) -> Result<Tensor<B, 3>, Tensor<B, 4>> {
+    #[cfg(feature = "cube")]
+    return on_cube::kernel_columns(x, geometry);
+    #[cfg(not(feature = "cube"))]
+    {
+        let _ = geometry;
+        Err(x)
+    }
+}
+
+#[cfg(feature = "cube")]
+mod on_cube {
+    use burn::backend::Autodiff;
+    use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+    use burn::tensor::backend::{AutodiffBackend, Backend};
+    use burn::tensor::ops::FloatTensor;
+    use burn::tensor::{DType, Tensor as BurnTensor, TensorPrimitive};
+    use burn_cubecl::tensor::CubeTensor;
+    use burn_cubecl::{BoolElement, CubeRuntime};
+    use cubecl::prelude::*;
+
+    use crate::cube_launch::{elementwise_launch, empty_like};
+    use crate::im2col::ConvGeometry;
+    use crate::type_match::{AutodiffOp, CubeOp, same_type};
+
+    /// `output` `[n, kh·kw·c, h_out·w_out]` (contiguous) holds the columns of `input`
+    /// `[n, c, h, w]` (any strides): element `(img, (i·kw + j)·c + ch, oy·w_out + ox)` is
+    /// `input[img, ch, oy·sh + i·dh − ph, ox·sw + j·dw − pw]`, zero where that falls outside the
+    /// input. A thread per element, neighbouring threads on neighbouring output pixels (coalesced
+    /// writes). Every divisor is a comptime constant (the stem's shapes), so that the index
+    /// arithmetic compiles to multiplications: session 21's direct stem kernels were bound by
+    /// their run-time divisions.
+    #[cube(launch)]
+    #[allow(clippy::too_many_arguments)]
+    fn columns_kernel<F: Float>(
+        input: &Tensor<F>,
+        output: &mut Tensor<F>,
+        #[comptime] channels: usize,
+        #[comptime] kernel: (usize, usize),
+        #[comptime] out_size: (usize, usize),
+        #[comptime] stride: (usize, usize),
+        #[comptime] dilation: (usize, usize),
+        #[comptime] padding: (usize, usize),
+    ) {
+        if ABSOLUTE_POS >= output.len() {
+            terminate!();
+        }
+        let pixels = out_size.0 * out_size.1;
+        let rows = kernel.0 * kernel.1 * channels;
+        let pixel = ABSOLUTE_POS % pixels;
+        let row = ABSOLUTE_POS / pixels;
+        let img = row / rows;
+        let k = row % rows;
+        let position = k / channels;
+        let ch = k % channels;
+        let (i, j) = (position / kernel.1, position % kernel.1);
+        let (oy, ox) = (pixel / out_size.1, pixel % out_size.1);
+        // Coordinates in the padded image; inside the input where at least the padding and below it.
+        let y = oy * stride.0 + i * dilation.0;
+        let x = ox * stride.1 + j * dilation.1;
+        let inside = y >= padding.0 && y < padding.0 + input.shape(2) && x >= padding.1 && x < padding.1 + input.shape(3);
+        let mut value = F::new(0.0);
+        if inside {
+            value = input[img * input.stride(0) + ch * input.stride(1) + (y - padding.0) * input.stride(2) + (x - padding.1) * input.stride(3)];
+        }
+        output[ABSOLUTE_POS] = value;
+    }
+
+    /// [`columns_kernel`]'s launch: the columns of `x` `[n, c, h, w]` (f32) for `geometry`.
+    pub(super) fn columns<R: CubeRuntime>(x: CubeTensor<R>, geometry: &ConvGeometry) -> CubeTensor<R> {
+        let [n, c, h, w] = x.meta.shape().dims::<4>();
+        let [kh, kw] = geometry.kernel;
+        let [ho, wo] = geometry.output_size([h, w]);
+        let output = empty_like::<R, f32>(&x, &[n, kh * kw * c, ho * wo]);
+        if output.meta.num_elements() == 0 {
+            return output;
+        }
+        let (count, dim) = elementwise_launch(&output, 1);
+        let pair = |v: [usize; 2]| (v[0], v[1]);
+        columns_kernel::launch::<f32, R>(
+            &x.client,
+            count,
+            dim,
+            x.clone().into_tensor_arg(),
+            output.clone().into_tensor_arg(),
+            c,
+            pair(geometry.kernel),
+            (ho, wo),
+            pair(geometry.stride),
+            pair(geometry.dilation),
+            pair(geometry.pad_start),
+        );
+        output
+    }
+
+    /// [`super::kernel_columns`] on the cubecl backends.
+    pub(super) fn kernel_columns<B: Backend>(x: BurnTensor<B, 4>, geometry: &ConvGeometry) -> Result<BurnTensor<B, 3>, BurnTensor<B, 4>> {
+        if x.is_require_grad() || x.dtype() != DType::F32 {
+            return Err(x);
+        }
+        let op = Columns::<B> { x: x.into_primitive().tensor(), geometry: *geometry };
+        let columns = |t: FloatTensor<B>| BurnTensor::<B, 3>::from_primitive(TensorPrimitive::Float(t));
+        let input = |t: FloatTensor<B>| BurnTensor::<B, 4>::from_primitive(TensorPrimitive::Float(t));
+        // The plain cubecl backends, then burn's autodiff over them.
+        let op = match crate::type_match::on_cube::<B, _>(op) {
+            Ok(done) => return Ok(columns(done)),
+            Err(op) => op,
+        };
+        match crate::type_match::on_autodiff::<B, _>(op) {
+            Ok(Ok(done)) => Ok(columns(done)),
+            Ok(Err(x)) => Err(input(x)),
+            Err(op) => Err(input(op.x)),
+        }
+    }
+
+    /// The op's input, of backend `B`.
+    pub(super) struct Columns<B: Backend> {
+        pub(super) x: FloatTensor<B>,
+        pub(super) geometry: ConvGeometry,
+    }
+
+    impl<B: Backend> CubeOp<B> for Columns<B> {
+        type Output = FloatTensor<B>;
+
+        fn run<R: CubeRuntime, BT: BoolElement>(self) -> Self::Output {
+            let x: CubeTensor<R> = same_type(self.x).unwrap_or_else(|_| unreachable!("run is called only when B is a cubecl backend"));
+            same_type(columns(x, &self.geometry)).unwrap_or_else(|_| unreachable!("run is called only when B is a cubecl backend"))
+        }
+    }
+
+    impl<B: Backend> AutodiffOp<B> for Columns<B> {
+        /// The columns, or the input back where the wrapped backend has no kernel (ndarray).
+        type Output = Result<FloatTensor<B>, FloatTensor<B>>;
+
+        fn run<I: Backend, C: CheckpointStrategy>(self) -> Self::Output {
+            let x: FloatTensor<Autodiff<I, C>> = same_type(self.x).unwrap_or_else(|_| unreachable!("B is Autodiff<I, C>"));
+            let back = |t: FloatTensor<Autodiff<I, C>>| same_type::<_, FloatTensor<B>>(t).unwrap_or_else(|_| unreachable!("B is Autodiff<I, C>"));
+            // No gradient flows through `x` (checked by the caller): the columns are a
+            // constant of the graph, made on the wrapped backend.
+            let inner = Columns::<I> { x: Autodiff::<I, C>::inner(x), geometry: self.geometry };
+            match crate::type_match::on_cube::<I, _>(inner) {
+                Ok(columns) => Ok(back(Autodiff::<I, C>::from_inner(columns))),
+                Err(op) => Err(back(Autodiff::<I, C>::from_inner(op.x))),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::Tensor;
+    use burn::tensor::backend::{AutodiffBackend, Backend};
+    use burn::tensor::module::conv2d;
+
+    use super::kernel_columns;
+    use crate::im2col::{ConvGeometry, conv2d_im2col, view_columns};
+    use crate::test_support::{NdArrayAd, assert_close_named, backend_tests, geometry, matmul_tolerance, random};
+
+    /// Stems and other geometries: stride 2 with padding 1 (MobileNetV2's), `Same`-style
+    /// padding at the end only, dilation, stride 1, a 7×7 stride-2 stem (ResNet's), and a
+    /// rectangular input.
+    fn geometries() -> Vec<([usize; 4], ConvGeometry)> {
+        vec![
+            ([2, 3, 15, 13], geometry(3, 2, 1, [1, 1], [1, 1])),
+            ([1, 3, 8, 8], geometry(3, 2, 1, [0, 0], [1, 1])),
+            ([2, 2, 9, 9], geometry(3, 1, 2, [2, 2], [2, 2])),
+            ([3, 1, 6, 7], geometry(3, 1, 1, [1, 1], [1, 1])),
+            ([1, 3, 11, 11], geometry(7, 2, 1, [3, 3], [3, 3])),
+            ([2, 4, 5, 12], ConvGeometry { kernel: [3, 5], stride: [1, 2], dilation: [1, 1], pad_start: [1, 2], pad_end: [1, 2] }),
+        ]
+    }
+
+    /// Whether `B` is one of burn's cubecl backends (with or without autodiff), where the
+    /// kernel runs.
+    fn is_cube<B: Backend>() -> bool {
+        std::any::type_name::<B>().contains("CubeBackend")
+    }
+
+    /// The kernel's columns equal the concatenated views exactly, on the backend with autodiff
+    /// and on the one it wraps; the backends without the kernel (ndarray) and an input that
+    /// needs its gradient get the input back.
+    fn kernel_columns_are_the_views<B: AutodiffBackend>(device: &B::Device) {
+        for (shape, g) in geometries() {
+            let x = random::<B, 4>(shape, device);
+            let expected = view_columns(x.clone(), &g);
+            match (kernel_columns(x.clone(), &g), is_cube::<B>()) {
+                (Ok(columns), true) => assert_close_named(columns, expected.clone(), 1e-9, &format!("columns with autodiff, {g:?}")),
+                (Err(back), false) => assert_close_named(back, x.clone(), 1e-9, "the input given back"),
+                (result, cube) => panic!("kernel path taken: {}, on a cubecl backend: {cube} ({g:?})", result.is_ok()),
+            }
+            match (kernel_columns(x.clone().inner(), &g), is_cube::<B::InnerBackend>()) {
+                (Ok(columns), true) => assert_close_named(columns, expected.inner(), 1e-9, &format!("columns, {g:?}")),
+                (Err(_), false) => {}
+                (result, cube) => panic!("kernel path taken: {}, on a cubecl backend: {cube} ({g:?})", result.is_ok()),
+            }
+            let tracked = x.require_grad();
+            assert!(kernel_columns(tracked, &g).is_err(), "an input that needs its gradient keeps the tensor ops");
+        }
+    }
+
+    /// `conv2d_im2col` on an input without gradient (the kernel's columns on the cubecl
+    /// backends) gives burn-ndarray's conv output and weight and bias gradients.
+    fn a_stem_on_images_matches_ndarray<B: AutodiffBackend>(device: &B::Device) {
+        let cpu = Default::default();
+        let tolerance = matmul_tolerance::<B>(0.02);
+        for (shape, g) in geometries() {
+            let w_shape = [5, shape[1], g.kernel[0], g.kernel[1]];
+            let x = random::<NdArrayAd, 4>(shape, &cpu);
+            let weight = random::<NdArrayAd, 4>(w_shape, &cpu).require_grad();
+            let bias = random::<NdArrayAd, 1>([5], &cpu).require_grad();
+            let expected = conv2d(x.clone(), weight.clone(), Some(bias.clone()), g.options(1));
+            let mask = random::<NdArrayAd, 4>(expected.dims(), &cpu);
+            let grads_expected = expected.clone().mul(mask.clone()).sum().backward();
+            let to_b = |t: Tensor<NdArrayAd, 4>| Tensor::<B, 4>::from_data(t.into_data(), device);
+            let (xb, wb) = (to_b(x), to_b(weight.clone()).require_grad());
+            let bb = Tensor::<B, 1>::from_data(bias.clone().into_data(), device).require_grad();
+            let actual = conv2d_im2col(xb, wb.clone(), Some(bb.clone()), &g, 1);
+            let grads = actual.clone().mul(to_b(mask)).sum().backward();
+            let to_cpu = |t: Tensor<B::InnerBackend, 4>| Tensor::<burn::backend::NdArray, 4>::from_data(t.into_data(), &cpu);
+            assert_close_named(to_cpu(actual.inner()), expected.inner(), tolerance, &format!("output, {g:?}"));
+            let weight_grad = to_cpu(wb.grad(&grads).expect("the weight has a gradient"));
+            assert_close_named(weight_grad, weight.grad(&grads_expected).unwrap(), 10.0 * tolerance, &format!("weight gradient, {g:?}"));
+            let bias_grad = Tensor::<burn::backend::NdArray, 1>::from_data(bb.grad(&grads).unwrap().into_data(), &cpu);
+            assert_close_named(bias_grad, bias.grad(&grads_expected).unwrap(), 10.0 * tolerance, &format!("bias gradient, {g:?}"));
+        }
+    }
+
+    backend_tests!(kernel_columns_are_the_views, a_stem_on_images_matches_ndarray);
+}
