@@ -181,15 +181,30 @@ fn channel_partials_kernel<F: Float, A: Float, N: Size>(
 }
 
 /// Channel `c`'s total over the segment sums `sums` `[c, segments]` of
-/// [`channel_partials_kernel`].
+/// [`channel_partials_kernel`], four at a time into four sums: one running sum made every load
+/// wait for the add before it, and a thread walking 128 segments took 11–17 µs on an H200 (two
+/// such walks in each of [`stats_finish_kernel`] and [`grad_finish_kernel`], docs/BENCHMARKS.md,
+/// session 30), where four independent loads are in flight at once.
 #[cube]
 fn segment_total<F: Float>(sums: &Tensor<F>, c: usize) -> F {
     let segments = sums.shape(1);
-    let mut total = F::new(0.0);
-    for s in 0..segments {
-        total += sums[c * segments + s];
+    let base = c * segments;
+    let quads = segments / 4;
+    let mut sum_a = F::new(0.0);
+    let mut sum_b = F::new(0.0);
+    let mut sum_c = F::new(0.0);
+    let mut sum_d = F::new(0.0);
+    for q in 0..quads {
+        let at = base + 4 * q;
+        sum_a += sums[at];
+        sum_b += sums[at + 1];
+        sum_c += sums[at + 2];
+        sum_d += sums[at + 3];
     }
-    total
+    for s in 4 * quads..segments {
+        sum_a += sums[base + s];
+    }
+    (sum_a + sum_b) + (sum_c + sum_d)
 }
 
 /// Active channel `c`'s statistics (of `active`) from `a = Σ(x − K)` and `b = Σ(x − K)²` over
