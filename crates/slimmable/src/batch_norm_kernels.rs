@@ -34,7 +34,7 @@ use cubecl::prelude::*;
 
 use burn::tensor::{DType, bf16};
 
-use crate::cube_launch::{elementwise_launch, empty_like, empty_of, vector_size_along};
+use crate::cube_launch::{elementwise_launch, empty_like, empty_of, run_total, vector_size_along};
 
 /// Threads per cube of [`channel_partials_kernel`] (a power of two: the tree sum halves it).
 const BLOCK: usize = 256;
@@ -181,30 +181,11 @@ fn channel_partials_kernel<F: Float, A: Float, N: Size>(
 }
 
 /// Channel `c`'s total over the segment sums `sums` `[c, segments]` of
-/// [`channel_partials_kernel`], four at a time into four sums: one running sum made every load
-/// wait for the add before it, and a thread walking 128 segments took 11–17 µs on an H200 (two
-/// such walks in each of [`stats_finish_kernel`] and [`grad_finish_kernel`], docs/BENCHMARKS.md,
-/// session 30), where four independent loads are in flight at once.
+/// [`channel_partials_kernel`].
 #[cube]
 fn segment_total<F: Float>(sums: &Tensor<F>, c: usize) -> F {
     let segments = sums.shape(1);
-    let base = c * segments;
-    let quads = segments / 4;
-    let mut sum_a = F::new(0.0);
-    let mut sum_b = F::new(0.0);
-    let mut sum_c = F::new(0.0);
-    let mut sum_d = F::new(0.0);
-    for q in 0..quads {
-        let at = base + 4 * q;
-        sum_a += sums[at];
-        sum_b += sums[at + 1];
-        sum_c += sums[at + 2];
-        sum_d += sums[at + 3];
-    }
-    for s in 4 * quads..segments {
-        sum_a += sums[base + s];
-    }
-    (sum_a + sum_b) + (sum_c + sum_d)
+    run_total(sums, c * segments, segments)
 }
 
 /// Active channel `c`'s statistics (of `active`) from `a = Σ(x − K)` and `b = Σ(x − K)²` over

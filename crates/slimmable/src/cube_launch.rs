@@ -1,6 +1,7 @@
 //! What this crate's cubecl kernels (`depthwise/cube.rs`, `batch_norm_kernels.rs`,
 //! `gemm_operands.rs`) share: new output tensors, the launch geometry of one thread per output
-//! element, and the vector size a tensor is read with along one axis.
+//! element, the vector size a tensor is read with along one axis, and one thread's sum of a
+//! run of values.
 
 use burn::tensor::{DType, Shape};
 use burn_cubecl::tensor::CubeTensor;
@@ -39,4 +40,28 @@ pub(crate) fn vector_size_along<R: CubeRuntime>(tensor: &CubeTensor<R>, axis: us
         true => size,
         false => 1,
     }
+}
+
+/// The sum of `count` consecutive values of `values` from `start`, four at a time into four
+/// sums: with one running sum every load waited for the add before it, and a thread adding 128
+/// partial sums (BatchNorm's segments, the depthwise weight gradient's chunks) took 11–17 µs on
+/// an H200 (docs/BENCHMARKS.md, session 30); here four independent loads are in flight at once.
+#[cube]
+pub(crate) fn run_total<F: Float>(values: &Tensor<F>, start: usize, count: usize) -> F {
+    let quads = count / 4;
+    let mut sum_a = F::new(0.0);
+    let mut sum_b = F::new(0.0);
+    let mut sum_c = F::new(0.0);
+    let mut sum_d = F::new(0.0);
+    for q in 0..quads {
+        let at = start + 4 * q;
+        sum_a += values[at];
+        sum_b += values[at + 1];
+        sum_c += values[at + 2];
+        sum_d += values[at + 3];
+    }
+    for k in 4 * quads..count {
+        sum_a += values[start + k];
+    }
+    (sum_a + sum_b) + (sum_c + sum_d)
 }

@@ -27,7 +27,7 @@ use cubecl::calculate_cube_count_elemwise;
 use cubecl::prelude::*;
 
 use super::backend::{DepthwiseBackward, DepthwiseForward};
-use crate::cube_launch::{elementwise_launch, empty_like, empty_of};
+use crate::cube_launch::{elementwise_launch, empty_like, empty_of, run_total};
 use crate::im2col::ConvGeometry;
 
 /// The runtime part of a geometry as the kernels take it (the column stride and dilation are
@@ -340,9 +340,7 @@ fn chunk_sum_kernel<F: Float>(partial: &Tensor<F>, weight_grad: &mut Tensor<F>) 
     let chunks = partial.shape(2);
     let mut sum = F::new(0.0);
     if at < partial.shape(0) * partial.shape(1) {
-        for k in 0..chunks {
-            sum += partial[at * chunks + k];
-        }
+        sum = run_total(partial, at * chunks, chunks);
     }
     weight_grad[at] = sum;
 }
