@@ -119,7 +119,7 @@ mod on_cube {
 
     /// [`super::kernel_columns`] on the cubecl backends.
     pub(super) fn kernel_columns<B: Backend>(x: BurnTensor<B, 4>, geometry: &ConvGeometry) -> Result<BurnTensor<B, 3>, BurnTensor<B, 4>> {
-        if x.is_require_grad() || x.dtype() != DType::F32 {
+        if x.dtype() != DType::F32 {
             return Err(x);
         }
         let op = Columns::<B> { x: x.into_primitive().tensor(), geometry: *geometry };
@@ -159,8 +159,13 @@ mod on_cube {
         fn run<I: Backend, C: CheckpointStrategy>(self) -> Self::Output {
             let x: FloatTensor<Autodiff<I, C>> = same_type(self.x).unwrap_or_else(|_| unreachable!("B is Autodiff<I, C>"));
             let back = |t: FloatTensor<Autodiff<I, C>>| same_type::<_, FloatTensor<B>>(t).unwrap_or_else(|_| unreachable!("B is Autodiff<I, C>"));
-            // No gradient flows through `x` (checked by the caller): the columns are a
-            // constant of the graph, made on the wrapped backend.
+            // Tracked: a parameter, or computed from one (burn's `is_require_grad` is true for
+            // the former only), so the gradient must flow back through the tensor ops.
+            if x.is_tracked() {
+                return Err(back(x));
+            }
+            // No gradient flows through `x`: the columns are a constant of the graph, made on
+            // the wrapped backend.
             let inner = Columns::<I> { x: Autodiff::<I, C>::inner(x), geometry: self.geometry };
             match crate::type_match::on_cube::<I, _>(inner) {
                 Ok(columns) => Ok(back(Autodiff::<I, C>::from_inner(columns))),
@@ -217,8 +222,10 @@ mod tests {
                 (Err(_), false) => {}
                 (result, cube) => panic!("kernel path taken: {}, on a cubecl backend: {cube} ({g:?})", result.is_ok()),
             }
-            let tracked = x.require_grad();
-            assert!(kernel_columns(tracked, &g).is_err(), "an input that needs its gradient keeps the tensor ops");
+            let leaf = x.require_grad();
+            assert!(kernel_columns(leaf.clone(), &g).is_err(), "an input that needs its gradient keeps the tensor ops");
+            let computed = leaf.mul_scalar(2.0);
+            assert!(kernel_columns(computed, &g).is_err(), "an input computed from one that needs its gradient keeps the tensor ops");
         }
     }
 
@@ -249,5 +256,23 @@ mod tests {
         }
     }
 
-    backend_tests!(kernel_columns_are_the_views, a_stem_on_images_matches_ndarray);
+    /// An input computed from a tracked tensor (not itself marked to need its gradient) gets
+    /// its gradient through `conv2d_im2col` as through the backend's conv: the kernel, which
+    /// has no backward pass, must not take it.
+    fn a_computed_input_gets_its_gradient<B: AutodiffBackend>(device: &B::Device) {
+        let tolerance = matmul_tolerance::<B>(0.02);
+        for (shape, g) in geometries() {
+            let leaf = random::<B, 4>(shape, device).require_grad();
+            let weight = random::<B, 4>([4, shape[1], g.kernel[0], g.kernel[1]], device);
+            // Each side its own graph (a backward pass consumes the one it walks).
+            let ours = conv2d_im2col(leaf.clone().mul_scalar(1.5), weight.clone(), None, &g, 1);
+            let native = conv2d(leaf.clone().mul_scalar(1.5), weight, None, g.options(1));
+            let mask = random::<B, 4>(native.dims(), device);
+            let grad_ours = leaf.grad(&ours.mul(mask.clone()).sum().backward()).expect("the input has a gradient through the im2col conv");
+            let grad_native = leaf.grad(&native.mul(mask).sum().backward()).expect("the input has a gradient through the native conv");
+            assert_close_named(grad_ours, grad_native, tolerance, &format!("input gradient, {g:?}"));
+        }
+    }
+
+    backend_tests!(kernel_columns_are_the_views, a_stem_on_images_matches_ndarray, a_computed_input_gets_its_gradient);
 }
