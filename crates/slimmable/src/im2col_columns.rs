@@ -7,7 +7,7 @@
 //! CUDA one more copy of the whole matrix — cubecl pads each innermost row of a new tensor to
 //! a multiple of 512 bytes, so the concatenation of 112-pixel rows cannot be seen as one
 //! `[n, k, pixels]` matrix without copying it. MobileNetV2-224's 3-channel stem at batch 128
-//! spent 21 launches and about 0.74 ms of GPU time a pass on that, at every width (Nsight
+//! spent 21 launches and about 0.8 ms of GPU time a pass on that, at every width (Nsight
 //! Compute on an H200, docs/BENCHMARKS.md, session 28's log read in session 30). Here it is
 //! one launch writing the contiguous matrix. The kernel has no backward pass: an input that
 //! needs its gradient keeps the tensor-op path.
