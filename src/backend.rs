@@ -176,6 +176,9 @@ pub fn configure(name: Option<&str>) -> Result<BackendKind, String> {
     if let Some(channels) = gemm_min_channels(std::env::var("AUTOSLIM_GEMM_MIN_CHANNELS").ok().as_deref())? {
         slimmable::set_gemm_min_channels(channels);
     }
+    if let Some(batches) = im2col_batches(std::env::var("AUTOSLIM_IM2COL_BATCHES").ok().as_deref())? {
+        slimmable::set_im2col_batches(batches);
+    }
     if let Some(order) = wgrad_order(std::env::var("AUTOSLIM_WGRAD_ORDER").ok().as_deref())? {
         slimmable::set_wgrad_order(order);
     }
@@ -269,6 +272,15 @@ pub fn depthwise_wgrad_threads(value: Option<&str>) -> Result<Option<usize>, Str
 /// default 8); `None` when unset.
 pub fn gemm_min_channels(value: Option<&str>) -> Result<Option<usize>, String> {
     positive_whole("AUTOSLIM_GEMM_MIN_CHANNELS", "channels", value)
+}
+
+/// `AUTOSLIM_IM2COL_BATCHES`'s value: the matrix products a stem's conv by im2col is split
+/// into, its output rows in runs (`slimmable::set_im2col_batches`; 0 or 1 keeps one per image;
+/// default `slimmable::DEFAULT_IM2COL_BATCHES`); `None` when unset.
+pub fn im2col_batches(value: Option<&str>) -> Result<Option<usize>, String> {
+    named("AUTOSLIM_IM2COL_BATCHES", value, |text| {
+        text.parse::<usize>().map_err(|_| format!("expected a whole number of products (0 or 1: one per image); got \"{text}\""))
+    })
 }
 
 /// `AUTOSLIM_WGRAD_ORDER`'s value: how a stride-1 conv's weight gradient orders its products
@@ -381,7 +393,7 @@ pub fn summary() -> String {
     let conv = slimmable::conv_algorithm();
     match conv.dense_as_gemm() {
         true => format!(
-            "{} ({} conv, {} kernel, {} stages, {} stage columns, bounds checks {}, {} weight-gradient products on {} stages, {}, {} operands, {} activations, channels aligned to {}, convs larger than 1×1 of fewer than {} channels by im2col, depthwise weight gradient {})",
+            "{} ({} conv, {} kernel, {} stages, {} stage columns, bounds checks {}, {} weight-gradient products on {} stages, {}, {} operands, {} activations, channels aligned to {}, convs larger than 1×1 of fewer than {} channels by im2col {}, depthwise weight gradient {})",
             selected().name(),
             conv.name(),
             slimmable::gemm_kernel_for(selected().name()).name(),
@@ -395,6 +407,10 @@ pub fn summary() -> String {
             slimmable::activation_precision().name(),
             slimmable::gemm_channel_align(),
             slimmable::gemm_min_channels(),
+            match slimmable::im2col_batches() {
+                0 | 1 => "in one product per image".to_string(),
+                batches => format!("in products for {batches} batches"),
+            },
             match slimmable::depthwise_wgrad_threads() {
                 0 => "in one chunk per channel".to_string(),
                 threads => format!("in chunks of rows for {threads} threads"),
@@ -520,6 +536,11 @@ mod tests {
         assert_eq!(depthwise_wgrad_threads(Some("262144")), Ok(Some(262_144)));
         let err = depthwise_wgrad_threads(Some("lots")).unwrap_err();
         assert!(err.contains("AUTOSLIM_DEPTHWISE_WGRAD_THREADS") && err.contains("\"lots\""), "{err}");
+        assert_eq!(im2col_batches(None), Ok(None));
+        assert_eq!(im2col_batches(Some(" 0 ")), Ok(Some(0)));
+        assert_eq!(im2col_batches(Some("2048")), Ok(Some(2048)));
+        let err = im2col_batches(Some("-1")).unwrap_err();
+        assert!(err.contains("AUTOSLIM_IM2COL_BATCHES") && err.contains("\"-1\""), "{err}");
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! ([`set_conv_algorithm`]), like PyTorch's `torch.backends.cudnn.benchmark`: it changes speed
 //! and memory, never the result (beyond float rounding).
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Slice, Tensor, TensorData};
@@ -309,19 +309,62 @@ pub fn conv2d_im2col<B: Backend>(
             .expect("a kernel has at least one position")
     } else {
         let k = kh * kw * c_in;
-        // Views concatenated along channels: [n, kh·kw·c_in, ho·wo], kernel position major; by
-        // one kernel where no gradient flows back to the input (a stem on its images) and there
-        // is more than one view (a pointwise conv's columns are its input, reshaped).
+        // The weight in the columns' order: [c_out, kh·kw·c_in].
+        let matrix = weight.permute([0, 2, 3, 1]).reshape([c_out, k]);
+        // The columns by one kernel where no gradient flows back to the input (a stem on its
+        // images) and there is more than one view (a pointwise conv's columns are its input,
+        // reshaped); else the views concatenated along channels, [n, kh·kw·c_in, ho·wo].
+        let segments = row_segments(n, ho, im2col_batches());
         let by_kernel = match kh * kw > 1 {
-            true => kernel_columns(x, geometry),
+            true => kernel_columns(x, geometry, segments),
             false => Err(x),
         };
-        let columns = by_kernel.unwrap_or_else(|x| view_columns(x, geometry));
-        // The weight in the same order: [1, c_out, kh·kw·c_in].
-        let matrix = weight.permute([0, 2, 3, 1]).reshape([1, c_out, k]);
-        matrix.matmul(columns).reshape([n, c_out, ho, wo])
+        match by_kernel {
+            // [n, segments, k, pixels]: one product per image and run of rows, so that the
+            // weight gradient's products (burn's, per batch) are many and short.
+            Ok(columns) if segments > 1 => {
+                let out = matrix.reshape([1, 1, c_out, k]).matmul(columns);
+                out.swap_dims(1, 2).reshape([n, c_out, ho, wo])
+            }
+            Ok(columns) => matrix.unsqueeze::<3>().matmul(columns.reshape([n, k, ho * wo])).reshape([n, c_out, ho, wo]),
+            Err(x) => matrix.unsqueeze::<3>().matmul(view_columns(x, geometry)).reshape([n, c_out, ho, wo]),
+        }
     };
     add_channel_bias(out, bias)
+}
+
+/// The default of [`set_im2col_batches`].
+pub const DEFAULT_IM2COL_BATCHES: usize = 1024;
+
+/// The batches [`conv2d_im2col`]'s products aim for ([`set_im2col_batches`]).
+static IM2COL_BATCHES: AtomicUsize = AtomicUsize::new(DEFAULT_IM2COL_BATCHES);
+
+/// Sets how many matrix products [`conv2d_im2col`] splits a conv on the columns kernel into
+/// (an input not tracked by autodiff, on burn's wgpu or CUDA backend: a network's stem): each
+/// image's output rows are split into runs (a divisor of the rows) until images × runs reach
+/// `batches`; 0 or 1 keeps one product per image. Default [`DEFAULT_IM2COL_BATCHES`].
+/// Process-wide.
+///
+/// Why: burn's autodiff computes the weight's gradient as one product per batch, here per image:
+/// MobileNetV2-224's stem at batch 128 was 128 products of `c_out × 27` over 12 544 pixels, one
+/// cube each, 560 µs at width 2/12 and 783 µs at full width on an H200 (0.4 TB/s;
+/// docs/BENCHMARKS.md, session 30). The split costs a copy of the output forward (the runs'
+/// products are laid out `[n, runs, c_out, pixels]`) and one of its gradient backward. Not yet
+/// measured on a GPU.
+pub fn set_im2col_batches(batches: usize) {
+    IM2COL_BATCHES.store(batches, Ordering::Relaxed);
+}
+
+/// What [`set_im2col_batches`] set.
+pub fn im2col_batches() -> usize {
+    IM2COL_BATCHES.load(Ordering::Relaxed)
+}
+
+/// The runs `rows` output rows are split into for `images` × runs to reach `batches`: the
+/// largest divisor of `rows` not above `batches / images` (rounded up), at least 1.
+pub(crate) fn row_segments(images: usize, rows: usize, batches: usize) -> usize {
+    let wanted = batches.div_ceil(images.max(1)).clamp(1, rows.max(1));
+    (1..=wanted).rev().find(|runs| rows.is_multiple_of(*runs)).unwrap_or(1)
 }
 
 /// The columns of `x` `[n, c, h, w]` for a conv of `geometry` by tensor ops: its shifted views

@@ -17,17 +17,19 @@ use burn::tensor::backend::Backend;
 
 use crate::im2col::ConvGeometry;
 
-/// The columns of `x` `[n, c, h, w]` for a conv of `geometry`: `[n, kh·kw·c, h_out·w_out]`,
-/// row `(i·kw + j)·c + ch` holding channel `ch` read at kernel position `(i, j)` for every
-/// output pixel (zero in the padding) — the order of `conv2d_im2col`'s concatenated views. By
-/// the kernel where `x` is f32, needs no gradient, and lives on burn's wgpu or CUDA backend
-/// (with or without autodiff); otherwise `x` back, untouched.
-pub(crate) fn kernel_columns<B: Backend>(x: Tensor<B, 4>, geometry: &ConvGeometry) -> Result<Tensor<B, 3>, Tensor<B, 4>> {
+/// The columns of `x` `[n, c, h, w]` for a conv of `geometry`, its output pixels split into
+/// `segments` runs of whole rows (`segments` divides `h_out`): `[n, segments, kh·kw·c,
+/// h_out·w_out / segments]`, row `(i·kw + j)·c + ch` of segment `s` holding channel `ch` read
+/// at kernel position `(i, j)` for the segment's output pixels (zero in the padding) — with one
+/// segment, the order of `conv2d_im2col`'s concatenated views. By the kernel where `x` is f32,
+/// is not tracked by autodiff, and lives on burn's wgpu or CUDA backend (with or without
+/// autodiff); otherwise `x` back, untouched.
+pub(crate) fn kernel_columns<B: Backend>(x: Tensor<B, 4>, geometry: &ConvGeometry, segments: usize) -> Result<Tensor<B, 4>, Tensor<B, 4>> {
     #[cfg(feature = "cube")]
-    return on_cube::kernel_columns(x, geometry);
+    return on_cube::kernel_columns(x, geometry, segments);
     #[cfg(not(feature = "cube"))]
     {
-        let _ = geometry;
+        let _ = (geometry, segments);
         Err(x)
     }
 }
@@ -47,13 +49,14 @@ mod on_cube {
     use crate::im2col::ConvGeometry;
     use crate::type_match::{AutodiffOp, CubeOp, same_type};
 
-    /// `output` `[n, kh·kw·c, h_out·w_out]` (contiguous) holds the columns of `input`
-    /// `[n, c, h, w]` (any strides): element `(img, (i·kw + j)·c + ch, oy·w_out + ox)` is
-    /// `input[img, ch, oy·sh + i·dh − ph, ox·sw + j·dw − pw]`, zero where that falls outside the
-    /// input. A thread per element, neighbouring threads on neighbouring output pixels (coalesced
-    /// writes). Every divisor is a comptime constant (the stem's shapes), so that the index
-    /// arithmetic compiles to multiplications: session 21's direct stem kernels were bound by
-    /// their run-time divisions.
+    /// `output` `[n, segments, kh·kw·c, pixels]` (contiguous; `pixels` = `h_out·w_out /
+    /// segments`) holds the columns of `input` `[n, c, h, w]` (any strides): element `(img, s,
+    /// (i·kw + j)·c + ch, q)` is `input[img, ch, oy·sh + i·dh − ph, ox·sw + j·dw − pw]` for output
+    /// pixel `s·pixels + q = oy·w_out + ox`, zero where that falls outside the input. A thread per
+    /// element, neighbouring threads on neighbouring output pixels (coalesced writes). Every
+    /// divisor is a comptime constant (the stem's shapes), so that the index arithmetic compiles
+    /// to multiplications: session 21's direct stem kernels were bound by their run-time
+    /// divisions.
     #[cube(launch)]
     #[allow(clippy::too_many_arguments)]
     fn columns_kernel<F: Float>(
@@ -61,7 +64,9 @@ mod on_cube {
         output: &mut Tensor<F>,
         #[comptime] channels: usize,
         #[comptime] kernel: (usize, usize),
-        #[comptime] out_size: (usize, usize),
+        #[comptime] out_width: usize,
+        #[comptime] segments: usize,
+        #[comptime] pixels: usize,
         #[comptime] stride: (usize, usize),
         #[comptime] dilation: (usize, usize),
         #[comptime] padding: (usize, usize),
@@ -69,16 +74,18 @@ mod on_cube {
         if ABSOLUTE_POS >= output.len() {
             terminate!();
         }
-        let pixels = out_size.0 * out_size.1;
         let rows = kernel.0 * kernel.1 * channels;
-        let pixel = ABSOLUTE_POS % pixels;
+        let q = ABSOLUTE_POS % pixels;
         let row = ABSOLUTE_POS / pixels;
-        let img = row / rows;
         let k = row % rows;
+        let run = row / rows;
+        let segment = run % segments;
+        let img = run / segments;
         let position = k / channels;
         let ch = k % channels;
         let (i, j) = (position / kernel.1, position % kernel.1);
-        let (oy, ox) = (pixel / out_size.1, pixel % out_size.1);
+        let pixel = segment * pixels + q;
+        let (oy, ox) = (pixel / out_width, pixel % out_width);
         // Coordinates in the padded image; inside the input where at least the padding and below it.
         let y = oy * stride.0 + i * dilation.0;
         let x = ox * stride.1 + j * dilation.1;
@@ -90,12 +97,15 @@ mod on_cube {
         output[ABSOLUTE_POS] = value;
     }
 
-    /// [`columns_kernel`]'s launch: the columns of `x` `[n, c, h, w]` (f32) for `geometry`.
-    pub(super) fn columns<R: CubeRuntime>(x: CubeTensor<R>, geometry: &ConvGeometry) -> CubeTensor<R> {
+    /// [`columns_kernel`]'s launch: the columns of `x` `[n, c, h, w]` (f32) for `geometry`, in
+    /// `segments` runs of output rows.
+    pub(super) fn columns<R: CubeRuntime>(x: CubeTensor<R>, geometry: &ConvGeometry, segments: usize) -> CubeTensor<R> {
         let [n, c, h, w] = x.meta.shape().dims::<4>();
         let [kh, kw] = geometry.kernel;
         let [ho, wo] = geometry.output_size([h, w]);
-        let output = empty_like::<R, f32>(&x, &[n, kh * kw * c, ho * wo]);
+        assert!(segments > 0 && ho.is_multiple_of(segments), "columns: {segments} segments do not divide {ho} output rows");
+        let pixels = ho / segments * wo;
+        let output = empty_like::<R, f32>(&x, &[n, segments, kh * kw * c, pixels]);
         if output.meta.num_elements() == 0 {
             return output;
         }
@@ -109,7 +119,9 @@ mod on_cube {
             output.clone().into_tensor_arg(),
             c,
             pair(geometry.kernel),
-            (ho, wo),
+            wo,
+            segments,
+            pixels,
             pair(geometry.stride),
             pair(geometry.dilation),
             pair(geometry.pad_start),
@@ -118,22 +130,21 @@ mod on_cube {
     }
 
     /// [`super::kernel_columns`] on the cubecl backends.
-    pub(super) fn kernel_columns<B: Backend>(x: BurnTensor<B, 4>, geometry: &ConvGeometry) -> Result<BurnTensor<B, 3>, BurnTensor<B, 4>> {
+    pub(super) fn kernel_columns<B: Backend>(x: BurnTensor<B, 4>, geometry: &ConvGeometry, segments: usize) -> Result<BurnTensor<B, 4>, BurnTensor<B, 4>> {
         if x.dtype() != DType::F32 {
             return Err(x);
         }
-        let op = Columns::<B> { x: x.into_primitive().tensor(), geometry: *geometry };
-        let columns = |t: FloatTensor<B>| BurnTensor::<B, 3>::from_primitive(TensorPrimitive::Float(t));
-        let input = |t: FloatTensor<B>| BurnTensor::<B, 4>::from_primitive(TensorPrimitive::Float(t));
+        let op = Columns::<B> { x: x.into_primitive().tensor(), geometry: *geometry, segments };
+        let tensor = |t: FloatTensor<B>| BurnTensor::<B, 4>::from_primitive(TensorPrimitive::Float(t));
         // The plain cubecl backends, then burn's autodiff over them.
         let op = match crate::type_match::on_cube::<B, _>(op) {
-            Ok(done) => return Ok(columns(done)),
+            Ok(done) => return Ok(tensor(done)),
             Err(op) => op,
         };
         match crate::type_match::on_autodiff::<B, _>(op) {
-            Ok(Ok(done)) => Ok(columns(done)),
-            Ok(Err(x)) => Err(input(x)),
-            Err(op) => Err(input(op.x)),
+            Ok(Ok(done)) => Ok(tensor(done)),
+            Ok(Err(x)) => Err(tensor(x)),
+            Err(op) => Err(tensor(op.x)),
         }
     }
 
@@ -141,6 +152,7 @@ mod on_cube {
     pub(super) struct Columns<B: Backend> {
         pub(super) x: FloatTensor<B>,
         pub(super) geometry: ConvGeometry,
+        pub(super) segments: usize,
     }
 
     impl<B: Backend> CubeOp<B> for Columns<B> {
@@ -148,7 +160,7 @@ mod on_cube {
 
         fn run<R: CubeRuntime, BT: BoolElement>(self) -> Self::Output {
             let x: CubeTensor<R> = same_type(self.x).unwrap_or_else(|_| unreachable!("run is called only when B is a cubecl backend"));
-            same_type(columns(x, &self.geometry)).unwrap_or_else(|_| unreachable!("run is called only when B is a cubecl backend"))
+            same_type(columns(x, &self.geometry, self.segments)).unwrap_or_else(|_| unreachable!("run is called only when B is a cubecl backend"))
         }
     }
 
@@ -166,7 +178,7 @@ mod on_cube {
             }
             // No gradient flows through `x`: the columns are a constant of the graph, made on
             // the wrapped backend.
-            let inner = Columns::<I> { x: Autodiff::<I, C>::inner(x), geometry: self.geometry };
+            let inner = Columns::<I> { x: Autodiff::<I, C>::inner(x), geometry: self.geometry, segments: self.segments };
             match crate::type_match::on_cube::<I, _>(inner) {
                 Ok(columns) => Ok(back(Autodiff::<I, C>::from_inner(columns))),
                 Err(op) => Err(back(Autodiff::<I, C>::from_inner(op.x))),
@@ -205,33 +217,48 @@ mod tests {
         std::any::type_name::<B>().contains("CubeBackend")
     }
 
-    /// The kernel's columns equal the concatenated views exactly, on the backend with autodiff
-    /// and on the one it wraps; the backends without the kernel (ndarray) and an input that
-    /// needs its gradient get the input back.
+    /// The kernel's columns equal the concatenated views exactly, in one run of rows and in
+    /// several, on the backend with autodiff and on the one it wraps; the backends without the
+    /// kernel (ndarray) and an input autodiff tracks get the input back.
     fn kernel_columns_are_the_views<B: AutodiffBackend>(device: &B::Device) {
         for (shape, g) in geometries() {
             let x = random::<B, 4>(shape, device);
-            let expected = view_columns(x.clone(), &g);
-            match (kernel_columns(x.clone(), &g), is_cube::<B>()) {
-                (Ok(columns), true) => assert_close_named(columns, expected.clone(), 1e-9, &format!("columns with autodiff, {g:?}")),
-                (Err(back), false) => assert_close_named(back, x.clone(), 1e-9, "the input given back"),
-                (result, cube) => panic!("kernel path taken: {}, on a cubecl backend: {cube} ({g:?})", result.is_ok()),
-            }
-            match (kernel_columns(x.clone().inner(), &g), is_cube::<B::InnerBackend>()) {
-                (Ok(columns), true) => assert_close_named(columns, expected.inner(), 1e-9, &format!("columns, {g:?}")),
-                (Err(_), false) => {}
-                (result, cube) => panic!("kernel path taken: {}, on a cubecl backend: {cube} ({g:?})", result.is_ok()),
+            let [n, _, ho, wo] = conv2d(x.clone(), random::<B, 4>([1, shape[1], g.kernel[0], g.kernel[1]], device), None, g.options(1)).dims();
+            let views = view_columns(x.clone(), &g);
+            let k = views.dims()[1];
+            for runs in (1..=ho).filter(|runs| ho.is_multiple_of(*runs)) {
+                let expected = views.clone().reshape([n, k, runs, ho / runs * wo]).swap_dims(1, 2);
+                let what = format!("{runs} runs, {g:?}");
+                match (kernel_columns(x.clone(), &g, runs), is_cube::<B>()) {
+                    (Ok(columns), true) => assert_close_named(columns, expected.clone(), 1e-9, &format!("columns with autodiff, {what}")),
+                    (Err(back), false) => assert_close_named(back, x.clone(), 1e-9, "the input given back"),
+                    (result, cube) => panic!("kernel path taken: {}, on a cubecl backend: {cube} ({what})", result.is_ok()),
+                }
+                match (kernel_columns(x.clone().inner(), &g, runs), is_cube::<B::InnerBackend>()) {
+                    (Ok(columns), true) => assert_close_named(columns, expected.inner(), 1e-9, &format!("columns, {what}")),
+                    (Err(_), false) => {}
+                    (result, cube) => panic!("kernel path taken: {}, on a cubecl backend: {cube} ({what})", result.is_ok()),
+                }
             }
             let leaf = x.require_grad();
-            assert!(kernel_columns(leaf.clone(), &g).is_err(), "an input that needs its gradient keeps the tensor ops");
+            assert!(kernel_columns(leaf.clone(), &g, 1).is_err(), "an input that needs its gradient keeps the tensor ops");
             let computed = leaf.mul_scalar(2.0);
-            assert!(kernel_columns(computed, &g).is_err(), "an input computed from one that needs its gradient keeps the tensor ops");
+            assert!(kernel_columns(computed, &g, 1).is_err(), "an input computed from one that needs its gradient keeps the tensor ops");
         }
     }
 
     /// `conv2d_im2col` on an input without gradient (the kernel's columns on the cubecl
-    /// backends) gives burn-ndarray's conv output and weight and bias gradients.
+    /// backends) gives burn-ndarray's conv output and weight and bias gradients, with one
+    /// product per image and split into runs of rows (`set_im2col_batches`).
     fn a_stem_on_images_matches_ndarray<B: AutodiffBackend>(device: &B::Device) {
+        for batches in [crate::DEFAULT_IM2COL_BATCHES, 1, 7] {
+            crate::set_im2col_batches(batches);
+            stem_matches_ndarray::<B>(device);
+        }
+        crate::set_im2col_batches(crate::DEFAULT_IM2COL_BATCHES);
+    }
+
+    fn stem_matches_ndarray<B: AutodiffBackend>(device: &B::Device) {
         let cpu = Default::default();
         let tolerance = matmul_tolerance::<B>(0.02);
         for (shape, g) in geometries() {
@@ -246,13 +273,14 @@ mod tests {
             let (xb, wb) = (to_b(x), to_b(weight.clone()).require_grad());
             let bb = Tensor::<B, 1>::from_data(bias.clone().into_data(), device).require_grad();
             let actual = conv2d_im2col(xb, wb.clone(), Some(bb.clone()), &g, 1);
+            let g = format!("{g:?}, {} batches", crate::im2col_batches());
             let grads = actual.clone().mul(to_b(mask)).sum().backward();
             let to_cpu = |t: Tensor<B::InnerBackend, 4>| Tensor::<burn::backend::NdArray, 4>::from_data(t.into_data(), &cpu);
-            assert_close_named(to_cpu(actual.inner()), expected.inner(), tolerance, &format!("output, {g:?}"));
+            assert_close_named(to_cpu(actual.inner()), expected.inner(), tolerance, &format!("output, {g}"));
             let weight_grad = to_cpu(wb.grad(&grads).expect("the weight has a gradient"));
-            assert_close_named(weight_grad, weight.grad(&grads_expected).unwrap(), 10.0 * tolerance, &format!("weight gradient, {g:?}"));
+            assert_close_named(weight_grad, weight.grad(&grads_expected).unwrap(), 10.0 * tolerance, &format!("weight gradient, {g}"));
             let bias_grad = Tensor::<burn::backend::NdArray, 1>::from_data(bb.grad(&grads).unwrap().into_data(), &cpu);
-            assert_close_named(bias_grad, bias.grad(&grads_expected).unwrap(), 10.0 * tolerance, &format!("bias gradient, {g:?}"));
+            assert_close_named(bias_grad, bias.grad(&grads_expected).unwrap(), 10.0 * tolerance, &format!("bias gradient, {g}"));
         }
     }
 
@@ -274,5 +302,17 @@ mod tests {
         }
     }
 
-    backend_tests!(kernel_columns_are_the_views, a_stem_on_images_matches_ndarray, a_computed_input_gets_its_gradient);
+    #[test]
+    fn rows_split_into_runs_that_divide_them() {
+        use crate::im2col::row_segments;
+        assert_eq!(row_segments(128, 112, 1024), 8);
+        assert_eq!(row_segments(32, 112, 1024), 28); // 32 wanted, 28 the largest divisor below
+        assert_eq!(row_segments(1024, 32, 1024), 1);
+        assert_eq!(row_segments(2, 7, 1024), 7); // at most one run per row
+        assert_eq!(row_segments(128, 112, 0), 1);
+        assert_eq!(row_segments(128, 112, 1), 1);
+        assert_eq!(row_segments(0, 5, 1024), 5);
+    }
+
+    backend_tests!(kernel_columns_are_the_views, a_computed_input_gets_its_gradient; changing_settings: a_stem_on_images_matches_ndarray);
 }

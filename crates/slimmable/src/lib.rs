@@ -71,7 +71,9 @@ pub use gemm_conv::{
     gemm_min_channels, has_implicit_gemm, implicit_gemm_fallbacks, set_gemm_channel_align, set_gemm_min_channels, set_layout_copy_rows, set_wgrad_max_batches,
     set_wgrad_order, wgrad_order,
 };
-pub use im2col::{ConvAlgorithm, ConvGeometry, DepthwiseForm, conv_algorithm, conv2d_im2col, depthwise_conv2d_matmul, set_conv_algorithm, subsample};
+pub use im2col::{
+    ConvAlgorithm, ConvGeometry, DEFAULT_IM2COL_BATCHES, DepthwiseForm, conv_algorithm, conv2d_im2col, depthwise_conv2d_matmul, im2col_batches, set_conv_algorithm, set_im2col_batches, subsample,
+};
 pub use linear::{SlimLinear, SlimLinearConfig};
 pub use norm::{NormMode, SlimBatchNorm, SlimBatchNormConfig, SwitchableBatchNorm, SwitchableBatchNormConfig};
 pub use width::{channels_for_ratio, make_divisible};
