@@ -272,7 +272,9 @@ pub(crate) fn add_channel_bias<B: Backend>(out: Tensor<B, 4>, bias: Option<Tenso
 /// tensor operations: a batched matrix product over the shifted views for a dense conv
 /// (`groups == 1`), a weighted sum of the views for a depthwise conv (one input channel per
 /// group, `c_out == c_in`), and the backend's `conv2d` for any other grouping and for strided
-/// 1×1 convs.
+/// 1×1 convs. On burn's wgpu and CUDA backends, a dense conv larger than 1×1 of an input that
+/// autodiff does not track (a stem on its images) gets its column matrix from one kernel, and its
+/// products split into runs of output rows ([`set_im2col_batches`]).
 ///
 /// # Shapes
 /// - output: `[n, c_out, h_out, w_out]`
