@@ -335,8 +335,12 @@ pub fn conv2d_im2col<B: Backend>(
     add_channel_bias(out, bias)
 }
 
-/// The default of [`set_im2col_batches`].
-pub const DEFAULT_IM2COL_BATCHES: usize = 1024;
+/// The default of [`set_im2col_batches`]: one product per image. Split for 1 024 batches
+/// (MobileNetV2-224 at batch 128: 8 runs of 14 rows), the stem's weight gradient took 123 µs
+/// instead of 560 at width 2/12 and 396 instead of 783 at full width on an H200, but the copies
+/// of the output and its gradient took 155 µs at 2/12 and 974 µs at full width: the full-width
+/// pass 0.8 ms slower (docs/BENCHMARKS.md, session 30).
+pub const DEFAULT_IM2COL_BATCHES: usize = 1;
 
 /// The batches [`conv2d_im2col`]'s products aim for ([`set_im2col_batches`]).
 static IM2COL_BATCHES: AtomicUsize = AtomicUsize::new(DEFAULT_IM2COL_BATCHES);
@@ -350,9 +354,9 @@ static IM2COL_BATCHES: AtomicUsize = AtomicUsize::new(DEFAULT_IM2COL_BATCHES);
 /// Why: burn's autodiff computes the weight's gradient as one product per batch, here per image:
 /// MobileNetV2-224's stem at batch 128 was 128 products of `c_out × 27` over 12 544 pixels, one
 /// cube each, 560 µs at width 2/12 and 783 µs at full width on an H200 (0.4 TB/s;
-/// docs/BENCHMARKS.md, session 30). The split costs a copy of the output forward (the runs'
-/// products are laid out `[n, runs, c_out, pixels]`) and one of its gradient backward. Not yet
-/// measured on a GPU.
+/// docs/BENCHMARKS.md, session 30). The split costs copies of the output forward (the runs'
+/// products are laid out `[n, runs, c_out, pixels]`) and of its gradient backward, which cost
+/// more than it saves at full width (see [`DEFAULT_IM2COL_BATCHES`]).
 pub fn set_im2col_batches(batches: usize) {
     IM2COL_BATCHES.store(batches, Ordering::Relaxed);
 }

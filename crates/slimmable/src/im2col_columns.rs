@@ -249,9 +249,9 @@ mod tests {
 
     /// `conv2d_im2col` on an input without gradient (the kernel's columns on the cubecl
     /// backends) gives burn-ndarray's conv output and weight and bias gradients, with one
-    /// product per image and split into runs of rows (`set_im2col_batches`).
+    /// product per image (the default) and split into runs of rows (`set_im2col_batches`).
     fn a_stem_on_images_matches_ndarray<B: AutodiffBackend>(device: &B::Device) {
-        for batches in [crate::DEFAULT_IM2COL_BATCHES, 1, 7] {
+        for batches in [crate::DEFAULT_IM2COL_BATCHES, 1024, 7] {
             crate::set_im2col_batches(batches);
             stem_matches_ndarray::<B>(device);
         }
