@@ -12,13 +12,13 @@ echo "== CUDA tests (background) and pre-runs"
 timeout 300 $DEV/slimmable-tests-C im2col batch_norm depthwise > /tmp/r/cuda-tests.log 2>&1 &
 TESTS=$!
 for v in C A; do
-  timeout 80 $DEV/autoslim-$v bench --model mobilenet_v2 --batch 128 --iters 12 --warmup 2 --mode sandwich plain > /tmp/r/prerun-mbv2-$v.log 2>&1; echo "prerun mbv2 $v: exit $?"
-  timeout 50 $DEV/autoslim-$v bench --model conv8 --batch 1024 --iters 12 --warmup 2 --mode sandwich plain > /tmp/r/prerun-conv8-$v.log 2>&1; echo "prerun conv8 $v: exit $?"
+  timeout 70 $DEV/autoslim-$v bench --model mobilenet_v2 --batch 128 --iters 12 --warmup 2 --mode sandwich plain > /tmp/r/prerun-mbv2-$v.log 2>&1; echo "prerun mbv2 $v: exit $?"
+  timeout 40 $DEV/autoslim-$v bench --model conv8 --batch 1024 --iters 12 --warmup 2 --mode sandwich plain > /tmp/r/prerun-conv8-$v.log 2>&1; echo "prerun conv8 $v: exit $?"
 done
 wait $TESTS; echo "tests: exit $?"; grep -E "test result|FAILED|panicked" /tmp/r/cuda-tests.log | head -12
 echo "== benches"
-MODELS=mobilenet_v2 MODES="plain sandwich" ITERS=10 WARMUP=3 TIMEOUT=60 VARIANTS="C=$DEV/autoslim-C:gemm-all A=$DEV/autoslim-A:gemm-all" \
+MODELS=mobilenet_v2 MODES="plain sandwich" ITERS=10 WARMUP=3 TIMEOUT=50 VARIANTS="C=$DEV/autoslim-C:gemm-all A=$DEV/autoslim-A:gemm-all" \
   scripts/bench_gpu.sh /tmp/r/bench-mbv2 2>&1 | tail -6
-MODELS=conv8 MODES="plain sandwich" ITERS=20 WARMUP=3 TIMEOUT=45 VARIANTS="C=$DEV/autoslim-C:gemm-all A=$DEV/autoslim-A:gemm-all" \
+MODELS=conv8 MODES="plain sandwich" ITERS=20 WARMUP=3 TIMEOUT=40 VARIANTS="C=$DEV/autoslim-C:gemm-all A=$DEV/autoslim-A:gemm-all" \
   scripts/bench_gpu.sh /tmp/r/bench-conv8 2>&1 | tail -6
 tar czf $OUT/call2.tgz -C /tmp/r .
