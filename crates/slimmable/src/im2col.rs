@@ -328,8 +328,11 @@ pub fn conv2d_im2col<B: Backend>(
                 let out = matrix.reshape([1, 1, c_out, k]).matmul(columns);
                 out.swap_dims(1, 2).reshape([n, c_out, ho, wo])
             }
-            Ok(columns) => matrix.unsqueeze::<3>().matmul(columns.reshape([n, k, ho * wo])).reshape([n, c_out, ho, wo]),
-            Err(x) => matrix.unsqueeze::<3>().matmul(view_columns(x, geometry)).reshape([n, c_out, ho, wo]),
+            // [n, k, pixels]: one product per image.
+            by_kernel => {
+                let columns = by_kernel.map(|columns| columns.reshape([n, k, ho * wo])).unwrap_or_else(|x| view_columns(x, geometry));
+                matrix.unsqueeze::<3>().matmul(columns).reshape([n, c_out, ho, wo])
+            }
         }
     };
     add_channel_bias(out, bias)
