@@ -72,6 +72,35 @@ fn lanes_sum<F: Float, N: Size>(v: Vector<F, N>) -> F {
     total
 }
 
+/// One value's terms of [`cube_channel_sums`] at vector `at`: forward `(d, d²)`, `d = x − shift`;
+/// backward `(dy, dy · (x − shift))`, `dy` first passed back through the clamp with `clamped`.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn value_terms<F: Float, A: Float, N: Size>(
+    first: &Tensor<Vector<A, N>>,
+    second: &Tensor<Vector<A, N>>,
+    centre: &Tensor<F>,
+    at: usize,
+    shift: Vector<F, N>,
+    c: usize,
+    low: F,
+    high: F,
+    #[comptime] gradient: bool,
+    #[comptime] clamped: bool,
+) -> (Vector<F, N>, Vector<F, N>) {
+    if gradient {
+        let mut g = Vector::<F, N>::cast_from(first[at]);
+        let x = Vector::<F, N>::cast_from(second[at]);
+        if clamped {
+            g = passed(g, x, centre, c, first.shape(1), low, high);
+        }
+        (g, g * (x - shift))
+    } else {
+        let d = Vector::<F, N>::cast_from(first[at]) - shift;
+        (d, d * d)
+    }
+}
+
 /// The sums of `u` and `v` over images `start..end` of channel `c` of `first` `[n, c, m]`
 /// (contiguous), by the cube's `BLOCK` threads together, left in `shared_u[0]` and
 /// `shared_v[0]` for every thread. Forward (`gradient` false): `u = x − K`, `v = u²`, `K` the
@@ -81,7 +110,10 @@ fn lanes_sum<F: Float, N: Size>(v: Vector<F, N>) -> F {
 ///
 /// The threads walk a channel's plane of each image `BLOCK` pixels at a time, or, when an image
 /// has fewer pixels than a cube has threads, `BLOCK / m` images side by side: each thread works
-/// out where it starts once (two divisions), not per value.
+/// out where it starts once (two divisions), not per value. A thread takes four of its images
+/// at a time into four pairs of sums, so that four loads are in flight at once: with one pair,
+/// every load waited for the add before it, and where one cube sums a whole 14² channel of a
+/// batch (26 images a thread) a launch took 11–19 µs on an H200 (docs/BENCHMARKS.md, session 30).
 #[cube]
 #[allow(clippy::too_many_arguments)]
 fn cube_channel_sums<F: Float, A: Float, N: Size>(
@@ -107,32 +139,52 @@ fn cube_channel_sums<F: Float, A: Float, N: Size>(
     let lane_image = unit / m;
     let first_pixel = unit % m;
     let shift = if gradient { Vector::new(centre[c]) } else { Vector::new(F::cast_from(first[c * m][0])) };
-    let mut u = Vector::<F, N>::new(F::new(0.0));
-    let mut v = Vector::<F, N>::new(F::new(0.0));
+    let mut u0 = Vector::<F, N>::new(F::new(0.0));
+    let mut u1 = Vector::<F, N>::new(F::new(0.0));
+    let mut u2 = Vector::<F, N>::new(F::new(0.0));
+    let mut u3 = Vector::<F, N>::new(F::new(0.0));
+    let mut v0 = Vector::<F, N>::new(F::new(0.0));
+    let mut v1 = Vector::<F, N>::new(F::new(0.0));
+    let mut v2 = Vector::<F, N>::new(F::new(0.0));
+    let mut v3 = Vector::<F, N>::new(F::new(0.0));
     // The threads beyond the last whole image of a row of images side by side sit out.
     let mut image = if lane_image < side_by_side { start + lane_image } else { end };
-    while image < end {
+    // A plane's distance to the same channel of the image `side_by_side` further on.
+    let step = side_by_side * channels * m;
+    while image + 3 * side_by_side < end {
         let base = (image * channels + c) * m;
         let mut pixel = first_pixel;
         while pixel < m {
             let at = base + pixel;
-            if gradient {
-                let mut g = Vector::<F, N>::cast_from(first[at]);
-                let x = Vector::<F, N>::cast_from(second[at]);
-                if clamped {
-                    g = passed(g, x, centre, c, channels, low, high);
-                }
-                u += g;
-                v += g * (x - shift);
-            } else {
-                let d = Vector::<F, N>::cast_from(first[at]) - shift;
-                u += d;
-                v += d * d;
-            }
+            let (a0, b0) = value_terms(first, second, centre, at, shift, c, low, high, gradient, clamped);
+            let (a1, b1) = value_terms(first, second, centre, at + step, shift, c, low, high, gradient, clamped);
+            let (a2, b2) = value_terms(first, second, centre, at + 2 * step, shift, c, low, high, gradient, clamped);
+            let (a3, b3) = value_terms(first, second, centre, at + 3 * step, shift, c, low, high, gradient, clamped);
+            u0 += a0;
+            u1 += a1;
+            u2 += a2;
+            u3 += a3;
+            v0 += b0;
+            v1 += b1;
+            v2 += b2;
+            v3 += b3;
+            pixel += BLOCK;
+        }
+        image += 4 * side_by_side;
+    }
+    while image < end {
+        let base = (image * channels + c) * m;
+        let mut pixel = first_pixel;
+        while pixel < m {
+            let (a, b) = value_terms(first, second, centre, base + pixel, shift, c, low, high, gradient, clamped);
+            u0 += a;
+            v0 += b;
             pixel += BLOCK;
         }
         image += side_by_side;
     }
+    let u = (u0 + u1) + (u2 + u3);
+    let v = (v0 + v1) + (v2 + v3);
     shared_u[unit] = lanes_sum(u);
     shared_v[unit] = lanes_sum(v);
     sync_cube();

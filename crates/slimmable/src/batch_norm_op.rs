@@ -408,6 +408,9 @@ mod tests {
         // Planes of 25 values, ten images side by side in a cube: four segments of 75 images,
         // the last group of each five images short.
         matches_tensor_ops_with_gradients::<B, 4>([300, 2, 5, 5], 2, 1.5, none, device);
+        // Planes of 400 vectors (two strides of a cube's threads), nine images: a thread sums
+        // two runs of four images at once, then the ninth alone.
+        matches_tensor_ops_with_gradients::<B, 4>([9, 2, 40, 40], 2, 1.5, none, device);
         // Far from zero: the sums are shifted, so the variance does not cancel away.
         matches_tensor_ops_with_gradients::<B, 4>([4, 3, 16, 16], 3, 200.0, none, device);
         // Over `ONE_CUBE_MAX` values a channel (the kernels' segments and finishing launches;
