@@ -2,8 +2,8 @@
 //! kernels per direction, the per-channel arithmetic included:
 //!
 //! - forward: [`channel_partials_kernel`] (each cube: the sums of `x − K` and `(x − K)²` over
-//!   one segment of one channel, `K` the channel's first value), [`stats_finish_kernel`] (one
-//!   thread per channel: mean, variance, `1/σ`, the affine's scale and shift, and the running
+//!   one segment of one channel, `K` the channel's first value), [`stats_finish_kernel`] (a row
+//!   of threads per channel: mean, variance, `1/σ`, the affine's scale and shift, and the running
 //!   statistics after this batch, inactive channels copied), then [`channel_affine_kernel`]
 //!   (`y = x · scale[c] + shift[c]`);
 //! - backward: [`channel_partials_kernel`] again (`Σ dy` and `Σ dy · (x − mean)`),
@@ -34,14 +34,18 @@ use cubecl::prelude::*;
 
 use burn::tensor::{DType, bf16};
 
-use crate::cube_launch::{elementwise_launch, empty_like, empty_of, run_total, vector_size_along};
+use crate::cube_launch::{elementwise_launch, empty_like, empty_of, vector_size_along};
 
 /// Threads per cube of [`channel_partials_kernel`] (a power of two: the tree sum halves it).
 const BLOCK: usize = 256;
 /// Values one cube of [`channel_partials_kernel`] sums at least (eight per thread), and the most
-/// segments a channel is split into ([`stats_finish_kernel`] adds them one thread per channel).
+/// segments a channel is split into ([`stats_finish_kernel`] adds them, `LANES` threads a channel).
 const SEGMENT_MIN: usize = 8 * BLOCK;
 const MAX_SEGMENTS: usize = 128;
+/// Threads that add one channel's segment sums together in the finishing kernels
+/// ([`segment_totals`]), and channels (rows of such threads) per cube of them.
+const LANES: usize = 32;
+const FINISH_ROWS: usize = BLOCK / LANES;
 /// The most values a channel has (images × pixels) for one cube to sum them all and finish the
 /// channel's statistics (or its gradients' coefficients) in the same launch
 /// ([`channel_stats_kernel`], [`channel_grad_stats_kernel`]; 128 values a thread): one launch a
@@ -232,12 +236,55 @@ fn channel_partials_kernel<F: Float, A: Float, N: Size>(
     }
 }
 
-/// Channel `c`'s total over the segment sums `sums` `[c, segments]` of
-/// [`channel_partials_kernel`].
+/// Channel `c`'s totals over the segment sums `first` and `second` `[c, segments]` of
+/// [`channel_partials_kernel`], by the `LANES` threads of row `row` of the cube together
+/// (`lane` among them): each adds every `LANES`-th segment's sums, then the row adds its
+/// threads' sums in `shared_a` and `shared_b` (`BLOCK` long). Every thread of the cube calls it
+/// (it waits for them all); a row with `active` false adds nothing.
+///
+/// Why a row of threads a channel: with one thread adding a channel's 128 segment sums (even
+/// four at a time, [`run_total`](crate::cube_launch::run_total)), [`stats_finish_kernel`] took
+/// 7.5–8.6 µs a launch on an H200, most of it waiting on 64 loads in turn (docs/BENCHMARKS.md,
+/// session 30).
 #[cube]
-fn segment_total<F: Float>(sums: &Tensor<F>, c: usize) -> F {
-    let segments = sums.shape(1);
-    run_total(sums, c * segments, segments)
+#[allow(clippy::too_many_arguments)]
+fn segment_totals<F: Float>(
+    first: &Tensor<F>,
+    second: &Tensor<F>,
+    c: usize,
+    active: bool,
+    row: usize,
+    lane: usize,
+    shared_a: &mut SharedMemory<F>,
+    shared_b: &mut SharedMemory<F>,
+) -> (F, F) {
+    let segments = first.shape(1);
+    let mut a = F::new(0.0);
+    let mut b = F::new(0.0);
+    if active {
+        let mut segment = lane;
+        while segment < segments {
+            a += first[c * segments + segment];
+            b += second[c * segments + segment];
+            segment += LANES;
+        }
+    }
+    let at = row * LANES + lane;
+    shared_a[at] = a;
+    shared_b[at] = b;
+    sync_cube();
+    let mut half = (LANES / 2).runtime();
+    while half > 0 {
+        if lane < half {
+            let other_a = shared_a[at + half];
+            let other_b = shared_b[at + half];
+            shared_a[at] += other_a;
+            shared_b[at] += other_b;
+        }
+        sync_cube();
+        half /= 2;
+    }
+    (shared_a[row * LANES], shared_b[row * LANES])
 }
 
 /// Active channel `c`'s statistics (of `active`) from `a = Σ(x − K)` and `b = Σ(x − K)²` over
@@ -280,9 +327,10 @@ fn finish_stats<F: Float>(
     }
 }
 
-/// One thread per channel of the full parameters (`gamma.len()`): for the active channels
-/// (`c < sums.shape(0)`) [`finish_stats`] from the segment sums; with `running`, the inactive
-/// channels' running statistics copied.
+/// A row of `LANES` threads per channel of the full parameters (`gamma.len()`;
+/// [`finish_launch`]): for the active channels (`c < sums.shape(0)`) [`finish_stats`] from the
+/// segment sums ([`segment_totals`]); with `running`, the inactive channels' running statistics
+/// copied.
 #[cube(launch)]
 fn stats_finish_kernel<F: Float, A: Float>(
     x: &Tensor<A>,
@@ -299,18 +347,21 @@ fn stats_finish_kernel<F: Float, A: Float>(
     momentum: InputScalar,
     #[comptime] running: bool,
 ) {
-    let c = ABSOLUTE_POS;
-    if c >= gamma.len() {
-        terminate!();
-    }
-    if c < sum_d.shape(0) {
-        let m = x.shape(2);
-        let count = F::cast_from(x.shape(0) * m);
-        let (a, b) = (segment_total(sum_d, c), segment_total(sum_d2, c));
-        finish_stats(c, a, b, F::cast_from(x[c * m]), count, gamma, beta, running_mean, running_var, stats, new_mean, new_var, epsilon.get::<F>(), momentum.get::<F>(), running);
-    } else if running {
-        new_mean[c] = running_mean[c];
-        new_var[c] = running_var[c];
+    let (lane, row) = (UNIT_POS_X as usize, UNIT_POS_Y as usize);
+    let c = CUBE_POS_X as usize * FINISH_ROWS + row;
+    let active = c < sum_d.shape(0);
+    let mut shared_a = SharedMemory::<F>::new(BLOCK);
+    let mut shared_b = SharedMemory::<F>::new(BLOCK);
+    let (a, b) = segment_totals(sum_d, sum_d2, c, active, row, lane, &mut shared_a, &mut shared_b);
+    if lane == 0 && c < gamma.len() {
+        if active {
+            let m = x.shape(2);
+            let count = F::cast_from(x.shape(0) * m);
+            finish_stats(c, a, b, F::cast_from(x[c * m]), count, gamma, beta, running_mean, running_var, stats, new_mean, new_var, epsilon.get::<F>(), momentum.get::<F>(), running);
+        } else if running {
+            new_mean[c] = running_mean[c];
+            new_var[c] = running_var[c];
+        }
     }
 }
 
@@ -392,9 +443,10 @@ fn finish_grads<F: Float>(
     grad_beta[c] = g;
 }
 
-/// One thread per channel of the full parameters (`gamma.len()`): for the active channels
-/// [`finish_grads`] from the segment sums of `Σ dy` and `Σ dy · (x − μ)` over `count` values;
-/// `dγ`, `dβ` zero for the inactive channels.
+/// A row of `LANES` threads per channel of the full parameters (`gamma.len()`;
+/// [`finish_launch`]): for the active channels [`finish_grads`] from the segment sums of `Σ dy`
+/// and `Σ dy · (x − μ)` over `count` values ([`segment_totals`]); `dγ`, `dβ` zero for the
+/// inactive channels.
 #[cube(launch)]
 fn grad_finish_kernel<F: Float>(
     sum_dy: &Tensor<F>,
@@ -406,16 +458,19 @@ fn grad_finish_kernel<F: Float>(
     grad_beta: &mut Tensor<F>,
     count: InputScalar,
 ) {
-    let c = ABSOLUTE_POS;
-    if c >= gamma.len() {
-        terminate!();
-    }
-    if c < sum_dy.shape(0) {
-        let (g, h) = (segment_total(sum_dy, c), segment_total(sum_dy_xc, c));
-        finish_grads(c, g, h, count.get::<F>(), stats, gamma, coefficients, grad_gamma, grad_beta);
-    } else {
-        grad_gamma[c] = F::new(0.0);
-        grad_beta[c] = F::new(0.0);
+    let (lane, row) = (UNIT_POS_X as usize, UNIT_POS_Y as usize);
+    let c = CUBE_POS_X as usize * FINISH_ROWS + row;
+    let active = c < sum_dy.shape(0);
+    let mut shared_a = SharedMemory::<F>::new(BLOCK);
+    let mut shared_b = SharedMemory::<F>::new(BLOCK);
+    let (g, h) = segment_totals(sum_dy, sum_dy_xc, c, active, row, lane, &mut shared_a, &mut shared_b);
+    if lane == 0 && c < gamma.len() {
+        if active {
+            finish_grads(c, g, h, count.get::<F>(), stats, gamma, coefficients, grad_gamma, grad_beta);
+        } else {
+            grad_gamma[c] = F::new(0.0);
+            grad_beta[c] = F::new(0.0);
+        }
     }
 }
 
@@ -575,10 +630,10 @@ fn one_cube_launch(active: usize, full: usize) -> CubeCount {
     CubeCount::new_1d((active + (full - active).div_ceil(BLOCK)) as u32)
 }
 
-/// One thread per channel of a full parameter of `channels` values.
-fn per_channel_launch<R: CubeRuntime>(like: &CubeTensor<R>, channels: usize) -> (CubeCount, CubeDim) {
-    let cube_dim = CubeDim::new(&like.client, channels);
-    (cubecl::calculate_cube_count_elemwise(&like.client, channels, cube_dim), cube_dim)
+/// A row of `LANES` threads per channel of a full parameter of `channels` values,
+/// `FINISH_ROWS` rows a cube ([`stats_finish_kernel`], [`grad_finish_kernel`]).
+fn finish_launch(channels: usize) -> (CubeCount, CubeDim) {
+    (CubeCount::new_1d(channels.div_ceil(FINISH_ROWS) as u32), CubeDim::new_2d(LANES as u32, FINISH_ROWS as u32))
 }
 
 /// The running statistics BatchNorm folds a batch into: full-length mean and variance, and the
@@ -639,7 +694,7 @@ pub(crate) fn batch_stats<R: CubeRuntime, F: FloatElement>(
         return BatchStats { x, stats, running: new };
     }
     let (sum_d, sum_d2) = partial_sums::<R, F>(&x, &x, &x, false, None, plane_vector_size(&x));
-    let (count, dim) = per_channel_launch(&x, full);
+    let (count, dim) = finish_launch(full);
     let launch = match x.dtype == DType::BF16 {
         true => stats_finish_kernel::launch::<F, bf16, R>,
         false => stats_finish_kernel::launch::<F, F, R>,
@@ -719,7 +774,7 @@ pub(crate) fn batch_norm_grads<R: CubeRuntime, F: FloatElement>(
         );
     } else {
         let (sum_dy, sum_dy_xc) = partial_sums::<R, F>(&dy, x, stats, true, bounds, vector_size);
-        let (count, dim) = per_channel_launch(&dy, full);
+        let (count, dim) = finish_launch(full);
         grad_finish_kernel::launch::<F, R>(
             &dy.client,
             count,

@@ -422,6 +422,9 @@ mod tests {
             matches_tensor_ops_with_gradients::<B, 4>(shape, 2, 1.5, none, device);
             matches_tensor_ops_with_gradients::<B, 4>(shape, 3, 1.5, Activation::Relu6, device);
         }
+        // 40 segments of one image (a channel's 32 threads finishing it take two each, some),
+        // and 10 active channels of 19 (the finishing launch's two cubes of eight channels).
+        matches_tensor_ops_with_gradients::<B, 4>([40, 10, 48, 48], 19, 1.5, Activation::Relu, device);
     }
 
     /// A slimmable BN's active channels: the parameters and running statistics are longer than

@@ -44,8 +44,9 @@ pub(crate) fn vector_size_along<R: CubeRuntime>(tensor: &CubeTensor<R>, axis: us
 
 /// The sum of `count` consecutive values of `values` from `start`, four at a time into four
 /// sums: with one running sum every load waited for the add before it, and a thread adding 128
-/// partial sums (BatchNorm's segments, the depthwise weight gradient's chunks) took 11–17 µs on
-/// an H200 (docs/BENCHMARKS.md, session 30); here four independent loads are in flight at once.
+/// partial sums (the depthwise weight gradient's chunks; BatchNorm's segments until session 31)
+/// took 11–17 µs on an H200 (docs/BENCHMARKS.md, session 30); here four independent loads are
+/// in flight at once.
 #[cube]
 pub(crate) fn run_total<F: Float>(values: &Tensor<F>, start: usize, count: usize) -> F {
     let quads = count / 4;
