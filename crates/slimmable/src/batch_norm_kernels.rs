@@ -48,11 +48,17 @@ const LANES: usize = 32;
 const FINISH_ROWS: usize = BLOCK / LANES;
 /// The most values a channel has (images × pixels) for one cube to sum them all and finish the
 /// channel's statistics (or its gradients' coefficients) in the same launch
-/// ([`channel_stats_kernel`], [`channel_grad_stats_kernel`]; 128 values a thread): one launch a
-/// direction fewer. Every launch is a request to cubecl's server thread, and a narrow MobileNetV2
-/// pass is bound by that host work (docs/BENCHMARKS.md, session 28); at batch 128, its 14² and
-/// 7² layers (33 of its 52 BatchNorms) are under this.
+/// ([`channel_stats_kernel`], [`channel_grad_stats_kernel`]; 32 values a thread of
+/// [`ONE_CUBE_BLOCK`]): one launch a direction fewer. Every launch is a request to cubecl's
+/// server thread, and a narrow MobileNetV2 pass is bound by that host work (docs/BENCHMARKS.md,
+/// session 28); at batch 128, its 14² and 7² layers (33 of its 52 BatchNorms) are under this.
 pub(crate) const ONE_CUBE_MAX: usize = 128 * BLOCK;
+/// Threads per cube of [`channel_stats_kernel`] and [`channel_grad_stats_kernel`] (where the
+/// device allows it, [`one_cube_block`]): a narrow layer has a few dozen channels, a cube each,
+/// so a cube's threads are all the loads in flight for its channel; with 256 threads a cube, one
+/// summing a 14² channel of 128 images read 26 of them in turn (11–19 µs a launch on an H200,
+/// docs/BENCHMARKS.md, session 30).
+const ONE_CUBE_BLOCK: usize = 1024;
 
 /// The output gradient `dy` (a vector of pixels of channel `c`) of a BatchNorm followed by a
 /// clamp to `[low, high]`, passed back through the clamp: `dy` where the pre-activation
@@ -106,14 +112,14 @@ fn value_terms<F: Float, A: Float, N: Size>(
 }
 
 /// The sums of `u` and `v` over images `start..end` of channel `c` of `first` `[n, c, m]`
-/// (contiguous), by the cube's `BLOCK` threads together, left in `shared_u[0]` and
+/// (contiguous), by the cube's `block` threads together (a power of two), left in `shared_u[0]` and
 /// `shared_v[0]` for every thread. Forward (`gradient` false): `u = x − K`, `v = u²`, `K` the
 /// channel's first value. Backward: `first` is `dy`, `second` is `x`, `centre` the statistics
 /// `[5, c]`, `u = dy`, `v = dy · (x − mean[c])`; with `clamped`, `dy` first passed back through
 /// the clamp ([`passed`]).
 ///
-/// The threads walk a channel's plane of each image `BLOCK` pixels at a time, or, when an image
-/// has fewer pixels than a cube has threads, `BLOCK / m` images side by side: each thread works
+/// The threads walk a channel's plane of each image `block` pixels at a time, or, when an image
+/// has fewer pixels than a cube has threads, `block / m` images side by side: each thread works
 /// out where it starts once (two divisions), not per value. A thread takes four of its images
 /// at a time into four pairs of sums, so that four loads are in flight at once: with one pair,
 /// every load waited for the add before it, and where one cube sums a whole 14² channel of a
@@ -133,13 +139,14 @@ fn cube_channel_sums<F: Float, A: Float, N: Size>(
     shared_v: &mut SharedMemory<F>,
     #[comptime] gradient: bool,
     #[comptime] clamped: bool,
+    #[comptime] block: usize,
 ) {
     let unit = UNIT_POS as usize;
     let channels = first.shape(1);
     // A plane's length in vectors (the launch picks a vector size that divides it).
     let m = first.shape(2) / first.vector_size();
     // Images side by side, and this thread's image among them and its first vector.
-    let side_by_side = max(BLOCK / m, 1);
+    let side_by_side = max(block / m, 1);
     let lane_image = unit / m;
     let first_pixel = unit % m;
     let shift = if gradient { Vector::new(centre[c]) } else { Vector::new(F::cast_from(first[c * m][0])) };
@@ -172,7 +179,7 @@ fn cube_channel_sums<F: Float, A: Float, N: Size>(
             v1 += b1;
             v2 += b2;
             v3 += b3;
-            pixel += BLOCK;
+            pixel += block;
         }
         image += 4 * side_by_side;
     }
@@ -183,7 +190,7 @@ fn cube_channel_sums<F: Float, A: Float, N: Size>(
             let (a, b) = value_terms(first, second, centre, base + pixel, shift, c, low, high, gradient, clamped);
             u0 += a;
             v0 += b;
-            pixel += BLOCK;
+            pixel += block;
         }
         image += side_by_side;
     }
@@ -192,7 +199,7 @@ fn cube_channel_sums<F: Float, A: Float, N: Size>(
     shared_u[unit] = lanes_sum(u);
     shared_v[unit] = lanes_sum(v);
     sync_cube();
-    let mut half = (BLOCK / 2).runtime();
+    let mut half = (block / 2).runtime();
     while half > 0 {
         if unit < half {
             let other_u = shared_u[unit + half];
@@ -229,7 +236,7 @@ fn channel_partials_kernel<F: Float, A: Float, N: Size>(
     let end = min(start + per_segment, images);
     let mut shared_u = SharedMemory::<F>::new(BLOCK);
     let mut shared_v = SharedMemory::<F>::new(BLOCK);
-    cube_channel_sums(first, second, centre, c, start, end, low.get::<F>(), high.get::<F>(), &mut shared_u, &mut shared_v, gradient, clamped);
+    cube_channel_sums(first, second, centre, c, start, end, low.get::<F>(), high.get::<F>(), &mut shared_u, &mut shared_v, gradient, clamped, BLOCK);
     if UNIT_POS == 0 {
         sum_u[c * segments + segment] = shared_u[0];
         sum_v[c * segments + segment] = shared_v[0];
@@ -366,11 +373,11 @@ fn stats_finish_kernel<F: Float, A: Float>(
 }
 
 /// The inactive channel this thread of cube `cube` handles, in a launch of [`one_cube_launch`]
-/// over `active` active channels: the cubes after the active channels' take `BLOCK` inactive
+/// over `active` active channels: the cubes after the active channels' take `block` inactive
 /// channels each, a thread each (the caller tests it against the parameters' length).
 #[cube]
-fn inactive_channel(cube: usize, active: usize) -> usize {
-    active + (cube - active) * BLOCK + UNIT_POS as usize
+fn inactive_channel(cube: usize, active: usize, #[comptime] block: usize) -> usize {
+    active + (cube - active) * block + UNIT_POS as usize
 }
 
 /// One cube per active channel (`c < x.shape(1)`): the sums of [`cube_channel_sums`] over the
@@ -392,13 +399,14 @@ fn channel_stats_kernel<F: Float, A: Float, N: Size>(
     epsilon: InputScalar,
     momentum: InputScalar,
     #[comptime] running: bool,
+    #[comptime] block: usize,
 ) {
     let c = CUBE_POS_X as usize;
     if c < x.shape(1) {
-        let mut shared_u = SharedMemory::<F>::new(BLOCK);
-        let mut shared_v = SharedMemory::<F>::new(BLOCK);
+        let mut shared_u = SharedMemory::<F>::new(block);
+        let mut shared_v = SharedMemory::<F>::new(block);
         let zero = F::new(0.0);
-        cube_channel_sums(x, x, stats, c, 0, x.shape(0), zero, zero, &mut shared_u, &mut shared_v, false, false);
+        cube_channel_sums(x, x, stats, c, 0, x.shape(0), zero, zero, &mut shared_u, &mut shared_v, false, false, block);
         if UNIT_POS == 0 {
             let m = x.shape(2) / x.vector_size();
             let count = F::cast_from(x.shape(0) * x.shape(2));
@@ -406,7 +414,7 @@ fn channel_stats_kernel<F: Float, A: Float, N: Size>(
             finish_stats(c, shared_u[0], shared_v[0], first, count, gamma, beta, running_mean, running_var, stats, new_mean, new_var, epsilon.get::<F>(), momentum.get::<F>(), running);
         }
     } else if running {
-        let inactive = inactive_channel(c, x.shape(1));
+        let inactive = inactive_channel(c, x.shape(1), block);
         if inactive < gamma.len() {
             new_mean[inactive] = running_mean[inactive];
             new_var[inactive] = running_var[inactive];
@@ -492,18 +500,19 @@ fn channel_grad_stats_kernel<F: Float, A: Float, N: Size>(
     low: InputScalar,
     high: InputScalar,
     #[comptime] clamped: bool,
+    #[comptime] block: usize,
 ) {
     let c = CUBE_POS_X as usize;
     if c < dy.shape(1) {
-        let mut shared_u = SharedMemory::<F>::new(BLOCK);
-        let mut shared_v = SharedMemory::<F>::new(BLOCK);
-        cube_channel_sums(dy, x, stats, c, 0, dy.shape(0), low.get::<F>(), high.get::<F>(), &mut shared_u, &mut shared_v, true, clamped);
+        let mut shared_u = SharedMemory::<F>::new(block);
+        let mut shared_v = SharedMemory::<F>::new(block);
+        cube_channel_sums(dy, x, stats, c, 0, dy.shape(0), low.get::<F>(), high.get::<F>(), &mut shared_u, &mut shared_v, true, clamped, block);
         if UNIT_POS == 0 {
             let n = F::cast_from(dy.shape(0) * dy.shape(2));
             finish_grads(c, shared_u[0], shared_v[0], n, stats, gamma, coefficients, grad_gamma, grad_beta);
         }
     } else {
-        let inactive = inactive_channel(c, dy.shape(1));
+        let inactive = inactive_channel(c, dy.shape(1), block);
         if inactive < gamma.len() {
             grad_gamma[inactive] = F::new(0.0);
             grad_beta[inactive] = F::new(0.0);
@@ -624,10 +633,19 @@ fn scalar_bounds<F: FloatElement>(bounds: Option<(f64, f64)>) -> [InputScalar; 2
 }
 
 /// The cubes of [`channel_stats_kernel`] and [`channel_grad_stats_kernel`]: one per active
-/// channel of `active`, then one per `BLOCK` inactive channels of the parameters' `full` (a cube
+/// channel of `active`, then one per `block` inactive channels of the parameters' `full` (a cube
 /// each made a width-2/12 pass a third slower on lavapipe, where most channels are inactive).
-fn one_cube_launch(active: usize, full: usize) -> CubeCount {
-    CubeCount::new_1d((active + (full - active).div_ceil(BLOCK)) as u32)
+fn one_cube_launch(active: usize, full: usize, block: usize) -> CubeCount {
+    CubeCount::new_1d((active + (full - active).div_ceil(block)) as u32)
+}
+
+/// The threads of a cube of [`channel_stats_kernel`] and [`channel_grad_stats_kernel`]:
+/// [`ONE_CUBE_BLOCK`], or the device's most threads a cube if fewer (rounded down to a power of
+/// two, at least `LANES`).
+fn one_cube_block<R: CubeRuntime>(like: &CubeTensor<R>) -> usize {
+    let most = like.client.properties().hardware.max_units_per_cube as usize;
+    let most = if most.is_power_of_two() { most } else { most.next_power_of_two() / 2 };
+    ONE_CUBE_BLOCK.min(most).max(LANES)
 }
 
 /// A row of `LANES` threads per channel of a full parameter of `channels` values,
@@ -682,14 +700,15 @@ pub(crate) fn batch_stats<R: CubeRuntime, F: FloatElement>(
     let (new_mean, new_var) = new.clone().unwrap_or_else(|| (stats.clone(), stats.clone()));
     let [epsilon, momentum] = [epsilon, momentum].map(|value| InputScalar::new(value, dtype));
     if n * m <= ONE_CUBE_MAX {
+        let block = one_cube_block(&x);
         let launch = match x.dtype == DType::BF16 {
             true => channel_stats_kernel::launch::<F, bf16, R>,
             false => channel_stats_kernel::launch::<F, F, R>,
         };
         launch(
-            &x.client, one_cube_launch(c, full), CubeDim::new_1d(BLOCK as u32), plane_vector_size(&x),
+            &x.client, one_cube_launch(c, full, block), CubeDim::new_1d(block as u32), plane_vector_size(&x),
             x.clone().into_tensor_arg(), gamma.into_tensor_arg(), beta.into_tensor_arg(), old.0.into_tensor_arg(), old.1.into_tensor_arg(),
-            stats.clone().into_tensor_arg(), new_mean.into_tensor_arg(), new_var.into_tensor_arg(), epsilon, momentum, new.is_some(),
+            stats.clone().into_tensor_arg(), new_mean.into_tensor_arg(), new_var.into_tensor_arg(), epsilon, momentum, new.is_some(), block,
         );
         return BatchStats { x, stats, running: new };
     }
@@ -763,14 +782,15 @@ pub(crate) fn batch_norm_grads<R: CubeRuntime, F: FloatElement>(
     let (grad_gamma, grad_beta) = (empty_like::<R, F>(&dy, &[full]), empty_like::<R, F>(&dy, &[full]));
     let [low, high] = scalar_bounds::<F>(bounds);
     if n * m <= ONE_CUBE_MAX {
+        let block = one_cube_block(&dy);
         let launch = match x.dtype == DType::BF16 {
             true => channel_grad_stats_kernel::launch::<F, bf16, R>,
             false => channel_grad_stats_kernel::launch::<F, F, R>,
         };
         launch(
-            &dy.client, one_cube_launch(c, full), CubeDim::new_1d(BLOCK as u32), vector_size,
+            &dy.client, one_cube_launch(c, full, block), CubeDim::new_1d(block as u32), vector_size,
             dy.clone().into_tensor_arg(), x.clone().into_tensor_arg(), stats.clone().into_tensor_arg(), gamma.into_tensor_arg(),
-            coefficients.clone().into_tensor_arg(), grad_gamma.clone().into_tensor_arg(), grad_beta.clone().into_tensor_arg(), low, high, bounds.is_some(),
+            coefficients.clone().into_tensor_arg(), grad_gamma.clone().into_tensor_arg(), grad_beta.clone().into_tensor_arg(), low, high, bounds.is_some(), block,
         );
     } else {
         let (sum_dy, sum_dy_xc) = partial_sums::<R, F>(&dy, x, stats, true, bounds, vector_size);

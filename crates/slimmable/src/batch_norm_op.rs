@@ -408,9 +408,11 @@ mod tests {
         // Planes of 25 values, ten images side by side in a cube: four segments of 75 images,
         // the last group of each five images short.
         matches_tensor_ops_with_gradients::<B, 4>([300, 2, 5, 5], 2, 1.5, none, device);
-        // Planes of 400 vectors (two strides of a cube's threads), nine images: a thread sums
-        // two runs of four images at once, then the ninth alone.
+        // One cube a channel, a thread taking four images at once then the rest one by one:
+        // planes of 400 vectors, two images side by side, nine images; planes of 1 296 vectors
+        // (more than a cube's threads: two strides), six images.
         matches_tensor_ops_with_gradients::<B, 4>([9, 2, 40, 40], 2, 1.5, none, device);
+        matches_tensor_ops_with_gradients::<B, 4>([6, 2, 72, 72], 2, 1.5, none, device);
         // Far from zero: the sums are shifted, so the variance does not cancel away.
         matches_tensor_ops_with_gradients::<B, 4>([4, 3, 16, 16], 3, 200.0, none, device);
         // Over `ONE_CUBE_MAX` values a channel (the kernels' segments and finishing launches;
@@ -422,6 +424,9 @@ mod tests {
             matches_tensor_ops_with_gradients::<B, 4>(shape, 2, 1.5, none, device);
             matches_tensor_ops_with_gradients::<B, 4>(shape, 3, 1.5, Activation::Relu6, device);
         }
+        // 85 segments of eight images (two runs of four at once) of 289 values, read one at a
+        // time (an odd plane): two strides of a segment's cube.
+        matches_tensor_ops_with_gradients::<B, 4>([600, 2, 17, 17], 2, 1.5, none, device);
         // 40 segments of one image (a channel's 32 threads finishing it take two each, some),
         // and 10 active channels of 19 (the finishing launch's two cubes of eight channels).
         matches_tensor_ops_with_gradients::<B, 4>([40, 10, 48, 48], 19, 1.5, Activation::Relu, device);
