@@ -196,16 +196,34 @@ fn cube_channel_sums<F: Float, A: Float, N: Size>(
     }
     let u = (u0 + u1) + (u2 + u3);
     let v = (v0 + v1) + (v2 + v3);
-    shared_u[unit] = lanes_sum(u);
-    shared_v[unit] = lanes_sum(v);
+    pairwise_sums(shared_u, shared_v, 0, unit, lanes_sum(u), lanes_sum(v), block);
+}
+
+/// The sums of `a` and `b` over the `count` threads (a power of two) at `first..first + count`
+/// of `shared_a` and `shared_b` (this thread at `first + index`), left at `first`: halves added
+/// pairwise into the lower half. Every thread of the cube calls it (it waits for them all).
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn pairwise_sums<F: Float>(
+    shared_a: &mut SharedMemory<F>,
+    shared_b: &mut SharedMemory<F>,
+    first: usize,
+    index: usize,
+    a: F,
+    b: F,
+    #[comptime] count: usize,
+) {
+    let at = first + index;
+    shared_a[at] = a;
+    shared_b[at] = b;
     sync_cube();
-    let mut half = (block / 2).runtime();
+    let mut half = (count / 2).runtime();
     while half > 0 {
-        if unit < half {
-            let other_u = shared_u[unit + half];
-            let other_v = shared_v[unit + half];
-            shared_u[unit] += other_u;
-            shared_v[unit] += other_v;
+        if index < half {
+            let other_a = shared_a[at + half];
+            let other_b = shared_b[at + half];
+            shared_a[at] += other_a;
+            shared_b[at] += other_b;
         }
         sync_cube();
         half /= 2;
@@ -276,21 +294,7 @@ fn segment_totals<F: Float>(
             segment += LANES;
         }
     }
-    let at = row * LANES + lane;
-    shared_a[at] = a;
-    shared_b[at] = b;
-    sync_cube();
-    let mut half = (LANES / 2).runtime();
-    while half > 0 {
-        if lane < half {
-            let other_a = shared_a[at + half];
-            let other_b = shared_b[at + half];
-            shared_a[at] += other_a;
-            shared_b[at] += other_b;
-        }
-        sync_cube();
-        half /= 2;
-    }
+    pairwise_sums(shared_a, shared_b, row * LANES, lane, a, b, LANES);
     (shared_a[row * LANES], shared_b[row * LANES])
 }
 
