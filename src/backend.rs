@@ -188,6 +188,12 @@ pub fn configure(name: Option<&str>) -> Result<BackendKind, String> {
     if let Some(rows) = layout_copy_rows(std::env::var("AUTOSLIM_LAYOUT_COPY_ROWS").ok().as_deref())? {
         slimmable::set_layout_copy_rows(rows).map_err(|err| format!("AUTOSLIM_LAYOUT_COPY_ROWS: {err}"))?;
     }
+    if let Some(values) = batch_norm_one_cube_max(std::env::var("AUTOSLIM_BN_ONE_CUBE_MAX").ok().as_deref())? {
+        slimmable::set_batch_norm_one_cube_max(values);
+    }
+    if let Some(threads) = batch_norm_one_cube_threads(std::env::var("AUTOSLIM_BN_ONE_CUBE_THREADS").ok().as_deref())? {
+        slimmable::set_batch_norm_one_cube_threads(threads).map_err(|err| format!("AUTOSLIM_BN_ONE_CUBE_THREADS: {err}"))?;
+    }
     slimmable::set_gemm_precision(precision.unwrap_or_else(|| kind.default_precision()));
     if let Some(precision) = activation_precision(std::env::var("AUTOSLIM_ACTIVATIONS").ok().as_deref())? {
         slimmable::set_activation_precision(precision);
@@ -303,6 +309,23 @@ pub fn layout_copy_rows(value: Option<&str>) -> Result<Option<usize>, String> {
     positive_whole("AUTOSLIM_LAYOUT_COPY_ROWS", "rows of threads", value)
 }
 
+/// `AUTOSLIM_BN_ONE_CUBE_MAX`'s value: the most values a channel (images × pixels) for which one
+/// cube sums a BatchNorm channel whole and finishes it in the same launch
+/// (`slimmable::set_batch_norm_one_cube_max`; 0: never; default
+/// `slimmable::DEFAULT_BATCH_NORM_ONE_CUBE_MAX`); `None` when unset.
+pub fn batch_norm_one_cube_max(value: Option<&str>) -> Result<Option<usize>, String> {
+    named("AUTOSLIM_BN_ONE_CUBE_MAX", value, |text| {
+        text.parse::<usize>().map_err(|_| format!("expected a whole number of values a channel (0: never one cube a channel); got \"{text}\""))
+    })
+}
+
+/// `AUTOSLIM_BN_ONE_CUBE_THREADS`'s value: the threads of a cube that sums a BatchNorm channel
+/// whole (`slimmable::set_batch_norm_one_cube_threads`, default 1 024; a power of two from 32,
+/// which that function checks); `None` when unset.
+pub fn batch_norm_one_cube_threads(value: Option<&str>) -> Result<Option<usize>, String> {
+    positive_whole("AUTOSLIM_BN_ONE_CUBE_THREADS", "threads", value)
+}
+
 /// The whole number, at least 1, that the environment variable `name` holds (counting `what`);
 /// `None` when unset or blank.
 fn positive_whole(name: &str, what: &str, value: Option<&str>) -> Result<Option<usize>, String> {
@@ -393,7 +416,7 @@ pub fn summary() -> String {
     let conv = slimmable::conv_algorithm();
     match conv.dense_as_gemm() {
         true => format!(
-            "{} ({} conv, {} kernel, {} stages, {} stage columns, bounds checks {}, {} weight-gradient products on {} stages, {}, {} operands, {} activations, channels aligned to {}, convs larger than 1×1 of fewer than {} channels by im2col {}, depthwise weight gradient {})",
+            "{} ({} conv, {} kernel, {} stages, {} stage columns, bounds checks {}, {} weight-gradient products on {} stages, {}, {} operands, {} activations, channels aligned to {}, convs larger than 1×1 of fewer than {} channels by im2col {}, depthwise weight gradient {}, BatchNorm {})",
             selected().name(),
             conv.name(),
             slimmable::gemm_kernel_for(selected().name()).name(),
@@ -414,6 +437,10 @@ pub fn summary() -> String {
             match slimmable::depthwise_wgrad_threads() {
                 0 => "in one chunk per channel".to_string(),
                 threads => format!("in chunks of rows for {threads} threads"),
+            },
+            match slimmable::batch_norm_one_cube_max() {
+                0 => "in segments at every size".to_string(),
+                most => format!("one cube of {} threads a channel up to {most} values", slimmable::batch_norm_one_cube_threads()),
             }
         ),
         false => format!("{} ({} conv)", selected().name(), conv.name()),
@@ -541,6 +568,14 @@ mod tests {
         assert_eq!(im2col_batches(Some("2048")), Ok(Some(2048)));
         let err = im2col_batches(Some("-1")).unwrap_err();
         assert!(err.contains("AUTOSLIM_IM2COL_BATCHES") && err.contains("\"-1\""), "{err}");
+        assert_eq!(batch_norm_one_cube_max(None), Ok(None));
+        assert_eq!(batch_norm_one_cube_max(Some(" 0 ")), Ok(Some(0)));
+        assert_eq!(batch_norm_one_cube_max(Some("100352")), Ok(Some(100_352)));
+        let err = batch_norm_one_cube_max(Some("many")).unwrap_err();
+        assert!(err.contains("AUTOSLIM_BN_ONE_CUBE_MAX") && err.contains("\"many\""), "{err}");
+        assert_eq!(batch_norm_one_cube_threads(Some("256")), Ok(Some(256)));
+        let err = batch_norm_one_cube_threads(Some("0")).unwrap_err();
+        assert!(err.contains("AUTOSLIM_BN_ONE_CUBE_THREADS") && err.contains("\"0\""), "{err}");
     }
 
     #[test]

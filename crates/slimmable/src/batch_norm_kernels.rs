@@ -11,9 +11,10 @@
 //!   length, zero beyond the active channels), then [`channel_affine2_kernel`]
 //!   (`dx = dy · a[c] + x · b[c] + d[c]`).
 //!
-//! Where a channel has few values (at most [`ONE_CUBE_MAX`]: small images, or a small batch),
-//! one cube sums each channel whole and finishes it in the same launch
-//! ([`channel_stats_kernel`], [`channel_grad_stats_kernel`]): two kernels per direction.
+//! Where a channel has few values (small images, or a small batch: at most
+//! [`batch_norm_one_cube_max`](crate::batch_norm_one_cube_max)), one cube sums each channel whole
+//! and finishes it in the same launch ([`channel_stats_kernel`], [`channel_grad_stats_kernel`]):
+//! two kernels per direction.
 //!
 //! An activation that is a clamp (ReLU, ReLU6: [`crate::Activation`]) rides along: the forward
 //! pass clamps where it writes, and the backward pass zeroes `dy` where the pre-activation,
@@ -46,19 +47,6 @@ const MAX_SEGMENTS: usize = 128;
 /// ([`segment_totals`]), and channels (rows of such threads) per cube of them.
 const LANES: usize = 32;
 const FINISH_ROWS: usize = BLOCK / LANES;
-/// The most values a channel has (images × pixels) for one cube to sum them all and finish the
-/// channel's statistics (or its gradients' coefficients) in the same launch
-/// ([`channel_stats_kernel`], [`channel_grad_stats_kernel`]; 32 values a thread of
-/// [`ONE_CUBE_BLOCK`]): one launch a direction fewer. Every launch is a request to cubecl's
-/// server thread, and a narrow MobileNetV2 pass is bound by that host work (docs/BENCHMARKS.md,
-/// session 28); at batch 128, its 14² and 7² layers (33 of its 52 BatchNorms) are under this.
-pub(crate) const ONE_CUBE_MAX: usize = 128 * BLOCK;
-/// Threads per cube of [`channel_stats_kernel`] and [`channel_grad_stats_kernel`] (where the
-/// device allows it, [`one_cube_block`]): a narrow layer has a few dozen channels, a cube each,
-/// so a cube's threads are all the loads in flight for its channel; with 256 threads a cube, one
-/// summing a 14² channel of 128 images read 26 of them in turn (11–19 µs a launch on an H200,
-/// docs/BENCHMARKS.md, session 30).
-const ONE_CUBE_BLOCK: usize = 1024;
 
 /// The output gradient `dy` (a vector of pixels of channel `c`) of a BatchNorm followed by a
 /// clamp to `[low, high]`, passed back through the clamp: `dy` where the pre-activation
@@ -261,32 +249,26 @@ fn channel_partials_kernel<F: Float, A: Float, N: Size>(
     }
 }
 
-/// Channel `c`'s totals over the segment sums `first` and `second` `[c, segments]` of
-/// [`channel_partials_kernel`], by the `LANES` threads of row `row` of the cube together
-/// (`lane` among them): each adds every `LANES`-th segment's sums, then the row adds its
-/// threads' sums in `shared_a` and `shared_b` (`BLOCK` long). Every thread of the cube calls it
-/// (it waits for them all); a row with `active` false adds nothing.
+/// The totals over the segment sums `first` and `second` `[c, segments]` of
+/// [`channel_partials_kernel`] of this thread's channel in a launch of [`finish_launch`], by
+/// the `LANES` threads of its row of the cube together: each adds every `LANES`-th segment's
+/// sums, then the row adds its threads' sums in shared memory. Gives this thread's lane in its
+/// row, the channel (`c`: row `r` of cube `x` takes channel `x · FINISH_ROWS + r`; an inactive
+/// one, `c ≥ first.shape(0)`, adds nothing) and the two totals, in every thread of the row.
+/// Every thread of the cube calls it (it waits for them all).
 ///
 /// Why a row of threads a channel: with one thread adding a channel's 128 segment sums (even
 /// four at a time, [`run_total`](crate::cube_launch::run_total)), [`stats_finish_kernel`] took
 /// 7.5–8.6 µs a launch on an H200, most of it waiting on 64 loads in turn (docs/BENCHMARKS.md,
 /// session 30).
 #[cube]
-#[allow(clippy::too_many_arguments)]
-fn segment_totals<F: Float>(
-    first: &Tensor<F>,
-    second: &Tensor<F>,
-    c: usize,
-    active: bool,
-    row: usize,
-    lane: usize,
-    shared_a: &mut SharedMemory<F>,
-    shared_b: &mut SharedMemory<F>,
-) -> (F, F) {
+fn segment_totals<F: Float>(first: &Tensor<F>, second: &Tensor<F>) -> (usize, usize, F, F) {
+    let (lane, row) = (UNIT_POS_X as usize, UNIT_POS_Y as usize);
+    let c = CUBE_POS_X as usize * FINISH_ROWS + row;
     let segments = first.shape(1);
     let mut a = F::new(0.0);
     let mut b = F::new(0.0);
-    if active {
+    if c < first.shape(0) {
         let mut segment = lane;
         while segment < segments {
             a += first[c * segments + segment];
@@ -294,8 +276,10 @@ fn segment_totals<F: Float>(
             segment += LANES;
         }
     }
-    pairwise_sums(shared_a, shared_b, row * LANES, lane, a, b, LANES);
-    (shared_a[row * LANES], shared_b[row * LANES])
+    let mut shared_a = SharedMemory::<F>::new(BLOCK);
+    let mut shared_b = SharedMemory::<F>::new(BLOCK);
+    pairwise_sums(&mut shared_a, &mut shared_b, row * LANES, lane, a, b, LANES);
+    (lane, c, shared_a[row * LANES], shared_b[row * LANES])
 }
 
 /// Active channel `c`'s statistics (of `active`) from `a = Σ(x − K)` and `b = Σ(x − K)²` over
@@ -358,14 +342,9 @@ fn stats_finish_kernel<F: Float, A: Float>(
     momentum: InputScalar,
     #[comptime] running: bool,
 ) {
-    let (lane, row) = (UNIT_POS_X as usize, UNIT_POS_Y as usize);
-    let c = CUBE_POS_X as usize * FINISH_ROWS + row;
-    let active = c < sum_d.shape(0);
-    let mut shared_a = SharedMemory::<F>::new(BLOCK);
-    let mut shared_b = SharedMemory::<F>::new(BLOCK);
-    let (a, b) = segment_totals(sum_d, sum_d2, c, active, row, lane, &mut shared_a, &mut shared_b);
+    let (lane, c, a, b) = segment_totals(sum_d, sum_d2);
     if lane == 0 && c < gamma.len() {
-        if active {
+        if c < sum_d.shape(0) {
             let m = x.shape(2);
             let count = F::cast_from(x.shape(0) * m);
             finish_stats(c, a, b, F::cast_from(x[c * m]), count, gamma, beta, running_mean, running_var, stats, new_mean, new_var, epsilon.get::<F>(), momentum.get::<F>(), running);
@@ -388,7 +367,7 @@ fn inactive_channel(cube: usize, active: usize, #[comptime] block: usize) -> usi
 /// whole batch, then [`finish_stats`] by the first thread; with `running`, the inactive
 /// channels' running statistics copied by the cubes after them ([`inactive_channel`]).
 /// [`channel_partials_kernel`] and [`stats_finish_kernel`] in one launch, for channels few
-/// enough values for one cube ([`ONE_CUBE_MAX`]).
+/// enough values for one cube ([`batch_norm_one_cube_max`](crate::batch_norm_one_cube_max)).
 #[cube(launch)]
 #[allow(clippy::too_many_arguments)]
 fn channel_stats_kernel<F: Float, A: Float, N: Size>(
@@ -470,14 +449,9 @@ fn grad_finish_kernel<F: Float>(
     grad_beta: &mut Tensor<F>,
     count: InputScalar,
 ) {
-    let (lane, row) = (UNIT_POS_X as usize, UNIT_POS_Y as usize);
-    let c = CUBE_POS_X as usize * FINISH_ROWS + row;
-    let active = c < sum_dy.shape(0);
-    let mut shared_a = SharedMemory::<F>::new(BLOCK);
-    let mut shared_b = SharedMemory::<F>::new(BLOCK);
-    let (g, h) = segment_totals(sum_dy, sum_dy_xc, c, active, row, lane, &mut shared_a, &mut shared_b);
+    let (lane, c, g, h) = segment_totals(sum_dy, sum_dy_xc);
     if lane == 0 && c < gamma.len() {
-        if active {
+        if c < sum_dy.shape(0) {
             finish_grads(c, g, h, count.get::<F>(), stats, gamma, coefficients, grad_gamma, grad_beta);
         } else {
             grad_gamma[c] = F::new(0.0);
@@ -490,7 +464,7 @@ fn grad_finish_kernel<F: Float>(
 /// (backward, through the clamp with `clamped`) over the whole batch, then [`finish_grads`] by
 /// the first thread; `dγ`, `dβ` zero for the inactive channels, set by the cubes after them
 /// ([`inactive_channel`]). [`channel_partials_kernel`] and [`grad_finish_kernel`] in one
-/// launch, for channels few enough values for one cube ([`ONE_CUBE_MAX`]).
+/// launch, for channels few enough values for one cube ([`batch_norm_one_cube_max`](crate::batch_norm_one_cube_max)).
 #[cube(launch)]
 #[allow(clippy::too_many_arguments)]
 fn channel_grad_stats_kernel<F: Float, A: Float, N: Size>(
@@ -644,12 +618,12 @@ fn one_cube_launch(active: usize, full: usize, block: usize) -> CubeCount {
 }
 
 /// The threads of a cube of [`channel_stats_kernel`] and [`channel_grad_stats_kernel`]:
-/// [`ONE_CUBE_BLOCK`], or the device's most threads a cube if fewer (rounded down to a power of
-/// two, at least `LANES`).
+/// [`batch_norm_one_cube_threads`](crate::batch_norm_one_cube_threads), or the device's most
+/// threads a cube if fewer (rounded down to a power of two, at least `LANES`).
 fn one_cube_block<R: CubeRuntime>(like: &CubeTensor<R>) -> usize {
     let most = like.client.properties().hardware.max_units_per_cube as usize;
     let most = if most.is_power_of_two() { most } else { most.next_power_of_two() / 2 };
-    ONE_CUBE_BLOCK.min(most).max(LANES)
+    crate::batch_norm_one_cube_threads().min(most).max(LANES)
 }
 
 /// A row of `LANES` threads per channel of a full parameter of `channels` values,
@@ -678,7 +652,7 @@ pub(crate) struct BatchStats<R: CubeRuntime> {
 /// The batch statistics per channel of `x` `[n, c, m]` for the first `c` channels of `gamma` and
 /// `beta` (full parameters, at least `c` long), and with `running`, the running statistics
 /// after this batch (the inactive channels' unchanged). Two launches; one where a channel has at
-/// most [`ONE_CUBE_MAX`] values.
+/// most [`batch_norm_one_cube_max`](crate::batch_norm_one_cube_max) values.
 pub(crate) fn batch_stats<R: CubeRuntime, F: FloatElement>(
     x: CubeTensor<R>,
     gamma: CubeTensor<R>,
@@ -703,7 +677,7 @@ pub(crate) fn batch_stats<R: CubeRuntime, F: FloatElement>(
     };
     let (new_mean, new_var) = new.clone().unwrap_or_else(|| (stats.clone(), stats.clone()));
     let [epsilon, momentum] = [epsilon, momentum].map(|value| InputScalar::new(value, dtype));
-    if n * m <= ONE_CUBE_MAX {
+    if n * m <= crate::batch_norm_one_cube_max() {
         let block = one_cube_block(&x);
         let launch = match x.dtype == DType::BF16 {
             true => channel_stats_kernel::launch::<F, bf16, R>,
@@ -763,7 +737,7 @@ pub(crate) fn channel_affine<R: CubeRuntime, F: FloatElement>(x: &CubeTensor<R>,
 /// contiguous), with [`batch_stats`]'s statistics and the full `gamma`: `dx` `[n, c, m]`, and
 /// `dγ`, `dβ` as long as `gamma` (zero beyond the first `c`). With `bounds`, `dy` is the
 /// gradient after a clamp to them (the activation), passed back through it first. Three
-/// launches; two where a channel has at most [`ONE_CUBE_MAX`] values.
+/// launches; two where a channel has at most [`batch_norm_one_cube_max`](crate::batch_norm_one_cube_max) values.
 pub(crate) fn batch_norm_grads<R: CubeRuntime, F: FloatElement>(
     dy: CubeTensor<R>,
     x: &CubeTensor<R>,
@@ -785,7 +759,7 @@ pub(crate) fn batch_norm_grads<R: CubeRuntime, F: FloatElement>(
     let coefficients = empty_like::<R, F>(&dy, &[3, c]);
     let (grad_gamma, grad_beta) = (empty_like::<R, F>(&dy, &[full]), empty_like::<R, F>(&dy, &[full]));
     let [low, high] = scalar_bounds::<F>(bounds);
-    if n * m <= ONE_CUBE_MAX {
+    if n * m <= crate::batch_norm_one_cube_max() {
         let block = one_cube_block(&dy);
         let launch = match x.dtype == DType::BF16 {
             true => channel_grad_stats_kernel::launch::<F, bf16, R>,

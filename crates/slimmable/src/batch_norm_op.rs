@@ -415,12 +415,11 @@ mod tests {
         matches_tensor_ops_with_gradients::<B, 4>([6, 2, 72, 72], 2, 1.5, none, device);
         // Far from zero: the sums are shifted, so the variance does not cancel away.
         matches_tensor_ops_with_gradients::<B, 4>([4, 3, 16, 16], 3, 200.0, none, device);
-        // Over `ONE_CUBE_MAX` values a channel (the kernels' segments and finishing launches;
-        // the shapes above are under it, one cube a channel): planes of 2 304 values, 20
+        // Over `DEFAULT_BATCH_NORM_ONE_CUBE_MAX` values a channel (the kernels' segments and
+        // finishing launches; the shapes above are under it, one cube a channel): planes of 2 304 values, 20
         // segments of one image; and planes of 25 values, ten images side by side in a cube.
         for shape in [[20, 2, 48, 48], [1400, 2, 5, 5]] {
-            #[cfg(feature = "cube")]
-            assert!(shape[0] * shape[2] * shape[3] > crate::batch_norm_kernels::ONE_CUBE_MAX);
+            assert!(shape[0] * shape[2] * shape[3] > crate::DEFAULT_BATCH_NORM_ONE_CUBE_MAX);
             matches_tensor_ops_with_gradients::<B, 4>(shape, 2, 1.5, none, device);
             matches_tensor_ops_with_gradients::<B, 4>(shape, 3, 1.5, Activation::Relu6, device);
         }
@@ -466,7 +465,37 @@ mod tests {
         crate::test_support::assert_inactive_zero(beta_full.grad(&grads).unwrap(), &[0..4]);
     }
 
-    crate::test_support::backend_tests!(matches_tensor_ops, full_length_parameters, activations_in_the_same_pass, without_running_statistics);
+    /// Whichever way the kernels split a channel (`set_batch_norm_one_cube_max`: 0 never one
+    /// cube a channel, `usize::MAX` always) and however many threads a one-cube cube has
+    /// (`set_batch_norm_one_cube_threads`), the same results; then the defaults again. (On
+    /// ndarray the settings change nothing.)
+    fn any_one_cube_setting<B: AutodiffBackend>(device: &B::Device) {
+        /// Puts the defaults back however the test ends (a failed assertion included), so
+        /// that the tests after it run as written.
+        struct Defaults;
+        impl Drop for Defaults {
+            fn drop(&mut self) {
+                crate::set_batch_norm_one_cube_max(crate::DEFAULT_BATCH_NORM_ONE_CUBE_MAX);
+                crate::set_batch_norm_one_cube_threads(crate::DEFAULT_BATCH_NORM_ONE_CUBE_THREADS).unwrap();
+            }
+        }
+        let _defaults = Defaults;
+        let settings = [(0, 1024), (usize::MAX, crate::MIN_BATCH_NORM_ONE_CUBE_THREADS), (usize::MAX, 256), (usize::MAX, 1024)];
+        for (most, threads) in settings {
+            crate::set_batch_norm_one_cube_max(most);
+            crate::set_batch_norm_one_cube_threads(threads).unwrap();
+            // Planes of 2 304 values, 20 images (over the default one-cube bound); planes of
+            // 25 values side by side; more inactive channels than a cube of the fewest threads.
+            matches_tensor_ops_with_gradients::<B, 4>([20, 2, 48, 48], 3, 1.5, Activation::Identity, device);
+            matches_tensor_ops_with_gradients::<B, 4>([300, 2, 5, 5], 2, 1.5, Activation::Relu6, device);
+            matches_tensor_ops_with_gradients::<B, 4>([3, 4, 5, 5], 600, 1.5, Activation::Identity, device);
+        }
+    }
+
+    crate::test_support::backend_tests!(
+        matches_tensor_ops, full_length_parameters, activations_in_the_same_pass, without_running_statistics;
+        changing_settings: any_one_cube_setting
+    );
 
     /// A bf16 input (a conv's output with bf16 activations, `ActivationPrecision`): the output
     /// and the input's gradient are bf16 and equal the f32 op's on the same values within
@@ -481,7 +510,8 @@ mod tests {
         let device = Default::default();
         let max = |t: Tensor<CudaAd, 4>| -> f32 { t.abs().max().into_scalar() };
         for activation in [Activation::Identity, Activation::Relu] {
-            // The last over `ONE_CUBE_MAX` values a channel: the segmented kernels.
+            // The last over `DEFAULT_BATCH_NORM_ONE_CUBE_MAX` values a channel: the segmented
+            // kernels.
             for (shape, offset) in [([4, 6, 5, 3], 1.5), ([12, 2, 32, 32], 1.5), ([8, 16, 8, 8], 50.0), ([20, 2, 48, 48], 1.5)] {
                 let x = random::<CudaAd, 4>(shape, &device).mul_scalar(3.0).add_scalar(offset).cast(FloatDType::BF16).detach();
                 let (x16, x32) = (x.clone().require_grad(), x.cast(FloatDType::F32).require_grad());

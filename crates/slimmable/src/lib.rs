@@ -34,6 +34,7 @@ mod batch_norm_kernels;
 mod cube_launch;
 #[cfg(feature = "kernels")]
 mod batch_norm_op;
+mod batch_norm_settings;
 mod conv;
 mod depthwise;
 mod error;
@@ -58,6 +59,10 @@ mod test_support;
 
 pub use activation::Activation;
 pub use activation_precision::{ActivationPrecision, activation_precision, residual_add, set_activation_precision, with_dtype};
+pub use batch_norm_settings::{
+    DEFAULT_BATCH_NORM_ONE_CUBE_MAX, DEFAULT_BATCH_NORM_ONE_CUBE_THREADS, MIN_BATCH_NORM_ONE_CUBE_THREADS, batch_norm_one_cube_max, batch_norm_one_cube_threads,
+    set_batch_norm_one_cube_max, set_batch_norm_one_cube_threads,
+};
 pub use conv::{SlimConv2d, SlimConv2dConfig, conv_output_size};
 pub use depthwise::{DEFAULT_DEPTHWISE_WGRAD_THREADS, depthwise_conv2d, depthwise_conv2d_active, depthwise_wgrad_threads, has_depthwise_kernels, set_depthwise_wgrad_threads};
 pub use error::SlimError;
