@@ -356,7 +356,7 @@ mod cube {
     use super::FALLBACKS;
     use crate::gemm_kernel::launch;
     use crate::gemm_operands::{
-        activation_dtype, as_float, batch_summed, channels_last_in_grid, channels_last_padded, fold_into, gemm_operands, gemm_operands_padded, leading_block, nhwc_grown, strided_view, unfolded, unpadded,
+        activation_dtype, as_float, batch_summed, channels_last_in_grid, channels_last_padded, fold_into, gemm_operands, gemm_operands_padded, is_channels_last, leading_block, nhwc_grown, strided_view, unfolded, unpadded,
     };
     use crate::im2col::ConvGeometry;
     use crate::type_match::same_type;
@@ -597,11 +597,16 @@ mod cube {
             false => (h + 2 * ph, w + 2 * pw),
         };
         debug_assert!(ho <= hg && wo <= wg);
-        // Each a single pass of `shift_kernel`, in the operands' own format.
+        // A 1×1 kernel without padding reads no shifted pixel and needs no zeros: the input and
+        // the gradient as the op hands them over (channels-last, contiguous) are the views'
+        // memory. (Copying them cost MobileNetV2-224's 34 pointwise convs 68 launches a pass,
+        // 1.1 ms of an H200's time at full width: docs/BENCHMARKS.md, session 32.)
+        let pointwise = kh == 1 && kw == 1 && [ph, pw] == [0, 0] && is_channels_last(&x) && is_channels_last(&grad);
+        // Otherwise each a single pass of `shift_kernel`, in the operands' own format.
         let (x_dtype, dy_dtype) = (x.dtype, grad.dtype);
-        let (padded, dy) = match x_padded {
+        let (padded, dy) = match x_padded || pointwise {
             true => (
-                strided_view(&x, vec![n + 1, hg, wg, c_in], vec![hg * wg * c_in, wg * c_in, c_in, 1]),
+                strided_view(&x, vec![n + usize::from(x_padded), hg, wg, c_in], vec![hg * wg * c_in, wg * c_in, c_in, 1]),
                 strided_view(&grad, vec![n, hg, wg, c_out], vec![hg * wg * c_out, wg * c_out, c_out, 1]),
             ),
             false => (nhwc_grown::<R, F>(x, [n + 1, hg, wg, c_in], [ph, pw], x_dtype), nhwc_grown::<R, F>(grad, [n, hg, wg, c_out], [0, 0], dy_dtype)),
@@ -884,7 +889,8 @@ mod spread_tests {
             ([2, 5, 8, 8], [6, 5, 3, 3], [2, 2], [1, 1], [1, 1]),
             ([2, 3, 11, 10], [4, 3, 5, 5], [3, 2], [2, 2], [1, 1]),
             ([1, 2, 9, 9], [3, 2, 3, 3], [1, 1], [2, 2], [2, 2]), // dilated
-            ([2, 6, 7, 7], [4, 6, 1, 1], [1, 1], [0, 0], [1, 1]), // pointwise
+            ([2, 6, 7, 7], [4, 6, 1, 1], [1, 1], [0, 0], [1, 1]), // pointwise: no copies
+            ([2, 6, 7, 7], [4, 6, 1, 1], [1, 1], [1, 1], [1, 1]), // 1×1 with padding: copies
             ([3, 8, 6, 9], [12, 8, 3, 5], [1, 1], [0, 2], [1, 1]), // no padding in height
             ([3, 7, 10, 8], [5, 7, 3, 3], [1, 1], [1, 1], [2, 1]), // dilated in height only
         ];

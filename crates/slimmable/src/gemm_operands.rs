@@ -491,7 +491,7 @@ pub(crate) fn activation_dtype<R: CubeRuntime, F: FloatElement>(client: &Compute
 
 /// Whether `tensor` `[d, c, h, w]` is laid out channels-last and contiguous (a permuted view of
 /// contiguous `[d, h, w, c]` memory).
-fn is_channels_last<R: CubeRuntime>(tensor: &CubeTensor<R>) -> bool {
+pub(crate) fn is_channels_last<R: CubeRuntime>(tensor: &CubeTensor<R>) -> bool {
     permute_nchw_to_nhwc(tensor.clone()).is_contiguous()
 }
 
