@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Prepared in session 32 for the next session's second device call (after call1.sh): plain and
+# sandwich steps of G (session 32's code, its defaults; set G_ENV to the best of call 1's
+# settings, e.g. G_ENV="AUTOSLIM_BN_ONE_CUBE_MAX=100352") against D (session 31's call-1 build)
+# and PyTorch, both models, on the same GPU.
+set -uo pipefail
+DEV=$(pwd)/artifacts/dev
+xz -dkf $DEV/autoslim-D.xz $DEV/autoslim-G.xz && chmod +x $DEV/autoslim-D $DEV/autoslim-G
+rm -rf /tmp/r /tmp/c; mkdir -p /tmp/r; tar xJf $DEV/kc/kc.txz -C /tmp
+export AUTOSLIM_KERNEL_CACHE=/tmp/c
+# G with its settings, as one command bench_gpu.sh can name.
+printf '#!/usr/bin/env bash\nexec env %s %s "$@"\n' "${G_ENV:-AUTOSLIM_BN_ONE_CUBE_MAX=32768}" "$DEV/autoslim-G" > $DEV/autoslim-G.sh && chmod +x $DEV/autoslim-G.sh
+MODELS="mobilenet_v2 conv8" MODES="plain sandwich" ITERS=10 WARMUP=3 TIMEOUT=50 VARIANTS="G=$DEV/autoslim-G.sh:gemm-all D=$DEV/autoslim-D:gemm-all" \
+  scripts/bench_gpu.sh /tmp/r/bench 2>&1 | tail -12
+tar czf $OUT/call2.tgz -C /tmp/r .
