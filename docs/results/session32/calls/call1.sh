@@ -14,7 +14,7 @@ rm -rf /tmp/r /tmp/c; mkdir -p /tmp/r; tar xJf $DEV/kc/kc.txz -C /tmp
 export AUTOSLIM_KERNEL_CACHE=/tmp/c
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 echo "== CUDA tests of G"
-timeout 240 $DEV/slimmable-tests-G batch_norm gemm_conv::tests::on_cuda > /tmp/r/cuda-tests.log 2>&1
+timeout 240 $DEV/slimmable-tests-G batch_norm gemm_conv::tests::on_cuda:: on_cuda_bf16_operands > /tmp/r/cuda-tests.log 2>&1
 echo "tests: exit $?"; grep -E "test result|FAILED|panicked" /tmp/r/cuda-tests.log | head -12
 # widths LABEL BINARY [VAR=VALUE ...]
 widths() {
