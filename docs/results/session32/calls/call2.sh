@@ -12,4 +12,13 @@ export AUTOSLIM_KERNEL_CACHE=/tmp/c
 printf '#!/usr/bin/env bash\nexec env %s %s "$@"\n' "${G_ENV:-AUTOSLIM_BN_ONE_CUBE_MAX=32768}" "$DEV/autoslim-G" > $DEV/autoslim-G.sh && chmod +x $DEV/autoslim-G.sh
 MODELS="mobilenet_v2 conv8" MODES="plain sandwich" ITERS=10 WARMUP=3 TIMEOUT=50 VARIANTS="G=$DEV/autoslim-G.sh:gemm-all D=$DEV/autoslim-D:gemm-all" \
   scripts/bench_gpu.sh /tmp/r/bench 2>&1 | tail -12
+# Cold first plain steps of MobileNetV2 (each on its own empty cubecl and driver caches): the
+# default checks of a one-width run (`needed`) against `channels` (the runs of many widths'),
+# which may compile fewer GEMM kernels (session 31: 29.3 s cold with `needed`).
+echo "== cold first plain steps, MobileNetV2-224 batch 128"
+for run in needed-1 channels-1 needed-2 channels-2; do
+  checks=${run%-*}; rm -rf /tmp/cold
+  AUTOSLIM_KERNEL_CACHE=/tmp/cold AUTOSLIM_GEMM_CHECKS=$checks AUTOSLIM_WARM_UP=off timeout 150 $DEV/autoslim-G bench --model mobilenet_v2 --batch 128 --mode plain --iters 3 --warmup 1 > /tmp/r/cold-plain-$run.log 2>&1
+  echo "$run: exit $? $(grep -o 'time to the first step[^:]*: [0-9.]* s' /tmp/r/cold-plain-$run.log) $(grep -o 'median [0-9.]* ms' /tmp/r/cold-plain-$run.log)"
+done
 tar czf $OUT/call2.tgz -C /tmp/r .
