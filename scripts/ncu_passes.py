@@ -4,6 +4,7 @@
     ncu --clock-control none --cache-control none --metrics gpu__time_duration.sum --csv \
         --log-file widths.csv autoslim bench --model conv8 --iters 1 --warmup 1 --mode widths
     scripts/ncu_passes.py widths.csv[.gz] [RATIOS] [FORWARD_KERNELS]
+    BY_KERNEL=1 scripts/ncu_passes.py …   (also each kernel's launches, µs and µs a launch)
 
 Each width runs one warm-up and one timed pass (any model, any `--ratio` list); a pass is found
 by its forward average pool (`adaptive_avg_pool2d_direct`), FORWARD_KERNELS launches after its
@@ -18,6 +19,7 @@ take if it scaled from the full-width pass with the width squared.
 import collections
 import csv
 import gzip
+import os
 import sys
 
 
@@ -92,6 +94,15 @@ def main():
             part = parts[0] if i < forward else parts[2] if after.startswith("batch_sum") else parts[3] if after.startswith("fold") else parts[1]
             g[part] += us
         gemm.append(g)
+    if os.environ.get("BY_KERNEL"):
+        for w, p in zip(widths, passes):
+            us, count = collections.Counter(), collections.Counter()
+            for name, t in p:
+                us[name] += t
+                count[name] += 1
+            print(f"\nwidth {w}, by kernel: launches, µs, µs a launch")
+            for name, t in us.most_common():
+                print(f"  {name[:64]:64} {count[name]:4} {t:9.0f} {t / count[name]:8.1f}")
     print("\nGEMM µs per pass (measured / from full width by width²)")
     print("width  " + " ".join(f"{p:>24}" for p in parts))
     for r, w, g in zip(ratios, widths, gemm):
