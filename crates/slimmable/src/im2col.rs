@@ -178,6 +178,12 @@ impl ConvGeometry {
         })
     }
 
+    /// The input position along `axis` (0: rows, 1: columns) that output position `out` reads
+    /// at kernel tap `tap`, if it lies inside an input `len` long (not in the padding).
+    pub(crate) fn input_position(&self, out: usize, tap: usize, axis: usize, len: usize) -> Option<usize> {
+        (out * self.stride[axis] + tap * self.dilation[axis]).checked_sub(self.pad_start[axis]).filter(|&p| p < len)
+    }
+
     /// The same convolution as burn's options, for the native path.
     pub fn options(&self, groups: usize) -> PaddedConvOptions<2> {
         PaddedConvOptions::asymmetric(self.stride, self.pad_start, self.pad_end, self.dilation, groups)
@@ -310,6 +316,12 @@ pub fn conv2d_im2col<B: Backend>(
             .reduce(|sum, term| sum.add(term))
             .expect("a kernel has at least one position")
     } else {
+        // On burn-ndarray, loops and matrix products of its own (`cpu_conv.rs`).
+        #[cfg(feature = "ndarray")]
+        let (x, weight) = match crate::cpu_conv::try_cpu_conv2d(x, weight, geometry) {
+            Ok(out) => return add_channel_bias(out, bias),
+            Err(tensors) => tensors,
+        };
         let k = kh * kw * c_in;
         // The weight in the columns' order: [c_out, kh·kw·c_in].
         let matrix = weight.permute([0, 2, 3, 1]).reshape([c_out, k]);

@@ -36,6 +36,8 @@ mod cube_launch;
 mod batch_norm_op;
 mod batch_norm_settings;
 mod conv;
+#[cfg(feature = "ndarray")]
+mod cpu_conv;
 mod depthwise;
 mod error;
 mod fused_sgd;

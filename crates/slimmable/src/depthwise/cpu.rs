@@ -28,22 +28,16 @@ fn tensor(values: Vec<f32>, shape: [usize; 4]) -> FloatTensor<NdArray> {
         .tensor()
 }
 
-/// The input position (row or column) that output position `out` reads at tap `tap`, if it
-/// lies inside the input (not in the padding).
-fn source(out: usize, tap: usize, axis: usize, g: &ConvGeometry, len: usize) -> Option<usize> {
-    (out * g.stride[axis] + tap * g.dilation[axis]).checked_sub(g.pad_start[axis]).filter(|&p| p < len)
-}
-
 /// Calls `f(input index, output index, tap index)` for every (output, tap) pair of one plane
 /// whose input position is inside the input.
 fn for_each_tap(g: &ConvGeometry, input: [usize; 2], output: [usize; 2], mut f: impl FnMut(usize, usize, usize)) {
     let [kh, kw] = g.kernel;
     for oy in 0..output[0] {
         for i in 0..kh {
-            let Some(row) = source(oy, i, 0, g, input[0]) else { continue };
+            let Some(row) = g.input_position(oy, i, 0, input[0]) else { continue };
             for ox in 0..output[1] {
                 for j in 0..kw {
-                    if let Some(col) = source(ox, j, 1, g, input[1]) {
+                    if let Some(col) = g.input_position(ox, j, 1, input[1]) {
                         f(row * input[1] + col, oy * output[1] + ox, i * kw + j);
                     }
                 }
