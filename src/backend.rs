@@ -226,28 +226,29 @@ pub fn configure(name: Option<&str>) -> Result<BackendKind, String> {
 }
 
 /// Chooses the bounds checks of the implicit-GEMM convs' stages for a run, unless
-/// `AUTOSLIM_GEMM_CHECKS` chose them: every check along the channel sizes (`channels`) for a run
-/// that meets many widths (supernet training, the search, an evaluation of several subnets, the
+/// `AUTOSLIM_GEMM_CHECKS` chose them: every check along the channel sizes (`channels`), for a
+/// run of many widths (supernet training, the search, an evaluation of several subnets, the
 /// sandwich and widths benchmarks), where each width's channel counts would otherwise make
-/// kernels of their own to compile; the checks each product needs (`needed`, the fastest
-/// kernels) for a run of one width. On an H200 every check (`always`) took the 8-layer bench
-/// net's first sandwich step from 71 to 41 s on an empty kernel cache and its next six steps
-/// from 40 to 6.6 s (session 22); `channels` compiles as few kernels and costs 0.6 % over
-/// `needed` summed over the 11 widths' passes where `always` costs 3.0 % (docs/BENCHMARKS.md,
-/// session 23).
+/// kernels of their own to compile, and for a run of one width too. On an H200 every check
+/// (`always`) took the 8-layer bench net's first sandwich step from 71 to 41 s on an empty
+/// kernel cache and its next six steps from 40 to 6.6 s (session 22); `channels` compiles as
+/// few kernels and costs 0.6 % over `needed` summed over the 11 widths' passes where `always`
+/// costs 3.0 % (docs/BENCHMARKS.md, session 23). A run of one width took `needed` (the checks
+/// each product needs) until session 32, when on an H100 its cold first MobileNetV2-224 step
+/// took 43.5–44.4 s with them and 26.6–27.4 s with `channels`, the steps after it the same
+/// (36.8–37.7 against 37.4–37.6 ms; conv8 22.1 against 21.7 s).
 pub fn choose_gemm_checks(many_widths: bool) {
     if let Some(checks) = gemm_checks_for(many_widths, std::env::var("AUTOSLIM_GEMM_CHECKS").ok().as_deref()) {
         slimmable::set_gemm_checks(checks);
     }
 }
 
-/// The checks [`choose_gemm_checks`] sets for a run of `many_widths`, given
+/// The checks [`choose_gemm_checks`] sets for a run of `many_widths` or of one, given
 /// `AUTOSLIM_GEMM_CHECKS`'s value: none where the variable names them ([`configure`] set them).
-pub fn gemm_checks_for(many_widths: bool, setting: Option<&str>) -> Option<slimmable::GemmChecks> {
+pub fn gemm_checks_for(_many_widths: bool, setting: Option<&str>) -> Option<slimmable::GemmChecks> {
     match setting.map(str::trim) {
         Some(value) if !value.is_empty() => None,
-        _ if many_widths => Some(slimmable::GemmChecks::Channels),
-        _ => Some(slimmable::GemmChecks::AsNeeded),
+        _ => Some(slimmable::GemmChecks::Channels),
     }
 }
 
@@ -483,10 +484,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn runs_of_many_widths_get_the_channels_checks_unless_the_variable_names_them() {
+    fn every_run_gets_the_channels_checks_unless_the_variable_names_them() {
         use slimmable::GemmChecks;
         assert_eq!(gemm_checks_for(true, None), Some(GemmChecks::Channels));
-        assert_eq!(gemm_checks_for(false, None), Some(GemmChecks::AsNeeded));
+        assert_eq!(gemm_checks_for(false, None), Some(GemmChecks::Channels));
         assert_eq!(gemm_checks_for(true, Some(" ")), Some(GemmChecks::Channels));
         assert_eq!(gemm_checks_for(true, Some("needed")), None);
         assert_eq!(gemm_checks_for(false, Some("always")), None);
