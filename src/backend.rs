@@ -204,9 +204,7 @@ pub fn configure(name: Option<&str>) -> Result<BackendKind, String> {
     if let Ok(value) = std::env::var("AUTOSLIM_GEMM_STAGES") {
         slimmable::set_gemm_stages(slimmable::GemmStages::parse(&value).map_err(|err| format!("AUTOSLIM_GEMM_STAGES: {err}"))?);
     }
-    if let Ok(value) = std::env::var("AUTOSLIM_GEMM_CHECKS") {
-        slimmable::set_gemm_checks(slimmable::GemmChecks::parse(&value).map_err(|err| format!("AUTOSLIM_GEMM_CHECKS: {err}"))?);
-    }
+    slimmable::set_gemm_checks(gemm_checks(std::env::var("AUTOSLIM_GEMM_CHECKS").ok().as_deref())?);
     if let Ok(value) = std::env::var("AUTOSLIM_GEMM_COLUMNS") {
         slimmable::set_gemm_columns(slimmable::GemmColumns::parse(&value).map_err(|err| format!("AUTOSLIM_GEMM_COLUMNS: {err}"))?);
     }
@@ -225,30 +223,21 @@ pub fn configure(name: Option<&str>) -> Result<BackendKind, String> {
     Ok(kind)
 }
 
-/// Chooses the bounds checks of the implicit-GEMM convs' stages for a run, unless
-/// `AUTOSLIM_GEMM_CHECKS` chose them: every check along the channel sizes (`channels`), for a
-/// run of many widths (supernet training, the search, an evaluation of several subnets, the
-/// sandwich and widths benchmarks), where each width's channel counts would otherwise make
-/// kernels of their own to compile, and for a run of one width too. On an H200 every check
-/// (`always`) took the 8-layer bench net's first sandwich step from 71 to 41 s on an empty
-/// kernel cache and its next six steps from 40 to 6.6 s (session 22); `channels` compiles as
-/// few kernels and costs 0.6 % over `needed` summed over the 11 widths' passes where `always`
-/// costs 3.0 % (docs/BENCHMARKS.md, session 23). A run of one width took `needed` (the checks
-/// each product needs) until session 32, when on an H100 its cold first MobileNetV2-224 step
-/// took 43.5–44.4 s with them and 26.6–27.4 s with `channels`, the steps after it the same
-/// (36.8–37.7 against 37.4–37.6 ms; conv8 22.1 against 21.7 s).
-pub fn choose_gemm_checks(many_widths: bool) {
-    if let Some(checks) = gemm_checks_for(many_widths, std::env::var("AUTOSLIM_GEMM_CHECKS").ok().as_deref()) {
-        slimmable::set_gemm_checks(checks);
-    }
-}
-
-/// The checks [`choose_gemm_checks`] sets for a run of `many_widths` or of one, given
-/// `AUTOSLIM_GEMM_CHECKS`'s value: none where the variable names them ([`configure`] set them).
-pub fn gemm_checks_for(_many_widths: bool, setting: Option<&str>) -> Option<slimmable::GemmChecks> {
+/// The bounds checks of the implicit-GEMM convs' stages for a run, given
+/// `AUTOSLIM_GEMM_CHECKS`'s value (unset or blank: `channels`, every check along the channel
+/// sizes); [`configure`] sets them. A slimmable network's widths make channel counts of their own,
+/// each of which would otherwise compile kernels of its own: on an H200 every check (`always`)
+/// took the 8-layer bench net's first sandwich step from 71 to 41 s on an empty kernel cache and
+/// its next six steps from 40 to 6.6 s (session 22); `channels` compiles as few kernels and costs
+/// 0.6 % over `needed` summed over the 11 widths' passes where `always` costs 3.0 %
+/// (docs/BENCHMARKS.md, session 23). A run of one width took `needed` until session 32, when on
+/// an H100 its cold first MobileNetV2-224 step took 43.5–44.4 s with them and 26.6–27.4 s with
+/// `channels`, the steps after it the same (36.8–37.7 against 37.4–37.6 ms; conv8 22.1 against
+/// 21.7 s).
+pub fn gemm_checks(setting: Option<&str>) -> Result<slimmable::GemmChecks, String> {
     match setting.map(str::trim) {
-        Some(value) if !value.is_empty() => None,
-        _ => Some(slimmable::GemmChecks::Channels),
+        None | Some("") => Ok(slimmable::GemmChecks::Channels),
+        Some(value) => slimmable::GemmChecks::parse(value).map_err(|err| format!("AUTOSLIM_GEMM_CHECKS: {err}")),
     }
 }
 
@@ -375,6 +364,48 @@ pub fn reserved_memory() -> Option<u64> {
     None
 }
 
+/// `AUTOSLIM_CUDA_POOL`'s value: whether CUDA's stream-ordered memory pool, from which cubecl
+/// takes its pages (`cuMemAllocAsync`), keeps the memory cubecl hands back (`keep`) or returns it
+/// to the driver at the next synchronisation (`release`, CUDA's own default: a release threshold
+/// of 0 bytes). Unset or blank: `release`.
+pub fn cuda_pool_keeps(value: Option<&str>) -> Result<bool, String> {
+    match value.map(str::trim) {
+        None | Some("") | Some("release") => Ok(false),
+        Some("keep") => Ok(true),
+        Some(other) => Err(format!("AUTOSLIM_CUDA_POOL \"{other}\": expected \"keep\" or \"release\"")),
+    }
+}
+
+/// Applies `AUTOSLIM_CUDA_POOL` (see [`cuda_pool_keeps`]) to device 0 on the CUDA backend: with
+/// `keep`, the pool's release threshold is set to its maximum, so that pages cubecl frees (its
+/// cleanups between a step's passes) are taken again without the driver unmapping and mapping
+/// them. Call it after [`crate::kernel_cache::configure`], which sets the driver's cache variables
+/// before the driver loads: this call loads it. Nothing off CUDA or where the setting is
+/// `release`.
+pub fn apply_cuda_pool_setting() -> Result<(), String> {
+    let keep = cuda_pool_keeps(std::env::var("AUTOSLIM_CUDA_POOL").ok().as_deref())?;
+    #[cfg(feature = "cuda")]
+    if keep && selected() == BackendKind::Cuda {
+        use cudarc::driver::{result, sys};
+        let failed = |what: &str, err: &dyn std::fmt::Debug| format!("AUTOSLIM_CUDA_POOL=keep: {what}: {err:?}");
+        // SAFETY: `init` is the driver's idempotent start-up; the device is CUDA's ordinal 0, as
+        // cubecl's default device; the attribute call reads one u64 through a valid pointer.
+        unsafe {
+            result::init().map_err(|err| failed("starting the CUDA driver", &err))?;
+            let device = result::device::get(0).map_err(|err| failed("device 0", &err))?;
+            let pool = result::device::get_mem_pool(device).map_err(|err| failed("device 0's memory pool", &err))?;
+            let mut threshold = u64::MAX;
+            let attribute = sys::CUmemPool_attribute::CU_MEMPOOL_ATTR_RELEASE_THRESHOLD;
+            let status = sys::cuMemPoolSetAttribute(pool, attribute, (&mut threshold as *mut u64).cast());
+            if status != sys::CUresult::CUDA_SUCCESS {
+                return Err(failed("setting the release threshold", &status));
+            }
+        }
+    }
+    let _ = keep;
+    Ok(())
+}
+
 /// The most bytes CUDA's stream-ordered memory pool of device 0 has held since the last call
 /// with `reset` (or since the process started), then, with `reset`, that mark set back to what
 /// the pool holds now. cubecl takes its pages from this pool (`cuMemAllocAsync`), so this is the
@@ -486,11 +517,22 @@ mod tests {
     #[test]
     fn every_run_gets_the_channels_checks_unless_the_variable_names_them() {
         use slimmable::GemmChecks;
-        assert_eq!(gemm_checks_for(true, None), Some(GemmChecks::Channels));
-        assert_eq!(gemm_checks_for(false, None), Some(GemmChecks::Channels));
-        assert_eq!(gemm_checks_for(true, Some(" ")), Some(GemmChecks::Channels));
-        assert_eq!(gemm_checks_for(true, Some("needed")), None);
-        assert_eq!(gemm_checks_for(false, Some("always")), None);
+        assert_eq!(gemm_checks(None), Ok(GemmChecks::Channels));
+        assert_eq!(gemm_checks(Some(" ")), Ok(GemmChecks::Channels));
+        assert_eq!(gemm_checks(Some("needed")), Ok(GemmChecks::AsNeeded));
+        assert_eq!(gemm_checks(Some(" always")), Ok(GemmChecks::Always));
+        let err = gemm_checks(Some("some")).unwrap_err();
+        assert!(err.contains("AUTOSLIM_GEMM_CHECKS") && err.contains("\"some\""), "{err}");
+    }
+
+    #[test]
+    fn the_cuda_pool_setting_keeps_or_releases_and_names_a_bad_value() {
+        assert_eq!(cuda_pool_keeps(None), Ok(false));
+        assert_eq!(cuda_pool_keeps(Some("")), Ok(false));
+        assert_eq!(cuda_pool_keeps(Some("release")), Ok(false));
+        assert_eq!(cuda_pool_keeps(Some(" keep ")), Ok(true));
+        let err = cuda_pool_keeps(Some("kept")).unwrap_err();
+        assert!(err.contains("AUTOSLIM_CUDA_POOL") && err.contains("\"kept\""), "{err}");
     }
 
     #[test]

@@ -203,6 +203,7 @@ fn main() -> Result<()> {
     if kind == autoslim_cli::backend::BackendKind::Cuda {
         eprintln!("{}", autoslim_cli::kernel_cache::configure());
     }
+    autoslim_cli::backend::apply_cuda_pool_setting().map_err(anyhow::Error::msg)?;
     with_backend!(kind, |T, _B| run::<T>(cli.command))
 }
 

@@ -116,7 +116,6 @@ where
     };
     let space = model.space().clone();
     let sync = || T::sync(&device).map_err(|e| anyhow::anyhow!("device error: {e:?}"));
-    backend::choose_gemm_checks(settings.modes.iter().any(|mode| mode == "sandwich" || mode == "widths"));
     let common = format!(
         r#""backend":"{}","model":"{}","batch":{},"divisor":{}"#,
         backend::summary(),

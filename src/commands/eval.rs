@@ -45,7 +45,6 @@ fn eval_model<B: Backend, M: SlimmableModel<B>>(
     let data = EvalData::<B>::load(config)?;
     let test = data.test_batches(config);
     let norm = eval_norm(config);
-    backend::choose_gemm_checks(subnets.len() > 1);
     println!("backend: {}; {}", backend::summary(), data.note);
     println!("checkpoint {}; {} test images, {}", checkpoint.display(), data.test.len(), describe_norm(norm));
     let input = data.image_size();

@@ -73,7 +73,6 @@ fn search_model<B: Backend, M: SlimmableModel<B>>(
         }
         _ => None,
     };
-    backend::choose_gemm_checks(true);
     println!("backend: {}; {}", backend::summary(), data.note);
     println!(
         "scoring on {} {} images, {}; FLOPs ({:?} convention) of one {}×{} image",

@@ -128,7 +128,6 @@ where
 {
     let started = Instant::now();
     let device: <T as burn::tensor::backend::BackendTypes>::Device = Default::default();
-    backend::choose_gemm_checks(!config.retraining);
     let space = model.space().clone();
     let pruner = &config.pruner;
     let (mode, valid_subnets, valid_norm) = match (config.retraining, subnet_files.is_empty()) {
