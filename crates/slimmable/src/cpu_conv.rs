@@ -11,7 +11,7 @@
 //! the products (perf, docs/BENCHMARKS.md, session 32); burn-ndarray's own conv computes its
 //! input gradient with a scalar loop.
 //!
-//! The tensors go through `TensorData` (row-major copies), as the depthwise op's do on ndarray.
+//! The tensors are read in place where contiguous ([`crate::ndarray_values`]).
 
 use std::any::TypeId;
 
@@ -19,14 +19,14 @@ use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::ndarray::NdArrayTensor;
 use burn::backend::{Autodiff, NdArray};
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
-use burn::tensor::{DType, Tensor, TensorData, TensorPrimitive};
+use burn::tensor::{DType, Tensor, TensorPrimitive};
 use rayon::prelude::*;
 
 use crate::im2col::ConvGeometry;
+use crate::ndarray_values::{tensor, with_values};
 use crate::type_match::same_type;
 
 /// The conv of `x` `[n, c_in, h, w]` with `weight` `[c_out, c_in, kh, kw]` (one group, no bias)
@@ -121,20 +121,6 @@ impl Backward<NdArray, 2> for CpuConvBackward {
 /// Calls `f` with `tensor`'s f32 values, row-major, and its shape: borrowed where the tensor
 /// is contiguous, else copied. (burn-ndarray's `into_data` copies a shared array — one autodiff
 /// also holds — value by value through a dynamic-rank iterator: a quarter of a training step.)
-fn with_values<R>(tensor: &FloatTensor<NdArray>, f: impl FnOnce(&[f32], [usize; 4]) -> R) -> R {
-    let NdArrayTensor::F32(storage) = tensor else { panic!("the dispatch admits f32 tensors only") };
-    let view = storage.view();
-    let shape: [usize; 4] = view.shape().try_into().expect("the op's tensors have four dimensions");
-    match view.as_slice() {
-        Some(values) => f(values, shape),
-        None => f(&view.iter().copied().collect::<Vec<_>>(), shape),
-    }
-}
-
-fn tensor(values: Vec<f32>, shape: [usize; 4]) -> FloatTensor<NdArray> {
-    Tensor::<NdArray, 4>::from_data(TensorData::new(values, shape), &Default::default()).into_primitive().tensor()
-}
-
 /// The forward pass: `[n, c_out, h_out, w_out]`, and that shape.
 fn forward(x: &[f32], x_shape: [usize; 4], weight: &[f32], w_shape: [usize; 4], geometry: &ConvGeometry) -> (Vec<f32>, [usize; 4]) {
     let conv = Conv::new(x_shape, w_shape, geometry);

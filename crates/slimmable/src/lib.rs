@@ -41,6 +41,8 @@ mod cpu_conv;
 mod depthwise;
 mod error;
 mod fused_sgd;
+#[cfg(feature = "ndarray")]
+mod ndarray_values;
 mod gemm_conv;
 mod gemm_kernel;
 #[cfg(feature = "cube")]
