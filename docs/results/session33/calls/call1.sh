@@ -2,7 +2,7 @@
 # Session 33, call 1: where conv8's sandwich peak comes from, and what the memory releases cost
 # now. Build H (session 33: every run's GEMM checks `channels`; AUTOSLIM_CUDA_POOL). For each
 # model: the plain step, then the sandwich step under each memory release (AUTOSLIM_RELEASE_MEMORY
-# = step, the default; widest; pass) with CUDA's pool releasing (its default) and keeping
+# = step, the default; pass) with CUDA's pool releasing (its default) and keeping
 # (AUTOSLIM_CUDA_POOL=keep), step again last; cubecl's pool at a step's end and CUDA's pool
 # high-water mark from each. Then conv8's plain and sandwich steps with cubecl's memory log at its
 # `full` level (every reservation, every new page with the pools' state).
@@ -25,7 +25,7 @@ for model in conv8 mobilenet_v2; do
   echo "$model pre-run: exit $? $(grep -o 'time to the first step[^:]*: [0-9.]* s' $R/pre-$model.log)"
   timeout 90 $B bench --model $model --batch $b --mode plain --iters 10 --warmup 3 > $R/$model-plain.log 2>&1
   echo "$model plain: $(line $R/$model-plain.log)"
-  for run in step/release widest/release pass/release step/keep widest/keep pass/keep step2/release; do
+  for run in step/release pass/release pass/keep step/keep step2/release; do
     rel=${run%/*}; pool=${run#*/}
     AUTOSLIM_RELEASE_MEMORY=${rel%2} AUTOSLIM_CUDA_POOL=$pool timeout 90 $B bench --model $model --batch $b --mode sandwich --iters 10 --warmup 3 > $R/$model-sandwich-$rel-$pool.log 2>&1
     echo "$model sandwich $rel $pool: $(line $R/$model-sandwich-$rel-$pool.log)"
