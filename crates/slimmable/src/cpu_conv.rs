@@ -132,11 +132,24 @@ fn forward(x: &[f32], x_shape: [usize; 4], weight: &[f32], w_shape: [usize; 4], 
             |columns, (image, out)| {
                 conv.columns(&x[image * conv.image_len()..][..conv.image_len()], columns);
                 // out [c_out, P] = weight [c_out, K] · columns [K, P]
-                conv.product(Operand::rows(weight, conv.depth()), Operand::rows(columns, conv.pixels()), out, [c_out, conv.depth(), conv.pixels()], false);
+                product(Operand::rows(weight, conv.depth()), Operand::rows(columns, conv.pixels()), out, [c_out, conv.depth(), conv.pixels()], false);
             },
         );
     }
     (out, [n, c_out, conv.out[0], conv.out[1]])
+}
+
+/// `c = a · b` (or `c += a · b` with `accumulate`) for `[m, k, n]`: `a` `[m, k]`, `b` `[k, n]`,
+/// `c` `[m, n]` row-major.
+fn product(a: Operand, b: Operand, c: &mut [f32], [m, k, n]: [usize; 3], accumulate: bool) {
+    assert!(c.len() >= m * n, "the product's output holds {} values, not {m} × {n}", c.len());
+    let beta = if accumulate { 1.0 } else { 0.0 };
+    // SAFETY: `a` and `b` hold every element their strides reach for these sizes (each
+    // caller passes whole matrices of them), `c` holds `m · n` values (checked above), and
+    // none of them overlaps `c` (`c` is a distinct `&mut`).
+    unsafe {
+        matrixmultiply::sgemm(m, k, n, 1.0, a.0.as_ptr(), a.1, a.2, b.0.as_ptr(), b.1, b.2, beta, c.as_mut_ptr(), n as isize, 1);
+    }
 }
 
 /// One conv's sizes: the input's `[c, h, w]`, the output's `[h_out, w_out]`, the weight's
@@ -240,19 +253,6 @@ impl Conv {
         });
     }
 
-    /// `c = a · b` (or `c += a · b` with `accumulate`) for `[m, k, n]`: `a` `[m, k]`, `b` `[k, n]`,
-    /// `c` `[m, n]` row-major.
-    fn product(&self, a: Operand, b: Operand, c: &mut [f32], [m, k, n]: [usize; 3], accumulate: bool) {
-        assert!(c.len() >= m * n, "the product's output holds {} values, not {m} × {n}", c.len());
-        let beta = if accumulate { 1.0 } else { 0.0 };
-        // SAFETY: `a` and `b` hold every element their strides reach for these sizes (each
-        // caller passes whole matrices of them), `c` holds `m · n` values (checked above), and
-        // none of them overlaps `c` (`c` is a distinct `&mut`).
-        unsafe {
-            matrixmultiply::sgemm(m, k, n, 1.0, a.0.as_ptr(), a.1, a.2, b.0.as_ptr(), b.1, b.2, beta, c.as_mut_ptr(), n as isize, 1);
-        }
-    }
-
     /// The input's gradient `[n, c, h, w]` from the output's `grad` `[n, c_out, h_out, w_out]`:
     /// per image, the columns' gradient `weightᵀ · grad`, added back where each column value
     /// was read.
@@ -268,7 +268,7 @@ impl Conv {
             |columns, (image, input_grad)| {
                 let grad = &grad[image * self.filters * pixels..][..self.filters * pixels];
                 // columns [K, P] = weightᵀ [K, c_out] · grad [c_out, P]
-                self.product(Operand::transposed(weight, self.depth()), Operand::rows(grad, pixels), columns, [self.depth(), self.filters, pixels], false);
+                product(Operand::transposed(weight, self.depth()), Operand::rows(grad, pixels), columns, [self.depth(), self.filters, pixels], false);
                 let step = self.geometry.stride[1];
                 self.for_each_run(|row, at, pixel, count| {
                     let from = &columns[row * pixels + pixel..][..count];
@@ -296,7 +296,7 @@ impl Conv {
                     self.columns(&x[image * self.image_len()..][..self.image_len()], &mut columns);
                     let grad = &grad[image * self.filters * pixels..][..self.filters * pixels];
                     // sum [c_out, K] += grad [c_out, P] · columnsᵀ [P, K]
-                    self.product(Operand::rows(grad, pixels), Operand::transposed(&columns, pixels), &mut sum, [self.filters, pixels, self.depth()], true);
+                    product(Operand::rows(grad, pixels), Operand::transposed(&columns, pixels), &mut sum, [self.filters, pixels, self.depth()], true);
                 }
                 sum
             })
