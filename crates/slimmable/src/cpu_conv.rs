@@ -143,10 +143,16 @@ fn forward(x: &[f32], x_shape: [usize; 4], weight: &[f32], w_shape: [usize; 4], 
 /// `c` `[m, n]` row-major.
 fn product(a: Operand, b: Operand, c: &mut [f32], [m, k, n]: [usize; 3], accumulate: bool) {
     assert!(c.len() >= m * n, "the product's output holds {} values, not {m} × {n}", c.len());
+    if m == 0 || k == 0 || n == 0 {
+        if !accumulate {
+            c[..m * n].fill(0.0);
+        }
+        return;
+    }
+    assert!(a.reaches([m, k]) && b.reaches([k, n]), "a product's operand is shorter than its sizes [{m}, {k}, {n}]");
     let beta = if accumulate { 1.0 } else { 0.0 };
-    // SAFETY: `a` and `b` hold every element their strides reach for these sizes (each
-    // caller passes whole matrices of them), `c` holds `m · n` values (checked above), and
-    // none of them overlaps `c` (`c` is a distinct `&mut`).
+    // SAFETY: `a` and `b` hold every element their strides reach for these sizes and `c` holds
+    // `m · n` values (all checked above), and none of them overlaps `c` (a distinct `&mut`).
     unsafe {
         matrixmultiply::sgemm(m, k, n, 1.0, a.0.as_ptr(), a.1, a.2, b.0.as_ptr(), b.1, b.2, beta, c.as_mut_ptr(), n as isize, 1);
     }
@@ -174,6 +180,13 @@ impl<'a> Operand<'a> {
     /// The transpose of a row-major matrix whose rows are `row` values apart.
     fn transposed(values: &'a [f32], row: usize) -> Self {
         Operand(values, 1, row as isize)
+    }
+
+    /// Whether every element of a `[rows, columns]` matrix read through the strides lies in the
+    /// values (both sizes at least 1).
+    fn reaches(&self, [rows, columns]: [usize; 2]) -> bool {
+        let last = (rows - 1) as isize * self.1 + (columns - 1) as isize * self.2;
+        (last as usize) < self.0.len()
     }
 }
 
