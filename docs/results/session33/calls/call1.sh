@@ -31,6 +31,10 @@ for model in conv8 mobilenet_v2; do
     echo "$model sandwich $rel $pool: $(line $R/$model-sandwich-$rel-$pool.log)"
   done
 done | tee $R/summary.txt
+for model in conv8 mobilenet_v2; do  # PyTorch's sandwich step in the same call, for the ratio
+  timeout 120 python3 scripts/peer/bench_peer.py --model $model --batch $(batch_of $model) --iters 10 --warmup 3 --mode sandwich > $R/pytorch-$model-sandwich.log 2>&1
+  echo "pytorch $model sandwich: $(grep -o 'sandwich step: [0-9.]* ms, [0-9.]* img/s' $R/pytorch-$model-sandwich.log | tail -1)" | tee -a $R/summary.txt
+done
 mkdir -p /tmp/ml && cd /tmp/ml && printf '[memory.logger]\nlevel = "full"\nstdout = true\n' > cubecl.toml
 for mode in plain sandwich; do
   timeout 90 $B bench --model conv8 --batch 1024 --mode $mode --iters 3 --warmup 2 > $R/memlog-conv8-$mode.log 2>&1
