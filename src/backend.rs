@@ -388,12 +388,11 @@ pub fn apply_cuda_pool_setting() -> Result<(), String> {
     if keep && selected() == BackendKind::Cuda {
         use cudarc::driver::{result, sys};
         let failed = |what: &str, err: &dyn std::fmt::Debug| format!("AUTOSLIM_CUDA_POOL=keep: {what}: {err:?}");
-        // SAFETY: `init` is the driver's idempotent start-up; the device is CUDA's ordinal 0, as
-        // cubecl's default device; the attribute call reads one u64 through a valid pointer.
+        // SAFETY: `init` is the driver's idempotent start-up, before the pool is looked up; the
+        // attribute call reads one u64 through a valid pointer.
         unsafe {
             result::init().map_err(|err| failed("starting the CUDA driver", &err))?;
-            let device = result::device::get(0).map_err(|err| failed("device 0", &err))?;
-            let pool = result::device::get_mem_pool(device).map_err(|err| failed("device 0's memory pool", &err))?;
+            let pool = device_memory_pool().map_err(|err| failed("device 0's memory pool", &err))?;
             let mut threshold = u64::MAX;
             let attribute = sys::CUmemPool_attribute::CU_MEMPOOL_ATTR_RELEASE_THRESHOLD;
             let status = sys::cuMemPoolSetAttribute(pool, attribute, (&mut threshold as *mut u64).cast());
@@ -404,6 +403,20 @@ pub fn apply_cuda_pool_setting() -> Result<(), String> {
     }
     let _ = keep;
     Ok(())
+}
+
+/// CUDA's default stream-ordered memory pool of device 0 (cubecl's default device), from which
+/// cubecl takes its pages.
+///
+/// # Safety
+/// The CUDA driver must be initialised (`cuInit`).
+#[cfg(feature = "cuda")]
+unsafe fn device_memory_pool() -> Result<cudarc::driver::sys::CUmemoryPool, cudarc::driver::result::DriverError> {
+    // SAFETY: the caller initialised the driver; ordinal 0 exists wherever cubecl's client runs.
+    unsafe {
+        let device = cudarc::driver::result::device::get(0)?;
+        cudarc::driver::result::device::get_mem_pool(device)
+    }
 }
 
 /// The most bytes CUDA's stream-ordered memory pool of device 0 has held since the last call
@@ -417,11 +430,9 @@ pub fn cuda_pool_peak(reset: bool) -> Option<u64> {
     if selected() == BackendKind::Cuda {
         use cudarc::driver::sys;
         // SAFETY: the driver was initialised by cubecl's CUDA client (the steps before this
-        // call ran on it); the device is CUDA's ordinal 0, as cubecl's default device; the
-        // attribute calls write one u64 through a valid pointer.
+        // call ran on it); the attribute calls write one u64 through a valid pointer.
         unsafe {
-            let device = cudarc::driver::result::device::get(0).ok()?;
-            let pool = cudarc::driver::result::device::get_mem_pool(device).ok()?;
+            let pool = device_memory_pool().ok()?;
             let mut high = 0u64;
             let attribute = sys::CUmemPool_attribute::CU_MEMPOOL_ATTR_RESERVED_MEM_HIGH;
             if sys::cuMemPoolGetAttribute(pool, attribute, (&mut high as *mut u64).cast()) != sys::CUresult::CUDA_SUCCESS {

@@ -118,9 +118,6 @@ impl Backward<NdArray, 2> for CpuConvBackward {
     }
 }
 
-/// Calls `f` with `tensor`'s f32 values, row-major, and its shape: borrowed where the tensor
-/// is contiguous, else copied. (burn-ndarray's `into_data` copies a shared array — one autodiff
-/// also holds — value by value through a dynamic-rank iterator: a quarter of a training step.)
 /// The forward pass: `[n, c_out, h_out, w_out]`, and that shape.
 fn forward(x: &[f32], x_shape: [usize; 4], weight: &[f32], w_shape: [usize; 4], geometry: &ConvGeometry) -> (Vec<f32>, [usize; 4]) {
     let conv = Conv::new(x_shape, w_shape, geometry);

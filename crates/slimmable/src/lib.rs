@@ -41,8 +41,6 @@ mod cpu_conv;
 mod depthwise;
 mod error;
 mod fused_sgd;
-#[cfg(feature = "ndarray")]
-mod ndarray_values;
 mod gemm_conv;
 mod gemm_kernel;
 #[cfg(feature = "cube")]
@@ -53,6 +51,8 @@ mod im2col;
 mod im2col_columns;
 mod linear;
 mod named;
+#[cfg(feature = "ndarray")]
+mod ndarray_values;
 mod norm;
 #[cfg(feature = "kernels")]
 mod type_match;

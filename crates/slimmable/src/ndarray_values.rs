@@ -1,9 +1,11 @@
 //! Reading and making the f32 tensors of burn-ndarray for this crate's CPU ops (the dense conv of
 //! [`cpu_conv`](crate::cpu_conv) and the depthwise op's loops).
 //!
-//! burn-ndarray's `into_data` of a shared or sliced array copies it value by value through
-//! ndarray's generic iterator; a contiguous array is read here in place instead, and only a
-//! non-contiguous view (a channel slice of a larger tensor) is gathered into a row-major copy.
+//! burn-ndarray's `into_data` of a shared array (one autodiff also holds) or a sliced one copies
+//! it value by value through ndarray's dynamic-rank iterator — a quarter of a CPU training step
+//! before the dense conv read its inputs in place (session 32). A contiguous array is read here in
+//! place instead, and only a non-contiguous view (a channel slice of a larger tensor) is gathered
+//! into a row-major copy.
 
 use burn::backend::NdArray;
 use burn::backend::ndarray::NdArrayTensor;
