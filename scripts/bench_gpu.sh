@@ -11,15 +11,16 @@
 # Environment: MODELS ("conv8 mobilenet_v2"), MODES ("plain sandwich widths"), ITERS, WARMUP,
 # DIVISOR (8: aligned widths), TIMEOUT (seconds per process), CONV8_BATCH, MBV2_BATCH, and the
 # burn builds to time: VARIANTS, a list of LABEL=BINARY:CONV (CONV one of AUTOSLIM_CONV's
-# values), e.g. "native=artifacts/autoslim:native tuned=artifacts/autoslim-autotune:native";
-# without it, BIN with each of CONVS ("native"). PEERS: the PyTorch runs, "pytorch" (fp32 with
-# TF32, the default and the peer of every ratio) and "pytorch-bf16" (bfloat16 autocast).
+# values, or `default` to leave it unset), e.g. "new=artifacts/autoslim:default
+# native=artifacts/autoslim:native"; without it, BIN with each of CONVS ("default"). PEERS: the
+# PyTorch runs, "pytorch" (fp32 with TF32, the default and the peer of every ratio) and
+# "pytorch-bf16" (bfloat16 autocast).
 set -uo pipefail
 OUT_DIR=${1:-runs/bench_gpu}
 BIN=${BIN:-target/release/autoslim}
 PY=${PY:-python3}
 MODELS=${MODELS:-conv8 mobilenet_v2}
-CONVS=${CONVS:-native}
+CONVS=${CONVS:-default}
 MODES=${MODES:-plain sandwich widths}
 if [ -z "${VARIANTS:-}" ]; then
   VARIANTS=""; for conv in $CONVS; do VARIANTS="$VARIANTS $conv=$BIN:$conv"; done
@@ -76,7 +77,8 @@ for model in $MODELS; do
       label=${variant%%=*}; rest=${variant#*=}; bin=${rest%:*}; conv=${rest##*:}
       [ "$mode" = widths ] && [ $first = 0 ] && continue   # widths: the first variant only
       first=0
-      run "burn-$label" "$model" "$mode" env AUTOSLIM_CONV="$conv" "$bin" bench --model "$model" --batch "$batch" \
+      conv_env=(AUTOSLIM_CONV="$conv"); [ "$conv" = default ] && conv_env=(-u AUTOSLIM_CONV)
+      run "burn-$label" "$model" "$mode" env "${conv_env[@]}" "$bin" bench --model "$model" --batch "$batch" \
         --iters "$ITERS" --warmup "$WARMUP" --mode "$mode" "${div_args[@]}"
     done
   done

@@ -141,7 +141,7 @@ static SELECTED: OnceLock<BackendKind> = OnceLock::new();
 
 /// When a training step hands the device's free memory back
 /// ([`autoslim::learner::StepPlan::memory_release`]): `AUTOSLIM_RELEASE_MEMORY`, one of
-/// `never`, `step` (unset: the default), `widest` or `pass`; anything else is an error that names the
+/// `never`, `step`, `widest` or `pass` (unset: the default); anything else is an error that names the
 /// variable.
 pub fn memory_release() -> Result<autoslim::learner::MemoryRelease, String> {
     match std::env::var("AUTOSLIM_RELEASE_MEMORY").ok().as_deref().map(str::trim) {
@@ -367,17 +367,19 @@ pub fn reserved_memory() -> Option<u64> {
 /// `AUTOSLIM_CUDA_POOL`'s value: whether CUDA's stream-ordered memory pool, from which cubecl
 /// takes its pages (`cuMemAllocAsync`), keeps the memory cubecl hands back (`keep`) or returns it
 /// to the driver at the next synchronisation (`release`, CUDA's own default: a release threshold
-/// of 0 bytes). Unset or blank: `release`.
+/// of 0 bytes). Unset or blank: `keep` — a step hands its pages back before every pass
+/// ([`autoslim::learner::MemoryRelease`]), and taking them from the driver anew made
+/// MobileNetV2-224's sandwich step 24 % slower on an H100 (docs/BENCHMARKS.md, session 34).
 pub fn cuda_pool_keeps(value: Option<&str>) -> Result<bool, String> {
     match value.map(str::trim) {
-        None | Some("") | Some("release") => Ok(false),
-        Some("keep") => Ok(true),
+        None | Some("") | Some("keep") => Ok(true),
+        Some("release") => Ok(false),
         Some(other) => Err(format!("AUTOSLIM_CUDA_POOL \"{other}\": expected \"keep\" or \"release\"")),
     }
 }
 
 /// Applies `AUTOSLIM_CUDA_POOL` (see [`cuda_pool_keeps`]) to device 0 on the CUDA backend: with
-/// `keep`, the pool's release threshold is set to its maximum, so that pages cubecl frees (its
+/// `keep` (the default), the pool's release threshold is set to its maximum, so that pages cubecl frees (its
 /// cleanups between a step's passes) are taken again without the driver unmapping and mapping
 /// them. Call it after [`crate::kernel_cache::configure`], which sets the driver's cache variables
 /// before the driver loads: this call loads it. Nothing off CUDA or where the setting is
@@ -538,8 +540,8 @@ mod tests {
 
     #[test]
     fn the_cuda_pool_setting_keeps_or_releases_and_names_a_bad_value() {
-        assert_eq!(cuda_pool_keeps(None), Ok(false));
-        assert_eq!(cuda_pool_keeps(Some("")), Ok(false));
+        assert_eq!(cuda_pool_keeps(None), Ok(true));
+        assert_eq!(cuda_pool_keeps(Some("")), Ok(true));
         assert_eq!(cuda_pool_keeps(Some("release")), Ok(false));
         assert_eq!(cuda_pool_keeps(Some(" keep ")), Ok(true));
         let err = cuda_pool_keeps(Some("kept")).unwrap_err();

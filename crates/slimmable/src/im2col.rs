@@ -180,6 +180,7 @@ impl ConvGeometry {
 
     /// The input position along `axis` (0: rows, 1: columns) that output position `out` reads
     /// at kernel tap `tap`, if it lies inside an input `len` long (not in the padding).
+    #[cfg(feature = "ndarray")]
     pub(crate) fn input_position(&self, out: usize, tap: usize, axis: usize, len: usize) -> Option<usize> {
         (out * self.stride[axis] + tap * self.dilation[axis]).checked_sub(self.pad_start[axis]).filter(|&p| p < len)
     }

@@ -64,24 +64,27 @@ pub struct StepPlan {
 /// When a step with several widths' passes asks the device's memory pool to hand its free
 /// pages back (burn's `Backend::memory_cleanup`; nothing on the CPU backends).
 ///
-/// cubecl merges a page's free slices only then. Without it, the widest pass of a step fits its
-/// tensors into the fragments the previous step's narrower passes left, or takes new pages, and
-/// the step's peak memory grows above a single pass's. On an H200 (docs/BENCHMARKS.md, session
-/// 15) MobileNetV2-224's sandwich step peaked at 1.136× its plain step's memory with `Never`,
-/// 1.088× with `EachStep` (1–4 % slower) and 1.006× with `EachPass` (18 % slower: every pass
-/// allocates its pages afresh); conv8's sandwich step took the same time with `EachStep` as
-/// with `Never`.
+/// cubecl merges a page's free slices only then, and its pools sort tensors by size into pages
+/// of a few fixed sizes: a narrower pass's tensors fall into smaller classes than the widest
+/// pass's, whose pages stay held but empty unless handed back. On an H100 (docs/BENCHMARKS.md,
+/// session 34) the 8-layer bench net's sandwich step peaked at 1.418× its plain step's memory
+/// (CUDA's pool high-water mark) with `EachStep` and 1.235× with `EachPass`, at the same speed
+/// (what is left: the random-width passes' backward fragments the pages, and a release between
+/// forward and backward did not help); MobileNetV2-224's at 1.037× and 1.017×, as fast. A
+/// release before every pass costs little only where CUDA's pool keeps the pages handed back
+/// (the command line's `AUTOSLIM_CUDA_POOL=keep`, its default): where they go back to the
+/// driver, MobileNetV2's step was 24 % slower.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MemoryRelease {
     /// Never: the pool keeps every page it took.
     Never,
-    /// Once per step, before its first (widest) pass: the default.
-    #[default]
+    /// Once per step, before its first (widest) pass.
     EachStep,
     /// Before the step's first (widest) pass and again after it, before the narrower passes:
     /// they take pages of their own sizes instead of adding them to the widest pass's.
     AroundWidest,
-    /// Before every pass: the least memory, the slowest step.
+    /// Before every pass: the least memory; the default.
+    #[default]
     EachPass,
 }
 
@@ -320,7 +323,7 @@ mod tests {
         assert_eq!(MemoryRelease::parse(" step "), Ok(MemoryRelease::EachStep));
         assert_eq!(MemoryRelease::parse("widest"), Ok(MemoryRelease::AroundWidest));
         assert_eq!(MemoryRelease::parse("pass"), Ok(MemoryRelease::EachPass));
-        assert_eq!(MemoryRelease::default(), MemoryRelease::EachStep);
+        assert_eq!(MemoryRelease::default(), MemoryRelease::EachPass);
         let before = |release: MemoryRelease| (0..4).map(|pass| release.before_pass(pass)).collect::<Vec<_>>();
         assert_eq!(before(MemoryRelease::Never), [false; 4]);
         assert_eq!(before(MemoryRelease::EachStep), [true, false, false, false]);
