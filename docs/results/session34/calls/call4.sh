@@ -2,8 +2,9 @@
 # Session 34, call 4: call 2's memory log showed conv8's sandwich passes between releases held up
 # to 3.87 GB (in use then 1.48 GB) against the plain step's 3.25 GB (1.74 GB in use): the
 # random-width passes fragment cubecl's pages. Build J adds AUTOSLIM_RELEASE_MEMORY=backward (a
-# release also between each pass's forward and backward): against `pass` (the default),
-# alternating, both models, the plain step for the ratio, and conv8's memory log under each.
+# release also between each pass's forward and backward; it did not help and was reverted after
+# this call): against `pass` (the default), alternating, both models, the plain step for the
+# ratio, and conv8's memory log under each.
 set -uo pipefail
 DEV=$(pwd)/artifacts/dev
 [ -x $DEV/autoslim-J ] || { xz -dkf $DEV/autoslim-J.xz && chmod +x $DEV/autoslim-J; }
