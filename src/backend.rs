@@ -379,31 +379,46 @@ pub fn cuda_pool_keeps(value: Option<&str>) -> Result<bool, String> {
 }
 
 /// Applies `AUTOSLIM_CUDA_POOL` (see [`cuda_pool_keeps`]) to device 0 on the CUDA backend: with
-/// `keep` (the default), the pool's release threshold is set to its maximum, so that pages cubecl frees (its
-/// cleanups between a step's passes) are taken again without the driver unmapping and mapping
-/// them. Call it after [`crate::kernel_cache::configure`], which sets the driver's cache variables
-/// before the driver loads: this call loads it. Nothing off CUDA or where the setting is
-/// `release`.
+/// `keep` (the default), the pool's release threshold is set to its maximum, so that pages cubecl
+/// frees (its cleanups between a step's passes) are taken again without the driver unmapping and
+/// mapping them. Call it after [`crate::kernel_cache::configure`], which sets the driver's cache
+/// variables before the driver loads: this call loads it. Nothing off CUDA or where the setting
+/// is `release`. Where the driver refuses, an explicit `keep` is an error and the default a
+/// warning (the run goes on with CUDA's own behaviour).
 pub fn apply_cuda_pool_setting() -> Result<(), String> {
-    let keep = cuda_pool_keeps(std::env::var("AUTOSLIM_CUDA_POOL").ok().as_deref())?;
+    let value = std::env::var("AUTOSLIM_CUDA_POOL").ok();
+    let keep = cuda_pool_keeps(value.as_deref())?;
     #[cfg(feature = "cuda")]
-    if keep && selected() == BackendKind::Cuda {
-        use cudarc::driver::{result, sys};
-        let failed = |what: &str, err: &dyn std::fmt::Debug| format!("AUTOSLIM_CUDA_POOL=keep: {what}: {err:?}");
-        // SAFETY: `init` is the driver's idempotent start-up, before the pool is looked up; the
-        // attribute call reads one u64 through a valid pointer.
-        unsafe {
-            result::init().map_err(|err| failed("starting the CUDA driver", &err))?;
-            let pool = device_memory_pool().map_err(|err| failed("device 0's memory pool", &err))?;
-            let mut threshold = u64::MAX;
-            let attribute = sys::CUmemPool_attribute::CU_MEMPOOL_ATTR_RELEASE_THRESHOLD;
-            let status = sys::cuMemPoolSetAttribute(pool, attribute, (&mut threshold as *mut u64).cast());
-            if status != sys::CUresult::CUDA_SUCCESS {
-                return Err(failed("setting the release threshold", &status));
-            }
+    if keep
+        && selected() == BackendKind::Cuda
+        && let Err(err) = keep_freed_pool_memory()
+    {
+        if value.as_deref().is_some_and(|v| !v.trim().is_empty()) {
+            return Err(err);
+        }
+        eprintln!("warning: {err}; CUDA's pool returns freed memory to the driver instead");
+    }
+    let _ = (keep, value);
+    Ok(())
+}
+
+/// Sets the release threshold of device 0's memory pool to its maximum.
+#[cfg(feature = "cuda")]
+fn keep_freed_pool_memory() -> Result<(), String> {
+    use cudarc::driver::{result, sys};
+    let failed = |what: &str, err: &dyn std::fmt::Debug| format!("AUTOSLIM_CUDA_POOL=keep: {what}: {err:?}");
+    // SAFETY: `init` is the driver's idempotent start-up, before the pool is looked up; the
+    // attribute call reads one u64 through a valid pointer.
+    unsafe {
+        result::init().map_err(|err| failed("starting the CUDA driver", &err))?;
+        let pool = device_memory_pool().map_err(|err| failed("device 0's memory pool", &err))?;
+        let mut threshold = u64::MAX;
+        let attribute = sys::CUmemPool_attribute::CU_MEMPOOL_ATTR_RELEASE_THRESHOLD;
+        let status = sys::cuMemPoolSetAttribute(pool, attribute, (&mut threshold as *mut u64).cast());
+        if status != sys::CUresult::CUDA_SUCCESS {
+            return Err(failed("setting the release threshold", &status));
         }
     }
-    let _ = keep;
     Ok(())
 }
 
