@@ -141,8 +141,8 @@ static SELECTED: OnceLock<BackendKind> = OnceLock::new();
 
 /// When a training step hands the device's free memory back
 /// ([`autoslim::learner::StepPlan::memory_release`]): `AUTOSLIM_RELEASE_MEMORY`, one of
-/// `never`, `step`, `widest` or `pass` (unset: the default); anything else is an error that names the
-/// variable.
+/// `never`, `step`, `widest` or `pass` (unset: the default); anything else is an error that
+/// names the variable.
 pub fn memory_release() -> Result<autoslim::learner::MemoryRelease, String> {
     match std::env::var("AUTOSLIM_RELEASE_MEMORY").ok().as_deref().map(str::trim) {
         None | Some("") => Ok(autoslim::learner::MemoryRelease::default()),
