@@ -4,18 +4,22 @@
 //! (NVRTC, then the CUDA driver), and a slimmable network meets new kernels at every new width:
 //! on an H200 with an empty kernel cache, the 8-layer bench net's first sandwich step spent 41–49
 //! s compiling and MobileNetV2's 56–84 s (docs/BENCHMARKS.md, session 22). Compilation is CPU
-//! work, and a GPU machine has cores to spare, so before training a run that meets several
-//! widths starts a few copies of itself (the same binary, arguments and environment, plus
-//! [`SHARD_ENV`]); each runs a forward and backward pass of its share of the run's first widths
-//! ([`autoslim::learner::AutoSlim::upcoming_subnets`], [`autoslim::learner::compile_passes`]) and
-//! exits. They all write to the on-disk kernel cache ([`crate::kernel_cache`]), whose file is
-//! locked for each write, and the run then finds its kernels there.
+//! work, and a GPU machine has cores to spare, so before training a run starts a few copies of
+//! itself (the same binary, arguments and environment, plus [`SHARD_ENV`]); each runs a forward
+//! and backward pass of each of the run's first widths
+//! ([`autoslim::learner::AutoSlim::upcoming_subnets`], [`autoslim::learner::compile_passes`])
+//! launching only its share of the slimmable crate's kernels ([`slimmable::LaunchShare`]: the
+//! `k`-th distinct launch belongs to process `k % count`), and exits. They all write to the
+//! on-disk kernel cache ([`crate::kernel_cache`]), whose file is locked for each write, and the
+//! run then finds its kernels there. Until session 35 the processes split the widths instead,
+//! so that each compiled every kernel its widths shared with the others', and no warm-up could
+//! take less than one width's compilation (28–35 s on session 34's H100).
 //!
 //! | `AUTOSLIM_WARM_UP` | processes |
 //! | --- | --- |
-//! | unset or empty | on CUDA with a kernel cache: half the cores, at most [`MAX_AUTO`] and one per width; else none |
+//! | unset or empty | on CUDA with a kernel cache: half the cores, at most [`MAX_AUTO`]; else none |
 //! | `off` or `0` | none |
-//! | a number `N` | `N` (at most one per width), on any backend |
+//! | a number `N` | `N`, on any backend |
 //!
 //! Fewer than two processes would gain nothing over compiling in the run itself, so then none
 //! start. A finished warm-up leaves a marker in the cache directory, named by a hash of the
@@ -43,7 +47,7 @@ use std::time::{Duration, Instant};
 /// The variable that sets the number of warm-up processes (see the module documentation).
 pub const ENV: &str = "AUTOSLIM_WARM_UP";
 
-/// The variable a warm-up process is started with: `INDEX/COUNT`, its share of the widths.
+/// The variable a warm-up process is started with: `INDEX/COUNT`, its share of the launches.
 pub const SHARD_ENV: &str = "AUTOSLIM_WARM_UP_SHARD";
 
 /// The training steps whose widths are warmed up (besides each uniform width).
@@ -55,12 +59,12 @@ pub const MAX_AUTO: usize = 6;
 /// The subdirectory of the kernel cache with the warm-up's markers and scratch files.
 pub const SUBDIR: &str = "warm-up";
 
-/// One warm-up process's share: the widths `j` with `j % count == index`.
+/// One warm-up process's share: the `k`-th distinct kernel launch with `k % count == index`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
     /// This process's number, from 0.
     pub index: usize,
-    /// How many processes share the widths.
+    /// How many processes share the launches.
     pub count: usize,
 }
 
@@ -84,23 +88,17 @@ impl Shard {
             _ => Ok(None),
         }
     }
-
-    /// The items of this share.
-    pub fn share<T: Clone>(&self, items: &[T]) -> Vec<T> {
-        items.iter().skip(self.index).step_by(self.count).cloned().collect()
-    }
 }
 
-/// How many warm-up processes to start for `passes` widths: `setting` is [`ENV`]'s value,
-/// `automatic` whether the backend compiles kernels into an on-disk cache, `cores` the
-/// machine's. 0 when none should start; the error names a bad setting.
-pub fn processes(setting: Option<&str>, automatic: bool, cores: usize, passes: usize) -> Result<usize, String> {
-    let wanted = match setting.map(str::trim) {
+/// How many warm-up processes to start: `setting` is [`ENV`]'s value, `automatic` whether the
+/// backend compiles kernels into an on-disk cache, `cores` the machine's. 0 when none should
+/// start; the error names a bad setting.
+pub fn processes(setting: Option<&str>, automatic: bool, cores: usize) -> Result<usize, String> {
+    let count = match setting.map(str::trim) {
         None | Some("") if automatic => (cores / 2).min(MAX_AUTO),
         None | Some("") | Some("off") => 0,
         Some(text) => text.parse::<usize>().map_err(|_| format!("{ENV}: \"{text}\" is neither \"off\" nor a number of processes"))?,
     };
-    let count = wanted.min(passes);
     Ok(if count < 2 { 0 } else { count })
 }
 
@@ -156,7 +154,7 @@ pub const SCRATCH_ENV: &str = "AUTOSLIM_WARM_UP_SCRATCH";
 pub fn start(passes: usize, kernel_dir: Option<&Path>) -> Result<Option<WarmUp>, String> {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let setting = std::env::var(ENV).ok();
-    let count = processes(setting.as_deref(), kernel_dir.is_some(), cores, passes)?;
+    let count = processes(setting.as_deref(), kernel_dir.is_some(), cores)?;
     if count == 0 {
         return Ok(None);
     }
@@ -227,7 +225,11 @@ impl WarmUp {
                 let stderr = stderr.join().unwrap_or_default();
                 let took = self.started.elapsed().as_secs_f64();
                 match status {
-                    Ok(status) if status.success() => println!("warm-up: process {}/{count} done in {took:.1} s", index + 1),
+                    Ok(status) if status.success() => {
+                        // Its last line says what share of the kernels it compiled (compile_share).
+                        let share = stderr.lines().last().filter(|line| line.starts_with("warm-up ")).map(|line| format!(" ({})", line.split_once(": ").map_or(line, |(_, what)| what)));
+                        println!("warm-up: process {}/{count} done in {took:.1} s{}", index + 1, share.unwrap_or_default())
+                    }
                     failed_with => {
                         failed += 1;
                         let why = failed_with.map_or_else(|why| why, |status| status.to_string());
@@ -263,16 +265,25 @@ impl Drop for WarmUp {
     }
 }
 
-/// In a warm-up process: runs a forward and backward pass of `shard`'s share of `subnets` (the
-/// run's [`AutoSlim::upcoming_subnets`](autoslim::learner::AutoSlim::upcoming_subnets)) at the
-/// run's batch shape. The command then ends without training or writing anything.
+/// In a warm-up process: runs a forward and backward pass of each of `subnets` (the run's
+/// [`AutoSlim::upcoming_subnets`](autoslim::learner::AutoSlim::upcoming_subnets)) at the run's
+/// batch shape, launching only `shard`'s share of the slimmable crate's kernels, and prints to its
+/// error output how many it launched and skipped. The command then ends without training or
+/// writing anything.
 pub fn compile_share<B, M>(shard: Shard, model: &M, subnets: &[autoslim::channels::Subnet], batch: usize, image: [usize; 3], classes: usize) -> anyhow::Result<()>
 where
     B: burn::tensor::backend::AutodiffBackend,
     M: autoslim::model::SlimmableModel<B>,
 {
-    let share = shard.share(subnets);
-    autoslim::learner::compile_passes::<B, M>(model, &share, batch, image, classes).map_err(anyhow::Error::msg)
+    slimmable::set_launch_share(Some(slimmable::LaunchShare { index: shard.index, count: shard.count })).map_err(anyhow::Error::msg)?;
+    let passes = autoslim::learner::compile_passes::<B, M>(model, subnets, batch, image, classes);
+    use slimmable::LaunchCounts;
+    if let Some(counts) = slimmable::launch_counts() {
+        let LaunchCounts { distinct, owned, run, skipped } = counts;
+        eprintln!("warm-up {}/{}: {owned} of {distinct} distinct kernel launches are this process's ({run} launches run, {skipped} skipped)", shard.index + 1, shard.count);
+    }
+    slimmable::set_launch_share(None).map_err(anyhow::Error::msg)?;
+    passes.map_err(anyhow::Error::msg)
 }
 
 #[cfg(test)]
@@ -280,33 +291,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn shards_parse_and_split_the_widths_between_them() {
+    fn shards_parse_and_name_what_is_wrong() {
         assert_eq!(Shard::parse("1/3"), Ok(Shard { index: 1, count: 3 }));
+        assert_eq!(Shard::parse(" 0 / 2 "), Ok(Shard { index: 0, count: 2 }));
         for bad in ["3/3", "1", "a/2", "1/0", ""] {
             let err = Shard::parse(bad).unwrap_err();
             assert!(err.contains(SHARD_ENV) && err.contains(&format!("\"{bad}\"")), "{err}");
         }
-        let items: Vec<usize> = (0..7).collect();
-        let shares: Vec<Vec<usize>> = (0..3).map(|index| Shard { index, count: 3 }.share(&items)).collect();
-        assert_eq!(shares, vec![vec![0, 3, 6], vec![1, 4], vec![2, 5]]);
     }
 
     #[test]
     fn the_process_count_follows_the_variable_then_the_backend_and_cores() {
-        // Unset: half the cores, at most MAX_AUTO and one per width, where kernels are cached.
-        assert_eq!(processes(None, true, 16, 20), Ok(MAX_AUTO));
-        assert_eq!(processes(Some(""), true, 8, 20), Ok(4));
-        assert_eq!(processes(None, true, 16, 3), Ok(3));
-        assert_eq!(processes(None, false, 16, 20), Ok(0));
-        // One process (one width, or two cores) gains nothing over the run itself.
-        assert_eq!(processes(None, true, 16, 1), Ok(0));
-        assert_eq!(processes(None, true, 2, 20), Ok(0));
-        // Set: that many, on any backend, still at most one per width.
-        assert_eq!(processes(Some("3"), false, 2, 20), Ok(3));
-        assert_eq!(processes(Some(" 12 "), true, 16, 5), Ok(5));
-        assert_eq!(processes(Some("off"), true, 16, 20), Ok(0));
-        assert_eq!(processes(Some("0"), true, 16, 20), Ok(0));
-        let err = processes(Some("many"), true, 16, 20).unwrap_err();
+        // Unset: half the cores, at most MAX_AUTO, where kernels are cached.
+        assert_eq!(processes(None, true, 16), Ok(MAX_AUTO));
+        assert_eq!(processes(Some(""), true, 8), Ok(4));
+        assert_eq!(processes(None, false, 16), Ok(0));
+        // One process (two or three cores) gains nothing over the run itself.
+        assert_eq!(processes(None, true, 2), Ok(0));
+        assert_eq!(processes(None, true, 3), Ok(0));
+        // Set: that many, on any backend.
+        assert_eq!(processes(Some("3"), false, 2), Ok(3));
+        assert_eq!(processes(Some(" 12 "), true, 16), Ok(12));
+        assert_eq!(processes(Some("1"), true, 16), Ok(0));
+        assert_eq!(processes(Some("off"), true, 16), Ok(0));
+        assert_eq!(processes(Some("0"), true, 16), Ok(0));
+        let err = processes(Some("many"), true, 16).unwrap_err();
         assert!(err.contains(ENV) && err.contains("\"many\""), "{err}");
     }
 

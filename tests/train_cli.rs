@@ -140,9 +140,10 @@ fn a_non_finite_loss_stops_training_naming_step_and_width_and_the_checkpoints_st
 }
 
 /// The warm-up processes (src/warm_up.rs): asked for on the CPU backend, two copies of the run
-/// each pass their share of the widths and exit; the run then trains as usual. A bad count is an error that names the variable.
+/// each pass every width (launching their share of the GPU kernels: none here) and exit; the run
+/// then trains as usual. A bad count is an error that names the variable.
 #[test]
-fn warm_up_processes_run_their_widths_before_training_and_a_bad_count_is_named() {
+fn warm_up_processes_run_the_widths_before_training_and_a_bad_count_is_named() {
     let dir = work_dir("warm-up");
     let config = config(&dir, "");
     let out = binary().env("AUTOSLIM_WARM_UP", "2").args(["train", "--config", config.to_str().unwrap(), "--epochs", "1"]).output().unwrap();
@@ -151,6 +152,8 @@ fn warm_up_processes_run_their_widths_before_training_and_a_bad_count_is_named()
     // 3 steps of max, min and a random width, then the uniform widths not drawn yet.
     assert!(text.contains("warm-up: compiling the kernels of ") && text.contains(" widths in 2 processes"), "{text}");
     assert!(text.contains("warm-up: 2 of 2 processes finished"), "{text}");
+    // Each says what share of the kernels it launched; burn-ndarray has none of the crate's.
+    assert_eq!(text.matches("(0 of 0 distinct kernel launches are this process's").count(), 2, "{text}");
     assert!(text.find("warm-up: 2 of 2").unwrap() < text.find("[epoch 1/1] train").unwrap(), "{text}");
     assert!(dir.join("run/checkpoint/model-1.mpk").is_file(), "{text}");
 

@@ -36,6 +36,7 @@ use cubecl::prelude::*;
 use burn::tensor::{DType, bf16};
 
 use crate::cube_launch::{elementwise_launch, empty_like, empty_of, vector_size_along};
+use crate::launch_share::runs;
 
 /// Threads per cube of [`channel_partials_kernel`] (a power of two: the tree sum halves it).
 const BLOCK: usize = 256;
@@ -586,21 +587,23 @@ fn partial_sums<R: CubeRuntime, F: FloatElement>(
         true => channel_partials_kernel::launch::<F, bf16, R>,
         false => channel_partials_kernel::launch::<F, F, R>,
     };
-    launch(
-        &first.client,
-        CubeCount::new_2d(segments as u32, c as u32),
-        CubeDim::new_1d(BLOCK as u32),
-        vector_size,
-        first.clone().into_tensor_arg(),
-        second.clone().into_tensor_arg(),
-        centre.clone().into_tensor_arg(),
-        u.clone().into_tensor_arg(),
-        v.clone().into_tensor_arg(),
-        low,
-        high,
-        gradient,
-        bounds.is_some(),
-    );
+    if runs("batch norm partial sums", &[first, second, centre], (gradient, bounds.is_some(), vector_size)) {
+        launch(
+            &first.client,
+            CubeCount::new_2d(segments as u32, c as u32),
+            CubeDim::new_1d(BLOCK as u32),
+            vector_size,
+            first.clone().into_tensor_arg(),
+            second.clone().into_tensor_arg(),
+            centre.clone().into_tensor_arg(),
+            u.clone().into_tensor_arg(),
+            v.clone().into_tensor_arg(),
+            low,
+            high,
+            gradient,
+            bounds.is_some(),
+        );
+    }
     (u, v)
 }
 
@@ -677,17 +680,20 @@ pub(crate) fn batch_stats<R: CubeRuntime, F: FloatElement>(
     };
     let (new_mean, new_var) = new.clone().unwrap_or_else(|| (stats.clone(), stats.clone()));
     let [epsilon, momentum] = [epsilon, momentum].map(|value| InputScalar::new(value, dtype));
+    let run = runs("batch norm statistics", &[&x, &gamma], new.is_some());
     if n * m <= crate::batch_norm_one_cube_max() {
         let block = one_cube_block(&x);
         let launch = match x.dtype == DType::BF16 {
             true => channel_stats_kernel::launch::<F, bf16, R>,
             false => channel_stats_kernel::launch::<F, F, R>,
         };
-        launch(
-            &x.client, one_cube_launch(c, full, block), CubeDim::new_1d(block as u32), plane_vector_size(&x),
-            x.clone().into_tensor_arg(), gamma.into_tensor_arg(), beta.into_tensor_arg(), old.0.into_tensor_arg(), old.1.into_tensor_arg(),
-            stats.clone().into_tensor_arg(), new_mean.into_tensor_arg(), new_var.into_tensor_arg(), epsilon, momentum, new.is_some(), block,
-        );
+        if run {
+            launch(
+                &x.client, one_cube_launch(c, full, block), CubeDim::new_1d(block as u32), plane_vector_size(&x),
+                x.clone().into_tensor_arg(), gamma.into_tensor_arg(), beta.into_tensor_arg(), old.0.into_tensor_arg(), old.1.into_tensor_arg(),
+                stats.clone().into_tensor_arg(), new_mean.into_tensor_arg(), new_var.into_tensor_arg(), epsilon, momentum, new.is_some(), block,
+            );
+        }
         return BatchStats { x, stats, running: new };
     }
     let (sum_d, sum_d2) = partial_sums::<R, F>(&x, &x, &x, false, None, plane_vector_size(&x));
@@ -696,24 +702,26 @@ pub(crate) fn batch_stats<R: CubeRuntime, F: FloatElement>(
         true => stats_finish_kernel::launch::<F, bf16, R>,
         false => stats_finish_kernel::launch::<F, F, R>,
     };
-    launch(
-        &x.client,
-        count,
-        dim,
-        x.clone().into_tensor_arg(),
-        sum_d.into_tensor_arg(),
-        sum_d2.into_tensor_arg(),
-        gamma.into_tensor_arg(),
-        beta.into_tensor_arg(),
-        old.0.into_tensor_arg(),
-        old.1.into_tensor_arg(),
-        stats.clone().into_tensor_arg(),
-        new_mean.into_tensor_arg(),
-        new_var.into_tensor_arg(),
-        epsilon,
-        momentum,
-        new.is_some(),
-    );
+    if run {
+        launch(
+            &x.client,
+            count,
+            dim,
+            x.clone().into_tensor_arg(),
+            sum_d.into_tensor_arg(),
+            sum_d2.into_tensor_arg(),
+            gamma.into_tensor_arg(),
+            beta.into_tensor_arg(),
+            old.0.into_tensor_arg(),
+            old.1.into_tensor_arg(),
+            stats.clone().into_tensor_arg(),
+            new_mean.into_tensor_arg(),
+            new_var.into_tensor_arg(),
+            epsilon,
+            momentum,
+            new.is_some(),
+        );
+    }
     BatchStats { x, stats, running: new }
 }
 
@@ -729,7 +737,9 @@ pub(crate) fn channel_affine<R: CubeRuntime, F: FloatElement>(x: &CubeTensor<R>,
         true => channel_affine_kernel::launch::<F, bf16, R>,
         false => channel_affine_kernel::launch::<F, F, R>,
     };
-    launch(&x.client, count, dim, vector_size, input, stats_arg, out_arg, low, high, bounds.is_some());
+    if runs("batch norm affine", &[x, stats], (bounds.is_some(), vector_size)) {
+        launch(&x.client, count, dim, vector_size, input, stats_arg, out_arg, low, high, bounds.is_some());
+    }
     out
 }
 
@@ -759,33 +769,38 @@ pub(crate) fn batch_norm_grads<R: CubeRuntime, F: FloatElement>(
     let coefficients = empty_like::<R, F>(&dy, &[3, c]);
     let (grad_gamma, grad_beta) = (empty_like::<R, F>(&dy, &[full]), empty_like::<R, F>(&dy, &[full]));
     let [low, high] = scalar_bounds::<F>(bounds);
+    let run = runs("batch norm gradients", &[&dy, x, &gamma], (bounds.is_some(), vector_size));
     if n * m <= crate::batch_norm_one_cube_max() {
         let block = one_cube_block(&dy);
         let launch = match x.dtype == DType::BF16 {
             true => channel_grad_stats_kernel::launch::<F, bf16, R>,
             false => channel_grad_stats_kernel::launch::<F, F, R>,
         };
-        launch(
-            &dy.client, one_cube_launch(c, full, block), CubeDim::new_1d(block as u32), vector_size,
-            dy.clone().into_tensor_arg(), x.clone().into_tensor_arg(), stats.clone().into_tensor_arg(), gamma.into_tensor_arg(),
-            coefficients.clone().into_tensor_arg(), grad_gamma.clone().into_tensor_arg(), grad_beta.clone().into_tensor_arg(), low, high, bounds.is_some(), block,
-        );
+        if run {
+            launch(
+                &dy.client, one_cube_launch(c, full, block), CubeDim::new_1d(block as u32), vector_size,
+                dy.clone().into_tensor_arg(), x.clone().into_tensor_arg(), stats.clone().into_tensor_arg(), gamma.into_tensor_arg(),
+                coefficients.clone().into_tensor_arg(), grad_gamma.clone().into_tensor_arg(), grad_beta.clone().into_tensor_arg(), low, high, bounds.is_some(), block,
+            );
+        }
     } else {
         let (sum_dy, sum_dy_xc) = partial_sums::<R, F>(&dy, x, stats, true, bounds, vector_size);
         let (count, dim) = finish_launch(full);
-        grad_finish_kernel::launch::<F, R>(
-            &dy.client,
-            count,
-            dim,
-            sum_dy.into_tensor_arg(),
-            sum_dy_xc.into_tensor_arg(),
-            stats.clone().into_tensor_arg(),
-            gamma.into_tensor_arg(),
-            coefficients.clone().into_tensor_arg(),
-            grad_gamma.clone().into_tensor_arg(),
-            grad_beta.clone().into_tensor_arg(),
-            InputScalar::new((n * m) as f64, F::dtype()),
-        );
+        if run {
+            grad_finish_kernel::launch::<F, R>(
+                &dy.client,
+                count,
+                dim,
+                sum_dy.into_tensor_arg(),
+                sum_dy_xc.into_tensor_arg(),
+                stats.clone().into_tensor_arg(),
+                gamma.into_tensor_arg(),
+                coefficients.clone().into_tensor_arg(),
+                grad_gamma.clone().into_tensor_arg(),
+                grad_beta.clone().into_tensor_arg(),
+                InputScalar::new((n * m) as f64, F::dtype()),
+            );
+        }
     }
     let out = empty_of(&dy, &[n, c, m], x.dtype);
     let (count, dim) = elementwise_launch(&out, vector_size);
@@ -793,20 +808,22 @@ pub(crate) fn batch_norm_grads<R: CubeRuntime, F: FloatElement>(
         true => channel_affine2_kernel::launch::<F, bf16, R>,
         false => channel_affine2_kernel::launch::<F, F, R>,
     };
-    launch(
-        &dy.client,
-        count,
-        dim,
-        vector_size,
-        dy.clone().into_tensor_arg(),
-        x.clone().into_tensor_arg(),
-        coefficients.into_tensor_arg(),
-        stats.clone().into_tensor_arg(),
-        out.clone().into_tensor_arg(),
-        low,
-        high,
-        bounds.is_some(),
-    );
+    if run {
+        launch(
+            &dy.client,
+            count,
+            dim,
+            vector_size,
+            dy.clone().into_tensor_arg(),
+            x.clone().into_tensor_arg(),
+            coefficients.into_tensor_arg(),
+            stats.clone().into_tensor_arg(),
+            out.clone().into_tensor_arg(),
+            low,
+            high,
+            bounds.is_some(),
+        );
+    }
     [out, grad_gamma, grad_beta]
 }
 

@@ -242,6 +242,7 @@ pub(crate) mod launch {
     use crate::gemm_tiling::blueprint::{Product, blueprint, fitted_product_blueprint};
     use crate::gemm_tiling::{gemm_stages, note_tiling_miss};
     use crate::im2col::ConvGeometry;
+    use crate::launch_share::runs;
 
     /// Which of the two products a launch computes.
     #[derive(Clone, Copy)]
@@ -312,6 +313,11 @@ pub(crate) mod launch {
         MatmulElems::from_globals(&MatmulGlobalElems { lhs: lhs.dtype.into(), rhs: rhs.dtype.into(), out: out.dtype.into() })
     }
 
+    /// What of `options` decides a conv's kernel, for [`runs`].
+    fn conv_args(options: &ConvOptions<2>) -> ([usize; 2], [usize; 2], [usize; 2]) {
+        (options.stride, options.padding, options.dilation)
+    }
+
     fn args(options: &ConvOptions<2>) -> ConvolutionArgs<2> {
         ConvolutionArgs { stride: options.stride, padding: options.padding, dilation: options.dilation }
     }
@@ -337,7 +343,9 @@ pub(crate) mod launch {
         let product = Product { m: n * h_out * w_out, n: c_out, k: kh * kw * x.meta.shape()[3], lhs: MatrixLayout::RowMajor, rhs: MatrixLayout::ColMajor };
         let strategy = strategy(kernel, &client, Operation::Forward, product, &dtypes);
         let inputs = || ConvolutionInputs::Forward { input: input(x.clone()), weight: input(weight.clone()), bias: None, out: out.clone().binding() };
-        launch_or_inferred(kernel, strategy, &client, inputs, options, dtypes)?;
+        if runs("gemm conv forward", &[&x, &weight, &out], conv_args(options)) {
+            launch_or_inferred(kernel, strategy, &client, inputs, options, dtypes)?;
+        }
         Ok(permute_nhwc_to_nchw(out))
     }
 
@@ -360,7 +368,9 @@ pub(crate) mod launch {
         let product = Product { m: n * h * w, n: c_in, k: kh * kw * c_out, lhs: MatrixLayout::RowMajor, rhs: MatrixLayout::RowMajor };
         let strategy = strategy(kernel, &client, Operation::BackwardData, product, &dtypes);
         let inputs = || ConvolutionInputs::BackwardData { out_grad: input(grad.clone()), weights: input(weight.clone()), in_grad: in_grad.clone().binding() };
-        launch_or_inferred(kernel, strategy, &client, inputs, options, dtypes)?;
+        if runs("gemm conv input gradient", &[&grad, &weight, &in_grad], conv_args(options)) {
+            launch_or_inferred(kernel, strategy, &client, inputs, options, dtypes)?;
+        }
         Ok(permute_nhwc_to_nchw(in_grad))
     }
 
@@ -403,6 +413,9 @@ pub(crate) mod launch {
         let mut shape: Vec<usize> = (0..rank - 2).map(|axis| lhs_shape[axis].max(rhs_shape[axis])).collect();
         shape.extend([lhs_shape[rank - 2], rhs_shape[rank - 1]]);
         let out = empty_device_dtype(lhs.client.clone(), lhs.device.clone(), shape.into(), out_dtype);
+        if !runs("gemm products", &[&lhs, &rhs, &out], ()) {
+            return Ok(out);
+        }
         let client = lhs.client.clone();
         // Each attempt with fresh element types: a launch may adjust them to its tile.
         let launch = |strategy: &M| {

@@ -17,6 +17,7 @@ use crate::cube_launch::{elementwise_launch, vector_size_along};
 use crate::gemm_conv::{aligned, operand_channel_align};
 use crate::gemm_precision::{GemmPrecision, gemm_precision};
 use crate::im2col::ConvGeometry;
+use crate::launch_share::runs;
 
 /// The side of the square tile of (channels × pixels) that one cube of [`layout_copy_kernel`]
 /// moves, and the threads along the first axis of its cubes and of [`fold_kernel`]'s.
@@ -297,7 +298,9 @@ pub(crate) fn batch_summed<R: CubeRuntime, F: FloatElement>(partials: CubeTensor
     let split = (batches / 8).max(1).next_power_of_two().min(MAX_BATCH_SPLIT);
     let dim = CubeDim::new_2d(TILE as u32, split as u32);
     let (client, input, out) = (partials.client.clone(), partials.clone().into_tensor_arg(), output.clone().into_tensor_arg());
-    batch_sum_kernel::launch::<F, R>(&client, count, dim, input, out);
+    if runs("batch sum", &[&partials, &output], ()) {
+        batch_sum_kernel::launch::<F, R>(&client, count, dim, input, out);
+    }
     output
 }
 
@@ -334,9 +337,11 @@ pub(crate) fn unfolded<R: CubeRuntime, F: FloatElement>(tensor: CubeTensor<R>, g
     let stride = (geometry.stride[0], geometry.stride[1]);
     let dilation = (geometry.dilation[0], geometry.dilation[1]);
     let padding = (geometry.pad_start[0], geometry.pad_start[1]);
-    match tensor.dtype == DType::BF16 {
-        false => unfold_kernel::launch::<F, R>(&client, count, dim, vector_size, input, out, stride, dilation, padding),
-        true => unfold_kernel::launch::<bf16, R>(&client, count, dim, vector_size, input, out, stride, dilation, padding),
+    if runs("unfold", &[&tensor, &output], (stride, dilation, padding, vector_size)) {
+        match tensor.dtype == DType::BF16 {
+            false => unfold_kernel::launch::<F, R>(&client, count, dim, vector_size, input, out, stride, dilation, padding),
+            true => unfold_kernel::launch::<bf16, R>(&client, count, dim, vector_size, input, out, stride, dilation, padding),
+        }
     }
     burn_cubecl::ops::reshape(output, [n * ho * wo, kh * kw * c].into())
 }
@@ -467,7 +472,9 @@ pub(crate) fn fold_into<R: CubeRuntime, F: FloatElement>(
     let dilation = (geometry.dilation[0], geometry.dilation[1]);
     let padding = (geometry.pad_start[0], geometry.pad_start[1]);
     let (client, input, out) = (columns.client.clone(), columns.clone().into_tensor_arg(), output.clone().into_tensor_arg());
-    fold_kernel::launch::<F, R>(&client, count, dim, input, out, first, (kh, kw), stride, dilation, padding);
+    if runs("fold", &[&columns, output], (stride, dilation, padding)) {
+        fold_kernel::launch::<F, R>(&client, count, dim, input, out, first, (kh, kw), stride, dilation, padding);
+    }
 }
 
 /// The element type the GEMM kernels read on `client`: bf16 when [`GemmPrecision::Bf16`] is
@@ -587,11 +594,13 @@ fn layout_copy<R: CubeRuntime, F: FloatElement>(
             let (count, dim) = elementwise_launch(&output, vector_size);
             let (client, input, out) = (tensor.client.clone(), tensor.clone().into_tensor_arg(), output.clone().into_tensor_arg());
             let step = (step[0], step[1]);
-            match (tensor.dtype == DType::BF16, dtype == DType::BF16) {
-                (false, false) => shift_kernel::launch::<F, F, R>(&client, count, dim, vector_size, input, out, top, left, step),
-                (false, true) => shift_kernel::launch::<F, bf16, R>(&client, count, dim, vector_size, input, out, top, left, step),
-                (true, false) => shift_kernel::launch::<bf16, F, R>(&client, count, dim, vector_size, input, out, top, left, step),
-                (true, true) => shift_kernel::launch::<bf16, bf16, R>(&client, count, dim, vector_size, input, out, top, left, step),
+            if runs("shift copy", &[&tensor, &output], (top, left, step, vector_size)) {
+                match (tensor.dtype == DType::BF16, dtype == DType::BF16) {
+                    (false, false) => shift_kernel::launch::<F, F, R>(&client, count, dim, vector_size, input, out, top, left, step),
+                    (false, true) => shift_kernel::launch::<F, bf16, R>(&client, count, dim, vector_size, input, out, top, left, step),
+                    (true, false) => shift_kernel::launch::<bf16, F, R>(&client, count, dim, vector_size, input, out, top, left, step),
+                    (true, true) => shift_kernel::launch::<bf16, bf16, R>(&client, count, dim, vector_size, input, out, top, left, step),
+                }
             }
         }
         return output;
@@ -616,11 +625,13 @@ fn layout_copy<R: CubeRuntime, F: FloatElement>(
     let same_grid = is_same_grid(&tensor, shape, channels_inner, [top, left], step);
     let (client, input, out) = (tensor.client.clone(), tensor.clone().into_tensor_arg(), output.clone().into_tensor_arg());
     let (step, l) = ((step[0], step[1]), (input_channels_inner, channels_inner, same_grid, thread_rows));
-    match (tensor.dtype == DType::BF16, dtype == DType::BF16) {
-        (false, false) => layout_copy_kernel::launch::<F, F, R>(&client, count, dim, input, out, top, left, step, l.0, l.1, l.2, l.3),
-        (false, true) => layout_copy_kernel::launch::<F, bf16, R>(&client, count, dim, input, out, top, left, step, l.0, l.1, l.2, l.3),
-        (true, false) => layout_copy_kernel::launch::<bf16, F, R>(&client, count, dim, input, out, top, left, step, l.0, l.1, l.2, l.3),
-        (true, true) => layout_copy_kernel::launch::<bf16, bf16, R>(&client, count, dim, input, out, top, left, step, l.0, l.1, l.2, l.3),
+    if runs("layout copy", &[&tensor, &output], (top, left, step, l)) {
+        match (tensor.dtype == DType::BF16, dtype == DType::BF16) {
+            (false, false) => layout_copy_kernel::launch::<F, F, R>(&client, count, dim, input, out, top, left, step, l.0, l.1, l.2, l.3),
+            (false, true) => layout_copy_kernel::launch::<F, bf16, R>(&client, count, dim, input, out, top, left, step, l.0, l.1, l.2, l.3),
+            (true, false) => layout_copy_kernel::launch::<bf16, F, R>(&client, count, dim, input, out, top, left, step, l.0, l.1, l.2, l.3),
+            (true, true) => layout_copy_kernel::launch::<bf16, bf16, R>(&client, count, dim, input, out, top, left, step, l.0, l.1, l.2, l.3),
+        }
     }
     output
 }

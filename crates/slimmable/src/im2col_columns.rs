@@ -111,21 +111,23 @@ mod on_cube {
         }
         let (count, dim) = elementwise_launch(&output, 1);
         let pair = |v: [usize; 2]| (v[0], v[1]);
-        columns_kernel::launch::<f32, R>(
-            &x.client,
-            count,
-            dim,
-            x.clone().into_tensor_arg(),
-            output.clone().into_tensor_arg(),
-            c,
-            pair(geometry.kernel),
-            wo,
-            segments,
-            pixels,
-            pair(geometry.stride),
-            pair(geometry.dilation),
-            pair(geometry.pad_start),
-        );
+        if crate::launch_share::runs("stem columns", &[&x, &output], (geometry.kernel, geometry.stride, geometry.dilation, geometry.pad_start, segments)) {
+            columns_kernel::launch::<f32, R>(
+                &x.client,
+                count,
+                dim,
+                x.clone().into_tensor_arg(),
+                output.clone().into_tensor_arg(),
+                c,
+                pair(geometry.kernel),
+                wo,
+                segments,
+                pixels,
+                pair(geometry.stride),
+                pair(geometry.dilation),
+                pair(geometry.pad_start),
+            );
+        }
         output
     }
 

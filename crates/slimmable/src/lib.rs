@@ -49,6 +49,7 @@ mod gemm_precision;
 mod gemm_tiling;
 mod im2col;
 mod im2col_columns;
+mod launch_share;
 mod linear;
 mod named;
 #[cfg(feature = "ndarray")]
@@ -83,6 +84,7 @@ pub use gemm_conv::{
 pub use im2col::{
     ConvAlgorithm, ConvGeometry, DEFAULT_IM2COL_BATCHES, DepthwiseForm, conv_algorithm, conv2d_im2col, depthwise_conv2d_matmul, im2col_batches, set_conv_algorithm, set_im2col_batches, subsample,
 };
+pub use launch_share::{LaunchCounts, LaunchShare, launch_counts, set_launch_share};
 pub use linear::{SlimLinear, SlimLinearConfig};
 pub use norm::{NormMode, SlimBatchNorm, SlimBatchNormConfig, SwitchableBatchNorm, SwitchableBatchNormConfig};
 pub use width::{channels_for_ratio, make_divisible};

@@ -28,6 +28,7 @@ use cubecl::prelude::*;
 
 use super::backend::{DepthwiseBackward, DepthwiseForward};
 use crate::cube_launch::{elementwise_launch, empty_like, empty_of, run_total};
+use crate::launch_share::runs;
 use crate::im2col::ConvGeometry;
 
 /// The runtime part of a geometry as the kernels take it (the column stride and dilation are
@@ -379,19 +380,21 @@ fn forward_into<R: CubeRuntime, F: FloatElement>(
         true => forward_kernel::launch::<F, bf16, R>,
         false => forward_kernel::launch::<F, F, R>,
     };
-    launch(
-        &output.client,
-        count,
-        dim,
-        input.into_tensor_arg(),
-        weight.into_tensor_arg(),
-        output.clone().into_tensor_arg(),
-        geo,
-        kernel[0],
-        kernel[1],
-        cols,
-        flip,
-    );
+    if runs("depthwise forward", &[&input, &weight, &output], (kernel, cols, flip)) {
+        launch(
+            &output.client,
+            count,
+            dim,
+            input.into_tensor_arg(),
+            weight.into_tensor_arg(),
+            output.clone().into_tensor_arg(),
+            geo,
+            kernel[0],
+            kernel[1],
+            cols,
+            flip,
+        );
+    }
     output
 }
 
@@ -429,19 +432,21 @@ fn input_grad<R: CubeRuntime, F: FloatElement>(
         true => input_grad_kernel::launch::<F, bf16, R>,
         false => input_grad_kernel::launch::<F, F, R>,
     };
-    launch(
-        &input_grad.client,
-        count,
-        dim,
-        grad.into_tensor_arg(),
-        weight.into_tensor_arg(),
-        input_grad.clone().into_tensor_arg(),
-        strides_arg(geometry),
-        kh,
-        kw,
-        geometry.stride[0],
-        (geometry.stride[1], dw, pad_w % geometry.stride[1]),
-    );
+    if runs("depthwise input gradient", &[&grad, &weight, &input_grad], (geometry.kernel, geometry.stride, geometry.dilation, geometry.pad_start)) {
+        launch(
+            &input_grad.client,
+            count,
+            dim,
+            grad.into_tensor_arg(),
+            weight.into_tensor_arg(),
+            input_grad.clone().into_tensor_arg(),
+            strides_arg(geometry),
+            kh,
+            kw,
+            geometry.stride[0],
+            (geometry.stride[1], dw, pad_w % geometry.stride[1]),
+        );
+    }
     input_grad
 }
 
@@ -467,21 +472,25 @@ fn weight_grad<R: CubeRuntime, F: FloatElement>(
         true => weight_grad_kernel::launch::<F, bf16, R>,
         false => weight_grad_kernel::launch::<F, F, R>,
     };
-    launch(
-        &partial.client,
-        CubeCount::new_2d(chunks as u32, c as u32),
-        CubeDim::new_1d(WGRAD_BLOCK as u32),
-        grad.into_tensor_arg(),
-        input.into_tensor_arg(),
-        partial.clone().into_tensor_arg(),
-        strides_arg(geometry),
-        geometry.kernel[0],
-        geometry.kernel[1],
-        (geometry.stride[1], geometry.dilation[1]),
-    );
+    if runs("depthwise weight gradient", &[&grad, &input, &partial], (geometry.kernel, geometry.stride, geometry.dilation, geometry.pad_start)) {
+        launch(
+            &partial.client,
+            CubeCount::new_2d(chunks as u32, c as u32),
+            CubeDim::new_1d(WGRAD_BLOCK as u32),
+            grad.into_tensor_arg(),
+            input.into_tensor_arg(),
+            partial.clone().into_tensor_arg(),
+            strides_arg(geometry),
+            geometry.kernel[0],
+            geometry.kernel[1],
+            (geometry.stride[1], geometry.dilation[1]),
+        );
+    }
     let weight_grad = empty_like::<R, F>(&partial, &[channels, 1, geometry.kernel[0], geometry.kernel[1]]);
     let (count, dim) = elementwise_launch(&weight_grad, 1);
-    chunk_sum_kernel::launch::<F, R>(&weight_grad.client, count, dim, partial.into_tensor_arg(), weight_grad.clone().into_tensor_arg());
+    if runs("depthwise weight gradient sum", &[&partial, &weight_grad], ()) {
+        chunk_sum_kernel::launch::<F, R>(&weight_grad.client, count, dim, partial.into_tensor_arg(), weight_grad.clone().into_tensor_arg());
+    }
     weight_grad
 }
 
