@@ -680,7 +680,7 @@ pub(crate) fn batch_stats<R: CubeRuntime, F: FloatElement>(
     };
     let (new_mean, new_var) = new.clone().unwrap_or_else(|| (stats.clone(), stats.clone()));
     let [epsilon, momentum] = [epsilon, momentum].map(|value| InputScalar::new(value, dtype));
-    let run = runs("batch norm statistics", &[&x, &gamma], new.is_some());
+    let run = runs("batch norm statistics", &[&x, &gamma], (new.is_some(), n * m <= crate::batch_norm_one_cube_max(), plane_vector_size(&x)));
     if n * m <= crate::batch_norm_one_cube_max() {
         let block = one_cube_block(&x);
         let launch = match x.dtype == DType::BF16 {
@@ -769,7 +769,7 @@ pub(crate) fn batch_norm_grads<R: CubeRuntime, F: FloatElement>(
     let coefficients = empty_like::<R, F>(&dy, &[3, c]);
     let (grad_gamma, grad_beta) = (empty_like::<R, F>(&dy, &[full]), empty_like::<R, F>(&dy, &[full]));
     let [low, high] = scalar_bounds::<F>(bounds);
-    let run = runs("batch norm gradients", &[&dy, x, &gamma], (bounds.is_some(), vector_size));
+    let run = runs("batch norm gradients", &[&dy, x, &gamma], (bounds.is_some(), vector_size, n * m <= crate::batch_norm_one_cube_max()));
     if n * m <= crate::batch_norm_one_cube_max() {
         let block = one_cube_block(&dy);
         let launch = match x.dtype == DType::BF16 {

@@ -235,7 +235,7 @@ pub(crate) mod launch {
     use cubek::convolution::definition::{BackwardDataBlueprint, ConvBlueprint, ForwardBlueprint};
     use cubek::convolution::{AcceleratedTileKind, ConvAlgorithm, ConvolutionArgs, ConvolutionInputs, Strategy, launch_ref};
     use cubek::matmul::components::tile::TileMatmulKind;
-    use cubek::matmul::definition::{MatmulElems, MatmulGlobalElems, MatmulSetupError};
+    use cubek::matmul::definition::{MatmulElems, MatmulGlobalElems, MatmulSetupError, TilingBlueprint};
     use cubek::std::{InputBinding, MatrixLayout};
 
     use super::{GemmKernel, gemm_kernel_for};
@@ -313,9 +313,19 @@ pub(crate) mod launch {
         MatmulElems::from_globals(&MatmulGlobalElems { lhs: lhs.dtype.into(), rhs: rhs.dtype.into(), out: out.dtype.into() })
     }
 
-    /// What of `options` decides a conv's kernel, for [`runs`].
-    fn conv_args(options: &ConvOptions<2>) -> ([usize; 2], [usize; 2], [usize; 2]) {
-        (options.stride, options.padding, options.dilation)
+    /// Whether this process runs a conv's launch ([`crate::launch_share`]): its kernel is named
+    /// by the forced blueprint (the stage and the bounds checks) where there is one, else by the
+    /// shapes cubek infers a stage from.
+    fn runs_conv<R: CubeRuntime>(op: &str, strategy: &Strategy, tensors: &[&CubeTensor<R>], options: &ConvOptions<2>) -> bool {
+        if !crate::launch_share::sharing() {
+            return true;
+        }
+        let args = (options.stride, options.padding, options.dilation);
+        let shapes: Vec<&[usize]> = match strategy {
+            Strategy::Forced { .. } => Vec::new(),
+            Strategy::Inferred { .. } => tensors.iter().map(|t| t.meta.shape().as_slice()).collect(),
+        };
+        runs(op, tensors, (format!("{strategy:?}"), args, shapes))
     }
 
     fn args(options: &ConvOptions<2>) -> ConvolutionArgs<2> {
@@ -343,7 +353,7 @@ pub(crate) mod launch {
         let product = Product { m: n * h_out * w_out, n: c_out, k: kh * kw * x.meta.shape()[3], lhs: MatrixLayout::RowMajor, rhs: MatrixLayout::ColMajor };
         let strategy = strategy(kernel, &client, Operation::Forward, product, &dtypes);
         let inputs = || ConvolutionInputs::Forward { input: input(x.clone()), weight: input(weight.clone()), bias: None, out: out.clone().binding() };
-        if runs("gemm conv forward", &[&x, &weight, &out], conv_args(options)) {
+        if runs_conv("gemm conv forward", &strategy, &[&x, &weight, &out], options) {
             launch_or_inferred(kernel, strategy, &client, inputs, options, dtypes)?;
         }
         Ok(permute_nhwc_to_nchw(out))
@@ -368,7 +378,7 @@ pub(crate) mod launch {
         let product = Product { m: n * h * w, n: c_in, k: kh * kw * c_out, lhs: MatrixLayout::RowMajor, rhs: MatrixLayout::RowMajor };
         let strategy = strategy(kernel, &client, Operation::BackwardData, product, &dtypes);
         let inputs = || ConvolutionInputs::BackwardData { out_grad: input(grad.clone()), weights: input(weight.clone()), in_grad: in_grad.clone().binding() };
-        if runs("gemm conv input gradient", &[&grad, &weight, &in_grad], conv_args(options)) {
+        if runs_conv("gemm conv input gradient", &strategy, &[&grad, &weight, &in_grad], options) {
             launch_or_inferred(kernel, strategy, &client, inputs, options, dtypes)?;
         }
         Ok(permute_nhwc_to_nchw(in_grad))
@@ -400,6 +410,7 @@ pub(crate) mod launch {
     /// (burn's kernels where the device has no tile for it).
     pub(crate) fn products<R: CubeRuntime>(lhs: CubeTensor<R>, rhs: CubeTensor<R>, out_dtype: DType) -> Result<CubeTensor<R>, MatmulSetupError> {
         use cubek::matmul::launch::Strategy as M;
+        use cubek::matmul::routines::BlueprintStrategy::Forced;
         let strategy = match super::WGRAD_SELECTED.load(std::sync::atomic::Ordering::Relaxed) {
             0 => M::SimpleCyclicCmma(Default::default()),
             1 => M::SimpleCyclicMma(Default::default()),
@@ -413,7 +424,13 @@ pub(crate) mod launch {
         let mut shape: Vec<usize> = (0..rank - 2).map(|axis| lhs_shape[axis].max(rhs_shape[axis])).collect();
         shape.extend([lhs_shape[rank - 2], rhs_shape[rank - 1]]);
         let out = empty_device_dtype(lhs.client.clone(), lhs.device.clone(), shape.into(), out_dtype);
-        if !runs("gemm products", &[&lhs, &rhs, &out], ()) {
+        let fitted = fitted(&strategy, &lhs, &rhs, &out);
+        let run = match &fitted {
+            Some(Ok(blueprint)) => runs("gemm products", &[&lhs, &rhs, &out], blueprint),
+            // A stage cubek infers from the shapes.
+            _ => runs("gemm products", &[&lhs, &rhs, &out], (lhs.meta.shape().as_slice(), rhs.meta.shape().as_slice())),
+        };
+        if !run {
             return Ok(out);
         }
         let client = lhs.client.clone();
@@ -428,7 +445,7 @@ pub(crate) mod launch {
         let fallbacks = [M::SimpleCyclicCmma(Default::default()), M::SimpleUnit(Default::default())];
         // A stage fitted to the product where asked and the kernel takes one; where cubek
         // refuses it, the inferred one (counted).
-        let mut result = match fitted(&strategy, &lhs, &rhs, &out) {
+        let mut result = match fitted.map(|fitted| fitted.map(|blueprint| M::SimpleCyclicMma(Forced(blueprint)))) {
             Some(Ok(forced)) => launch(&forced).or_else(|err| {
                 note_tiling_miss(&format!("fitted product stage refused: {err:?}"));
                 launch(&strategy)
@@ -453,9 +470,8 @@ pub(crate) mod launch {
     /// ([`WgradStages::Fitted`](super::WgradStages)), or why none fits; `None` where not asked,
     /// for a kernel other than `simple_cyclic/mma`, or for operands other than bf16 (cubek 0.2
     /// turns f32 into TF32 registers only for stages it infers).
-    fn fitted<R: CubeRuntime>(strategy: &cubek::matmul::launch::Strategy, lhs: &CubeTensor<R>, rhs: &CubeTensor<R>, out: &CubeTensor<R>) -> Option<Result<cubek::matmul::launch::Strategy, String>> {
+    fn fitted<R: CubeRuntime>(strategy: &cubek::matmul::launch::Strategy, lhs: &CubeTensor<R>, rhs: &CubeTensor<R>, out: &CubeTensor<R>) -> Option<Result<TilingBlueprint, String>> {
         use cubek::matmul::launch::Strategy as M;
-        use cubek::matmul::routines::BlueprintStrategy::Forced;
         if super::wgrad_stages() != super::WgradStages::Fitted || lhs.dtype != DType::BF16 {
             return None;
         }
@@ -470,7 +486,7 @@ pub(crate) mod launch {
         let (ls, rs) = (lhs.meta.shape(), rhs.meta.shape());
         let rank = ls.len();
         let product = Product { m: ls[rank - 2], n: rs[rank - 1], k: ls[rank - 1], lhs: layout(lhs), rhs: layout(rhs) };
-        Some(fitted_product_blueprint(&lhs.client, tile, &product, &dtypes(lhs, rhs, out)).map(|blueprint| M::SimpleCyclicMma(Forced(blueprint))))
+        Some(fitted_product_blueprint(&lhs.client, tile, &product, &dtypes(lhs, rhs, out)))
     }
 }
 

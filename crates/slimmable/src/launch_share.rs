@@ -10,9 +10,10 @@
 //! launches only its share of this crate's kernels (the GEMM convs and products, the depthwise
 //! convs, BatchNorm, the operand copies) and skips the rest.
 //!
-//! A launch is named by its op and the shapes, strides and element types of its tensors (what
-//! decides which kernel it compiles); the `k`-th distinct name a thread meets belongs to process
-//! `k % count`, which launches it every time it comes again. Every process meets the same
+//! A launch is named by what decides the kernel it compiles: its op, its comptime arguments (a
+//! GEMM's blueprint, a conv's stride, …) and its tensors' ranks, element types and alignments;
+//! the `k`-th distinct name a thread meets belongs to process `k % count`, which launches it
+//! every time it comes again. Every process meets the same
 //! names in the same order, because a skipped launch changes no shape, only values, so together
 //! the processes launch each of them at least once. A skipped launch leaves its output
 //! uninitialised: only for passes whose values are thrown away.
@@ -47,6 +48,7 @@ pub struct LaunchCounts {
     pub skipped: usize,
 }
 
+#[cfg_attr(not(feature = "cube"), allow(dead_code))]
 struct State {
     share: LaunchShare,
     owners: HashMap<u64, bool>,
@@ -75,7 +77,15 @@ pub fn launch_counts() -> Option<LaunchCounts> {
     STATE.with(|state| state.borrow().as_ref().map(|state| state.counts))
 }
 
+/// Whether the calling thread has a share (else every launch runs, and a launch's name need not
+/// be made: training's passes pay nothing for this module).
+#[cfg_attr(not(feature = "cube"), allow(dead_code))]
+pub(crate) fn sharing() -> bool {
+    STATE.with(|state| state.borrow().is_some())
+}
+
 /// Whether the calling thread runs the launch named by `name` (always, without a share).
+#[cfg_attr(not(feature = "cube"), allow(dead_code))]
 pub(crate) fn runs_launch(name: impl Hash) -> bool {
     STATE.with(|state| {
         let mut state = state.borrow_mut();
@@ -99,12 +109,27 @@ pub(crate) fn runs_launch(name: impl Hash) -> bool {
     })
 }
 
-/// Whether the calling thread runs the launch of `op` on `tensors` (what else decides the kernel,
-/// such as a conv's stride, in `extra`): see [`runs_launch`].
+/// Whether the calling thread runs the launch of `op` on `tensors` ([`runs_launch`]), where
+/// `kernel` is what else decides the kernel cubecl compiles (its comptime arguments: a GEMM's
+/// blueprint, a conv's stride, a BatchNorm's choice of kernel; the shapes themselves where a
+/// kernel is inferred from them). The tensors count by rank, element type and the widest vector
+/// their sizes and strides allow, not by their sizes, so that the widths whose channel counts
+/// compile the same kernel are one launch, compiled by one process.
 #[cfg(feature = "cube")]
-pub(crate) fn runs<R: burn_cubecl::CubeRuntime>(op: &str, tensors: &[&burn_cubecl::tensor::CubeTensor<R>], extra: impl Hash) -> bool {
-    let layouts: Vec<(&[usize], &[usize], burn::tensor::DType)> = tensors.iter().map(|t| (t.meta.shape().as_slice(), &t.meta.strides()[..], t.dtype)).collect();
-    runs_launch((op, layouts, extra))
+pub(crate) fn runs<R: burn_cubecl::CubeRuntime>(op: &str, tensors: &[&burn_cubecl::tensor::CubeTensor<R>], kernel: impl Hash) -> bool {
+    if !sharing() {
+        return true;
+    }
+    let layouts: Vec<(Vec<u32>, Vec<u32>, burn::tensor::DType)> =
+        tensors.iter().map(|t| (alignments(t.meta.shape().as_slice()), alignments(&t.meta.strides()[..]), t.dtype)).collect();
+    runs_launch((op, layouts, kernel))
+}
+
+/// For each of `values`, the largest power of two up to 16 that divides it (what a vectorised
+/// load can use; 16 for 0).
+#[cfg_attr(not(feature = "cube"), allow(dead_code))]
+fn alignments(values: &[usize]) -> Vec<u32> {
+    values.iter().map(|&value| 1 << value.trailing_zeros().min(4)).collect()
 }
 
 #[cfg(test)]
@@ -144,6 +169,11 @@ mod tests {
         }
         set_launch_share(None).unwrap();
         assert_eq!(run_all(&["bn b"]), vec![true]);
+    }
+
+    #[test]
+    fn alignments_are_the_powers_of_two_a_vector_can_use() {
+        assert_eq!(alignments(&[40, 80, 152, 3, 1, 0, 64]), vec![8, 16, 8, 1, 1, 16, 16]);
     }
 
     #[test]
