@@ -137,7 +137,7 @@ mod tests {
     use super::*;
 
     fn run_all(names: &[&str]) -> Vec<bool> {
-        names.iter().map(|name| runs_launch(name)).collect()
+        names.iter().map(runs_launch).collect()
     }
 
     #[test]
