@@ -44,6 +44,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use slimmable::LaunchCounts;
+
 /// The variable that sets the number of warm-up processes (see the module documentation).
 pub const ENV: &str = "AUTOSLIM_WARM_UP";
 
@@ -277,9 +279,7 @@ where
 {
     slimmable::set_launch_share(Some(slimmable::LaunchShare { index: shard.index, count: shard.count })).map_err(anyhow::Error::msg)?;
     let passes = autoslim::learner::compile_passes::<B, M>(model, subnets, batch, image, classes);
-    use slimmable::LaunchCounts;
-    if let Some(counts) = slimmable::launch_counts() {
-        let LaunchCounts { distinct, owned, run, skipped } = counts;
+    if let Some(LaunchCounts { distinct, owned, run, skipped }) = slimmable::launch_counts() {
         eprintln!("warm-up {}/{}: {owned} of {distinct} distinct kernel launches are this process's ({run} launches run, {skipped} skipped)", shard.index + 1, shard.count);
     }
     slimmable::set_launch_share(None).map_err(anyhow::Error::msg)?;

@@ -466,7 +466,7 @@ pub(crate) mod launch {
         Ok(out)
     }
 
-    /// `strategy` with a stage fitted to the product of `lhs` and `rhs`
+    /// The blueprint of a stage fitted to the product of `lhs` and `rhs` for `strategy`
     /// ([`WgradStages::Fitted`](super::WgradStages)), or why none fits; `None` where not asked,
     /// for a kernel other than `simple_cyclic/mma`, or for operands other than bf16 (cubek 0.2
     /// turns f32 into TF32 registers only for stages it infers).

@@ -13,13 +13,14 @@
 //! A launch is named by what decides the kernel it compiles: its op, its comptime arguments (a
 //! GEMM's blueprint, a conv's stride, …) and its tensors' ranks, element types and alignments;
 //! the `k`-th distinct name a thread meets belongs to process `k % count`, which launches it
-//! every time it comes again. Every process meets the same
-//! names in the same order, because a skipped launch changes no shape, only values, so together
-//! the processes launch each of them at least once. A skipped launch leaves its output
-//! uninitialised: only for passes whose values are thrown away.
+//! every time it comes again. Every process meets the same names in the same order, because a
+//! skipped launch changes no shape, only values, so together the processes launch each of them
+//! at least once. A skipped launch leaves its output uninitialised: only for passes whose values
+//! are thrown away.
 //!
 //! The share is the calling thread's ([`set_launch_share`]); without one (the default) every
-//! launch runs.
+//! launch runs. Only the GPU backends' kernels are shared: on burn-ndarray there is nothing to
+//! skip.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -38,7 +39,7 @@ pub struct LaunchShare {
 /// launches run and skipped.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LaunchCounts {
-    /// Distinct launches met (each op with its tensors' shapes, strides and element types).
+    /// Distinct launches met (each op with what decides its kernel).
     pub distinct: usize,
     /// Distinct launches that are this thread's share.
     pub owned: usize,
