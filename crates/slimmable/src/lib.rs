@@ -21,7 +21,8 @@
 //!
 //! This crate depends on burn alone, so any burn model can use it; its `wgpu` and `cuda`
 //! features add depthwise conv kernels of its own for those backends ([`depthwise_conv2d`]),
-//! built on burn-cubecl and cubecl, the crates burn's GPU backends are made of.
+//! built on burn-cubecl and cubecl, the crates burn's GPU backends are made of. Processes that
+//! compile those kernels ahead of training can split the work between them ([`LaunchShare`]).
 
 // Tests name active blocks as one range per dimension, one-dimensional ones included.
 #![cfg_attr(test, allow(clippy::single_range_in_vec_init))]
