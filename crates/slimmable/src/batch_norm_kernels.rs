@@ -680,8 +680,9 @@ pub(crate) fn batch_stats<R: CubeRuntime, F: FloatElement>(
     };
     let (new_mean, new_var) = new.clone().unwrap_or_else(|| (stats.clone(), stats.clone()));
     let [epsilon, momentum] = [epsilon, momentum].map(|value| InputScalar::new(value, dtype));
-    let run = runs("batch norm statistics", &[&x, &gamma], (new.is_some(), n * m <= crate::batch_norm_one_cube_max(), plane_vector_size(&x)));
-    if n * m <= crate::batch_norm_one_cube_max() {
+    let (one_cube, vector_size) = (n * m <= crate::batch_norm_one_cube_max(), plane_vector_size(&x));
+    let run = runs("batch norm statistics", &[&x, &gamma], (new.is_some(), one_cube, vector_size));
+    if one_cube {
         let block = one_cube_block(&x);
         let launch = match x.dtype == DType::BF16 {
             true => channel_stats_kernel::launch::<F, bf16, R>,
@@ -689,14 +690,14 @@ pub(crate) fn batch_stats<R: CubeRuntime, F: FloatElement>(
         };
         if run {
             launch(
-                &x.client, one_cube_launch(c, full, block), CubeDim::new_1d(block as u32), plane_vector_size(&x),
+                &x.client, one_cube_launch(c, full, block), CubeDim::new_1d(block as u32), vector_size,
                 x.clone().into_tensor_arg(), gamma.into_tensor_arg(), beta.into_tensor_arg(), old.0.into_tensor_arg(), old.1.into_tensor_arg(),
                 stats.clone().into_tensor_arg(), new_mean.into_tensor_arg(), new_var.into_tensor_arg(), epsilon, momentum, new.is_some(), block,
             );
         }
         return BatchStats { x, stats, running: new };
     }
-    let (sum_d, sum_d2) = partial_sums::<R, F>(&x, &x, &x, false, None, plane_vector_size(&x));
+    let (sum_d, sum_d2) = partial_sums::<R, F>(&x, &x, &x, false, None, vector_size);
     let (count, dim) = finish_launch(full);
     let launch = match x.dtype == DType::BF16 {
         true => stats_finish_kernel::launch::<F, bf16, R>,
@@ -769,8 +770,9 @@ pub(crate) fn batch_norm_grads<R: CubeRuntime, F: FloatElement>(
     let coefficients = empty_like::<R, F>(&dy, &[3, c]);
     let (grad_gamma, grad_beta) = (empty_like::<R, F>(&dy, &[full]), empty_like::<R, F>(&dy, &[full]));
     let [low, high] = scalar_bounds::<F>(bounds);
-    let run = runs("batch norm gradients", &[&dy, x, &gamma], (bounds.is_some(), vector_size, n * m <= crate::batch_norm_one_cube_max()));
-    if n * m <= crate::batch_norm_one_cube_max() {
+    let one_cube = n * m <= crate::batch_norm_one_cube_max();
+    let run = runs("batch norm gradients", &[&dy, x, &gamma], (bounds.is_some(), vector_size, one_cube));
+    if one_cube {
         let block = one_cube_block(&dy);
         let launch = match x.dtype == DType::BF16 {
             true => channel_grad_stats_kernel::launch::<F, bf16, R>,
