@@ -58,29 +58,60 @@ pub const STEPS: usize = 3;
 /// The most processes started without [`ENV`].
 pub const MAX_AUTO: usize = 6;
 
+/// The groups of processes without [`GROUPS_ENV`] (see [`groups`]).
+pub const AUTO_GROUPS: usize = 1;
+
 /// The subdirectory of the kernel cache with the warm-up's markers and scratch files.
 pub const SUBDIR: &str = "warm-up";
 
-/// One warm-up process's share: the `k`-th distinct kernel launch with `k % count == index`.
+/// The variable that sets into how many groups the warm-up processes split the widths (see
+/// [`groups`]).
+pub const GROUPS_ENV: &str = "AUTOSLIM_WARM_UP_GROUPS";
+
+/// One warm-up process's share. The processes form `groups` groups (process `index` is in group
+/// `index % groups`); a group passes every `groups`-th width, from its own number on, and its
+/// processes share that group's kernel launches, the `k`-th distinct one to the `k % size`-th.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
     /// This process's number, from 0.
     pub index: usize,
-    /// How many processes share the launches.
+    /// How many processes there are.
     pub count: usize,
+    /// How many groups split the widths between them (1: every process passes every width).
+    pub groups: usize,
 }
 
 impl Shard {
-    /// `INDEX/COUNT`, as [`SHARD_ENV`] holds it; the error says what is wrong.
+    /// `INDEX/COUNT` or `INDEX/COUNT/GROUPS`, as [`SHARD_ENV`] holds it; the error says what is
+    /// wrong.
     pub fn parse(text: &str) -> Result<Shard, String> {
-        let bad = || format!("{SHARD_ENV}: \"{text}\" is not INDEX/COUNT with INDEX < COUNT (it is set by autoslim for its warm-up processes)");
-        let (index, count) = text.trim().split_once('/').ok_or_else(bad)?;
-        let index: usize = index.trim().parse().map_err(|_| bad())?;
-        let count: usize = count.trim().parse().map_err(|_| bad())?;
-        if index >= count {
+        let bad = || format!("{SHARD_ENV}: \"{text}\" is not INDEX/COUNT[/GROUPS] with INDEX < COUNT and 1 <= GROUPS <= COUNT (it is set by autoslim for its warm-up processes)");
+        let numbers = text.split('/').map(|part| part.trim().parse::<usize>().map_err(|_| bad())).collect::<Result<Vec<_>, _>>()?;
+        let (index, count, groups) = match numbers[..] {
+            [index, count] => (index, count, 1),
+            [index, count, groups] => (index, count, groups),
+            _ => return Err(bad()),
+        };
+        if index >= count || groups == 0 || groups > count {
             return Err(bad());
         }
-        Ok(Shard { index, count })
+        Ok(Shard { index, count, groups })
+    }
+
+    /// This process's group: the widths it passes are every `groups`-th from this one.
+    pub fn group(&self) -> usize {
+        self.index % self.groups
+    }
+
+    /// This process's share of its group's kernel launches.
+    pub fn launch_share(&self) -> slimmable::LaunchShare {
+        let size = (self.count - self.group()).div_ceil(self.groups);
+        slimmable::LaunchShare { index: self.index / self.groups, count: size }
+    }
+
+    /// The widths of `all` this process passes: those of its group.
+    pub fn widths<T: Clone>(&self, all: &[T]) -> Vec<T> {
+        all.iter().skip(self.group()).step_by(self.groups).cloned().collect()
     }
 
     /// This process's share when it is a warm-up process, from [`SHARD_ENV`].
@@ -102,6 +133,23 @@ pub fn processes(setting: Option<&str>, automatic: bool, cores: usize) -> Result
         Some(text) => text.parse::<usize>().map_err(|_| format!("{ENV}: \"{text}\" is neither \"off\" nor a number of processes"))?,
     };
     Ok(if count < 2 { 0 } else { count })
+}
+
+/// Into how many groups `processes` warm-up processes split `passes` widths: `setting` is
+/// [`GROUPS_ENV`]'s value (unset: [`AUTO_GROUPS`]), never more than the processes or the widths.
+/// One group shares every width's launches among all processes, so that no kernel of the
+/// slimmable crate is compiled twice, but every process compiles burn's own kernels (its matrix
+/// products, random numbers, the loss) at every width; as many groups as processes split the
+/// widths instead, so that each process compiles only its widths' kernels, all of them.
+pub fn groups(setting: Option<&str>, processes: usize, passes: usize) -> Result<usize, String> {
+    let wanted = match setting.map(str::trim) {
+        None | Some("") => AUTO_GROUPS,
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if n >= 1 => n,
+            _ => return Err(format!("{GROUPS_ENV}: \"{text}\" is not a number of groups (1 or more)")),
+        },
+    };
+    Ok(wanted.min(processes).min(passes).max(1))
 }
 
 /// The marker of a finished warm-up of this command in `dir`: a hash of the binary (path, size,
@@ -168,12 +216,14 @@ pub fn start(passes: usize, kernel_dir: Option<&Path>) -> Result<Option<WarmUp>,
         println!("warm-up: skipped, this command's kernels were compiled before ({})", marker.display());
         return Ok(None);
     }
+    let groups = groups(std::env::var(GROUPS_ENV).ok().as_deref(), count, passes)?;
     let scratch = kernel_dir.map(|dir| dir.join(SUBDIR).join(format!("autotune-{}", std::process::id())));
-    println!("warm-up: compiling the kernels of {passes} widths in {count} processes ({ENV}=off turns this off)");
+    let grouped = if groups > 1 { format!(", {groups} groups splitting the widths") } else { String::new() };
+    println!("warm-up: compiling the kernels of {passes} widths in {count} processes{grouped} ({ENV}=off turns this off)");
     let commands: Vec<Command> = (0..count)
         .map(|index| {
             let mut command = Command::new(&exe);
-            command.args(&args).env(SHARD_ENV, format!("{index}/{count}"));
+            command.args(&args).env(SHARD_ENV, format!("{index}/{count}/{groups}"));
             if let Some(scratch) = &scratch {
                 command.env(SCRATCH_ENV, scratch);
             }
@@ -267,7 +317,8 @@ impl Drop for WarmUp {
     }
 }
 
-/// In a warm-up process: runs a forward and backward pass of each of `subnets` (the run's
+/// In a warm-up process: runs a forward and backward pass of `shard`'s group's widths of
+/// `subnets` (the run's
 /// [`AutoSlim::upcoming_subnets`](autoslim::learner::AutoSlim::upcoming_subnets)) at the run's
 /// batch shape, launching only `shard`'s share of the slimmable crate's kernels, and prints to its
 /// error output how many it launched and skipped. The command then ends without training or
@@ -277,10 +328,17 @@ where
     B: burn::tensor::backend::AutodiffBackend,
     M: autoslim::model::SlimmableModel<B>,
 {
-    slimmable::set_launch_share(Some(slimmable::LaunchShare { index: shard.index, count: shard.count })).map_err(anyhow::Error::msg)?;
-    let passes = autoslim::learner::compile_passes::<B, M>(model, subnets, batch, image, classes);
+    let widths = shard.widths(subnets);
+    slimmable::set_launch_share(Some(shard.launch_share())).map_err(anyhow::Error::msg)?;
+    let passes = autoslim::learner::compile_passes::<B, M>(model, &widths, batch, image, classes);
     if let Some(LaunchCounts { distinct, owned, run, skipped }) = slimmable::launch_counts() {
-        eprintln!("warm-up {}/{}: {owned} of {distinct} distinct kernel launches are this process's ({run} launches run, {skipped} skipped)", shard.index + 1, shard.count);
+        eprintln!(
+            "warm-up {}/{}: {} of {} widths; {owned} of {distinct} distinct kernel launches are this process's ({run} launches run, {skipped} skipped)",
+            shard.index + 1,
+            shard.count,
+            widths.len(),
+            subnets.len()
+        );
     }
     slimmable::set_launch_share(None).map_err(anyhow::Error::msg)?;
     passes.map_err(anyhow::Error::msg)
@@ -292,11 +350,49 @@ mod tests {
 
     #[test]
     fn shards_parse_and_name_what_is_wrong() {
-        assert_eq!(Shard::parse("1/3"), Ok(Shard { index: 1, count: 3 }));
-        assert_eq!(Shard::parse(" 0 / 2 "), Ok(Shard { index: 0, count: 2 }));
-        for bad in ["3/3", "1", "a/2", "1/0", ""] {
+        assert_eq!(Shard::parse("1/3"), Ok(Shard { index: 1, count: 3, groups: 1 }));
+        assert_eq!(Shard::parse(" 0 / 2 "), Ok(Shard { index: 0, count: 2, groups: 1 }));
+        assert_eq!(Shard::parse("4/6/2"), Ok(Shard { index: 4, count: 6, groups: 2 }));
+        for bad in ["3/3", "1", "a/2", "1/0", "", "1/3/0", "1/3/4", "1/3/2/1", "1/3/"] {
             let err = Shard::parse(bad).unwrap_err();
             assert!(err.contains(SHARD_ENV) && err.contains(&format!("\"{bad}\"")), "{err}");
+        }
+    }
+
+    /// Every width is passed by one group, and within a group every launch share is taken once.
+    #[test]
+    fn groups_split_the_widths_and_their_processes_share_the_launches() {
+        let widths: Vec<usize> = (0..7).collect();
+        for (count, groups) in [(6, 1), (6, 2), (5, 2), (6, 3), (6, 6), (4, 3)] {
+            let shards: Vec<Shard> = (0..count).map(|index| Shard { index, count, groups }).collect();
+            for group in 0..groups {
+                let members: Vec<&Shard> = shards.iter().filter(|s| s.group() == group).collect();
+                let mut shares: Vec<(usize, usize)> = members.iter().map(|s| (s.launch_share().index, s.launch_share().count)).collect();
+                shares.sort();
+                assert_eq!(shares, (0..members.len()).map(|i| (i, members.len())).collect::<Vec<_>>(), "{count} processes, {groups} groups");
+                assert!(members.iter().all(|s| s.widths(&widths) == members[0].widths(&widths)));
+            }
+            let mut passed: Vec<usize> = (0..groups).flat_map(|group| shards[group].widths(&widths)).collect();
+            passed.sort();
+            assert_eq!(passed, widths, "{count} processes, {groups} groups");
+        }
+        // One group: every process passes every width, sharing all launches.
+        let one = Shard { index: 2, count: 6, groups: 1 };
+        assert_eq!((one.widths(&widths), one.launch_share()), (widths.clone(), slimmable::LaunchShare { index: 2, count: 6 }));
+        // As many groups as processes: a width each in turn, every launch its own.
+        let split = Shard { index: 2, count: 6, groups: 6 };
+        assert_eq!((split.widths(&widths), split.launch_share()), (vec![2], slimmable::LaunchShare { index: 0, count: 1 }));
+    }
+
+    #[test]
+    fn the_group_count_follows_the_variable_and_stays_within_the_processes_and_widths() {
+        assert_eq!(groups(None, 6, 17), Ok(AUTO_GROUPS.min(6)));
+        assert_eq!(groups(Some("3"), 6, 17), Ok(3));
+        assert_eq!(groups(Some(" 8 "), 6, 17), Ok(6));
+        assert_eq!(groups(Some("4"), 6, 2), Ok(2));
+        for bad in ["0", "two", "-1"] {
+            let err = groups(Some(bad), 6, 17).unwrap_err();
+            assert!(err.contains(GROUPS_ENV) && err.contains(&format!("\"{bad}\"")), "{err}");
         }
     }
 
