@@ -6,14 +6,18 @@
 //! s compiling and MobileNetV2's 56–84 s (docs/BENCHMARKS.md, session 22). Compilation is CPU
 //! work, and a GPU machine has cores to spare, so before training a run starts a few copies of
 //! itself (the same binary, arguments and environment, plus [`SHARD_ENV`]); each runs a forward
-//! and backward pass of each of the run's first widths
-//! ([`autoslim::learner::AutoSlim::upcoming_subnets`], [`autoslim::learner::compile_passes`])
-//! launching only its share of the slimmable crate's kernels ([`slimmable::LaunchShare`]: the
-//! `k`-th distinct launch belongs to process `k % count`), and exits. They all write to the
+//! and backward pass of the run's first widths
+//! ([`autoslim::learner::AutoSlim::upcoming_subnets`], [`autoslim::learner::compile_passes`];
+//! for training also its shorter last batches and its validation passes) launching only its
+//! share of the slimmable crate's kernels ([`slimmable::LaunchShare`]: the `k`-th distinct
+//! launch belongs to process `k % count`), and exits. They all write to the
 //! on-disk kernel cache ([`crate::kernel_cache`]), whose file is locked for each write, and the
 //! run then finds its kernels there. Until session 35 the processes split the widths instead,
 //! so that each compiled every kernel its widths shared with the others', and no warm-up could
-//! take less than one width's compilation (28–35 s on session 34's H100).
+//! take less than one width's compilation (28–35 s on session 34's H100). Since session 36 they
+//! form groups of [`PROCESSES_PER_GROUP`] ([`groups`]): a group passes its share of the widths,
+//! and its processes share that share's launches, so that burn's own kernels, which no process
+//! can skip, are compiled once per group and not once per process.
 //!
 //! | `AUTOSLIM_WARM_UP` | processes |
 //! | --- | --- |
@@ -44,6 +48,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use autoslim::learner::CompilePass;
 use slimmable::LaunchCounts;
 
 /// The variable that sets the number of warm-up processes (see the module documentation).
@@ -58,18 +63,18 @@ pub const STEPS: usize = 3;
 /// The most processes started without [`ENV`].
 pub const MAX_AUTO: usize = 6;
 
-/// The groups of processes without [`GROUPS_ENV`] (see [`groups`]).
-pub const AUTO_GROUPS: usize = 1;
+/// The processes per group without [`GROUPS_ENV`] (see [`groups`]).
+pub const PROCESSES_PER_GROUP: usize = 3;
 
 /// The subdirectory of the kernel cache with the warm-up's markers and scratch files.
 pub const SUBDIR: &str = "warm-up";
 
-/// The variable that sets into how many groups the warm-up processes split the widths (see
+/// The variable that sets into how many groups the warm-up processes split the passes (see
 /// [`groups`]).
 pub const GROUPS_ENV: &str = "AUTOSLIM_WARM_UP_GROUPS";
 
 /// One warm-up process's share. The processes form `groups` groups (process `index` is in group
-/// `index % groups`); a group passes every `groups`-th width, from its own number on, and its
+/// `index % groups`); a group runs every `groups`-th pass, from its own number on, and its
 /// processes share that group's kernel launches, the `k`-th distinct one to the `k % size`-th.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
@@ -77,7 +82,7 @@ pub struct Shard {
     pub index: usize,
     /// How many processes there are.
     pub count: usize,
-    /// How many groups split the widths between them (1: every process passes every width).
+    /// How many groups split the passes between them (1: every process runs every pass).
     pub groups: usize,
 }
 
@@ -98,7 +103,7 @@ impl Shard {
         Ok(Shard { index, count, groups })
     }
 
-    /// This process's group: the widths it passes are every `groups`-th from this one.
+    /// This process's group: the passes it runs are every `groups`-th from this one.
     pub fn group(&self) -> usize {
         self.index % self.groups
     }
@@ -109,8 +114,8 @@ impl Shard {
         slimmable::LaunchShare { index: self.index / self.groups, count: size }
     }
 
-    /// The widths of `all` this process passes: those of its group.
-    pub fn widths<T: Clone>(&self, all: &[T]) -> Vec<T> {
+    /// The passes of `all` this process runs: those of its group.
+    pub fn passes<T: Clone>(&self, all: &[T]) -> Vec<T> {
         all.iter().skip(self.group()).step_by(self.groups).cloned().collect()
     }
 
@@ -135,15 +140,19 @@ pub fn processes(setting: Option<&str>, automatic: bool, cores: usize) -> Result
     Ok(if count < 2 { 0 } else { count })
 }
 
-/// Into how many groups `processes` warm-up processes split `passes` widths: `setting` is
-/// [`GROUPS_ENV`]'s value (unset: [`AUTO_GROUPS`]), never more than the processes or the widths.
-/// One group shares every width's launches among all processes, so that no kernel of the
-/// slimmable crate is compiled twice, but every process compiles burn's own kernels (its matrix
-/// products, random numbers, the loss) at every width; as many groups as processes split the
-/// widths instead, so that each process compiles only its widths' kernels, all of them.
+/// Into how many groups `processes` warm-up processes split `passes` passes: `setting` is
+/// [`GROUPS_ENV`]'s value (unset: one per [`PROCESSES_PER_GROUP`] processes), never more than
+/// the processes or the passes. One group shares every pass's launches among all processes, so
+/// that no kernel of the slimmable crate is compiled twice, but every process compiles burn's
+/// own kernels (its matrix products, random numbers, the loss) at every width; as many groups as
+/// processes split the passes instead, so that each process compiles only its passes' kernels,
+/// all of them. On session 36's H100 (6 processes; docs/BENCHMARKS.md) two groups took the
+/// Fashion-MNIST CNN's training from 43–56 s to 37–45 s, left the MobileNetV2 config's at 55–57 s,
+/// and the bench models' cold first sandwich steps within ±2 s of one group's; three groups
+/// were slower for MobileNetV2-224 (up to 30 s).
 pub fn groups(setting: Option<&str>, processes: usize, passes: usize) -> Result<usize, String> {
     let wanted = match setting.map(str::trim) {
-        None | Some("") => AUTO_GROUPS,
+        None | Some("") => processes / PROCESSES_PER_GROUP,
         Some(text) => match text.parse::<usize>() {
             Ok(n) if n >= 1 => n,
             _ => return Err(format!("{GROUPS_ENV}: \"{text}\" is not a number of groups (1 or more)")),
@@ -197,7 +206,7 @@ pub const TIMEOUT: Duration = Duration::from_secs(600);
 /// Set for warm-up processes: where their autotuning results go (dropped afterwards).
 pub const SCRATCH_ENV: &str = "AUTOSLIM_WARM_UP_SCRATCH";
 
-/// Starts the warm-up processes for a run of `passes` widths, when [`processes`] says so and no
+/// Starts the warm-up processes for a run of `passes` passes ([`CompilePass`]), when [`processes`] says so and no
 /// marker shows this command warmed up before; prints what it does. `kernel_dir` is the kernel
 /// cache's directory ([`crate::kernel_cache::dir`]; `None`: no cache, so nothing is started
 /// unless [`ENV`] asks).
@@ -218,8 +227,8 @@ pub fn start(passes: usize, kernel_dir: Option<&Path>) -> Result<Option<WarmUp>,
     }
     let groups = groups(std::env::var(GROUPS_ENV).ok().as_deref(), count, passes)?;
     let scratch = kernel_dir.map(|dir| dir.join(SUBDIR).join(format!("autotune-{}", std::process::id())));
-    let grouped = if groups > 1 { format!(", {groups} groups splitting the widths") } else { String::new() };
-    println!("warm-up: compiling the kernels of {passes} widths in {count} processes{grouped} ({ENV}=off turns this off)");
+    let grouped = if groups > 1 { format!(", {groups} groups splitting the passes") } else { String::new() };
+    println!("warm-up: compiling the kernels of {passes} passes in {count} processes{grouped} ({ENV}=off turns this off)");
     let commands: Vec<Command> = (0..count)
         .map(|index| {
             let mut command = Command::new(&exe);
@@ -317,31 +326,31 @@ impl Drop for WarmUp {
     }
 }
 
-/// In a warm-up process: runs a forward and backward pass of `shard`'s group's widths of
-/// `subnets` (the run's
-/// [`AutoSlim::upcoming_subnets`](autoslim::learner::AutoSlim::upcoming_subnets)) at the run's
-/// batch shape, launching only `shard`'s share of the slimmable crate's kernels, and prints to its
-/// error output how many it launched and skipped. The command then ends without training or
-/// writing anything.
-pub fn compile_share<B, M>(shard: Shard, model: &M, subnets: &[autoslim::channels::Subnet], batch: usize, image: [usize; 3], classes: usize) -> anyhow::Result<()>
+/// In a warm-up process: runs `shard`'s group's share of `passes` (the run's
+/// [`CompilePass`]es: its first steps' widths, and for training its shorter last batches and its
+/// validation) on random batches, launching only `shard`'s share of the slimmable crate's
+/// kernels, and prints to its error output how many it launched and skipped. The command then
+/// ends without training or writing anything.
+pub fn compile_share<B, M>(shard: Shard, model: &M, passes: &[CompilePass], image: [usize; 3], classes: usize) -> anyhow::Result<()>
 where
     B: burn::tensor::backend::AutodiffBackend,
-    M: autoslim::model::SlimmableModel<B>,
+    M: autoslim::model::SlimmableModel<B> + burn::module::AutodiffModule<B>,
+    M::InnerModule: autoslim::model::SlimmableModel<B::InnerBackend>,
 {
-    let widths = shard.widths(subnets);
+    let mine = shard.passes(passes);
     slimmable::set_launch_share(Some(shard.launch_share())).map_err(anyhow::Error::msg)?;
-    let passes = autoslim::learner::compile_passes::<B, M>(model, &widths, batch, image, classes);
+    let ran = autoslim::learner::compile_passes::<B, M>(model, &mine, image, classes);
     if let Some(LaunchCounts { distinct, owned, run, skipped }) = slimmable::launch_counts() {
         eprintln!(
-            "warm-up {}/{}: {} of {} widths; {owned} of {distinct} distinct kernel launches are this process's ({run} launches run, {skipped} skipped)",
+            "warm-up {}/{}: {} of {} passes; {owned} of {distinct} distinct kernel launches are this process's ({run} launches run, {skipped} skipped)",
             shard.index + 1,
             shard.count,
-            widths.len(),
-            subnets.len()
+            mine.len(),
+            passes.len()
         );
     }
     slimmable::set_launch_share(None).map_err(anyhow::Error::msg)?;
-    passes.map_err(anyhow::Error::msg)
+    ran.map_err(anyhow::Error::msg)
 }
 
 #[cfg(test)]
@@ -370,23 +379,27 @@ mod tests {
                 let mut shares: Vec<(usize, usize)> = members.iter().map(|s| (s.launch_share().index, s.launch_share().count)).collect();
                 shares.sort();
                 assert_eq!(shares, (0..members.len()).map(|i| (i, members.len())).collect::<Vec<_>>(), "{count} processes, {groups} groups");
-                assert!(members.iter().all(|s| s.widths(&widths) == members[0].widths(&widths)));
+                assert!(members.iter().all(|s| s.passes(&widths) == members[0].passes(&widths)));
             }
-            let mut passed: Vec<usize> = (0..groups).flat_map(|group| shards[group].widths(&widths)).collect();
+            let mut passed: Vec<usize> = (0..groups).flat_map(|group| shards[group].passes(&widths)).collect();
             passed.sort();
             assert_eq!(passed, widths, "{count} processes, {groups} groups");
         }
         // One group: every process passes every width, sharing all launches.
         let one = Shard { index: 2, count: 6, groups: 1 };
-        assert_eq!((one.widths(&widths), one.launch_share()), (widths.clone(), slimmable::LaunchShare { index: 2, count: 6 }));
+        assert_eq!((one.passes(&widths), one.launch_share()), (widths.clone(), slimmable::LaunchShare { index: 2, count: 6 }));
         // As many groups as processes: a width each in turn, every launch its own.
         let split = Shard { index: 2, count: 6, groups: 6 };
-        assert_eq!((split.widths(&widths), split.launch_share()), (vec![2], slimmable::LaunchShare { index: 0, count: 1 }));
+        assert_eq!((split.passes(&widths), split.launch_share()), (vec![2], slimmable::LaunchShare { index: 0, count: 1 }));
     }
 
     #[test]
     fn the_group_count_follows_the_variable_and_stays_within_the_processes_and_widths() {
-        assert_eq!(groups(None, 6, 17), Ok(AUTO_GROUPS.min(6)));
+        // Unset: groups of three processes.
+        assert_eq!(groups(None, 6, 17), Ok(2));
+        assert_eq!(groups(None, 5, 17), Ok(1));
+        assert_eq!(groups(None, 2, 17), Ok(1));
+        assert_eq!(groups(None, 12, 3), Ok(3));
         assert_eq!(groups(Some("3"), 6, 17), Ok(3));
         assert_eq!(groups(Some(" 8 "), 6, 17), Ok(6));
         assert_eq!(groups(Some("4"), 6, 2), Ok(2));

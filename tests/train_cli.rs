@@ -147,7 +147,7 @@ fn a_non_finite_loss_stops_training_naming_step_and_width_and_the_checkpoints_st
 fn warm_up_processes_run_the_widths_before_training_and_a_bad_count_is_named() {
     let dir = work_dir("warm-up");
     let config = config(&dir, "");
-    // The number of widths the warm-up announces, and each process's "N of M widths".
+    // The number of passes the warm-up announces, and each process's "N of M passes".
     let widths_of = |text: &str| -> (usize, Vec<(usize, usize)>) {
         let total = text.split("compiling the kernels of ").nth(1).and_then(|rest| rest.split(' ').next()).and_then(|n| n.parse().ok()).expect(text);
         let each = text
@@ -163,21 +163,22 @@ fn warm_up_processes_run_the_widths_before_training_and_a_bad_count_is_named() {
     let out = binary().env("AUTOSLIM_WARM_UP", "2").args(["train", "--config", config.to_str().unwrap(), "--epochs", "1"]).output().unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{text}");
-    // 3 steps of max, min and a random width, then the uniform widths not drawn yet.
-    assert!(text.contains("warm-up: compiling the kernels of ") && text.contains(" widths in 2 processes ("), "{text}");
+    // 3 steps of max, min and a random width, then the uniform widths not drawn yet, the last
+    // shorter batch and the validation.
+    assert!(text.contains("warm-up: compiling the kernels of ") && text.contains(" passes in 2 processes ("), "{text}");
     assert!(text.contains("warm-up: 2 of 2 processes finished"), "{text}");
-    // Each passes every width and says what share of the kernels it launched; burn-ndarray has
+    // Each runs every pass and says what share of the kernels it launched; burn-ndarray has
     // none of the crate's.
     let (total, each) = widths_of(&text);
     assert!(total >= 3 && each == vec![(total, total); 2], "{text}");
-    assert_eq!(text.matches(" widths; 0 of 0 distinct kernel launches are this process's").count(), 2, "{text}");
+    assert_eq!(text.matches(" passes; 0 of 0 distinct kernel launches are this process's").count(), 2, "{text}");
     assert!(text.find("warm-up: 2 of 2").unwrap() < text.find("[epoch 1/1] train").unwrap(), "{text}");
     assert!(dir.join("run/checkpoint/model-1.mpk").is_file(), "{text}");
 
-    // In two groups, each process passes its half of the widths (a new command: no marker).
+    // In two groups, each process runs its half of the passes (a new command: no marker).
     let out = binary().env("AUTOSLIM_WARM_UP", "2").env("AUTOSLIM_WARM_UP_GROUPS", "2").args(["train", "--config", config.to_str().unwrap(), "--epochs", "1"]).output().unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success() && text.contains(" widths in 2 processes, 2 groups splitting the widths"), "{text}");
+    assert!(out.status.success() && text.contains(" passes in 2 processes, 2 groups splitting the passes"), "{text}");
     let (total, each) = widths_of(&text);
     let mut passed: Vec<usize> = each.iter().map(|&(n, of)| if of == total { n } else { usize::MAX }).collect();
     passed.sort();

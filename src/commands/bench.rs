@@ -13,7 +13,7 @@ use autoslim::config::DEFAULT_NUM_SAMPLES;
 use autoslim::cost::{Convention, Short, count, sandwich_ideal};
 use autoslim::data::ImageBatch;
 use autoslim::distiller::SelfDistiller;
-use autoslim::learner::{AutoSlim, StepPlan, TrainingMode};
+use autoslim::learner::{AutoSlim, CompilePass, StepPlan, TrainingMode};
 use autoslim::model::SlimmableModel;
 use autoslim::models::{SlimCnnConfig, SlimMobileNetV2Config};
 use autoslim::pruner::{RatioPruner, Sampling};
@@ -161,7 +161,7 @@ where
         subnets.into_iter().for_each(|s| if !upcoming.contains(&s) { upcoming.push(s) });
     }
     if let Some(shard) = warm_up::Shard::current().map_err(anyhow::Error::msg)? {
-        return warm_up::compile_share(shard, &model, &upcoming, settings.batch, image, classes);
+        return warm_up::compile_share(shard, &model, &CompilePass::training(&upcoming, settings.batch), image, classes);
     }
     if let Some(warm) = warm_up::start(upcoming.len(), crate::kernel_cache::dir().as_deref()).map_err(anyhow::Error::msg)? {
         warm.finish();

@@ -10,7 +10,7 @@ use autoslim::deploy::Deploy;
 use autoslim::config::Config;
 use autoslim::data::{ImageBatcher, ImageDataset, Split, locate_fashion_mnist};
 use autoslim::eval::evaluate;
-use autoslim::learner::{AutoSlim, Decay, OptimizerSettings, RunSettings, StepPlan, TrainingMode};
+use autoslim::learner::{AutoSlim, CompilePass, Decay, OptimizerSettings, RunSettings, StepPlan, TrainingMode};
 use autoslim::model::SlimmableModel;
 use autoslim::plot::{Series, line_plot};
 use burn::data::dataset::Dataset;
@@ -160,15 +160,19 @@ where
     let plan = StepPlan { mode, label_smoothing: config.label_smoothing, valid_subnets, valid_norm, memory_release };
     // A resumed run replays the sampler's draws of the epochs it skips (learner::train).
     let wrapped = AutoSlim::new(model, plan, config.seed);
-    let upcoming = wrapped.upcoming_subnets(warm_up::STEPS);
-    let (batch, classes) = (config.data.batch_size, config.architecture.num_classes());
-    if let Some(shard) = warm_up::Shard::current().map_err(anyhow::Error::msg)? {
-        return warm_up::compile_share(shard, &wrapped.model, &upcoming, batch, image_shape(config), classes);
-    }
     let (train_set, test_set, batcher, note) = load_data(config)?;
     debug_assert_eq!(batcher.shape, image_shape(config));
+    // The passes the warm-up processes run (crate::warm_up): the first steps' widths, the
+    // shorter last batches, the validation.
+    let plan = wrapped.plan();
+    let upcoming = wrapped.upcoming_subnets(warm_up::STEPS);
+    let valid_widths: Vec<_> = plan.valid_subnets.iter().map(|(_, subnet)| subnet.clone()).collect();
+    let passes = CompilePass::for_run(&upcoming, config.data.batch_size, train_set.len(), &valid_widths, test_set.len(), plan.valid_norm);
+    if let Some(shard) = warm_up::Shard::current().map_err(anyhow::Error::msg)? {
+        return warm_up::compile_share(shard, &wrapped.model, &passes, image_shape(config), config.architecture.num_classes());
+    }
     println!("backend: {}; {note}", backend::summary());
-    let warm = warm_up::start(upcoming.len(), crate::kernel_cache::dir().as_deref()).map_err(anyhow::Error::msg)?;
+    let warm = warm_up::start(passes.len(), crate::kernel_cache::dir().as_deref()).map_err(anyhow::Error::msg)?;
     println!(
         "model: {} parameters, {} channel groups; {} epochs of {} images, batch {}",
         Module::num_params(&wrapped.model),

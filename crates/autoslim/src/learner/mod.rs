@@ -16,4 +16,4 @@ pub use output::{WidthEntry, WidthOutputs, WidthOutputsSync};
 pub use progress::ProgressRenderer;
 pub use run::{OptimizerSettings, RunSettings, last_checkpoint, train};
 pub use schedule::{Decay, LrSchedule};
-pub use warm_up::compile_passes;
+pub use warm_up::{CompilePass, compile_passes};
