@@ -26,9 +26,25 @@ fn a_supernet_trains_on_wgpu_and_its_checkpoint_evaluates_alike_on_ndarray() {
     std::fs::write(&config, text.replace("num_workers = 1", "num_workers = 0")).unwrap();
     let c = config.to_str().unwrap();
 
-    let (ok, out) = autoslim_on("wgpu", &["train", "--config", c]);
+    // With two warm-up processes (src/warm_up.rs), which share the slimmable crate's kernel
+    // launches of every pass: the first steps' widths and the validation widths (2048 training
+    // and 128 test images make whole batches of 64: no shorter last batch).
+    let run = common::binary().env("AUTOSLIM_BACKEND", "wgpu").env("AUTOSLIM_WARM_UP", "2").args(["train", "--config", c]).output().unwrap();
+    let (ok, out) = (run.status.success(), format!("{}{}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr)));
     assert!(ok, "{out}");
     assert!(out.contains("backend: wgpu (depthwise-kernel conv)"), "{out}");
+    assert!(out.contains("warm-up: 2 of 2 processes finished"), "{out}");
+    // Between them the two processes own every distinct launch they met, once.
+    let owned: Vec<(usize, usize)> = out
+        .lines()
+        .filter_map(|line| line.split(" passes; ").nth(1))
+        .map(|rest| {
+            let numbers: Vec<usize> = rest.split(' ').filter_map(|word| word.parse().ok()).take(2).collect();
+            (numbers[0], numbers[1])
+        })
+        .collect();
+    assert_eq!(owned.len(), 2, "{out}");
+    assert!(owned[0].1 > 0 && owned[0].1 == owned[1].1 && owned[0].0 + owned[1].0 == owned[0].1, "{owned:?}\n{out}");
     let checkpoint = dir.join("run/model.mpk");
     assert!(checkpoint.is_file() && dir.join("run/accuracy.csv").is_file(), "{out}");
 
