@@ -54,11 +54,31 @@ use slimmable::LaunchCounts;
 /// The variable that sets the number of warm-up processes (see the module documentation).
 pub const ENV: &str = "AUTOSLIM_WARM_UP";
 
-/// The variable a warm-up process is started with: `INDEX/COUNT`, its share of the launches.
+/// The variable a warm-up process is started with: `INDEX/COUNT/GROUPS`, its share of the
+/// passes and launches.
 pub const SHARD_ENV: &str = "AUTOSLIM_WARM_UP_SHARD";
 
-/// The training steps whose widths are warmed up (besides each uniform width).
+/// The training steps whose widths are warmed up (besides each uniform width), unless
+/// [`STEPS_ENV`] says otherwise.
 pub const STEPS: usize = 3;
+
+/// The variable that sets how many training steps' widths are warmed up (see [`steps`]).
+pub const STEPS_ENV: &str = "AUTOSLIM_WARM_UP_STEPS";
+
+/// How many training steps' widths the warm-up passes: [`STEPS_ENV`]'s value `setting`, or
+/// [`STEPS`] when unset. A run's later steps still meet kernels of new widths (docs/BENCHMARKS.md,
+/// session 36, call 3); more steps warm more of them up, at the cost of more passes.
+pub fn steps(setting: Option<&str>) -> Result<usize, String> {
+    match setting.map(str::trim) {
+        None | Some("") => Ok(STEPS),
+        Some(text) => text.parse().map_err(|_| format!("{STEPS_ENV}: \"{text}\" is not a number of training steps")),
+    }
+}
+
+/// [`steps`] of this process's environment.
+pub fn current_steps() -> Result<usize, String> {
+    steps(std::env::var(STEPS_ENV).ok().as_deref())
+}
 
 /// The most processes started without [`ENV`].
 pub const MAX_AUTO: usize = 6;
@@ -391,6 +411,16 @@ mod tests {
         // As many groups as processes: a width each in turn, every launch its own.
         let split = Shard { index: 2, count: 6, groups: 6 };
         assert_eq!((split.passes(&widths), split.launch_share()), (vec![2], slimmable::LaunchShare { index: 0, count: 1 }));
+    }
+
+    #[test]
+    fn the_steps_follow_the_variable_and_a_bad_one_is_named() {
+        assert_eq!(steps(None), Ok(STEPS));
+        assert_eq!(steps(Some(" ")), Ok(STEPS));
+        assert_eq!(steps(Some("8")), Ok(8));
+        assert_eq!(steps(Some("0")), Ok(0));
+        let err = steps(Some("-2")).unwrap_err();
+        assert!(err.contains(STEPS_ENV) && err.contains("\"-2\""), "{err}");
     }
 
     #[test]

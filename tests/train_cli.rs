@@ -175,11 +175,14 @@ fn warm_up_processes_run_the_widths_before_training_and_a_bad_count_is_named() {
     assert!(text.find("warm-up: 2 of 2").unwrap() < text.find("[epoch 1/1] train").unwrap(), "{text}");
     assert!(dir.join("run/checkpoint/model-1.mpk").is_file(), "{text}");
 
-    // In two groups, each process runs its half of the passes (a new command: no marker).
-    let out = binary().env("AUTOSLIM_WARM_UP", "2").env("AUTOSLIM_WARM_UP_GROUPS", "2").args(["train", "--config", config.to_str().unwrap(), "--epochs", "1"]).output().unwrap();
+    // In two groups, each process runs its half of the passes (a new command: no marker); one
+    // step's widths instead of three make fewer passes.
+    let steps_3 = total;
+    let out = binary().env("AUTOSLIM_WARM_UP", "2").env("AUTOSLIM_WARM_UP_GROUPS", "2").env("AUTOSLIM_WARM_UP_STEPS", "1").args(["train", "--config", config.to_str().unwrap(), "--epochs", "1"]).output().unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success() && text.contains(" passes in 2 processes, 2 groups splitting the passes"), "{text}");
     let (total, each) = widths_of(&text);
+    assert!(total < steps_3, "{total} passes for one step, {steps_3} for three:\n{text}");
     let mut passed: Vec<usize> = each.iter().map(|&(n, of)| if of == total { n } else { usize::MAX }).collect();
     passed.sort();
     assert_eq!(passed, vec![total / 2, total.div_ceil(2)], "{text}");
@@ -191,5 +194,8 @@ fn warm_up_processes_run_the_widths_before_training_and_a_bad_count_is_named() {
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(!out.status.success());
     assert!(text.contains("AUTOSLIM_WARM_UP: \"many\" is neither \"off\" nor a number of processes"), "{text}");
+    let out = binary().env("AUTOSLIM_WARM_UP_STEPS", "few").args(["bench", "--model", "conv8", "--batch", "1", "--iters", "1", "--mode", "sandwich"]).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success() && text.contains("AUTOSLIM_WARM_UP_STEPS: \"few\" is not a number of training steps"), "{text}");
     std::fs::remove_dir_all(dir).unwrap();
 }

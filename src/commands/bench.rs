@@ -150,11 +150,12 @@ where
     let sandwich = || TrainingMode::Supernet { pruner: pruner.clone(), distiller: SelfDistiller::default(), num_samples: DEFAULT_NUM_SAMPLES };
 
     // The widths the modes meet first, for the warm-up processes (crate::warm_up).
+    let steps = warm_up::current_steps().map_err(anyhow::Error::msg)?;
     let mut upcoming: Vec<Subnet> = Vec::new();
     for mode in &settings.modes {
         let subnets = match mode.as_str() {
             "plain" => vec![Subnet::max(&space)],
-            "sandwich" => AutoSlim::<T, M>::new(model.clone(), plan(sandwich()), settings.seed).upcoming_subnets(warm_up::STEPS),
+            "sandwich" => AutoSlim::<T, M>::new(model.clone(), plan(sandwich()), settings.seed).upcoming_subnets(steps),
             "widths" => width_ratios.iter().rev().map(|&r| Subnet::uniform(&space, r, settings.divisor)).collect::<Result<_, _>>().map_err(anyhow::Error::msg)?,
             other => bail!("--mode: unknown mode \"{other}\"; accepted: \"plain\", \"sandwich\", \"widths\", \"host\""),
         };

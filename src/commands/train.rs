@@ -165,7 +165,7 @@ where
     // The passes the warm-up processes run (crate::warm_up): the first steps' widths, the
     // shorter last batches, the validation.
     let plan = wrapped.plan();
-    let upcoming = wrapped.upcoming_subnets(warm_up::STEPS);
+    let upcoming = wrapped.upcoming_subnets(warm_up::current_steps().map_err(anyhow::Error::msg)?);
     let valid_widths: Vec<_> = plan.valid_subnets.iter().map(|(_, subnet)| subnet.clone()).collect();
     let passes = CompilePass::for_run(&upcoming, config.data.batch_size, train_set.len(), &valid_widths, test_set.len(), plan.valid_norm);
     if let Some(shard) = warm_up::Shard::current().map_err(anyhow::Error::msg)? {
