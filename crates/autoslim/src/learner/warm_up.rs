@@ -139,7 +139,7 @@ mod tests {
         let expected = vec![train(&max, 128), train(&mid, 128), train(&min, 128), train(&max, 32), train(&min, 32), valid(&max, 128), valid(&min, 128), valid(&max, 104), valid(&min, 104)];
         assert_eq!(passes, expected);
         // Whole batches: no shorter ones; a set smaller than a batch is one short batch.
-        let passes = CompilePass::for_run(&upcoming, 100, 4000, &[max.clone()], 60, NormMode::Auto);
+        let passes = CompilePass::for_run(&upcoming, 100, 4000, std::slice::from_ref(&max), 60, NormMode::Auto);
         assert_eq!(passes[3..], [CompilePass::Valid { subnet: max.clone(), batch: 60, norm: NormMode::Auto }]);
         assert_eq!(CompilePass::for_run(&upcoming[..1], 128, 100, &[], 0, NormMode::Auto), vec![train(&max, 100)]);
         assert_eq!(CompilePass::training(&upcoming[..2], 7), vec![train(&max, 7), train(&mid, 7)]);
