@@ -8,6 +8,11 @@
 # peak GPU memory (nvidia-smi, sampled every 50 ms: the whole process, CUDA context included; and, for burn on CUDA, the most cubecl's pool held at a step's end and the high-water mark of CUDA's own pool over the timed steps)
 # are its own. The ratios are printed last and written to OUT_DIR/summary.md.
 #
+# burn's kernels are compiled on first use: fill its kernel cache (AUTOSLIM_KERNEL_CACHE) first
+# with an untimed `autoslim bench` of the same model, mode, --iters and --warmup (the same seed
+# draws the same widths), or the timed sandwich steps count the compilation of widths the cache
+# has not met (docs/BENCHMARKS.md, session 36, calls 3 and 4: conv8's mean 9 458 against 21 065 img/s).
+#
 # Environment: MODELS ("conv8 mobilenet_v2"), MODES ("plain sandwich widths"), ITERS, WARMUP,
 # DIVISOR (8: aligned widths), TIMEOUT (seconds per process), CONV8_BATCH, MBV2_BATCH, and the
 # burn builds to time: VARIANTS, a list of LABEL=BINARY:CONV (CONV one of AUTOSLIM_CONV's
