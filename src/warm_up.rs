@@ -83,6 +83,37 @@ pub fn current_steps() -> Result<usize, String> {
 /// The most processes started without [`ENV`].
 pub const MAX_AUTO: usize = 6;
 
+/// The variable a training run's warm-up processes are started with: `TRAIN/VALID`, the run's
+/// numbers of training and validation images, which decide its batches' sizes, so that the
+/// processes need not load the data ([`DataSizes::current`]).
+pub const DATA_ENV: &str = "AUTOSLIM_WARM_UP_DATA";
+
+/// A training run's numbers of training and validation images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataSizes {
+    /// Images in the training set.
+    pub train: usize,
+    /// Images in the validation set.
+    pub valid: usize,
+}
+
+impl DataSizes {
+    /// `TRAIN/VALID`, as [`DATA_ENV`] holds it; the error says what is wrong.
+    pub fn parse(text: &str) -> Result<DataSizes, String> {
+        let bad = || format!("{DATA_ENV}: \"{text}\" is not TRAIN/VALID image counts (it is set by autoslim for its warm-up processes)");
+        let (train, valid) = text.split_once('/').ok_or_else(bad)?;
+        Ok(DataSizes { train: train.trim().parse().map_err(|_| bad())?, valid: valid.trim().parse().map_err(|_| bad())? })
+    }
+
+    /// The counts a warm-up process was started with, from [`DATA_ENV`] (`None` when unset).
+    pub fn current() -> Result<Option<DataSizes>, String> {
+        match std::env::var(DATA_ENV) {
+            Ok(text) if !text.trim().is_empty() => DataSizes::parse(&text).map(Some),
+            _ => Ok(None),
+        }
+    }
+}
+
 /// The processes per group without [`GROUPS_ENV`] (see [`groups`]).
 pub const PROCESSES_PER_GROUP: usize = 3;
 
@@ -226,11 +257,12 @@ pub const TIMEOUT: Duration = Duration::from_secs(600);
 /// Set for warm-up processes: where their autotuning results go (dropped afterwards).
 pub const SCRATCH_ENV: &str = "AUTOSLIM_WARM_UP_SCRATCH";
 
-/// Starts the warm-up processes for a run of `passes` passes ([`CompilePass`]), when [`processes`] says so and no
+/// Starts the warm-up processes for a run of `passes` passes ([`CompilePass`]), with `data`
+/// (a training run's image counts, for [`DATA_ENV`]; `None` for a benchmark), when [`processes`] says so and no
 /// marker shows this command warmed up before; prints what it does. `kernel_dir` is the kernel
 /// cache's directory ([`crate::kernel_cache::dir`]; `None`: no cache, so nothing is started
 /// unless [`ENV`] asks).
-pub fn start(passes: usize, kernel_dir: Option<&Path>) -> Result<Option<WarmUp>, String> {
+pub fn start(passes: usize, data: Option<DataSizes>, kernel_dir: Option<&Path>) -> Result<Option<WarmUp>, String> {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let setting = std::env::var(ENV).ok();
     let count = processes(setting.as_deref(), kernel_dir.is_some(), cores)?;
@@ -253,6 +285,9 @@ pub fn start(passes: usize, kernel_dir: Option<&Path>) -> Result<Option<WarmUp>,
         .map(|index| {
             let mut command = Command::new(&exe);
             command.args(&args).env(SHARD_ENV, format!("{index}/{count}/{groups}"));
+            if let Some(DataSizes { train, valid }) = data {
+                command.env(DATA_ENV, format!("{train}/{valid}"));
+            }
             if let Some(scratch) = &scratch {
                 command.env(SCRATCH_ENV, scratch);
             }
@@ -411,6 +446,16 @@ mod tests {
         // As many groups as processes: a width each in turn, every launch its own.
         let split = Shard { index: 2, count: 6, groups: 6 };
         assert_eq!((split.passes(&widths), split.launch_share()), (vec![2], slimmable::LaunchShare { index: 0, count: 1 }));
+    }
+
+    #[test]
+    fn data_sizes_parse_and_name_what_is_wrong() {
+        assert_eq!(DataSizes::parse("4000/1000"), Ok(DataSizes { train: 4000, valid: 1000 }));
+        assert_eq!(DataSizes::parse(" 60000 / 10000 "), Ok(DataSizes { train: 60000, valid: 10000 }));
+        for bad in ["4000", "a/1", "1/", "-1/2", ""] {
+            let err = DataSizes::parse(bad).unwrap_err();
+            assert!(err.contains(DATA_ENV) && err.contains(&format!("\"{bad}\"")), "{err}");
+        }
     }
 
     #[test]

@@ -164,7 +164,7 @@ where
     if let Some(shard) = warm_up::Shard::current().map_err(anyhow::Error::msg)? {
         return warm_up::compile_share(shard, &model, &CompilePass::training(&upcoming, settings.batch), image, classes);
     }
-    if let Some(warm) = warm_up::start(upcoming.len(), crate::kernel_cache::dir().as_deref()).map_err(anyhow::Error::msg)? {
+    if let Some(warm) = warm_up::start(upcoming.len(), None, crate::kernel_cache::dir().as_deref()).map_err(anyhow::Error::msg)? {
         warm.finish();
     }
 

@@ -23,6 +23,7 @@ use super::export::deploy_checked;
 use burn::tensor::backend::AutodiffBackend;
 
 use crate::{backend, warm_up};
+use crate::warm_up::DataSizes;
 use crate::files::{write_atomic, write_atomic_with};
 
 /// Loads the config's dataset: (train, test, batcher, a line saying where it came from).
@@ -160,19 +161,25 @@ where
     let plan = StepPlan { mode, label_smoothing: config.label_smoothing, valid_subnets, valid_norm, memory_release };
     // A resumed run replays the sampler's draws of the epochs it skips (learner::train).
     let wrapped = AutoSlim::new(model, plan, config.seed);
-    let (train_set, test_set, batcher, note) = load_data(config)?;
-    debug_assert_eq!(batcher.shape, image_shape(config));
     // The passes the warm-up processes run (crate::warm_up): the first steps' widths, the
-    // shorter last batches, the validation.
+    // shorter last batches, the validation; the data's sizes decide the batches.
     let plan = wrapped.plan();
     let upcoming = wrapped.upcoming_subnets(warm_up::current_steps().map_err(anyhow::Error::msg)?);
     let valid_widths: Vec<_> = plan.valid_subnets.iter().map(|(_, subnet)| subnet.clone()).collect();
-    let passes = CompilePass::for_run(&upcoming, config.data.batch_size, train_set.len(), &valid_widths, test_set.len(), plan.valid_norm);
+    let passes = |data: DataSizes| CompilePass::for_run(&upcoming, config.data.batch_size, data.train, &valid_widths, data.valid, plan.valid_norm);
     if let Some(shard) = warm_up::Shard::current().map_err(anyhow::Error::msg)? {
-        return warm_up::compile_share(shard, &wrapped.model, &passes, image_shape(config), config.architecture.num_classes());
+        // Started by the run below, with its data's sizes (else: loaded here).
+        let data = match DataSizes::current().map_err(anyhow::Error::msg)? {
+            Some(data) => data,
+            None => load_data(config).map(|(train, valid, ..)| DataSizes { train: train.len(), valid: valid.len() })?,
+        };
+        return warm_up::compile_share(shard, &wrapped.model, &passes(data), image_shape(config), config.architecture.num_classes());
     }
+    let (train_set, test_set, batcher, note) = load_data(config)?;
+    debug_assert_eq!(batcher.shape, image_shape(config));
     println!("backend: {}; {note}", backend::summary());
-    let warm = warm_up::start(passes.len(), crate::kernel_cache::dir().as_deref()).map_err(anyhow::Error::msg)?;
+    let data = DataSizes { train: train_set.len(), valid: test_set.len() };
+    let warm = warm_up::start(passes(data).len(), Some(data), crate::kernel_cache::dir().as_deref()).map_err(anyhow::Error::msg)?;
     println!(
         "model: {} parameters, {} channel groups; {} epochs of {} images, batch {}",
         Module::num_params(&wrapped.model),
