@@ -47,9 +47,10 @@ impl CompilePass {
     /// rows; the widths of the epoch's last step are not known ahead); and a validation pass of
     /// each of `valid` at `batch` and at the validation set's last, shorter batch.
     pub fn for_run(upcoming: &[Subnet], batch: usize, train_images: usize, valid: &[Subnet], valid_images: usize, norm: NormMode) -> Vec<CompilePass> {
+        let batch = batch.max(1);
         // A set smaller than a batch is one shorter batch.
-        let batch = batch.max(1).min(train_images.max(1));
-        let mut passes: Vec<CompilePass> = upcoming.iter().map(|subnet| CompilePass::Train { subnet: subnet.clone(), batch }).collect();
+        let first = batch.min(train_images.max(1));
+        let mut passes: Vec<CompilePass> = upcoming.iter().map(|subnet| CompilePass::Train { subnet: subnet.clone(), batch: first }).collect();
         let last = train_images % batch;
         if last > 0 && train_images > batch {
             let ends = upcoming.first().into_iter().chain(upcoming.last().filter(|_| upcoming.len() > 1));
@@ -142,6 +143,9 @@ mod tests {
         let passes = CompilePass::for_run(&upcoming, 100, 4000, std::slice::from_ref(&max), 60, NormMode::Auto);
         assert_eq!(passes[3..], [CompilePass::Valid { subnet: max.clone(), batch: 60, norm: NormMode::Auto }]);
         assert_eq!(CompilePass::for_run(&upcoming[..1], 128, 100, &[], 0, NormMode::Auto), vec![train(&max, 100)]);
+        // A training set smaller than a batch leaves the validation's batches alone.
+        let passes = CompilePass::for_run(&upcoming[..1], 128, 100, std::slice::from_ref(&min), 1000, NormMode::BatchStats);
+        assert_eq!(passes, vec![train(&max, 100), valid(&min, 128), valid(&min, 104)]);
         assert_eq!(CompilePass::training(&upcoming[..2], 7), vec![train(&max, 7), train(&mid, 7)]);
     }
 }
