@@ -148,7 +148,7 @@ fn warm_up_processes_run_the_widths_before_training_and_a_bad_count_is_named() {
     let dir = work_dir("warm-up");
     let config = config(&dir, "");
     // The number of passes the warm-up announces, and each process's "N of M passes".
-    let widths_of = |text: &str| -> (usize, Vec<(usize, usize)>) {
+    let passes_of = |text: &str| -> (usize, Vec<(usize, usize)>) {
         let total = text.split("compiling the kernels of ").nth(1).and_then(|rest| rest.split(' ').next()).and_then(|n| n.parse().ok()).expect(text);
         let each = text
             .lines()
@@ -169,7 +169,7 @@ fn warm_up_processes_run_the_widths_before_training_and_a_bad_count_is_named() {
     assert!(text.contains("warm-up: 2 of 2 processes finished"), "{text}");
     // Each runs every pass and says what share of the kernels it launched; burn-ndarray has
     // none of the crate's.
-    let (total, each) = widths_of(&text);
+    let (total, each) = passes_of(&text);
     assert!(total >= 3 && each == vec![(total, total); 2], "{text}");
     assert_eq!(text.matches(" passes; 0 of 0 distinct kernel launches are this process's").count(), 2, "{text}");
     assert!(text.find("warm-up: 2 of 2").unwrap() < text.find("[epoch 1/1] train").unwrap(), "{text}");
@@ -181,7 +181,7 @@ fn warm_up_processes_run_the_widths_before_training_and_a_bad_count_is_named() {
     let out = binary().env("AUTOSLIM_WARM_UP", "2").env("AUTOSLIM_WARM_UP_GROUPS", "2").env("AUTOSLIM_WARM_UP_STEPS", "1").args(["train", "--config", config.to_str().unwrap(), "--epochs", "1"]).output().unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success() && text.contains(" passes in 2 processes, 2 groups splitting the passes"), "{text}");
-    let (total, each) = widths_of(&text);
+    let (total, each) = passes_of(&text);
     assert!(total < steps_3, "{total} passes for one step, {steps_3} for three:\n{text}");
     let mut passed: Vec<usize> = each.iter().map(|&(n, of)| if of == total { n } else { usize::MAX }).collect();
     passed.sort();

@@ -82,7 +82,7 @@ where
     let device: B::Device = Default::default();
     let [c, h, w] = image;
     let loss = CrossEntropyLossConfig::new().init(&device);
-    let inner = passes.iter().any(|pass| matches!(pass, CompilePass::Valid { .. })).then(|| model.valid());
+    let inner = passes.iter().any(|pass| matches!(pass, CompilePass::Valid { .. })).then(|| (model.valid(), CrossEntropyLossConfig::new().init(&device)));
     for pass in passes {
         match pass {
             CompilePass::Train { subnet, batch } => {
@@ -92,11 +92,11 @@ where
                 let _ = loss.forward(logits, targets).backward();
             }
             CompilePass::Valid { subnet, batch, norm } => {
-                let inner = inner.as_ref().expect("made when a pass validates");
+                let (inner, inner_loss) = inner.as_ref().expect("made when a pass validates");
                 let images = Tensor::<B::InnerBackend, 4>::random([*batch, c, h, w], Distribution::Normal(0.0, 1.0), &device);
                 let targets = Tensor::<B::InnerBackend, 1, Int>::random([*batch], Distribution::Uniform(0.0, classes as f64), &device);
                 let logits = inner.forward_subnet(images, subnet, *norm);
-                let _ = CrossEntropyLossConfig::new().init(&device).forward(logits, targets).into_scalar();
+                let _ = inner_loss.forward(logits, targets).into_scalar();
             }
         }
     }
